@@ -1,0 +1,61 @@
+"""Building the async engine: which URL, which driver, and SQLite's connection settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .session import READ_ONLY
+from .tables import metadata
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def to_async_url(url: str) -> URL:
+    """`postgresql://` (or `+psycopg2`) becomes asyncpg; `sqlite://` becomes aiosqlite."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database '{backend}': use PostgreSQL or SQLite")
+    return parsed.set(drivername=ASYNC_DRIVERS[backend])
+
+
+def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 30_000) -> AsyncEngine:
+    async_url = to_async_url(url)
+    options: dict[str, Any] = {}
+    if async_url.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": sqlite_busy_timeout_ms / 1000}
+    else:
+        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_async_engine(async_url, **options)
+    if async_url.get_backend_name() == "sqlite":
+        _configure_sqlite(engine, sqlite_busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        # A writer takes the write lock up front, so two writers queue on busy_timeout
+        # instead of failing with "database is locked" when one upgrades its read lock.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)

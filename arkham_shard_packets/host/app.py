@@ -1,0 +1,138 @@
+"""The standalone host's FastAPI app: Frame-compatible services, shards found by entry point."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from .database import HostDatabase
+from .events import EventBus
+from .storage import LocalStorage
+
+logger = logging.getLogger(__name__)
+
+SHARD_GROUP = "arkham.shards"
+SERVICE_ALIASES = {"db": "database"}
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    data_dir: Path
+    database_url: str | None = None
+    api_token: str | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'packets.db'}"
+
+
+@dataclass
+class HostFrame:
+    """What a shard's `initialize(frame)` receives: the app, the services, the loaded shards."""
+
+    app: FastAPI
+    services: dict[str, Any]
+    shards: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Any:
+        return self.services["database"]
+
+    def get_service(self, name: str) -> Any:
+        return self.services.get(SERVICE_ALIASES.get(name, name))
+
+
+async def load_shards(frame: HostFrame) -> None:
+    """Discover, initialize and mount shards as the Frame does; a failing shard is skipped."""
+    for point in entry_points(group=SHARD_GROUP):
+        try:
+            shard = point.load()()
+            await shard.initialize(frame)
+            router = shard.get_routes() or shard.get_api_router()
+        except Exception:
+            logger.exception("shard %s failed to load; skipped", point.name)
+            continue
+        if router is not None:
+            frame.app.include_router(router)
+        frame.shards[point.name] = shard
+
+
+def manifest_listing(shards: dict[str, Any]) -> dict[str, Any]:
+    listed = [
+        {**shard.manifest.to_dict(), "loaded": True, "enabled": True} for shard in shards.values()
+    ]
+    listed.sort(key=lambda m: (m.get("navigation") or {}).get("order", 99))
+    return {"shards": listed, "count": len(listed), "loaded_count": len(listed)}
+
+
+def require_token(token: str) -> Callable[..., Awaitable[Response]]:
+    expected = f"Bearer {token}".encode()
+
+    async def check(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.url.path.startswith("/api"):
+            sent = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(sent, expected):
+                return JSONResponse(
+                    {"detail": "missing or wrong bearer token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    return check
+
+
+def create_app(config: HostConfig) -> FastAPI:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    database = HostDatabase(config.resolved_database_url)
+    bus = EventBus()
+    storage = LocalStorage(config.data_dir / "storage")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        frame = HostFrame(app, {"database": database, "events": bus, "storage": storage})
+        app.state.frame = frame
+        await load_shards(frame)
+        try:
+            yield
+        finally:
+            for shard in reversed(list(frame.shards.values())):
+                await shard.shutdown()
+            await database.close()
+
+    app = FastAPI(
+        title="Arkham Packets (standalone host)",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Investigation packets, served without the Arkham Frame.",
+    )
+    if config.api_token:
+        app.middleware("http")(require_token(config.api_token))
+
+    @app.get("/api/health", tags=["host"])
+    async def health(request: Request) -> dict[str, Any]:
+        return {"status": "healthy", "shards": sorted(request.app.state.frame.shards)}
+
+    @app.get("/api/events/", tags=["host"])
+    async def events(
+        source: str | None = None, limit: int = Query(100, ge=1, le=1000)
+    ) -> dict[str, Any]:
+        recent = bus.recent(source, limit)
+        return {"events": recent, "count": len(recent)}
+
+    @app.get("/api/shards/", tags=["host"])
+    async def shards(request: Request) -> dict[str, Any]:
+        return manifest_listing(request.app.state.frame.shards)
+
+    return app

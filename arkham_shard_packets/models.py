@@ -1,0 +1,146 @@
+"""The domain vocabulary: enums and plain records shared by the tables, services and schemas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class PacketStatus(str, Enum):
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    SHARED = "shared"
+    ARCHIVED = "archived"
+
+
+class PacketVisibility(str, Enum):
+    PRIVATE = "private"
+    TEAM = "team"
+    PUBLIC = "public"
+
+
+class ContentType(str, Enum):
+    DOCUMENT = "document"
+    ENTITY = "entity"
+    CLAIM = "claim"
+    EVIDENCE_CHAIN = "evidence_chain"
+    MATRIX = "matrix"
+    TIMELINE = "timeline"
+    REPORT = "report"
+
+
+class SharePermission(str, Enum):
+    VIEW = "view"
+    COMMENT = "comment"
+    EDIT = "edit"
+
+
+class ExportFormat(str, Enum):
+    ZIP = "zip"
+    TAR_GZ = "tar.gz"
+    JSON = "json"
+
+
+@dataclass
+class Packet:
+    id: str
+    name: str
+    description: str = ""
+    status: PacketStatus = PacketStatus.DRAFT
+    visibility: PacketVisibility = PacketVisibility.PRIVATE
+    created_by: str = "system"
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    version: int = 1
+    contents_count: int = 0
+    size_bytes: int = 0
+    checksum: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PacketContent:
+    id: str
+    packet_id: str
+    content_type: ContentType
+    content_id: str
+    content_title: str
+    added_at: datetime = field(default_factory=utcnow)
+    added_by: str = "system"
+    order: int = 0
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class PacketShare:
+    id: str
+    packet_id: str
+    shared_with: str
+    permissions: SharePermission = SharePermission.VIEW
+    shared_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    access_token: str = ""
+
+
+@dataclass
+class PacketVersion:
+    id: str
+    packet_id: str
+    version_number: int
+    created_at: datetime = field(default_factory=utcnow)
+    changes_summary: str = ""
+    snapshot_path: str = ""
+
+
+@dataclass
+class PacketExportResult:
+    packet_id: str
+    export_format: ExportFormat
+    file_path: str
+    file_size_bytes: int
+    exported_at: datetime = field(default_factory=utcnow)
+    contents_exported: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PacketImportResult:
+    packet_id: str
+    import_source: str
+    imported_at: datetime = field(default_factory=utcnow)
+    contents_imported: int = 0
+    merge_mode: str = "replace"
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PacketStatistics:
+    total_packets: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_visibility: dict[str, int] = field(default_factory=dict)
+    total_contents: int = 0
+    by_content_type: dict[str, int] = field(default_factory=dict)
+    total_shares: int = 0
+    active_shares: int = 0
+    expired_shares: int = 0
+    total_versions: int = 0
+    avg_contents_per_packet: float = 0.0
+    avg_size_bytes: float = 0.0
+
+
+@dataclass
+class PacketFilter:
+    status: PacketStatus | None = None
+    visibility: PacketVisibility | None = None
+    created_by: str | None = None
+    search_text: str | None = None
+    has_contents: bool | None = None
+    min_version: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None

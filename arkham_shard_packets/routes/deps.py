@@ -1,0 +1,33 @@
+"""What every route depends on: the shard's services and the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..db.scope import Scope
+from ..errors import ServiceMissing
+from ..frame import actor_of
+from ..services.container import Services
+
+
+def _shard(request: Request) -> object:
+    shard = getattr(request.app.state, "packets_shard", None)
+    if shard is None or getattr(shard, "services", None) is None:
+        raise ServiceMissing("the packets shard is not initialized")
+    return shard
+
+
+def get_services(request: Request) -> Services:
+    services: Services = _shard(request).services  # type: ignore[attr-defined]
+    return services
+
+
+def get_scope(request: Request) -> Scope:
+    tenant = _shard(request).get_tenant_id_or_none()  # type: ignore[attr-defined]
+    return Scope(tenant_id=None if tenant is None else str(tenant), actor=actor_of(request))
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -1,0 +1,181 @@
+"""The packet lifecycle: create, edit, finalize, archive.
+
+    draft --finalize--> finalized --first share--> shared
+      any state --archive--> archived
+Only a draft can be edited; finalize seals the content with its checksum.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+
+from ..db.scope import Scope
+from ..db.tables import packets
+from ..errors import PacketLocked
+from ..models import Packet, PacketStatus, PacketVisibility
+from ..timeutil import now_text
+from .checksum import canonical_json, packet_checksum, sha256_hex
+from .records import load_contents, load_packet, lock_packet, packet_from_row
+from .unit_of_work import Transactions, UnitOfWork
+
+EDITABLE = (PacketStatus.DRAFT,)
+NOT_ARCHIVED = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
+DRAFT_ONLY = "packet {id} is {status}; only a draft can be changed"
+
+
+@dataclass
+class PacketDraft:
+    name: str
+    description: str = ""
+    visibility: PacketVisibility = PacketVisibility.PRIVATE
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class PacketService:
+    def __init__(self, transactions: Transactions) -> None:
+        self.tx = transactions
+
+    async def create(self, scope: Scope, draft: PacketDraft) -> Packet:
+        now = now_text()
+        values = scope.row(
+            id=str(uuid.uuid4()),
+            name=draft.name,
+            description=draft.description,
+            status=PacketStatus.DRAFT.value,
+            visibility=draft.visibility.value,
+            created_by=scope.actor,
+            created_at=now,
+            updated_at=now,
+            version=1,
+            contents_count=0,
+            size_bytes=0,
+            checksum=None,
+            metadata=canonical_json(draft.metadata),
+        )
+        async with self.tx.write(scope) as work:
+            row = (
+                (await work.conn.execute(insert(packets).values(values).returning(*packets.c)))
+                .mappings()
+                .one()
+            )
+            packet = packet_from_row(row)
+            work.emit(
+                "packets.packet.created",
+                packet_id=packet.id,
+                name=packet.name,
+                created_by=packet.created_by,
+            )
+        return packet
+
+    async def get(self, scope: Scope, packet_id: str) -> Packet:
+        async with self.tx.read(scope) as work:
+            return await load_packet(work, packet_id)
+
+    async def update(self, scope: Scope, packet_id: str, changes: dict[str, Any]) -> Packet:
+        """`changes` holds only the fields the caller sent."""
+        async with self.tx.write(scope) as work:
+            await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+            if not changes:
+                return await load_packet(work, packet_id)
+            values = dict(changes)
+            if "visibility" in values:
+                values["visibility"] = PacketVisibility(values["visibility"]).value
+            if "metadata" in values:
+                values["metadata"] = canonical_json(values["metadata"])
+            row = (
+                (
+                    await work.conn.execute(
+                        work.scope.update(packets)
+                        .where(packets.c.id == packet_id)
+                        .values(values)
+                        .returning(*packets.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
+            return packet_from_row(row)
+
+    async def finalize(self, scope: Scope, packet_id: str) -> Packet:
+        async with self.tx.write(scope) as work:
+            packet = await lock_packet(
+                work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be finalized"
+            )
+            checksum = await self._checksum(work, packet)
+            row = (
+                (
+                    await work.conn.execute(
+                        work.scope.update(packets)
+                        .where(packets.c.id == packet_id)
+                        .values(status=PacketStatus.FINALIZED.value, checksum=checksum)
+                        .returning(*packets.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            finalized = packet_from_row(row)
+            work.emit(
+                "packets.packet.finalized",
+                packet_id=packet_id,
+                version=finalized.version,
+                checksum=checksum,
+            )
+            return finalized
+
+    async def archive(self, scope: Scope, packet_id: str) -> Packet:
+        async with self.tx.write(scope) as work:
+            packet = await lock_packet(
+                work, packet_id, NOT_ARCHIVED, "packet {id} is already archived"
+            )
+            row = (
+                (
+                    await work.conn.execute(
+                        work.scope.update(packets)
+                        .where(packets.c.id == packet_id)
+                        .values(status=PacketStatus.ARCHIVED.value)
+                        .returning(*packets.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            work.emit(
+                "packets.packet.updated",
+                packet_id=packet_id,
+                status=PacketStatus.ARCHIVED.value,
+                previous_status=packet.status.value,
+            )
+            return packet_from_row(row)
+
+    async def _checksum(self, work: UnitOfWork, packet: Packet) -> str:
+        contents = await load_contents(work, packet.id)
+        return packet_checksum(
+            {
+                "name": packet.name,
+                "description": packet.description,
+                "visibility": packet.visibility.value,
+                "metadata": packet.metadata,
+            },
+            [
+                {
+                    "content_type": item.content_type.value,
+                    "content_id": item.content_id,
+                    "content_title": item.content_title,
+                    "order": item.order,
+                    "data_sha256": None
+                    if item.data is None
+                    else sha256_hex(canonical_json(item.data)),
+                    "file_sha256": None,
+                }
+                for item in contents
+            ],
+        )
+
+
+__all__ = ["PacketDraft", "PacketLocked", "PacketService"]

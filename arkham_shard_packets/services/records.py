@@ -1,0 +1,105 @@
+"""Rows to domain records, and the two ways a service takes hold of a packet."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from ..db.tables import packet_contents, packets
+from ..errors import PacketLocked, PacketNotFound
+from ..models import ContentType, Packet, PacketContent, PacketStatus, PacketVisibility
+from ..timeutil import now_text
+from .unit_of_work import UnitOfWork
+
+RowLike = Mapping[Any, Any]
+
+
+def packet_from_row(row: RowLike) -> Packet:
+    return Packet(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        status=PacketStatus(row["status"]),
+        visibility=PacketVisibility(row["visibility"]),
+        created_by=row["created_by"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        version=row["version"],
+        contents_count=row["contents_count"],
+        size_bytes=row["size_bytes"],
+        checksum=row["checksum"],
+        metadata=json.loads(row["metadata"] or "{}"),
+    )
+
+
+def content_from_row(row: RowLike) -> PacketContent:
+    return PacketContent(
+        id=row["id"],
+        packet_id=row["packet_id"],
+        content_type=ContentType(row["content_type"]),
+        content_id=row["content_id"],
+        content_title=row["content_title"] or "",
+        added_at=datetime.fromisoformat(row["added_at"]),
+        added_by=row["added_by"],
+        order=row["order_num"],
+        data=json.loads(row["data"]) if row["data"] is not None else None,
+    )
+
+
+def stored_size(row: RowLike) -> int:
+    """What one content entry adds to its packet's `size_bytes`."""
+    data = row.get("data")
+    return len(data.encode("utf-8")) if data else 0
+
+
+async def load_packet(work: UnitOfWork, packet_id: str) -> Packet:
+    row = (
+        (await work.conn.execute(work.scope.select(packets).where(packets.c.id == packet_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise PacketNotFound(packet_id)
+    return packet_from_row(row)
+
+
+async def lock_packet(
+    work: UnitOfWork,
+    packet_id: str,
+    allowed: Collection[PacketStatus],
+    refusal: str,
+) -> Packet:
+    """Take the packet's row lock (touching `updated_at`) and check its status.
+
+    Every change to a packet or its contents starts here, so concurrent changes to one
+    packet queue behind each other and always see the status they are checked against.
+    """
+    statement = (
+        work.scope.update(packets)
+        .where(packets.c.id == packet_id)
+        .values(updated_at=now_text())
+        .returning(*packets.c)
+    )
+    row = (await work.conn.execute(statement)).mappings().first()
+    if row is None:
+        raise PacketNotFound(packet_id)
+    packet = packet_from_row(row)
+    if packet.status not in allowed:
+        raise PacketLocked(refusal.format(id=packet_id, status=packet.status.value))
+    return packet
+
+
+async def load_contents(work: UnitOfWork, packet_id: str) -> list[PacketContent]:
+    statement = (
+        work.scope.select(packet_contents)
+        .where(packet_contents.c.packet_id == packet_id)
+        .order_by(
+            packet_contents.c.order_num,
+            packet_contents.c.content_type,
+            packet_contents.c.content_id,
+        )
+    )
+    rows = (await work.conn.execute(statement)).mappings().all()
+    return [content_from_row(row) for row in rows]

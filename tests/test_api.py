@@ -1,0 +1,384 @@
+"""The packet lifecycle routes through the real app: status codes, rules, events."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+import httpx
+from sqlalchemy import select
+
+from arkham_shard_packets.db.tables import packet_contents, packets
+
+from .conftest import USER_HEADER, add_item, make_packet, packet_events
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/packets/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["shard"] == "packets"
+    assert body["database"] in {"sqlite", "postgresql"}
+    assert body["storage"] is True
+
+
+async def test_create_returns_the_packet_as_the_frame_ui_reads_it(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/packets/",
+        json={"name": "  Harbor leak  ", "description": "Shipping docs", "visibility": "private"},
+    )
+    assert response.status_code == 201
+    packet = response.json()
+    assert uuid.UUID(packet["id"]).version == 4
+    assert packet["name"] == "Harbor leak"
+    assert packet["description"] == "Shipping docs"
+    assert packet["status"] == "draft"
+    assert packet["visibility"] == "private"
+    assert packet["version"] == 1
+    assert packet["contents_count"] == 0
+    assert packet["size_bytes"] == 0
+    assert packet["checksum"] is None
+    assert packet["created_by"] == "system"
+    assert ISO_UTC.match(packet["created_at"])
+    assert ISO_UTC.match(packet["updated_at"])
+
+    fetched = await client.get(f"/api/packets/{packet['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == packet
+
+    created = await packet_events(client, "packets.packet.created")
+    assert created[0]["payload"] == {
+        "packet_id": packet["id"],
+        "name": "Harbor leak",
+        "created_by": "system",
+    }
+    assert created[0]["source"] == "packets"
+
+
+async def test_created_by_is_the_authenticated_user(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/packets/", json={"name": "Mine"}, headers={USER_HEADER: "user-42"}
+    )
+    assert response.json()["created_by"] == "user-42"
+    item = await client.post(
+        f"/api/packets/{response.json()['id']}/contents",
+        json={"content_type": "entity", "content_id": "e1"},
+        headers={USER_HEADER: "user-7"},
+    )
+    assert item.json()["added_by"] == "user-7"
+
+
+async def test_create_validation(client: httpx.AsyncClient) -> None:
+    cases = [
+        {"name": ""},
+        {"name": "   "},
+        {"name": "x" * 201},
+        {"name": "ok", "visibility": "secret"},
+        {"name": "ok", "description": "d" * 10_001},
+        {"description": "no name"},
+        {"name": "ok", "metadata": "not an object"},
+    ]
+    for body in cases:
+        response = await client.post("/api/packets/", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["detail"]
+    listing = await client.get("/api/packets/")
+    assert listing.json()["total"] == 0
+
+
+async def test_unknown_packet_is_404_everywhere(client: httpx.AsyncClient) -> None:
+    missing = str(uuid.uuid4())
+    calls = [
+        client.get(f"/api/packets/{missing}"),
+        client.put(f"/api/packets/{missing}", json={"name": "x"}),
+        client.delete(f"/api/packets/{missing}"),
+        client.post(f"/api/packets/{missing}/finalize"),
+        client.post(f"/api/packets/{missing}/archive"),
+        client.get(f"/api/packets/{missing}/contents"),
+        client.post(
+            f"/api/packets/{missing}/contents",
+            json={"content_type": "document", "content_id": "d"},
+        ),
+        client.delete(f"/api/packets/{missing}/contents/{uuid.uuid4()}"),
+        client.get("/api/packets/not-a-uuid"),
+    ]
+    for call in calls:
+        response = await call
+        assert response.status_code == 404, response.request.url
+        assert "not found" in response.json()["detail"]
+
+
+async def test_update_changes_only_sent_fields(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client, description="keep me", metadata={"case": 7})
+    response = await client.put(f"/api/packets/{packet['id']}", json={"name": "Renamed"})
+    assert response.status_code == 200
+    updated = response.json()
+    assert updated["name"] == "Renamed"
+    assert updated["description"] == "keep me"
+    assert updated["metadata"] == {"case": 7}
+    assert updated["updated_at"] >= packet["updated_at"]
+
+    cleared = await client.put(
+        f"/api/packets/{packet['id']}", json={"description": "", "visibility": "team"}
+    )
+    assert cleared.json()["description"] == ""
+    assert cleared.json()["visibility"] == "team"
+    assert cleared.json()["name"] == "Renamed"
+
+    events = await packet_events(client, "packets.packet.updated")
+    assert {"packet_id": packet["id"], "changes": ["name"]} in [e["payload"] for e in events]
+
+
+async def test_update_validation(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    for body in [{"name": " "}, {"name": None}, {"visibility": "nope"}, {"description": None}]:
+        response = await client.put(f"/api/packets/{packet['id']}", json=body)
+        assert response.status_code == 422, body
+    assert (await client.get(f"/api/packets/{packet['id']}")).json()["name"] == packet["name"]
+
+
+async def test_contents_add_list_remove(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    pid = packet["id"]
+    first = await add_item(client, pid, "doc-9", content_title="Memo", order=2)
+    second = await add_item(client, pid, "ent-1", "entity", content_title="ACME", order=1)
+    third = await add_item(client, pid, "claim-1", "claim", order=1, data={"text": "a claim"})
+    assert first["content_title"] == "Memo"
+    assert first["order"] == 2
+    assert ISO_UTC.match(first["added_at"])
+
+    listing = (await client.get(f"/api/packets/{pid}/contents")).json()
+    assert [i["id"] for i in listing["items"]] == [third["id"], second["id"], first["id"]]
+    assert listing["total"] == 3
+
+    current = (await client.get(f"/api/packets/{pid}")).json()
+    assert current["contents_count"] == 3
+    assert current["size_bytes"] == len(b'{"text":"a claim"}')
+
+    removed = await client.delete(f"/api/packets/{pid}/contents/{third['id']}")
+    assert removed.status_code == 204
+    current = (await client.get(f"/api/packets/{pid}")).json()
+    assert current["contents_count"] == 2
+    assert current["size_bytes"] == 0
+
+    again = await client.delete(f"/api/packets/{pid}/contents/{third['id']}")
+    assert again.status_code == 404
+
+    added = await packet_events(client, "packets.content.added")
+    assert {
+        "packet_id": pid,
+        "content_entry_id": first["id"],
+        "content_id": "doc-9",
+        "content_type": "document",
+    } in [e["payload"] for e in added]
+    removed_events = await packet_events(client, "packets.content.removed")
+    assert removed_events[0]["payload"]["packet_id"] == pid
+    assert removed_events[0]["payload"]["content_entry_id"] == third["id"]
+
+
+async def test_every_content_type_is_accepted(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    kinds = ["document", "entity", "claim", "evidence_chain", "matrix", "timeline", "report"]
+    for kind in kinds:
+        await add_item(client, packet["id"], f"{kind}-1", kind)
+    listing = (await client.get(f"/api/packets/{packet['id']}/contents")).json()
+    assert sorted(i["content_type"] for i in listing["items"]) == sorted(kinds)
+
+
+async def test_content_validation(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    url = f"/api/packets/{packet['id']}/contents"
+    for body in [
+        {"content_type": "video", "content_id": "v"},
+        {"content_type": "document", "content_id": ""},
+        {"content_type": "document", "content_id": "   "},
+        {"content_type": "document", "content_id": "d", "order": -1},
+        {"content_type": "document"},
+        {"content_type": "document", "content_id": "d", "data": [1, 2]},
+    ]:
+        response = await client.post(url, json=body)
+        assert response.status_code == 422, body
+    assert (await client.get(f"/api/packets/{packet['id']}")).json()["contents_count"] == 0
+
+
+async def test_duplicate_content_is_409_and_changes_nothing(
+    client: httpx.AsyncClient, engine: object
+) -> None:
+    packet = await make_packet(client)
+    await add_item(client, packet["id"], "doc-1")
+    before = (await client.get(f"/api/packets/{packet['id']}")).json()
+    response = await client.post(
+        f"/api/packets/{packet['id']}/contents",
+        json={"content_type": "document", "content_id": "doc-1", "data": {"x": 1}},
+    )
+    assert response.status_code == 409
+    assert "already in packet" in response.json()["detail"]
+    after = (await client.get(f"/api/packets/{packet['id']}")).json()
+    assert after == before  # no count, size or updated_at change leaked out of the failure
+    same_id_other_type = await client.post(
+        f"/api/packets/{packet['id']}/contents",
+        json={"content_type": "entity", "content_id": "doc-1"},
+    )
+    assert same_id_other_type.status_code == 201
+
+
+async def test_removing_another_packets_content_is_404(client: httpx.AsyncClient) -> None:
+    one = await make_packet(client, "one")
+    two = await make_packet(client, "two")
+    item = await add_item(client, one["id"])
+    response = await client.delete(f"/api/packets/{two['id']}/contents/{item['id']}")
+    assert response.status_code == 404
+    assert (await client.get(f"/api/packets/{one['id']}")).json()["contents_count"] == 1
+
+
+async def test_finalize_locks_and_seals(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    pid = packet["id"]
+    await add_item(client, pid, "doc-1", data={"pages": 3})
+    response = await client.post(f"/api/packets/{pid}/finalize")
+    assert response.status_code == 200
+    sealed = response.json()
+    assert sealed["status"] == "finalized"
+    assert re.fullmatch(r"[0-9a-f]{64}", sealed["checksum"])
+
+    refused = [
+        await client.put(f"/api/packets/{pid}", json={"name": "changed"}),
+        await client.post(
+            f"/api/packets/{pid}/contents", json={"content_type": "entity", "content_id": "e"}
+        ),
+        await client.post(f"/api/packets/{pid}/finalize"),
+    ]
+    items = (await client.get(f"/api/packets/{pid}/contents")).json()["items"]
+    refused.append(await client.delete(f"/api/packets/{pid}/contents/{items[0]['id']}"))
+    for answer in refused:
+        assert answer.status_code == 409
+        assert "finalized" in answer.json()["detail"]
+    assert (await client.get(f"/api/packets/{pid}")).json() == sealed
+
+    finalized = await packet_events(client, "packets.packet.finalized")
+    assert finalized[0]["payload"]["packet_id"] == pid
+    assert finalized[0]["payload"]["version"] == sealed["version"]
+
+
+async def test_same_content_gives_same_checksum(client: httpx.AsyncClient) -> None:
+    checksums = []
+    for order in (["a", "b"], ["b", "a"]):
+        packet = await make_packet(client, "Same", description="d")
+        for cid in order:
+            await add_item(client, packet["id"], cid, order=ord(cid))
+        checksums.append((await client.post(f"/api/packets/{packet['id']}/finalize")).json())
+    assert checksums[0]["checksum"] == checksums[1]["checksum"]
+    other = await make_packet(client, "Different", description="d")
+    await add_item(client, other["id"], "a", order=97)
+    sealed = (await client.post(f"/api/packets/{other['id']}/finalize")).json()
+    assert sealed["checksum"] != checksums[0]["checksum"]
+
+
+async def test_archive_from_any_state(client: httpx.AsyncClient) -> None:
+    draft = await make_packet(client, "draft")
+    final = await make_packet(client, "final")
+    await client.post(f"/api/packets/{final['id']}/finalize")
+
+    archived = await client.post(f"/api/packets/{draft['id']}/archive")
+    assert archived.status_code == 200
+    assert archived.json()["status"] == "archived"
+    deleted = await client.delete(f"/api/packets/{final['id']}")
+    assert deleted.status_code == 200
+    assert deleted.json()["status"] == "archived"
+    assert (await client.get(f"/api/packets/{final['id']}")).json()["status"] == "archived"
+
+    again = await client.delete(f"/api/packets/{final['id']}")
+    assert again.status_code == 409
+    assert "already archived" in again.json()["detail"]
+    refinalize = await client.post(f"/api/packets/{draft['id']}/finalize")
+    assert refinalize.status_code == 409
+    assert "archived" in refinalize.json()["detail"]
+    edit = await client.put(f"/api/packets/{draft['id']}", json={"name": "x"})
+    assert edit.status_code == 409
+
+    updates = [e["payload"] for e in await packet_events(client, "packets.packet.updated")]
+    assert {
+        "packet_id": final["id"],
+        "status": "archived",
+        "previous_status": "finalized",
+    } in updates
+    assert {"packet_id": draft["id"], "status": "archived", "previous_status": "draft"} in updates
+
+
+async def test_count_and_status_routes(client: httpx.AsyncClient) -> None:
+    ids = [(await make_packet(client, f"p{i}"))["id"] for i in range(5)]
+    await client.post(f"/api/packets/{ids[0]}/finalize")
+    await client.post(f"/api/packets/{ids[1]}/finalize")
+    await client.post(f"/api/packets/{ids[2]}/archive")
+
+    assert (await client.get("/api/packets/count")).json() == {"count": 5}
+    assert (await client.get("/api/packets/count", params={"status": "draft"})).json() == {
+        "count": 2
+    }
+    assert (await client.get("/api/packets/count", params={"status": "bogus"})).status_code == 422
+
+    drafts = (await client.get("/api/packets/status/draft")).json()
+    assert drafts["total"] == 2
+    assert {p["id"] for p in drafts["items"]} == {ids[3], ids[4]}
+    finalized = (await client.get("/api/packets/status/finalized")).json()
+    assert {p["id"] for p in finalized["items"]} == {ids[0], ids[1]}
+    assert (await client.get("/api/packets/status/shared")).json()["total"] == 0
+    assert (await client.get("/api/packets/status/unknown")).status_code == 422
+
+
+async def test_statistics_come_from_the_data(client: httpx.AsyncClient) -> None:
+    empty = (await client.get("/api/packets/stats/overview")).json()
+    assert empty["total_packets"] == 0
+    assert empty["avg_contents_per_packet"] == 0.0
+
+    one = await make_packet(client, "one", visibility="team")
+    two = await make_packet(client, "two")
+    await add_item(client, one["id"], "d1")
+    await add_item(client, one["id"], "e1", "entity", data={"k": "v"})
+    await add_item(client, one["id"], "d2")
+    await add_item(client, two["id"], "m1", "matrix")
+    await client.post(f"/api/packets/{two['id']}/finalize")
+
+    stats = (await client.get("/api/packets/stats/overview")).json()
+    assert stats["total_packets"] == 2
+    assert stats["by_status"] == {"draft": 1, "finalized": 1}
+    assert stats["by_visibility"] == {"team": 1, "private": 1}
+    assert stats["total_contents"] == 4
+    assert stats["by_content_type"] == {"document": 2, "entity": 1, "matrix": 1}
+    assert stats["avg_contents_per_packet"] == 2.0
+    assert stats["avg_size_bytes"] == len(b'{"k":"v"}') / 2
+    for key in ("total_shares", "active_shares", "expired_shares", "total_versions"):
+        assert key in stats
+
+
+async def test_timestamps_are_utc_with_offset_in_the_database(
+    client: httpx.AsyncClient, engine: object
+) -> None:
+    packet = await make_packet(client)
+    await add_item(client, packet["id"])
+    async with engine.connect() as conn:  # type: ignore[attr-defined]
+        row = (await conn.execute(select(packets).where(packets.c.id == packet["id"]))).one()
+        item = (await conn.execute(select(packet_contents))).one()
+    assert datetime.fromisoformat(row.created_at).utcoffset().total_seconds() == 0
+    assert ISO_UTC.match(row.updated_at)
+    assert ISO_UTC.match(item.added_at)
+
+
+async def test_a_failing_event_bus_does_not_undo_a_committed_change(
+    app: object, client: httpx.AsyncClient
+) -> None:
+    bus = app.state.frame.get_service("events")  # type: ignore[attr-defined]
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bus down")
+
+    bus.emit = refuse
+    response = await client.post("/api/packets/", json={"name": "still saved"})
+    assert response.status_code == 201
+    assert (await client.get(f"/api/packets/{response.json()['id']}")).status_code == 200
