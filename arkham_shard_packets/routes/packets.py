@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
+from fastapi import status as http
 
 from ..errors import PacketsRoute, error_responses
 from ..models import Packet, PacketStatistics, PacketStatus
@@ -82,7 +83,7 @@ async def list_packets(
     return page_of(items, total, paging)
 
 
-@collection.post("/", response_model=PacketOut, status_code=status.HTTP_201_CREATED)
+@collection.post("/", response_model=PacketOut, status_code=http.HTTP_201_CREATED)
 async def create_packet(body: PacketCreate, services: ServicesDep, scope: ScopeDep) -> Packet:
     draft = PacketDraft(body.name, body.description, body.visibility, body.metadata)
     return await services.packets.create(scope, draft)

@@ -15,7 +15,6 @@ from sqlalchemy import insert
 
 from ..db.scope import Scope
 from ..db.tables import packets
-from ..errors import PacketLocked
 from ..models import Packet, PacketStatus, PacketVisibility
 from ..timeutil import now_text
 from .checksum import canonical_json, packet_checksum, sha256_hex
@@ -177,5 +176,3 @@ class PacketService:
             ],
         )
 
-
-__all__ = ["PacketDraft", "PacketLocked", "PacketService"]
