@@ -175,4 +175,3 @@ class PacketService:
                 for item in contents
             ],
         )
-
