@@ -59,6 +59,12 @@ class DuplicateContent(Conflict):
     pass
 
 
+class StaleVersion(PacketsError):
+    """An `If-Match` precondition failed: the packet changed since the caller read it."""
+
+    status_code = 412
+
+
 class Forbidden(PacketsError):
     status_code = 403
 

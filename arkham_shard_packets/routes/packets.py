@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 from fastapi import status as http
 
 from ..errors import PacketsRoute, error_responses
@@ -19,6 +20,7 @@ from ..schemas import (
     StatisticsOut,
 )
 from ..services.packets import PacketDraft
+from ..services.records import etag_of
 from ..version import __version__
 from .deps import ScopeDep, ServicesDep
 from .listing import FilterDep, Paging, PagingDep
@@ -90,15 +92,26 @@ async def create_packet(body: PacketCreate, services: ServicesDep, scope: ScopeD
 
 
 @item.get("/{packet_id}", response_model=PacketOut)
-async def get_packet(packet_id: str, services: ServicesDep, scope: ScopeDep) -> Packet:
-    return await services.packets.get(scope, packet_id)
-
-
-@item.put("/{packet_id}", response_model=PacketOut, responses=error_responses(409))
-async def update_packet(
-    packet_id: str, body: PacketUpdate, services: ServicesDep, scope: ScopeDep
+async def get_packet(
+    packet_id: str, response: Response, services: ServicesDep, scope: ScopeDep
 ) -> Packet:
-    return await services.packets.update(scope, packet_id, body.changes())
+    packet = await services.packets.get(scope, packet_id)
+    response.headers["ETag"] = etag_of(packet)
+    return packet
+
+
+@item.put("/{packet_id}", response_model=PacketOut, responses=error_responses(409, 412))
+async def update_packet(
+    packet_id: str,
+    body: PacketUpdate,
+    response: Response,
+    services: ServicesDep,
+    scope: ScopeDep,
+    if_match: Annotated[str | None, Header(description="ETag from a GET; stale is 412")] = None,
+) -> Packet:
+    packet = await services.packets.update(scope, packet_id, body.changes(), if_match)
+    response.headers["ETag"] = etag_of(packet)
+    return packet
 
 
 @item.delete("/{packet_id}", response_model=PacketOut, responses=error_responses(409))

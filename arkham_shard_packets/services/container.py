@@ -7,6 +7,7 @@ from typing import Any
 
 from ..config import Settings
 from ..db.session import Database
+from .batch import BatchService
 from .contents import ContentService
 from .events import EventPublisher
 from .packets import PacketService
@@ -22,15 +23,18 @@ class Services:
     packets: PacketService
     contents: ContentService
     queries: PacketQueries
+    batch: BatchService
 
     @classmethod
     def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
         transactions = Transactions(database, EventPublisher(bus))
+        packets = PacketService(transactions)
         return cls(
             settings=settings,
             database=database,
             storage=storage,
-            packets=PacketService(transactions),
+            packets=packets,
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
+            batch=BatchService(packets),
         )

@@ -74,10 +74,12 @@ class PacketService:
         async with self.tx.read(scope) as work:
             return await load_packet(work, packet_id)
 
-    async def update(self, scope: Scope, packet_id: str, changes: dict[str, Any]) -> Packet:
-        """`changes` holds only the fields the caller sent."""
+    async def update(
+        self, scope: Scope, packet_id: str, changes: dict[str, Any], if_match: str | None = None
+    ) -> Packet:
+        """`changes` holds only the fields the caller sent; a stale `if_match` ETag is refused."""
         async with self.tx.write(scope) as work:
-            await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+            await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY, if_match)
             if not changes:
                 return await load_packet(work, packet_id)
             values = dict(changes)

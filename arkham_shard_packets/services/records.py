@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from ..db.tables import packet_contents, packets
-from ..errors import PacketLocked, PacketNotFound
+from ..errors import PacketLocked, PacketNotFound, StaleVersion
 from ..models import ContentType, Packet, PacketContent, PacketStatus, PacketVisibility
-from ..timeutil import now_text
+from ..timeutil import now_text, to_text
 from .unit_of_work import UnitOfWork
 
 RowLike = Mapping[Any, Any]
@@ -70,25 +71,34 @@ async def lock_packet(
     packet_id: str,
     allowed: Collection[PacketStatus],
     refusal: str,
+    if_match: str | None = None,
 ) -> Packet:
-    """Take the packet's row lock (touching `updated_at`) and check its status.
+    """Take the packet's row lock, check its status (and the caller's ETag), touch `updated_at`.
 
     Every change to a packet or its contents starts here, so concurrent changes to one
     packet queue behind each other and always see the status they are checked against.
     """
-    statement = (
-        work.scope.update(packets)
-        .where(packets.c.id == packet_id)
-        .values(updated_at=now_text())
-        .returning(*packets.c)
-    )
+    statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:
         raise PacketNotFound(packet_id)
     packet = packet_from_row(row)
+    if if_match is not None and if_match.strip() != "*" and if_match.strip() != etag_of(packet):
+        raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")
     if packet.status not in allowed:
         raise PacketLocked(refusal.format(id=packet_id, status=packet.status.value))
+    touched = now_text()
+    await work.conn.execute(
+        work.scope.update(packets).where(packets.c.id == packet_id).values(updated_at=touched)
+    )
+    packet.updated_at = datetime.fromisoformat(touched)
     return packet
+
+
+def etag_of(packet: Packet) -> str:
+    """A strong validator that changes with every committed change to the packet."""
+    stamp = f"{packet.id}|{to_text(packet.updated_at)}|{packet.status.value}|{packet.version}"
+    return '"' + hashlib.sha256(stamp.encode()).hexdigest()[:32] + '"'
 
 
 async def load_contents(work: UnitOfWork, packet_id: str) -> list[PacketContent]:

@@ -1,0 +1,40 @@
+"""Bulk actions in the Frame's shape: POST /batch/{action} with {"ids": [...]}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..errors import PacketsRoute
+from ..services.batch import BatchAction
+from .deps import ScopeDep, ServicesDep
+
+router = APIRouter(route_class=PacketsRoute)
+
+BATCH_MAX = 500
+
+
+class BatchRequest(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class BatchOut(BaseModel):
+    success: bool
+    processed: int
+    failed: int
+    errors: list[dict[str, str]]
+    message: str
+
+
+@router.post("/batch/{action}", response_model=BatchOut)
+async def batch(
+    action: BatchAction, body: BatchRequest, services: ServicesDep, scope: ScopeDep
+) -> BatchOut:
+    result = await services.batch.run(scope, action, body.ids)
+    return BatchOut(
+        success=result.success,
+        processed=result.processed,
+        failed=result.failed,
+        errors=result.errors,
+        message=f"{action.value}: {result.processed} done, {result.failed} failed",
+    )
