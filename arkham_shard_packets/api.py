@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .errors import PacketsRoute
-from .routes import batch, contents, packets
+from .routes import batch, contents, events, packets
 
 PREFIX = "/api/packets"
 
@@ -18,6 +18,7 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["packets"], route_class=PacketsRoute)
     router.include_router(packets.collection)
     router.include_router(batch.router)
+    router.include_router(events.router)
     router.include_router(packets.item)
     router.include_router(contents.router)
     return router

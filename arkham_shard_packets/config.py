@@ -14,3 +14,4 @@ class Settings(BaseSettings):
     data_dir: Path = Path("arkham-packets-data")
     api_token: str | None = None
     sqlite_busy_timeout_ms: int = 30_000
+    outbox_retry_seconds: float = 2.0

@@ -47,12 +47,14 @@ class PacketsShard(ArkhamShard):
             await engine.dispose()
             raise
         self.services = Services.build(settings, Database(engine), bus, storage)
+        self.services.dispatcher.start()
         app = getattr(frame, "app", None)
         if app is not None:
             setattr(app.state, STATE_KEY, self)
 
     async def shutdown(self) -> None:
         if self.services is not None:
+            await self.services.dispatcher.stop()
             await self.services.database.dispose()
             self.services = None
 

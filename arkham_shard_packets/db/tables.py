@@ -5,7 +5,17 @@ Ids and timestamps are text (UUID4 strings; ISO 8601 UTC with offset), as the se
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -75,4 +85,20 @@ packet_versions = Table(
     Column("tenant_id", Text),
     UniqueConstraint("packet_id", "version_number", name="uq_versions_number"),
     Index("idx_versions_packet", "packet_id"),
+)
+
+# The event outbox: each event is written in the transaction of the change it describes and
+# delivered to the Frame's bus after commit; `sequence` only grows and orders the feed.
+outbox = Table(
+    "arkham_packet_outbox",
+    metadata,
+    Column("sequence", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("event_type", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("delivered_at", Text),
+    Column("attempts", Integer, server_default="0", nullable=False),
+    Column("tenant_id", Text),
+    Index("idx_outbox_pending", "delivered_at", "sequence"),
+    Index("idx_outbox_tenant_sequence", "tenant_id", "sequence"),
 )

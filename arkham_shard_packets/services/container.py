@@ -9,7 +9,8 @@ from ..config import Settings
 from ..db.session import Database
 from .batch import BatchService
 from .contents import ContentService
-from .events import EventPublisher
+from .feed import EventFeed
+from .outbox import OutboxDispatcher
 from .packets import PacketService
 from .queries import PacketQueries
 from .unit_of_work import Transactions
@@ -20,21 +21,26 @@ class Services:
     settings: Settings
     database: Database
     storage: Any
+    dispatcher: OutboxDispatcher
     packets: PacketService
     contents: ContentService
     queries: PacketQueries
     batch: BatchService
+    feed: EventFeed
 
     @classmethod
     def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
-        transactions = Transactions(database, EventPublisher(bus))
+        dispatcher = OutboxDispatcher(database, bus, settings.outbox_retry_seconds)
+        transactions = Transactions(database, dispatcher)
         packets = PacketService(transactions)
         return cls(
             settings=settings,
             database=database,
             storage=storage,
+            dispatcher=dispatcher,
             packets=packets,
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
             batch=BatchService(packets),
+            feed=EventFeed(transactions),
         )

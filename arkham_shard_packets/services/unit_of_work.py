@@ -1,7 +1,8 @@
-"""A unit of work: one transaction, the scope it runs in, and the events it will publish."""
+"""A unit of work: one transaction, the scope it runs in, and the events it records."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.scope import Scope
 from ..db.session import Database
-from .events import Event, EventPublisher
+from .outbox import Event, OutboxDispatcher, append
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,17 +28,22 @@ class UnitOfWork:
 
 
 class Transactions:
-    def __init__(self, database: Database, publisher: EventPublisher) -> None:
+    def __init__(self, database: Database, dispatcher: OutboxDispatcher) -> None:
         self.database = database
-        self.publisher = publisher
+        self.dispatcher = dispatcher
 
     @asynccontextmanager
     async def write(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
-        """Commits when the block ends cleanly, then publishes what the block emitted."""
+        """Commits the block's changes with its events in the outbox, then delivers them."""
         async with self.database.writing() as conn:
             work = UnitOfWork(conn, scope)
             yield work
-        await self.publisher.publish(work.events)
+            await append(conn, scope.tenant_id, work.events)
+        if work.events:
+            try:
+                await self.dispatcher.deliver()
+            except Exception:
+                logger.exception("outbox delivery failed after commit; the retry loop takes over")
 
     @asynccontextmanager
     async def read(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
