@@ -68,6 +68,36 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
+def database_url(args: argparse.Namespace) -> str:
+    if args.database_url:
+        return str(args.database_url)
+    from .config import Settings
+
+    configured = Settings().database_url
+    if configured:
+        return configured
+    data_dir = Path(args.data_dir)
+    check_data_dir(data_dir)
+    return f"sqlite:///{data_dir.resolve() / 'packets.db'}"
+
+
+def db_upgrade(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from .db.engine import create_engine
+    from .db.migrate import current_revision, upgrade
+
+    async def run() -> str | None:
+        engine = create_engine(database_url(args))
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"database at revision {asyncio.run(run())}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arkham-packets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,7 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(handler=serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    migrate = db_commands.add_parser("upgrade", help="apply the schema migrations")
+    add_database_options(migrate)
+    migrate.set_defaults(handler=db_upgrade)
     return parser
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("ARKHAM_PACKETS_DATA_DIR", DEFAULT_DATA_DIR)
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="default: ARKHAM_PACKETS_DATABASE_URL, else SQLite in the data dir",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

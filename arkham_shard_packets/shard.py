@@ -9,7 +9,8 @@ from fastapi import APIRouter
 
 from .api import build_router
 from .config import Settings
-from .db.engine import create_engine, create_schema
+from .db.engine import create_engine
+from .db.migrate import upgrade
 from .db.session import Database
 from .errors import ServiceMissing
 from .frame import ArkhamShard, frame_database_url, optional_service, required_service
@@ -42,7 +43,7 @@ class PacketsShard(ArkhamShard):
             raise ServiceMissing("the Frame's database service has no config.database_url")
         engine = create_engine(url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         try:
-            await create_schema(engine)
+            await upgrade(engine)
         except Exception:
             await engine.dispose()
             raise

@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from arkham_shard_packets.db.engine import create_engine
+from arkham_shard_packets.db.migrate import VERSION_TABLE
 from arkham_shard_packets.db.tables import metadata
 from arkham_shard_packets.frame_fallback import current_tenant_id
 from arkham_shard_packets.host.app import HostConfig, create_app
@@ -56,6 +58,7 @@ async def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
+        await conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
     await engine.dispose()
 
 

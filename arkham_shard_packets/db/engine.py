@@ -9,7 +9,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .session import READ_ONLY
-from .tables import metadata
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -54,8 +53,3 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         # instead of failing with "database is locked" when one upgrades its read lock.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
