@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from .models import ContentType, PacketStatus, PacketVisibility
 from .timeutil import to_text
@@ -25,9 +26,16 @@ def _clean_name(value: str) -> str:
     return value
 
 
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*\S[^\x00]*$"
+
+Name = Annotated[str, Field(max_length=NAME_MAX, pattern=NOT_BLANK)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX, pattern=NO_NUL)]
+
+
 class PacketCreate(BaseModel):
-    name: str = Field(max_length=NAME_MAX)
-    description: str = Field("", max_length=DESCRIPTION_MAX)
+    name: Name
+    description: Description = ""
     visibility: PacketVisibility = PacketVisibility.PRIVATE
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -37,10 +45,10 @@ class PacketCreate(BaseModel):
 class PacketUpdate(BaseModel):
     """Only the fields sent are changed; an empty description clears it."""
 
-    name: str | None = Field(None, max_length=NAME_MAX)
-    description: str | None = Field(None, max_length=DESCRIPTION_MAX)
-    visibility: PacketVisibility | None = None
-    metadata: dict[str, Any] | None = None
+    name: Name | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    visibility: PacketVisibility | SkipJsonSchema[None] = None
+    metadata: dict[str, Any] | SkipJsonSchema[None] = None
 
     @field_validator("name")
     @classmethod
@@ -89,8 +97,8 @@ class PacketPage(BaseModel):
 
 class ContentCreate(BaseModel):
     content_type: ContentType
-    content_id: str = Field(min_length=1, max_length=CONTENT_ID_MAX)
-    content_title: str = Field("", max_length=TITLE_MAX)
+    content_id: str = Field(max_length=CONTENT_ID_MAX, pattern=NOT_BLANK)
+    content_title: str = Field("", max_length=TITLE_MAX, pattern=NO_NUL)
     order: int = Field(0, ge=0)
     data: dict[str, Any] | None = None
 

@@ -8,13 +8,13 @@ from ..errors import PacketsRoute, error_responses
 from ..models import PacketContent
 from ..schemas import ContentCreate, ContentList, ContentOut
 from ..services.contents import ContentDraft
-from .deps import ScopeDep, ServicesDep
+from .deps import EntryId, PacketId, ScopeDep, ServicesDep
 
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 
 @router.get("/{packet_id}/contents", response_model=ContentList)
-async def list_contents(packet_id: str, services: ServicesDep, scope: ScopeDep) -> ContentList:
+async def list_contents(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> ContentList:
     items = await services.contents.list(scope, packet_id)
     return ContentList(
         packet_id=packet_id,
@@ -30,7 +30,7 @@ async def list_contents(packet_id: str, services: ServicesDep, scope: ScopeDep) 
     responses=error_responses(409),
 )
 async def add_content(
-    packet_id: str, body: ContentCreate, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, body: ContentCreate, services: ServicesDep, scope: ScopeDep
 ) -> PacketContent:
     draft = ContentDraft(
         body.content_type, body.content_id, body.content_title, body.order, body.data
@@ -45,6 +45,6 @@ async def add_content(
     responses=error_responses(409),
 )
 async def remove_content(
-    packet_id: str, content_entry_id: str, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, content_entry_id: EntryId, services: ServicesDep, scope: ScopeDep
 ) -> None:
     await services.contents.remove(scope, packet_id, content_entry_id)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from ..db.scope import Scope
 from ..errors import ServiceMissing
 from ..frame import actor_of
+from ..schemas import NO_NUL
 from ..services.container import Services
+
+ID_MAX = 200
 
 
 def _shard(request: Request) -> object:
@@ -30,4 +33,6 @@ def get_scope(request: Request) -> Scope:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
+EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 ScopeDep = Annotated[Scope, Depends(get_scope)]

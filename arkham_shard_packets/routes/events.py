@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ..errors import PacketsRoute
 from .deps import ScopeDep, ServicesDep
-from .listing import clamp
+from .listing import INT64_SAFE, clamp
 
 router = APIRouter(route_class=PacketsRoute)
 
@@ -37,9 +37,10 @@ async def event_feed(
     after: Annotated[int, Query(description="Return events with a larger sequence")] = 0,
     limit: int = FEED_LIMIT_DEFAULT,
 ) -> FeedOut:
-    events = await services.feed.after(scope, max(after, 0), clamp(limit, 1, FEED_LIMIT_MAX))
+    after = clamp(after, 0, INT64_SAFE)
+    events = await services.feed.after(scope, after, clamp(limit, 1, FEED_LIMIT_MAX))
     return FeedOut(
         events=[FeedEventOut.model_validate(e, from_attributes=True) for e in events],
         count=len(events),
-        next_after=events[-1].sequence if events else max(after, 0),
+        next_after=events[-1].sequence if events else after,
     )

@@ -5,18 +5,22 @@ Out-of-range numbers are clamped, never an error; unknown enum values are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
 from ..models import PacketFilter, PacketStatus, PacketVisibility
+from ..schemas import NO_NUL
 from ..services.queries import Window
 
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
 LIMIT_DEFAULT, LIMIT_MAX = 50, 500
 OFFSET_MAX = 1_000_000_000
+# Larger numbers would overflow the database's INTEGER / BIGINT; nothing real is that large.
+INT32_MAX = 2**31 - 1
+INT64_SAFE = 2**62
 
 SortField = Literal["created_at", "updated_at", "name", "contents_count"]
 
@@ -52,27 +56,34 @@ def paging(
     return Paging(Window(size, skip, sort, order == "desc"), number, size)
 
 
-def packet_filter(
-    status: PacketStatus | None = None,
+def common_filter(
     visibility: PacketVisibility | None = None,
-    created_by: str | None = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Alias of search")] = None,
+    created_by: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Alias of search")
+    ] = None,
     has_contents: bool | None = None,
     min_version: int | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> PacketFilter:
     return PacketFilter(
-        status=status,
         visibility=visibility,
         created_by=created_by,
         search_text=search or q,
         has_contents=has_contents,
-        min_version=min_version,
+        min_version=None if min_version is None else clamp(min_version, 0, INT32_MAX),
         created_after=created_after,
         created_before=created_before,
     )
+
+
+CommonFilterDep = Annotated[PacketFilter, Depends(common_filter)]
+
+
+def packet_filter(criteria: CommonFilterDep, status: PacketStatus | None = None) -> PacketFilter:
+    return replace(criteria, status=status)
 
 
 PagingDep = Annotated[Paging, Depends(paging)]

@@ -22,7 +22,7 @@ from ..schemas import (
 from ..services.packets import PacketDraft
 from ..services.records import etag_of
 from ..version import __version__
-from .deps import ScopeDep, ServicesDep
+from .deps import PacketId, ScopeDep, ServicesDep
 from .listing import FilterDep, Paging, PagingDep
 
 collection = APIRouter(route_class=PacketsRoute)
@@ -63,16 +63,16 @@ async def statistics(services: ServicesDep, scope: ScopeDep) -> PacketStatistics
     return await services.queries.statistics(scope)
 
 
-@collection.get("/status/{status}", response_model=PacketPage)
+@collection.get("/status/{packet_status}", response_model=PacketPage)
 async def list_by_status(
-    status: PacketStatus,
+    packet_status: PacketStatus,
     services: ServicesDep,
     scope: ScopeDep,
     criteria: FilterDep,
     paging: PagingDep,
 ) -> PacketPage:
     items, total = await services.queries.list(
-        scope, replace(criteria, status=status), paging.window
+        scope, replace(criteria, status=packet_status), paging.window
     )
     return page_of(items, total, paging)
 
@@ -93,7 +93,7 @@ async def create_packet(body: PacketCreate, services: ServicesDep, scope: ScopeD
 
 @item.get("/{packet_id}", response_model=PacketOut)
 async def get_packet(
-    packet_id: str, response: Response, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, response: Response, services: ServicesDep, scope: ScopeDep
 ) -> Packet:
     packet = await services.packets.get(scope, packet_id)
     response.headers["ETag"] = etag_of(packet)
@@ -102,7 +102,7 @@ async def get_packet(
 
 @item.put("/{packet_id}", response_model=PacketOut, responses=error_responses(409, 412))
 async def update_packet(
-    packet_id: str,
+    packet_id: PacketId,
     body: PacketUpdate,
     response: Response,
     services: ServicesDep,
@@ -115,16 +115,16 @@ async def update_packet(
 
 
 @item.delete("/{packet_id}", response_model=PacketOut, responses=error_responses(409))
-async def delete_packet(packet_id: str, services: ServicesDep, scope: ScopeDep) -> Packet:
+async def delete_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> Packet:
     """Packets are never destroyed: DELETE archives, as the Frame's Archive button expects."""
     return await services.packets.archive(scope, packet_id)
 
 
 @item.post("/{packet_id}/archive", response_model=PacketOut, responses=error_responses(409))
-async def archive_packet(packet_id: str, services: ServicesDep, scope: ScopeDep) -> Packet:
+async def archive_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> Packet:
     return await services.packets.archive(scope, packet_id)
 
 
 @item.post("/{packet_id}/finalize", response_model=PacketOut, responses=error_responses(409))
-async def finalize_packet(packet_id: str, services: ServicesDep, scope: ScopeDep) -> Packet:
+async def finalize_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> Packet:
     return await services.packets.finalize(scope, packet_id)
