@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .errors import PacketsRoute
-from .routes import contents, packets
+from .routes import contents, packets, versions
 
 PREFIX = "/api/packets"
 
@@ -19,4 +19,5 @@ def build_router() -> APIRouter:
     router.include_router(packets.collection)
     router.include_router(packets.item)
     router.include_router(contents.router)
+    router.include_router(versions.router)
     return router

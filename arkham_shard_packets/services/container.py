@@ -9,9 +9,11 @@ from ..config import Settings
 from ..db.session import Database
 from .contents import ContentService
 from .events import EventPublisher
+from .integrity import IntegrityService
 from .packets import PacketService
 from .queries import PacketQueries
 from .unit_of_work import Transactions
+from .versions import VersionService
 
 
 @dataclass
@@ -22,6 +24,8 @@ class Services:
     packets: PacketService
     contents: ContentService
     queries: PacketQueries
+    versions: VersionService
+    integrity: IntegrityService
 
     @classmethod
     def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
@@ -33,4 +37,6 @@ class Services:
             packets=PacketService(transactions),
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
+            versions=VersionService(transactions),
+            integrity=IntegrityService(transactions),
         )
