@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .errors import PacketsRoute
-from .routes import batch, contents, events, packets
+from .routes import batch, contents, events, packets, versions
 
 PREFIX = "/api/packets"
 
@@ -21,4 +21,5 @@ def build_router() -> APIRouter:
     router.include_router(events.router)
     router.include_router(packets.item)
     router.include_router(contents.router)
+    router.include_router(versions.router)
     return router

@@ -47,6 +47,11 @@ class ContentNotFound(NotFound):
         super().__init__(f"content entry {content_entry_id} not found in packet {packet_id}")
 
 
+class VersionNotFound(NotFound):
+    def __init__(self, packet_id: str, version_number: int) -> None:
+        super().__init__(f"version {version_number} of packet {packet_id} not found")
+
+
 class Conflict(PacketsError):
     status_code = 409
 
@@ -63,6 +68,10 @@ class StaleVersion(PacketsError):
     """An `If-Match` precondition failed: the packet changed since the caller read it."""
 
     status_code = 412
+
+
+class SnapshotDamaged(Conflict):
+    """A stored snapshot is missing or no longer matches its digest."""
 
 
 class Forbidden(PacketsError):

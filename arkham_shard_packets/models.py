@@ -41,6 +41,15 @@ class SharePermission(str, Enum):
     EDIT = "edit"
 
 
+class VersionKind(str, Enum):
+    """Why a version was recorded."""
+
+    CREATED = "created"
+    MANUAL = "manual"
+    FINALIZED = "finalized"
+    RESTORED = "restored"
+
+
 class ExportFormat(str, Enum):
     ZIP = "zip"
     TAR_GZ = "tar.gz"
@@ -96,6 +105,10 @@ class PacketVersion:
     created_at: datetime = field(default_factory=utcnow)
     changes_summary: str = ""
     snapshot_path: str = ""
+    kind: VersionKind = VersionKind.MANUAL
+    created_by: str = "system"
+    checksum: str | None = None
+    checksum_recipe: int | None = None
 
 
 @dataclass

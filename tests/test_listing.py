@@ -106,7 +106,8 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await ids(has_contents=True) == {alpha["id"]}
     assert await ids(has_contents=False) == {beta["id"], gamma["id"]}
     assert await ids(min_version=1) == {alpha["id"], beta["id"], gamma["id"]}
-    assert await ids(min_version=2) == set()
+    assert await ids(min_version=2) == {beta["id"]}  # finalize recorded version 2
+    assert await ids(min_version=3) == set()
     assert await ids(status="draft", has_contents=False) == {gamma["id"]}
 
 

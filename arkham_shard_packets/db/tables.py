@@ -1,4 +1,5 @@
-"""The shard's tables: the seed's four, with its column and index names, plus `tenant_id`.
+"""The shard's tables: the seed's four, with its column and index names, plus `tenant_id`,
+and the content-addressed store of version snapshots.
 
 Ids and timestamps are text (UUID4 strings; ISO 8601 UTC with offset), as the seed defines them.
 """
@@ -34,6 +35,7 @@ packets = Table(
     Column("contents_count", Integer, server_default="0", nullable=False),
     Column("size_bytes", Integer, server_default="0", nullable=False),
     Column("checksum", Text),
+    Column("checksum_recipe", Integer),
     Column("metadata", Text, server_default="{}", nullable=False),
     Column("tenant_id", Text),
     Index("idx_packets_status", "status"),
@@ -82,6 +84,10 @@ packet_versions = Table(
     Column("created_at", Text, nullable=False),
     Column("changes_summary", Text),
     Column("snapshot_path", Text),
+    Column("kind", Text, server_default="manual", nullable=False),
+    Column("created_by", Text, server_default="system", nullable=False),
+    Column("checksum", Text),
+    Column("checksum_recipe", Integer),
     Column("tenant_id", Text),
     UniqueConstraint("packet_id", "version_number", name="uq_versions_number"),
     Index("idx_versions_packet", "packet_id"),
@@ -101,4 +107,15 @@ outbox = Table(
     Column("tenant_id", Text),
     Index("idx_outbox_pending", "delivered_at", "sequence"),
     Index("idx_outbox_tenant_sequence", "tenant_id", "sequence"),
+)
+
+# Snapshot bodies, stored once per SHA-256 digest however many versions name them. They carry
+# no tenant: a body is only ever reached through a version row, and those are tenant-scoped.
+packet_snapshots = Table(
+    "arkham_packet_snapshots",
+    metadata,
+    Column("digest", Text, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("created_at", Text, nullable=False),
 )

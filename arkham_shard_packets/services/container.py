@@ -10,10 +10,12 @@ from ..db.session import Database
 from .batch import BatchService
 from .contents import ContentService
 from .feed import EventFeed
+from .integrity import IntegrityService
 from .outbox import OutboxDispatcher
 from .packets import PacketService
 from .queries import PacketQueries
 from .unit_of_work import Transactions
+from .versions import VersionService
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Services:
     queries: PacketQueries
     batch: BatchService
     feed: EventFeed
+    versions: VersionService
+    integrity: IntegrityService
 
     @classmethod
     def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
@@ -43,4 +47,6 @@ class Services:
             queries=PacketQueries(transactions),
             batch=BatchService(packets),
             feed=EventFeed(transactions),
+            versions=VersionService(transactions),
+            integrity=IntegrityService(transactions),
         )

@@ -2,7 +2,8 @@
 
     draft --finalize--> finalized --first share--> shared
       any state --archive--> archived
-Only a draft can be edited; finalize seals the content with its checksum.
+Only a draft can be edited; finalize seals the content with its checksum and records the
+sealed state as a version (services/history.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from sqlalchemy import insert
 
 from ..db.scope import Scope
 from ..db.tables import packets
-from ..models import Packet, PacketStatus, PacketVisibility
+from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..timeutil import now_text
-from .checksum import canonical_json, packet_checksum, sha256_hex
-from .records import load_contents, load_packet, lock_packet, packet_from_row
-from .unit_of_work import Transactions, UnitOfWork
+from .checksum import RECIPE_VERSION, canonical_json, packet_checksum
+from .history import record_version
+from .records import load_packet, lock_packet, packet_from_row
+from .snapshots import current_state
+from .unit_of_work import Transactions
 
 EDITABLE = (PacketStatus.DRAFT,)
 NOT_ARCHIVED = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
@@ -62,6 +65,7 @@ class PacketService:
                 .one()
             )
             packet = packet_from_row(row)
+            await record_version(work, packet.id, VersionKind.CREATED, "created")
             work.emit(
                 "packets.packet.created",
                 packet_id=packet.id,
@@ -107,27 +111,24 @@ class PacketService:
             packet = await lock_packet(
                 work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be finalized"
             )
-            checksum = await self._checksum(work, packet)
-            row = (
-                (
-                    await work.conn.execute(
-                        work.scope.update(packets)
-                        .where(packets.c.id == packet_id)
-                        .values(status=PacketStatus.FINALIZED.value, checksum=checksum)
-                        .returning(*packets.c)
-                    )
+            checksum = packet_checksum(*await current_state(work, packet.id))
+            await work.conn.execute(
+                work.scope.update(packets)
+                .where(packets.c.id == packet_id)
+                .values(
+                    status=PacketStatus.FINALIZED.value,
+                    checksum=checksum,
+                    checksum_recipe=RECIPE_VERSION,
                 )
-                .mappings()
-                .one()
             )
-            finalized = packet_from_row(row)
+            sealed = await record_version(work, packet_id, VersionKind.FINALIZED, "finalized")
             work.emit(
                 "packets.packet.finalized",
                 packet_id=packet_id,
-                version=finalized.version,
+                version=sealed.version_number,
                 checksum=checksum,
             )
-            return finalized
+            return await load_packet(work, packet_id)
 
     async def archive(self, scope: Scope, packet_id: str) -> Packet:
         async with self.tx.write(scope) as work:
@@ -153,27 +154,3 @@ class PacketService:
                 previous_status=packet.status.value,
             )
             return packet_from_row(row)
-
-    async def _checksum(self, work: UnitOfWork, packet: Packet) -> str:
-        contents = await load_contents(work, packet.id)
-        return packet_checksum(
-            {
-                "name": packet.name,
-                "description": packet.description,
-                "visibility": packet.visibility.value,
-                "metadata": packet.metadata,
-            },
-            [
-                {
-                    "content_type": item.content_type.value,
-                    "content_id": item.content_id,
-                    "content_title": item.content_title,
-                    "order": item.order,
-                    "data_sha256": None
-                    if item.data is None
-                    else sha256_hex(canonical_json(item.data)),
-                    "file_sha256": None,
-                }
-                for item in contents
-            ],
-        )
