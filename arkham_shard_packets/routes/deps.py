@@ -35,5 +35,5 @@ def get_scope(request: Request) -> Scope:
 ServicesDep = Annotated[Services, Depends(get_services)]
 PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+VersionNumber = Annotated[int, Path(ge=0, le=2**31 - 1)]
 ScopeDep = Annotated[Scope, Depends(get_scope)]
