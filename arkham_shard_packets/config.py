@@ -14,3 +14,4 @@ class Settings(BaseSettings):
     data_dir: Path = Path("arkham-packets-data")
     api_token: str | None = None
     sqlite_busy_timeout_ms: int = 30_000
+    share_lockout_seconds: int = 300

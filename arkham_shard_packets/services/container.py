@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..config import Settings
@@ -11,6 +12,8 @@ from .contents import ContentService
 from .events import EventPublisher
 from .packets import PacketService
 from .queries import PacketQueries
+from .share_access import ShareAccessService
+from .shares import ShareService
 from .unit_of_work import Transactions
 
 
@@ -22,6 +25,8 @@ class Services:
     packets: PacketService
     contents: ContentService
     queries: PacketQueries
+    shares: ShareService
+    share_access: ShareAccessService
 
     @classmethod
     def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
@@ -33,4 +38,8 @@ class Services:
             packets=PacketService(transactions),
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
+            shares=ShareService(transactions),
+            share_access=ShareAccessService(
+                transactions, timedelta(seconds=settings.share_lockout_seconds)
+            ),
         )
