@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .errors import PacketsRoute
-from .routes import batch, contents, events, packets, versions
+from .routes import batch, contents, events, packets, sharing, versions
 
 PREFIX = "/api/packets"
 
@@ -19,6 +19,7 @@ def build_router() -> APIRouter:
     router.include_router(packets.collection)
     router.include_router(batch.router)
     router.include_router(events.router)
+    router.include_router(sharing.router)
     router.include_router(packets.item)
     router.include_router(contents.router)
     router.include_router(versions.router)

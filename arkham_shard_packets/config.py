@@ -15,3 +15,4 @@ class Settings(BaseSettings):
     api_token: str | None = None
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
+    share_lockout_seconds: int = 300

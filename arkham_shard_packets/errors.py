@@ -78,6 +78,24 @@ class Forbidden(PacketsError):
     status_code = 403
 
 
+class ShareNotFound(NotFound):
+    pass
+
+
+class ShareExpired(PacketsError):
+    status_code = 410
+
+
+class PasswordRequired(PacketsError):
+    """Missing or wrong share password."""
+
+    status_code = 401
+
+
+class TooManyAttempts(PacketsError):
+    status_code = 429
+
+
 def error_response(error: PacketsError) -> JSONResponse:
     return JSONResponse(
         {"detail": error.detail}, status_code=error.status_code, headers=error.headers

@@ -40,6 +40,36 @@ class SharePermission(str, Enum):
     COMMENT = "comment"
     EDIT = "edit"
 
+    def allows(self, action: ShareAction) -> bool:
+        return action in PERMITTED_ACTIONS[self]
+
+
+class ShareState(str, Enum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+
+
+class ShareAction(str, Enum):
+    """What a share link was used for, as the access log records it."""
+
+    READ = "read"
+    VIEW = "view"
+    COMMENT = "comment"
+    EDIT = "edit"
+    PASSWORD_FAILURE = "password_failure"
+
+
+PERMITTED_ACTIONS = {
+    SharePermission.VIEW: {ShareAction.READ, ShareAction.VIEW},
+    SharePermission.COMMENT: {ShareAction.READ, ShareAction.VIEW, ShareAction.COMMENT},
+    SharePermission.EDIT: {
+        ShareAction.READ,
+        ShareAction.VIEW,
+        ShareAction.COMMENT,
+        ShareAction.EDIT,
+    },
+}
+
 
 class VersionKind(str, Enum):
     """Why a version was recorded."""
@@ -88,6 +118,9 @@ class PacketContent:
 
 @dataclass
 class PacketShare:
+    """A share as its owner sees it. `access_token` is only ever filled in the answer to the
+    request that created the share; the database keeps nothing but its digest."""
+
     id: str
     packet_id: str
     shared_with: str
@@ -95,6 +128,31 @@ class PacketShare:
     shared_at: datetime = field(default_factory=utcnow)
     expires_at: datetime | None = None
     access_token: str = ""
+    shared_by: str = "system"
+    password_protected: bool = False
+    access_count: int = 0
+    last_accessed_at: datetime | None = None
+    revoked_at: datetime | None = None
+    state: ShareState = ShareState.ACTIVE
+
+
+@dataclass
+class PacketComment:
+    id: str
+    packet_id: str
+    author: str
+    body: str
+    created_at: datetime = field(default_factory=utcnow)
+    share_id: str | None = None
+
+
+@dataclass
+class ShareAccessEntry:
+    id: str
+    share_id: str
+    action: ShareAction
+    accessed_at: datetime
+    client_address: str | None = None
 
 
 @dataclass

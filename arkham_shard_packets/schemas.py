@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from .models import ContentType, PacketStatus, PacketVisibility
@@ -19,18 +26,37 @@ CONTENT_ID_MAX = 255
 UtcDatetime = Annotated[datetime, PlainSerializer(to_text, return_type=str)]
 
 
-def _clean_name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("name must not be blank")
-    return value
-
-
+# What the text checks below enforce, stated in the OpenAPI schema (`pattern`) so that it is
+# honest; the checks themselves give people readable messages instead of a regex.
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*\S[^\x00]*$"
 
-Name = Annotated[str, Field(max_length=NAME_MAX, pattern=NOT_BLANK)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX, pattern=NO_NUL)]
+
+def no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def not_blank(value: str) -> str:
+    value = no_nul(value).strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+AnyText = AfterValidator(no_nul)
+NotBlankText = AfterValidator(not_blank)
+Name = Annotated[
+    str, Field(max_length=NAME_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText
+]
+Description = Annotated[
+    str, Field(max_length=DESCRIPTION_MAX, json_schema_extra={"pattern": NO_NUL}), AnyText
+]
+ContentId = Annotated[
+    str, Field(max_length=CONTENT_ID_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText
+]
+Title = Annotated[str, Field(max_length=TITLE_MAX, json_schema_extra={"pattern": NO_NUL}), AnyText]
 
 
 class PacketCreate(BaseModel):
@@ -38,8 +64,6 @@ class PacketCreate(BaseModel):
     description: Description = ""
     visibility: PacketVisibility = PacketVisibility.PRIVATE
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    _name = field_validator("name")(_clean_name)
 
 
 class PacketUpdate(BaseModel):
@@ -50,14 +74,7 @@ class PacketUpdate(BaseModel):
     visibility: PacketVisibility | SkipJsonSchema[None] = None
     metadata: dict[str, Any] | SkipJsonSchema[None] = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("name can't be null")
-        return _clean_name(value)
-
-    @field_validator("visibility", "metadata", "description")
+    @field_validator("name", "visibility", "metadata", "description", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -97,18 +114,10 @@ class PacketPage(BaseModel):
 
 class ContentCreate(BaseModel):
     content_type: ContentType
-    content_id: str = Field(max_length=CONTENT_ID_MAX, pattern=NOT_BLANK)
-    content_title: str = Field("", max_length=TITLE_MAX, pattern=NO_NUL)
-    order: int = Field(0, ge=0)
+    content_id: ContentId
+    content_title: Title = ""
+    order: int = Field(0, ge=0, le=2**31 - 1)
     data: dict[str, Any] | None = None
-
-    @field_validator("content_id")
-    @classmethod
-    def _content_id(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("content_id must not be blank")
-        return value
 
 
 class ContentOut(BaseModel):

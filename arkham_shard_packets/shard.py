@@ -7,13 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from .api import build_router
+from . import logredact
+from .api import PREFIX, build_router
 from .config import Settings
 from .db.engine import create_engine
 from .db.migrate import upgrade
 from .db.session import Database
 from .errors import ServiceMissing
 from .frame import ArkhamShard, frame_database_url, optional_service, required_service
+from .routes.sharing import opens_share_link
 from .services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class PacketsShard(ArkhamShard):
             raise
         self.services = Services.build(settings, Database(engine), bus, storage)
         self.services.dispatcher.start()
+        logredact.install()
         app = getattr(frame, "app", None)
         if app is not None:
             setattr(app.state, STATE_KEY, self)
@@ -61,3 +64,8 @@ class PacketsShard(ArkhamShard):
 
     def get_routes(self) -> APIRouter:
         return build_router()
+
+    def is_public_request(self, method: str, path: str) -> bool:
+        """Share link requests carry their own credential, the token: a host's API login
+        must let them through, since a share link is for people without an account."""
+        return path.startswith(f"{PREFIX}/") and opens_share_link(method, path.removeprefix(PREFIX))

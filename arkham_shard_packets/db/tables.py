@@ -69,10 +69,41 @@ packet_shares = Table(
     Column("permissions", Text, server_default="view", nullable=False),
     Column("shared_at", Text, nullable=False),
     Column("expires_at", Text),
-    Column("access_token", Text),
+    Column("access_token", Text),  # SHA-256 hex digest of the token, never the token
     Column("tenant_id", Text),
+    Column("shared_by", Text, server_default="system", nullable=False),
+    Column("password_hash", Text),
+    Column("access_count", Integer, server_default="0", nullable=False),
+    Column("last_accessed_at", Text),
+    Column("revoked_at", Text),
     Index("idx_shares_packet", "packet_id"),
     Index("idx_shares_token", "access_token"),
+)
+
+share_access_log = Table(
+    "arkham_packet_share_access",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("share_id", Text, ForeignKey("arkham_packet_shares.id"), nullable=False),
+    Column("packet_id", Text, ForeignKey("arkham_packets.id"), nullable=False),
+    Column("accessed_at", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("client_address", Text),
+    Column("tenant_id", Text),
+    Index("idx_share_access_share", "share_id", "action", "accessed_at"),
+)
+
+packet_comments = Table(
+    "arkham_packet_comments",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("packet_id", Text, ForeignKey("arkham_packets.id"), nullable=False),
+    Column("share_id", Text, ForeignKey("arkham_packet_shares.id")),
+    Column("author", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("tenant_id", Text),
+    Index("idx_comments_packet", "packet_id", "created_at"),
 )
 
 packet_versions = Table(

@@ -74,13 +74,24 @@ def manifest_listing(shards: dict[str, Any]) -> dict[str, Any]:
     return {"shards": listed, "count": len(listed), "loaded_count": len(listed)}
 
 
+def is_public(request: Request) -> bool:
+    """A shard may declare requests that carry their own credential (a share link)."""
+    frame = getattr(request.app.state, "frame", None)
+    shards = frame.shards.values() if frame is not None else ()
+    return any(
+        callable(check := getattr(shard, "is_public_request", None))
+        and check(request.method, request.url.path)
+        for shard in shards
+    )
+
+
 def require_token(token: str) -> Callable[..., Awaitable[Response]]:
     expected = f"Bearer {token}".encode()
 
     async def check(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if request.url.path.startswith("/api"):
+        if request.url.path.startswith("/api") and not is_public(request):
             sent = request.headers.get("authorization", "").encode()
             if not hmac.compare_digest(sent, expected):
                 return JSONResponse(

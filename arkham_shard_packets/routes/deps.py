@@ -35,5 +35,6 @@ def get_scope(request: Request) -> Scope:
 ServicesDep = Annotated[Services, Depends(get_services)]
 PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
+ShareToken = Annotated[str, Path(max_length=2048, pattern=NO_NUL)]
 VersionNumber = Annotated[int, Path(ge=0, le=2**31 - 1)]
 ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..config import Settings
@@ -14,6 +15,8 @@ from .integrity import IntegrityService
 from .outbox import OutboxDispatcher
 from .packets import PacketService
 from .queries import PacketQueries
+from .share_access import ShareAccessService
+from .shares import ShareService
 from .unit_of_work import Transactions
 from .versions import VersionService
 
@@ -31,6 +34,8 @@ class Services:
     feed: EventFeed
     versions: VersionService
     integrity: IntegrityService
+    shares: ShareService
+    share_access: ShareAccessService
 
     @classmethod
     def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
@@ -49,4 +54,8 @@ class Services:
             feed=EventFeed(transactions),
             versions=VersionService(transactions),
             integrity=IntegrityService(transactions),
+            shares=ShareService(transactions),
+            share_access=ShareAccessService(
+                transactions, timedelta(seconds=settings.share_lockout_seconds)
+            ),
         )

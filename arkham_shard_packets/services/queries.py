@@ -116,7 +116,7 @@ class PacketQueries:
                         func.coalesce(
                             func.sum(case((or_(expires.is_(None), expires > now), 1), else_=0)), 0
                         ),
-                    )
+                    ).where(packet_shares.c.revoked_at.is_(None))
                 )
             ).one()
             versions = (

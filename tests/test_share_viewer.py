@@ -1,0 +1,280 @@
+"""The viewer page a share link opens: its content, its escaping, its forms, and how it looks
+in a real headless Chromium served by a live host."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import POSTGRES_URL, add_item, make_packet, reset_postgres
+from .share_helpers import PASSWORD_HEADER, finalized_packet, in_seconds, share
+
+SCRIPT_TITLE = "Evidence <script>alert(1)</script>"
+ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+class PageText(HTMLParser):
+    """The text of each element of interest, and every tag name seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: dict[str, list[str]] = {}
+        self._open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._open:
+            while self._open.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.text.setdefault(self._open[-1], []).append(data)
+
+    def joined(self, tag: str) -> str:
+        return "".join(self.text.get(tag, []))
+
+
+def parse(page: str) -> PageText:
+    parser = PageText()
+    parser.feed(page)
+    return parser
+
+
+async def test_viewer_page_shows_the_packet_and_the_grant(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client, SCRIPT_TITLE, description='He said "<b>no</b>" & left')
+    await add_item(client, packet["id"], "doc-9", content_title="<img src=x onerror=alert(2)>")
+    await add_item(client, packet["id"], "ent-1", "entity", content_title="Harbor Co.", order=1)
+    sealed = (await client.post(f"/api/packets/{packet['id']}/finalize")).json()
+    created = await share(client, packet["id"], "ana@example.org", expires_at=in_seconds(3600))
+
+    response = await client.get(created["share_url"])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    page = response.text
+    assert "<script" not in page and "<img" not in page
+    assert ESCAPED_SCRIPT in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "He said &quot;&lt;b&gt;no&lt;/b&gt;&quot; &amp; left" in page
+    assert "http://" not in page and "https://" not in page  # no external assets
+    assert 'name="viewport"' in page
+    parsed = parse(page)
+    assert parsed.joined("h1") == SCRIPT_TITLE
+    assert sealed["checksum"] in parsed.joined("code")
+    cells = parsed.joined("td")
+    assert cells.index("<img src=x onerror=alert(2)>") < cells.index("Harbor Co.")  # by order
+    facts = parsed.joined("dd")
+    assert "ana@example.org" in facts and "system" in facts
+    assert parsed.joined("span") == "shared"
+    expires = datetime.fromisoformat(created["expires_at"]).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert expires in parsed.joined("time")
+    assert "viewing this packet" in facts
+    assert "form" not in parsed.tags  # a view-only link offers no comment form
+
+
+async def test_viewer_form_posts_comments(client: httpx.AsyncClient) -> None:
+    packet = await finalized_packet(client)
+    created = await share(client, packet["id"], permissions="comment")
+    url = created["share_url"]
+    page = (await client.get(url)).text
+    assert "anyone with the link" in page
+    assert "<form" in page and 'name="body"' in page
+    posted = await client.post(url, data={"author": "Ray <b>", "body": "Line one\n<i>two</i>"})
+    assert posted.status_code == 200
+    assert "Ray &lt;b&gt;" in posted.text and "Line one\n&lt;i&gt;two&lt;/i&gt;" in posted.text
+    comments = (await client.get(f"/api/packets/{packet['id']}/comments")).json()
+    assert [(c["author"], c["body"]) for c in comments["items"]] == [
+        ("Ray <b>", "Line one\n<i>two</i>")
+    ]
+    blank = await client.post(url, data={"author": "Ray", "body": "   "})
+    assert blank.status_code == 422
+    assert "The comment was not posted (body: must not be blank)" in blank.text
+
+    view_only = await share(client, packet["id"])
+    refused = await client.post(view_only["share_url"], data={"author": "a", "body": "b"})
+    assert refused.status_code == 403
+    assert "This link does not allow that" in refused.text
+    assert (await client.get(f"/api/packets/{packet['id']}/comments")).json()["total"] == 1
+
+
+async def test_viewer_asks_for_the_password(client: httpx.AsyncClient) -> None:
+    packet = await finalized_packet(client, "Sealed file")
+    created = await share(client, packet["id"], permissions="comment", password="correct horse")
+    url = created["share_url"]
+    asked = await client.get(url)
+    assert asked.status_code == 401
+    assert 'type="password"' in asked.text and "Sealed file" not in asked.text
+    wrong = await client.post(url, data={"password": "wrong horse"})
+    assert wrong.status_code == 401
+    assert "Wrong password for this share link" in wrong.text
+    opened = await client.post(url, data={"password": "correct horse"})
+    assert opened.status_code == 200
+    assert "Sealed file" in opened.text
+    # Its comment form carries the password on, so posting works.
+    assert 'type="hidden" name="password"' in opened.text
+    posted = await client.post(
+        url, data={"password": "correct horse", "author": "Ann", "body": "Seen."}
+    )
+    assert posted.status_code == 200 and "Seen." in posted.text
+    by_header = await client.get(url, headers={PASSWORD_HEADER: "correct horse"})
+    assert by_header.status_code == 200
+
+
+# A live host and a real headless Chromium.
+
+CHROMIUM = shutil.which("chromium")
+
+
+def require_chromium() -> str:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+def dump_dom(browser: str, url: str, profile: Path) -> str:
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=390,844",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "<html" in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveHost:
+    """The standalone host in its own process, as `arkham-packets serve` runs it."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.output = ""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARKHAM_PACKETS_")}
+        command = [sys.executable, "-m", "arkham_shard_packets.cli", "serve"]
+        command += ["--port", str(self.port), "--data-dir", str(data_dir)]
+        command += ["--database-url", database_url]
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.base}/api/packets/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        printed, _ = self.process.communicate(timeout=30)
+        self.output += printed
+
+
+@pytest.fixture
+def live_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
+    if POSTGRES_URL:
+        asyncio.run(reset_postgres(database_url))
+    host = LiveHost(tmp_path / "live", database_url)
+    try:
+        host.wait_until_up()
+        yield host
+    finally:
+        host.stop()
+
+
+def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> None:
+    browser = require_chromium()
+    api = f"{live_host.base}/api/packets"
+    packet = httpx.post(f"{api}/", json={"name": SCRIPT_TITLE, "description": "Ledger"}).json()
+    for content_id, title, order in (("doc-1", "Bill of lading", 0), ("doc-2", "<b>Memo</b>", 1)):
+        added = httpx.post(
+            f"{api}/{packet['id']}/contents",
+            json={
+                "content_type": "document",
+                "content_id": content_id,
+                "content_title": title,
+                "order": order,
+            },
+        )
+        assert added.status_code == 201
+    sealed = httpx.post(f"{api}/{packet['id']}/finalize").json()
+    lasting = httpx.post(f"{api}/{packet['id']}/share", json={"shared_with": "public"}).json()
+    brief = httpx.post(
+        f"{api}/{packet['id']}/share",
+        json={"shared_with": "ana@example.org", "expires_at": in_seconds(3)},
+    ).json()
+
+    dom = dump_dom(browser, live_host.base + lasting["share_url"], tmp_path / "profile-1")
+    page = parse(dom)
+    assert page.joined("h1") == SCRIPT_TITLE  # shown as text, not run
+    assert "script" not in page.tags and ESCAPED_SCRIPT in dom
+    assert page.joined("title").startswith(SCRIPT_TITLE)
+    cells = page.joined("td")
+    assert cells.index("Bill of lading") < cells.index("<b>Memo</b>")
+    assert "b" not in page.tags
+    assert sealed["checksum"] in page.joined("code")
+    assert "anyone with the link" in page.joined("dd")
+
+    assert httpx.get(live_host.base + brief["share_url"]).status_code == 200
+    expires = datetime.fromisoformat(brief["expires_at"])
+    time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.3)
+    expired_dom = dump_dom(browser, live_host.base + brief["share_url"], tmp_path / "profile-2")
+    expired = parse(expired_dom)
+    assert expired.joined("h1") == "This link has expired"
+    assert f"expired at {brief['expires_at']}" in expired.joined("p")
+    assert "Bill of lading" not in expired_dom
+
+    # The server's own log lines (uvicorn's access log) name the paths, never the tokens.
+    live_host.stop()
+    assert "/api/packets/shared/<redacted>/view" in live_host.output
+    for token in (lasting["access_token"], brief["access_token"]):
+        assert token not in live_host.output
