@@ -103,6 +103,15 @@ class ContentCreate(BaseModel):
         return value
 
 
+class AttachedFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+
+
 class ContentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -115,6 +124,7 @@ class ContentOut(BaseModel):
     added_by: str
     order: int
     data: dict[str, Any] | None = None
+    file: AttachedFileOut | None = None
 
 
 class ContentList(BaseModel):

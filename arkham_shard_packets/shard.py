@@ -12,7 +12,13 @@ from .config import Settings
 from .db.engine import create_engine, create_schema
 from .db.session import Database
 from .errors import ServiceMissing
-from .frame import ArkhamShard, frame_database_url, optional_service, required_service
+from .frame import (
+    ArkhamShard,
+    frame_database_url,
+    optional_service,
+    required_service,
+    shard_data_dir,
+)
 from .services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -46,7 +52,14 @@ class PacketsShard(ArkhamShard):
         except Exception:
             await engine.dispose()
             raise
-        self.services = Services.build(settings, Database(engine), bus, storage)
+        self.services = Services.build(
+            settings,
+            Database(engine),
+            bus,
+            storage,
+            data_dir=shard_data_dir(frame, storage, settings.data_dir),
+            frame=frame,
+        )
         app = getattr(frame, "app", None)
         if app is not None:
             setattr(app.state, STATE_KEY, self)

@@ -5,7 +5,17 @@ Ids and timestamps are text (UUID4 strings; ISO 8601 UTC with offset), as the se
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -22,8 +32,9 @@ packets = Table(
     Column("updated_at", Text, nullable=False),
     Column("version", Integer, server_default="1", nullable=False),
     Column("contents_count", Integer, server_default="0", nullable=False),
-    Column("size_bytes", Integer, server_default="0", nullable=False),
+    Column("size_bytes", BigInteger, server_default="0", nullable=False),
     Column("checksum", Text),
+    Column("finalized_at", Text),
     Column("metadata", Text, server_default="{}", nullable=False),
     Column("tenant_id", Text),
     Index("idx_packets_status", "status"),
@@ -43,6 +54,11 @@ packet_contents = Table(
     Column("added_by", Text, server_default="system", nullable=False),
     Column("order_num", Integer, server_default="0", nullable=False),
     Column("data", Text),
+    # the attached file: its bytes live once per digest in the file store (services/attachments)
+    Column("file_name", Text),
+    Column("file_media_type", Text),
+    Column("file_size", BigInteger),
+    Column("file_sha256", Text, index=True),
     Column("tenant_id", Text),
     UniqueConstraint("packet_id", "content_type", "content_id", name="uq_contents_item"),
     Index("idx_contents_packet", "packet_id"),
@@ -75,4 +91,31 @@ packet_versions = Table(
     Column("tenant_id", Text),
     UniqueConstraint("packet_id", "version_number", name="uq_versions_number"),
     Index("idx_versions_packet", "packet_id"),
+)
+
+# One row per stored blob, for every tenant: blobs are shared by digest, so references are
+# counted across tenants (services/attachments.py). Routes never read this table.
+packet_files = Table(
+    "arkham_packet_files",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+packet_exports = Table(
+    "arkham_packet_exports",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("packet_id", Text, ForeignKey("arkham_packets.id"), nullable=False),
+    Column("export_format", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_path", Text, nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("exported_at", Text, nullable=False),
+    Column("exported_by", Text, nullable=False),
+    Column("contents_exported", Integer, nullable=False),
+    Column("tenant_id", Text),
+    Index("idx_exports_packet", "packet_id"),
 )

@@ -13,6 +13,7 @@ from ..db.tables import packet_contents, packets
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 from ..timeutil import now_text
+from .attachments import FileReleaser
 from .checksum import canonical_json
 from .packets import DRAFT_ONLY, EDITABLE
 from .records import content_from_row, load_contents, load_packet, lock_packet, stored_size
@@ -29,8 +30,9 @@ class ContentDraft:
 
 
 class ContentService:
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, releaser: FileReleaser | None = None) -> None:
         self.tx = transactions
+        self.releaser = releaser
 
     async def list(self, scope: Scope, packet_id: str) -> list[PacketContent]:
         async with self.tx.read(scope) as work:
@@ -116,3 +118,5 @@ class ContentService:
                 content_id=row["content_id"],
                 content_type=row["content_type"],
             )
+        if row["file_sha256"] is not None and self.releaser is not None:
+            await self.releaser.release(row["file_sha256"])

@@ -17,9 +17,10 @@ from ..db.scope import Scope
 from ..db.tables import packets
 from ..errors import PacketLocked
 from ..models import Packet, PacketStatus, PacketVisibility
-from ..timeutil import now_text
-from .checksum import canonical_json, packet_checksum, sha256_hex
+from ..timeutil import now_text, to_text
+from .checksum import canonical_json
 from .records import load_contents, load_packet, lock_packet, packet_from_row
+from .sealing import checksum_of
 from .unit_of_work import Transactions, UnitOfWork
 
 EDITABLE = (PacketStatus.DRAFT,)
@@ -112,7 +113,11 @@ class PacketService:
                     await work.conn.execute(
                         work.scope.update(packets)
                         .where(packets.c.id == packet_id)
-                        .values(status=PacketStatus.FINALIZED.value, checksum=checksum)
+                        .values(
+                            status=PacketStatus.FINALIZED.value,
+                            checksum=checksum,
+                            finalized_at=to_text(packet.updated_at),
+                        )
                         .returning(*packets.c)
                     )
                 )
@@ -154,28 +159,7 @@ class PacketService:
             return packet_from_row(row)
 
     async def _checksum(self, work: UnitOfWork, packet: Packet) -> str:
-        contents = await load_contents(work, packet.id)
-        return packet_checksum(
-            {
-                "name": packet.name,
-                "description": packet.description,
-                "visibility": packet.visibility.value,
-                "metadata": packet.metadata,
-            },
-            [
-                {
-                    "content_type": item.content_type.value,
-                    "content_id": item.content_id,
-                    "content_title": item.content_title,
-                    "order": item.order,
-                    "data_sha256": None
-                    if item.data is None
-                    else sha256_hex(canonical_json(item.data)),
-                    "file_sha256": None,
-                }
-                for item in contents
-            ],
-        )
+        return checksum_of(packet, await load_contents(work, packet.id))
 
 
 __all__ = ["PacketDraft", "PacketLocked", "PacketService"]
