@@ -10,6 +10,8 @@ import socket
 import sys
 from pathlib import Path
 
+from .cli_bundles import add_bundle_commands
+
 DEFAULT_DATA_DIR = "arkham-packets-data"
 
 
@@ -83,19 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(handler=serve)
+    add_bundle_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        status = args.handler(args)
     except UsageError as error:
         print(f"arkham-packets: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ async def spool(
     chunks: AsyncIterable[bytes],
     directory: Path,
     limit: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> SpooledFile:
     """Write a stream to a new temporary file in `directory`; nothing is left on any error."""
     sink = await asyncio.to_thread(_Spool, directory, limit)
@@ -135,7 +135,7 @@ class FileStore:
         self,
         chunks: AsyncIterable[bytes],
         limit: int,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> SpooledFile:
         return await spool(chunks, self.staging, limit, progress)
 

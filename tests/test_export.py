@@ -71,7 +71,6 @@ async def test_the_bag_validates_with_the_bagit_package(
     assert letter["resolution"] == {
         "source": "stored",
         "path": "data/items/0001-document.json",
-        "error": None,
         "data": None,
     }
     stored = json.loads((root / letter["resolution"]["path"]).read_text())

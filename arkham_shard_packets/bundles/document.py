@@ -49,7 +49,6 @@ class FileRef(Strict):
 class Resolution(Strict):
     source: Source
     path: str | None = None  # in a bag: the item's resolved data
-    error: str | None = None
     data: Any = None  # in the json format: the item's resolved data
 
 

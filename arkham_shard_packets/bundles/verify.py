@@ -9,8 +9,7 @@ import binascii
 import hashlib
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .limits import ImportLimits
 from .reader import detect_format, extract
 
 CHUNK = 1024 * 1024
+Progress = Callable[[int], object]
 SEALED_STATUSES = (PacketStatus.FINALIZED, PacketStatus.SHARED)
 
 
@@ -41,13 +41,15 @@ class VerifiedBundle:
         return self.document.packet.checksum == self.checksum
 
 
-def _digests(path: Path) -> tuple[int, str, str]:
+def _digests(path: Path, progress: Progress | None = None) -> tuple[int, str, str]:
     sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             size += len(chunk)
             sha256.update(chunk)
             sha512.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
     return size, sha256.hexdigest(), sha512.hexdigest()
 
 
@@ -105,9 +107,10 @@ def _check_document(document: BundleDocument, problems: list[str]) -> str:
 
 
 class BagCheck:
-    def __init__(self, root: Path, limits: ImportLimits) -> None:
+    def __init__(self, root: Path, limits: ImportLimits, progress: Progress | None = None) -> None:
         self.root = root
         self.limits = limits
+        self.progress = progress
         self.problems: list[str] = []
 
     def payload_files(self) -> list[str]:
@@ -133,7 +136,7 @@ class BagCheck:
         info_text = _read_text(self.root / "bag-info.txt", 1024 * 1024, problems) or ""
         info = parse_bag_info(info_text)
         payload = self.payload_files()
-        measured = {path: _digests(self.root / path) for path in payload}
+        measured = {path: _digests(self.root / path, self.progress) for path in payload}
         self._check_manifests(payload, measured)
         self._check_oxum(info, measured)
         self._check_tag_manifest()
@@ -264,7 +267,9 @@ def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
     return VerifiedBundle("json", document, checksum, files)
 
 
-def open_bundle(path: Path, workdir: Path, limits: ImportLimits) -> VerifiedBundle:
+def open_bundle(
+    path: Path, workdir: Path, limits: ImportLimits, progress: Progress | None = None
+) -> VerifiedBundle:
     """Detect, unpack into `workdir` (empty, private) and verify; raises InvalidBundle."""
     size = path.stat().st_size
     if size > limits.max_archive_bytes:
@@ -273,16 +278,6 @@ def open_bundle(path: Path, workdir: Path, limits: ImportLimits) -> VerifiedBund
     if kind == "json":
         return verify_json(path, workdir, limits)
     root = extract(path, kind, workdir, limits)
-    verified = BagCheck(root, limits).run()
+    verified = BagCheck(root, limits, progress).run()
     verified.kind = kind
     return verified
-
-
-@contextmanager
-def problems_of() -> Iterator[list[str]]:
-    """Collects an InvalidBundle's problems instead of raising (the CLI's verify)."""
-    found: list[str] = []
-    try:
-        yield found
-    except InvalidBundle as error:
-        found.extend(error.problems)

@@ -22,7 +22,7 @@ from .archives import SAMPLE, Archive, HashingReader, compresses, open_archive
 from .bag import BAGIT_TXT, bag_info, manifest, payload_oxum
 from .document import BundleDocument
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 BASE64_CHUNK = 3 * 256 * 1024
 
 

@@ -43,7 +43,7 @@ from .resolver import ItemResolver, Resolved
 from .sealing import checksum_of, data_sha256
 from .unit_of_work import Transactions
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 MEDIA_TYPES = {
     ExportFormat.ZIP: "application/zip",
     ExportFormat.TAR_GZ: "application/gzip",
@@ -194,7 +194,7 @@ class ExportService:
         for index, item in enumerate(state.contents, start=1):
             label = f"{item.content_type.value} {item.content_id}"
             resolved = await self.resolver.resolve(item, staging, authorization)
-            resolution = Resolution(source=resolved.source, error=resolved.error)
+            resolution = Resolution(source=resolved.source)
             if resolved.source == "unresolved":
                 errors.append(f"{label}: unresolved ({resolved.error})")
             else:

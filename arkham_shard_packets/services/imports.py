@@ -37,7 +37,7 @@ from .sealing import checksum_of
 from .unit_of_work import Transactions, UnitOfWork
 from .uploads import Upload, clean_file_name
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 def merge_mode_of(value: str | None) -> MergeMode:
@@ -92,13 +92,18 @@ class ImportService:
         return resolved
 
     async def import_file(
-        self, scope: Scope, path: Path, mode: MergeMode, source: str | None = None
+        self,
+        scope: Scope,
+        path: Path,
+        mode: MergeMode,
+        source: str | None = None,
+        progress: Progress | None = None,
     ) -> PacketImportResult:
         """Any file the caller may read (the CLI); routes go through the two methods above."""
         await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
         try:
-            bundle = await asyncio.to_thread(open_bundle, path, workdir, self.limits)
+            bundle = await asyncio.to_thread(open_bundle, path, workdir, self.limits, progress)
             return await self._apply(scope, bundle, mode, source or str(path))
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
