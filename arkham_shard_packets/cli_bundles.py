@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from .bundles.verify import open_bundle
@@ -44,6 +45,7 @@ def database_url(args: argparse.Namespace, settings: Settings) -> str:
 async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
     settings = Settings()
     data_dir = Path(args.data_dir)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     engine = create_engine(await asyncio.to_thread(database_url, args, settings))
     try:
         await create_schema(engine)
@@ -71,6 +73,9 @@ def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except PacketsError as error:
         print(f"arkham-packets: error: {error.detail}", file=sys.stderr)
         return 1
+    except (OSError, SQLAlchemyError) as error:
+        print(f"arkham-packets: error: {error}", file=sys.stderr)
+        return 2
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from arkham_shard_packets.db.tables import packet_files
 
 from .bundle_helpers import attach
-from .conftest import add_item, make_packet, packet_events
+from .conftest import TENANT_HEADER, add_item, make_packet, packet_events
 
 
 def store_root(app: FastAPI) -> Path:
@@ -215,3 +215,29 @@ async def test_an_upload_is_streamed_not_held(client: httpx.AsyncClient, tmp_pat
     assert response.status_code == 200, response.text
     assert response.json()["file"]["size"] == 24 * 1024 * 1024
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes for a 24 MiB upload"
+
+
+async def test_files_and_exports_stay_within_their_tenant(client: httpx.AsyncClient) -> None:
+    mine = {TENANT_HEADER: "tenant-a"}
+    theirs = {TENANT_HEADER: "tenant-b"}
+    packet = (await client.post("/api/packets/", json={"name": "A"}, headers=mine)).json()
+    entry = (
+        await client.post(
+            f"/api/packets/{packet['id']}/contents",
+            json={"content_type": "document", "content_id": "d1"},
+            headers=mine,
+        )
+    ).json()
+    path = f"/api/packets/{packet['id']}/contents/{entry['id']}/file"
+    upload = {"file": ("a.txt", b"secret", "text/plain")}
+    assert (await client.put(path, files=upload, headers=theirs)).status_code == 404
+    assert (await client.put(path, files=upload, headers=mine)).status_code == 200
+    assert (await client.get(path, headers=theirs)).status_code == 404
+    assert (await client.get(path, headers=mine)).content == b"secret"
+    exported = await client.post(f"/api/packets/{packet['id']}/export", headers=mine)
+    url = exported.json()["download_url"]
+    assert (await client.get(url, headers=theirs)).status_code == 404
+    assert (await client.get(url, headers=mine)).status_code == 200
+    assert (
+        await client.post(f"/api/packets/{packet['id']}/export", headers=theirs)
+    ).status_code == 404

@@ -235,3 +235,21 @@ async def test_export_memory_does_not_grow_with_the_packet(
         assert response.status_code == 201
         assert response.json()["file_size_bytes"] > 24 * 1024 * 1024
         assert peak < 8 * 1024 * 1024, f"{fmt}: peak {peak} bytes for a 24 MiB packet"
+
+
+async def test_a_sealed_packet_changed_behind_our_back_is_not_exported(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    from sqlalchemy import update
+
+    from arkham_shard_packets.db.tables import packets
+
+    packet = await packet_with_files(client)
+    await client.post(f"/api/packets/{packet['id']}/finalize")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(packets).where(packets.c.id == packet["id"]).values(name="Rewritten")
+        )
+    response = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "zip"})
+    assert response.status_code == 409
+    assert "no longer matches its sealed checksum" in response.json()["detail"]
