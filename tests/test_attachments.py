@@ -241,3 +241,30 @@ async def test_files_and_exports_stay_within_their_tenant(client: httpx.AsyncCli
     assert (
         await client.post(f"/api/packets/{packet['id']}/export", headers=theirs)
     ).status_code == 404
+
+
+async def test_concurrent_attach_and_release_never_lose_a_blob(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    import asyncio
+
+    content = b"shared evidence" * 1000
+    packet = await make_packet(client)
+    pid = packet["id"]
+    old = [await add_item(client, pid, f"old-{n}") for n in range(4)]
+    new = [await add_item(client, pid, f"new-{n}") for n in range(6)]
+    for entry in old:
+        await attach(client, pid, entry["id"], content)
+
+    async def remove(entry: Any) -> int:
+        return (await client.delete(f"/api/packets/{pid}/contents/{entry['id']}")).status_code
+
+    async def add(entry: Any) -> int:
+        return (await attach(client, pid, entry["id"], content)).status_code
+
+    results = await asyncio.gather(*[remove(e) for e in old], *[add(e) for e in new])
+    assert results == [204] * 4 + [200] * 6
+    assert len(blobs(app)) == 1
+    for entry in new:
+        got = await client.get(f"/api/packets/{pid}/contents/{entry['id']}/file")
+        assert got.content == content

@@ -295,3 +295,18 @@ async def test_tampered_json_bundle(client: httpx.AsyncClient, app: FastAPI) -> 
     document["contents"][1]["file"]["content_base64"] = "aGVsbG8="
     await scene.refused(json.dumps(document).encode(), "does not match its size or sha256")
     await scene.refused(raw[:-200], "not valid JSON")
+
+
+async def test_oversized_tar_metadata_header(scene: Scene) -> None:
+    """tarfile reads a long-name header whole into memory: it is bounded before tarfile runs."""
+
+    def long_name(archive: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(f"{scene.root.name}/data/" + "n" * 100_000)
+        info.size = 1
+        archive.addfile(info, io.BytesIO(b"x"))
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT) as archive:
+        archive.add(scene.root, scene.root.name)
+        long_name(archive)
+    await scene.refused(buffer.getvalue(), "larger than 64 KiB")

@@ -8,7 +8,9 @@ higher compression ratio than the limits allow, and truncated or corrupt archive
 
 from __future__ import annotations
 
+import gzip
 import stat
+import struct
 import tarfile
 import unicodedata
 import zipfile
@@ -27,6 +29,9 @@ RATIO_FLOOR = 1024 * 1024  # below this many bytes, a high ratio is no threat
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 GZIP_MAGIC = b"\x1f\x8b"
 CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError, ValueError)
+TAR_BLOCK = 512
+TAR_META_TYPES = (b"L", b"K", b"x", b"g")  # long names and pax headers, read into memory
+TAR_META_LIMIT = 64 * 1024
 
 
 def detect_format(path: Path) -> str:
@@ -141,7 +146,32 @@ def _corrupt_is_invalid(kind: str) -> Iterator[None]:
         raise InvalidBundle([f"truncated or corrupt {kind} archive ({error})"]) from None
 
 
+def zip_entry_count(path: Path) -> int:
+    """The entry count the end-of-central-directory record declares, read before zipfile
+    builds an object per entry (a tiny record can announce millions)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 65_557))
+        tail = handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise InvalidBundle(["truncated or corrupt zip archive (no central directory)"])
+        count = int(struct.unpack("<H", tail[at + 10 : at + 12])[0])
+        locator = tail.rfind(b"PK\x06\x07", 0, at)
+        if count == 0xFFFF and locator >= 0:
+            (offset,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
+            handle.seek(offset)
+            record = handle.read(56)
+            if record[:4] != b"PK\x06\x06" or len(record) < 56:
+                raise InvalidBundle(["truncated or corrupt zip archive (bad zip64 record)"])
+            count = int(struct.unpack("<Q", record[32:40])[0])
+    return count
+
+
 def extract_zip(path: Path, dest: Path, limits: ImportLimits) -> Path:
+    if zip_entry_count(path) > limits.max_entries:
+        raise InvalidBundle([f"more than {limits.max_entries} entries in the archive"])
     with _corrupt_is_invalid("zip"), zipfile.ZipFile(path) as archive:
         ledger = Ledger(limits, path.stat().st_size)
         members = []
@@ -179,8 +209,48 @@ def _tar_entry(member: tarfile.TarInfo) -> tuple[str, int, bool]:
     return member.name, member.size, member.isdir()
 
 
+def _tar_size(field: bytes) -> int:
+    if field[:1] and field[0] & 0x80:  # base-256
+        return int.from_bytes(field[1:], "big")
+    digits = field.replace(b"\x00", b" ").strip()
+    return int(digits or b"0", 8)
+
+
+def prescan_tar(path: Path, limits: ImportLimits) -> None:
+    """Walk the raw tar headers before tarfile does: tarfile reads long-name and pax headers
+    whole into memory, so their sizes are bounded here, and so is the decompressed total."""
+    budget = limits.max_total_bytes + limits.max_entries * 3 * TAR_BLOCK
+    seen = 0
+    with gzip.open(path, "rb") as stream:
+        while True:
+            header = stream.read(TAR_BLOCK)
+            if len(header) < TAR_BLOCK:
+                raise InvalidBundle(["truncated or corrupt tar.gz archive (short header)"])
+            if header == bytes(TAR_BLOCK):
+                return
+            size = _tar_size(header[124:136])
+            if header[156:157] in TAR_META_TYPES and size > TAR_META_LIMIT:
+                raise InvalidBundle(["a tar long-name or pax header is larger than 64 KiB"])
+            remaining = -(-size // TAR_BLOCK) * TAR_BLOCK
+            seen += TAR_BLOCK + remaining
+            if seen > budget:
+                raise InvalidBundle(
+                    [f"more than {limits.max_total_bytes} uncompressed bytes in the archive"]
+                )
+            if seen > RATIO_FLOOR and seen / max(path.stat().st_size, 1) > limits.max_ratio:
+                raise InvalidBundle(
+                    [f"compression ratio above {limits.max_ratio:g} (a decompression bomb?)"]
+                )
+            while remaining:
+                chunk = stream.read(min(remaining, CHUNK))
+                if not chunk:
+                    raise InvalidBundle(["truncated or corrupt tar.gz archive (short entry)"])
+                remaining -= len(chunk)
+
+
 def extract_tar_gz(path: Path, dest: Path, limits: ImportLimits) -> Path:
     with _corrupt_is_invalid("tar.gz"):
+        prescan_tar(path, limits)
         ledger = Ledger(limits, path.stat().st_size)
         with tarfile.open(path, mode="r:gz") as archive:  # first pass: headers only
             while (member := archive.next()) is not None:

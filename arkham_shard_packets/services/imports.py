@@ -151,8 +151,9 @@ class ImportService:
                     for item in document.contents
                     if (item.content_type.value, item.content_id) not in present
                 ]
+                await self._place_files(work, added, spooled)
                 for item in added:
-                    await self._insert(work, packet_id, item, spooled)
+                    await self._insert(work, packet_id, item)
                 await self._totals(work, packet_id, bundle if seal else None)
                 work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
         finally:
@@ -179,6 +180,18 @@ class ImportService:
                 file.discard()
             raise
         return spooled
+
+    async def _place_files(
+        self, work: UnitOfWork, items: list[BundleItem], spooled: dict[str, SpooledFile]
+    ) -> None:
+        """Claim and place each new item's blob, in digest order so that concurrent imports
+        sharing files never wait on each other in a cycle."""
+        sizes = {item.file.sha256: item.file.size for item in items if item.file is not None}
+        for digest in sorted(sizes):
+            await claim_blob(work.conn, digest, sizes[digest])
+            copy = spooled.get(digest)
+            if copy is not None:
+                await self.store.place(copy)
 
     async def _lock_existing(self, work: UnitOfWork, packet_id: str) -> Any:
         """Row-lock the packet without touching it (a skipped packet stays as it was)."""
@@ -237,14 +250,8 @@ class ImportService:
         work: UnitOfWork,
         packet_id: str,
         item: BundleItem,
-        spooled: dict[str, SpooledFile],
     ) -> None:
         file = item.file
-        if file is not None:
-            await claim_blob(work.conn, file.sha256, file.size)
-            copy = spooled.get(file.sha256)
-            if copy is not None and copy.path.exists():
-                await self.store.place(copy)
         await work.conn.execute(
             insert(packet_contents).values(
                 work.scope.row(
