@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .errors import PacketsRoute
-from .routes import batch, contents, events, packets, sharing, versions
+from .routes import batch, bundles, contents, events, files, packets, sharing, versions
 
 PREFIX = "/api/packets"
 
@@ -17,10 +17,13 @@ PREFIX = "/api/packets"
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["packets"], route_class=PacketsRoute)
     router.include_router(packets.collection)
+    router.include_router(bundles.collection)
     router.include_router(batch.router)
     router.include_router(events.router)
     router.include_router(sharing.router)
     router.include_router(packets.item)
     router.include_router(contents.router)
+    router.include_router(files.router)
     router.include_router(versions.router)
+    router.include_router(bundles.item)
     return router

@@ -10,7 +10,8 @@ import socket
 import sys
 from pathlib import Path
 
-DEFAULT_DATA_DIR = "arkham-packets-data"
+from .cli_bundles import add_bundle_commands
+from .cli_options import DEFAULT_DATA_DIR, add_database_options, database_url
 
 
 class UsageError(Exception):
@@ -68,27 +69,18 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
-def database_url(args: argparse.Namespace) -> str:
-    if args.database_url:
-        return str(args.database_url)
-    from .config import Settings
-
-    configured = Settings().database_url
-    if configured:
-        return configured
-    data_dir = Path(args.data_dir)
-    check_data_dir(data_dir)
-    return f"sqlite:///{data_dir.resolve() / 'packets.db'}"
-
-
 def db_upgrade(args: argparse.Namespace) -> None:
     import asyncio
 
     from .db.engine import create_engine
     from .db.migrate import current_revision, upgrade
 
+    url = database_url(args)
+    if url.endswith(f"{Path(args.data_dir).resolve() / 'packets.db'}"):
+        check_data_dir(Path(args.data_dir))
+
     async def run() -> str | None:
-        engine = create_engine(database_url(args))
+        engine = create_engine(url)
         try:
             await upgrade(engine)
             return await current_revision(engine)
@@ -119,30 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = db_commands.add_parser("upgrade", help="apply the schema migrations")
     add_database_options(migrate)
     migrate.set_defaults(handler=db_upgrade)
+    add_bundle_commands(commands)
     return parser
-
-
-def add_database_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir", default=os.environ.get("ARKHAM_PACKETS_DATA_DIR", DEFAULT_DATA_DIR)
-    )
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="default: ARKHAM_PACKETS_DATABASE_URL, else SQLite in the data dir",
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        status = args.handler(args)
     except UsageError as error:
         print(f"arkham-packets: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

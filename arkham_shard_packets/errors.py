@@ -96,6 +96,26 @@ class TooManyAttempts(PacketsError):
     status_code = 429
 
 
+class PayloadTooLarge(PacketsError):
+    status_code = 413
+
+
+class InvalidBundle(InvalidInput):
+    """An import or a verified archive that is unsafe, damaged or inconsistent."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"invalid bundle: {shown}{more}")
+        self.problems = problems
+
+
+class StoredFileBroken(PacketsError):
+    """A stored file is missing or no longer hashes to the digest recorded for it."""
+
+    status_code = 500
+
+
 def error_response(error: PacketsError) -> JSONResponse:
     return JSONResponse(
         {"detail": error.detail}, status_code=error.status_code, headers=error.headers

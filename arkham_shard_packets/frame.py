@@ -5,6 +5,7 @@ Nothing else in the package imports `arkham_frame`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -22,6 +23,7 @@ else:
 __all__ = ["ArkhamShard", "actor_of", "optional_service", "required_service"]
 
 SYSTEM_ACTOR = "system"
+DEFAULT_DATA_DIR = Path("arkham-packets-data")
 
 
 def optional_service(frame: Any, name: str) -> Any:
@@ -47,3 +49,21 @@ def actor_of(request: Request) -> str:
     user = getattr(request.state, "user", None)
     user_id = user.get("id") if isinstance(user, dict) else getattr(user, "id", None)
     return str(user_id) if user_id else SYSTEM_ACTOR
+
+
+def shard_data_dir(frame: Any, storage: Any, configured: Path | None) -> Path:
+    """Where the shard keeps its files (file store, exports, imports, temporary files).
+
+    The standalone host's `--data-dir` (offered as `frame.data_dir`) wins; then
+    ARKHAM_PACKETS_DATA_DIR; then, inside the Frame, `packets/` under the storage service's
+    base path; else ./arkham-packets-data. Folders are created when first used.
+    """
+    host_dir = getattr(frame, "data_dir", None)
+    if host_dir:
+        return Path(host_dir)
+    if configured is not None:
+        return configured
+    base = getattr(storage, "base_path", None)
+    if base:
+        return Path(base) / "packets"
+    return DEFAULT_DATA_DIR

@@ -80,6 +80,12 @@ class VersionKind(str, Enum):
     RESTORED = "restored"
 
 
+class MergeMode(str, Enum):
+    REPLACE = "replace"
+    MERGE = "merge"
+    SKIP = "skip"
+
+
 class ExportFormat(str, Enum):
     ZIP = "zip"
     TAR_GZ = "tar.gz"
@@ -103,6 +109,16 @@ class Packet:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file attached to a content item; its bytes are stored once per `sha256`."""
+
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+
+
 @dataclass
 class PacketContent:
     id: str
@@ -114,6 +130,7 @@ class PacketContent:
     added_by: str = "system"
     order: int = 0
     data: dict[str, Any] | None = None
+    file: AttachedFile | None = None
 
 
 @dataclass
@@ -178,6 +195,8 @@ class PacketExportResult:
     exported_at: datetime = field(default_factory=utcnow)
     contents_exported: int = 0
     errors: list[str] = field(default_factory=list)
+    export_id: str = ""
+    sha256: str = ""
 
 
 @dataclass
@@ -188,6 +207,8 @@ class PacketImportResult:
     contents_imported: int = 0
     merge_mode: str = "replace"
     errors: list[str] = field(default_factory=list)
+    verified: bool = False
+    skipped: bool = False
 
 
 @dataclass

@@ -29,7 +29,10 @@ UtcDatetime = Annotated[datetime, PlainSerializer(to_text, return_type=str)]
 # What the text checks below enforce, stated in the OpenAPI schema (`pattern`) so that it is
 # honest; the checks themselves give people readable messages instead of a regex.
 NO_NUL = r"^[^\x00]*$"
-NOT_BLANK = r"^[^\x00]*\S[^\x00]*$"
+# "Blank" is what str.strip() removes; the class spells those characters out, because
+# regex engines disagree on what \s means.
+_SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
+NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACES}][^\x00]*$"
 
 
 def no_nul(value: str) -> str:
@@ -120,6 +123,15 @@ class ContentCreate(BaseModel):
     data: dict[str, Any] | None = None
 
 
+class AttachedFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+
+
 class ContentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -132,6 +144,7 @@ class ContentOut(BaseModel):
     added_by: str
     order: int
     data: dict[str, Any] | None = None
+    file: AttachedFileOut | None = None
 
 
 class ContentList(BaseModel):

@@ -7,13 +7,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models import VersionKind
-from .schemas import PacketOut, UtcDatetime
+from .schemas import NO_NUL, PacketOut, UtcDatetime
 
 SUMMARY_MAX = 2_000
 
 
 class VersionCreate(BaseModel):
-    changes_summary: str = Field("", max_length=SUMMARY_MAX)
+    changes_summary: str = Field("", max_length=SUMMARY_MAX, pattern=NO_NUL)
 
 
 class VersionOut(BaseModel):

@@ -14,7 +14,13 @@ from .db.engine import create_engine
 from .db.migrate import upgrade
 from .db.session import Database
 from .errors import ServiceMissing
-from .frame import ArkhamShard, frame_database_url, optional_service, required_service
+from .frame import (
+    ArkhamShard,
+    frame_database_url,
+    optional_service,
+    required_service,
+    shard_data_dir,
+)
 from .routes.sharing import opens_share_link
 from .services.container import Services
 
@@ -49,7 +55,14 @@ class PacketsShard(ArkhamShard):
         except Exception:
             await engine.dispose()
             raise
-        self.services = Services.build(settings, Database(engine), bus, storage)
+        self.services = Services.build(
+            settings,
+            Database(engine),
+            bus,
+            storage,
+            data_dir=shard_data_dir(frame, storage, settings.data_dir),
+            frame=frame,
+        )
         self.services.dispatcher.start()
         logredact.install()
         app = getattr(frame, "app", None)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import POSTGRES_URL
 
@@ -75,7 +76,14 @@ def seed_some_data(base: str) -> None:
     )
 
 
+# Whether an uploaded archive is a valid bundle is beyond what a schema can say: any bytes fit
+# the schema of POST /import, and most of them are (rightly) refused with 422.
+CONTENT_CHECKED = {"POST /api/packets/import"}
+
+
 def fuzz_operation(operation: Any) -> None:
+    excluded = [positive_data_acceptance] if operation.label in CONTENT_CHECKED else []
+
     @given(case=operation.as_strategy())
     @settings(
         max_examples=EXAMPLES,
@@ -85,7 +93,7 @@ def fuzz_operation(operation: Any) -> None:
         database=None,
     )
     def run(case: Any) -> None:
-        case.call_and_validate()
+        case.call_and_validate(excluded_checks=excluded)
 
     run()
 

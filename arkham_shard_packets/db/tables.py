@@ -20,6 +20,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# 64-bit everywhere; spelled INTEGER on SQLite, whose integers are 64-bit anyway.
+BIG_INTEGER = BigInteger().with_variant(Integer, "sqlite")
+
 packets = Table(
     "arkham_packets",
     metadata,
@@ -33,9 +36,10 @@ packets = Table(
     Column("updated_at", Text, nullable=False),
     Column("version", Integer, server_default="1", nullable=False),
     Column("contents_count", Integer, server_default="0", nullable=False),
-    Column("size_bytes", Integer, server_default="0", nullable=False),
+    Column("size_bytes", BIG_INTEGER, server_default="0", nullable=False),
     Column("checksum", Text),
     Column("checksum_recipe", Integer),
+    Column("finalized_at", Text),
     Column("metadata", Text, server_default="{}", nullable=False),
     Column("tenant_id", Text),
     Index("idx_packets_status", "status"),
@@ -55,6 +59,11 @@ packet_contents = Table(
     Column("added_by", Text, server_default="system", nullable=False),
     Column("order_num", Integer, server_default="0", nullable=False),
     Column("data", Text),
+    # the attached file: its bytes live once per digest in the file store (services/attachments)
+    Column("file_name", Text),
+    Column("file_media_type", Text),
+    Column("file_size", BigInteger),
+    Column("file_sha256", Text, index=True),
     Column("tenant_id", Text),
     UniqueConstraint("packet_id", "content_type", "content_id", name="uq_contents_item"),
     Index("idx_contents_packet", "packet_id"),
@@ -129,7 +138,7 @@ packet_versions = Table(
 outbox = Table(
     "arkham_packet_outbox",
     metadata,
-    Column("sequence", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("sequence", BIG_INTEGER, primary_key=True),
     Column("event_type", Text, nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", Text, nullable=False),
@@ -149,4 +158,41 @@ packet_snapshots = Table(
     Column("body", Text, nullable=False),
     Column("size_bytes", Integer, nullable=False),
     Column("created_at", Text, nullable=False),
+)
+
+# One row per stored blob, for every tenant: blobs are shared by digest, so references are
+# counted across tenants (services/attachments.py). Routes never read this table.
+packet_files = Table(
+    "arkham_packet_files",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+packet_exports = Table(
+    "arkham_packet_exports",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("packet_id", Text, ForeignKey("arkham_packets.id"), nullable=False),
+    Column("export_format", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_path", Text, nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("exported_at", Text, nullable=False),
+    Column("exported_by", Text, nullable=False),
+    Column("contents_exported", Integer, nullable=False),
+    Column("tenant_id", Text),
+    Index("idx_exports_packet", "packet_id"),
+)
+
+# Which attached files each snapshot body names, so a file stays stored while any version
+# (restorable and exportable at any time) still needs it.
+snapshot_files = Table(
+    "arkham_packet_snapshot_files",
+    metadata,
+    Column("snapshot_digest", Text, ForeignKey("arkham_packet_snapshots.digest"), primary_key=True),
+    Column("file_sha256", Text, primary_key=True),
+    Index("idx_snapshot_files_file", "file_sha256"),
 )

@@ -42,6 +42,7 @@ class HostFrame:
     app: FastAPI
     services: dict[str, Any]
     shards: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path | None = None  # the host's --data-dir, where shards keep their own files
 
     @property
     def db(self) -> Any:
@@ -112,7 +113,11 @@ def create_app(config: HostConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        frame = HostFrame(app, {"database": database, "events": bus, "storage": storage})
+        frame = HostFrame(
+            app,
+            {"database": database, "events": bus, "storage": storage},
+            data_dir=config.data_dir,
+        )
         app.state.frame = frame
         await load_shards(frame)
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ..errors import PacketsRoute
+from ..schemas import NO_NUL
 from ..services.batch import BatchAction
 from .deps import ScopeDep, ServicesDep
 
@@ -14,8 +17,11 @@ router = APIRouter(route_class=PacketsRoute)
 BATCH_MAX = 500
 
 
+PacketIdText = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
+
+
 class BatchRequest(BaseModel):
-    ids: list[str] = Field(min_length=1, max_length=BATCH_MAX)
+    ids: list[PacketIdText] = Field(min_length=1, max_length=BATCH_MAX)
 
 
 class BatchOut(BaseModel):

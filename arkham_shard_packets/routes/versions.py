@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from ..errors import PacketsRoute, error_responses
 from ..models import PacketVersion
-from ..schemas import PacketOut
+from ..schemas import NO_NUL, PacketOut
 from ..schemas_versions import (
     SUMMARY_MAX,
     RestoreOut,
@@ -26,7 +26,11 @@ router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 SummaryQuery = Annotated[
     str | None,
-    Query(max_length=SUMMARY_MAX, description="For the seed's clients; the body field wins"),
+    Query(
+        max_length=SUMMARY_MAX,
+        pattern=NO_NUL,
+        description="For the seed's clients; the body field wins",
+    ),
 ]
 
 

@@ -63,6 +63,25 @@ def content_entry(record: Record) -> dict[str, Any]:
     }
 
 
+def item_record(
+    content_type: str,
+    content_id: str,
+    content_title: str | None,
+    order: int,
+    data: Any,
+    file_sha256: str | None,
+) -> dict[str, Any]:
+    """A content item given by its parts, in the shape `content_entry` reads."""
+    return {
+        "content_type": content_type,
+        "content_id": content_id,
+        "content_title": content_title,
+        "order_num": order,
+        "data": data,
+        "file_sha256": file_sha256,
+    }
+
+
 def content_sort_key(entry: Mapping[str, Any]) -> tuple[int, str, str]:
     return (int(entry["order"]), str(entry["content_type"]), str(entry["content_id"]))
 

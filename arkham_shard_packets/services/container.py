@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..db.session import Database
+from ..filestore import FileStore
+from .attachments import AttachmentService, FileReleaser
 from .batch import BatchService
 from .contents import ContentService
+from .exports import ExportService
 from .feed import EventFeed
+from .imports import ImportService
 from .integrity import IntegrityService
 from .outbox import OutboxDispatcher
 from .packets import PacketService
 from .queries import PacketQueries
+from .resolver import ItemResolver
 from .share_access import ShareAccessService
 from .shares import ShareService
 from .unit_of_work import Transactions
@@ -26,7 +32,9 @@ class Services:
     settings: Settings
     database: Database
     storage: Any
+    data_dir: Path
     dispatcher: OutboxDispatcher
+    files: FileStore
     packets: PacketService
     contents: ContentService
     queries: PacketQueries
@@ -36,26 +44,55 @@ class Services:
     integrity: IntegrityService
     shares: ShareService
     share_access: ShareAccessService
+    attachments: AttachmentService
+    exports: ExportService
+    imports: ImportService
 
     @classmethod
-    def build(cls, settings: Settings, database: Database, bus: Any, storage: Any) -> Services:
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        bus: Any,
+        storage: Any,
+        *,
+        data_dir: Path,
+        frame: Any = None,
+    ) -> Services:
         dispatcher = OutboxDispatcher(database, bus, settings.outbox_retry_seconds)
         transactions = Transactions(database, dispatcher)
+        files = FileStore(data_dir / "files")
+        releaser = FileReleaser(transactions, files)
+        transactions.release_files = releaser.release_all
+        work_dir = data_dir / "tmp"
         packets = PacketService(transactions)
         return cls(
             settings=settings,
             database=database,
             storage=storage,
+            data_dir=data_dir,
             dispatcher=dispatcher,
+            files=files,
             packets=packets,
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
             batch=BatchService(packets),
             feed=EventFeed(transactions),
             versions=VersionService(transactions),
-            integrity=IntegrityService(transactions),
+            integrity=IntegrityService(transactions, files),
             shares=ShareService(transactions),
             share_access=ShareAccessService(
                 transactions, timedelta(seconds=settings.share_lockout_seconds)
+            ),
+            attachments=AttachmentService(transactions, files, settings.max_file_bytes),
+            exports=ExportService(
+                transactions, files, ItemResolver(frame), data_dir / "exports", work_dir
+            ),
+            imports=ImportService(
+                transactions,
+                files,
+                work_dir,
+                settings.import_limits(),
+                settings.allowed_import_dirs(data_dir),
             ),
         )

@@ -119,6 +119,8 @@ async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str
             size_bytes=packets.c.size_bytes - stored_size(row),
         )
     )
+    if row["file_sha256"] is not None:
+        work.orphan(row["file_sha256"])
     work.emit(
         "packets.content.removed",
         packet_id=packet_id,

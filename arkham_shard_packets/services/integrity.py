@@ -10,6 +10,7 @@ from typing import Any
 
 from ..db.scope import Scope
 from ..db.tables import packet_versions
+from ..filestore import FileStore
 from ..models import PacketVersion, VersionKind, utcnow
 from .checksum import RECIPES, packet_checksum, sha256_hex
 from .history import version_from_row
@@ -48,8 +49,9 @@ async def sealed_version(work: UnitOfWork, packet_id: str) -> PacketVersion | No
 
 
 class IntegrityService:
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, files: FileStore) -> None:
         self.tx = transactions
+        self.files = files
 
     async def verify(self, scope: Scope, packet_id: str) -> Verification:
         async with self.tx.read(scope) as work:
@@ -78,7 +80,19 @@ class IntegrityService:
             return result
         self._check_rows(result, recipe, packet, contents, stored_count)
         self._check_snapshot(result, recipe, sealed, digest, frozen)
+        await self._check_files(result, contents)
         return result
+
+    async def _check_files(self, result: Verification, contents: list[Record]) -> None:
+        """The sealed digests say which bytes belong to the packet; the stored bytes must
+        still be exactly those."""
+        for item in contents:
+            sha256 = item.get("file_sha256")
+            if sha256 and not await self.files.intact(sha256):
+                result.problems.append(
+                    f"the file attached to {item['content_type']} {item['content_id']} "
+                    f"is missing or no longer hashes to {sha256}"
+                )
 
     @staticmethod
     def _check_rows(

@@ -68,7 +68,10 @@ class OutboxDispatcher:
         self._retry_task: asyncio.Task[None] | None = None
 
     async def deliver(self) -> int:
-        """Deliver what is pending, oldest first; stop at the first event the bus refuses."""
+        """Deliver what is pending, oldest first; stop at the first event the bus refuses.
+        Without a bus (the offline CLI) everything stays pending for a process that has one."""
+        if self.bus is None:
+            return 0
         delivered = 0
         async with self._delivering:
             while True:

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
-from ..timeutil import now_text
+from ..timeutil import now_text, to_text
 from .checksum import RECIPE_VERSION, canonical_json, packet_checksum
 from .history import record_version
 from .records import load_packet, lock_packet, packet_from_row
@@ -119,6 +119,7 @@ class PacketService:
                     status=PacketStatus.FINALIZED.value,
                     checksum=checksum,
                     checksum_recipe=RECIPE_VERSION,
+                    finalized_at=to_text(packet.updated_at),
                 )
             )
             sealed = await record_version(work, packet_id, VersionKind.FINALIZED, "finalized")

@@ -10,7 +10,14 @@ from typing import Any
 
 from ..db.tables import packet_contents, packets
 from ..errors import PacketLocked, PacketNotFound, StaleVersion
-from ..models import ContentType, Packet, PacketContent, PacketStatus, PacketVisibility
+from ..models import (
+    AttachedFile,
+    ContentType,
+    Packet,
+    PacketContent,
+    PacketStatus,
+    PacketVisibility,
+)
 from ..timeutil import now_text, to_text
 from .unit_of_work import UnitOfWork
 
@@ -46,13 +53,25 @@ def content_from_row(row: RowLike) -> PacketContent:
         added_by=row["added_by"],
         order=row["order_num"],
         data=json.loads(row["data"]) if row["data"] is not None else None,
+        file=attached_file(row),
+    )
+
+
+def attached_file(row: RowLike) -> AttachedFile | None:
+    if row.get("file_sha256") is None:
+        return None
+    return AttachedFile(
+        name=row["file_name"],
+        media_type=row["file_media_type"],
+        size=int(row["file_size"]),
+        sha256=row["file_sha256"],
     )
 
 
 def stored_size(row: RowLike) -> int:
     """What one content entry adds to its packet's `size_bytes`."""
     data = row.get("data")
-    return len(data.encode("utf-8")) if data else 0
+    return (len(data.encode("utf-8")) if data else 0) + int(row.get("file_size") or 0)
 
 
 async def load_packet(work: UnitOfWork, packet_id: str) -> Packet:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..db.tables import packet_contents, packet_snapshots, packets
+from ..db.tables import packet_contents, packet_snapshots, packets, snapshot_files
 from ..errors import PacketNotFound
 from ..timeutil import now_text
 from .checksum import canonical_json, sha256_hex
@@ -139,6 +139,12 @@ async def store_snapshot(work: UnitOfWork, body: Record) -> StoredSnapshot:
     dialect_insert = postgresql.insert if work.conn.dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(packet_snapshots).values(values)
     await work.conn.execute(statement.on_conflict_do_nothing(index_elements=["digest"]))
+    named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
+    if named_files:
+        references = dialect_insert(snapshot_files).values(
+            [{"snapshot_digest": stored.digest, "file_sha256": sha} for sha in named_files]
+        )
+        await work.conn.execute(references.on_conflict_do_nothing())
     return stored
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,15 +22,21 @@ class UnitOfWork:
     conn: AsyncConnection
     scope: Scope
     events: list[Event] = field(default_factory=list)
+    orphaned_files: set[str] = field(default_factory=set)
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
+
+    def orphan(self, *digests: str) -> None:
+        """Files this work stopped pointing at: released after commit if nothing else does."""
+        self.orphaned_files.update(digests)
 
 
 class Transactions:
     def __init__(self, database: Database, dispatcher: OutboxDispatcher) -> None:
         self.database = database
         self.dispatcher = dispatcher
+        self.release_files: Callable[[set[str]], Awaitable[None]] | None = None
 
     @asynccontextmanager
     async def write(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
@@ -44,6 +50,11 @@ class Transactions:
                 await self.dispatcher.deliver()
             except Exception:
                 logger.exception("outbox delivery failed after commit; the retry loop takes over")
+        if work.orphaned_files and self.release_files is not None:
+            try:
+                await self.release_files(work.orphaned_files)
+            except Exception:
+                logger.exception("releasing unreferenced files failed; they stay on disk")
 
     @asynccontextmanager
     async def read(self, scope: Scope) -> AsyncIterator[UnitOfWork]:

@@ -94,9 +94,12 @@ class VersionService:
     @staticmethod
     async def _reinstate(work: UnitOfWork, packet_id: str, snapshot: dict[str, Any]) -> None:
         """Replace the packet's editable fields and its contents with the snapshot's."""
-        await work.conn.execute(
-            work.scope.delete(packet_contents).where(packet_contents.c.packet_id == packet_id)
+        replaced = await work.conn.execute(
+            work.scope.delete(packet_contents)
+            .where(packet_contents.c.packet_id == packet_id)
+            .returning(packet_contents.c.file_sha256)
         )
+        work.orphan(*(digest for (digest,) in replaced.all() if digest is not None))
         rows = [work.scope.row(**content_values(item, packet_id)) for item in snapshot["contents"]]
         if rows:
             await work.conn.execute(insert(packet_contents), rows)

@@ -1,0 +1,94 @@
+"""Helpers for the attachment, export and import tests."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from arkham_shard_packets.db.tables import metadata
+
+from .conftest import add_item, make_packet
+
+
+async def attach(
+    client: httpx.AsyncClient,
+    packet_id: str,
+    entry_id: str,
+    content: bytes,
+    name: str = "letter.pdf",
+    media_type: str = "application/pdf",
+) -> httpx.Response:
+    return await client.put(
+        f"/api/packets/{packet_id}/contents/{entry_id}/file",
+        files={"file": (name, io.BytesIO(content), media_type)},
+    )
+
+
+async def packet_with_files(client: httpx.AsyncClient, name: str = "Harbor leak") -> Any:
+    """A draft with three items: one with stored data and a file, one with a file only,
+    one with nothing (unresolved when exported without a Frame)."""
+    packet = await make_packet(
+        client, name, description="Shipping records", metadata={"case": "H-17", "n": 3}
+    )
+    pid = packet["id"]
+    letter = await add_item(
+        client,
+        pid,
+        "doc-1",
+        "document",
+        content_title="Scanned letter",
+        order=0,
+        data={"summary": "Signed by the harbour master", "pages": 2},
+    )
+    sheet = await add_item(client, pid, "doc-2", "document", content_title="Ledger", order=1)
+    await add_item(client, pid, "ent-9", "entity", content_title="Harbour master", order=2)
+    assert (
+        await attach(client, pid, letter["id"], b"%PDF-1.4 scanned letter\n" * 50)
+    ).status_code == 200
+    response = await attach(
+        client,
+        pid,
+        sheet["id"],
+        b"date,ship,tons\n" + b"2024-01-01,Aurora,120\n" * 200,
+        "ledger (2024).csv",
+        "text/csv",
+    )
+    assert response.status_code == 200, response.text
+    return packet
+
+
+async def export(
+    client: httpx.AsyncClient, packet_id: str, fmt: str = "zip"
+) -> tuple[dict[str, Any], bytes]:
+    response = await client.post(f"/api/packets/{packet_id}/export", json={"format": fmt})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    download = await client.get(body["download_url"])
+    assert download.status_code == 200, download.text
+    return body, download.content
+
+
+async def database_rows(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every shard table, in a stable order: to prove nothing changed."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    async with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            result = await conn.execute(select(table))
+            rows[table.name] = sorted(tuple(map(repr, row)) for row in result.all())
+    return rows
+
+
+def leftover_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def file_bytes(path: str | Path) -> bytes:
+    return Path(path).read_bytes()
+
+
+def real_path(path: str | Path) -> str:
+    return str(Path(path).resolve())

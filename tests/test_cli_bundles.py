@@ -1,0 +1,100 @@
+"""`arkham-packets export`, `import` and `verify`, run as a user runs them: a separate process
+against the same database and data folder as the app, no server involved."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import bagit
+import httpx
+from fastapi import FastAPI
+
+from .bundle_helpers import file_bytes, packet_with_files
+from .test_export import unpack
+from .test_import import forget
+
+
+async def cli(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "arkham_shard_packets.cli", *args]
+    if args[0] != "verify":
+        command += ["--database-url", database_url, "--data-dir", str(data_dir)]
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120
+    )
+
+
+def tamper(archive: Path, target: Path) -> None:
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("data/items/0001-document.json"):
+                data = data.replace(b"harbour master", b"harbour thief!")
+            copy.writestr(info, data)
+
+
+async def test_export_verify_tamper_import(
+    client: httpx.AsyncClient, app: FastAPI, database_url: str, tmp_path: Path
+) -> None:
+    data_dir = Path(app.state.packets_shard.services.data_dir)
+    packet = await packet_with_files(client)
+    pid = packet["id"]
+    await client.post(f"/api/packets/{pid}/finalize")
+    target = tmp_path / "out" / "harbor.zip"
+
+    exported = await cli(database_url, data_dir, "export", pid, "-o", str(target))
+    assert exported.returncode == 0, exported.stderr
+    assert str(target) in exported.stdout
+    assert "export" in exported.stderr  # the progress bar
+    assert "warning: document doc-2: unresolved" in exported.stderr
+    bagit.Bag(str(unpack(target.read_bytes(), "zip", tmp_path / "check"))).validate()
+
+    again = tmp_path / "again.zip"
+    quiet = await cli(database_url, data_dir, "export", pid, "-o", str(again), "--quiet")
+    assert quiet.returncode == 0
+    assert "%" not in quiet.stderr
+    assert again.read_bytes() == target.read_bytes()
+    response = await client.post(f"/api/packets/{pid}/export", json={"format": "zip"})
+    assert file_bytes(response.json()["file_path"]) == target.read_bytes()
+
+    verified = await cli(database_url, data_dir, "verify", str(target), "--quiet")
+    assert verified.returncode == 0, verified.stdout
+    assert "OK (BagIt bag in zip)" in verified.stdout
+    assert "sealed, checksum verified" in verified.stdout
+
+    tampered = tmp_path / "tampered.zip"
+    tamper(target, tampered)
+    refused = await cli(database_url, data_dir, "verify", str(tampered), "--quiet")
+    assert refused.returncode == 1
+    lines = refused.stdout.splitlines()
+    assert any("0001-document.json does not match its sha256" in line for line in lines)
+    assert any("0001-document.json does not match its sha512" in line for line in lines)
+    assert lines[-1].endswith("INVALID (2 problems)")
+
+    await forget(client, app, pid)
+    imported = await cli(database_url, data_dir, "import", str(target), "--quiet")
+    assert imported.returncode == 0, imported.stderr
+    assert "3 items imported (verified and sealed)" in imported.stdout
+    fetched = (await client.get(f"/api/packets/{pid}")).json()
+    assert fetched["status"] == "finalized"
+    skipped = await cli(
+        database_url, data_dir, "import", str(target), "--merge-mode", "skip", "--quiet"
+    )
+    assert "skipped" in skipped.stdout
+    bad = await cli(database_url, data_dir, "import", str(tampered), "--quiet")
+    assert bad.returncode == 1
+    assert "invalid bundle" in bad.stderr
+
+
+async def test_cli_errors(client: httpx.AsyncClient, app: FastAPI, database_url: str) -> None:
+    data_dir = Path(app.state.packets_shard.services.data_dir)
+    missing = await cli(database_url, data_dir, "export", "no-such-packet", "--quiet")
+    assert missing.returncode == 1
+    assert "packet no-such-packet not found" in missing.stderr
+    nothing = await cli(database_url, data_dir, "verify", str(data_dir / "none.zip"))
+    assert nothing.returncode == 2
+    wrong = await cli(database_url, data_dir, "export", "x", "--format", "rar")
+    assert wrong.returncode == 2

@@ -1,0 +1,255 @@
+"""Export: BagIt bags in zip and tar.gz that the `bagit` package validates, the json format,
+byte-identical re-exports of finalized packets, downloads, events and errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+import tracemalloc
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import bagit
+import httpx
+import pytest
+
+from .bundle_helpers import attach, export, file_bytes, packet_with_files
+from .conftest import add_item, make_packet, packet_events
+
+
+def unpack(archive: bytes, fmt: str, dest: Path) -> Path:
+    if fmt == "zip":
+        with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+            bundle.extractall(dest)
+    else:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as bundle:
+            bundle.extractall(dest, filter="data")
+    (root,) = list(dest.iterdir())
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
+async def test_the_bag_validates_with_the_bagit_package(
+    client: httpx.AsyncClient, tmp_path: Path, fmt: str
+) -> None:
+    packet = await packet_with_files(client)
+    body, archive = await export(client, packet["id"], fmt)
+    root = unpack(archive, fmt, tmp_path / "out")
+    assert root.name == f"packet-{packet['id']}"
+
+    bag = bagit.Bag(str(root))
+    bag.validate()  # raises on any problem
+    assert set(bag.algorithms) == {"sha256", "sha512"}
+    info = bag.info
+    assert info["External-Identifier"] == packet["id"]
+    assert info["Bag-Software-Agent"].startswith("arkham-shard-packets ")
+    assert info["Payload-Oxum"] == bag.info["Payload-Oxum"]
+    assert len(info["Packet-Checksum"]) == 64
+    tags = {p.name for p in root.iterdir() if p.is_file()}
+    assert tags == {
+        "bagit.txt",
+        "bag-info.txt",
+        "manifest-sha256.txt",
+        "manifest-sha512.txt",
+        "tagmanifest-sha256.txt",
+    }
+
+    document = json.loads((root / "data" / "packet.json").read_text())
+    assert document["packet"]["id"] == packet["id"]
+    assert document["packet"]["metadata"] == {"case": "H-17", "n": 3}
+    items = document["contents"]
+    assert [(i["content_type"], i["content_id"]) for i in items] == [
+        ("document", "doc-1"),
+        ("document", "doc-2"),
+        ("entity", "ent-9"),
+    ]
+    letter, sheet, person = items
+    assert letter["resolution"] == {
+        "source": "stored",
+        "path": "data/items/0001-document.json",
+        "data": None,
+    }
+    stored = json.loads((root / letter["resolution"]["path"]).read_text())
+    assert stored["data"] == {"summary": "Signed by the harbour master", "pages": 2}
+    sheet_file = root / sheet["file"]["path"]
+    assert sheet["file"]["path"] == "data/files/0002-ledger_2024_.csv"
+    assert sheet["file"]["name"] == "ledger (2024).csv"
+    assert hashlib.sha256(sheet_file.read_bytes()).hexdigest() == sheet["file"]["sha256"]
+    assert person["resolution"]["source"] == "unresolved"
+    # the standalone host has no documents or entities service and no shard serving them
+    assert body["errors"] == [
+        "document doc-2: unresolved (the owning shard's API failed: "
+        "GET /api/documents/doc-2 answered 404)",
+        "entity ent-9: unresolved (the owning shard's API failed: "
+        "GET /api/entities/ent-9 answered 404)",
+    ]
+    assert body["contents_exported"] == 3
+
+
+async def test_export_response_and_download(client: httpx.AsyncClient) -> None:
+    packet = await packet_with_files(client)
+    body, archive = await export(client, packet["id"], "tar.gz")
+    assert body["packet_id"] == packet["id"]
+    assert body["export_format"] == "tar.gz"
+    assert body["file_size_bytes"] == len(archive)
+    assert body["sha256"] == hashlib.sha256(archive).hexdigest()
+    assert file_bytes(body["file_path"]) == archive
+    assert body["download_url"] == f"/api/packets/{packet['id']}/exports/{body['export_id']}"
+    download = await client.get(body["download_url"])
+    assert download.headers["content-type"] == "application/gzip"
+    assert download.headers["content-disposition"].startswith(
+        f'attachment; filename="{Path(body["file_path"]).name}"'
+    )
+    exported = await packet_events(client, "packets.packet.exported")
+    assert exported[0]["payload"] == {
+        "packet_id": packet["id"],
+        "format": "tar.gz",
+        "file_path": body["file_path"],
+    }
+
+
+async def test_json_carries_everything_inline(client: httpx.AsyncClient) -> None:
+    packet = await packet_with_files(client)
+    body, raw = await export(client, packet["id"], "json")
+    document = json.loads(raw.decode("utf-8"))
+    assert document["format"] == "arkham-packet"
+    letter = document["contents"][0]
+    content = __import__("base64").b64decode(letter["file"]["content_base64"])
+    assert hashlib.sha256(content).hexdigest() == letter["file"]["sha256"]
+    assert letter["resolution"]["data"] == {"summary": "Signed by the harbour master", "pages": 2}
+    assert letter["file"]["path"] is None
+    download = await client.get(body["download_url"])
+    assert download.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz", "json"])
+async def test_a_finalized_packet_exports_the_same_bytes_every_time(
+    client: httpx.AsyncClient, fmt: str
+) -> None:
+    packet = await packet_with_files(client)
+    finalized = (await client.post(f"/api/packets/{packet['id']}/finalize")).json()
+    first_body, first = await export(client, packet["id"], fmt)
+    second_body, second = await export(client, packet["id"], fmt)
+    assert first == second
+    assert first_body["sha256"] == second_body["sha256"]
+    assert first_body["export_id"] != second_body["export_id"]
+    if fmt == "zip":
+        with zipfile.ZipFile(io.BytesIO(first)) as bundle:
+            infos = bundle.infolist()
+        names = [info.filename for info in infos]
+        assert names == sorted(names)
+        stamp = finalized["updated_at"]
+        year, month, day = int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10])
+        assert {info.date_time[:3] for info in infos} == {(year, month, day)}
+        assert {info.external_attr >> 16 for info in infos} == {0o100644}
+        stored = {i.filename.rsplit("/", 1)[-1]: i.compress_type for i in infos}
+        assert stored["packet.json"] == zipfile.ZIP_DEFLATED
+
+
+async def test_drafts_seal_nothing_but_carry_their_checksum(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    packet = await packet_with_files(client)
+    _, archive = await export(client, packet["id"])
+    root = unpack(archive, "zip", tmp_path / "draft")
+    document = json.loads((root / "data/packet.json").read_text())
+    assert document["packet"]["checksum"] is None
+    assert document["packet"]["status"] == "draft"
+    finalized = (await client.post(f"/api/packets/{packet['id']}/finalize")).json()
+    # the draft's bag declared the checksum its content would be sealed with
+    assert bagit.Bag(str(root)).info["Packet-Checksum"] == finalized["checksum"]
+
+
+async def test_already_compressed_files_are_stored(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    photo = await add_item(client, packet["id"], "p1")
+    note = await add_item(client, packet["id"], "n1")
+    await attach(client, packet["id"], photo["id"], os.urandom(100_000), "photo.jpg", "image/jpeg")
+    await attach(
+        client, packet["id"], note["id"], b"plain words " * 10_000, "note.txt", "text/plain"
+    )
+    _, archive = await export(client, packet["id"])
+    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+        kinds = {i.filename.rsplit("/", 1)[-1]: i.compress_type for i in bundle.infolist()}
+    assert kinds["0001-note.txt"] == zipfile.ZIP_DEFLATED  # items sort by order, type, id
+    assert kinds["0002-photo.jpg"] == zipfile.ZIP_STORED
+
+
+async def test_unknown_packet_and_format(client: httpx.AsyncClient) -> None:
+    missing = await client.post("/api/packets/nope/export", json={"format": "zip"})
+    assert missing.status_code == 404
+    packet = await make_packet(client)
+    wrong = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "rar"})
+    assert wrong.status_code == 422
+    default = await client.post(f"/api/packets/{packet['id']}/export")
+    assert default.status_code == 201
+    assert default.json()["export_format"] == "zip"
+    other = await client.get(f"/api/packets/{packet['id']}/exports/nope")
+    assert other.status_code == 404
+
+
+async def test_a_damaged_stored_file_fails_the_export(client: httpx.AsyncClient, app: Any) -> None:
+    packet = await make_packet(client)
+    entry = await add_item(client, packet["id"])
+    item = (await attach(client, packet["id"], entry["id"], b"original bytes")).json()
+    await client.post(f"/api/packets/{packet['id']}/finalize")
+    blob = app.state.packets_shard.services.files.path_of(item["file"]["sha256"])
+    blob.chmod(0o644)
+    blob.write_bytes(b"tampered bytes")
+    response = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "zip"})
+    assert response.status_code == 500
+    assert "damaged" in response.json()["detail"]
+    exports = app.state.packets_shard.services.data_dir / "exports"
+    assert [p for p in exports.rglob("*") if p.is_file()] == []
+
+
+async def test_export_memory_does_not_grow_with_the_packet(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    packet = await make_packet(client)
+    for number in range(3):
+        entry = await add_item(client, packet["id"], f"d{number}")
+        big = tmp_path / f"big{number}.bin"
+        with big.open("wb") as handle:
+            for _ in range(8):
+                handle.write(os.urandom(1024 * 1024))
+        with big.open("rb") as handle:
+            response = await client.put(
+                f"/api/packets/{packet['id']}/contents/{entry['id']}/file",
+                files={"file": (big.name, handle, "application/octet-stream")},
+            )
+        assert response.status_code == 200
+    for fmt in ("zip", "tar.gz", "json"):
+        tracemalloc.start()
+        try:
+            response = await client.post(
+                f"/api/packets/{packet['id']}/export", json={"format": fmt}
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert response.status_code == 201
+        assert response.json()["file_size_bytes"] > 24 * 1024 * 1024
+        assert peak < 8 * 1024 * 1024, f"{fmt}: peak {peak} bytes for a 24 MiB packet"
+
+
+async def test_a_sealed_packet_changed_behind_our_back_is_not_exported(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    from sqlalchemy import update
+
+    from arkham_shard_packets.db.tables import packets
+
+    packet = await packet_with_files(client)
+    await client.post(f"/api/packets/{packet['id']}/finalize")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(packets).where(packets.c.id == packet["id"]).values(name="Rewritten")
+        )
+    response = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "zip"})
+    assert response.status_code == 409
+    assert "no longer matches its sealed checksum" in response.json()["detail"]
