@@ -78,6 +78,7 @@ class VersionKind(str, Enum):
     MANUAL = "manual"
     FINALIZED = "finalized"
     RESTORED = "restored"
+    IMPORTED = "imported"
 
 
 class MergeMode(str, Enum):

@@ -121,7 +121,12 @@ async def test_replace_an_existing_draft(client: httpx.AsyncClient) -> None:
     await attach(client, pid, extra["id"], b"only in the draft")
     response = await upload(client, archive, "replace")
     assert response.status_code == 200, response.text
-    assert await state(client, pid) == before
+    after = await state(client, pid)
+    # the import is recorded in the draft's history: versions 1 (created), 2 (imported)
+    assert (before["packet"].pop("version"), after["packet"].pop("version")) == (1, 2)
+    assert after == before
+    versions = (await client.get(f"/api/packets/{pid}/versions")).json()["items"]
+    assert [(v["version_number"], v["kind"]) for v in versions] == [(2, "imported"), (1, "created")]
 
 
 async def test_merge_keeps_the_drafts_items_and_adds_the_missing(

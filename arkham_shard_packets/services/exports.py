@@ -32,7 +32,7 @@ from ..bundles.document import (
 from ..bundles.writer import InlineItem, PayloadFile, SourceChanged, write_bag, write_json
 from ..db.scope import Scope
 from ..db.tables import packet_exports
-from ..errors import Conflict, NotFound, StoredFileBroken
+from ..errors import NotFound, StoredFileBroken
 from ..filestore import FileStore, hash_file
 from ..models import ExportFormat, PacketExportResult, utcnow
 from ..timeutil import to_text
@@ -40,7 +40,7 @@ from ..version import __version__
 from .checksum import RECIPE_VERSION
 from .packet_state import PacketState, export_state
 from .resolver import ItemResolver, Resolved
-from .sealing import checksum_of, data_sha256
+from .sealing import data_sha256
 from .unit_of_work import Transactions
 
 Progress = Callable[[int], object]
@@ -104,10 +104,6 @@ class ExportService:
     ) -> PacketExportResult:
         async with self.tx.read(scope) as work:
             state = await export_state(work, packet_id)
-        if state.sealed and checksum_of(state.packet, state.contents) != state.packet.checksum:
-            raise Conflict(
-                f"packet {packet_id} no longer matches its sealed checksum; not exported"
-            )
         moment = state.sealed_at or utcnow()
         name = self._file_name(state, export_format, moment)
         target = destination or self.exports_dir / name

@@ -46,7 +46,7 @@ def version_from_row(row: Mapping[Any, Any]) -> PacketVersion:
 
 
 async def record_version(
-    work: UnitOfWork, packet_id: str, kind: VersionKind, summary: str
+    work: UnitOfWork, packet_id: str, kind: VersionKind, summary: str, at_least: int = 1
 ) -> PacketVersion:
     """Snapshot the packet as it stands in this transaction and record it as its next version.
 
@@ -63,7 +63,9 @@ async def record_version(
             )
         )
     ).scalar_one()
-    number = (latest or 0) + 1
+    # An imported packet's history starts at the bundle's version (the earlier ones stayed
+    # with whoever exported it); from there numbers run on without gaps.
+    number = max((latest or 0) + 1, at_least)
     values = work.scope.row(
         id=str(uuid.uuid4()),
         packet_id=packet_id,

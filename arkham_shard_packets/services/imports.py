@@ -28,10 +28,11 @@ from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..filestore import FileStore, SpooledFile
-from ..models import MergeMode, PacketImportResult, PacketStatus, utcnow
+from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
 from ..timeutil import now_text
 from .attachments import claim_blob
-from .checksum import canonical_json
+from .checksum import RECIPE_VERSION, canonical_json
+from .history import record_version
 from .records import load_contents, load_packet, stored_size
 from .sealing import checksum_of
 from .unit_of_work import Transactions, UnitOfWork
@@ -152,6 +153,13 @@ class ImportService:
                 for item in added:
                     await self._insert(work, packet_id, item)
                 await self._totals(work, packet_id, bundle if seal else None)
+                await record_version(
+                    work,
+                    packet_id,
+                    VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
+                    f"imported from {source}",
+                    at_least=document.packet.version if existing is None else 1,
+                )
                 work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
         finally:
             for file in spooled.values():
@@ -203,6 +211,7 @@ class ImportService:
             "metadata": canonical_json(packet.metadata),
             "status": (PacketStatus.FINALIZED if seal else PacketStatus.DRAFT).value,
             "checksum": packet.checksum if seal else None,
+            "checksum_recipe": RECIPE_VERSION if seal else None,
             "finalized_at": packet.finalized_at if seal else None,
         }
 

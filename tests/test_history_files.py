@@ -1,0 +1,81 @@
+"""Where versions, files and bundles meet: history keeps its files, a sealed packet exports
+its frozen snapshot, and an imported seal keeps verifying."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import httpx
+from fastapi import FastAPI
+
+from .bundle_helpers import attach, export, packet_with_files
+from .conftest import add_item, make_packet
+from .test_attachments import blobs
+from .test_import import forget
+
+
+async def test_a_versioned_file_outlives_its_replacement(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    packet = await make_packet(client)
+    pid = packet["id"]
+    entry = await add_item(client, pid)
+    await attach(client, pid, entry["id"], b"the scan as first received")
+    await client.post(f"/api/packets/{pid}/versions", json={"changes_summary": "scan in"})
+    await attach(client, pid, entry["id"], b"a later scan")
+    kept = {p.name for p in blobs(app)}
+    assert hashlib.sha256(b"the scan as first received").hexdigest() in kept
+
+    restored = await client.post(f"/api/packets/{pid}/versions/2/restore")
+    assert restored.status_code == 200, restored.text
+    back = await client.get(f"/api/packets/{pid}/contents/{entry['id']}/file")
+    assert back.content == b"the scan as first received"
+    assert (await client.get(f"/api/packets/{pid}")).json()["size_bytes"] == len(back.content)
+
+
+async def test_an_unversioned_replaced_file_is_released(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    packet = await make_packet(client)
+    entry = await add_item(client, packet["id"])
+    await attach(client, packet["id"], entry["id"], b"draft only")
+    await attach(client, packet["id"], entry["id"], b"replacement")
+    assert [p.name for p in blobs(app)] == [hashlib.sha256(b"replacement").hexdigest()]
+
+
+async def test_a_sealed_packet_exports_its_seal_however_its_history_grows(
+    client: httpx.AsyncClient,
+) -> None:
+    packet = await packet_with_files(client)
+    pid = packet["id"]
+    sealed = (await client.post(f"/api/packets/{pid}/finalize")).json()
+    _, first = await export(client, pid)
+    await client.post(f"/api/packets/{pid}/versions", json={"changes_summary": "after the seal"})
+    assert (await client.get(f"/api/packets/{pid}")).json()["version"] == sealed["version"] + 1
+    _, second = await export(client, pid)
+    assert first == second
+
+
+async def test_an_imported_seal_verifies_and_keeps_its_version(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    packet = await packet_with_files(client)
+    pid = packet["id"]
+    sealed = (await client.post(f"/api/packets/{pid}/finalize")).json()
+    _, archive = await export(client, pid)
+    await forget(client, app, pid)
+
+    response = await client.post(
+        "/api/packets/import", files={"file": ("bundle.zip", io.BytesIO(archive))}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["verified"] is True
+    verify = (await client.get(f"/api/packets/{pid}/verify")).json()
+    assert verify["valid"] is True, verify["problems"]
+    versions = (await client.get(f"/api/packets/{pid}/versions")).json()["items"]
+    assert [(v["version_number"], v["kind"]) for v in versions] == [
+        (sealed["version"], "finalized")
+    ]
+    _, again = await export(client, pid)
+    assert again == archive
