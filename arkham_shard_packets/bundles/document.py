@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..models import ContentType, PacketStatus, PacketVisibility
-from ..services.checksum import item_record, packet_checksum
+from ..services.checksum import item_record, packet_checksum, packet_fields
 from ..timeutil import to_text
 
 FORMAT = "arkham-packet"
@@ -99,12 +99,7 @@ def recomputed_checksum(document: BundleDocument) -> str:
     """The packet checksum recipe over what the bundle carries (files by their digests)."""
     packet = document.packet
     return packet_checksum(
-        {
-            "name": packet.name,
-            "description": packet.description,
-            "visibility": packet.visibility.value,
-            "metadata": packet.metadata,
-        },
+        packet_fields(packet.name, packet.description, packet.visibility.value, packet.metadata),
         [
             item_record(
                 item.content_type.value,

@@ -12,29 +12,15 @@ from ..services.exports import download_url
 from .deps import ScopeDep, ServicesDep
 from .downloads import download
 from .files import MULTIPART_SLACK
-from .multipart import FormUpload, MultipartForm
+from .multipart import FormUpload, MultipartForm, multipart_body
 
 collection = APIRouter(route_class=PacketsRoute)
 item = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
-IMPORT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]},
-                    },
-                    "required": ["file"],
-                }
-            },
-            "application/json": {"schema": ImportRequest.model_json_schema()},
-        },
-    }
-}
+IMPORT_BODY = multipart_body(
+    {"merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]}},
+    {"application/json": {"schema": ImportRequest.model_json_schema()}},
+)
 
 
 @collection.post(

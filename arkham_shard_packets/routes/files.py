@@ -10,27 +10,14 @@ from ..models import PacketContent
 from ..schemas import ContentOut
 from .deps import ScopeDep, ServicesDep
 from .downloads import download
-from .multipart import FormUpload, MultipartForm
+from .multipart import FormUpload, MultipartForm, multipart_body
 
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 FILE_PATH = "/{packet_id}/contents/{content_entry_id}/file"
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers around the file itself
 
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = multipart_body({})
 
 
 @router.put(

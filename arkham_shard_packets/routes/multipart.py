@@ -183,3 +183,17 @@ class FormUpload:
         if spooled is None:
             raise InvalidInput(f"the form has no file field '{self.file_field}'")
         return ReceivedFile(spooled, filename or "", content_type, fields)
+
+
+def multipart_body(
+    fields: dict[str, dict[str, Any]], also: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """OpenAPI for a route that reads its multipart form itself: a required binary `file`
+    plus `fields`, and other content types in `also`."""
+    schema = {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary"}, **fields},
+        "required": ["file"],
+    }
+    content = {"multipart/form-data": {"schema": schema}, **(also or {})}
+    return {"requestBody": {"required": True, "content": content}}

@@ -63,6 +63,18 @@ def content_entry(record: Record) -> dict[str, Any]:
     }
 
 
+def packet_fields(
+    name: str, description: str, visibility: str, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The packet's part of the recipe, given by its parts."""
+    return {
+        "name": name,
+        "description": description,
+        "visibility": visibility,
+        "metadata": metadata,
+    }
+
+
 def item_record(
     content_type: str,
     content_id: str,

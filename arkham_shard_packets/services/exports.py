@@ -155,17 +155,11 @@ class ExportService:
 
     async def open(self, scope: Scope, packet_id: str, export_id: str) -> Download:
         async with self.tx.read(scope) as work:
-            row = (
-                (
-                    await work.conn.execute(
-                        work.scope.select(packet_exports).where(
-                            packet_exports.c.id == export_id,
-                            packet_exports.c.packet_id == packet_id,
-                        )
-                    )
+            row = await work.first(
+                work.scope.select(packet_exports).where(
+                    packet_exports.c.id == export_id,
+                    packet_exports.c.packet_id == packet_id,
                 )
-                .mappings()
-                .first()
             )
         if row is None:
             raise NotFound(f"export {export_id} of packet {packet_id} not found")

@@ -94,17 +94,11 @@ async def record_version(
 
 
 async def load_version(work: UnitOfWork, packet_id: str, number: int) -> PacketVersion:
-    row = (
-        (
-            await work.conn.execute(
-                work.scope.select(packet_versions).where(
-                    packet_versions.c.packet_id == packet_id,
-                    packet_versions.c.version_number == number,
-                )
-            )
+    row = await work.first(
+        work.scope.select(packet_versions).where(
+            packet_versions.c.packet_id == packet_id,
+            packet_versions.c.version_number == number,
         )
-        .mappings()
-        .first()
     )
     if row is None:
         raise VersionNotFound(packet_id, number)

@@ -12,12 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ..db.tables import packets
-from ..errors import Conflict, PacketNotFound, SnapshotDamaged
+from ..errors import Conflict, SnapshotDamaged
 from ..models import Packet, PacketContent, PacketStatus, PacketVisibility
 from .history import read_snapshot
 from .integrity import sealed_version
-from .records import content_from_row, load_contents, packet_from_row
+from .records import content_from_row, load_contents, load_packet_row, packet_from_row
 from .sealing import checksum_of
 from .snapshots import content_values
 from .unit_of_work import UnitOfWork
@@ -40,13 +39,7 @@ class PacketState:
 
 
 async def export_state(work: UnitOfWork, packet_id: str) -> PacketState:
-    row = (
-        (await work.conn.execute(work.scope.select(packets).where(packets.c.id == packet_id)))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise PacketNotFound(packet_id)
+    row = await load_packet_row(work, packet_id)
     packet = packet_from_row(row)
     rows = PacketState(packet, await load_contents(work, packet_id), None)
     if not rows.sealed:

@@ -74,15 +74,15 @@ def stored_size(row: RowLike) -> int:
     return (len(data.encode("utf-8")) if data else 0) + int(row.get("file_size") or 0)
 
 
-async def load_packet(work: UnitOfWork, packet_id: str) -> Packet:
-    row = (
-        (await work.conn.execute(work.scope.select(packets).where(packets.c.id == packet_id)))
-        .mappings()
-        .first()
-    )
+async def load_packet_row(work: UnitOfWork, packet_id: str) -> RowLike:
+    row = await work.first(work.scope.select(packets).where(packets.c.id == packet_id))
     if row is None:
         raise PacketNotFound(packet_id)
-    return packet_from_row(row)
+    return row
+
+
+async def load_packet(work: UnitOfWork, packet_id: str) -> Packet:
+    return packet_from_row(await load_packet_row(work, packet_id))
 
 
 async def lock_packet(

@@ -7,18 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..models import Packet, PacketContent
-from .checksum import data_sha256, item_record, packet_checksum
+from .checksum import data_sha256, item_record, packet_checksum, packet_fields
 
 __all__ = ["checksum_of", "data_sha256", "recipe_item", "recipe_packet"]
 
 
 def recipe_packet(packet: Packet) -> dict[str, Any]:
-    return {
-        "name": packet.name,
-        "description": packet.description,
-        "visibility": packet.visibility.value,
-        "metadata": packet.metadata,
-    }
+    return packet_fields(packet.name, packet.description, packet.visibility.value, packet.metadata)
 
 
 def recipe_item(item: PacketContent) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.tables import packet_contents, packet_snapshots, packets, snapshot_files
-from ..errors import PacketNotFound
 from ..timeutil import now_text
 from .checksum import canonical_json, sha256_hex
+from .records import load_packet_row
 from .unit_of_work import UnitOfWork
 
 SNAPSHOT_FORMAT = "arkham-packet-snapshot/1"
@@ -105,13 +105,7 @@ class StoredSnapshot:
 
 async def current_state(work: UnitOfWork, packet_id: str) -> tuple[Record, list[Record]]:
     """The packet's record and its content records, as the rows are stored now."""
-    row = (
-        (await work.conn.execute(work.scope.select(packets).where(packets.c.id == packet_id)))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise PacketNotFound(packet_id)
+    row = await load_packet_row(work, packet_id)
     rows = (
         (
             await work.conn.execute(

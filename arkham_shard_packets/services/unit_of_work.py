@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Executable, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.scope import Scope
@@ -26,6 +27,10 @@ class UnitOfWork:
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
+
+    async def first(self, statement: Executable) -> RowMapping | None:
+        """The first row of a query, by column name, or None."""
+        return (await self.conn.execute(statement)).mappings().first()
 
     def orphan(self, *digests: str) -> None:
         """Files this work stopped pointing at: released after commit if nothing else does."""
