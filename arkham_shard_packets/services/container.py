@@ -94,5 +94,6 @@ class Services:
                 work_dir,
                 settings.import_limits(),
                 settings.allowed_import_dirs(data_dir),
+                exports_dir=data_dir / "exports",
             ),
         )
