@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
     share_lockout_seconds: int = 300
+    # Files a killed process left are swept at start once this old (another process sharing
+    # the data directory may be writing a younger one right now).
+    recovery_grace_seconds: float = 3600.0
 
     # Attachments and bundles
     max_file_bytes: int = 1 * GIB

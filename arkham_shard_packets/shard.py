@@ -63,6 +63,10 @@ class PacketsShard(ArkhamShard):
             data_dir=shard_data_dir(frame, storage, settings.data_dir),
             frame=frame,
         )
+        try:
+            await self.services.recovery.sweep()
+        except Exception:
+            logger.exception("packets: the start-up sweep failed; stray files stay on disk")
         self.services.dispatcher.start()
         logredact.install()
         app = getattr(frame, "app", None)

@@ -219,19 +219,26 @@ async def test_an_unknown_merge_mode_is_422(client: httpx.AsyncClient, app: Fast
 async def test_import_from_an_allowed_folder(client: httpx.AsyncClient, app: FastAPI) -> None:
     packet = await packet_with_files(client)
     body, _ = await export(client, packet["id"], "tar.gz")
-    await forget(client, app, packet["id"])
-    response = await client.post(
-        "/api/packets/import", json={"file_path": body["file_path"], "merge_mode": "replace"}
+    same = await client.post(
+        "/api/packets/import", json={"file_path": body["file_path"], "merge_mode": "skip"}
     )
-    assert response.status_code == 200, response.text
-    assert response.json()["import_source"] == real_path(body["file_path"])
+    assert same.status_code == 200, same.text
+    assert same.json()["import_source"] == real_path(body["file_path"])
+    assert same.json()["skipped"] is True
     imports = app.state.packets_shard.services.data_dir / "imports"
     imports.mkdir()
     (imports / "copy.tgz").write_bytes(file_bytes(body["file_path"]))
-    again = await client.post(
-        "/api/packets/import", json={"file_path": str(imports / "copy.tgz"), "merge_mode": "skip"}
+    await forget(client, app, packet["id"])
+    response = await client.post(
+        "/api/packets/import",
+        json={"file_path": str(imports / "copy.tgz"), "merge_mode": "replace"},
     )
-    assert again.json()["skipped"] is True
+    assert response.status_code == 200, response.text
+    assert response.json()["import_source"] == real_path(imports / "copy.tgz")
+    assert response.json()["contents_imported"] == 3
+    # the export folder only offers files an export of the caller's tenant recorded there
+    unrecorded = await client.post("/api/packets/import", json={"file_path": body["file_path"]})
+    assert unrecorded.status_code == 404
     missing = await client.post("/api/packets/import", json={"file_path": str(imports / "no")})
     assert missing.status_code == 404
 

@@ -67,6 +67,19 @@ async def entry_row(work: UnitOfWork, packet_id: str, entry_id: str) -> Any:
     return row
 
 
+async def is_referenced(work: UnitOfWork, sha256: str) -> bool:
+    """By a content entry of any tenant, or by any version's snapshot (history keeps its
+    files: a version can be restored or exported at any time)."""
+    for table, column in (
+        (packet_contents, packet_contents.c.file_sha256),
+        (snapshot_files, snapshot_files.c.file_sha256),
+    ):
+        statement = select(func.count()).select_from(table).where(column == sha256)
+        if (await work.conn.execute(statement)).scalar_one():
+            return True
+    return False
+
+
 class FileReleaser:
     """Deletes a blob once nothing points at it."""
 
@@ -78,19 +91,6 @@ class FileReleaser:
         for sha256 in sorted(digests):
             await self.release(sha256)
 
-    @staticmethod
-    async def _referenced(work: UnitOfWork, sha256: str) -> bool:
-        """By a content entry of any tenant, or by any version's snapshot (history keeps its
-        files: a version can be restored or exported at any time)."""
-        for table, column in (
-            (packet_contents, packet_contents.c.file_sha256),
-            (snapshot_files, snapshot_files.c.file_sha256),
-        ):
-            statement = select(func.count()).select_from(table).where(column == sha256)
-            if (await work.conn.execute(statement)).scalar_one():
-                return True
-        return False
-
     async def release(self, sha256: str) -> None:
         async with self.tx.write(Scope()) as work:
             locked = (
@@ -100,7 +100,7 @@ class FileReleaser:
                     .with_for_update()
                 )
             ).first()
-            if locked is None or await self._referenced(work, sha256):
+            if locked is None or await is_referenced(work, sha256):
                 return
             await work.conn.execute(packet_files.delete().where(packet_files.c.sha256 == sha256))
             # unlinked before commit, while the row lock keeps attaches of these bytes waiting

@@ -20,6 +20,7 @@ from .integrity import IntegrityService
 from .outbox import OutboxDispatcher
 from .packets import PacketService
 from .queries import PacketQueries
+from .recovery import Recovery
 from .resolver import ItemResolver
 from .share_access import ShareAccessService
 from .shares import ShareService
@@ -47,6 +48,7 @@ class Services:
     attachments: AttachmentService
     exports: ExportService
     imports: ImportService
+    recovery: Recovery
 
     @classmethod
     def build(
@@ -94,5 +96,13 @@ class Services:
                 work_dir,
                 settings.import_limits(),
                 settings.allowed_import_dirs(data_dir),
+                exports_dir=data_dir / "exports",
+            ),
+            recovery=Recovery(
+                transactions,
+                files,
+                tmp_dir=work_dir,
+                exports_dir=data_dir / "exports",
+                grace_seconds=settings.recovery_grace_seconds,
             ),
         )

@@ -25,7 +25,7 @@ from ..bundles.document import BundleDocument, BundleItem
 from ..bundles.limits import ImportLimits
 from ..bundles.verify import VerifiedBundle, open_bundle
 from ..db.scope import Scope
-from ..db.tables import packet_contents, packets
+from ..db.tables import packet_contents, packet_exports, packets
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..filestore import FileStore, SpooledFile
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
@@ -39,6 +39,14 @@ from .unit_of_work import Transactions, UnitOfWork
 from .uploads import Upload, clean_file_name
 
 Progress = Callable[[int], object]
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    return path.is_relative_to(folder.resolve())
+
+
+def _is_one_of(path: Path, candidates: list[str]) -> bool:
+    return any(Path(each).resolve() == path for each in candidates)
 
 
 def merge_mode_of(value: str | None) -> MergeMode:
@@ -57,12 +65,14 @@ class ImportService:
         work_dir: Path,
         limits: ImportLimits,
         allowed_dirs: list[Path],
+        exports_dir: Path | None = None,
     ) -> None:
         self.tx = transactions
         self.store = store
         self.work_dir = work_dir
         self.limits = limits
         self.allowed_dirs = allowed_dirs
+        self.exports_dir = exports_dir
 
     async def import_upload(self, scope: Scope, upload: Upload) -> PacketImportResult:
         await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
@@ -79,7 +89,22 @@ class ImportService:
     ) -> PacketImportResult:
         """A server-side file: only inside an allowed import folder, after following links."""
         resolved = await asyncio.to_thread(self._allowed, file_path)
+        if not await self._readable_export(scope, resolved):
+            raise NotFound(f"no file at {file_path}")
         return await self.import_file(scope, resolved, mode, str(resolved))
+
+    async def _readable_export(self, scope: Scope, path: Path) -> bool:
+        """A file in the shard's own export folder belongs to the tenant that exported it: only
+        a file an export of the caller's scope wrote there may be imported by its path."""
+        exports = self.exports_dir
+        if exports is None or not await asyncio.to_thread(_is_inside, path, exports):
+            return True
+        statement = scope.select(packet_exports, packet_exports.c.file_path).where(
+            packet_exports.c.file_name == path.name
+        )
+        async with self.tx.read(scope) as work:
+            written = list((await work.conn.scalars(statement)).all())
+        return await asyncio.to_thread(_is_one_of, path, written)
 
     def _allowed(self, file_path: str) -> Path:
         resolved = Path(file_path).resolve()
@@ -135,7 +160,12 @@ class ImportService:
                         "merged into the existing draft: the bundle's seal does not apply"
                     )
                 if existing is None:
-                    await self._create(work, document, seal)
+                    packet_id = await self._create(work, document, seal)
+                    if packet_id != document.packet.id:
+                        errors.append(
+                            f"packet id {document.packet.id} is not available here; "
+                            f"imported as a new packet {packet_id}"
+                        )
                 else:
                     await self._update(work, document, seal)
                 present: set[tuple[str, str]] = set()
@@ -215,23 +245,31 @@ class ImportService:
             "finalized_at": packet.finalized_at if seal else None,
         }
 
-    async def _create(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> None:
+    async def _create(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> str:
+        """Created under the bundle's id, unless a packet of another tenant has that id: then
+        under a new one, so the import neither touches nor reveals the other tenant's packet."""
         packet = document.packet
-        values = work.scope.row(
-            id=packet.id,
-            created_by=packet.created_by,
-            created_at=packet.created_at,
-            updated_at=now_text(),
-            version=packet.version,
-            contents_count=0,
-            size_bytes=0,
-            **self._packet_values(document, seal),
-        )
-        try:
-            async with work.conn.begin_nested():
-                await work.conn.execute(insert(packets).values(values))
-        except exc.IntegrityError:
-            raise Conflict(f"a packet with id {packet.id} already exists elsewhere") from None
+        for packet_id in (packet.id, str(uuid.uuid4())):
+            values = work.scope.row(
+                id=packet_id,
+                created_by=packet.created_by,
+                created_at=packet.created_at,
+                updated_at=now_text(),
+                version=packet.version,
+                contents_count=0,
+                size_bytes=0,
+                **self._packet_values(document, seal),
+            )
+            try:
+                async with work.conn.begin_nested():
+                    await work.conn.execute(insert(packets).values(values))
+                return packet_id
+            except exc.IntegrityError:
+                if await self._lock_existing(work, packet.id) is not None:
+                    raise Conflict(
+                        f"packet {packet.id} was created while it was imported"
+                    ) from None
+        raise Conflict(f"no free id for the packet of bundle {packet.id}; try again")
 
     async def _update(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> None:
         values = {**self._packet_values(document, seal), "updated_at": now_text()}

@@ -49,7 +49,8 @@ class Transactions:
         async with self.database.writing() as conn:
             work = UnitOfWork(conn, scope)
             yield work
-            await append(conn, scope.tenant_id, work.events)
+            # the work's scope, not the caller's: a share link switches it to the share's tenant
+            await append(conn, work.scope.tenant_id, work.events)
         if work.events:
             try:
                 await self.dispatcher.deliver()

@@ -1,0 +1,365 @@
+"""Two tenants, every route: nothing of one tenant is visible to, or changed by, another.
+
+Each tenant builds a full world through the API (packets, contents, a file, versions, shares,
+comments, exports, an import). Then every route is walked by the other tenant (and by a caller
+with no tenant) with the first one's ids: each answers 404, an empty list or a zero count, and
+the owner's rows are byte-for-byte what they were. Share links open their own tenant's packet
+and nothing else. A final check proves the walk reached every route the shard serves.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from starlette.routing import Match
+
+from arkham_shard_packets.api import PREFIX
+from arkham_shard_packets.db.tables import metadata, outbox
+
+from .conftest import TENANT_HEADER
+
+API = PREFIX
+TENANT_A = "7c0f3a0e-0000-4000-8000-00000000000a"
+TENANT_B = "7c0f3a0e-0000-4000-8000-00000000000b"
+OUTBOX_BOOKKEEPING = {"delivered_at", "attempts"}  # delivery, not content
+PACKETS_PER_WORLD = 5  # draft, sealed, spare, gone, batched
+
+
+def headers_of(tenant: str | None) -> dict[str, str]:
+    return {} if tenant is None else {TENANT_HEADER: tenant}
+
+
+@dataclass
+class World:
+    """One tenant's packets and everything hanging off them."""
+
+    tenant: str
+    draft: str = ""
+    entry: str = ""  # an item of the draft with an attached file
+    spare_entry: str = ""  # an item of the draft without one
+    sealed: str = ""  # finalized, then shared
+    share_id: str = ""  # a comment link on the sealed packet
+    comment_token: str = ""
+    edit_token: str = ""  # an edit link on the draft
+    export_id: str = ""
+    export_path: str = ""
+    bundle: bytes = b""
+    file_bytes: bytes = b""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return headers_of(self.tenant)
+
+    @property
+    def ids(self) -> set[str]:
+        return {self.draft, self.sealed}
+
+
+@dataclass
+class Walker:
+    """Sends requests as one tenant and remembers every (method, path) it sent."""
+
+    client: httpx.AsyncClient
+    tenant: str | None
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    imports: int = 0  # packets it imported from other tenants' bundles
+
+    async def call(self, method: str, path: str, expect: int, **kwargs: Any) -> httpx.Response:
+        url = API + path
+        response = await self.client.request(
+            method, url, headers={**headers_of(self.tenant), **kwargs.pop("headers", {})}, **kwargs
+        )
+        self.sent.append((method, url))
+        assert response.status_code == expect, (
+            f"{method} {path} as {self.tenant}: {response.status_code} {response.text[:300]}"
+        )
+        return response
+
+    async def json(self, method: str, path: str, expect: int, **kwargs: Any) -> Any:
+        return (await self.call(method, path, expect, **kwargs)).json()
+
+
+def upload(content: bytes, name: str = "scan.pdf") -> dict[str, Any]:
+    return {"files": {"file": (name, io.BytesIO(content), "application/pdf")}}
+
+
+async def populate(walker: Walker, tenant: str) -> World:
+    world = World(tenant)
+    label = tenant[-1].upper()
+    world.file_bytes = f"%PDF-1.4 evidence of tenant {label}\n".encode() * 100
+    call, json = walker.call, walker.json
+
+    draft = await json("POST", "/", 201, json={"name": f"Draft {label}", "metadata": {"t": label}})
+    world.draft = draft["id"]
+    item = {"content_type": "document", "content_id": f"doc-{label}", "data": {"p": 1}}
+    world.entry = (await json("POST", f"/{world.draft}/contents", 201, json=item))["id"]
+    spare = {"content_type": "entity", "content_id": f"ent-{label}", "order": 1}
+    world.spare_entry = (await json("POST", f"/{world.draft}/contents", 201, json=spare))["id"]
+    await call(
+        "PUT", f"/{world.draft}/contents/{world.entry}/file", 200, **upload(world.file_bytes)
+    )
+    got = await call("GET", f"/{world.draft}/contents/{world.entry}/file", 200)
+    assert got.content == world.file_bytes
+    etag = (await call("GET", f"/{world.draft}", 200)).headers["etag"]
+    await call("PUT", f"/{world.draft}", 200, json={"description": "v"}, headers={"if-match": etag})
+    await call("POST", f"/{world.draft}/versions", 201, json={"changes_summary": "items"})
+    await json("GET", f"/{world.draft}/versions", 200)
+    await json("GET", f"/{world.draft}/versions/2", 200)
+    await json("GET", f"/{world.draft}/versions/1/diff/2", 200)
+    await json("POST", f"/{world.draft}/versions/2/restore", 200)
+    scratch = {"content_type": "claim", "content_id": "scratch"}
+    scratch_id = (await json("POST", f"/{world.draft}/contents", 201, json=scratch))["id"]
+    await call("DELETE", f"/{world.draft}/contents/{scratch_id}", 204)
+    edit = await json(
+        "POST", f"/{world.draft}/share", 201, json={"shared_with": "public", "permissions": "edit"}
+    )
+    world.edit_token = edit["access_token"]
+    await json("GET", f"/{world.draft}/contents", 200)
+
+    sealed = await json("POST", "/", 201, json={"name": f"Sealed {label}"})
+    world.sealed = sealed["id"]
+    await call("POST", f"/{world.sealed}/contents", 201, json=item)
+    await call("POST", f"/{world.sealed}/finalize", 200)
+    assert (await json("GET", f"/{world.sealed}/verify", 200))["valid"] is True
+    shared = await json(
+        "POST",
+        f"/{world.sealed}/share",
+        201,
+        json={"shared_with": "x@example.org", "permissions": "comment"},
+    )
+    world.share_id, world.comment_token = shared["id"], shared["access_token"]
+    link = f"/shared/{world.comment_token}"
+    await call("POST", f"{link}/comments", 201, json={"author": label, "body": "seen"})
+    await call("GET", link, 200)
+    await call("GET", f"{link}/view", 200)
+    await call("POST", f"{link}/view", 200, data={"author": label, "body": "from the page"})
+    await json("GET", f"/{world.sealed}/shares", 200)
+    await json("GET", f"/{world.sealed}/shares/{world.share_id}/access", 200)
+    assert len((await json("GET", f"/{world.sealed}/comments", 200))["items"]) == 2
+    revoked = await json("POST", f"/{world.sealed}/share", 201, json={"shared_with": "gone"})
+    await call("DELETE", f"/{world.sealed}/shares/{revoked['id']}", 204)
+
+    exported = await json("POST", f"/{world.sealed}/export", 201, json={"format": "zip"})
+    world.export_id, world.export_path = exported["export_id"], exported["file_path"]
+    world.bundle = (await call("GET", f"/{world.sealed}/exports/{world.export_id}", 200)).content
+    skipped = await json(
+        "POST", "/import", 200, files={"file": ("b.zip", world.bundle)}, data={"merge_mode": "skip"}
+    )
+    assert skipped["skipped"] is True and skipped["packet_id"] == world.sealed
+    by_path = await json(
+        "POST", "/import", 200, json={"file_path": world.export_path, "merge_mode": "skip"}
+    )
+    assert by_path["skipped"] is True
+
+    spare_packet = await json("POST", "/", 201, json={"name": f"Spare {label}"})
+    await call("POST", f"/{spare_packet['id']}/archive", 200)
+    batch = await json("POST", "/batch/finalize", 200, json={"ids": [spare_packet["id"]]})
+    assert batch["failed"] == 1  # archived: refused for a reason of its own
+    gone = await json("POST", "/", 201, json={"name": f"Gone {label}"})
+    await call("DELETE", f"/{gone['id']}", 200)
+    batched = await json("POST", "/", 201, json={"name": f"Batched {label}"})
+    assert (await json("POST", "/batch/archive", 200, json={"ids": [batched["id"]]}))["failed"] == 0
+    return world
+
+
+async def tenant_rows(engine: Any, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row a tenant owns, in every table that has a tenant."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    async with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if "tenant_id" not in table.c:
+                continue
+            columns = [
+                c for c in table.c if table is not outbox or c.name not in OUTBOX_BOOKKEEPING
+            ]
+            result = await conn.execute(select(*columns).where(table.c.tenant_id == tenant))
+            rows[table.name] = sorted(tuple(map(repr, row)) for row in result.all())
+    return rows
+
+
+async def visible_ids(walker: Walker) -> set[str]:
+    seen: set[str] = set()
+    for path in ("/", "/status/draft", "/status/finalized", "/status/shared"):
+        page = await walker.json("GET", path, 200, params={"page_size": 100})
+        assert page["total"] == len(page["items"])
+        seen |= {p["id"] for p in page["items"]}
+    return seen
+
+
+async def feed_payloads(walker: Walker) -> list[dict[str, Any]]:
+    feed = await walker.json("GET", "/events", 200, params={"after": 0, "limit": 1000})
+    assert feed["count"] < 1000
+    return [event["payload"] for event in feed["events"]]
+
+
+async def feed_packet_ids(walker: Walker) -> set[str]:
+    return {payload.get("packet_id") for payload in await feed_payloads(walker)}
+
+
+async def feed_entry_ids(walker: Walker) -> set[str]:
+    return {payload.get("content_entry_id") for payload in await feed_payloads(walker)}
+
+
+async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
+    """Every route, as `walker`, aimed at `owner`'s things: all 404, empty or zero."""
+    call, json = walker.call, walker.json
+    draft, sealed = owner.draft, owner.sealed
+    file = f"/{draft}/contents/{owner.entry}/file"
+    for method, path, kwargs in [
+        ("GET", f"/{draft}", {}),
+        ("PUT", f"/{draft}", {"json": {"name": "taken"}}),
+        ("DELETE", f"/{draft}", {}),
+        ("POST", f"/{draft}/archive", {}),
+        ("POST", f"/{draft}/finalize", {}),
+        ("GET", f"/{draft}/contents", {}),
+        ("POST", f"/{draft}/contents", {"json": {"content_type": "claim", "content_id": "x"}}),
+        ("DELETE", f"/{draft}/contents/{owner.spare_entry}", {}),
+        ("PUT", file, upload(b"overwrite")),
+        ("GET", file, {}),
+        ("POST", f"/{draft}/versions", {"json": {"changes_summary": "mine"}}),
+        ("GET", f"/{draft}/versions", {}),
+        ("GET", f"/{draft}/versions/1", {}),
+        ("GET", f"/{draft}/versions/1/diff/2", {}),
+        ("POST", f"/{draft}/versions/1/restore", {}),
+        ("GET", f"/{draft}/verify", {}),
+        ("GET", f"/{sealed}/verify", {}),
+        ("POST", f"/{draft}/share", {"json": {"shared_with": "public"}}),
+        ("POST", f"/{sealed}/share", {"json": {"shared_with": "public"}}),
+        ("GET", f"/{sealed}/shares", {}),
+        ("DELETE", f"/{sealed}/shares/{owner.share_id}", {}),
+        ("GET", f"/{sealed}/shares/{owner.share_id}/access", {}),
+        ("GET", f"/{sealed}/comments", {}),
+        ("POST", f"/{sealed}/export", {"json": {"format": "json"}}),
+        ("GET", f"/{sealed}/exports/{owner.export_id}", {}),
+    ]:
+        await call(method, path, 404, **kwargs)
+
+    if own is not None:  # the walker's own packets with the owner's child ids
+        for method, path, kwargs in [
+            ("DELETE", f"/{own.draft}/contents/{owner.spare_entry}", {}),
+            ("GET", f"/{own.draft}/contents/{owner.entry}/file", {}),
+            ("PUT", f"/{own.draft}/contents/{owner.entry}/file", upload(b"overwrite")),
+            ("DELETE", f"/{own.sealed}/shares/{owner.share_id}", {}),
+            ("GET", f"/{own.sealed}/shares/{owner.share_id}/access", {}),
+            ("GET", f"/{own.sealed}/exports/{owner.export_id}", {}),
+        ]:
+            await call(method, path, 404, **kwargs)
+
+    assert not (await visible_ids(walker)) & owner.ids
+    searched = await json("GET", "/", 200, params={"search": "Sealed", "q": "Sealed"})
+    assert not {p["id"] for p in searched["items"]} & owner.ids
+    count = (await json("GET", "/count", 200))["count"]
+    stats = await json("GET", "/stats/overview", 200)
+    own_total = (0 if own is None else PACKETS_PER_WORLD) + walker.imports
+    assert count == stats["total_packets"] == own_total
+    assert stats["total_shares"] == (0 if own is None else 2)
+    for action in ("finalize", "archive"):
+        result = await json("POST", f"/batch/{action}", 200, json={"ids": sorted(owner.ids)})
+        assert (result["processed"], result["failed"]) == (0, 2)
+        assert all(e["detail"].endswith("not found") for e in result["errors"])
+    assert not (await feed_packet_ids(walker)) & owner.ids
+
+    # An import of the owner's bundle lands in the importer's tenant, under an id of its own:
+    # the owner's packet is neither touched nor shown.
+    imported = await json(
+        "POST",
+        "/import",
+        200,
+        files={"file": ("b.zip", owner.bundle)},
+        data={"merge_mode": "replace"},
+    )
+    assert imported["packet_id"] != owner.sealed
+    assert imported["verified"] is True and imported["skipped"] is False
+    assert any("not available here" in problem for problem in imported["errors"])
+    mine = await json("GET", f"/{imported['packet_id']}", 200)
+    assert mine["status"] == "finalized" and mine["contents_count"] == 1
+    walker.imports += 1
+    await Walker(walker.client, owner.tenant).call("GET", f"/{imported['packet_id']}", 404)
+    # The owner's export file is not the walker's to read, even by its path on the server.
+    await call("POST", "/import", 404, json={"file_path": owner.export_path})
+
+
+async def walk_links(walker: Walker, owner: World, own: World) -> None:
+    """A share link is its own credential: it opens its packet for anyone, whatever their
+    tenant, and reaches nothing else."""
+    comment_link, edit_link = f"/shared/{owner.comment_token}", f"/shared/{owner.edit_token}"
+    opened = await walker.json("GET", comment_link, 200)
+    assert opened["packet"]["id"] == owner.sealed
+    await walker.call("POST", f"{comment_link}/comments", 201, json={"author": "o", "body": "b"})
+    await walker.call("DELETE", f"{edit_link}/contents/{own.spare_entry}", 404)
+    await walker.call("DELETE", f"{edit_link}/contents/{own.entry}", 404)
+    added = await walker.json(
+        "POST", f"{edit_link}/contents", 201, json={"content_type": "claim", "content_id": "via"}
+    )
+    owner_walker = Walker(walker.client, owner.tenant)
+    contents = await owner_walker.json("GET", f"/{owner.draft}/contents", 200)
+    assert added["id"] in {c["id"] for c in contents["items"]}
+    own_contents = await walker.json("GET", f"/{own.draft}/contents", 200)
+    assert {c["id"] for c in own_contents["items"]} >= {own.entry, own.spare_entry}
+    assert added["id"] not in {c["id"] for c in own_contents["items"]}
+    # what the link did is the owner's event, not the walker's nor the tenantless caller's
+    assert added["id"] in await feed_entry_ids(owner_walker)
+    assert added["id"] not in await feed_entry_ids(walker)
+    assert added["id"] not in await feed_entry_ids(Walker(walker.client, None))
+
+
+def covered_routes(app: FastAPI, sent: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The route each request went to (the first that matches, as the router decides)."""
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    covered: set[tuple[str, str]] = set()
+    for method, path in sent:
+        request = {"type": "http", "method": method, "path": path, "root_path": ""}
+        for route in routes:
+            if route.matches(request)[0] is Match.FULL:
+                covered.add((method, route.path))
+                break
+    return covered
+
+
+async def test_every_route_keeps_tenants_apart(
+    app: FastAPI, client: httpx.AsyncClient, engine: Any
+) -> None:
+    a_walker, b_walker = Walker(client, TENANT_A), Walker(client, TENANT_B)
+    nobody = Walker(client, None)
+    await nobody.json("GET", "/health", 200)
+    a, b = await populate(a_walker, TENANT_A), await populate(b_walker, TENANT_B)
+    assert (await visible_ids(a_walker)) >= a.ids
+    assert (await feed_packet_ids(a_walker)) >= a.ids
+
+    a_before, b_before = await tenant_rows(engine, TENANT_A), await tenant_rows(engine, TENANT_B)
+    await walk_across(b_walker, a, b)
+    await walk_across(nobody, a, None)
+    assert await tenant_rows(engine, TENANT_A) == a_before
+    b_after = await tenant_rows(engine, TENANT_B)
+    await walk_across(a_walker, b, a)
+    await walk_across(nobody, b, None)
+    assert await tenant_rows(engine, TENANT_B) == b_after
+    assert b_after != b_before  # B's own import did land in B
+
+    for owner, walker in ((a, a_walker), (b, b_walker)):
+        sealed = await walker.json("GET", f"/{owner.sealed}/verify", 200)
+        assert sealed["valid"] is True
+        got = await walker.call("GET", f"/{owner.draft}/contents/{owner.entry}/file", 200)
+        assert got.content == owner.file_bytes
+        assert (
+            await walker.call("GET", f"/{owner.sealed}/exports/{owner.export_id}", 200)
+        ).content == owner.bundle
+
+    await walk_links(b_walker, a, b)
+    await walk_links(a_walker, b, a)
+    assert not (await feed_packet_ids(nobody)) & (a.ids | b.ids)
+
+    sent = a_walker.sent + b_walker.sent + nobody.sent
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith(API)
+        for method in route.methods
+    }
+    assert served - covered_routes(app, sent) == set()
