@@ -10,6 +10,14 @@ from ..schemas import ContentCreate, ContentList, ContentOut
 from ..services.contents import ContentDraft
 from .deps import EntryId, PacketId, ScopeDep, ServicesDep
 
+
+def content_draft(body: ContentCreate) -> ContentDraft:
+    """The item a request asks to add, by the owner or through an edit link."""
+    return ContentDraft(
+        body.content_type, body.content_id, body.content_title, body.order, body.data
+    )
+
+
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 
@@ -32,10 +40,7 @@ async def list_contents(packet_id: PacketId, services: ServicesDep, scope: Scope
 async def add_content(
     packet_id: PacketId, body: ContentCreate, services: ServicesDep, scope: ScopeDep
 ) -> PacketContent:
-    draft = ContentDraft(
-        body.content_type, body.content_id, body.content_title, body.order, body.data
-    )
-    return await services.contents.add(scope, packet_id, draft)
+    return await services.contents.add(scope, packet_id, content_draft(body))
 
 
 @router.delete(

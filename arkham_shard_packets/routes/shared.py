@@ -12,8 +12,8 @@ from ..errors import PacketsRoute, error_responses
 from ..models import PacketComment, PacketContent
 from ..schemas import ContentCreate, ContentOut
 from ..schemas_shares import CommentCreate, CommentOut, SharedPacketOut
-from ..services.contents import ContentDraft
 from ..services.share_access import CommentDraft, SharedPacket, ShareLink
+from .contents import content_draft
 from .deps import EntryId, ServicesDep, ShareToken
 
 PASSWORD_HEADER = "X-Share-Password"
@@ -83,10 +83,7 @@ async def comment_on_shared_packet(
 async def add_content_through_share(
     body: ContentCreate, link: LinkDep, services: ServicesDep
 ) -> PacketContent:
-    draft = ContentDraft(
-        body.content_type, body.content_id, body.content_title, body.order, body.data
-    )
-    return await services.share_access.add_content(link, draft)
+    return await services.share_access.add_content(link, content_draft(body))
 
 
 @router.delete(
