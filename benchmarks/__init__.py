@@ -1,0 +1,1 @@
+"""The packets shard's benchmark suite: `python -m benchmarks --help`."""

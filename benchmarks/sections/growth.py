@@ -1,0 +1,167 @@
+"""Section 1, growth: the same requests on a small and on a large database.
+
+Target: each request's median at the large size within 1.2x of its median at the small size.
+Every probe is run once per round, round after round, so noise spreads evenly over them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..seed import NEEDLE
+from ..stats import Sample, SectionResult, Target, ms, timed
+from ..workbench import Workbench
+
+NAME = "growth"
+TITLE = "Growth: each request at the small and at the large size"
+LIMIT = 1.2
+WARMUP_ROUNDS = 5
+PAGE_SIZE = 20
+API = "/api/packets"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    params: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+    expect: int = 200
+
+
+@dataclass
+class Pools:
+    """Packets the probes pick from, cycled so each call reads or writes a different one."""
+
+    ids: itertools.cycle[str]
+    drafts: itertools.cycle[str]
+
+
+@dataclass(frozen=True)
+class Probe:
+    label: str
+    call: Callable[[Pools], Call]
+
+
+def deep_page(small: int) -> int:
+    """A page near the end of the small database; the same page number at the large size."""
+    return max(1, (small * 9 // 10) // PAGE_SIZE + 1)
+
+
+def probes(small: int) -> list[Probe]:
+    deep = deep_page(small)
+    return [
+        Probe("GET /?page=1", lambda _: Call("GET", f"{API}/", {"page": 1})),
+        Probe(
+            f"GET /?page={deep} (deep)",
+            lambda _: Call("GET", f"{API}/", {"page": deep, "page_size": PAGE_SIZE}),
+        ),
+        Probe(
+            "GET /?status&visibility&sort (filtered)",
+            lambda _: Call(
+                "GET",
+                f"{API}/",
+                {"status": "finalized", "visibility": "team", "sort": "updated_at"},
+            ),
+        ),
+        Probe(f"GET /?search={NEEDLE}", lambda _: Call("GET", f"{API}/", {"search": NEEDLE})),
+        Probe("GET /{id}", lambda pools: Call("GET", f"{API}/{next(pools.ids)}")),
+        Probe(
+            "POST /",
+            lambda _: Call("POST", f"{API}/", body={"name": "Bench packet"}, expect=201),
+        ),
+        Probe(
+            "POST /{id}/contents",
+            lambda pools: Call(
+                "POST",
+                f"{API}/{next(pools.drafts)}/contents",
+                body={"content_type": "document", "content_id": f"bench-{uuid.uuid4()}"},
+                expect=201,
+            ),
+        ),
+        Probe("GET /count", lambda _: Call("GET", f"{API}/count")),
+        Probe("GET /stats/overview", lambda _: Call("GET", f"{API}/stats/overview")),
+    ]
+
+
+async def send(client: httpx.AsyncClient, call: Call) -> None:
+    response = await client.request(call.method, call.url, params=call.params, json=call.body)
+    if response.status_code != call.expect:
+        raise RuntimeError(f"{call.method} {call.url}: {response.status_code} {response.text}")
+
+
+async def measure(bench: Workbench, probe_list: list[Probe]) -> dict[str, Sample]:
+    pools = Pools(
+        itertools.cycle(await bench.sample_ids(500)),
+        itertools.cycle(await bench.sample_ids(500, status="draft")),
+    )
+    samples = {probe.label: Sample() for probe in probe_list}
+    async with bench.client() as client:
+        for round_number in range(WARMUP_ROUNDS + bench.plan.rounds):
+            for probe in probe_list:
+                call = probe.call(pools)
+                if round_number < WARMUP_ROUNDS:
+                    await send(client, call)
+                else:
+                    await timed(samples[probe.label], send(client, call))
+    return samples
+
+
+async def run(bench: Workbench) -> SectionResult:
+    plan = bench.plan
+    probe_list = probes(plan.small)
+    await bench.grow_to(plan.small)
+    small_count = await bench.packet_count()
+    at_small = await measure(bench, probe_list)
+    await bench.grow_to(plan.large)
+    large_count = await bench.packet_count()
+    at_large = await measure(bench, probe_list)
+
+    rows, figures, targets = [], {}, []
+    for probe in probe_list:
+        small, large = at_small[probe.label], at_large[probe.label]
+        target = Target(f"growth: {probe.label}", large.median_ms / small.median_ms, LIMIT)
+        targets.append(target)
+        figures[probe.label] = {"small": small.summary(), "large": large.summary()}
+        rows.append(
+            [
+                probe.label,
+                ms(small.median_ms),
+                ms(small.p99_ms),
+                ms(large.median_ms),
+                ms(large.p99_ms),
+                f"{target.value:.2f}x",
+                "yes" if target.met else "**no**",
+            ]
+        )
+    return SectionResult(
+        name=NAME,
+        title=TITLE,
+        columns=[
+            "request",
+            f"median ms @{plan.small:,}",
+            "p99",
+            f"median ms @{plan.large:,}",
+            "p99",
+            "ratio",
+            f"<= {LIMIT}x",
+        ],
+        rows=rows,
+        figures={
+            "packets": {"small": small_count, "large": large_count},
+            "items_per_packet": plan.items,
+            "rounds": plan.rounds,
+            "requests": figures,
+        },
+        targets=targets,
+        notes=[
+            f"{plan.rounds} rounds of every request at each size, in-process (httpx over "
+            f"ASGI); the deep page is page {deep_page(plan.small)} of {PAGE_SIZE} at both sizes."
+        ],
+    )

@@ -1,0 +1,169 @@
+"""Filling the shard's own tables fast, with bulk inserts instead of one HTTP call per row.
+
+Rows look like the ones the API writes: UUID4 ids, ISO 8601 UTC timestamps, contents whose count
+and JSON size are reflected in their packet. The mix of statuses, visibilities, owners and
+content types is fixed by a seeded random generator, so two runs seed the same data.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from arkham_shard_packets.db.tables import packet_contents, packets
+from arkham_shard_packets.models import ContentType, PacketStatus, PacketVisibility
+from arkham_shard_packets.services.checksum import canonical_json
+from arkham_shard_packets.timeutil import to_text
+
+BATCH_PACKETS = 2_000
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+STEP = timedelta(seconds=30)
+
+# A term that only a few packets carry (in their name), however many packets there are: the
+# kind of search an analyst runs for a case name.
+NEEDLE = "zanzibar"
+NEEDLE_EVERY, NEEDLE_MAX = 50, 20
+
+STATUSES = [
+    (PacketStatus.DRAFT, 60),
+    (PacketStatus.FINALIZED, 25),
+    (PacketStatus.SHARED, 10),
+    (PacketStatus.ARCHIVED, 5),
+]
+VISIBILITIES = [
+    (PacketVisibility.PRIVATE, 60),
+    (PacketVisibility.TEAM, 30),
+    (PacketVisibility.PUBLIC, 10),
+]
+OWNERS = [f"analyst-{n:02d}" for n in range(20)]
+WORDS = [
+    "harbor",
+    "ledger",
+    "shipment",
+    "offshore",
+    "account",
+    "transfer",
+    "invoice",
+    "vessel",
+    "customs",
+    "broker",
+    "manifest",
+    "witness",
+    "deposition",
+    "contract",
+    "subsidiary",
+    "director",
+    "payment",
+    "wire",
+    "route",
+    "cargo",
+    "registry",
+    "permit",
+    "audit",
+    "memo",
+    "email",
+    "call",
+    "record",
+    "meeting",
+    "timeline",
+    "claim",
+    "source",
+    "lead",
+    "tip",
+    "filing",
+    "court",
+]
+
+
+def is_needle(seq: int) -> bool:
+    return seq % NEEDLE_EVERY == 7 and seq // NEEDLE_EVERY < NEEDLE_MAX
+
+
+def pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
+    return rng.choices([value for value, _ in weighted], [w for _, w in weighted])[0]
+
+
+@dataclass
+class Seeder:
+    engine: AsyncEngine
+    items_per_packet: int
+    seed: int = 7
+
+    async def count(self) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(packets))).scalar_one()
+
+    async def grow_to(self, total: int) -> int:
+        """Adds packets until there are `total`; returns how many were added."""
+        start = await self.count()
+        for first in range(start, total, BATCH_PACKETS):
+            packet_rows, content_rows = self.batch(first, min(total, first + BATCH_PACKETS))
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(packets), packet_rows)
+                await conn.execute(insert(packet_contents), content_rows)
+        return max(0, total - start)
+
+    def batch(self, first: int, end: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rng = random.Random(f"{self.seed}-{first}")
+        packet_rows: list[dict[str, Any]] = []
+        content_rows: list[dict[str, Any]] = []
+        for seq in range(first, end):
+            packet_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            created = START + STEP * seq
+            items = self.items(rng, packet_id, to_text(created))
+            content_rows += items
+            status = pick(rng, STATUSES)
+            words = rng.sample(WORDS, 3)
+            name = f"{words[0].title()} {words[1]} {seq}"
+            if is_needle(seq):
+                name = f"{NEEDLE.title()} {name}"
+            packet_rows.append(
+                {
+                    "id": packet_id,
+                    "name": name,
+                    "description": " ".join(rng.choices(WORDS, k=16)),
+                    "status": status.value,
+                    "visibility": pick(rng, VISIBILITIES).value,
+                    "created_by": rng.choice(OWNERS),
+                    "created_at": to_text(created),
+                    "updated_at": to_text(created + timedelta(seconds=rng.randrange(3600))),
+                    "version": 1,
+                    "contents_count": len(items),
+                    "size_bytes": sum(len(item["data"] or "") for item in items),
+                    "checksum": None if status is PacketStatus.DRAFT else f"{seq:064x}",
+                    "metadata": "{}",
+                    "tenant_id": None,
+                }
+            )
+        return packet_rows, content_rows
+
+    def items(self, rng: random.Random, packet_id: str, added_at: str) -> list[dict[str, Any]]:
+        spread = max(1, self.items_per_packet // 2)
+        count = max(0, self.items_per_packet + rng.randint(-spread, spread))
+        rows = []
+        for order in range(count):
+            kind = rng.choice(list(ContentType))
+            data = None
+            if rng.random() < 0.3:
+                data = canonical_json({"page": rng.randrange(1, 400), "note": rng.choice(WORDS)})
+            rows.append(
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "packet_id": packet_id,
+                    "content_type": kind.value,
+                    "content_id": f"{kind.value}-{order}-{rng.randrange(10**6)}",
+                    "content_title": " ".join(rng.choices(WORDS, k=4)),
+                    "added_at": added_at,
+                    "added_by": "system",
+                    "order_num": order,
+                    "data": data,
+                    "tenant_id": None,
+                }
+            )
+        return rows

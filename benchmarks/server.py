@@ -1,0 +1,82 @@
+"""A live uvicorn server in its own process, serving the app under test on a free local port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from .app import DATA_DIR_ENV, DATABASE_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def live_server(database_url: str, data_dir: Path) -> AsyncIterator[str]:
+    """Yields the base URL once the server answers; stops the server (SIGINT) on exit."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.app:app_from_environment",
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    env = {**os.environ, DATABASE_ENV: database_url, DATA_DIR_ENV: str(data_dir)}
+    process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
+    base_url = f"http://{HOST}:{port}"
+    try:
+        await wait_until_ready(process, base_url)
+        yield base_url
+    finally:
+        await stop(process)
+
+
+async def wait_until_ready(process: asyncio.subprocess.Process, base_url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"the uvicorn server exited with code {process.returncode}")
+            try:
+                if (await client.get("/api/packets/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the uvicorn server did not answer within {START_TIMEOUT_S:.0f} s")
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), timeout=20)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()

@@ -1,0 +1,53 @@
+"""The benchmark suite runs end to end at its tiny size and writes every figure it promises.
+
+Speed is not asserted here (targets are for `python -m benchmarks`); only that each section
+measures what it says, on the same database the suite runs on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.cli import main
+from benchmarks.sections import SECTIONS
+
+from .conftest import POSTGRES_URL
+
+
+def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
+    output = tmp_path / "figures.json"
+    argv = ["--size", "tiny", "--output", str(output), "--workdir", str(tmp_path / "work")]
+    if POSTGRES_URL:
+        argv += ["--database-url", POSTGRES_URL, "--drop-existing"]
+    assert main(argv) == 0
+    figures = json.loads(output.read_text())
+    assert set(figures["sections"]) == set(SECTIONS)
+    assert figures["backend"] == ("postgresql" if POSTGRES_URL else "sqlite")
+
+    growth = figures["sections"]["growth"]["figures"]
+    assert growth["packets"] == {"small": 60, "large": 240}
+    for request in growth["requests"].values():
+        for size in ("small", "large"):
+            assert request[size]["runs"] == 5
+            assert 0 < request[size]["median_ms"] <= request[size]["p99_ms"]
+
+    overhead = figures["sections"]["overhead"]
+    assert len(overhead["targets"]) == 2
+    assert all(target["value"] > 0 for target in overhead["targets"])
+
+    load = figures["sections"]["load"]["figures"]
+    assert load["errors"] == 0, load["error_kinds"]
+    assert load["all"]["runs"] > 0
+    assert load["throughput_per_s"] > 0
+
+
+def test_refuses_to_drop_packets_it_did_not_seed(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    argv = ["--size", "tiny", "--only", "growth", "--workdir", str(work)]
+    argv += ["--output", str(tmp_path / "first.json")]
+    if POSTGRES_URL:
+        argv += ["--database-url", POSTGRES_URL, "--drop-existing"]
+    assert main(argv) == 0
+    again = [arg for arg in argv if arg != "--drop-existing"]
+    assert main(again) == 2
