@@ -44,7 +44,12 @@ packets = Table(
     Column("tenant_id", Text),
     Index("idx_packets_status", "status"),
     Index("idx_packets_creator", "created_by"),
-    Index("idx_packets_tenant_created", "tenant_id", "created_at"),
+    # One per sort order of the list routes, ending with the id tie-break, so a page is read
+    # in index order and stops after `limit` rows instead of sorting every match.
+    Index("idx_packets_sort_created", "tenant_id", "created_at", "id"),
+    Index("idx_packets_sort_updated", "tenant_id", "updated_at", "id"),
+    Index("idx_packets_sort_name", "tenant_id", "name", "id"),
+    Index("idx_packets_sort_contents", "tenant_id", "contents_count", "id"),
 )
 
 packet_contents = Table(
@@ -195,4 +200,23 @@ snapshot_files = Table(
     Column("snapshot_digest", Text, ForeignKey("arkham_packet_snapshots.digest"), primary_key=True),
     Column("file_sha256", Text, primary_key=True),
     Index("idx_snapshot_files_file", "file_sha256"),
+)
+
+# Running totals behind the badge count, the list totals and the statistics, written by
+# triggers (db/tallies.py) on every change to a packet or an item: a packet row adds to
+# (status, visibility), an item row (content_type set) to its type. Each row is a change;
+# the totals are their sums, folded back into one row per group now and then.
+packet_tallies = Table(
+    "arkham_packet_tallies",
+    metadata,
+    Column("id", BIG_INTEGER, primary_key=True),
+    Column("tenant_id", Text),
+    Column("status", Text),
+    Column("visibility", Text),
+    Column("content_type", Text),
+    Column("packets", BigInteger, server_default="0", nullable=False),
+    Column("contents", BigInteger, server_default="0", nullable=False),
+    Column("size_bytes", BigInteger, server_default="0", nullable=False),
+    Column("items", BigInteger, server_default="0", nullable=False),
+    Index("idx_tallies_tenant", "tenant_id"),
 )

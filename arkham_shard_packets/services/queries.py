@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.scope import Scope
-from ..db.tables import packet_contents, packet_shares, packet_versions, packets
+from ..db.tables import packet_shares, packet_versions, packets
 from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
 from ..timeutil import now_text, to_text
 from .records import packet_from_row
+from .totals import Totals, fold_if_needed, read_totals
 from .unit_of_work import Transactions
 
 SORTABLE = {
@@ -60,6 +61,11 @@ def filter_conditions(criteria: PacketFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def counted_by_tallies(criteria: PacketFilter) -> bool:
+    """Whether the tallies hold this filter's total: no filter but status and visibility."""
+    return replace(criteria, status=None, visibility=None) == PacketFilter()
+
+
 class PacketQueries:
     def __init__(self, transactions: Transactions) -> None:
         self.tx = transactions
@@ -68,75 +74,77 @@ class PacketQueries:
         self, scope: Scope, criteria: PacketFilter, window: Window
     ) -> tuple[list[Packet], int]:
         where = and_(scope.owns(packets), *filter_conditions(criteria))
-        sort_column = SORTABLE[window.sort]
-        ordering = (
-            (sort_column.desc(), packets.c.id.desc())
-            if window.descending
-            else (sort_column.asc(), packets.c.id.asc())
-        )
+        # Every row shares one tenant_id, so leading with it changes no order; it lets
+        # PostgreSQL read the page straight from the (tenant_id, sort, id) index, which it
+        # won't do for `tenant_id IS NULL` otherwise.
+        keys = (packets.c.tenant_id, SORTABLE[window.sort], packets.c.id)
+        ordering = [key.desc() if window.descending else key.asc() for key in keys]
         page = select(packets).where(where).order_by(*ordering)
         page = page.limit(window.limit).offset(window.offset)
+        totals = None
         async with self.tx.read(scope) as work:
-            total = (
-                await work.conn.execute(select(func.count()).select_from(packets).where(where))
-            ).scalar_one()
             rows = (await work.conn.execute(page)).mappings().all()
+            if counted_by_tallies(criteria):
+                totals = await read_totals(work.conn, scope)
+                total = totals.packets(
+                    criteria.status and criteria.status.value,
+                    criteria.visibility and criteria.visibility.value,
+                )
+            else:
+                count = select(func.count()).select_from(packets).where(where)
+                total = (await work.conn.execute(count)).scalar_one()
+        if totals is not None:
+            await fold_if_needed(self.tx, scope, totals)
         return [packet_from_row(row) for row in rows], total
 
     async def count(self, scope: Scope, status: PacketStatus | None) -> int:
-        statement = scope.select(packets, func.count())
-        if status is not None:
-            statement = statement.where(packets.c.status == status.value)
         async with self.tx.read(scope) as work:
-            return int((await work.conn.execute(statement)).scalar_one())
+            totals = await read_totals(work.conn, scope)
+        await fold_if_needed(self.tx, scope, totals)
+        return totals.packets(status and status.value)
 
     async def statistics(self, scope: Scope) -> PacketStatistics:
-        now = now_text()
         async with self.tx.read(scope) as work:
-            by_status = await self._grouped(work.conn, scope, packets, packets.c.status)
-            by_visibility = await self._grouped(work.conn, scope, packets, packets.c.visibility)
-            by_type = await self._grouped(
-                work.conn, scope, packet_contents, packet_contents.c.content_type
-            )
-            averages = (
-                await work.conn.execute(
-                    scope.select(
-                        packets,
-                        func.coalesce(func.avg(packets.c.contents_count), 0),
-                        func.coalesce(func.avg(packets.c.size_bytes), 0),
-                    )
-                )
-            ).one()
-            expires = packet_shares.c.expires_at
-            shares = (
-                await work.conn.execute(
-                    scope.select(
-                        packet_shares,
-                        func.count(),
-                        func.coalesce(
-                            func.sum(case((or_(expires.is_(None), expires > now), 1), else_=0)), 0
-                        ),
-                    ).where(packet_shares.c.revoked_at.is_(None))
-                )
-            ).one()
+            totals = await read_totals(work.conn, scope)
+            shares, active = await self._shares(work.conn, scope)
             versions = (
                 await work.conn.execute(scope.select(packet_versions, func.count()))
             ).scalar_one()
+        await fold_if_needed(self.tx, scope, totals)
+        total = totals.packets()
         return PacketStatistics(
-            total_packets=sum(by_status.values()),
-            by_status=by_status,
-            by_visibility=by_visibility,
-            total_contents=sum(by_type.values()),
-            by_content_type=by_type,
-            total_shares=int(shares[0]),
-            active_shares=int(shares[1]),
-            expired_shares=int(shares[0]) - int(shares[1]),
+            total_packets=total,
+            by_status=totals.by("status"),
+            by_visibility=totals.by("visibility"),
+            total_contents=sum(totals.items.values()),
+            by_content_type=dict(totals.items),
+            total_shares=shares,
+            active_shares=active,
+            expired_shares=shares - active,
             total_versions=int(versions),
-            avg_contents_per_packet=round(float(averages[0]), 3),
-            avg_size_bytes=round(float(averages[1]), 3),
+            avg_contents_per_packet=average(totals, "contents"),
+            avg_size_bytes=average(totals, "size_bytes"),
         )
 
     @staticmethod
-    async def _grouped(conn: Any, scope: Scope, table: Any, column: Any) -> dict[str, int]:
-        rows = await conn.execute(scope.select(table, column, func.count()).group_by(column))
-        return {str(key): int(n) for key, n in rows.all()}
+    async def _shares(conn: AsyncConnection, scope: Scope) -> tuple[int, int]:
+        expires = packet_shares.c.expires_at
+        live = or_(expires.is_(None), expires > now_text())
+        row = (
+            await conn.execute(
+                scope.select(
+                    packet_shares,
+                    func.count(),
+                    func.coalesce(func.sum(case((live, 1), else_=0)), 0),
+                ).where(packet_shares.c.revoked_at.is_(None))
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+
+def average(totals: Totals, attribute: str) -> float:
+    count = totals.packets()
+    if not count:
+        return 0.0
+    summed: int = sum(getattr(b, attribute) for b in totals.buckets)
+    return round(summed / count, 3)

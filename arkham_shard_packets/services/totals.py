@@ -1,0 +1,119 @@
+"""Totals of packets and items read from the tallies (db/tallies.py), at a cost that does not
+grow with the number of packets.
+
+Reading sums the tally rows of the caller's tenant. Writers only ever append to them, so once
+a read finds more than `FOLD_AFTER` rows it folds them back into one row per group, in a
+transaction of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..db.scope import Scope
+from ..db.tables import packet_tallies
+from .unit_of_work import Transactions
+
+logger = logging.getLogger(__name__)
+
+FOLD_AFTER = 256
+# Any constant: PostgreSQL advisory lock that lets only one fold run at a time.
+FOLD_LOCK = 0x41524B50
+
+t = packet_tallies.c
+SUMMED = [t.packets, t.contents, t.size_bytes, t["items"]]
+GROUPS = [t.status, t.visibility, t.content_type]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    status: str
+    visibility: str
+    packets: int
+    contents: int
+    size_bytes: int
+
+
+@dataclass
+class Totals:
+    buckets: list[Bucket] = field(default_factory=list)
+    items: dict[str, int] = field(default_factory=dict)
+    rows_read: int = 0
+
+    def packets(self, status: str | None = None, visibility: str | None = None) -> int:
+        return sum(
+            b.packets
+            for b in self.buckets
+            if (status is None or b.status == status)
+            and (visibility is None or b.visibility == visibility)
+        )
+
+    def by(self, attribute: str) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for bucket in self.buckets:
+            counts[getattr(bucket, attribute)] += bucket.packets
+        return {key: n for key, n in counts.items() if n}
+
+
+async def read_totals(conn: AsyncConnection, scope: Scope) -> Totals:
+    statement = scope.select(
+        packet_tallies, *GROUPS, *(func.sum(c) for c in SUMMED), func.count()
+    ).group_by(*GROUPS)
+    totals = Totals()
+    for status, visibility, kind, packets, contents, size, items, rows in await conn.execute(
+        statement
+    ):
+        totals.rows_read += int(rows)
+        if kind is not None:
+            if items:
+                totals.items[kind] = int(items)
+        elif packets:
+            totals.buckets.append(
+                Bucket(status, visibility, int(packets), int(contents), int(size))
+            )
+    return totals
+
+
+async def fold_if_needed(transactions: Transactions, scope: Scope, totals: Totals) -> None:
+    if totals.rows_read <= FOLD_AFTER:
+        return
+    try:
+        async with transactions.write(scope) as work:
+            await fold(work.conn, scope)
+    except SQLAlchemyError:
+        # The totals stay right unfolded; only reading them costs more until the next fold.
+        logger.warning("packets: folding the tallies failed; will retry", exc_info=True)
+
+
+async def fold(conn: AsyncConnection, scope: Scope) -> None:
+    """Replaces the scope's tally rows with one per group, holding the same sums."""
+    if conn.dialect.name == "postgresql":
+        locked = await conn.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FOLD_LOCK}
+        )
+        if not locked:
+            return
+    removed = await conn.execute(scope.delete(packet_tallies).returning(*GROUPS, *SUMMED))
+    sums: dict[tuple[str | None, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for status, visibility, kind, *values in removed:
+        group = sums[(status, visibility, kind)]
+        for i, value in enumerate(values):
+            group[i] += int(value)
+    rows = [
+        scope.row(
+            status=status,
+            visibility=visibility,
+            content_type=kind,
+            **dict(zip(("packets", "contents", "size_bytes", "items"), values, strict=True)),
+        )
+        for (status, visibility, kind), values in sums.items()
+        if any(values)
+    ]
+    if rows:
+        await conn.execute(packet_tallies.insert(), rows)
