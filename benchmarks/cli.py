@@ -113,7 +113,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
 
 
 async def database_version(bench: Workbench) -> str:
-    async with bench.engine.connect() as conn:
+    async with bench.main.engine.connect() as conn:
         if bench.backend == "postgresql":
             version = (await conn.execute(text("SHOW server_version"))).scalar()
             return f"PostgreSQL {version}"

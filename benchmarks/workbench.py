@@ -1,5 +1,11 @@
-"""The database and app a run works on: a fresh database, grown on demand, served in-process
-(httpx over ASGI) or by a live uvicorn server."""
+"""The databases a run works on, each grown on demand and served in-process (httpx over ASGI)
+or by a live uvicorn server.
+
+`main` is the database named on the command line (or a SQLite file) and ends at the largest
+size. Sections that compare sizes side by side ask for more databases by name: another SQLite
+file, or on PostgreSQL another schema of the same database (through the URL's
+`options=-c search_path=...`), so both sizes are measured in the same minutes.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arkham_shard_packets.db.engine import create_engine, create_schema
@@ -20,6 +27,8 @@ from arkham_shard_packets.db.tables import metadata, packet_contents, packets
 from .app import build_app
 from .seed import Seeder
 from .server import live_server
+
+SCHEMA_PREFIX = "packets_bench_"
 
 
 class UnsafeDatabase(Exception):
@@ -40,12 +49,13 @@ class Plan:
     seed: int = 7
 
 
-class Workbench:
-    def __init__(self, database_url: str | None, workdir: Path, plan: Plan) -> None:
-        self.workdir = workdir
+class BenchDatabase:
+    def __init__(self, name: str, url: str, data_dir: Path, plan: Plan) -> None:
+        self.name = name
+        self.url = url
+        self.data_dir = data_dir
         self.plan = plan
-        self.url = database_url or f"sqlite:///{(workdir / 'bench.db').resolve()}"
-        self.engine: AsyncEngine = create_engine(self.url)
+        self.engine: AsyncEngine = create_engine(url)
         self.seeder = Seeder(self.engine, plan.items, plan.seed)
         self.seconds_seeding = 0.0
 
@@ -96,7 +106,7 @@ class Workbench:
     @asynccontextmanager
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
         """An httpx client on the app in this process (no network), lifespan included."""
-        app = build_app(self.url, self.workdir / "data")
+        app = build_app(self.url, self.data_dir)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
@@ -104,4 +114,53 @@ class Workbench:
 
     def server(self) -> AbstractAsyncContextManager[str]:
         """A live uvicorn server on this database; yields its base URL."""
-        return live_server(self.url, self.workdir / "data")
+        return live_server(self.url, self.data_dir)
+
+
+class Workbench:
+    def __init__(self, database_url: str | None, workdir: Path, plan: Plan) -> None:
+        self.workdir = workdir
+        self.plan = plan
+        self.base_url = database_url
+        self.drop_existing = False
+        self.main = BenchDatabase("main", self.url_for("main"), workdir / "data-main", plan)
+        self.others: dict[str, BenchDatabase] = {}
+
+    @property
+    def backend(self) -> str:
+        return self.main.backend
+
+    def url_for(self, name: str) -> str:
+        if self.base_url is None:
+            return f"sqlite:///{(self.workdir / f'{name}.db').resolve()}"
+        if name == "main":
+            return self.base_url
+        options = f"-c search_path={SCHEMA_PREFIX}{name}"
+        url = make_url(self.base_url).update_query_dict({"options": options})
+        return url.render_as_string(hide_password=False)
+
+    async def open(self, *, drop_existing: bool) -> None:
+        self.drop_existing = drop_existing
+        await self.main.open(drop_existing=drop_existing)
+
+    async def database(self, name: str) -> BenchDatabase:
+        """Another empty database beside `main`, opened on first use."""
+        if name not in self.others:
+            if self.backend == "postgresql":
+                async with self.main.engine.begin() as conn:
+                    await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA_PREFIX}{name}"))
+            database = BenchDatabase(
+                name, self.url_for(name), self.workdir / f"data-{name}", self.plan
+            )
+            self.others[name] = database
+            await database.open(drop_existing=self.drop_existing)
+        return self.others[name]
+
+    @property
+    def seconds_seeding(self) -> float:
+        databases = [self.main, *self.others.values()]
+        return sum(database.seconds_seeding for database in databases)
+
+    async def close(self) -> None:
+        for database in [self.main, *self.others.values()]:
+            await database.close()

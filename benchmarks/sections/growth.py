@@ -1,7 +1,8 @@
-"""Section 1, growth: the same requests on a small and on a large database.
+"""Section 1, growth: the same requests on a small and on a large database, side by side.
 
 Target: each request's median at the large size within 1.2x of its median at the small size.
-Every probe is run once per round, round after round, so noise spreads evenly over them.
+Both databases are served at once (two apps in this process); every round sends each request
+to both, in alternating order, so a noisy neighbour slows both sizes alike.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 
 from ..seed import NEEDLE
 from ..stats import Sample, SectionResult, Target, ms, timed
-from ..workbench import Workbench
+from ..workbench import BenchDatabase, Workbench
 
 NAME = "growth"
 TITLE = "Growth: each request at the small and at the large size"
@@ -96,32 +97,41 @@ async def send(client: httpx.AsyncClient, call: Call) -> None:
         raise RuntimeError(f"{call.method} {call.url}: {response.status_code} {response.text}")
 
 
-async def measure(bench: Workbench, probe_list: list[Probe]) -> dict[str, Sample]:
-    pools = Pools(
-        itertools.cycle(await bench.sample_ids(500)),
-        itertools.cycle(await bench.sample_ids(500, status="draft")),
+async def pools_of(database: BenchDatabase) -> Pools:
+    return Pools(
+        itertools.cycle(await database.sample_ids(500)),
+        itertools.cycle(await database.sample_ids(500, status="draft")),
     )
-    samples = {probe.label: Sample() for probe in probe_list}
-    async with bench.client() as client:
-        for round_number in range(WARMUP_ROUNDS + bench.plan.rounds):
+
+
+async def measure(
+    small: BenchDatabase, large: BenchDatabase, probe_list: list[Probe], rounds: int
+) -> dict[str, dict[str, Sample]]:
+    pools = {"small": await pools_of(small), "large": await pools_of(large)}
+    samples = {size: {probe.label: Sample() for probe in probe_list} for size in pools}
+    async with small.client() as small_client, large.client() as large_client:
+        clients = {"small": small_client, "large": large_client}
+        for round_number in range(WARMUP_ROUNDS + rounds):
+            order = ["small", "large"] if round_number % 2 == 0 else ["large", "small"]
             for probe in probe_list:
-                call = probe.call(pools)
-                if round_number < WARMUP_ROUNDS:
-                    await send(client, call)
-                else:
-                    await timed(samples[probe.label], send(client, call))
+                for size in order:
+                    call = probe.call(pools[size])
+                    if round_number < WARMUP_ROUNDS:
+                        await send(clients[size], call)
+                    else:
+                        await timed(samples[size][probe.label], send(clients[size], call))
     return samples
 
 
 async def run(bench: Workbench) -> SectionResult:
     plan = bench.plan
     probe_list = probes(plan.small)
-    await bench.grow_to(plan.small)
-    small_count = await bench.packet_count()
-    at_small = await measure(bench, probe_list)
-    await bench.grow_to(plan.large)
-    large_count = await bench.packet_count()
-    at_large = await measure(bench, probe_list)
+    small_db, large_db = await bench.database("small"), bench.main
+    await small_db.grow_to(plan.small)
+    await large_db.grow_to(max(plan.large, await large_db.packet_count()))
+    small_count, large_count = await small_db.packet_count(), await large_db.packet_count()
+    measured = await measure(small_db, large_db, probe_list, plan.rounds)
+    at_small, at_large = measured["small"], measured["large"]
 
     rows, figures, targets = [], {}, []
     for probe in probe_list:
@@ -161,7 +171,8 @@ async def run(bench: Workbench) -> SectionResult:
         },
         targets=targets,
         notes=[
-            f"{plan.rounds} rounds of every request at each size, in-process (httpx over "
-            f"ASGI); the deep page is page {deep_page(plan.small)} of {PAGE_SIZE} at both sizes."
+            f"{plan.rounds} rounds of every request on both sizes, alternating, in-process "
+            f"(httpx over ASGI); the deep page is page {deep_page(plan.small)} of {PAGE_SIZE} "
+            "at both sizes."
         ],
     )

@@ -83,10 +83,11 @@ async def client_loop(base_url: str, number: int, shared: Shared) -> None:
 
 async def run(bench: Workbench) -> SectionResult:
     plan = bench.plan
-    await bench.grow_to(max(plan.small, await bench.packet_count()))
-    packets = await bench.packet_count()
-    ids, drafts = await bench.sample_ids(5_000), await bench.sample_ids(5_000, status="draft")
-    async with bench.server() as base_url:
+    database = bench.main
+    await database.grow_to(max(plan.small, await database.packet_count()))
+    packets = await database.packet_count()
+    ids, drafts = await database.sample_ids(5_000), await database.sample_ids(5_000, status="draft")
+    async with database.server() as base_url:
         shared = Shared(ids, drafts, deadline=0.0)
         shared.deadline = time.monotonic() + plan.load_seconds
         started = time.monotonic()

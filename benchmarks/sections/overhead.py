@@ -47,14 +47,15 @@ async def compare(client: httpx.AsyncClient, ids: list[str], rounds: int) -> dic
 
 
 async def run(bench: Workbench) -> SectionResult:
-    await bench.grow_to(max(bench.plan.small, await bench.packet_count()))
-    packets = await bench.packet_count()
-    ids = await bench.sample_ids(500)
+    database = bench.main
+    await database.grow_to(max(bench.plan.small, await database.packet_count()))
+    packets = await database.packet_count()
+    ids = await database.sample_ids(500)
     rounds = bench.plan.overhead_rounds
     results: dict[str, dict[str, Sample]] = {}
-    async with bench.client() as client:
+    async with database.client() as client:
         results["in-process (httpx ASGI)"] = await compare(client, ids, rounds)
-    async with bench.server() as base_url, httpx.AsyncClient(base_url=base_url) as client:
+    async with database.server() as base_url, httpx.AsyncClient(base_url=base_url) as client:
         results["live uvicorn (loopback HTTP)"] = await compare(client, ids, rounds)
 
     rows, figures, targets = [], {}, []
