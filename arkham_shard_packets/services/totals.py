@@ -11,8 +11,18 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Insert,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +39,7 @@ FOLD_LOCK = 0x41524B50
 t = packet_tallies.c
 SUMMED = [t.packets, t.contents, t.size_bytes, t["items"]]
 GROUPS = [t.status, t.visibility, t.content_type]
+KEYS = [t.tenant_id, *GROUPS]
 
 
 @dataclass(frozen=True)
@@ -92,28 +103,26 @@ async def fold_if_needed(transactions: Transactions, scope: Scope, totals: Total
 
 
 async def fold(conn: AsyncConnection, scope: Scope) -> None:
-    """Replaces the scope's tally rows with one per group, holding the same sums."""
+    """Replaces the scope's tally rows with one per group holding the same sums, in SQL."""
     if conn.dialect.name == "postgresql":
         locked = await conn.scalar(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FOLD_LOCK}
         )
         if not locked:
             return
-    removed = await conn.execute(scope.delete(packet_tallies).returning(*GROUPS, *SUMMED))
-    sums: dict[tuple[str | None, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for status, visibility, kind, *values in removed:
-        group = sums[(status, visibility, kind)]
-        for i, value in enumerate(values):
-            group[i] += int(value)
-    rows = [
-        scope.row(
-            status=status,
-            visibility=visibility,
-            content_type=kind,
-            **dict(zip(("packets", "contents", "size_bytes", "items"), values, strict=True)),
-        )
-        for (status, visibility, kind), values in sums.items()
-        if any(values)
-    ]
-    if rows:
-        await conn.execute(packet_tallies.insert(), rows)
+        # One statement sums exactly the rows it deletes, whatever commits meanwhile.
+        moved = scope.delete(packet_tallies).returning(*KEYS, *SUMMED).cte("moved")
+        await conn.execute(insert_sums([moved.c[c.name] for c in KEYS], moved))
+        return
+    # SQLite: this transaction is the only writer, so rows up to `last` stay as they were read.
+    last = await conn.scalar(scope.select(packet_tallies, func.max(t.id)))
+    if last is None:
+        return
+    await conn.execute(insert_sums(KEYS, packet_tallies, scope.owns(packet_tallies), t.id <= last))
+    await conn.execute(scope.delete(packet_tallies).where(t.id <= last))
+
+
+def insert_sums(keys: list[Any], source: FromClause, *where: ColumnElement[bool]) -> Insert:
+    sums = [func.sum(source.c[c.name]) for c in SUMMED]
+    summed = select(*keys, *sums).where(*where).group_by(*keys).having(or_(*(s != 0 for s in sums)))
+    return insert(packet_tallies).from_select([c.name for c in (*KEYS, *SUMMED)], summed)
