@@ -16,7 +16,7 @@ from sqlalchemy import text
 from . import machine, report
 from .sections import SECTIONS
 from .stats import SectionResult
-from .workbench import Plan, UnsafeDatabase, Workbench
+from .workbench import Plan, Workbench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -71,13 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--database-url",
-        help="PostgreSQL URL to run on (default: a fresh SQLite file); the "
-        "benchmark drops and recreates the shard's tables there",
-    )
-    parser.add_argument(
-        "--drop-existing",
-        action="store_true",
-        help="allow dropping shard tables that already hold packets",
+        help="PostgreSQL URL to run on (default: a fresh SQLite file); the benchmark "
+        "works in schemas of its own there (packets_bench_*), dropped and remade each run",
     )
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument(
@@ -133,7 +128,7 @@ async def run(
     started = time.perf_counter()
     results: list[SectionResult] = []
     try:
-        await bench.open(drop_existing=args.drop_existing)
+        await bench.open()
         info = machine.describe(await database_version(bench))
         print(f"Machine: {machine.one_line(info)}", flush=True)
         for name in names:
@@ -158,16 +153,12 @@ async def run(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if args.workdir:
-            args.workdir.mkdir(parents=True, exist_ok=True)
-            meta, results = asyncio.run(run(args, args.workdir))
-        else:
-            with tempfile.TemporaryDirectory(prefix="packets-bench-") as tmp:
-                meta, results = asyncio.run(run(args, Path(tmp)))
-    except UnsafeDatabase as error:
-        print(f"error: {error}")
-        return 2
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        meta, results = asyncio.run(run(args, args.workdir))
+    else:
+        with tempfile.TemporaryDirectory(prefix="packets-bench-") as tmp:
+            meta, results = asyncio.run(run(args, Path(tmp)))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = args.output or RESULTS / f"{stamp}-{meta['backend']}-{args.size}.json"
     report.write_json(output, meta, results)

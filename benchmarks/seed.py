@@ -1,7 +1,9 @@
 """Filling the shard's own tables fast, with bulk inserts instead of one HTTP call per row.
 
 Rows look like the ones the API writes: UUID4 ids, ISO 8601 UTC timestamps, contents whose count
-and JSON size are reflected in their packet. The mix of statuses, visibilities, owners and
+and JSON size are reflected in their packet, a version row per recorded version (1 on
+creation, 2 on finalize), and a share for each shared packet (some open, some expired, some
+expiring later). The mix of statuses, visibilities, owners and
 content types is fixed by a seeded random generator, so two runs seed the same data.
 """
 
@@ -16,8 +18,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from arkham_shard_packets.db.tables import packet_contents, packets
-from arkham_shard_packets.models import ContentType, PacketStatus, PacketVisibility
+from arkham_shard_packets.db.tables import packet_contents, packet_shares, packet_versions, packets
+from arkham_shard_packets.models import ContentType, PacketStatus, PacketVisibility, VersionKind
 from arkham_shard_packets.services.checksum import canonical_json
 from arkham_shard_packets.timeutil import to_text
 
@@ -103,16 +105,19 @@ class Seeder:
         """Adds packets until there are `total`; returns how many were added."""
         start = await self.count()
         for first in range(start, total, BATCH_PACKETS):
-            packet_rows, content_rows = self.batch(first, min(total, first + BATCH_PACKETS))
+            rows = self.batch(first, min(total, first + BATCH_PACKETS))
             async with self.engine.begin() as conn:
-                await conn.execute(insert(packets), packet_rows)
-                await conn.execute(insert(packet_contents), content_rows)
+                for table in (packets, packet_contents, packet_versions, packet_shares):
+                    if rows[table.name]:
+                        await conn.execute(insert(table), rows[table.name])
         return max(0, total - start)
 
-    def batch(self, first: int, end: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def batch(self, first: int, end: int) -> dict[str, list[dict[str, Any]]]:
         rng = random.Random(f"{self.seed}-{first}")
-        packet_rows: list[dict[str, Any]] = []
-        content_rows: list[dict[str, Any]] = []
+        rows: dict[str, list[dict[str, Any]]] = {
+            table.name: [] for table in (packets, packet_contents, packet_versions, packet_shares)
+        }
+        packet_rows, content_rows = rows[packets.name], rows[packet_contents.name]
         for seq in range(first, end):
             packet_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             created = START + STEP * seq
@@ -141,7 +146,10 @@ class Seeder:
                     "tenant_id": None,
                 }
             )
-        return packet_rows, content_rows
+            rows[packet_versions.name] += versions(rng, packet_id, status, created)
+            if status is PacketStatus.SHARED:
+                rows[packet_shares.name].append(share(rng, packet_id, seq, created))
+        return rows
 
     def items(self, rng: random.Random, packet_id: str, added_at: str) -> list[dict[str, Any]]:
         spread = max(1, self.items_per_packet // 2)
@@ -167,3 +175,40 @@ class Seeder:
                 }
             )
         return rows
+
+
+def versions(
+    rng: random.Random, packet_id: str, status: PacketStatus, created: datetime
+) -> list[dict[str, Any]]:
+    recorded = [(VersionKind.CREATED, "created")]
+    if status is not PacketStatus.DRAFT:
+        recorded.append((VersionKind.FINALIZED, "finalized"))
+    return [
+        {
+            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "packet_id": packet_id,
+            "version_number": number,
+            "created_at": to_text(created + timedelta(seconds=number)),
+            "changes_summary": summary,
+            "kind": kind.value,
+            "tenant_id": None,
+        }
+        for number, (kind, summary) in enumerate(recorded, start=1)
+    ]
+
+
+def share(rng: random.Random, packet_id: str, seq: int, created: datetime) -> dict[str, Any]:
+    """Every third share never expires; the others expired long ago or expire in a year."""
+    expires = [None, created + timedelta(days=7), datetime.now(timezone.utc) + timedelta(days=365)]
+    expires_at = expires[seq % 3]
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "packet_id": packet_id,
+        "shared_with": rng.choice(OWNERS),
+        "permissions": "view",
+        "shared_at": to_text(created),
+        "expires_at": None if expires_at is None else to_text(expires_at),
+        "access_token": f"{rng.getrandbits(256):064x}",
+        "shared_by": rng.choice(OWNERS),
+        "tenant_id": None,
+    }

@@ -1,10 +1,11 @@
 """The databases a run works on, each grown on demand and served in-process (httpx over ASGI)
 or by a live uvicorn server.
 
-`main` is the database named on the command line (or a SQLite file) and ends at the largest
-size. Sections that compare sizes side by side ask for more databases by name: another SQLite
-file, or on PostgreSQL another schema of the same database (through the URL's
-`options=-c search_path=...`), so both sizes are measured in the same minutes.
+Each database is the benchmark's own: a SQLite file in the work directory, or on PostgreSQL a
+schema `packets_bench_<name>` of the database named on the command line (reached through the
+URL's `options=-c search_path=...`). Opening one drops and remakes it, then migrates it as the
+shard does at start-up. `main` ends at the largest size; sections that compare sizes side by
+side ask for more databases by name, so both sizes are measured in the same minutes.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from arkham_shard_packets.db.engine import create_engine, create_schema
+from arkham_shard_packets.db.engine import create_engine
+from arkham_shard_packets.db.migrate import upgrade
 from arkham_shard_packets.db.scope import Scope
-from arkham_shard_packets.db.tables import metadata, packet_contents, packet_tallies, packets
+from arkham_shard_packets.db.tables import (
+    packet_contents,
+    packet_shares,
+    packet_tallies,
+    packet_versions,
+    packets,
+)
 from arkham_shard_packets.services.totals import fold
 
 from .app import build_app
@@ -31,10 +39,6 @@ from .seed import Seeder
 from .server import live_server
 
 SCHEMA_PREFIX = "packets_bench_"
-
-
-class UnsafeDatabase(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -65,19 +69,25 @@ class BenchDatabase:
     def backend(self) -> str:
         return self.engine.dialect.name
 
-    async def open(self, *, drop_existing: bool) -> None:
-        """Starts from empty shard tables; refuses to drop packets it didn't seed."""
-        async with self.engine.begin() as conn:
-            existing = await conn.run_sync(lambda sync: inspect(sync).has_table(packets.name))
-            if existing:
-                count = (await conn.execute(select(func.count()).select_from(packets))).scalar()
-                if count and not drop_existing:
-                    raise UnsafeDatabase(
-                        f"{self.url} already holds {count} packets; the benchmark drops the "
-                        "shard's tables: pass --drop-existing if this database is disposable"
-                    )
-            await conn.run_sync(metadata.drop_all)
-        await create_schema(self.engine)
+    async def open(self) -> None:
+        """Starts from an empty database at the shard's newest schema."""
+        await self.engine.dispose()
+        if self.backend == "sqlite":
+            path = Path(make_url(self.url).database or "")
+            for leftover in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+            ):
+                leftover.unlink(missing_ok=True)
+        else:
+            schema = SCHEMA_PREFIX + self.name
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                await conn.execute(text(f"CREATE SCHEMA {schema}"))
+                # Outside the dropped schemas, so one drop never takes it from the others.
+                await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+        await upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -96,7 +106,10 @@ class BenchDatabase:
                 await fold(conn, Scope())
         if added and self.backend == "postgresql":
             # What autovacuum would do after a bulk load, done now so it can't start mid-run.
-            tables = ", ".join(table.name for table in (packets, packet_contents, packet_tallies))
+            tables = ", ".join(
+                t.name
+                for t in (packets, packet_contents, packet_tallies, packet_versions, packet_shares)
+            )
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql(f"VACUUM ANALYZE {tables}")
@@ -130,7 +143,6 @@ class Workbench:
         self.workdir = workdir
         self.plan = plan
         self.base_url = database_url
-        self.drop_existing = False
         self.main = BenchDatabase("main", self.url_for("main"), workdir / "data-main", plan)
         self.others: dict[str, BenchDatabase] = {}
 
@@ -141,27 +153,21 @@ class Workbench:
     def url_for(self, name: str) -> str:
         if self.base_url is None:
             return f"sqlite:///{(self.workdir / f'{name}.db').resolve()}"
-        if name == "main":
-            return self.base_url
         options = f"-c search_path={SCHEMA_PREFIX}{name}"
         url = make_url(self.base_url).update_query_dict({"options": options})
         return url.render_as_string(hide_password=False)
 
-    async def open(self, *, drop_existing: bool) -> None:
-        self.drop_existing = drop_existing
-        await self.main.open(drop_existing=drop_existing)
+    async def open(self) -> None:
+        await self.main.open()
 
     async def database(self, name: str) -> BenchDatabase:
         """Another empty database beside `main`, opened on first use."""
         if name not in self.others:
-            if self.backend == "postgresql":
-                async with self.main.engine.begin() as conn:
-                    await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA_PREFIX}{name}"))
             database = BenchDatabase(
                 name, self.url_for(name), self.workdir / f"data-{name}", self.plan
             )
             self.others[name] = database
-            await database.open(drop_existing=self.drop_existing)
+            await database.open()
         return self.others[name]
 
     @property

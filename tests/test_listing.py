@@ -162,3 +162,28 @@ async def test_invalid_filter_values_are_422(client: httpx.AsyncClient) -> None:
         response = await client.get("/api/packets/", params=params)
         assert response.status_code == 422, params
         assert response.json()["detail"]
+
+
+async def test_search_follows_every_change_and_ignores_case(client: httpx.AsyncClient) -> None:
+    """`search` is answered from an index (trigram GIN or FTS5): renames, edits and deletes
+    must reach it, and matching stays a case-insensitive substring match of any length."""
+    ecole = await make_packet(client, "ÉCOLE Zanzibar", description='the "quoted" memo')
+    other = await make_packet(client, "Harbor", description="ledger")
+
+    async def ids(text: str) -> set[str]:
+        response = await client.get("/api/packets/", params={"search": text})
+        assert response.status_code == 200, response.text
+        return {p["id"] for p in response.json()["items"]}
+
+    assert await ids("zanzib") == {ecole["id"]}
+    assert await ids("école") == {ecole["id"]}
+    assert await ids('"quoted"') == {ecole["id"]}
+    assert await ids("ZA") == {ecole["id"]}
+    assert await ids("rbo") == {other["id"]}
+    renamed = await client.put(f"/api/packets/{other['id']}", json={"name": "Zanzibar port"})
+    assert renamed.status_code == 200
+    assert await ids("zanzibar") == {ecole["id"], other["id"]}
+    assert await ids("harbor") == set()
+    await client.put(f"/api/packets/{other['id']}", json={"description": "new text"})
+    assert await ids("ledger") == set()
+    assert await ids("new tex") == {other["id"]}

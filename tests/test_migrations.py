@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arkham_shard_packets.cli import main
+from arkham_shard_packets.db import search
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.migrate import VERSION_TABLE, current_revision, upgrade
 from arkham_shard_packets.db.tables import metadata
@@ -35,7 +36,13 @@ async def fresh(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 def schema_diff(connection: Any) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "version_table": VERSION_TABLE,
+            "include_name": lambda name, _kind, _parents: not search.outside_metadata(name),
+        },
+    )
     return list(compare_metadata(context, metadata))
 
 

@@ -7,27 +7,32 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, inspect, or_, select, update
 
-from arkham_shard_packets.db.engine import create_schema
-from arkham_shard_packets.db.tables import packet_contents, packet_tallies, packets
+from arkham_shard_packets.db.migrate import downgrade, upgrade
+from arkham_shard_packets.db.tables import (
+    packet_contents,
+    packet_shares,
+    packet_tallies,
+    packet_versions,
+    packets,
+)
 from arkham_shard_packets.services import totals
+from arkham_shard_packets.timeutil import now_text
 
 from .conftest import TENANT_HEADER, add_item, make_packet
+from .share_helpers import in_seconds
 
 TENANT = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-0000000000aa"}
 
 
 async def truth(engine: Any, tenant: str | None = None) -> dict[str, Any]:
     """What the statistics should say, counted straight from the packets and items."""
-    owned_packets = (
-        packets.c.tenant_id.is_(None) if tenant is None else packets.c.tenant_id == tenant
-    )
-    owned_items = (
-        packet_contents.c.tenant_id.is_(None)
-        if tenant is None
-        else packet_contents.c.tenant_id == tenant
-    )
+
+    def owned(table: Any) -> Any:
+        return table.c.tenant_id.is_(None) if tenant is None else table.c.tenant_id == tenant
+
+    owned_packets, owned_items = owned(packets), owned(packet_contents)
     async with engine.connect() as conn:
 
         async def grouped(column: Any, where: Any) -> dict[str, int]:
@@ -44,6 +49,17 @@ async def truth(engine: Any, tenant: str | None = None) -> dict[str, Any]:
             )
         ).one()
         total = sum(by_status.values())
+        versions = await conn.scalar(
+            select(func.count()).select_from(packet_versions).where(owned(packet_versions))
+        )
+        live = and_(owned(packet_shares), packet_shares.c.revoked_at.is_(None))
+        shares = await conn.scalar(select(func.count()).select_from(packet_shares).where(live))
+        expires = packet_shares.c.expires_at
+        active = await conn.scalar(
+            select(func.count())
+            .select_from(packet_shares)
+            .where(live, or_(expires.is_(None), expires > now_text()))
+        )
         return {
             "total_packets": total,
             "by_status": by_status,
@@ -51,6 +67,10 @@ async def truth(engine: Any, tenant: str | None = None) -> dict[str, Any]:
             "by_content_type": await grouped(packet_contents.c.content_type, owned_items),
             "avg_contents_per_packet": round(sums[0] / total, 3) if total else 0.0,
             "avg_size_bytes": round(sums[1] / total, 3) if total else 0.0,
+            "total_versions": versions,
+            "total_shares": shares,
+            "active_shares": active,
+            "expired_shares": shares - active,
         }
 
 
@@ -110,6 +130,14 @@ async def churn(client: httpx.AsyncClient, headers: dict[str, str] | None = None
     await client.put(f"/api/packets/{made[1]}", json={"name": "renamed"}, headers=headers)
     await client.post(f"/api/packets/{made[2]}/finalize", headers=headers)
     await client.post(f"/api/packets/{made[3]}/finalize", headers=headers)
+    shares = []
+    for body in ({}, {"expires_at": in_seconds(3600)}, {"expires_at": in_seconds(7200)}):
+        response = await client.post(
+            f"/api/packets/{made[2]}/share", json={"shared_with": "x", **body}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+        shares.append(response.json()["id"])
+    await client.delete(f"/api/packets/{made[2]}/shares/{shares[2]}", headers=headers)
     await client.delete(f"/api/packets/{made[3]}", headers=headers)
     await client.post(f"/api/packets/{made[4]}/archive", headers=headers)
 
@@ -146,9 +174,13 @@ async def test_writes_outside_the_api_are_counted(client: httpx.AsyncClient, eng
     await add_item(client, kept["id"], "m1", "matrix")
     async with engine.begin() as conn:
         await conn.execute(delete(packet_contents).where(packet_contents.c.packet_id == gone["id"]))
+        await conn.execute(delete(packet_versions).where(packet_versions.c.packet_id == gone["id"]))
         await conn.execute(delete(packets).where(packets.c.id == gone["id"]))
         await conn.execute(
             update(packets).where(packets.c.id == kept["id"]).values(status="shared")
+        )
+        await conn.execute(
+            update(packet_shares).values(expires_at="2020-01-01T00:00:00.000000+00:00")
         )
     await assert_totals_match(client, engine)
     stats = (await client.get("/api/packets/stats/overview")).json()
@@ -156,13 +188,34 @@ async def test_writes_outside_the_api_are_counted(client: httpx.AsyncClient, eng
     assert stats["by_content_type"] == {"matrix": 1}
 
 
-async def test_tallies_are_rebuilt_when_missing(client: httpx.AsyncClient, engine: Any) -> None:
-    """A database from before the tallies gets them, summed from the rows already there."""
+async def test_shares_that_expire_leave_the_active_count(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    await churn(client)
+    before = (await client.get("/api/packets/stats/overview")).json()
+    assert (before["total_shares"], before["active_shares"]) == (2, 2)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(packet_shares)
+            .where(packet_shares.c.expires_at.is_not(None))
+            .values(expires_at="2020-01-01T00:00:00.000000+00:00")
+        )
+    await assert_totals_match(client, engine)
+    after = (await client.get("/api/packets/stats/overview")).json()
+    assert (after["active_shares"], after["expired_shares"]) == (1, 1)
+
+
+async def test_the_migration_sums_what_is_already_there(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    """A database from before the tallies gets them summed from its rows: taken down to the
+    revision before them, and back up."""
     await churn(client)
     await churn(client, TENANT)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"DROP TABLE {packet_tallies.name}"))
-    await create_schema(engine)
+    await downgrade(engine, "0005")
+    async with engine.connect() as conn:
+        assert not await conn.run_sync(lambda sync: inspect(sync).has_table(packet_tallies.name))
+    await upgrade(engine)
     await assert_totals_match(client, engine)
     await assert_totals_match(client, engine, TENANT)
     await churn(client)

@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .session import READ_ONLY
 
-SQLITE_CACHE_KIB = 64 * 1024
-SQLITE_MMAP_BYTES = 1024**3
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -86,10 +84,6 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         _enable_wal(cursor, busy_timeout_ms / 1000)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # A page cache that holds the hot part of a large database (the default is 2 MiB), and
-        # reads through a memory map instead of a system call per page.
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -44,6 +44,11 @@ async def upgrade(engine: AsyncEngine, target: str = HEAD) -> None:
         await connection.run_sync(_upgrade, target)
 
 
+async def downgrade(engine: AsyncEngine, target: str) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), target))
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(_current)

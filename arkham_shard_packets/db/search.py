@@ -1,44 +1,49 @@
-"""Trigram indexes that let PostgreSQL answer the list's `search` (ILIKE '%text%' on name or
-description) without reading every packet.
+"""The list's `search`: name or description containing the text, case-insensitively, answered
+from an index on both databases (migration 0006 builds them).
 
-They need the `pg_trgm` extension (a trusted extension: the database owner may create it). Where
-it can't be had, search still works, by scanning. SQLite has no such index: it always scans.
+PostgreSQL: `ILIKE '%text%'`, which the trigram GIN indexes of pg_trgm serve (where the
+extension could not be created, it scans). SQLite: an FTS5 table with the trigram tokenizer,
+matched as a phrase, which is a substring match folded to lower case; it knows nothing
+shorter than three characters, so shorter text falls back to scanning with LIKE.
 """
 
 from __future__ import annotations
 
-import logging
-
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import ColumnElement, column, or_, select, table, text
 
 from .tables import packets
 
-logger = logging.getLogger(__name__)
+FTS_TABLE = "arkham_packets_search"
+FTS_KEYS = "arkham_packet_search_keys"
+INDEX_PREFIX = "idx_packets_search_"
+TRIGRAM = 3
 
-SEARCHED = ("name", "description")
+_keys = table(FTS_KEYS, column("key"), column("packet_id"))
+_fts = table(FTS_TABLE, column("rowid"))
 
 
-def install(connection: Connection) -> None:
-    if connection.dialect.name != "postgresql":
-        return
-    try:
-        with connection.begin_nested():
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-    except DBAPIError as error:
-        logger.warning("packets: no pg_trgm (%s); text search will scan", error.orig)
-        return
-    # The extension lives in one schema of the database, maybe not on this search_path.
-    schema = connection.execute(
-        text(
-            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-            " WHERE e.extname = 'pg_trgm'"
+def outside_metadata(name: str | None) -> bool:
+    """Schema objects the migrations make that `db.tables` does not describe."""
+    return bool(name) and str(name).startswith((FTS_TABLE, FTS_KEYS, INDEX_PREFIX))
+
+
+def like_pattern(text_: str) -> str:
+    escaped = text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def fts_phrase(text_: str) -> str:
+    return '"' + text_.replace('"', '""') + '"'
+
+
+def contains(dialect: str, searched: str) -> ColumnElement[bool]:
+    c = packets.c
+    if dialect == "sqlite" and len(searched) >= TRIGRAM:
+        matching = (
+            select(_keys.c.packet_id)
+            .join(_fts, _fts.c.rowid == _keys.c.key)
+            .where(text(f"{FTS_TABLE} MATCH :phrase").bindparams(phrase=fts_phrase(searched)))
         )
-    ).scalar_one()
-    for column in SEARCHED:
-        connection.execute(
-            text(
-                f"CREATE INDEX IF NOT EXISTS idx_packets_search_{column} "
-                f'ON {packets.name} USING gin ({column} "{schema}".gin_trgm_ops)'
-            )
-        )
+        return c.id.in_(matching)
+    pattern = like_pattern(searched)
+    return or_(c.name.ilike(pattern, escape="\\"), c.description.ilike(pattern, escape="\\"))

@@ -92,6 +92,8 @@ packet_shares = Table(
     Column("revoked_at", Text),
     Index("idx_shares_packet", "packet_id"),
     Index("idx_shares_token", "access_token"),
+    # the statistics count shares not yet expired from here, reading only those
+    Index("idx_shares_expiry", "tenant_id", "expires_at", "revoked_at"),
 )
 
 share_access_log = Table(
@@ -203,8 +205,9 @@ snapshot_files = Table(
 )
 
 # Running totals behind the badge count, the list totals and the statistics, written by
-# triggers (db/tallies.py) on every change to a packet or an item: a packet row adds to
-# (status, visibility), an item row (content_type set) to its type. Each row is a change;
+# triggers (migration 0006) on every change to a packet, an item, a version or a share: a packet
+# row adds to (status, visibility), an item row (content_type set) to its type, a version or a
+# share row to its own count. Each row is a change;
 # the totals are their sums, folded back into one row per group now and then.
 packet_tallies = Table(
     "arkham_packet_tallies",
@@ -218,5 +221,8 @@ packet_tallies = Table(
     Column("contents", BigInteger, server_default="0", nullable=False),
     Column("size_bytes", BigInteger, server_default="0", nullable=False),
     Column("items", BigInteger, server_default="0", nullable=False),
+    Column("versions", BigInteger, server_default="0", nullable=False),
+    Column("shares", BigInteger, server_default="0", nullable=False),
+    Column("open_shares", BigInteger, server_default="0", nullable=False),
     Index("idx_tallies_tenant", "tenant_id"),
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, and_, func, select
 
+from ..db import search
 from ..db.scope import Scope
-from ..db.tables import packet_shares, packet_versions, packets
+from ..db.tables import packet_shares, packets
 from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
 from ..timeutil import now_text, to_text
 from .records import packet_from_row
@@ -31,12 +31,7 @@ class Window:
     descending: bool = True
 
 
-def like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def filter_conditions(criteria: PacketFilter) -> list[ColumnElement[bool]]:
+def filter_conditions(criteria: PacketFilter, dialect: str) -> list[ColumnElement[bool]]:
     c = packets.c
     conditions: list[ColumnElement[bool]] = []
     if criteria.status is not None:
@@ -46,10 +41,7 @@ def filter_conditions(criteria: PacketFilter) -> list[ColumnElement[bool]]:
     if criteria.created_by is not None:
         conditions.append(c.created_by == criteria.created_by)
     if criteria.search_text:
-        pattern = like_pattern(criteria.search_text)
-        conditions.append(
-            or_(c.name.ilike(pattern, escape="\\"), c.description.ilike(pattern, escape="\\"))
-        )
+        conditions.append(search.contains(dialect, criteria.search_text))
     if criteria.has_contents is not None:
         conditions.append(c.contents_count > 0 if criteria.has_contents else c.contents_count == 0)
     if criteria.min_version is not None:
@@ -73,16 +65,17 @@ class PacketQueries:
     async def list(
         self, scope: Scope, criteria: PacketFilter, window: Window
     ) -> tuple[list[Packet], int]:
-        where = and_(scope.owns(packets), *filter_conditions(criteria))
         # Every row shares one tenant_id, so leading with it changes no order; it lets
         # PostgreSQL read the page straight from the (tenant_id, sort, id) index, which it
         # won't do for `tenant_id IS NULL` otherwise.
         keys = (packets.c.tenant_id, SORTABLE[window.sort], packets.c.id)
         ordering = [key.desc() if window.descending else key.asc() for key in keys]
-        page = select(packets).where(where).order_by(*ordering)
-        page = page.limit(window.limit).offset(window.offset)
         totals = None
         async with self.tx.read(scope) as work:
+            conditions = filter_conditions(criteria, work.conn.dialect.name)
+            where = and_(scope.owns(packets), *conditions)
+            page = select(packets).where(where).order_by(*ordering)
+            page = page.limit(window.limit).offset(window.offset)
             rows = (await work.conn.execute(page)).mappings().all()
             if counted_by_tallies(criteria):
                 totals = await read_totals(work.conn, scope)
@@ -106,10 +99,11 @@ class PacketQueries:
     async def statistics(self, scope: Scope) -> PacketStatistics:
         async with self.tx.read(scope) as work:
             totals = await read_totals(work.conn, scope)
-            shares, active = await self._shares(work.conn, scope)
-            versions = (
-                await work.conn.execute(scope.select(packet_versions, func.count()))
-            ).scalar_one()
+            expiring = await work.conn.scalar(
+                scope.select(packet_shares, func.count()).where(
+                    packet_shares.c.expires_at > now_text(), packet_shares.c.revoked_at.is_(None)
+                )
+            )
         await fold_if_needed(self.tx, scope, totals)
         total = totals.packets()
         return PacketStatistics(
@@ -118,28 +112,13 @@ class PacketQueries:
             by_visibility=totals.by("visibility"),
             total_contents=sum(totals.items.values()),
             by_content_type=dict(totals.items),
-            total_shares=shares,
-            active_shares=active,
-            expired_shares=shares - active,
-            total_versions=int(versions),
+            total_shares=totals.shares,
+            active_shares=totals.open_shares + int(expiring or 0),
+            expired_shares=totals.shares - totals.open_shares - int(expiring or 0),
+            total_versions=totals.versions,
             avg_contents_per_packet=average(totals, "contents"),
             avg_size_bytes=average(totals, "size_bytes"),
         )
-
-    @staticmethod
-    async def _shares(conn: AsyncConnection, scope: Scope) -> tuple[int, int]:
-        expires = packet_shares.c.expires_at
-        live = or_(expires.is_(None), expires > now_text())
-        row = (
-            await conn.execute(
-                scope.select(
-                    packet_shares,
-                    func.count(),
-                    func.coalesce(func.sum(case((live, 1), else_=0)), 0),
-                ).where(packet_shares.c.revoked_at.is_(None))
-            )
-        ).one()
-        return int(row[0]), int(row[1])
 
 
 def average(totals: Totals, attribute: str) -> float:

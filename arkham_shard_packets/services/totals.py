@@ -1,5 +1,5 @@
-"""Totals of packets and items read from the tallies (db/tallies.py), at a cost that does not
-grow with the number of packets.
+"""Totals of packets, items, versions and shares read from the tallies (kept by the triggers of
+migration 0006), at a cost that does not grow with the number of packets.
 
 Reading sums the tally rows of the caller's tenant. Writers only ever append to them, so once
 a read finds more than `FOLD_AFTER` rows it folds them back into one row per group, in a
@@ -37,7 +37,7 @@ FOLD_AFTER = 256
 FOLD_LOCK = 0x41524B50
 
 t = packet_tallies.c
-SUMMED = [t.packets, t.contents, t.size_bytes, t["items"]]
+SUMMED = [t.packets, t.contents, t.size_bytes, t["items"], t.versions, t.shares, t.open_shares]
 GROUPS = [t.status, t.visibility, t.content_type]
 KEYS = [t.tenant_id, *GROUPS]
 
@@ -55,6 +55,10 @@ class Bucket:
 class Totals:
     buckets: list[Bucket] = field(default_factory=list)
     items: dict[str, int] = field(default_factory=dict)
+    versions: int = 0
+    # shares not revoked, and of those the ones that never expire
+    shares: int = 0
+    open_shares: int = 0
     rows_read: int = 0
 
     def packets(self, status: str | None = None, visibility: str | None = None) -> int:
@@ -77,10 +81,12 @@ async def read_totals(conn: AsyncConnection, scope: Scope) -> Totals:
         packet_tallies, *GROUPS, *(func.sum(c) for c in SUMMED), func.count()
     ).group_by(*GROUPS)
     totals = Totals()
-    for status, visibility, kind, packets, contents, size, items, rows in await conn.execute(
-        statement
-    ):
-        totals.rows_read += int(rows)
+    for row in await conn.execute(statement):
+        status, visibility, kind, packets, contents, size, items, versions, shares, open_ = row[:10]
+        totals.rows_read += int(row[10])
+        totals.versions += int(versions)
+        totals.shares += int(shares)
+        totals.open_shares += int(open_)
         if kind is not None:
             if items:
                 totals.items[kind] = int(items)
