@@ -9,7 +9,17 @@ shorter than three characters, so shorter text falls back to scanning with LIKE.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, column, or_, select, table, text
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 
 from .tables import packets
 
@@ -36,9 +46,20 @@ def fts_phrase(text_: str) -> str:
     return '"' + text_.replace('"', '""') + '"'
 
 
+def uses_fts(dialect: str, searched: str | None) -> bool:
+    return dialect == "sqlite" and searched is not None and len(searched) >= TRIGRAM
+
+
+def led_by_matches(owned: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The tenant condition, hidden from SQLite's planner (an expression no index serves), so
+    that it starts from the packets FTS5 found rather than walk every packet of the tenant
+    in sort-index order, probing each against the matches."""
+    return func.likelihood(owned, literal_column("1.0"), type_=Boolean)
+
+
 def contains(dialect: str, searched: str) -> ColumnElement[bool]:
     c = packets.c
-    if dialect == "sqlite" and len(searched) >= TRIGRAM:
+    if uses_fts(dialect, searched):
         matching = (
             select(_keys.c.packet_id)
             .join(_fts, _fts.c.rowid == _keys.c.key)

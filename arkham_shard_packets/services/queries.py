@@ -72,8 +72,11 @@ class PacketQueries:
         ordering = [key.desc() if window.descending else key.asc() for key in keys]
         totals = None
         async with self.tx.read(scope) as work:
-            conditions = filter_conditions(criteria, work.conn.dialect.name)
-            where = and_(scope.owns(packets), *conditions)
+            dialect = work.conn.dialect.name
+            owned = scope.owns(packets)
+            if search.uses_fts(dialect, criteria.search_text):
+                owned = search.led_by_matches(owned)
+            where = and_(owned, *filter_conditions(criteria, dialect))
             page = select(packets).where(where).order_by(*ordering)
             page = page.limit(window.limit).offset(window.offset)
             rows = (await work.conn.execute(page)).mappings().all()
