@@ -104,3 +104,16 @@ def ms(value: float) -> str:
     if math.isnan(value):
         return "-"
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def compared_row(label: str, first: Sample, second: Sample, target: Target) -> list[str]:
+    """A table row for two samples side by side and the target their ratio is checked against."""
+    return [
+        label,
+        ms(first.median_ms),
+        ms(first.p99_ms),
+        ms(second.median_ms),
+        ms(second.p99_ms),
+        f"{target.value:.2f}x",
+        "yes" if target.met else "**no**",
+    ]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from ..seed import NEEDLE
-from ..stats import Sample, SectionResult, Target, ms, timed
+from ..stats import Sample, SectionResult, Target, compared_row, timed
 from ..workbench import BenchDatabase, Workbench
 
 NAME = "growth"
@@ -139,17 +139,7 @@ async def run(bench: Workbench) -> SectionResult:
         target = Target(f"growth: {probe.label}", large.median_ms / small.median_ms, LIMIT)
         targets.append(target)
         figures[probe.label] = {"small": small.summary(), "large": large.summary()}
-        rows.append(
-            [
-                probe.label,
-                ms(small.median_ms),
-                ms(small.p99_ms),
-                ms(large.median_ms),
-                ms(large.p99_ms),
-                f"{target.value:.2f}x",
-                "yes" if target.met else "**no**",
-            ]
-        )
+        rows.append(compared_row(probe.label, small, large, target))
     return SectionResult(
         name=NAME,
         title=TITLE,

@@ -12,7 +12,7 @@ import itertools
 import httpx
 
 from ..app import FLOOR_PATH
-from ..stats import Sample, SectionResult, Target, ms, timed
+from ..stats import Sample, SectionResult, Target, compared_row, timed
 from ..workbench import Workbench
 
 NAME = "overhead"
@@ -64,17 +64,7 @@ async def run(bench: Workbench) -> SectionResult:
         target = Target(f"overhead: {transport}", shard.median_ms / floor.median_ms, LIMIT)
         targets.append(target)
         figures[transport] = {"shard": shard.summary(), "floor": floor.summary()}
-        rows.append(
-            [
-                transport,
-                ms(shard.median_ms),
-                ms(shard.p99_ms),
-                ms(floor.median_ms),
-                ms(floor.p99_ms),
-                f"{target.value:.2f}x",
-                "yes" if target.met else "**no**",
-            ]
-        )
+        rows.append(compared_row(transport, shard, floor, target))
     return SectionResult(
         name=NAME,
         title=TITLE,
