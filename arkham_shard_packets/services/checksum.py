@@ -79,6 +79,10 @@ def packet_fields(
     }
 
 
+# The content columns the recipe reads, by the names `content_entry` reads them.
+ITEM_FIELDS = ("content_type", "content_id", "content_title", "order_num", "data", "file_sha256")
+
+
 def item_record(
     content_type: str,
     content_id: str,
