@@ -37,25 +37,34 @@ CONTENT_LEFT_OUT = frozenset({"tenant_id", "packet_id"})
 Record = dict[str, Any]
 
 
-def _fields(table: Table, left_out: frozenset[str]) -> tuple[str, ...]:
-    return tuple(column.name for column in table.c if column.name not in left_out)
+@dataclass(frozen=True)
+class Fields:
+    """A table's columns in a snapshot, in table order, and which of them hold JSON text."""
+
+    names: tuple[str, ...]
+    json_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: Table, left_out: frozenset[str]) -> Fields:
+        names = tuple(column.name for column in table.c if column.name not in left_out)
+        return cls(names, tuple(name for name in names if name in JSON_COLUMNS))
+
+    def record(self, values: Iterable[Any]) -> Record:
+        """The record of a row's values, given in the order of `names`."""
+        record = dict(zip(self.names, values, strict=True))
+        for name in self.json_names:
+            value = record[name]
+            if value is not None:
+                record[name] = json.loads(value)
+        return record
 
 
-PACKET_FIELDS = _fields(packets, PACKET_LEFT_OUT)
-CONTENT_FIELDS = _fields(packet_contents, CONTENT_LEFT_OUT)
-
-
-def _record(values: Iterable[Any], fields: tuple[str, ...]) -> Record:
-    """The record of a row's values, given in the order of `fields`."""
-    record = dict(zip(fields, values, strict=True))
-    for name in JSON_COLUMNS.intersection(record):
-        if record[name] is not None:
-            record[name] = json.loads(record[name])
-    return record
+PACKET_FIELDS = Fields.of(packets, PACKET_LEFT_OUT)
+CONTENT_FIELDS = Fields.of(packet_contents, CONTENT_LEFT_OUT)
 
 
 def packet_record(row: Mapping[Any, Any]) -> Record:
-    return _record((row[name] for name in PACKET_FIELDS), PACKET_FIELDS)
+    return PACKET_FIELDS.record(row[name] for name in PACKET_FIELDS.names)
 
 
 def content_values(record: Mapping[str, Any], packet_id: str) -> Record:
@@ -107,10 +116,11 @@ class StoredSnapshot:
 async def content_records(work: UnitOfWork, packet_id: str) -> list[Record]:
     """The packet's content records as the rows are stored now, in snapshot order."""
     statement = work.scope.select(
-        packet_contents, *(packet_contents.c[name] for name in CONTENT_FIELDS)
+        packet_contents, *(packet_contents.c[name] for name in CONTENT_FIELDS.names)
     ).where(packet_contents.c.packet_id == packet_id)
-    rows = await work.conn.execute(statement)
-    return sorted((_record(row, CONTENT_FIELDS) for row in rows), key=record_sort_key)
+    records = [CONTENT_FIELDS.record(row) for row in await work.conn.execute(statement)]
+    records.sort(key=record_sort_key)
+    return records
 
 
 async def current_state(work: UnitOfWork, packet_id: str) -> tuple[Record, list[Record]]:
