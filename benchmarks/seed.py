@@ -180,7 +180,7 @@ class Seeder:
 def content_rows(
     rng: random.Random, packet_id: str, added_at: str, count: int
 ) -> list[dict[str, Any]]:
-    """`count` items of one packet; about a third carry data, as items noted by hand do."""
+    """`count` items of one packet; three in ten carry data."""
     rows = []
     for order in range(count):
         kind = rng.choice(list(ContentType))

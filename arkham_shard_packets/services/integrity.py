@@ -15,7 +15,7 @@ from ..models import PacketVersion, VersionKind, utcnow
 from .checksum import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
 from .history import version_from_row
 from .records import load_packet_row
-from .snapshots import Record, digest_of, load_snapshot_text, packet_record
+from .snapshots import Record, digest_of, load_snapshot_text, packet_record, record_sort_key
 from .unit_of_work import Transactions, UnitOfWork
 
 
@@ -98,9 +98,10 @@ class IntegrityService:
     async def _check_files(self, result: Verification, contents: list[Record]) -> None:
         """The sealed digests say which bytes belong to the packet; the stored bytes must
         still be exactly those."""
-        for item in contents:
-            sha256 = item.get("file_sha256")
-            if sha256 and not await self.files.intact(sha256):
+        attached = sorted((item for item in contents if item["file_sha256"]), key=record_sort_key)
+        for item in attached:
+            sha256 = item["file_sha256"]
+            if not await self.files.intact(sha256):
                 result.problems.append(
                     f"the file attached to {item['content_type']} {item['content_id']} "
                     f"is missing or no longer hashes to {sha256}"
