@@ -23,7 +23,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = {
     # A smoke run for the test suite: seconds.
     "tiny": Plan(
-        small=60, large=240, items=3, rounds=5, overhead_rounds=20, load_seconds=1.0, clients=4
+        small=60,
+        large=240,
+        items=3,
+        rounds=5,
+        overhead_rounds=20,
+        load_seconds=1.0,
+        clients=4,
+        seal_items=200,
+        seal_runs=3,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -34,8 +42,11 @@ PRESETS = {
         overhead_rounds=400,
         load_seconds=10.0,
         clients=32,
+        seal_items=10_000,
+        seal_runs=5,
     ),
-    # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load.
+    # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
+    # items to seal.
     "full": Plan(
         small=1_000,
         large=100_000,
@@ -44,6 +55,8 @@ PRESETS = {
         overhead_rounds=2_000,
         load_seconds=60.0,
         clients=32,
+        seal_items=10_000,
+        seal_runs=15,
     ),
 }
 OVERRIDES = [
@@ -54,6 +67,8 @@ OVERRIDES = [
     "overhead_rounds",
     "load_seconds",
     "clients",
+    "seal_items",
+    "seal_runs",
     "seed",
 ]
 

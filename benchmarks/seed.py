@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arkham_shard_packets.db.tables import packet_contents, packet_shares, packet_versions, packets
 from arkham_shard_packets.models import ContentType, PacketStatus, PacketVisibility, VersionKind
 from arkham_shard_packets.services.checksum import canonical_json
+from arkham_shard_packets.services.records import stored_size
 from arkham_shard_packets.timeutil import to_text
 
 BATCH_PACKETS = 2_000
@@ -154,27 +155,53 @@ class Seeder:
     def items(self, rng: random.Random, packet_id: str, added_at: str) -> list[dict[str, Any]]:
         spread = max(1, self.items_per_packet // 2)
         count = max(0, self.items_per_packet + rng.randint(-spread, spread))
-        rows = []
-        for order in range(count):
-            kind = rng.choice(list(ContentType))
-            data = None
-            if rng.random() < 0.3:
-                data = canonical_json({"page": rng.randrange(1, 400), "note": rng.choice(WORDS)})
-            rows.append(
-                {
-                    "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                    "packet_id": packet_id,
-                    "content_type": kind.value,
-                    "content_id": f"{kind.value}-{order}-{rng.randrange(10**6)}",
-                    "content_title": " ".join(rng.choices(WORDS, k=4)),
-                    "added_at": added_at,
-                    "added_by": "system",
-                    "order_num": order,
-                    "data": data,
-                    "tenant_id": None,
-                }
-            )
-        return rows
+        return content_rows(rng, packet_id, added_at, count)
+
+    async def fill(self, packet_ids: list[str], count: int) -> None:
+        """Gives each packet (new and empty) the same `count` items, and the counters the API
+        would have left: `contents_count` and `size_bytes`."""
+        added_at = to_text(START)
+        for packet_id in packet_ids:
+            rows = content_rows(random.Random(f"{self.seed}-fill"), packet_id, added_at, count)
+            for row in rows:  # same items, rows of their own
+                row["id"] = str(uuid.uuid4())
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(packet_contents), rows)
+                await conn.execute(
+                    update(packets)
+                    .where(packets.c.id == packet_id)
+                    .values(
+                        contents_count=len(rows),
+                        size_bytes=sum(stored_size(row) for row in rows),
+                    )
+                )
+
+
+def content_rows(
+    rng: random.Random, packet_id: str, added_at: str, count: int
+) -> list[dict[str, Any]]:
+    """`count` items of one packet; three in ten carry data."""
+    rows = []
+    for order in range(count):
+        kind = rng.choice(list(ContentType))
+        data = None
+        if rng.random() < 0.3:
+            data = canonical_json({"page": rng.randrange(1, 400), "note": rng.choice(WORDS)})
+        rows.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "packet_id": packet_id,
+                "content_type": kind.value,
+                "content_id": f"{kind.value}-{order}-{rng.randrange(10**6)}",
+                "content_title": " ".join(rng.choices(WORDS, k=4)),
+                "added_at": added_at,
+                "added_by": "system",
+                "order_num": order,
+                "data": data,
+                "tenant_id": None,
+            }
+        )
+    return rows
 
 
 def versions(

@@ -52,6 +52,8 @@ class Plan:
     overhead_rounds: int
     load_seconds: float
     clients: int
+    seal_items: int
+    seal_runs: int
     seed: int = 7
 
 
@@ -100,11 +102,23 @@ class BenchDatabase:
         start = time.perf_counter()
         added = await self.seeder.grow_to(total)
         if added:
-            # The triggers logged every seeded row in the tallies; a first read would fold
-            # them. Fold now, so the measured state is that of a database grown over time.
-            async with self.engine.begin() as conn:
-                await fold(conn, Scope())
-        if added and self.backend == "postgresql":
+            await self.settle()
+        self.seconds_seeding += time.perf_counter() - start
+
+    async def fill(self, packet_ids: list[str], items: int) -> None:
+        """Gives each of these new, empty packets the same `items` items (see Seeder.fill)."""
+        start = time.perf_counter()
+        await self.seeder.fill(packet_ids, items)
+        await self.settle()
+        self.seconds_seeding += time.perf_counter() - start
+
+    async def settle(self) -> None:
+        """After a bulk load: the state of a database that grew over time."""
+        # The triggers logged every seeded row in the tallies; a first read would fold
+        # them. Fold now, so the measured state is that of a database grown over time.
+        async with self.engine.begin() as conn:
+            await fold(conn, Scope())
+        if self.backend == "postgresql":
             # What autovacuum would do after a bulk load, done now so it can't start mid-run.
             tables = ", ".join(
                 t.name
@@ -113,7 +127,6 @@ class BenchDatabase:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql(f"VACUUM ANALYZE {tables}")
-        self.seconds_seeding += time.perf_counter() - start
 
     async def sample_ids(self, count: int, *, status: str | None = None) -> list[str]:
         statement = select(packets.c.id)

@@ -36,6 +36,17 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert len(overhead["targets"]) == 2
     assert all(target["value"] > 0 for target in overhead["targets"])
 
+    seal = figures["sections"]["seal"]
+    assert seal["figures"]["items"] == 200
+    runs = {"finalize": 3, "verify": 6}
+    for operation, count in runs.items():
+        timing = seal["figures"]["operations"][operation]
+        assert timing["runs"] == count
+        assert 0 < timing["median_ms"] <= timing["p99_ms"]
+    assert [(t["limit"], t["unit"], t["comparison"]) for t in seal["targets"]] == [
+        (0.3, "s", "at_most")
+    ] * 2
+
     load = figures["sections"]["load"]["figures"]
     assert load["errors"] == 0, load["error_kinds"]
     assert load["all"]["runs"] > 0

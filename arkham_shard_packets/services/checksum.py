@@ -25,10 +25,14 @@ RECIPE_VERSION = 1
 Record = Mapping[str, Any]
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -73,6 +77,10 @@ def packet_fields(
         "visibility": visibility,
         "metadata": metadata,
     }
+
+
+# The content columns the recipe reads, by the names `content_entry` reads them.
+ITEM_FIELDS = ("content_type", "content_id", "content_title", "order_num", "data", "file_sha256")
 
 
 def item_record(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +21,25 @@ from ..errors import SnapshotDamaged, VersionNotFound
 from ..models import PacketVersion, VersionKind
 from ..timeutil import now_text
 from .checksum import RECIPE_VERSION, packet_checksum, sha256_hex
+from .records import load_packet_row
 from .snapshots import (
-    current_state,
+    Record,
+    content_records,
     digest_of,
     load_snapshot_text,
+    packet_record,
     snapshot_body,
     store_snapshot,
 )
 from .unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The content records read in this transaction and the checksum computed from them."""
+
+    contents: list[Record]
+    checksum: str
 
 
 def version_from_row(row: Mapping[Any, Any]) -> PacketVersion:
@@ -46,15 +58,27 @@ def version_from_row(row: Mapping[Any, Any]) -> PacketVersion:
 
 
 async def record_version(
-    work: UnitOfWork, packet_id: str, kind: VersionKind, summary: str, at_least: int = 1
+    work: UnitOfWork,
+    packet_id: str,
+    kind: VersionKind,
+    summary: str,
+    at_least: int = 1,
+    *,
+    sealed: Sealed | None = None,
 ) -> PacketVersion:
     """Snapshot the packet as it stands in this transaction and record it as its next version.
 
     The caller holds the packet's lock (`lock_packet`, or the packet's own insert), so the
     next number is read and written by one transaction at a time; the unique constraint on
-    (packet_id, version_number) backs that up.
+    (packet_id, version_number) backs that up. A caller that has just read the contents and
+    computed their checksum in this transaction (finalize) hands them over as `sealed`.
     """
-    packet, contents = await current_state(work, packet_id)
+    packet = packet_record(await load_packet_row(work, packet_id))
+    if sealed is None:
+        contents = await content_records(work, packet_id)
+        checksum = packet_checksum(packet, contents)
+    else:
+        contents, checksum = sealed.contents, sealed.checksum
     stored = await store_snapshot(work, snapshot_body(packet, contents))
     latest = (
         await work.conn.execute(
@@ -75,7 +99,7 @@ async def record_version(
         snapshot_path=stored.path,
         kind=kind.value,
         created_by=work.scope.actor,
-        checksum=packet_checksum(packet, contents),
+        checksum=checksum,
         checksum_recipe=RECIPE_VERSION,
     )
     row = (

@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from ..db.scope import Scope
-from ..db.tables import packet_versions
+from ..db.tables import packet_contents, packet_versions
 from ..filestore import FileStore
 from ..models import PacketVersion, VersionKind, utcnow
-from .checksum import RECIPES, packet_checksum, sha256_hex
+from .checksum import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
 from .history import version_from_row
-from .snapshots import Record, current_state, digest_of, load_snapshot_text
+from .records import load_packet_row
+from .snapshots import Record, digest_of, load_snapshot_text, packet_record, record_sort_key
 from .unit_of_work import Transactions, UnitOfWork
 
 
@@ -48,6 +49,16 @@ async def sealed_version(work: UnitOfWork, packet_id: str) -> PacketVersion | No
     return None if row is None else version_from_row(row)
 
 
+async def sealed_items(work: UnitOfWork, packet_id: str) -> list[Record]:
+    """The packet's content rows, as far as the recipe reads them (their files' digests
+    included), with their data as stored."""
+    statement = work.scope.select(
+        packet_contents, *(packet_contents.c[name] for name in ITEM_FIELDS)
+    ).where(packet_contents.c.packet_id == packet_id)
+    rows = await work.conn.execute(statement)
+    return [dict(zip(ITEM_FIELDS, row, strict=True)) for row in rows]
+
+
 class IntegrityService:
     def __init__(self, transactions: Transactions, files: FileStore) -> None:
         self.tx = transactions
@@ -55,7 +66,8 @@ class IntegrityService:
 
     async def verify(self, scope: Scope, packet_id: str) -> Verification:
         async with self.tx.read(scope) as work:
-            packet, contents = await current_state(work, packet_id)
+            packet = packet_record(await load_packet_row(work, packet_id))
+            contents = await sealed_items(work, packet_id)
             sealed = await sealed_version(work, packet_id)
             digest = None if sealed is None else digest_of(sealed.snapshot_path)
             frozen = None if digest is None else await load_snapshot_text(work, digest)
@@ -86,9 +98,10 @@ class IntegrityService:
     async def _check_files(self, result: Verification, contents: list[Record]) -> None:
         """The sealed digests say which bytes belong to the packet; the stored bytes must
         still be exactly those."""
-        for item in contents:
-            sha256 = item.get("file_sha256")
-            if sha256 and not await self.files.intact(sha256):
+        attached = sorted((item for item in contents if item["file_sha256"]), key=record_sort_key)
+        for item in attached:
+            sha256 = item["file_sha256"]
+            if not await self.files.intact(sha256):
                 result.problems.append(
                     f"the file attached to {item['content_type']} {item['content_id']} "
                     f"is missing or no longer hashes to {sha256}"

@@ -19,7 +19,7 @@ from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..timeutil import now_text, to_text
 from .checksum import RECIPE_VERSION, canonical_json, packet_checksum
-from .history import record_version
+from .history import Sealed, record_version
 from .records import load_packet, lock_packet, packet_from_row
 from .snapshots import current_state
 from .unit_of_work import Transactions
@@ -111,7 +111,8 @@ class PacketService:
             packet = await lock_packet(
                 work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be finalized"
             )
-            checksum = packet_checksum(*await current_state(work, packet.id))
+            fields, contents = await current_state(work, packet.id)
+            checksum = packet_checksum(fields, contents)
             await work.conn.execute(
                 work.scope.update(packets)
                 .where(packets.c.id == packet_id)
@@ -122,11 +123,17 @@ class PacketService:
                     finalized_at=to_text(packet.updated_at),
                 )
             )
-            sealed = await record_version(work, packet_id, VersionKind.FINALIZED, "finalized")
+            version = await record_version(
+                work,
+                packet_id,
+                VersionKind.FINALIZED,
+                "finalized",
+                sealed=Sealed(contents, checksum),
+            )
             work.emit(
                 "packets.packet.finalized",
                 packet_id=packet_id,
-                version=sealed.version_number,
+                version=version.version_number,
                 checksum=checksum,
             )
             return await load_packet(work, packet_id)
