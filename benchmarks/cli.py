@@ -23,7 +23,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = {
     # A smoke run for the test suite: seconds.
     "tiny": Plan(
-        small=60, large=240, items=3, rounds=5, overhead_rounds=20, load_seconds=1.0, clients=4
+        small=60,
+        large=240,
+        items=3,
+        rounds=5,
+        overhead_rounds=20,
+        load_seconds=1.0,
+        clients=4,
+        bulk_mib=4,
+        memory_mib=1,
+        bulk_runs=1,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -34,6 +43,8 @@ PRESETS = {
         overhead_rounds=400,
         load_seconds=10.0,
         clients=32,
+        bulk_mib=256,
+        memory_mib=64,
     ),
     # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load.
     "full": Plan(
@@ -54,6 +65,9 @@ OVERRIDES = [
     "overhead_rounds",
     "load_seconds",
     "clients",
+    "bulk_mib",
+    "memory_mib",
+    "bulk_runs",
     "seed",
 ]
 
