@@ -46,7 +46,8 @@ PRESETS = {
         bulk_mib=256,
         memory_mib=64,
     ),
-    # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load.
+    # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, a 1 GiB
+    # bulk packet (2 runs: the command line tools alone take a minute a run at that size).
     "full": Plan(
         small=1_000,
         large=100_000,
@@ -55,6 +56,7 @@ PRESETS = {
         overhead_rounds=2_000,
         load_seconds=60.0,
         clients=32,
+        bulk_runs=2,
     ),
 }
 OVERRIDES = [

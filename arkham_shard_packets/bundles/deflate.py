@@ -10,10 +10,10 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-BLOCK = 256 * 1024
+BLOCK = 128 * 1024
 WINDOW = 32 * 1024  # deflate's back-reference distance: the dictionary a block gets
 THREADS = max(1, min(4, os.cpu_count() or 1))
-IN_FLIGHT = 2 * THREADS  # blocks queued or compressing: bounds the memory held
+IN_FLIGHT = THREADS + 1  # blocks queued or compressing: bounds the memory held
 
 
 def _deflate(block: bytes, dictionary: bytes, level: int, final: bool) -> bytes:
