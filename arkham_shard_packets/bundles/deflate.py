@@ -50,10 +50,12 @@ class ParallelDeflate:
 
     def compress(self, data: bytes) -> bytes:
         self.buffer += data
+        done: list[bytes] = []
         while len(self.buffer) >= BLOCK:
             self._submit(bytes(self.buffer[:BLOCK]), final=False)
             del self.buffer[:BLOCK]
-        return self._ready(everything=False)
+            done.append(self._ready(everything=False))
+        return b"".join(done)
 
     def flush(self, mode: int = zlib.Z_FINISH, /) -> bytes:
         """Ends the stream (the only flush zipfile and gzip members ask for)."""
