@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -141,6 +142,22 @@ class FileStore:
 
     def spool_file(self, source: Path, limit: int) -> SpooledFile:
         return spool_file(source, self.staging, limit)
+
+    def adopt(self, source: Path, sha256: str) -> SpooledFile:
+        """Move a file the caller wrote and hashed itself (in a private folder) into staging
+        instead of copying it; a copy, hashed anew, when it is on another filesystem."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        target = self.staging / f".spool-{uuid.uuid4().hex}"
+        try:
+            os.replace(source, target)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            return spool_file(source, self.staging, source.stat().st_size)
+        with open(target, "rb") as handle:
+            os.fsync(handle.fileno())
+            size = os.fstat(handle.fileno()).st_size
+        return SpooledFile(target, size, sha256)
 
     async def place(self, spooled: SpooledFile) -> None:
         """Move a spooled file into the store under its digest (replacing an equal copy)."""

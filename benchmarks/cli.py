@@ -32,6 +32,9 @@ PRESETS = {
         clients=4,
         seal_items=200,
         seal_runs=3,
+        bulk_mib=4,
+        memory_mib=1,
+        bulk_runs=1,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -44,9 +47,12 @@ PRESETS = {
         clients=32,
         seal_items=10_000,
         seal_runs=5,
+        bulk_mib=256,
+        memory_mib=64,
     ),
     # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
-    # items to seal.
+    # items to seal, a 1 GiB bulk packet (2 runs: the command line tools alone take a minute
+    # a run at that size).
     "full": Plan(
         small=1_000,
         large=100_000,
@@ -57,6 +63,7 @@ PRESETS = {
         clients=32,
         seal_items=10_000,
         seal_runs=15,
+        bulk_runs=2,
     ),
 }
 OVERRIDES = [
@@ -69,6 +76,9 @@ OVERRIDES = [
     "clients",
     "seal_items",
     "seal_runs",
+    "bulk_mib",
+    "memory_mib",
+    "bulk_runs",
     "seed",
 ]
 

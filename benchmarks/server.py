@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -28,9 +29,22 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    pid: int  # the uvicorn process itself (no reloader, no workers)
+
+
 @asynccontextmanager
 async def live_server(database_url: str, data_dir: Path) -> AsyncIterator[str]:
     """Yields the base URL once the server answers; stops the server (SIGINT) on exit."""
+    async with live_process(database_url, data_dir) as server:
+        yield server.base_url
+
+
+@asynccontextmanager
+async def live_process(database_url: str, data_dir: Path) -> AsyncIterator[LiveServer]:
+    """`live_server`, telling also the server's process id."""
     port = free_port()
     command = [
         sys.executable,
@@ -51,7 +65,7 @@ async def live_server(database_url: str, data_dir: Path) -> AsyncIterator[str]:
     base_url = f"http://{HOST}:{port}"
     try:
         await wait_until_ready(process, base_url)
-        yield base_url
+        yield LiveServer(base_url, process.pid)
     finally:
         await stop(process)
 

@@ -36,7 +36,7 @@ from arkham_shard_packets.services.totals import fold
 
 from .app import build_app
 from .seed import Seeder
-from .server import live_server
+from .server import LiveServer, live_process, live_server
 
 SCHEMA_PREFIX = "packets_bench_"
 
@@ -54,6 +54,9 @@ class Plan:
     clients: int
     seal_items: int
     seal_runs: int
+    bulk_mib: int = 1024  # sections bulk and memory: payload of the bulk packet
+    memory_mib: int = 100  # section memory: the smaller packet peak memory is compared with
+    bulk_runs: int = 3
     seed: int = 7
 
 
@@ -149,6 +152,10 @@ class BenchDatabase:
     def server(self) -> AbstractAsyncContextManager[str]:
         """A live uvicorn server on this database; yields its base URL."""
         return live_server(self.url, self.data_dir)
+
+    def process(self) -> AbstractAsyncContextManager[LiveServer]:
+        """`server()`, telling also the server's process id (to read its memory)."""
+        return live_process(self.url, self.data_dir)
 
 
 class Workbench:

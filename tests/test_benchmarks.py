@@ -47,6 +47,24 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
         (0.3, "s", "at_most")
     ] * 2
 
+    bulk = figures["sections"]["bulk"]["figures"]
+    assert bulk["payload_bytes"] == 4 * 1024 * 1024
+    assert 0 < bulk["incompressible_bytes"] < bulk["payload_bytes"]
+    assert set(bulk["operations"]) == {"export zip", "export tar.gz", "import zip"}
+    for operation in bulk["operations"].values():
+        for side in ("ours", "tools"):
+            assert operation[side]["runs"] == 1
+            assert operation[side]["median_ms"] > 0
+    assert len(figures["sections"]["bulk"]["targets"]) == 3
+
+    memory = figures["sections"]["memory"]
+    assert memory["figures"]["mib"] == {"bulk": 4, "small": 1}
+    for size in memory["figures"]["measured"].values():
+        for operation in ("export", "import"):
+            idle, after = size[operation]["idle"], size[operation]["after"]
+            assert 0 < idle["rss_mb"] <= idle["peak_mb"] <= after["peak_mb"]
+    assert len(memory["targets"]) == 4
+
     load = figures["sections"]["load"]["figures"]
     assert load["errors"] == 0, load["error_kinds"]
     assert load["all"]["runs"] > 0

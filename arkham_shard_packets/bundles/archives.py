@@ -4,14 +4,17 @@ copied in chunks from file objects, never held whole."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
 from datetime import datetime, timezone
 from typing import BinaryIO, Protocol
+
+from . import deflate
+from .deflate import ParallelDeflate
 
 CHUNK = 1024 * 1024
 SAMPLE = 64 * 1024
@@ -21,6 +24,12 @@ COMPRESSLEVEL = 6
 
 class Reader(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Compressor(Protocol):
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self, mode: int = ..., /) -> bytes: ...
 
 
 class HashingReader:
@@ -65,6 +74,7 @@ class Archive(Protocol):
 class ZipArchive:
     def __init__(self, out: BinaryIO, root: str, moment: datetime) -> None:
         self.zip = zipfile.ZipFile(out, "w", allowZip64=True)
+        self.threads = deflate.pool()
         self.root = root
         utc = moment.astimezone(timezone.utc)
         self.date_time = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
@@ -76,21 +86,82 @@ class ZipArchive:
         info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         info.file_size = size
         with self.zip.open(info, "w") as entry:
+            if compress and hasattr(entry, "_compressor"):
+                # zipfile takes no compressor of ours: its writer's own is swapped for one
+                # that deflates on every core (the bytes form the same kind of stream)
+                entry._compressor = ParallelDeflate(COMPRESSLEVEL, self.threads)
             while chunk := source.read(CHUNK):
                 entry.write(chunk)
 
     def close(self) -> None:
         self.zip.close()
+        self.threads.shutdown()
+
+
+class GzipMembers:
+    """A gzip file written as a series of members, each deflated at COMPRESSLEVEL or, for
+    stretches that do not compress, kept in stored blocks (level 0): no time is spent
+    deflating what would not shrink. RFC 1952 allows any number of members and gzip, tar and
+    Python's gzip module read them as one stream. Each header carries the fixed time and no
+    name, so the same calls give the same bytes."""
+
+    def __init__(self, out: BinaryIO, mtime: int) -> None:
+        self.out = out
+        self.threads = deflate.pool()
+        self.header = b"\x1f\x8b\x08\x00" + struct.pack("<I", mtime) + b"\x00\xff"
+        self.level: int | None = None
+        self.deflate: Compressor = zlib.compressobj(0)
+        self.crc = 0
+        self.size = 0
+        self.position = 0  # of the uncompressed stream, which tarfile asks for
+
+    def deflating(self, compress: bool) -> None:
+        """Start a member at the level `compress` calls for, unless the current one is it."""
+        level = COMPRESSLEVEL if compress else 0
+        if level == self.level:
+            return
+        self._end_member()
+        self.level = level
+        if level:
+            self.deflate = ParallelDeflate(level, self.threads)
+        else:
+            self.deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self.crc = self.size = 0
+        self.out.write(self.header)
+
+    def write(self, data: bytes) -> int:
+        if self.level is None:
+            self.deflating(True)
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self.position += len(data)
+        self.out.write(self.deflate.compress(data))
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def _end_member(self) -> None:
+        if self.level is not None:
+            self.out.write(self.deflate.flush())
+            self.out.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
+            self.level = None
+
+    def close(self) -> None:
+        self._end_member()
+        self.threads.shutdown()
 
 
 class TarGzArchive:
     def __init__(self, out: BinaryIO, root: str, moment: datetime) -> None:
         self.mtime = int(moment.timestamp())
-        # gzip's header carries a time and a name: fix the first, leave out the second
-        self.gzip = gzip.GzipFile(
-            filename="", mode="wb", fileobj=out, mtime=self.mtime, compresslevel=COMPRESSLEVEL
+        self.gzip = GzipMembers(out, self.mtime)
+        self.tar = tarfile.TarFile(
+            fileobj=self.gzip,  # type: ignore[arg-type]
+            mode="w",
+            format=tarfile.PAX_FORMAT,
+            copybufsize=CHUNK,
         )
-        self.tar = tarfile.TarFile.open(fileobj=self.gzip, mode="w|", format=tarfile.PAX_FORMAT)
         self.root = root
 
     def add(self, name: str, size: int, source: Reader, compress: bool) -> None:
@@ -101,6 +172,7 @@ class TarGzArchive:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         info.type = tarfile.REGTYPE
+        self.gzip.deflating(compress)
         self.tar.addfile(info, source)  # type: ignore[arg-type]
 
     def close(self) -> None:

@@ -9,13 +9,14 @@ higher compression ratio than the limits allow, and truncated or corrupt archive
 from __future__ import annotations
 
 import gzip
+import hashlib
 import stat
 import struct
 import tarfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -125,15 +126,39 @@ def _create(dest: Path, name: str) -> BinaryIO:
     return open(target, "xb")
 
 
-def _copy(source: IO[bytes], target: BinaryIO, name: str, size: int) -> None:
+Digests = tuple[int, str, str]  # size, SHA-256, SHA-512 of an extracted file
+Progress = Callable[[int], object]
+
+
+@dataclass
+class Extracted:
+    root: Path  # the bag's folder
+    digests: dict[str, Digests]  # of every file written, by its path inside the bag
+
+
+def _copy(
+    source: IO[bytes], target: BinaryIO, name: str, size: int, progress: Progress | None
+) -> Digests:
+    """Copy one entry, hashing what is written (so the bag check need not read it again)."""
+    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
     written = 0
     while chunk := source.read(CHUNK):
         written += len(chunk)
         if written > size:
             raise InvalidBundle([f"{name} holds more bytes than its header declares"])
         target.write(chunk)
+        sha256.update(chunk)
+        sha512.update(chunk)
+        if progress is not None:
+            progress(len(chunk))
     if written != size:
         raise InvalidBundle([f"{name} is truncated"])
+    return written, sha256.hexdigest(), sha512.hexdigest()
+
+
+def _inside(root: str, digests: dict[str, Digests]) -> dict[str, Digests]:
+    prefix = root + "/"
+    return {name.removeprefix(prefix): found for name, found in digests.items()}
 
 
 @contextmanager
@@ -169,7 +194,9 @@ def zip_entry_count(path: Path) -> int:
     return count
 
 
-def extract_zip(path: Path, dest: Path, limits: ImportLimits) -> Path:
+def extract_zip(
+    path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
+) -> Extracted:
     if zip_entry_count(path) > limits.max_entries:
         raise InvalidBundle([f"more than {limits.max_entries} entries in the archive"])
     with _corrupt_is_invalid("zip"), zipfile.ZipFile(path) as archive:
@@ -193,10 +220,11 @@ def extract_zip(path: Path, dest: Path, limits: ImportLimits) -> Path:
             if not entry.is_dir:
                 members.append((info, entry))
         root = ledger.check_tree()
+        digests = {}
         for info, entry in members:
             with archive.open(info) as source, _create(dest, entry.name) as target:
-                _copy(source, target, entry.name, info.file_size)
-    return dest / root
+                digests[entry.name] = _copy(source, target, entry.name, info.file_size, progress)
+    return Extracted(dest / root, _inside(root, digests))
 
 
 def _tar_entry(member: tarfile.TarInfo) -> tuple[str, int, bool]:
@@ -248,7 +276,9 @@ def prescan_tar(path: Path, limits: ImportLimits) -> None:
                 remaining -= len(chunk)
 
 
-def extract_tar_gz(path: Path, dest: Path, limits: ImportLimits) -> Path:
+def extract_tar_gz(
+    path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
+) -> Extracted:
     with _corrupt_is_invalid("tar.gz"):
         prescan_tar(path, limits)
         ledger = Ledger(limits, path.stat().st_size)
@@ -256,6 +286,7 @@ def extract_tar_gz(path: Path, dest: Path, limits: ImportLimits) -> Path:
             while (member := archive.next()) is not None:
                 ledger.admit(*_tar_entry(member))
         root = ledger.check_tree()
+        digests = {}
         with tarfile.open(path, mode="r:gz") as archive:
             while (member := archive.next()) is not None:
                 name, size, is_dir = _tar_entry(member)
@@ -264,13 +295,17 @@ def extract_tar_gz(path: Path, dest: Path, limits: ImportLimits) -> Path:
                 source = archive.extractfile(member)
                 if source is None:
                     raise InvalidBundle([f"unreadable entry in the archive: {name!r}"])
-                with source, _create(dest, checked_name(name)) as target:
-                    _copy(source, target, name, size)
-    return dest / root
+                name = checked_name(name)
+                with source, _create(dest, name) as target:
+                    digests[name] = _copy(source, target, name, size, progress)
+    return Extracted(dest / root, _inside(root, digests))
 
 
-def extract(path: Path, kind: str, dest: Path, limits: ImportLimits) -> Path:
-    """Unpack into `dest` (an empty private folder); returns the bag's root folder."""
+def extract(
+    path: Path, kind: str, dest: Path, limits: ImportLimits, progress: Progress | None = None
+) -> Extracted:
+    """Unpack into `dest` (an empty private folder): the bag's root folder and the digests of
+    every file written into it."""
     if kind == "zip":
-        return extract_zip(path, dest, limits)
-    return extract_tar_gz(path, dest, limits)
+        return extract_zip(path, dest, limits, progress)
+    return extract_tar_gz(path, dest, limits, progress)

@@ -21,7 +21,7 @@ from ..services.checksum import canonical_json, sha256_hex
 from .bag import ALGORITHMS, parse_bag_info, parse_manifest, payload_oxum
 from .document import PACKET_JSON, BundleDocument, FileRef, recomputed_checksum
 from .limits import ImportLimits
-from .reader import detect_format, extract
+from .reader import Digests, detect_format, extract
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int], object]
@@ -107,11 +107,22 @@ def _check_document(document: BundleDocument, problems: list[str]) -> str:
 
 
 class BagCheck:
-    def __init__(self, root: Path, limits: ImportLimits, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        limits: ImportLimits,
+        progress: Progress | None = None,
+        known: dict[str, Digests] | None = None,
+    ) -> None:
         self.root = root
         self.limits = limits
         self.progress = progress
+        self.known = known or {}  # digests taken while the files were written
         self.problems: list[str] = []
+
+    def measure(self, path: str) -> Digests:
+        known = self.known.get(path)
+        return known if known is not None else _digests(self.root / path, self.progress)
 
     def payload_files(self) -> list[str]:
         data = self.root / "data"
@@ -136,7 +147,7 @@ class BagCheck:
         info_text = _read_text(self.root / "bag-info.txt", 1024 * 1024, problems) or ""
         info = parse_bag_info(info_text)
         payload = self.payload_files()
-        measured = {path: _digests(self.root / path, self.progress) for path in payload}
+        measured = {path: self.measure(path) for path in payload}
         self._check_manifests(payload, measured)
         self._check_oxum(info, measured)
         self._check_tag_manifest()
@@ -202,7 +213,7 @@ class BagCheck:
             target = self.root / name
             if name.startswith("data/") or ".." in name.split("/") or not target.is_file():
                 self.problems.append(f"{name} is listed in tagmanifest-sha256.txt but missing")
-            elif _digests(target)[1] != digest:
+            elif self.measure(name)[1] != digest:
                 self.problems.append(f"{name} does not match its sha256 in tagmanifest-sha256.txt")
 
     def _check_items(
@@ -277,7 +288,7 @@ def open_bundle(
     kind = detect_format(path)
     if kind == "json":
         return verify_json(path, workdir, limits)
-    root = extract(path, kind, workdir, limits)
-    verified = BagCheck(root, limits, progress).run()
+    extracted = extract(path, kind, workdir, limits, progress)
+    verified = BagCheck(extracted.root, limits, progress, extracted.digests).run()
     verified.kind = kind
     return verified

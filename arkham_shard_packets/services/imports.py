@@ -197,13 +197,11 @@ class ImportService:
         return self._result(packet_id, source, len(added), mode, errors, bundle)
 
     async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
-        """Copies of the verified attachments beside the store, ready to be renamed in."""
+        """The verified attachments moved beside the store, ready to be renamed in."""
         spooled: dict[str, SpooledFile] = {}
         try:
             for digest, path in bundle.files.items():
-                copy = await asyncio.to_thread(
-                    self.store.spool_file, path, self.limits.max_total_bytes
-                )
+                copy = await asyncio.to_thread(self.store.adopt, path, digest)
                 if copy.sha256 != digest:
                     copy.discard()
                     raise InvalidInput(f"file {digest} changed while it was imported")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi.encoders import jsonable_encoder
 
 from ..bundles.document import Source
@@ -132,6 +131,10 @@ class ItemResolver:
         route = OWNER_ROUTES.get(item.content_type)
         if app is None or route is None:
             return None
+        # imported here: httpx (with its command line's rich and pygments when installed) is
+        # ~10 MB of resident memory that a shard without an owning Frame app never needs
+        import httpx
+
         headers = {"authorization": authorization} if authorization else {}
         path = route.format(id=urllib.parse.quote(item.content_id, safe=""))
         transport = httpx.ASGITransport(app=app)

@@ -12,9 +12,9 @@ from types import ModuleType
 
 from ..stats import SectionResult
 from ..workbench import Workbench
-from . import growth, load, overhead, seal
+from . import bulk, growth, load, memory, overhead, seal
 
 Runner = Callable[[Workbench], Awaitable[SectionResult]]
 
-MODULES: list[ModuleType] = [growth, overhead, seal, load]
+MODULES: list[ModuleType] = [growth, overhead, seal, bulk, memory, load]
 SECTIONS: dict[str, Runner] = {module.NAME: module.run for module in MODULES}
