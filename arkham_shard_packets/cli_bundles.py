@@ -19,7 +19,7 @@ from .bundles.verify import open_bundle
 from .cli_options import add_database_options, database_url
 from .config import Settings
 from .db.engine import create_engine
-from .db.migrate import upgrade
+from .db.schema import ensure_newest
 from .db.scope import Scope
 from .db.session import Database
 from .errors import InvalidBundle, PacketsError
@@ -34,7 +34,7 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     engine = create_engine(database_url(args))
     try:
-        await upgrade(engine)
+        await ensure_newest(engine)
         # No Frame bus here: the events stay in the outbox, served by the feed and delivered
         # by the next server process that starts on this database.
         yield Services.build(settings, Database(engine), None, None, data_dir=data_dir)

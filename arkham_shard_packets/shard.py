@@ -11,7 +11,7 @@ from . import logredact
 from .api import PREFIX, build_router
 from .config import Settings
 from .db.engine import create_engine
-from .db.migrate import upgrade
+from .db.schema import ensure_newest
 from .db.session import Database
 from .errors import ServiceMissing
 from .frame import (
@@ -51,7 +51,7 @@ class PacketsShard(ArkhamShard):
             raise ServiceMissing("the Frame's database service has no config.database_url")
         engine = create_engine(url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         try:
-            await upgrade(engine)
+            await ensure_newest(engine)
         except Exception:
             await engine.dispose()
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,15 @@ import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.db import search
 from arkham_shard_packets.db.engine import create_engine
-from arkham_shard_packets.db.migrate import VERSION_TABLE, current_revision, upgrade
+from arkham_shard_packets.db.migrate import alembic_config, current_revision, upgrade
+from arkham_shard_packets.db.schema import HEAD_REVISION, VERSION_TABLE, ensure_newest
 from arkham_shard_packets.db.tables import metadata
 from arkham_shard_packets.host.app import HostConfig, create_app
 
@@ -119,3 +122,31 @@ def test_cli_db_upgrade(
     assert capsys.readouterr().out == first
     assert first.startswith("database at revision ")
     assert "None" not in first
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_current_head() == HEAD_REVISION
+
+
+async def test_a_database_at_head_starts_without_alembic(
+    fresh: AsyncEngine, database_url: str
+) -> None:
+    """Alembic (with mako and pygments) costs every server process about 11 MB: it is only
+    loaded when there is something to migrate."""
+    await ensure_newest(fresh)
+    assert await current_revision(fresh) == HEAD_REVISION
+    probe = (
+        "import asyncio, sys\n"
+        "from arkham_shard_packets.db.engine import create_engine\n"
+        "from arkham_shard_packets.db.schema import ensure_newest\n"
+        "engine = create_engine(sys.argv[1])\n"
+        "asyncio.run(ensure_newest(engine))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, database_url, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode().strip() == "[]"

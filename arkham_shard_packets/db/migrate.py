@@ -14,7 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-VERSION_TABLE = "arkham_packets_alembic_version"
+from .schema import VERSION_TABLE
+
 MIGRATION_LOCK_KEY = 0x706B745F6D6967  # "pkt_mig"
 HEAD = "head"
 
