@@ -1,4 +1,8 @@
-"""What every route depends on: the shard's services and the caller's scope."""
+"""What every route depends on: the shard's services and the caller's scope.
+
+Dependencies here and in the other route modules are `async def` though they never await:
+FastAPI runs a plain `def` dependency in a worker thread, which costs more than the work.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,12 @@ def _shard(request: Request) -> object:
     return shard
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = _shard(request).services  # type: ignore[attr-defined]
     return services
 
 
-def get_scope(request: Request) -> Scope:
+async def get_scope(request: Request) -> Scope:
     tenant = _shard(request).get_tenant_id_or_none()  # type: ignore[attr-defined]
     return Scope(tenant_id=None if tenant is None else str(tenant), actor=actor_of(request))
 

@@ -36,7 +36,7 @@ class Paging:
     page_size: int
 
 
-def paging(
+async def paging(
     page: int | None = None,
     page_size: int | None = None,
     limit: int | None = None,
@@ -56,7 +56,7 @@ def paging(
     return Paging(Window(size, skip, sort, order == "desc"), number, size)
 
 
-def common_filter(
+async def common_filter(
     visibility: PacketVisibility | None = None,
     created_by: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
@@ -82,7 +82,9 @@ def common_filter(
 CommonFilterDep = Annotated[PacketFilter, Depends(common_filter)]
 
 
-def packet_filter(criteria: CommonFilterDep, status: PacketStatus | None = None) -> PacketFilter:
+async def packet_filter(
+    criteria: CommonFilterDep, status: PacketStatus | None = None
+) -> PacketFilter:
     return replace(criteria, status=status)
 
 

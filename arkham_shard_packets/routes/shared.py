@@ -38,7 +38,7 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def share_link(
+async def share_link(
     token: ShareToken,
     request: Request,
     password: Annotated[
