@@ -16,7 +16,7 @@ from typing import BinaryIO, Protocol
 from . import deflate
 from .deflate import ParallelDeflate
 
-CHUNK = 1024 * 1024
+CHUNK = 256 * 1024
 SAMPLE = 64 * 1024
 FILE_MODE = 0o644
 COMPRESSLEVEL = 6
