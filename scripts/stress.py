@@ -137,11 +137,12 @@ async def reset_database(url: str) -> None:
         raise SystemExit("the stress run needs PostgreSQL (several processes on one database)")
     admin = create_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
     async with admin.connect() as conn:
+        # CREATE DATABASE cannot run inside a transaction
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         found = await conn.scalar(
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
         )
         if not found:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     await admin.dispose()
     engine = create_engine(url)
