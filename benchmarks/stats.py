@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,14 +106,29 @@ def ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
-def compared_row(label: str, first: Sample, second: Sample, target: Target) -> list[str]:
-    """A table row for two samples side by side and the target their ratio is checked against."""
+def seconds(value_ms: float) -> str:
+    return f"{value_ms / 1000:.2f}"
+
+
+def verdict(*targets: Target) -> str:
+    return "yes" if all(target.met for target in targets) else "**no**"
+
+
+def compared_row(
+    label: str,
+    first: Sample,
+    second: Sample,
+    target: Target,
+    shown: Callable[[float], str] = ms,
+) -> list[str]:
+    """A table row for two samples side by side (durations `shown` from milliseconds) and the
+    target their ratio is checked against."""
     return [
         label,
-        ms(first.median_ms),
-        ms(first.p99_ms),
-        ms(second.median_ms),
-        ms(second.p99_ms),
+        shown(first.median_ms),
+        shown(first.p99_ms),
+        shown(second.median_ms),
+        shown(second.p99_ms),
         f"{target.value:.2f}x",
-        "yes" if target.met else "**no**",
+        verdict(target),
     ]

@@ -107,6 +107,7 @@ class PacketQueries:
                     packet_shares.c.expires_at > now_text(), packet_shares.c.revoked_at.is_(None)
                 )
             )
+        active = totals.open_shares + int(expiring or 0)
         await fold_if_needed(self.tx, scope, totals)
         total = totals.packets()
         return PacketStatistics(
@@ -116,8 +117,8 @@ class PacketQueries:
             total_contents=sum(totals.items.values()),
             by_content_type=dict(totals.items),
             total_shares=totals.shares,
-            active_shares=totals.open_shares + int(expiring or 0),
-            expired_shares=totals.shares - totals.open_shares - int(expiring or 0),
+            active_shares=active,
+            expired_shares=totals.shares - active,
             total_versions=totals.versions,
             avg_contents_per_packet=average(totals, "contents"),
             avg_size_bytes=average(totals, "size_bytes"),

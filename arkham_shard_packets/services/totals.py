@@ -82,8 +82,10 @@ async def read_totals(conn: AsyncConnection, scope: Scope) -> Totals:
     ).group_by(*GROUPS)
     totals = Totals()
     for row in await conn.execute(statement):
-        status, visibility, kind, packets, contents, size, items, versions, shares, open_ = row[:10]
-        totals.rows_read += int(row[10])
+        status, visibility, kind, packets, contents, size, items, versions, shares, open_, rows = (
+            row
+        )
+        totals.rows_read += int(rows)
         totals.versions += int(versions)
         totals.shares += int(shares)
         totals.open_shares += int(open_)

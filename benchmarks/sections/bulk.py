@@ -16,17 +16,13 @@ from pathlib import Path
 
 from ..bulkops import export_to, import_from, remove, tools_export, tools_import
 from ..payloads import MIB, BulkPacket, bulk_packet, live_client
-from ..stats import Sample, SectionResult, Target
+from ..stats import Sample, SectionResult, Target, compared_row, seconds
 from ..workbench import Workbench
 
 NAME = "bulk"
 TITLE = "Bulk export and import: attached files through the API against the command line tools"
 EXPORT_LIMIT = 1.0
 IMPORT_LIMIT = 0.9
-
-
-def seconds(sample: Sample) -> str:
-    return f"{sample.median_ms / 1000:.2f}"
 
 
 async def measure(bench: Workbench, packet: BulkPacket) -> dict[str, dict[str, Sample]]:
@@ -101,17 +97,7 @@ async def run(bench: Workbench) -> SectionResult:
             "tools": tools.summary(),
             "ours_mib_per_s": round(packet.size / MIB / (ours.median_ms / 1000), 1),
         }
-        rows.append(
-            [
-                operation,
-                seconds(ours),
-                f"{ours.p99_ms / 1000:.2f}",
-                seconds(tools),
-                f"{tools.p99_ms / 1000:.2f}",
-                f"{target.value:.2f}x",
-                "yes" if target.met else "**no**",
-            ]
-        )
+        rows.append(compared_row(operation, ours, tools, target, shown=seconds))
     binary = sum(spec.size for spec in packet.specs if not spec.text)
     return SectionResult(
         name=NAME,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..bulkops import export_to, import_from, remove
 from ..payloads import bulk_packet, live_client
-from ..stats import SectionResult, Target
+from ..stats import SectionResult, Target, verdict
 from ..workbench import BenchDatabase, Workbench
 
 NAME = "memory"
@@ -101,7 +101,7 @@ async def run(bench: Workbench) -> SectionResult:
                 f"{peak(large):.1f}",
                 f"{peak(large) - float(idle['rss_mb']):.1f}",
                 f"{growth.value:.2f}x",
-                "yes" if under.met and growth.met else "**no**",
+                verdict(under, growth),
             ]
         )
     return SectionResult(

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ..stats import Sample, SectionResult, Target, ms, timed
+from ..stats import Sample, SectionResult, Target, ms, timed, verdict
 from ..workbench import Workbench
 
 NAME = "seal"
@@ -86,7 +86,7 @@ async def run(bench: Workbench) -> SectionResult:
                 ms(sample.median_ms),
                 ms(sample.p99_ms),
                 str(sample.count),
-                "yes" if target.met else "**no**",
+                verdict(target),
             ]
         )
     notes = [
