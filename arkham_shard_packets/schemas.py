@@ -147,12 +147,6 @@ class ContentOut(BaseModel):
     file: AttachedFileOut | None = None
 
 
-class ContentList(BaseModel):
-    packet_id: str
-    items: list[ContentOut]
-    total: int
-
-
 class CountOut(BaseModel):
     count: int
 

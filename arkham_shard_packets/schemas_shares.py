@@ -81,12 +81,6 @@ class ShareOut(ShareFields):
     last_accessed_at: UtcDatetime | None
 
 
-class ShareList(BaseModel):
-    packet_id: str
-    items: list[ShareOut]
-    total: int
-
-
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

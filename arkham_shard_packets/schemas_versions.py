@@ -33,12 +33,6 @@ class VersionOut(BaseModel):
     checksum_recipe: int | None
 
 
-class VersionList(BaseModel):
-    packet_id: str
-    items: list[VersionOut]
-    total: int
-
-
 class VersionSnapshotOut(BaseModel):
     """`snapshot` is the stored body: its canonical JSON hashes to `snapshot_path`."""
 

@@ -19,7 +19,7 @@ async def export_to(client: httpx.AsyncClient, packet_id: str, kind: str, target
     """Export, then download the archive to `target`: done when the file is whole on disk.
     The server's copy is removed afterwards (outside the timed part, by the caller's order)."""
     response = await client.post(f"/api/packets/{packet_id}/export", json={"format": kind})
-    if response.status_code != 201:
+    if response.status_code != 200:
         raise RuntimeError(f"export {kind}: {response.status_code} {response.text}")
     made = response.json()
     out = await asyncio.to_thread(open, target, "wb")
@@ -46,7 +46,7 @@ async def import_from(client: httpx.AsyncClient, archive: Path) -> dict[str, Any
         )
     finally:
         await asyncio.to_thread(handle.close)
-    if response.status_code != 200:
+    if response.status_code != 201:
         raise RuntimeError(f"import: {response.status_code} {response.text}")
     result: dict[str, Any] = response.json()
     return result

@@ -200,7 +200,7 @@ class Hammer:
 
     async def entries(self, packet_id: str) -> list[dict[str, Any]]:
         listed = await self.send("list-contents", "GET", f"/{packet_id}/contents")
-        return listed.json()["items"] if listed is not None and listed.status_code == 200 else []
+        return listed.json() if listed is not None and listed.status_code == 200 else []
 
     async def add(self, packet_id: str | None = None, **kwargs: Any) -> None:
         target = packet_id or random.choice(self.hot)
@@ -247,7 +247,7 @@ class Hammer:
         target = packet_id or random.choice(self.hot)
         body = {"format": random.choice(("json", "json", "zip"))}
         made = await self.send("export", "POST", f"/{target}/export", json=body)
-        if made is not None and made.status_code == 201:
+        if made is not None and made.status_code == 200:
             path = made.json()["download_url"].removeprefix(API)
             await self.send("download", "GET", path)
 

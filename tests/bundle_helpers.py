@@ -65,7 +65,7 @@ async def export(
     client: httpx.AsyncClient, packet_id: str, fmt: str = "zip"
 ) -> tuple[dict[str, Any], bytes]:
     response = await client.post(f"/api/packets/{packet_id}/export", json={"format": fmt})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     body = response.json()
     download = await client.get(body["download_url"])
     assert download.status_code == 200, download.text

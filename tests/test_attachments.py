@@ -60,7 +60,7 @@ async def test_upload_then_download(client: httpx.AsyncClient, app: FastAPI) -> 
     data_size = len('{"k":"v"}')
     assert fetched["size_bytes"] == data_size + len(content)
     listed = (await client.get(f"/api/packets/{packet['id']}/contents")).json()
-    assert listed["items"][0]["file"]["sha256"] == digest
+    assert listed[0]["file"]["sha256"] == digest
     events = await packet_events(client, "packets.packet.updated")
     assert events[0]["payload"]["changes"] == ["file"]
 
@@ -190,7 +190,7 @@ async def test_over_the_limit_is_413_and_leaves_nothing(
     )
     assert streamed.status_code == 413
     assert [p for p in store_root(app).rglob("*") if p.is_file()] == []
-    item = (await client.get(f"/api/packets/{packet['id']}/contents")).json()["items"][0]
+    item = (await client.get(f"/api/packets/{packet['id']}/contents")).json()[0]
     assert item["file"] is None
     assert (await attach(client, packet["id"], entry["id"], b"x" * 1000)).status_code == 200
 

@@ -72,7 +72,7 @@ async def build_source(data_dir: Path) -> Source:
         for i in range(ITEMS):
             body = {"content_type": "claim", "content_id": f"c{i}", "data": {"n": i, "t": "x" * 64}}
             assert (await src.post(f"{url}/contents", json=body)).status_code == 201
-        item = (await src.get(f"{url}/contents")).json()["items"][0]
+        item = (await src.get(f"{url}/contents")).json()[0]
         attached = await src.put(
             f"{url}/contents/{item['id']}/file",
             files={"file": ("ledger.txt", evidence, "text/plain")},
@@ -318,7 +318,7 @@ async def test_a_killed_server_leaves_nothing_half_done(
 
         # 2. An export, killed while it writes its archive; an earlier export is kept.
         imported = await http.post("/import", files={"file": ("draft.zip", source.draft_bundle)})
-        assert imported.status_code == 200, imported.text
+        assert imported.status_code == 201, imported.text
         packet_url = f"/{source.packet_id}"
         kept = (await http.post(f"{packet_url}/export", json={"format": "json"})).json()
         exports = data_dir / "exports"
@@ -344,7 +344,7 @@ async def test_a_killed_server_leaves_nothing_half_done(
         packet = (await http.get(packet_url)).json()
         assert packet["status"] == "draft" and packet["checksum"] is None
         assert packet["contents_count"] == ITEMS
-        versions = (await http.get(f"{packet_url}/versions")).json()["items"]
+        versions = (await http.get(f"{packet_url}/versions")).json()
         assert "finalized" not in {v["kind"] for v in versions}
         entry = with_file(await http.get(f"{packet_url}/contents"))
         file = await http.get(f"{packet_url}/contents/{entry}/file")
@@ -356,7 +356,7 @@ async def test_a_killed_server_leaves_nothing_half_done(
 
 
 def with_file(listing: httpx.Response) -> str:
-    (entry,) = [item["id"] for item in listing.json()["items"] if item["file"] is not None]
+    (entry,) = [item["id"] for item in listing.json() if item["file"] is not None]
     return str(entry)
 
 

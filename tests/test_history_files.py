@@ -69,11 +69,11 @@ async def test_an_imported_seal_verifies_and_keeps_its_version(
     response = await client.post(
         "/api/packets/import", files={"file": ("bundle.zip", io.BytesIO(archive))}
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     assert response.json()["verified"] is True
     verify = (await client.get(f"/api/packets/{pid}/verify")).json()
     assert verify["valid"] is True, verify["problems"]
-    versions = (await client.get(f"/api/packets/{pid}/versions")).json()["items"]
+    versions = (await client.get(f"/api/packets/{pid}/versions")).json()
     assert [(v["version_number"], v["kind"]) for v in versions] == [
         (sealed["version"], "finalized")
     ]

@@ -35,7 +35,7 @@ async def upload(
 async def state(client: httpx.AsyncClient, packet_id: str) -> dict[str, Any]:
     """What a packet is, without what an import legitimately changes (ids, updated_at)."""
     packet = (await client.get(f"/api/packets/{packet_id}")).json()
-    contents = (await client.get(f"/api/packets/{packet_id}/contents")).json()["items"]
+    contents = (await client.get(f"/api/packets/{packet_id}/contents")).json()
     files = {}
     for item in contents:
         if item["file"] is not None:
@@ -82,7 +82,7 @@ async def test_round_trip(
     assert (await client.get(f"/api/packets/{pid}")).status_code == 404
 
     response = await upload(client, archive, name=f"bundle.{fmt}")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     body = response.json()
     assert body["packet_id"] == pid
     assert body["contents_imported"] == 3
@@ -108,7 +108,7 @@ async def test_the_name_does_not_decide_the_format(client: httpx.AsyncClient, ap
     _, archive = await export(client, packet["id"], "tar.gz")
     await forget(client, app, packet["id"])
     response = await upload(client, archive, name="misleading.json")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
 
 
 async def test_replace_an_existing_draft(client: httpx.AsyncClient) -> None:
@@ -120,12 +120,12 @@ async def test_replace_an_existing_draft(client: httpx.AsyncClient) -> None:
     extra = await add_item(client, pid, "claim-1", "claim")
     await attach(client, pid, extra["id"], b"only in the draft")
     response = await upload(client, archive, "replace")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     after = await state(client, pid)
     # the import is recorded in the draft's history: versions 1 (created), 2 (imported)
     assert (before["packet"].pop("version"), after["packet"].pop("version")) == (1, 2)
     assert after == before
-    versions = (await client.get(f"/api/packets/{pid}/versions")).json()["items"]
+    versions = (await client.get(f"/api/packets/{pid}/versions")).json()
     assert [(v["version_number"], v["kind"]) for v in versions] == [(2, "imported"), (1, "created")]
 
 
@@ -135,12 +135,12 @@ async def test_merge_keeps_the_drafts_items_and_adds_the_missing(
     packet = await packet_with_files(client)
     pid = packet["id"]
     _, archive = await export(client, pid)
-    items = (await client.get(f"/api/packets/{pid}/contents")).json()["items"]
+    items = (await client.get(f"/api/packets/{pid}/contents")).json()
     await client.delete(f"/api/packets/{pid}/contents/{items[2]['id']}")  # ent-9 goes
     await client.put(f"/api/packets/{pid}", json={"name": "Renamed"})
     await add_item(client, pid, "claim-1", "claim", content_title="Only here")
     response = await upload(client, archive, "merge")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     assert response.json()["contents_imported"] == 1
     after = await state(client, pid)
     assert after["packet"]["name"] == "Harbor leak"
@@ -165,7 +165,7 @@ async def test_merging_a_sealed_bundle_into_a_draft_keeps_it_a_draft(
     assert (await upload(client, draft_bundle)).json()["verified"] is False
     await add_item(client, pid, "claim-1", "claim")
     merged = await upload(client, sealed_bundle, "merge")
-    assert merged.status_code == 200, merged.text
+    assert merged.status_code == 201, merged.text
     assert merged.json()["verified"] is True
     assert merged.json()["contents_imported"] == 0
     assert "the bundle's seal does not apply" in merged.json()["errors"][-1]
@@ -187,7 +187,7 @@ async def test_skip_leaves_an_existing_packet_untouched(
     await client.put(f"/api/packets/{packet['id']}", json={"name": "Changed since"})
     before = await database_rows(engine)
     response = await upload(client, archive, "skip")
-    assert response.status_code == 200
+    assert response.status_code == 201
     assert response.json()["skipped"] is True
     assert response.json()["contents_imported"] == 0
     assert await database_rows(engine) == before
@@ -222,7 +222,7 @@ async def test_import_from_an_allowed_folder(client: httpx.AsyncClient, app: Fas
     same = await client.post(
         "/api/packets/import", json={"file_path": body["file_path"], "merge_mode": "skip"}
     )
-    assert same.status_code == 200, same.text
+    assert same.status_code == 201, same.text
     assert same.json()["import_source"] == real_path(body["file_path"])
     assert same.json()["skipped"] is True
     imports = app.state.packets_shard.services.data_dir / "imports"
@@ -233,7 +233,7 @@ async def test_import_from_an_allowed_folder(client: httpx.AsyncClient, app: Fas
         "/api/packets/import",
         json={"file_path": str(imports / "copy.tgz"), "merge_mode": "replace"},
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     assert response.json()["import_source"] == real_path(imports / "copy.tgz")
     assert response.json()["contents_imported"] == 3
     # the export folder only offers files an export of the caller's tenant recorded there

@@ -95,8 +95,8 @@ async def scene(client: httpx.AsyncClient, app: FastAPI, tmp_path: Path) -> Asyn
 async def test_the_untampered_bag_is_accepted(scene: Scene) -> None:
     """The control: the repacked bag imports, so each refusal below is about its one flaw."""
     response = await upload(scene.client, pack_zip(scene.root))
-    assert response.status_code == 200, response.text
-    assert (await upload(scene.client, pack_tar(scene.root), "skip")).status_code == 200
+    assert response.status_code == 201, response.text
+    assert (await upload(scene.client, pack_tar(scene.root), "skip")).status_code == 201
 
 
 async def test_zip_slip(scene: Scene) -> None:

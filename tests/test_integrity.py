@@ -206,7 +206,7 @@ async def test_a_forged_checksum_is_caught_by_the_frozen_snapshot(
 
 async def test_a_changed_snapshot_body_is_caught(client: httpx.AsyncClient, engine: Any) -> None:
     sealed = await sealed_packet(client, ITEMS)
-    version = (await client.get(f"/api/packets/{sealed['id']}/versions")).json()["items"][0]
+    version = (await client.get(f"/api/packets/{sealed['id']}/versions")).json()[0]
     digest = version["snapshot_path"].removeprefix("sha256:")
     await tamper(
         engine,
@@ -280,5 +280,5 @@ def readme_snippet() -> dict[str, Any]:
 async def test_the_readme_snippet_recomputes_the_checksum(client: httpx.AsyncClient) -> None:
     sealed = await sealed_packet(client, ITEMS)
     packet = (await client.get(f"/api/packets/{sealed['id']}")).json()
-    contents = (await client.get(f"/api/packets/{sealed['id']}/contents")).json()["items"]
+    contents = (await client.get(f"/api/packets/{sealed['id']}/contents")).json()
     assert readme_snippet()["packet_checksum"](packet, contents) == sealed["checksum"]

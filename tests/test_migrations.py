@@ -94,7 +94,7 @@ async def test_an_old_database_keeps_every_row(
     assert await current_revision(fresh) != FIRST
     assert packet["name"] == "From the first schema"
     assert packet["created_at"] == now
-    assert [c["content_title"] for c in contents["items"]] == ["Memo"]
+    assert [c["content_title"] for c in contents] == ["Memo"]
     async with fresh.connect() as conn:
         versions = (await conn.execute(text("SELECT id FROM arkham_packet_versions"))).all()
     assert [v.id for v in versions] == ["v-old"]

@@ -94,7 +94,7 @@ async def test_resolution_order_and_unresolved_items(
         json={"format": "zip"},
         headers={"authorization": "Bearer analyst"},
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     body = response.json()
     archive = (await client.get(body["download_url"])).content
     root = unpack(archive, "zip", tmp_path / "bag")

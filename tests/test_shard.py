@@ -122,7 +122,8 @@ async def test_frame_loads_the_shard_and_drives_a_packet(frame: ContractFrame) -
         )
         assert item.status_code == 201
         assert (await http.post(f"/api/packets/{pid}/finalize")).json()["status"] == "finalized"
-        assert (await http.delete(f"/api/packets/{pid}")).json()["status"] == "archived"
+        assert (await http.delete(f"/api/packets/{pid}")).status_code == 204
+        assert (await http.get(f"/api/packets/{pid}")).json()["status"] == "archived"
         listing = (await http.get("/api/packets/?page=1&page_size=10")).json()
         assert listing["total"] == 1
 

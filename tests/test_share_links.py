@@ -83,7 +83,7 @@ async def test_a_link_works_until_it_expires_then_says_when(
     created = await share(client, packet["id"], permissions="comment", expires_at=in_seconds(2))
     token = created["access_token"]
     assert (await client.get(f"/api/packets/shared/{token}")).status_code == 200
-    listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()["items"]
+    listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()
     assert listed[0]["state"] == "active"
     stats = (await client.get("/api/packets/stats/overview")).json()
     assert (stats["active_shares"], stats["expired_shares"]) == (1, 0)
@@ -108,7 +108,7 @@ async def test_a_link_works_until_it_expires_then_says_when(
     assert (await client.get(f"/api/packets/{packet['id']}/comments")).json()["total"] == 0
     assert await access_actions(engine, created["id"]) == ["read"]
 
-    listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()["items"]
+    listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()
     assert listed[0]["state"] == "expired"
     stats = (await client.get("/api/packets/stats/overview")).json()
     assert (stats["total_shares"], stats["active_shares"], stats["expired_shares"]) == (1, 0, 1)
@@ -176,7 +176,7 @@ async def test_edit_permission_changes_a_draft_only(client: httpx.AsyncClient, e
     item = added.json()
     assert item["added_by"] == f"share:{created['id']}"
     contents = (await client.get(f"/api/packets/{draft['id']}/contents")).json()
-    assert {c["content_id"] for c in contents["items"]} == {"doc-1", "claim-7"}
+    assert {c["content_id"] for c in contents} == {"doc-1", "claim-7"}
     duplicate = await client.post(
         f"/api/packets/shared/{token}/contents",
         json={"content_type": "claim", "content_id": "claim-7"},
@@ -307,7 +307,7 @@ async def test_every_access_is_logged_and_counted(client: httpx.AsyncClient, eng
         assert entry["share_id"] == created["id"]
         assert entry["client_address"] == "127.0.0.1"
         assert datetime.fromisoformat(entry["accessed_at"]).utcoffset() is not None
-    (listed,) = (await client.get(f"/api/packets/{packet['id']}/shares")).json()["items"]
+    (listed,) = (await client.get(f"/api/packets/{packet['id']}/shares")).json()
     assert listed["access_count"] == 4
     assert listed["last_accessed_at"] == entries["items"][-1]["accessed_at"]
 

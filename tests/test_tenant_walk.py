@@ -145,15 +145,15 @@ async def populate(walker: Walker, tenant: str) -> World:
     revoked = await json("POST", f"/{world.sealed}/share", 201, json={"shared_with": "gone"})
     await call("DELETE", f"/{world.sealed}/shares/{revoked['id']}", 204)
 
-    exported = await json("POST", f"/{world.sealed}/export", 201, json={"format": "zip"})
+    exported = await json("POST", f"/{world.sealed}/export", 200, json={"format": "zip"})
     world.export_id, world.export_path = exported["export_id"], exported["file_path"]
     world.bundle = (await call("GET", f"/{world.sealed}/exports/{world.export_id}", 200)).content
     skipped = await json(
-        "POST", "/import", 200, files={"file": ("b.zip", world.bundle)}, data={"merge_mode": "skip"}
+        "POST", "/import", 201, files={"file": ("b.zip", world.bundle)}, data={"merge_mode": "skip"}
     )
     assert skipped["skipped"] is True and skipped["packet_id"] == world.sealed
     by_path = await json(
-        "POST", "/import", 200, json={"file_path": world.export_path, "merge_mode": "skip"}
+        "POST", "/import", 201, json={"file_path": world.export_path, "merge_mode": "skip"}
     )
     assert by_path["skipped"] is True
 
@@ -162,7 +162,7 @@ async def populate(walker: Walker, tenant: str) -> World:
     batch = await json("POST", "/batch/finalize", 200, json={"ids": [spare_packet["id"]]})
     assert batch["failed"] == 1  # archived: refused for a reason of its own
     gone = await json("POST", "/", 201, json={"name": f"Gone {label}"})
-    await call("DELETE", f"/{gone['id']}", 200)
+    await call("DELETE", f"/{gone['id']}", 204)
     batched = await json("POST", "/", 201, json={"name": f"Batched {label}"})
     assert (await json("POST", "/batch/archive", 200, json={"ids": [batched["id"]]}))["failed"] == 0
     return world
@@ -270,7 +270,7 @@ async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
     imported = await json(
         "POST",
         "/import",
-        200,
+        201,
         files={"file": ("b.zip", owner.bundle)},
         data={"merge_mode": "replace"},
     )
@@ -299,10 +299,10 @@ async def walk_links(walker: Walker, owner: World, own: World) -> None:
     )
     owner_walker = Walker(walker.client, owner.tenant)
     contents = await owner_walker.json("GET", f"/{owner.draft}/contents", 200)
-    assert added["id"] in {c["id"] for c in contents["items"]}
+    assert added["id"] in {c["id"] for c in contents}
     own_contents = await walker.json("GET", f"/{own.draft}/contents", 200)
-    assert {c["id"] for c in own_contents["items"]} >= {own.entry, own.spare_entry}
-    assert added["id"] not in {c["id"] for c in own_contents["items"]}
+    assert {c["id"] for c in own_contents} >= {own.entry, own.spare_entry}
+    assert added["id"] not in {c["id"] for c in own_contents}
     # what the link did is the owner's event, not the walker's nor the tenantless caller's
     assert added["id"] in await feed_entry_ids(owner_walker)
     assert added["id"] not in await feed_entry_ids(walker)

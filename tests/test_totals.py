@@ -124,7 +124,7 @@ async def churn(client: httpx.AsyncClient, headers: dict[str, str] | None = None
             )
             assert response.status_code == 201
     first_items = (await client.get(f"/api/packets/{made[5]}/contents", headers=headers)).json()
-    for entry in first_items["items"][:2]:
+    for entry in first_items[:2]:
         await client.delete(f"/api/packets/{made[5]}/contents/{entry['id']}", headers=headers)
     await client.put(f"/api/packets/{made[0]}", json={"visibility": "public"}, headers=headers)
     await client.put(f"/api/packets/{made[1]}", json={"name": "renamed"}, headers=headers)

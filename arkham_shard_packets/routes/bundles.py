@@ -26,6 +26,7 @@ IMPORT_BODY = multipart_body(
 @collection.post(
     "/import",
     response_model=ImportOut,
+    status_code=status.HTTP_201_CREATED,
     responses=error_responses(403, 404, 409, 413, 422),
     openapi_extra=IMPORT_BODY,
 )
@@ -52,7 +53,6 @@ async def import_packet(
 @item.post(
     "/{packet_id}/export",
     response_model=ExportOut,
-    status_code=status.HTTP_201_CREATED,
     responses=error_responses(409, 422),
 )
 async def export_packet(

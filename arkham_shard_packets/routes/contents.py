@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from ..errors import PacketsRoute, error_responses
 from ..models import PacketContent
-from ..schemas import ContentCreate, ContentList, ContentOut
+from ..schemas import ContentCreate, ContentOut
 from ..services.contents import ContentDraft
 from .deps import EntryId, PacketId, ScopeDep, ServicesDep
+from .listing import LIMIT_MAX, OFFSET_MAX, clamp
 
 
 def content_draft(body: ContentCreate) -> ContentDraft:
@@ -21,14 +24,41 @@ def content_draft(body: ContentCreate) -> ContentDraft:
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 
-@router.get("/{packet_id}/contents", response_model=ContentList)
-async def list_contents(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> ContentList:
-    items = await services.contents.list(scope, packet_id)
-    return ContentList(
-        packet_id=packet_id,
-        items=[ContentOut.model_validate(entry) for entry in items],
-        total=len(items),
+TOTAL_HEADER = "X-Total-Count"
+
+
+@router.get(
+    "/{packet_id}/contents",
+    response_model=list[ContentOut],
+    responses={
+        200: {
+            "headers": {
+                TOTAL_HEADER: {
+                    "description": "How many items the packet holds",
+                    "schema": {"type": "integer"},
+                }
+            }
+        }
+    },
+)
+async def list_contents(
+    packet_id: PacketId,
+    response: Response,
+    services: ServicesDep,
+    scope: ScopeDep,
+    limit: Annotated[
+        int | None, Query(description=f"At most this many items (clamped to 1..{LIMIT_MAX})")
+    ] = None,
+    offset: Annotated[int | None, Query(description="Skip this many items first")] = None,
+) -> list[PacketContent]:
+    """A JSON array of the packet's items in order: all of them unless `limit`/`offset` are
+    given. The `X-Total-Count` header says how many the packet holds."""
+    window = None if limit is None else clamp(limit, 1, LIMIT_MAX)
+    items, total = await services.contents.list(
+        scope, packet_id, window, clamp(offset or 0, 0, OFFSET_MAX)
     )
+    response.headers[TOTAL_HEADER] = str(total)
+    return items
 
 
 @router.post(

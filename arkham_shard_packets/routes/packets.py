@@ -114,10 +114,16 @@ async def update_packet(
     return packet
 
 
-@item.delete("/{packet_id}", response_model=PacketOut, responses=error_responses(409))
-async def delete_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> Packet:
-    """Packets are never destroyed: DELETE archives, as the Frame's Archive button expects."""
-    return await services.packets.archive(scope, packet_id)
+@item.delete(
+    "/{packet_id}",
+    status_code=http.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(409),
+)
+async def delete_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> None:
+    """Packets are never destroyed: DELETE archives, as the Frame's Archive button expects.
+    `POST /{packet_id}/archive` does the same and answers the packet."""
+    await services.packets.archive(scope, packet_id)
 
 
 @item.post("/{packet_id}/archive", response_model=PacketOut, responses=error_responses(409))

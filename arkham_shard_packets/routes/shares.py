@@ -8,7 +8,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request, Response, status
 
 from ..errors import PacketsRoute, error_responses
-from ..models import ShareAccessEntry
+from ..models import PacketShare, ShareAccessEntry
 from ..schemas_shares import (
     AccessEntryOut,
     AccessLog,
@@ -16,7 +16,6 @@ from ..schemas_shares import (
     CommentOut,
     ShareCreate,
     ShareCreated,
-    ShareList,
     ShareOut,
 )
 from ..services.shares import ShareDraft
@@ -43,14 +42,12 @@ async def create_share(
     return ShareCreated.model_validate({**asdict(share), "share_url": str(viewer)})
 
 
-@router.get("/{packet_id}/shares", response_model=ShareList)
-async def list_shares(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> ShareList:
-    shares = await services.shares.of_packet(scope, packet_id)
-    return ShareList(
-        packet_id=packet_id,
-        items=[ShareOut.model_validate(share) for share in shares],
-        total=len(shares),
-    )
+@router.get("/{packet_id}/shares", response_model=list[ShareOut])
+async def list_shares(
+    packet_id: PacketId, services: ServicesDep, scope: ScopeDep
+) -> list[PacketShare]:
+    """A JSON array of the packet's live shares, oldest first; tokens are never listed."""
+    return await services.shares.of_packet(scope, packet_id)
 
 
 @router.delete(

@@ -16,7 +16,6 @@ from ..schemas_versions import (
     VerifyOut,
     VersionCreate,
     VersionDiffOut,
-    VersionList,
     VersionOut,
     VersionSnapshotOut,
 )
@@ -54,14 +53,12 @@ async def create_version(
     return await services.versions.create(scope, packet_id, summary)
 
 
-@router.get("/{packet_id}/versions", response_model=VersionList)
-async def list_versions(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> VersionList:
-    items = await services.versions.list(scope, packet_id)
-    return VersionList(
-        packet_id=packet_id,
-        items=[VersionOut.model_validate(version) for version in items],
-        total=len(items),
-    )
+@router.get("/{packet_id}/versions", response_model=list[VersionOut])
+async def list_versions(
+    packet_id: PacketId, services: ServicesDep, scope: ScopeDep
+) -> list[PacketVersion]:
+    """A JSON array of the packet's versions, newest first."""
+    return await services.versions.list(scope, packet_id)
 
 
 @router.get(

@@ -32,10 +32,13 @@ class ContentService:
     def __init__(self, transactions: Transactions) -> None:
         self.tx = transactions
 
-    async def list(self, scope: Scope, packet_id: str) -> list[PacketContent]:
+    async def list(
+        self, scope: Scope, packet_id: str, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[PacketContent], int]:
+        """The items in order (a slice when `limit` is given) and how many the packet holds."""
         async with self.tx.read(scope) as work:
-            await load_packet(work, packet_id)
-            return await load_contents(work, packet_id)
+            packet = await load_packet(work, packet_id)
+            return await load_contents(work, packet_id, limit, offset), packet.contents_count
 
     async def add(self, scope: Scope, packet_id: str, draft: ContentDraft) -> PacketContent:
         async with self.tx.write(scope) as work:

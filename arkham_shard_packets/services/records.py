@@ -120,7 +120,10 @@ def etag_of(packet: Packet) -> str:
     return '"' + hashlib.sha256(stamp.encode()).hexdigest()[:32] + '"'
 
 
-async def load_contents(work: UnitOfWork, packet_id: str) -> list[PacketContent]:
+async def load_contents(
+    work: UnitOfWork, packet_id: str, limit: int | None = None, offset: int = 0
+) -> list[PacketContent]:
+    """The packet's items in their order; a slice of them when `limit` is given."""
     statement = (
         work.scope.select(packet_contents)
         .where(packet_contents.c.packet_id == packet_id)
@@ -129,6 +132,8 @@ async def load_contents(work: UnitOfWork, packet_id: str) -> list[PacketContent]
             packet_contents.c.content_type,
             packet_contents.c.content_id,
         )
+        .limit(limit)
+        .offset(offset or None)
     )
     rows = (await work.conn.execute(statement)).mappings().all()
     return [content_from_row(row) for row in rows]
