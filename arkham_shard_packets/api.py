@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from .attachments import routes as files
+from .bundles import routes as bundles
 from .errors import PacketsRoute
-from .routes import batch, bundles, contents, events, files, packets, sharing, versions
+from .events import routes as events
+from .packets import batch_routes as batch
+from .packets import contents_routes as contents
+from .packets import routes as packets
+from .sharing import router as sharing
+from .versions import routes as versions
 
 PREFIX = "/api/packets"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .bundles.limits import ImportLimits
+from .bundles.format.limits import ImportLimits
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

@@ -7,22 +7,22 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from . import logredact
 from .api import PREFIX, build_router
 from .config import Settings
+from .core import logredact
 from .db.engine import create_engine
 from .db.schema import ensure_newest
 from .db.session import Database
 from .errors import ServiceMissing
-from .frame import (
+from .frame.seam import (
     ArkhamShard,
     frame_database_url,
     optional_service,
     required_service,
     shard_data_dir,
 )
-from .routes.sharing import opens_share_link
-from .services.container import Services
+from .sharing.router import opens_share_link
+from .wiring import Services
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from arkham_shard_packets.db.tables import (
     packet_versions,
     packets,
 )
-from arkham_shard_packets.services.totals import fold
+from arkham_shard_packets.packets.totals import fold
 
 from .app import build_app
 from .seed import Seeder

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from arkham_shard_packets.core.records import stored_size
+from arkham_shard_packets.core.seal import canonical_json
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import (
     outbox,
@@ -22,8 +24,6 @@ from arkham_shard_packets.db.tables import (
     packet_versions,
     packets,
 )
-from arkham_shard_packets.services.checksum import canonical_json
-from arkham_shard_packets.services.records import stored_size
 
 SEALED = {"finalized", "shared"}
 DELIVERY_PATIENCE = 20.0

@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from arkham_shard_packets.core.records import stored_size
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import (
     outbox,
@@ -40,7 +41,6 @@ from arkham_shard_packets.db.tables import (
     snapshot_files,
 )
 from arkham_shard_packets.host.app import HostConfig, create_app
-from arkham_shard_packets.services.records import stored_size
 
 from .conftest import POSTGRES_URL, reset_postgres
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import and_, delete, func, inspect, or_, select, update
 
+from arkham_shard_packets.core.clock import now_text
 from arkham_shard_packets.db.migrate import downgrade, upgrade
 from arkham_shard_packets.db.tables import (
     packet_contents,
@@ -17,8 +18,7 @@ from arkham_shard_packets.db.tables import (
     packet_versions,
     packets,
 )
-from arkham_shard_packets.services import totals
-from arkham_shard_packets.timeutil import now_text
+from arkham_shard_packets.packets import totals
 
 from .conftest import TENANT_HEADER, add_item, make_packet
 from .share_helpers import in_seconds

@@ -64,7 +64,7 @@ packet_contents = Table(
     Column("added_by", Text, server_default="system", nullable=False),
     Column("order_num", Integer, server_default="0", nullable=False),
     Column("data", Text),
-    # the attached file: its bytes live once per digest in the file store (services/attachments)
+    # the attached file: its bytes live once per digest in the file store (attachments/service)
     Column("file_name", Text),
     Column("file_media_type", Text),
     Column("file_size", BigInteger),
@@ -168,7 +168,7 @@ packet_snapshots = Table(
 )
 
 # One row per stored blob, for every tenant: blobs are shared by digest, so references are
-# counted across tenants (services/attachments.py). Routes never read this table.
+# counted across tenants (attachments/service.py). Routes never read this table.
 packet_files = Table(
     "arkham_packet_files",
     metadata,

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..timeutil import now_text
+from ..core.clock import now_text
 
 logger = logging.getLogger(__name__)
 

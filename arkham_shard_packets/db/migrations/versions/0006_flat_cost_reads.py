@@ -5,7 +5,7 @@ list, running totals kept by triggers (`arkham_packet_tallies`), and indexed tex
 Every insert, delete or counted change of a packet, an item, a version or a share appends its
 difference to the tallies, in the same transaction as the change, whoever makes it. Appending
 rather than updating one counter row means concurrent writers never wait on a shared row;
-`services/totals.py` sums the rows and folds them back now and then.
+`packets/totals.py` sums the rows and folds them back now and then.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,0 +1,47 @@
+"""Routes for the file attached to a content item."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from ..deps import ScopeDep, ServicesDep
+from ..errors import PacketsRoute, error_responses
+from ..models import PacketContent
+from ..packets.schemas import ContentOut
+from .downloads import download
+from .multipart import FormUpload, MultipartForm, multipart_body
+
+router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
+
+FILE_PATH = "/{packet_id}/contents/{content_entry_id}/file"
+MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers around the file itself
+
+UPLOAD_BODY = multipart_body({})
+
+
+@router.put(
+    FILE_PATH,
+    response_model=ContentOut,
+    responses=error_responses(409, 413, 422),
+    openapi_extra=UPLOAD_BODY,
+)
+async def attach_file(
+    packet_id: str,
+    content_entry_id: str,
+    request: Request,
+    services: ServicesDep,
+    scope: ScopeDep,
+) -> PacketContent:
+    """Attach (or replace) the item's file: multipart field `file`, streamed to the store."""
+    form = MultipartForm(request, max_body=services.settings.max_file_bytes + MULTIPART_SLACK)
+    return await services.attachments.attach(scope, packet_id, content_entry_id, FormUpload(form))
+
+
+@router.get(FILE_PATH, response_class=StreamingResponse)
+async def get_file(
+    packet_id: str, content_entry_id: str, services: ServicesDep, scope: ScopeDep
+) -> StreamingResponse:
+    opened = await services.attachments.open(scope, packet_id, content_entry_id)
+    file = opened.file
+    return download(opened.handle, file.name, file.media_type, file.size)

@@ -1,0 +1,183 @@
+"""Files attached to content items: upload into the content-addressed store, download, and
+releasing a blob once no item points at it.
+
+Blobs are shared by digest across packets and tenants, so the registry (`packet_files`) and
+the reference count are deliberately not tenant-scoped; items, which are, are the only way
+to reach a blob. A blob is claimed (registry row inserted and row-locked) before it is placed
+and before the item points at it, and released under the same lock, so a concurrent attach
+of the same bytes can never lose its file. A crash can leave an unreferenced blob behind,
+never an item without its blob.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..core.clock import now_text
+from ..core.filestore import FileStore
+from ..core.records import attached_file, content_from_row, load_packet, lock_packet
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.scope import Scope
+from ..db.tables import packet_contents, packet_files, packets, snapshot_files
+from ..errors import ContentNotFound, NotFound, PacketLocked, StoredFileBroken
+from ..models import AttachedFile, PacketContent
+from ..packets.service import DRAFT_ONLY, EDITABLE
+from .uploads import Upload, clean_file_name, clean_media_type
+
+
+@dataclass
+class OpenedFile:
+    handle: BinaryIO
+    file: AttachedFile
+
+
+async def claim_blob(conn: AsyncConnection, sha256: str, size: int) -> None:
+    """Register the blob if it is new and hold its registry row until the transaction ends."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(
+        dialect.insert(packet_files)
+        .values(sha256=sha256, size=size, created_at=now_text())
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    await conn.execute(
+        select(packet_files.c.sha256).where(packet_files.c.sha256 == sha256).with_for_update()
+    )
+
+
+async def entry_row(work: UnitOfWork, packet_id: str, entry_id: str) -> Any:
+    row = (
+        (
+            await work.conn.execute(
+                work.scope.select(packet_contents).where(
+                    packet_contents.c.id == entry_id, packet_contents.c.packet_id == packet_id
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise ContentNotFound(packet_id, entry_id)
+    return row
+
+
+async def is_referenced(work: UnitOfWork, sha256: str) -> bool:
+    """By a content entry of any tenant, or by any version's snapshot (history keeps its
+    files: a version can be restored or exported at any time)."""
+    for table, column in (
+        (packet_contents, packet_contents.c.file_sha256),
+        (snapshot_files, snapshot_files.c.file_sha256),
+    ):
+        statement = select(func.count()).select_from(table).where(column == sha256)
+        if (await work.conn.execute(statement)).scalar_one():
+            return True
+    return False
+
+
+class FileReleaser:
+    """Deletes a blob once nothing points at it."""
+
+    def __init__(self, transactions: Transactions, store: FileStore) -> None:
+        self.tx = transactions
+        self.store = store
+
+    async def release_all(self, digests: set[str]) -> None:
+        for sha256 in sorted(digests):
+            await self.release(sha256)
+
+    async def release(self, sha256: str) -> None:
+        async with self.tx.write(Scope()) as work:
+            locked = (
+                await work.conn.execute(
+                    select(packet_files.c.sha256)
+                    .where(packet_files.c.sha256 == sha256)
+                    .with_for_update()
+                )
+            ).first()
+            if locked is None or await is_referenced(work, sha256):
+                return
+            await work.conn.execute(packet_files.delete().where(packet_files.c.sha256 == sha256))
+            # unlinked before commit, while the row lock keeps attaches of these bytes waiting
+            await self.store.delete(sha256)
+
+
+class AttachmentService:
+    def __init__(
+        self,
+        transactions: Transactions,
+        store: FileStore,
+        max_file_bytes: int,
+    ) -> None:
+        self.tx = transactions
+        self.store = store
+        self.max_file_bytes = max_file_bytes
+
+    async def attach(
+        self, scope: Scope, packet_id: str, entry_id: str, upload: Upload
+    ) -> PacketContent:
+        async with self.tx.read(scope) as work:  # refuse before receiving the bytes
+            packet = await load_packet(work, packet_id)
+            if packet.status not in EDITABLE:
+                raise PacketLocked(DRAFT_ONLY.format(id=packet_id, status=packet.status.value))
+            await entry_row(work, packet_id, entry_id)
+        received = await upload.receive(self.store.staging, self.max_file_bytes)
+        spooled = received.spooled
+        try:
+            async with self.tx.write(scope) as work:
+                await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+                old = attached_file(await entry_row(work, packet_id, entry_id))
+                await claim_blob(work.conn, spooled.sha256, spooled.size)
+                await self.store.place(spooled)
+                row = (
+                    (
+                        await work.conn.execute(
+                            work.scope.update(packet_contents)
+                            .where(packet_contents.c.id == entry_id)
+                            .values(
+                                file_name=clean_file_name(received.filename),
+                                file_media_type=clean_media_type(received.content_type),
+                                file_size=spooled.size,
+                                file_sha256=spooled.sha256,
+                            )
+                            .returning(*packet_contents.c)
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                await work.conn.execute(
+                    work.scope.update(packets)
+                    .where(packets.c.id == packet_id)
+                    .values(
+                        size_bytes=packets.c.size_bytes + spooled.size - (old.size if old else 0)
+                    )
+                )
+                work.emit(
+                    "packets.packet.updated",
+                    packet_id=packet_id,
+                    changes=["file"],
+                    content_entry_id=entry_id,
+                )
+                if old is not None and old.sha256 != spooled.sha256:
+                    work.orphan(old.sha256)
+        finally:
+            spooled.discard()
+        return content_from_row(row)
+
+    async def open(self, scope: Scope, packet_id: str, entry_id: str) -> OpenedFile:
+        async with self.tx.read(scope) as work:
+            await load_packet(work, packet_id)
+            file = attached_file(await entry_row(work, packet_id, entry_id))
+        if file is None:
+            raise NotFound(f"content entry {entry_id} of packet {packet_id} has no attached file")
+        try:
+            handle = await asyncio.to_thread(self.store.open, file.sha256)
+        except FileNotFoundError:
+            raise StoredFileBroken(f"the stored file {file.sha256} is missing") from None
+        return OpenedFile(handle, file)

@@ -1,0 +1,329 @@
+"""Exporting a packet as a verifiable bundle, and serving the exported file back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import insert
+
+from ..core.clock import to_text
+from ..core.filestore import FileStore, hash_file
+from ..core.seal import RECIPE_VERSION
+from ..core.unit_of_work import Transactions
+from ..db.scope import Scope
+from ..db.tables import packet_exports
+from ..errors import NotFound, StoredFileBroken
+from ..frame.resolver import ItemResolver, Resolved
+from ..models import ExportFormat, PacketExportResult, utcnow
+from ..version import __version__
+from ..versions.sealing import data_sha256
+from .format.document import (
+    FORMAT_VERSION,
+    PACKET_JSON,
+    BundleDocument,
+    BundleItem,
+    BundlePacket,
+    FileRef,
+    Resolution,
+    file_path,
+    item_path,
+    recomputed_checksum,
+    render,
+)
+from .format.writer import InlineItem, PayloadFile, SourceChanged, write_bag, write_json
+from .state import PacketState, export_state
+
+Progress = Callable[[int], object]
+MEDIA_TYPES = {
+    ExportFormat.ZIP: "application/zip",
+    ExportFormat.TAR_GZ: "application/gzip",
+    ExportFormat.JSON: "application/json",
+}
+
+
+@dataclass
+class Download:
+    handle: BinaryIO
+    name: str
+    media_type: str
+    size: int
+
+
+@dataclass
+class Plan:
+    document: BundleDocument
+    payload: list[PayloadFile]
+    inline: list[InlineItem]
+    errors: list[str]
+
+
+def download_url(packet_id: str, export_id: str) -> str:
+    return f"/api/packets/{packet_id}/exports/{export_id}"
+
+
+def _write_json_file(path: Path, value: Any) -> int:
+    data = (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    path.write_bytes(data)
+    return len(data)
+
+
+class ExportService:
+    def __init__(
+        self,
+        transactions: Transactions,
+        store: FileStore,
+        resolver: ItemResolver,
+        exports_dir: Path,
+        work_dir: Path,
+    ) -> None:
+        self.tx = transactions
+        self.store = store
+        self.resolver = resolver
+        self.exports_dir = exports_dir
+        self.work_dir = work_dir
+
+    async def export(
+        self,
+        scope: Scope,
+        packet_id: str,
+        export_format: ExportFormat,
+        *,
+        destination: Path | None = None,
+        authorization: str | None = None,
+        progress: Progress | None = None,
+    ) -> PacketExportResult:
+        async with self.tx.read(scope) as work:
+            state = await export_state(work, packet_id)
+        moment = state.sealed_at or utcnow()
+        name = self._file_name(state, export_format, moment)
+        target = destination or self.exports_dir / name
+        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
+        try:
+            plan = await self._plan(state, staging, authorization)
+            size, digest = await asyncio.to_thread(
+                self._write, plan, state, export_format, target, moment, progress
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+        exported_at = utcnow()
+        export_id = str(uuid.uuid4())
+        async with self.tx.write(scope) as work:
+            await work.conn.execute(
+                insert(packet_exports).values(
+                    scope.row(
+                        id=export_id,
+                        packet_id=packet_id,
+                        export_format=export_format.value,
+                        file_name=target.name,
+                        file_path=str(target),
+                        file_size=size,
+                        sha256=digest,
+                        exported_at=to_text(exported_at),
+                        exported_by=scope.actor,
+                        contents_exported=len(state.contents),
+                    )
+                )
+            )
+            work.emit(
+                "packets.packet.exported",
+                packet_id=packet_id,
+                format=export_format.value,
+                file_path=str(target),
+            )
+        return PacketExportResult(
+            packet_id=packet_id,
+            export_format=export_format,
+            file_path=str(target),
+            file_size_bytes=size,
+            exported_at=exported_at,
+            contents_exported=len(state.contents),
+            errors=plan.errors,
+            export_id=export_id,
+            sha256=digest,
+        )
+
+    async def open(self, scope: Scope, packet_id: str, export_id: str) -> Download:
+        async with self.tx.read(scope) as work:
+            row = await work.first(
+                work.scope.select(packet_exports).where(
+                    packet_exports.c.id == export_id,
+                    packet_exports.c.packet_id == packet_id,
+                )
+            )
+        if row is None:
+            raise NotFound(f"export {export_id} of packet {packet_id} not found")
+        try:
+            handle = await asyncio.to_thread(open, row["file_path"], "rb")
+        except FileNotFoundError:
+            raise NotFound(f"the file of export {export_id} is no longer there") from None
+        media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
+        return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
+
+    @staticmethod
+    def _file_name(state: PacketState, export_format: ExportFormat, moment: datetime) -> str:
+        packet = state.packet
+        stamp = f"v{packet.version}" if state.sealed else moment.strftime("%Y%m%dT%H%M%S%fZ")
+        return f"packet-{packet.id}-{stamp}.{export_format.value}"
+
+    async def _plan(self, state: PacketState, staging: Path, authorization: str | None) -> Plan:
+        payload: list[PayloadFile] = []
+        inline: list[InlineItem] = []
+        items: list[BundleItem] = []
+        errors: list[str] = []
+        for index, item in enumerate(state.contents, start=1):
+            label = f"{item.content_type.value} {item.content_id}"
+            resolved = await self.resolver.resolve(item, staging, authorization)
+            resolution = Resolution(source=resolved.source)
+            if resolved.source == "unresolved":
+                errors.append(f"{label}: unresolved ({resolved.error})")
+            else:
+                resolution.path = item_path(index, item.content_type)
+                payload.append(await self._item_file(resolution.path, item, resolved, staging))
+            stored = original = None
+            file_ref = original_ref = None
+            if item.file is not None:
+                path = file_path(index, item.file.name)
+                stored = PayloadFile(
+                    path, self.store.path_of(item.file.sha256), item.file.size, item.file.sha256
+                )
+                file_ref = FileRef(
+                    name=item.file.name,
+                    media_type=item.file.media_type,
+                    size=item.file.size,
+                    sha256=item.file.sha256,
+                    path=path,
+                )
+            if resolved.original is not None:
+                size, digest = await asyncio.to_thread(hash_file, resolved.original.path)
+                path = file_path(index, resolved.original.name, "originals")
+                original = PayloadFile(path, resolved.original.path, size, digest)
+                original_ref = FileRef(
+                    name=resolved.original.name,
+                    media_type=resolved.original.media_type,
+                    size=size,
+                    sha256=digest,
+                    path=path,
+                )
+            payload.extend(entry for entry in (stored, original) if entry is not None)
+            inline.append(InlineItem(resolved.data, stored, original))
+            items.append(
+                BundleItem(
+                    content_type=item.content_type,
+                    content_id=item.content_id,
+                    content_title=item.content_title,
+                    order=item.order,
+                    added_at=to_text(item.added_at),
+                    added_by=item.added_by,
+                    data=item.data,
+                    data_sha256=data_sha256(item.data),
+                    file=file_ref,
+                    original_file=original_ref,
+                    resolution=resolution,
+                )
+            )
+        document = self._document(state, items)
+        packet_json = staging / "packet.json"
+        size = await asyncio.to_thread(packet_json.write_bytes, render(document))
+        payload.append(PayloadFile(PACKET_JSON, packet_json, size, text=True))
+        return Plan(document, payload, inline, errors)
+
+    @staticmethod
+    async def _item_file(path: str, item: Any, resolved: Resolved, staging: Path) -> PayloadFile:
+        source = staging / f"item-{uuid.uuid4().hex}.json"
+        body = {
+            "content_type": item.content_type.value,
+            "content_id": item.content_id,
+            "content_title": item.content_title,
+            "source": resolved.source,
+            "data": resolved.data,
+        }
+        size = await asyncio.to_thread(_write_json_file, source, body)
+        return PayloadFile(path, source, size, text=True)
+
+    @staticmethod
+    def _document(state: PacketState, items: list[BundleItem]) -> BundleDocument:
+        packet = state.packet
+        return BundleDocument(
+            format="arkham-packet",
+            format_version=FORMAT_VERSION,
+            packet=BundlePacket(
+                id=packet.id,
+                name=packet.name,
+                description=packet.description,
+                status=packet.status,
+                visibility=packet.visibility,
+                created_by=packet.created_by,
+                created_at=to_text(packet.created_at),
+                updated_at=to_text(packet.updated_at),
+                finalized_at=None if state.sealed_at is None else to_text(state.sealed_at),
+                version=packet.version,
+                contents_count=len(items),
+                size_bytes=packet.size_bytes,
+                checksum=packet.checksum,
+                checksum_recipe=RECIPE_VERSION,
+                metadata=packet.metadata,
+            ),
+            contents=items,
+        )
+
+    def _write(
+        self,
+        plan: Plan,
+        state: PacketState,
+        export_format: ExportFormat,
+        target: Path,
+        moment: datetime,
+        progress: Progress | None,
+    ) -> tuple[int, str]:
+        """Write to a temporary file beside the target, then rename it into place."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        try:
+            with open(temp, "xb") as out:
+                if export_format is ExportFormat.JSON:
+                    write_json(out, plan.document, plan.inline, progress)
+                else:
+                    write_bag(
+                        out,
+                        export_format.value,
+                        f"packet-{state.packet.id}",
+                        plan.payload,
+                        self._bag_info(state, plan.document, moment),
+                        moment,
+                        progress,
+                    )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except (SourceChanged, FileNotFoundError) as error:
+            raise StoredFileBroken(
+                f"a stored file of packet {state.packet.id} is damaged: {error}"
+            ) from None
+        finally:
+            temp.unlink(missing_ok=True)
+        return hash_file(target)
+
+    @staticmethod
+    def _bag_info(
+        state: PacketState, document: BundleDocument, moment: datetime
+    ) -> list[tuple[str, str]]:
+        return [
+            ("Bag-Software-Agent", f"arkham-shard-packets {__version__}"),
+            ("Bagging-Date", moment.date().isoformat()),
+            ("External-Identifier", state.packet.id),
+            ("Packet-Checksum", recomputed_checksum(document)),
+            ("Packet-Checksum-Recipe", str(RECIPE_VERSION)),
+            ("Packet-Status", state.packet.status.value),
+            ("Packet-Version", str(state.packet.version)),
+        ]

@@ -1,0 +1,360 @@
+"""Importing a bundle: everything is verified (bundles/format/verify.py) before anything is written,
+then one transaction creates or updates the packet as the merge mode says.
+
+  replace (default): no packet with the bundle's id -> created with that id; an existing draft
+                     -> its metadata and contents become the bundle's; anything else -> 409.
+  merge:             like replace, but an existing draft keeps its contents and gains the
+                     bundle's items it lacks (same content_type and content_id).
+  skip:              an existing packet is left untouched; the answer says it was skipped.
+A verified finalized bundle is imported finalized, with its checksum; shares never travel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exc, insert
+
+from ..attachments.service import claim_blob
+from ..attachments.uploads import Upload, clean_file_name
+from ..core.clock import now_text
+from ..core.filestore import FileStore, SpooledFile
+from ..core.records import load_contents, load_packet, stored_size
+from ..core.seal import RECIPE_VERSION, canonical_json
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.scope import Scope
+from ..db.tables import packet_contents, packet_exports, packets
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
+from ..versions.history import record_version
+from ..versions.sealing import checksum_of
+from .format.document import BundleDocument, BundleItem
+from .format.limits import ImportLimits
+from .format.verify import VerifiedBundle, open_bundle
+
+Progress = Callable[[int], object]
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    return path.is_relative_to(folder.resolve())
+
+
+def _is_one_of(path: Path, candidates: list[str]) -> bool:
+    return any(Path(each).resolve() == path for each in candidates)
+
+
+def merge_mode_of(value: str | None) -> MergeMode:
+    try:
+        return MergeMode(value or MergeMode.REPLACE.value)
+    except ValueError:
+        modes = ", ".join(mode.value for mode in MergeMode)
+        raise InvalidInput(f"merge_mode must be one of {modes}") from None
+
+
+class ImportService:
+    def __init__(
+        self,
+        transactions: Transactions,
+        store: FileStore,
+        work_dir: Path,
+        limits: ImportLimits,
+        allowed_dirs: list[Path],
+        exports_dir: Path | None = None,
+    ) -> None:
+        self.tx = transactions
+        self.store = store
+        self.work_dir = work_dir
+        self.limits = limits
+        self.allowed_dirs = allowed_dirs
+        self.exports_dir = exports_dir
+
+    async def import_upload(self, scope: Scope, upload: Upload) -> PacketImportResult:
+        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        received = await upload.receive(self.work_dir, self.limits.max_archive_bytes)
+        try:
+            mode = merge_mode_of(received.fields.get("merge_mode"))
+            source = f"upload:{clean_file_name(received.filename)}"
+            return await self.import_file(scope, received.spooled.path, mode, source)
+        finally:
+            received.spooled.discard()
+
+    async def import_path(
+        self, scope: Scope, file_path: str, mode: MergeMode
+    ) -> PacketImportResult:
+        """A server-side file: only inside an allowed import folder, after following links."""
+        resolved = await asyncio.to_thread(self._allowed, file_path)
+        if not await self._readable_export(scope, resolved):
+            raise NotFound(f"no file at {file_path}")
+        return await self.import_file(scope, resolved, mode, str(resolved))
+
+    async def _readable_export(self, scope: Scope, path: Path) -> bool:
+        """A file in the shard's own export folder belongs to the tenant that exported it: only
+        a file an export of the caller's scope wrote there may be imported by its path."""
+        exports = self.exports_dir
+        if exports is None or not await asyncio.to_thread(_is_inside, path, exports):
+            return True
+        statement = scope.select(packet_exports, packet_exports.c.file_path).where(
+            packet_exports.c.file_name == path.name
+        )
+        async with self.tx.read(scope) as work:
+            written = list((await work.conn.scalars(statement)).all())
+        return await asyncio.to_thread(_is_one_of, path, written)
+
+    def _allowed(self, file_path: str) -> Path:
+        resolved = Path(file_path).resolve()
+        inside = any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
+        if not inside:
+            raise Forbidden(f"{file_path} is outside the allowed import folders")
+        if not resolved.is_file():
+            raise NotFound(f"no file at {file_path}")
+        return resolved
+
+    async def import_file(
+        self,
+        scope: Scope,
+        path: Path,
+        mode: MergeMode,
+        source: str | None = None,
+        progress: Progress | None = None,
+    ) -> PacketImportResult:
+        """Any file the caller may read (the CLI); routes go through the two methods above."""
+        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
+        try:
+            bundle = await asyncio.to_thread(open_bundle, path, workdir, self.limits, progress)
+            return await self._apply(scope, bundle, mode, source or str(path))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    async def _apply(
+        self, scope: Scope, bundle: VerifiedBundle, mode: MergeMode, source: str
+    ) -> PacketImportResult:
+        document = bundle.document
+        packet_id = document.packet.id
+        errors = [
+            f"{item.content_type.value} {item.content_id}: unresolved at export"
+            for item in document.contents
+            if item.resolution.source == "unresolved"
+        ]
+        spooled = await self._spool_files(bundle)
+        try:
+            async with self.tx.write(scope) as work:
+                existing = await self._lock_existing(work, packet_id)
+                if existing is not None and mode is MergeMode.SKIP:
+                    return self._result(packet_id, source, 0, mode, errors, bundle, skipped=True)
+                if existing is not None and existing["status"] != PacketStatus.DRAFT.value:
+                    raise Conflict(
+                        f"packet {packet_id} exists and is {existing['status']}; "
+                        "only a draft can take an import"
+                    )
+                keep = existing is not None and mode is MergeMode.MERGE
+                seal = bundle.sealed and not keep
+                if keep and bundle.sealed:
+                    errors.append(
+                        "merged into the existing draft: the bundle's seal does not apply"
+                    )
+                if existing is None:
+                    packet_id = await self._create(work, document, seal)
+                    if packet_id != document.packet.id:
+                        errors.append(
+                            f"packet id {document.packet.id} is not available here; "
+                            f"imported as a new packet {packet_id}"
+                        )
+                else:
+                    await self._update(work, document, seal)
+                present: set[tuple[str, str]] = set()
+                if keep:
+                    current = await load_contents(work, packet_id)
+                    present = {(c.content_type.value, c.content_id) for c in current}
+                elif existing is not None:
+                    work.orphan(*await self._clear(work, packet_id))
+                added = [
+                    item
+                    for item in document.contents
+                    if (item.content_type.value, item.content_id) not in present
+                ]
+                await self._place_files(work, added, spooled)
+                for item in added:
+                    await self._insert(work, packet_id, item)
+                await self._totals(work, packet_id, bundle if seal else None)
+                await record_version(
+                    work,
+                    packet_id,
+                    VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
+                    f"imported from {source}",
+                    at_least=document.packet.version if existing is None else 1,
+                )
+                work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
+        finally:
+            for file in spooled.values():
+                file.discard()
+        return self._result(packet_id, source, len(added), mode, errors, bundle)
+
+    async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
+        """The verified attachments moved beside the store, ready to be renamed in."""
+        spooled: dict[str, SpooledFile] = {}
+        try:
+            for digest, path in bundle.files.items():
+                copy = await asyncio.to_thread(self.store.adopt, path, digest)
+                if copy.sha256 != digest:
+                    copy.discard()
+                    raise InvalidInput(f"file {digest} changed while it was imported")
+                spooled[digest] = copy
+        except BaseException:
+            for file in spooled.values():
+                file.discard()
+            raise
+        return spooled
+
+    async def _place_files(
+        self, work: UnitOfWork, items: list[BundleItem], spooled: dict[str, SpooledFile]
+    ) -> None:
+        """Claim and place each new item's blob, in digest order so that concurrent imports
+        sharing files never wait on each other in a cycle."""
+        sizes = {item.file.sha256: item.file.size for item in items if item.file is not None}
+        for digest in sorted(sizes):
+            await claim_blob(work.conn, digest, sizes[digest])
+            copy = spooled.get(digest)
+            if copy is not None:
+                await self.store.place(copy)
+
+    async def _lock_existing(self, work: UnitOfWork, packet_id: str) -> Any:
+        """Row-lock the packet without touching it (a skipped packet stays as it was)."""
+        statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
+        return (await work.conn.execute(statement)).mappings().first()
+
+    @staticmethod
+    def _packet_values(document: BundleDocument, seal: bool) -> dict[str, Any]:
+        packet = document.packet
+        return {
+            "name": packet.name,
+            "description": packet.description,
+            "visibility": packet.visibility.value,
+            "metadata": canonical_json(packet.metadata),
+            "status": (PacketStatus.FINALIZED if seal else PacketStatus.DRAFT).value,
+            "checksum": packet.checksum if seal else None,
+            "checksum_recipe": RECIPE_VERSION if seal else None,
+            "finalized_at": packet.finalized_at if seal else None,
+        }
+
+    async def _create(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> str:
+        """Created under the bundle's id, unless a packet of another tenant has that id: then
+        under a new one, so the import neither touches nor reveals the other tenant's packet."""
+        packet = document.packet
+        for packet_id in (packet.id, str(uuid.uuid4())):
+            values = work.scope.row(
+                id=packet_id,
+                created_by=packet.created_by,
+                created_at=packet.created_at,
+                updated_at=now_text(),
+                version=packet.version,
+                contents_count=0,
+                size_bytes=0,
+                **self._packet_values(document, seal),
+            )
+            try:
+                async with work.conn.begin_nested():
+                    await work.conn.execute(insert(packets).values(values))
+                return packet_id
+            except exc.IntegrityError:
+                if await self._lock_existing(work, packet.id) is not None:
+                    raise Conflict(
+                        f"packet {packet.id} was created while it was imported"
+                    ) from None
+        raise Conflict(f"no free id for the packet of bundle {packet.id}; try again")
+
+    async def _update(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> None:
+        values = {**self._packet_values(document, seal), "updated_at": now_text()}
+        if seal:
+            values["version"] = document.packet.version
+        await work.conn.execute(
+            work.scope.update(packets).where(packets.c.id == document.packet.id).values(values)
+        )
+
+    async def _clear(self, work: UnitOfWork, packet_id: str) -> set[str]:
+        rows = await work.conn.execute(
+            work.scope.delete(packet_contents)
+            .where(packet_contents.c.packet_id == packet_id)
+            .returning(packet_contents.c.file_sha256)
+        )
+        return {digest for (digest,) in rows.all() if digest is not None}
+
+    async def _insert(
+        self,
+        work: UnitOfWork,
+        packet_id: str,
+        item: BundleItem,
+    ) -> None:
+        file = item.file
+        await work.conn.execute(
+            insert(packet_contents).values(
+                work.scope.row(
+                    id=str(uuid.uuid4()),
+                    packet_id=packet_id,
+                    content_type=item.content_type.value,
+                    content_id=item.content_id,
+                    content_title=item.content_title,
+                    added_at=item.added_at,
+                    added_by=item.added_by,
+                    order_num=item.order,
+                    data=None if item.data is None else canonical_json(item.data),
+                    file_name=None if file is None else clean_file_name(file.name),
+                    file_media_type=None if file is None else file.media_type,
+                    file_size=None if file is None else file.size,
+                    file_sha256=None if file is None else file.sha256,
+                )
+            )
+        )
+
+    async def _totals(
+        self, work: UnitOfWork, packet_id: str, sealed: VerifiedBundle | None
+    ) -> None:
+        rows = (
+            (
+                await work.conn.execute(
+                    work.scope.select(packet_contents).where(
+                        packet_contents.c.packet_id == packet_id
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+        await work.conn.execute(
+            work.scope.update(packets)
+            .where(packets.c.id == packet_id)
+            .values(contents_count=len(rows), size_bytes=sum(stored_size(row) for row in rows))
+        )
+        if sealed is not None:
+            packet = await load_packet(work, packet_id)
+            if checksum_of(packet, await load_contents(work, packet_id)) != sealed.checksum:
+                raise Conflict(
+                    f"packet {packet_id} would not match its sealed checksum; not imported"
+                )
+
+    @staticmethod
+    def _result(
+        packet_id: str,
+        source: str,
+        count: int,
+        mode: MergeMode,
+        errors: list[str],
+        bundle: VerifiedBundle,
+        skipped: bool = False,
+    ) -> PacketImportResult:
+        return PacketImportResult(
+            packet_id=packet_id,
+            import_source=source,
+            imported_at=utcnow(),
+            contents_imported=count,
+            merge_mode=mode.value,
+            errors=errors,
+            verified=bundle.sealed,
+            skipped=skipped,
+        )

@@ -1,0 +1,166 @@
+"""`arkham-packets export`, `import` and `verify`: the same services and bundle code as the API,
+against the configured database, with no server running (verify needs no database either)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
+
+from ..bundles.format.verify import open_bundle
+from ..config import Settings
+from ..db.engine import create_engine
+from ..db.schema import ensure_newest
+from ..db.scope import Scope
+from ..db.session import Database
+from ..errors import InvalidBundle, PacketsError
+from ..models import ExportFormat, MergeMode
+from ..wiring import Services
+from .options import add_database_options, database_url
+
+
+@asynccontextmanager
+async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
+    settings = Settings()
+    data_dir = Path(args.data_dir)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    engine = create_engine(database_url(args))
+    try:
+        await ensure_newest(engine)
+        # No Frame bus here: the events stay in the outbox, served by the feed and delivered
+        # by the next server process that starts on this database.
+        yield Services.build(settings, Database(engine), None, None, data_dir=data_dir)
+    finally:
+        await engine.dispose()
+
+
+def progress_bar(args: argparse.Namespace, label: str) -> tqdm[Any]:
+    return tqdm(
+        desc=label,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=args.quiet,
+        file=sys.stderr,
+    )
+
+
+def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        return asyncio.run(work())
+    except PacketsError as error:
+        print(f"arkham-packets: error: {error.detail}", file=sys.stderr)
+        return 1
+    except (OSError, SQLAlchemyError) as error:
+        print(f"arkham-packets: error: {error}", file=sys.stderr)
+        return 2
+
+
+def export_command(args: argparse.Namespace) -> int:
+    output = None if args.output is None else Path(args.output).resolve()
+
+    async def work() -> int:
+        async with offline_services(args) as services:
+            with progress_bar(args, "export") as bar:
+                result = await services.exports.export(
+                    Scope(),
+                    args.packet_id,
+                    ExportFormat(args.format),
+                    destination=output,
+                    progress=bar.update,
+                )
+        for problem in result.errors:
+            print(f"warning: {problem}", file=sys.stderr)
+        print(f"{result.file_path}\n  {result.file_size_bytes} bytes, sha256 {result.sha256}")
+        return 0
+
+    return run(work)
+
+
+def import_command(args: argparse.Namespace) -> int:
+    bundle = Path(args.file).resolve()
+
+    async def work() -> int:
+        async with offline_services(args) as services:
+            with progress_bar(args, "verify") as bar:
+                result = await services.imports.import_file(
+                    Scope(),
+                    bundle,
+                    MergeMode(args.merge_mode),
+                    progress=bar.update,
+                )
+        for problem in result.errors:
+            print(f"warning: {problem}", file=sys.stderr)
+        if result.skipped:
+            print(f"packet {result.packet_id} already exists: skipped")
+        else:
+            seal = "verified and sealed" if result.verified else "draft"
+            print(f"packet {result.packet_id}: {result.contents_imported} items imported ({seal})")
+        return 0
+
+    return run(work)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Offline: no database, no server. Prints every problem; non-zero exit on any."""
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"arkham-packets: error: no file at {path}", file=sys.stderr)
+        return 2
+    limits = Settings().import_limits()
+    with (
+        tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
+        progress_bar(args, "verify") as bar,
+    ):
+        try:
+            bundle = open_bundle(path, Path(workdir), limits, bar.update)
+        except InvalidBundle as error:
+            problems = error.problems
+        else:
+            problems = []
+    if problems:
+        for problem in problems:
+            print(f"problem: {problem}")
+        print(f"{path}: INVALID ({len(problems)} problem{'s' if len(problems) != 1 else ''})")
+        return 1
+    packet = bundle.document.packet
+    state = "sealed, checksum verified" if bundle.sealed else "draft, not sealed"
+    kind = "json bundle" if bundle.kind == "json" else f"BagIt bag in {bundle.kind}"
+    print(f"{path}: OK ({kind}) packet {packet.id} '{packet.name}'")
+    print(f"  {len(bundle.document.contents)} items, {state}; packet checksum {bundle.checksum}")
+    return 0
+
+
+def add_bundle_commands(commands: Any) -> None:
+    def common(parser: argparse.ArgumentParser, database: bool = True) -> None:
+        parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        if database:
+            add_database_options(parser)
+
+    export = commands.add_parser("export", help="export a packet as a bundle")
+    export.add_argument("packet_id")
+    export.add_argument("--format", choices=[f.value for f in ExportFormat], default="zip")
+    export.add_argument("-o", "--output", help="file to write (default: <data-dir>/exports/...)")
+    common(export)
+    export.set_defaults(handler=export_command)
+
+    importer = commands.add_parser("import", help="import a bundle (zip, tar.gz or json)")
+    importer.add_argument("file")
+    importer.add_argument(
+        "--merge-mode", choices=[m.value for m in MergeMode], default=MergeMode.REPLACE.value
+    )
+    common(importer)
+    importer.set_defaults(handler=import_command)
+
+    verify = commands.add_parser("verify", help="check a bundle offline; non-zero exit if invalid")
+    verify.add_argument("file")
+    common(verify, database=False)
+    verify.set_defaults(handler=verify_command)

@@ -1,0 +1,131 @@
+"""The `arkham-packets` command."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import os
+import socket
+import sys
+from pathlib import Path
+
+from .bundles import add_bundle_commands
+from .options import DEFAULT_DATA_DIR, add_database_options, database_url
+
+
+class UsageError(Exception):
+    pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"data directory {path} is not usable: {error.strerror or error}"
+        ) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UsageError(f"port {port} on {host} is already in use") from None
+            raise UsageError(f"can't listen on {host}:{port}: {error.strerror}") from None
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ..host.app import HostConfig, create_app
+
+    token = os.environ.get("ARKHAM_PACKETS_API_TOKEN") or None
+    if not is_loopback(args.host) and not token and not args.insecure:
+        raise UsageError(
+            f"refusing to serve on non-loopback address {args.host} without "
+            "ARKHAM_PACKETS_API_TOKEN set (or pass --insecure)"
+        )
+    data_dir = Path(args.data_dir)
+    check_data_dir(data_dir)
+    check_port_free(args.host, args.port)
+    app = create_app(HostConfig(data_dir=data_dir, database_url=args.database_url, api_token=token))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def db_upgrade(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from ..db.engine import create_engine
+    from ..db.migrate import current_revision, upgrade
+
+    url = database_url(args)
+    if url.endswith(f"{Path(args.data_dir).resolve() / 'packets.db'}"):
+        check_data_dir(Path(args.data_dir))
+
+    async def run() -> str | None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"database at revision {asyncio.run(run())}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arkham-packets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the standalone host")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8100)
+    run.add_argument(
+        "--data-dir", default=os.environ.get("ARKHAM_PACKETS_DATA_DIR", DEFAULT_DATA_DIR)
+    )
+    run.add_argument("--database-url", default=None, help="default: SQLite in the data dir")
+    run.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback address without a token"
+    )
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(handler=serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    migrate = db_commands.add_parser("upgrade", help="apply the schema migrations")
+    add_database_options(migrate)
+    migrate.set_defaults(handler=db_upgrade)
+    add_bundle_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status = args.handler(args)
+    except UsageError as error:
+        print(f"arkham-packets: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Rows to domain records, and the two ways a service takes hold of a packet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from ..db.tables import packet_contents, packets
+from ..errors import PacketLocked, PacketNotFound, StaleVersion
+from ..models import (
+    AttachedFile,
+    ContentType,
+    Packet,
+    PacketContent,
+    PacketStatus,
+    PacketVisibility,
+)
+from .clock import now_text, to_text
+from .unit_of_work import UnitOfWork
+
+RowLike = Mapping[Any, Any]
+
+
+def packet_from_row(row: RowLike) -> Packet:
+    return Packet(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        status=PacketStatus(row["status"]),
+        visibility=PacketVisibility(row["visibility"]),
+        created_by=row["created_by"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        version=row["version"],
+        contents_count=row["contents_count"],
+        size_bytes=row["size_bytes"],
+        checksum=row["checksum"],
+        metadata=json.loads(row["metadata"] or "{}"),
+    )
+
+
+def content_from_row(row: RowLike) -> PacketContent:
+    return PacketContent(
+        id=row["id"],
+        packet_id=row["packet_id"],
+        content_type=ContentType(row["content_type"]),
+        content_id=row["content_id"],
+        content_title=row["content_title"] or "",
+        added_at=datetime.fromisoformat(row["added_at"]),
+        added_by=row["added_by"],
+        order=row["order_num"],
+        data=json.loads(row["data"]) if row["data"] is not None else None,
+        file=attached_file(row),
+    )
+
+
+def attached_file(row: RowLike) -> AttachedFile | None:
+    if row.get("file_sha256") is None:
+        return None
+    return AttachedFile(
+        name=row["file_name"],
+        media_type=row["file_media_type"],
+        size=int(row["file_size"]),
+        sha256=row["file_sha256"],
+    )
+
+
+def stored_size(row: RowLike) -> int:
+    """What one content entry adds to its packet's `size_bytes`."""
+    data = row.get("data")
+    return (len(data.encode("utf-8")) if data else 0) + int(row.get("file_size") or 0)
+
+
+async def load_packet_row(work: UnitOfWork, packet_id: str) -> RowLike:
+    row = await work.first(work.scope.select(packets).where(packets.c.id == packet_id))
+    if row is None:
+        raise PacketNotFound(packet_id)
+    return row
+
+
+async def load_packet(work: UnitOfWork, packet_id: str) -> Packet:
+    return packet_from_row(await load_packet_row(work, packet_id))
+
+
+async def lock_packet(
+    work: UnitOfWork,
+    packet_id: str,
+    allowed: Collection[PacketStatus],
+    refusal: str,
+    if_match: str | None = None,
+) -> Packet:
+    """Take the packet's row lock, check its status (and the caller's ETag), touch `updated_at`.
+
+    Every change to a packet or its contents starts here, so concurrent changes to one
+    packet queue behind each other and always see the status they are checked against.
+    """
+    statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
+    row = (await work.conn.execute(statement)).mappings().first()
+    if row is None:
+        raise PacketNotFound(packet_id)
+    packet = packet_from_row(row)
+    if if_match is not None and if_match.strip() != "*" and if_match.strip() != etag_of(packet):
+        raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")
+    if packet.status not in allowed:
+        raise PacketLocked(refusal.format(id=packet_id, status=packet.status.value))
+    touched = now_text()
+    await work.conn.execute(
+        work.scope.update(packets).where(packets.c.id == packet_id).values(updated_at=touched)
+    )
+    packet.updated_at = datetime.fromisoformat(touched)
+    return packet
+
+
+def etag_of(packet: Packet) -> str:
+    """A strong validator that changes with every committed change to the packet."""
+    stamp = f"{packet.id}|{to_text(packet.updated_at)}|{packet.status.value}|{packet.version}"
+    return '"' + hashlib.sha256(stamp.encode()).hexdigest()[:32] + '"'
+
+
+async def load_contents(
+    work: UnitOfWork, packet_id: str, limit: int | None = None, offset: int = 0
+) -> list[PacketContent]:
+    """The packet's items in their order; a slice of them when `limit` is given."""
+    statement = (
+        work.scope.select(packet_contents)
+        .where(packet_contents.c.packet_id == packet_id)
+        .order_by(
+            packet_contents.c.order_num,
+            packet_contents.c.content_type,
+            packet_contents.c.content_id,
+        )
+        .limit(limit)
+        .offset(offset or None)
+    )
+    rows = (await work.conn.execute(statement)).mappings().all()
+    return [content_from_row(row) for row in rows]

@@ -1,0 +1,46 @@
+"""GET /events: every packet change, in order, from the outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from ..deps import ScopeDep, ServicesDep
+from ..errors import PacketsRoute
+from ..packets.listing import INT64_SAFE, clamp
+
+router = APIRouter(route_class=PacketsRoute)
+
+FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
+
+
+class FeedEventOut(BaseModel):
+    sequence: int
+    event_type: str
+    payload: dict[str, Any]
+    source: str
+    created_at: str
+
+
+class FeedOut(BaseModel):
+    events: list[FeedEventOut]
+    count: int
+    next_after: int
+
+
+@router.get("/events", response_model=FeedOut)
+async def event_feed(
+    services: ServicesDep,
+    scope: ScopeDep,
+    after: Annotated[int, Query(description="Return events with a larger sequence")] = 0,
+    limit: int = FEED_LIMIT_DEFAULT,
+) -> FeedOut:
+    after = clamp(after, 0, INT64_SAFE)
+    events = await services.feed.after(scope, after, clamp(limit, 1, FEED_LIMIT_MAX))
+    return FeedOut(
+        events=[FeedEventOut.model_validate(e, from_attributes=True) for e in events],
+        count=len(events),
+        next_after=events[-1].sequence if events else after,
+    )

@@ -1,0 +1,69 @@
+"""The one seam to the Arkham Frame: its shard base class, its services, the tenant and the actor.
+
+Nothing else in the package imports `arkham_frame`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from ..errors import ServiceMissing
+
+if TYPE_CHECKING:
+    from .fallback import ArkhamShard
+else:
+    try:
+        from arkham_frame import ArkhamShard
+    except ImportError:
+        from .fallback import ArkhamShard
+
+__all__ = ["ArkhamShard", "actor_of", "optional_service", "required_service"]
+
+SYSTEM_ACTOR = "system"
+DEFAULT_DATA_DIR = Path("arkham-packets-data")
+
+
+def optional_service(frame: Any, name: str) -> Any:
+    getter = getattr(frame, "get_service", None)
+    return getter(name) if callable(getter) else None
+
+
+def required_service(frame: Any, name: str) -> Any:
+    service = optional_service(frame, name)
+    if service is None:
+        raise ServiceMissing(f"the Frame provides no '{name}' service, which packets requires")
+    return service
+
+
+def frame_database_url(database_service: Any) -> str | None:
+    config = getattr(database_service, "config", None)
+    url = getattr(config, "database_url", None)
+    return str(url) if url else None
+
+
+def actor_of(request: Request) -> str:
+    """The authenticated user's id as the Frame's auth puts it on `request.state.user`."""
+    user = getattr(request.state, "user", None)
+    user_id = user.get("id") if isinstance(user, dict) else getattr(user, "id", None)
+    return str(user_id) if user_id else SYSTEM_ACTOR
+
+
+def shard_data_dir(frame: Any, storage: Any, configured: Path | None) -> Path:
+    """Where the shard keeps its files (file store, exports, imports, temporary files).
+
+    The standalone host's `--data-dir` (offered as `frame.data_dir`) wins; then
+    ARKHAM_PACKETS_DATA_DIR; then, inside the Frame, `packets/` under the storage service's
+    base path; else ./arkham-packets-data. Folders are created when first used.
+    """
+    host_dir = getattr(frame, "data_dir", None)
+    if host_dir:
+        return Path(host_dir)
+    if configured is not None:
+        return configured
+    base = getattr(storage, "base_path", None)
+    if base:
+        return Path(base) / "packets"
+    return DEFAULT_DATA_DIR

@@ -1,0 +1,133 @@
+"""A packet's contents: the ordered references to documents, entities, claims and analyses."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exc, insert
+
+from ..core.clock import now_text
+from ..core.records import content_from_row, load_contents, load_packet, lock_packet, stored_size
+from ..core.seal import canonical_json
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.scope import Scope
+from ..db.tables import packet_contents, packets
+from ..errors import ContentNotFound, DuplicateContent
+from ..models import ContentType, PacketContent
+from .service import DRAFT_ONLY, EDITABLE
+
+
+@dataclass
+class ContentDraft:
+    content_type: ContentType
+    content_id: str
+    content_title: str = ""
+    order: int = 0
+    data: dict[str, Any] | None = None
+
+
+class ContentService:
+    def __init__(self, transactions: Transactions) -> None:
+        self.tx = transactions
+
+    async def list(
+        self, scope: Scope, packet_id: str, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[PacketContent], int]:
+        """The items in order (a slice when `limit` is given) and how many the packet holds."""
+        async with self.tx.read(scope) as work:
+            packet = await load_packet(work, packet_id)
+            return await load_contents(work, packet_id, limit, offset), packet.contents_count
+
+    async def add(self, scope: Scope, packet_id: str, draft: ContentDraft) -> PacketContent:
+        async with self.tx.write(scope) as work:
+            return await add_content(work, packet_id, draft)
+
+    async def remove(self, scope: Scope, packet_id: str, content_entry_id: str) -> None:
+        async with self.tx.write(scope) as work:
+            await remove_content(work, packet_id, content_entry_id)
+
+
+async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> PacketContent:
+    """Inside the caller's unit of work, so a share link's edit and its access log are one."""
+    scope = work.scope
+    values = scope.row(
+        id=str(uuid.uuid4()),
+        packet_id=packet_id,
+        content_type=draft.content_type.value,
+        content_id=draft.content_id,
+        content_title=draft.content_title,
+        added_at=now_text(),
+        added_by=scope.actor,
+        order_num=draft.order,
+        data=None if draft.data is None else canonical_json(draft.data),
+    )
+    await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+    try:
+        async with work.conn.begin_nested():
+            row = (
+                (
+                    await work.conn.execute(
+                        insert(packet_contents).values(values).returning(*packet_contents.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+    except exc.IntegrityError:
+        item = f"{draft.content_type.value} {draft.content_id}"
+        raise DuplicateContent(f"{item} is already in packet {packet_id}") from None
+    await work.conn.execute(
+        work.scope.update(packets)
+        .where(packets.c.id == packet_id)
+        .values(
+            contents_count=packets.c.contents_count + 1,
+            size_bytes=packets.c.size_bytes + stored_size(row),
+        )
+    )
+    work.emit(
+        "packets.content.added",
+        packet_id=packet_id,
+        content_entry_id=row["id"],
+        content_id=draft.content_id,
+        content_type=draft.content_type.value,
+    )
+    return content_from_row(row)
+
+
+async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str) -> None:
+    await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+    row = (
+        (
+            await work.conn.execute(
+                work.scope.delete(packet_contents)
+                .where(
+                    packet_contents.c.id == content_entry_id,
+                    packet_contents.c.packet_id == packet_id,
+                )
+                .returning(*packet_contents.c)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise ContentNotFound(packet_id, content_entry_id)
+    await work.conn.execute(
+        work.scope.update(packets)
+        .where(packets.c.id == packet_id)
+        .values(
+            contents_count=packets.c.contents_count - 1,
+            size_bytes=packets.c.size_bytes - stored_size(row),
+        )
+    )
+    if row["file_sha256"] is not None:
+        work.orphan(row["file_sha256"])
+    work.emit(
+        "packets.content.removed",
+        packet_id=packet_id,
+        content_entry_id=content_entry_id,
+        content_id=row["content_id"],
+        content_type=row["content_type"],
+    )

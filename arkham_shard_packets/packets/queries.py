@@ -1,0 +1,133 @@
+"""Reading many packets at once: filtered listing, the badge count and statistics, all in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import ColumnElement, and_, func, select
+
+from ..core.clock import now_text, to_text
+from ..core.records import packet_from_row
+from ..core.unit_of_work import Transactions
+from ..db import search
+from ..db.scope import Scope
+from ..db.tables import packet_shares, packets
+from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
+from .totals import Totals, fold_if_needed, read_totals
+
+SORTABLE = {
+    "created_at": packets.c.created_at,
+    "updated_at": packets.c.updated_at,
+    "name": packets.c.name,
+    "contents_count": packets.c.contents_count,
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    offset: int
+    sort: str = "created_at"
+    descending: bool = True
+
+
+def filter_conditions(criteria: PacketFilter, dialect: str) -> list[ColumnElement[bool]]:
+    c = packets.c
+    conditions: list[ColumnElement[bool]] = []
+    if criteria.status is not None:
+        conditions.append(c.status == criteria.status.value)
+    if criteria.visibility is not None:
+        conditions.append(c.visibility == criteria.visibility.value)
+    if criteria.created_by is not None:
+        conditions.append(c.created_by == criteria.created_by)
+    if criteria.search_text:
+        conditions.append(search.contains(dialect, criteria.search_text))
+    if criteria.has_contents is not None:
+        conditions.append(c.contents_count > 0 if criteria.has_contents else c.contents_count == 0)
+    if criteria.min_version is not None:
+        conditions.append(c.version >= criteria.min_version)
+    if criteria.created_after is not None:
+        conditions.append(c.created_at >= to_text(criteria.created_after))
+    if criteria.created_before is not None:
+        conditions.append(c.created_at <= to_text(criteria.created_before))
+    return conditions
+
+
+def counted_by_tallies(criteria: PacketFilter) -> bool:
+    """Whether the tallies hold this filter's total: no filter but status and visibility."""
+    return replace(criteria, status=None, visibility=None) == PacketFilter()
+
+
+class PacketQueries:
+    def __init__(self, transactions: Transactions) -> None:
+        self.tx = transactions
+
+    async def list(
+        self, scope: Scope, criteria: PacketFilter, window: Window
+    ) -> tuple[list[Packet], int]:
+        # Every row shares one tenant_id, so leading with it changes no order; it lets
+        # PostgreSQL read the page straight from the (tenant_id, sort, id) index, which it
+        # won't do for `tenant_id IS NULL` otherwise.
+        keys = (packets.c.tenant_id, SORTABLE[window.sort], packets.c.id)
+        ordering = [key.desc() if window.descending else key.asc() for key in keys]
+        totals = None
+        async with self.tx.read(scope) as work:
+            dialect = work.conn.dialect.name
+            owned = scope.owns(packets)
+            if search.uses_fts(dialect, criteria.search_text):
+                owned = search.led_by_matches(owned)
+            where = and_(owned, *filter_conditions(criteria, dialect))
+            page = select(packets).where(where).order_by(*ordering)
+            page = page.limit(window.limit).offset(window.offset)
+            rows = (await work.conn.execute(page)).mappings().all()
+            if counted_by_tallies(criteria):
+                totals = await read_totals(work.conn, scope)
+                total = totals.packets(
+                    criteria.status and criteria.status.value,
+                    criteria.visibility and criteria.visibility.value,
+                )
+            else:
+                count = select(func.count()).select_from(packets).where(where)
+                total = (await work.conn.execute(count)).scalar_one()
+        if totals is not None:
+            await fold_if_needed(self.tx, scope, totals)
+        return [packet_from_row(row) for row in rows], total
+
+    async def count(self, scope: Scope, status: PacketStatus | None) -> int:
+        async with self.tx.read(scope) as work:
+            totals = await read_totals(work.conn, scope)
+        await fold_if_needed(self.tx, scope, totals)
+        return totals.packets(status and status.value)
+
+    async def statistics(self, scope: Scope) -> PacketStatistics:
+        async with self.tx.read(scope) as work:
+            totals = await read_totals(work.conn, scope)
+            expiring = await work.conn.scalar(
+                scope.select(packet_shares, func.count()).where(
+                    packet_shares.c.expires_at > now_text(), packet_shares.c.revoked_at.is_(None)
+                )
+            )
+        active = totals.open_shares + int(expiring or 0)
+        await fold_if_needed(self.tx, scope, totals)
+        total = totals.packets()
+        return PacketStatistics(
+            total_packets=total,
+            by_status=totals.by("status"),
+            by_visibility=totals.by("visibility"),
+            total_contents=sum(totals.items.values()),
+            by_content_type=dict(totals.items),
+            total_shares=totals.shares,
+            active_shares=active,
+            expired_shares=totals.shares - active,
+            total_versions=totals.versions,
+            avg_contents_per_packet=average(totals, "contents"),
+            avg_size_bytes=average(totals, "size_bytes"),
+        )
+
+
+def average(totals: Totals, attribute: str) -> float:
+    count = totals.packets()
+    if not count:
+        return 0.0
+    summed: int = sum(getattr(b, attribute) for b in totals.buckets)
+    return round(summed / count, 3)

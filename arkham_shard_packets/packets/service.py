@@ -1,0 +1,164 @@
+"""The packet lifecycle: create, edit, finalize, archive.
+
+    draft --finalize--> finalized --first share--> shared
+      any state --archive--> archived
+Only a draft can be edited; finalize seals the content with its checksum and records the
+sealed state as a version (versions/history.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+
+from ..core.clock import now_text, to_text
+from ..core.records import load_packet, lock_packet, packet_from_row
+from ..core.seal import RECIPE_VERSION, canonical_json, packet_checksum
+from ..core.unit_of_work import Transactions
+from ..db.scope import Scope
+from ..db.tables import packets
+from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
+from ..versions.history import Sealed, record_version
+from ..versions.snapshots import current_state
+
+EDITABLE = (PacketStatus.DRAFT,)
+NOT_ARCHIVED = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
+DRAFT_ONLY = "packet {id} is {status}; only a draft can be changed"
+
+
+@dataclass
+class PacketDraft:
+    name: str
+    description: str = ""
+    visibility: PacketVisibility = PacketVisibility.PRIVATE
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class PacketService:
+    def __init__(self, transactions: Transactions) -> None:
+        self.tx = transactions
+
+    async def create(self, scope: Scope, draft: PacketDraft) -> Packet:
+        now = now_text()
+        values = scope.row(
+            id=str(uuid.uuid4()),
+            name=draft.name,
+            description=draft.description,
+            status=PacketStatus.DRAFT.value,
+            visibility=draft.visibility.value,
+            created_by=scope.actor,
+            created_at=now,
+            updated_at=now,
+            version=1,
+            contents_count=0,
+            size_bytes=0,
+            checksum=None,
+            metadata=canonical_json(draft.metadata),
+        )
+        async with self.tx.write(scope) as work:
+            row = (
+                (await work.conn.execute(insert(packets).values(values).returning(*packets.c)))
+                .mappings()
+                .one()
+            )
+            packet = packet_from_row(row)
+            await record_version(work, packet.id, VersionKind.CREATED, "created")
+            work.emit(
+                "packets.packet.created",
+                packet_id=packet.id,
+                name=packet.name,
+                created_by=packet.created_by,
+            )
+        return packet
+
+    async def get(self, scope: Scope, packet_id: str) -> Packet:
+        async with self.tx.read(scope) as work:
+            return await load_packet(work, packet_id)
+
+    async def update(
+        self, scope: Scope, packet_id: str, changes: dict[str, Any], if_match: str | None = None
+    ) -> Packet:
+        """`changes` holds only the fields the caller sent; a stale `if_match` ETag is refused."""
+        async with self.tx.write(scope) as work:
+            await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY, if_match)
+            if not changes:
+                return await load_packet(work, packet_id)
+            values = dict(changes)
+            if "visibility" in values:
+                values["visibility"] = PacketVisibility(values["visibility"]).value
+            if "metadata" in values:
+                values["metadata"] = canonical_json(values["metadata"])
+            row = (
+                (
+                    await work.conn.execute(
+                        work.scope.update(packets)
+                        .where(packets.c.id == packet_id)
+                        .values(values)
+                        .returning(*packets.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
+            return packet_from_row(row)
+
+    async def finalize(self, scope: Scope, packet_id: str) -> Packet:
+        async with self.tx.write(scope) as work:
+            packet = await lock_packet(
+                work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be finalized"
+            )
+            fields, contents = await current_state(work, packet.id)
+            checksum = packet_checksum(fields, contents)
+            await work.conn.execute(
+                work.scope.update(packets)
+                .where(packets.c.id == packet_id)
+                .values(
+                    status=PacketStatus.FINALIZED.value,
+                    checksum=checksum,
+                    checksum_recipe=RECIPE_VERSION,
+                    finalized_at=to_text(packet.updated_at),
+                )
+            )
+            version = await record_version(
+                work,
+                packet_id,
+                VersionKind.FINALIZED,
+                "finalized",
+                sealed=Sealed(contents, checksum),
+            )
+            work.emit(
+                "packets.packet.finalized",
+                packet_id=packet_id,
+                version=version.version_number,
+                checksum=checksum,
+            )
+            return await load_packet(work, packet_id)
+
+    async def archive(self, scope: Scope, packet_id: str) -> Packet:
+        async with self.tx.write(scope) as work:
+            packet = await lock_packet(
+                work, packet_id, NOT_ARCHIVED, "packet {id} is already archived"
+            )
+            row = (
+                (
+                    await work.conn.execute(
+                        work.scope.update(packets)
+                        .where(packets.c.id == packet_id)
+                        .values(status=PacketStatus.ARCHIVED.value)
+                        .returning(*packets.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            work.emit(
+                "packets.packet.updated",
+                packet_id=packet_id,
+                status=PacketStatus.ARCHIVED.value,
+                previous_status=packet.status.value,
+            )
+            return packet_from_row(row)

@@ -1,0 +1,98 @@
+"""Routes a share link opens, as JSON. The token in the path is the only credential; a
+password, when the share has one, comes in the X-Share-Password header."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+
+from ..deps import EntryId, ServicesDep, ShareToken
+from ..errors import PacketsRoute, error_responses
+from ..models import PacketComment, PacketContent
+from ..packets.contents_routes import content_draft
+from ..packets.schemas import ContentCreate, ContentOut
+from .access import CommentDraft, SharedPacket, ShareLink
+from .schemas import CommentCreate, CommentOut, SharedPacketOut
+
+PASSWORD_HEADER = "X-Share-Password"
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+class SharedRoute(PacketsRoute):
+    """Answers to a share link, errors included, are never cached and never leak a referrer."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            response = await handler(request)
+            response.headers.update(PRIVATE_HEADERS)
+            return response
+
+        return handle
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def share_link(
+    token: ShareToken,
+    request: Request,
+    password: Annotated[
+        str | None, Header(alias=PASSWORD_HEADER, description="the share's password, if it has one")
+    ] = None,
+) -> ShareLink:
+    return ShareLink(token, password, client_address(request))
+
+
+LinkDep = Annotated[ShareLink, Depends(share_link)]
+
+router = APIRouter(
+    prefix="/shared/{token}",
+    route_class=SharedRoute,
+    responses=error_responses(401, 403, 404, 410, 429),
+)
+
+
+@router.get("", response_model=SharedPacketOut)
+async def open_shared_packet(link: LinkDep, services: ServicesDep) -> SharedPacket:
+    return await services.share_access.read(link)
+
+
+@router.post(
+    "/comments",
+    response_model=CommentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
+async def comment_on_shared_packet(
+    body: CommentCreate, link: LinkDep, services: ServicesDep
+) -> PacketComment:
+    return await services.share_access.comment(link, CommentDraft(body.author, body.body))
+
+
+@router.post(
+    "/contents",
+    response_model=ContentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
+async def add_content_through_share(
+    body: ContentCreate, link: LinkDep, services: ServicesDep
+) -> PacketContent:
+    return await services.share_access.add_content(link, content_draft(body))
+
+
+@router.delete(
+    "/contents/{content_entry_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(409),
+)
+async def remove_content_through_share(
+    content_entry_id: EntryId, link: LinkDep, services: ServicesDep
+) -> None:
+    await services.share_access.remove_content(link, content_entry_id)

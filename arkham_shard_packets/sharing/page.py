@@ -1,0 +1,237 @@
+"""The share viewer page: one self-contained HTML document, no scripts, no external assets.
+
+Every piece of text that came from a user goes through `esc`; the page's Content-Security-Policy
+forbids scripts anyway, so an escaping slip could not run code.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from ..core.clock import as_utc, to_text
+from ..models import PacketComment, PacketContent, SharePermission
+from .access import SharedPacket
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+PUBLIC = "public"
+
+ALLOWS = {
+    SharePermission.VIEW: "viewing this packet",
+    SharePermission.COMMENT: "viewing this packet and adding comments",
+    SharePermission.EDIT: (
+        "viewing, commenting, and adding or removing contents while the packet is a draft"
+    ),
+}
+
+STYLE = """
+:root { color-scheme: light; --ink: #1d232b; --muted: #5b6570; --line: #d8dde3;
+  --panel: #f5f7f9; --accent: #1f5f8b; --warn: #8a3b12; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: var(--ink); background: #fff; }
+main { max-width: 60rem; margin: 0 auto; padding: 1.25rem 1rem 3rem; }
+h1 { font-size: 1.6rem; line-height: 1.25; margin: .2rem 0 .5rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.15rem; margin: 2rem 0 .6rem; }
+.kicker { margin: 0; color: var(--muted); font-size: .85rem; text-transform: uppercase;
+  letter-spacing: .06em; }
+.description { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 1rem; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem;
+  background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
+  padding: .9rem 1rem; margin: 0; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; overflow-wrap: anywhere; }
+code { font: .9em/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; overflow-wrap: anywhere; }
+.status { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .9em;
+  border: 1px solid var(--line); background: #fff; }
+.table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
+table { border-collapse: collapse; width: 100%; min-width: 32rem; }
+th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line);
+  vertical-align: top; overflow-wrap: anywhere; }
+th { background: var(--panel); font-weight: 600; white-space: nowrap; }
+tr:last-child td { border-bottom: 0; }
+.comments { list-style: none; padding: 0; margin: 0; }
+.comments li { border-left: 3px solid var(--line); padding: .2rem 0 .2rem .8rem;
+  margin-bottom: .8rem; }
+.comments .meta { margin: 0; color: var(--muted); font-size: .9rem; }
+.comments .body { margin: .2rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+form { display: grid; gap: .5rem; max-width: 32rem; }
+label { font-weight: 600; }
+input, textarea { font: inherit; padding: .45rem .55rem; border: 1px solid #aab3bd;
+  border-radius: 4px; width: 100%; }
+textarea { min-height: 6rem; }
+button { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 4px;
+  background: var(--accent); color: #fff; justify-self: start; cursor: pointer; }
+.notice { border: 1px solid var(--line); border-left: 4px solid var(--warn);
+  background: #fff8f3; padding: .8rem 1rem; border-radius: 4px; }
+footer { margin-top: 2.5rem; color: var(--muted); font-size: .85rem; }
+@media (max-width: 40rem) {
+  table { min-width: 0; }
+  thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table, tbody, tr, td { display: block; }
+  tr { border-bottom: 1px solid var(--line); padding: .35rem 0; }
+  tr:last-child { border-bottom: 0; }
+  td { border: 0; padding: .15rem .7rem; display: grid; grid-template-columns: 6.5rem 1fr;
+    gap: .5rem; }
+  td::before { content: attr(data-label); color: var(--muted); }
+}
+@media (max-width: 30rem) {
+  .facts { grid-template-columns: 1fr; gap: 0; }
+  .facts dd { margin-bottom: .5rem; }
+  h1 { font-size: 1.35rem; }
+}
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def moment(value: datetime | None, absent: str) -> str:
+    if value is None:
+        return esc(absent)
+    utc = as_utc(value)
+    shown = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f'<time datetime="{esc(to_text(utc))}">{esc(shown)}</time>'
+
+
+def document(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="robots" content="noindex, nofollow">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def password_field(password: str | None) -> str:
+    """A page opened through the password form carries it on to its comment form."""
+    if not password:
+        return ""
+    return f'<input type="hidden" name="password" value="{esc(password)}">'
+
+
+def contents_table(items: list[PacketContent]) -> str:
+    if not items:
+        return "<p>This packet has no contents yet.</p>"
+    rows = "\n".join(
+        "<tr>"
+        f'<td data-label="Order">{esc(item.order)}</td>'
+        f'<td data-label="Type">{esc(item.content_type.value.replace("_", " "))}</td>'
+        f'<td data-label="Title">{esc(item.content_title) or "<em>untitled</em>"}</td>'
+        f'<td data-label="Reference"><code>{esc(item.content_id)}</code></td>'
+        f'<td data-label="Added">{moment(item.added_at, "")}</td>'
+        "</tr>"
+        for item in items
+    )
+    return (
+        '<div class="table-wrap"><table>\n<thead><tr><th scope="col">Order</th>'
+        '<th scope="col">Type</th><th scope="col">Title</th><th scope="col">Reference</th>'
+        f'<th scope="col">Added</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>'
+    )
+
+
+def comments_section(comments: list[PacketComment], can_comment: bool, password: str | None) -> str:
+    listed = (
+        '<ol class="comments">\n'
+        + "\n".join(
+            f'<li><p class="meta"><strong>{esc(c.author)}</strong> · '
+            f'{moment(c.created_at, "")}</p><p class="body">{esc(c.body)}</p></li>'
+            for c in comments
+        )
+        + "\n</ol>"
+        if comments
+        else "<p>No comments yet.</p>"
+    )
+    form = (
+        '<h3>Add a comment</h3>\n<form method="post" action="">\n'
+        f"{password_field(password)}\n"
+        '<label for="author">Your name</label>\n'
+        '<input id="author" name="author" required maxlength="200" autocomplete="name">\n'
+        '<label for="body">Comment</label>\n'
+        '<textarea id="body" name="body" required maxlength="10000"></textarea>\n'
+        '<button type="submit">Post comment</button>\n</form>'
+        if can_comment
+        else ""
+    )
+    heading = f'<h2 id="comments">Comments ({len(comments)})</h2>'
+    return f'<section aria-labelledby="comments">{heading}\n{listed}\n{form}</section>'
+
+
+def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
+    packet, share = view.packet, view.share
+    audience = "anyone with the link" if share.shared_with == PUBLIC else share.shared_with
+    checksum = (
+        f"<code>{esc(packet.checksum)}</code>"
+        if packet.checksum
+        else "not sealed yet (a draft has no checksum)"
+    )
+    description = (
+        f'<p class="description">{esc(packet.description)}</p>' if packet.description else ""
+    )
+    can_comment = share.permissions is not SharePermission.VIEW
+    body = f"""<header>
+<p class="kicker">Shared investigation packet</p>
+<h1>{esc(packet.name)}</h1>
+{description}
+</header>
+<section aria-label="About this packet and this link">
+<dl class="facts">
+<dt>Status</dt><dd><span class="status">{esc(packet.status.value)}</span></dd>
+<dt>Version</dt><dd>{esc(packet.version)}</dd>
+<dt>Checksum (SHA-256)</dt><dd>{checksum}</dd>
+<dt>Shared by</dt><dd>{esc(share.shared_by)}</dd>
+<dt>Shared with</dt><dd>{esc(audience)}</dd>
+<dt>Shared on</dt><dd>{moment(share.shared_at, "")}</dd>
+<dt>Link valid until</dt><dd>{moment(share.expires_at, "no expiry date (until revoked)")}</dd>
+<dt>This link allows</dt><dd>{esc(ALLOWS[share.permissions])}</dd>
+</dl>
+</section>
+<section aria-labelledby="contents">
+<h2 id="contents">Contents ({len(view.contents)})</h2>
+{contents_table(view.contents)}
+</section>
+{comments_section(view.comments, can_comment, password)}
+<footer>Packet <code>{esc(packet.id)}</code>. Anyone holding this link
+can open this page until it expires or is revoked; do not forward it.</footer>"""
+    return document(f"{packet.name} · shared packet", body)
+
+
+ERROR_TITLES = {
+    401: "This link needs a password",
+    403: "This link does not allow that",
+    404: "Link not found",
+    409: "The packet refused that",
+    410: "This link has expired",
+    422: "Please check what you entered",
+    429: "Too many attempts",
+}
+
+
+def error_page(status_code: int, detail: str) -> str:
+    title = ERROR_TITLES.get(status_code, "Something went wrong")
+    form = (
+        '<form method="post" action="">\n<label for="password">Password</label>\n'
+        '<input id="password" name="password" type="password" required '
+        'autocomplete="current-password">\n<button type="submit">Open</button>\n</form>'
+        if status_code == 401
+        else ""
+    )
+    body = (
+        '<p class="kicker">Shared investigation packet</p>\n'
+        f"<h1>{esc(title)}</h1>\n"
+        f'<p class="notice" role="alert">{esc(detail[:1].upper() + detail[1:])}.</p>\n{form}'
+    )
+    return document(title, body)

@@ -1,0 +1,117 @@
+"""Share, comment and access-log rows: reading them into records, and the statements that
+several share services need."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_
+
+from ..core.records import RowLike
+from ..core.unit_of_work import UnitOfWork
+from ..db.tables import packet_comments, packet_shares, share_access_log
+from ..models import (
+    PacketComment,
+    PacketShare,
+    ShareAccessEntry,
+    ShareAction,
+    SharePermission,
+    ShareState,
+)
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def share_state(expires_at: datetime | None, now: datetime) -> ShareState:
+    """Expiry is decided here, against the clock, at every read: no job has to run first."""
+    if expires_at is not None and expires_at <= now:
+        return ShareState.EXPIRED
+    return ShareState.ACTIVE
+
+
+def share_from_row(row: RowLike, now: datetime) -> PacketShare:
+    expires_at = _moment(row["expires_at"])
+    return PacketShare(
+        id=row["id"],
+        packet_id=row["packet_id"],
+        shared_with=row["shared_with"] or "",
+        permissions=SharePermission(row["permissions"]),
+        shared_at=datetime.fromisoformat(row["shared_at"]),
+        expires_at=expires_at,
+        shared_by=row["shared_by"],
+        password_protected=row["password_hash"] is not None,
+        access_count=row["access_count"],
+        last_accessed_at=_moment(row["last_accessed_at"]),
+        revoked_at=_moment(row["revoked_at"]),
+        state=share_state(expires_at, now),
+    )
+
+
+def comment_from_row(row: RowLike) -> PacketComment:
+    return PacketComment(
+        id=row["id"],
+        packet_id=row["packet_id"],
+        author=row["author"],
+        body=row["body"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        share_id=row["share_id"],
+    )
+
+
+def access_entry_from_row(row: RowLike) -> ShareAccessEntry:
+    return ShareAccessEntry(
+        id=row["id"],
+        share_id=row["share_id"],
+        action=ShareAction(row["action"]),
+        accessed_at=datetime.fromisoformat(row["accessed_at"]),
+        client_address=row["client_address"],
+    )
+
+
+async def count_active_shares(work: UnitOfWork, packet_id: str, now: str) -> int:
+    """Shares of the packet that are neither revoked nor expired at `now`."""
+    expires = packet_shares.c.expires_at
+    statement = work.scope.select(packet_shares, func.count()).where(
+        packet_shares.c.packet_id == packet_id,
+        packet_shares.c.revoked_at.is_(None),
+        or_(expires.is_(None), expires > now),
+    )
+    return int((await work.conn.execute(statement)).scalar_one())
+
+
+async def load_comments(work: UnitOfWork, packet_id: str) -> list[PacketComment]:
+    statement = (
+        work.scope.select(packet_comments)
+        .where(packet_comments.c.packet_id == packet_id)
+        .order_by(packet_comments.c.created_at, packet_comments.c.id)
+    )
+    rows = (await work.conn.execute(statement)).mappings().all()
+    return [comment_from_row(row) for row in rows]
+
+
+async def log_access(
+    work: UnitOfWork,
+    share: PacketShare,
+    action: ShareAction,
+    client_address: str | None,
+    now: str,
+) -> None:
+    values: dict[str, Any] = work.scope.row(
+        id=str(uuid.uuid4()),
+        share_id=share.id,
+        packet_id=share.packet_id,
+        accessed_at=now,
+        action=action.value,
+        client_address=client_address,
+    )
+    await work.conn.execute(insert(share_access_log).values(values))
+    if action is not ShareAction.PASSWORD_FAILURE:
+        await work.conn.execute(
+            work.scope.update(packet_shares)
+            .where(packet_shares.c.id == share.id)
+            .values(access_count=packet_shares.c.access_count + 1, last_accessed_at=now)
+        )

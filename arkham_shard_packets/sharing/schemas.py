@@ -1,0 +1,142 @@
+"""Request and response bodies of the sharing routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..models import ShareAction, SharePermission, ShareState
+from ..packets.schemas import (
+    NO_NUL,
+    NOT_BLANK,
+    AnyText,
+    ContentOut,
+    NotBlankText,
+    PacketOut,
+    UtcDatetime,
+)
+
+SHARED_WITH_MAX = 320  # an email address at its longest
+PASSWORD_MIN, PASSWORD_MAX = 8, 1024
+AUTHOR_MAX, COMMENT_MAX = 200, 10_000
+
+
+SharedWith = Annotated[
+    str,
+    Field(
+        max_length=SHARED_WITH_MAX,
+        description="a user id, an email address, or `public` for anyone with the link",
+        json_schema_extra={"pattern": NOT_BLANK},
+    ),
+    NotBlankText,
+]
+Author = Annotated[
+    str, Field(max_length=AUTHOR_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText
+]
+CommentBody = Annotated[
+    str, Field(max_length=COMMENT_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText
+]
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, json_schema_extra={"pattern": NO_NUL}),
+    AnyText,
+]
+
+
+class ShareCreate(BaseModel):
+    # A misspelt field (say `expire_at`) must not silently give a link that never expires.
+    model_config = ConfigDict(extra="forbid")
+
+    shared_with: SharedWith
+    permissions: SharePermission = SharePermission.VIEW
+    expires_at: datetime | None = Field(
+        None, description="ISO 8601, in the future; without an offset it is UTC"
+    )
+    password: Password | None = None
+
+
+class ShareFields(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    packet_id: str
+    shared_with: str
+    permissions: SharePermission
+    shared_at: UtcDatetime
+    expires_at: UtcDatetime | None
+    shared_by: str
+    password_protected: bool
+
+
+class ShareCreated(ShareFields):
+    access_token: str = Field(description="returned only here, once; the server keeps a digest")
+    share_url: str = Field(description="path of the viewer page")
+
+
+class ShareOut(ShareFields):
+    state: ShareState
+    access_count: int
+    last_accessed_at: UtcDatetime | None
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    author: Author
+    body: CommentBody
+
+
+class CommentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    packet_id: str
+    share_id: str | None
+    author: str
+    body: str
+    created_at: UtcDatetime
+
+
+class CommentList(BaseModel):
+    packet_id: str
+    items: list[CommentOut]
+    total: int
+
+
+class GrantOut(BaseModel):
+    """The share as its recipient sees it: what the link allows and until when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    shared_with: str
+    shared_by: str
+    permissions: SharePermission
+    shared_at: UtcDatetime
+    expires_at: UtcDatetime | None
+
+
+class SharedPacketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    packet: PacketOut
+    contents: list[ContentOut]
+    comments: list[CommentOut]
+    share: GrantOut
+
+
+class AccessEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    share_id: str
+    action: ShareAction
+    accessed_at: UtcDatetime
+    client_address: str | None
+
+
+class AccessLog(BaseModel):
+    share_id: str
+    items: list[AccessEntryOut]
+    total: int

@@ -1,0 +1,186 @@
+"""Shares as their owner manages them: create, list, revoke, and what recipients left behind.
+
+    finalized --first share--> shared --last active share revoked--> finalized
+A draft can be shared for collaboration and stays a draft; an archived packet can't be shared.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+
+from ..core.clock import as_utc, to_text
+from ..core.records import load_packet, lock_packet
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.scope import Scope
+from ..db.tables import packet_shares, packets, share_access_log
+from ..errors import InvalidInput, ShareNotFound
+from ..models import (
+    PacketComment,
+    PacketShare,
+    PacketStatus,
+    ShareAccessEntry,
+    SharePermission,
+    utcnow,
+)
+from .records import (
+    access_entry_from_row,
+    count_active_shares,
+    load_comments,
+    share_from_row,
+)
+from .tokens import hash_password, new_token, token_digest
+
+SHAREABLE = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
+ANY_STATUS = tuple(PacketStatus)
+
+
+@dataclass
+class ShareDraft:
+    shared_with: str
+    permissions: SharePermission = SharePermission.VIEW
+    expires_at: datetime | None = None
+    password: str | None = None
+
+
+class ShareService:
+    def __init__(self, transactions: Transactions) -> None:
+        self.tx = transactions
+
+    async def create(self, scope: Scope, packet_id: str, draft: ShareDraft) -> PacketShare:
+        """The answer carries the raw token; it exists nowhere else afterwards."""
+        now = utcnow()
+        expires_at = None if draft.expires_at is None else as_utc(draft.expires_at)
+        token = new_token()
+        password_hash = None if draft.password is None else await hash_password(draft.password)
+        values = scope.row(
+            id=str(uuid.uuid4()),
+            packet_id=packet_id,
+            shared_with=draft.shared_with,
+            permissions=draft.permissions.value,
+            shared_at=to_text(now),
+            expires_at=None if expires_at is None else to_text(expires_at),
+            access_token=token_digest(token),
+            shared_by=scope.actor,
+            password_hash=password_hash,
+            access_count=0,
+        )
+        async with self.tx.write(scope) as work:
+            packet = await lock_packet(
+                work, packet_id, SHAREABLE, "packet {id} is {status}; it can't be shared"
+            )
+            if expires_at is not None and expires_at <= now:
+                raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
+            row = (
+                (
+                    await work.conn.execute(
+                        insert(packet_shares).values(values).returning(*packet_shares.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            if packet.status is PacketStatus.FINALIZED:
+                await self._set_status(work, packet_id, PacketStatus.SHARED)
+            work.emit(
+                "packets.packet.shared",
+                packet_id=packet_id,
+                shared_with=draft.shared_with,
+                permissions=draft.permissions.value,
+                share_id=row["id"],
+                expires_at=row["expires_at"],
+            )
+        share = share_from_row(row, now)
+        share.access_token = token
+        return share
+
+    async def of_packet(self, scope: Scope, packet_id: str) -> list[PacketShare]:
+        """Every share not revoked, each with its state as of now."""
+        statement = (
+            scope.select(packet_shares)
+            .where(packet_shares.c.packet_id == packet_id, packet_shares.c.revoked_at.is_(None))
+            .order_by(packet_shares.c.shared_at, packet_shares.c.id)
+        )
+        async with self.tx.read(scope) as work:
+            await load_packet(work, packet_id)
+            rows = (await work.conn.execute(statement)).mappings().all()
+        now = utcnow()
+        return [share_from_row(row, now) for row in rows]
+
+    async def revoke(self, scope: Scope, packet_id: str, share_id: str) -> None:
+        async with self.tx.write(scope) as work:
+            await load_packet(work, packet_id)
+            # Share row first, then the packet: the order every share path takes its locks in.
+            found = (
+                await work.conn.execute(
+                    scope.select(packet_shares, packet_shares.c.id)
+                    .where(
+                        packet_shares.c.id == share_id,
+                        packet_shares.c.packet_id == packet_id,
+                        packet_shares.c.revoked_at.is_(None),
+                    )
+                    .with_for_update()
+                )
+            ).first()
+            if found is None:
+                raise ShareNotFound(f"share {share_id} not found in packet {packet_id}")
+            packet = await lock_packet(work, packet_id, ANY_STATUS, "")
+            now = to_text(utcnow())
+            await work.conn.execute(
+                scope.update(packet_shares)
+                .where(packet_shares.c.id == share_id)
+                .values(revoked_at=now)
+            )
+            if (
+                packet.status is PacketStatus.SHARED
+                and await count_active_shares(work, packet_id, now) == 0
+            ):
+                await self._set_status(work, packet_id, PacketStatus.FINALIZED)
+                work.emit(
+                    "packets.packet.updated",
+                    packet_id=packet_id,
+                    status=PacketStatus.FINALIZED.value,
+                    previous_status=PacketStatus.SHARED.value,
+                )
+
+    async def comments(self, scope: Scope, packet_id: str) -> list[PacketComment]:
+        async with self.tx.read(scope) as work:
+            await load_packet(work, packet_id)
+            return await load_comments(work, packet_id)
+
+    async def access_log(
+        self, scope: Scope, packet_id: str, share_id: str
+    ) -> list[ShareAccessEntry]:
+        """Revoked shares keep their log, so it can still be read."""
+        async with self.tx.read(scope) as work:
+            await load_packet(work, packet_id)
+            found = (
+                await work.conn.execute(
+                    scope.select(packet_shares, packet_shares.c.id).where(
+                        packet_shares.c.id == share_id, packet_shares.c.packet_id == packet_id
+                    )
+                )
+            ).first()
+            if found is None:
+                raise ShareNotFound(f"share {share_id} not found in packet {packet_id}")
+            rows = (
+                (
+                    await work.conn.execute(
+                        scope.select(share_access_log)
+                        .where(share_access_log.c.share_id == share_id)
+                        .order_by(share_access_log.c.accessed_at, share_access_log.c.id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [access_entry_from_row(row) for row in rows]
+
+    @staticmethod
+    async def _set_status(work: UnitOfWork, packet_id: str, status: PacketStatus) -> None:
+        await work.conn.execute(
+            work.scope.update(packets).where(packets.c.id == packet_id).values(status=status.value)
+        )

@@ -1,0 +1,151 @@
+"""A packet's history: recording a version of its current state, and reading versions back.
+
+Versions are numbered 1, 2, 3, ... per packet. Creating a packet records version 1, so every
+number the packet's `version` field has ever shown names a stored snapshot. A version is
+never changed or deleted once written.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+
+from ..core.clock import now_text
+from ..core.records import load_packet_row
+from ..core.seal import RECIPE_VERSION, packet_checksum, sha256_hex
+from ..core.unit_of_work import UnitOfWork
+from ..db.tables import packet_versions, packets
+from ..errors import SnapshotDamaged, VersionNotFound
+from ..models import PacketVersion, VersionKind
+from .snapshots import (
+    Record,
+    content_records,
+    digest_of,
+    load_snapshot_text,
+    packet_record,
+    snapshot_body,
+    store_snapshot,
+)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The content records read in this transaction and the checksum computed from them."""
+
+    contents: list[Record]
+    checksum: str
+
+
+def version_from_row(row: Mapping[Any, Any]) -> PacketVersion:
+    return PacketVersion(
+        id=row["id"],
+        packet_id=row["packet_id"],
+        version_number=row["version_number"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        changes_summary=row["changes_summary"] or "",
+        snapshot_path=row["snapshot_path"] or "",
+        kind=VersionKind(row["kind"]),
+        created_by=row["created_by"],
+        checksum=row["checksum"],
+        checksum_recipe=row["checksum_recipe"],
+    )
+
+
+async def record_version(
+    work: UnitOfWork,
+    packet_id: str,
+    kind: VersionKind,
+    summary: str,
+    at_least: int = 1,
+    *,
+    sealed: Sealed | None = None,
+) -> PacketVersion:
+    """Snapshot the packet as it stands in this transaction and record it as its next version.
+
+    The caller holds the packet's lock (`lock_packet`, or the packet's own insert), so the
+    next number is read and written by one transaction at a time; the unique constraint on
+    (packet_id, version_number) backs that up. A caller that has just read the contents and
+    computed their checksum in this transaction (finalize) hands them over as `sealed`.
+    """
+    packet = packet_record(await load_packet_row(work, packet_id))
+    if sealed is None:
+        contents = await content_records(work, packet_id)
+        checksum = packet_checksum(packet, contents)
+    else:
+        contents, checksum = sealed.contents, sealed.checksum
+    stored = await store_snapshot(work, snapshot_body(packet, contents))
+    latest = (
+        await work.conn.execute(
+            work.scope.select(packet_versions, func.max(packet_versions.c.version_number)).where(
+                packet_versions.c.packet_id == packet_id
+            )
+        )
+    ).scalar_one()
+    # An imported packet's history starts at the bundle's version (the earlier ones stayed
+    # with whoever exported it); from there numbers run on without gaps.
+    number = max((latest or 0) + 1, at_least)
+    values = work.scope.row(
+        id=str(uuid.uuid4()),
+        packet_id=packet_id,
+        version_number=number,
+        created_at=now_text(),
+        changes_summary=summary,
+        snapshot_path=stored.path,
+        kind=kind.value,
+        created_by=work.scope.actor,
+        checksum=checksum,
+        checksum_recipe=RECIPE_VERSION,
+    )
+    row = (
+        (
+            await work.conn.execute(
+                insert(packet_versions).values(values).returning(*packet_versions.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    await work.conn.execute(
+        work.scope.update(packets).where(packets.c.id == packet_id).values(version=number)
+    )
+    return version_from_row(row)
+
+
+async def load_version(work: UnitOfWork, packet_id: str, number: int) -> PacketVersion:
+    row = await work.first(
+        work.scope.select(packet_versions).where(
+            packet_versions.c.packet_id == packet_id,
+            packet_versions.c.version_number == number,
+        )
+    )
+    if row is None:
+        raise VersionNotFound(packet_id, number)
+    return version_from_row(row)
+
+
+async def list_versions(work: UnitOfWork, packet_id: str) -> list[PacketVersion]:
+    statement = (
+        work.scope.select(packet_versions)
+        .where(packet_versions.c.packet_id == packet_id)
+        .order_by(packet_versions.c.version_number.desc())
+    )
+    return [version_from_row(row) for row in (await work.conn.execute(statement)).mappings()]
+
+
+async def read_snapshot(work: UnitOfWork, version: PacketVersion) -> dict[str, Any]:
+    """The version's snapshot body, refused if it is missing or does not match its digest."""
+    where = f"the snapshot of version {version.version_number} of packet {version.packet_id}"
+    digest = digest_of(version.snapshot_path)
+    text = None if digest is None else await load_snapshot_text(work, digest)
+    if text is None:
+        raise SnapshotDamaged(f"{where} is missing")
+    if sha256_hex(text) != digest:
+        raise SnapshotDamaged(f"{where} no longer matches its digest {digest}")
+    body: dict[str, Any] = json.loads(text)
+    return body

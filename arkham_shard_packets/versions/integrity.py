@@ -1,0 +1,155 @@
+"""Verifying a sealed packet: recompute its checksum from the stored rows and from the
+snapshot frozen when it was finalized, and say what does not match."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..core.filestore import FileStore
+from ..core.records import load_packet_row
+from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.scope import Scope
+from ..db.tables import packet_contents, packet_versions
+from ..models import PacketVersion, VersionKind, utcnow
+from .history import version_from_row
+from .snapshots import Record, digest_of, load_snapshot_text, packet_record, record_sort_key
+
+
+@dataclass
+class Verification:
+    packet_id: str
+    checksum: str | None
+    checksum_recipe: int | None
+    checked_at: datetime
+    computed: str | None = None
+    snapshot_computed: str | None = None
+    sealed_version: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+async def sealed_version(work: UnitOfWork, packet_id: str) -> PacketVersion | None:
+    statement = (
+        work.scope.select(packet_versions)
+        .where(
+            packet_versions.c.packet_id == packet_id,
+            packet_versions.c.kind == VersionKind.FINALIZED.value,
+        )
+        .order_by(packet_versions.c.version_number)
+        .limit(1)
+    )
+    row = (await work.conn.execute(statement)).mappings().first()
+    return None if row is None else version_from_row(row)
+
+
+async def sealed_items(work: UnitOfWork, packet_id: str) -> list[Record]:
+    """The packet's content rows, as far as the recipe reads them (their files' digests
+    included), with their data as stored."""
+    statement = work.scope.select(
+        packet_contents, *(packet_contents.c[name] for name in ITEM_FIELDS)
+    ).where(packet_contents.c.packet_id == packet_id)
+    rows = await work.conn.execute(statement)
+    return [dict(zip(ITEM_FIELDS, row, strict=True)) for row in rows]
+
+
+class IntegrityService:
+    def __init__(self, transactions: Transactions, files: FileStore) -> None:
+        self.tx = transactions
+        self.files = files
+
+    async def verify(self, scope: Scope, packet_id: str) -> Verification:
+        async with self.tx.read(scope) as work:
+            packet = packet_record(await load_packet_row(work, packet_id))
+            contents = await sealed_items(work, packet_id)
+            sealed = await sealed_version(work, packet_id)
+            digest = None if sealed is None else digest_of(sealed.snapshot_path)
+            frozen = None if digest is None else await load_snapshot_text(work, digest)
+            stored_count = packet["contents_count"]
+        result = Verification(
+            packet_id=packet_id,
+            checksum=packet["checksum"],
+            checksum_recipe=packet["checksum_recipe"],
+            checked_at=utcnow(),
+            sealed_version=None if sealed is None else sealed.version_number,
+        )
+        if result.checksum is None:
+            result.computed = packet_checksum(packet, contents)
+            result.problems.append(
+                f"packet {packet_id} is {packet['status']} and was never finalized: "
+                "it has no checksum to verify"
+            )
+            return result
+        recipe = result.checksum_recipe
+        if recipe is None or recipe not in RECIPES:
+            result.problems.append(f"the checksum's recipe ({recipe}) is unknown to this shard")
+            return result
+        self._check_rows(result, recipe, packet, contents, stored_count)
+        self._check_snapshot(result, recipe, sealed, digest, frozen)
+        await self._check_files(result, contents)
+        return result
+
+    async def _check_files(self, result: Verification, contents: list[Record]) -> None:
+        """The sealed digests say which bytes belong to the packet; the stored bytes must
+        still be exactly those."""
+        attached = sorted((item for item in contents if item["file_sha256"]), key=record_sort_key)
+        for item in attached:
+            sha256 = item["file_sha256"]
+            if not await self.files.intact(sha256):
+                result.problems.append(
+                    f"the file attached to {item['content_type']} {item['content_id']} "
+                    f"is missing or no longer hashes to {sha256}"
+                )
+
+    @staticmethod
+    def _check_rows(
+        result: Verification,
+        recipe: int,
+        packet: Record,
+        contents: list[Record],
+        stored_count: int,
+    ) -> None:
+        result.computed = packet_checksum(packet, contents, recipe)
+        if result.computed != result.checksum:
+            result.problems.append(
+                "the stored packet fields and contents no longer match the checksum"
+            )
+        if stored_count != len(contents):
+            result.problems.append(
+                f"contents_count is {stored_count} but {len(contents)} content entries are stored"
+            )
+
+    @staticmethod
+    def _check_snapshot(
+        result: Verification,
+        recipe: int,
+        sealed: PacketVersion | None,
+        digest: str | None,
+        frozen: str | None,
+    ) -> None:
+        if sealed is None:
+            result.problems.append("the version recorded at finalize is missing")
+            return
+        where = f"the snapshot frozen at finalize (version {sealed.version_number})"
+        if frozen is None or digest is None:
+            result.problems.append(f"{where} is missing")
+            return
+        if sha256_hex(frozen) != digest:
+            result.problems.append(f"{where} no longer matches its digest {digest}")
+            return
+        body: dict[str, Any] = json.loads(frozen)
+        result.snapshot_computed = packet_checksum(body["packet"], body["contents"], recipe)
+        if result.snapshot_computed != result.checksum:
+            result.problems.append(f"{where} does not give the packet's checksum")
+        if body["packet"].get("checksum") != result.checksum:
+            result.problems.append(f"{where} records a different checksum than the packet")
+        if sealed.checksum != result.checksum:
+            result.problems.append(
+                f"version {sealed.version_number} records a different checksum than the packet"
+            )

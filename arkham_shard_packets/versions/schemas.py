@@ -1,0 +1,96 @@
+"""Request and response bodies of the version and verify routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..models import VersionKind
+from ..packets.schemas import NO_NUL, PacketOut, UtcDatetime
+
+SUMMARY_MAX = 2_000
+
+
+class VersionCreate(BaseModel):
+    changes_summary: str = Field("", max_length=SUMMARY_MAX, pattern=NO_NUL)
+
+
+class VersionOut(BaseModel):
+    """The seed's version fields, then why the version was made, by whom, and its checksum."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    packet_id: str
+    version_number: int
+    created_at: UtcDatetime
+    changes_summary: str
+    snapshot_path: str
+    kind: VersionKind
+    created_by: str
+    checksum: str | None
+    checksum_recipe: int | None
+
+
+class VersionSnapshotOut(BaseModel):
+    """`snapshot` is the stored body: its canonical JSON hashes to `snapshot_path`."""
+
+    version: VersionOut
+    snapshot: dict[str, Any]
+
+
+class FieldChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    field: str
+    before: Any
+    after: Any
+
+
+class ContentSummaryOut(BaseModel):
+    content_type: str
+    content_id: str
+    content_title: str
+    order: int
+
+
+class ContentChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    content_type: str
+    content_id: str
+    changes: list[FieldChangeOut]
+
+
+class VersionDiffOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    packet_id: str
+    from_version: int
+    to_version: int
+    fields_changed: list[FieldChangeOut]
+    contents_added: list[ContentSummaryOut]
+    contents_removed: list[ContentSummaryOut]
+    contents_changed: list[ContentChangeOut]
+
+
+class RestoreOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    packet: PacketOut
+    version: VersionOut
+
+
+class VerifyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    packet_id: str
+    valid: bool
+    checksum: str | None
+    computed: str | None
+    checked_at: UtcDatetime
+    problems: list[str]
+    checksum_recipe: int | None
+    snapshot_computed: str | None
+    sealed_version: int | None

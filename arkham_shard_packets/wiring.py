@@ -1,0 +1,108 @@
+"""Everything the routes need, built once per shard from the engine and the Frame's services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from .attachments.service import AttachmentService, FileReleaser
+from .bundles.export import ExportService
+from .bundles.importer import ImportService
+from .config import Settings
+from .core.filestore import FileStore
+from .core.outbox import OutboxDispatcher
+from .core.unit_of_work import Transactions
+from .db.session import Database
+from .events.feed import EventFeed
+from .frame.resolver import ItemResolver
+from .packets.batch import BatchService
+from .packets.contents import ContentService
+from .packets.queries import PacketQueries
+from .packets.service import PacketService
+from .recovery import Recovery
+from .sharing.access import ShareAccessService
+from .sharing.service import ShareService
+from .versions.integrity import IntegrityService
+from .versions.service import VersionService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    storage: Any
+    data_dir: Path
+    dispatcher: OutboxDispatcher
+    files: FileStore
+    packets: PacketService
+    contents: ContentService
+    queries: PacketQueries
+    batch: BatchService
+    feed: EventFeed
+    versions: VersionService
+    integrity: IntegrityService
+    shares: ShareService
+    share_access: ShareAccessService
+    attachments: AttachmentService
+    exports: ExportService
+    imports: ImportService
+    recovery: Recovery
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        bus: Any,
+        storage: Any,
+        *,
+        data_dir: Path,
+        frame: Any = None,
+    ) -> Services:
+        dispatcher = OutboxDispatcher(database, bus, settings.outbox_retry_seconds)
+        transactions = Transactions(database, dispatcher)
+        files = FileStore(data_dir / "files")
+        releaser = FileReleaser(transactions, files)
+        transactions.release_files = releaser.release_all
+        work_dir = data_dir / "tmp"
+        packets = PacketService(transactions)
+        return cls(
+            settings=settings,
+            database=database,
+            storage=storage,
+            data_dir=data_dir,
+            dispatcher=dispatcher,
+            files=files,
+            packets=packets,
+            contents=ContentService(transactions),
+            queries=PacketQueries(transactions),
+            batch=BatchService(packets),
+            feed=EventFeed(transactions),
+            versions=VersionService(transactions),
+            integrity=IntegrityService(transactions, files),
+            shares=ShareService(transactions),
+            share_access=ShareAccessService(
+                transactions, timedelta(seconds=settings.share_lockout_seconds)
+            ),
+            attachments=AttachmentService(transactions, files, settings.max_file_bytes),
+            exports=ExportService(
+                transactions, files, ItemResolver(frame), data_dir / "exports", work_dir
+            ),
+            imports=ImportService(
+                transactions,
+                files,
+                work_dir,
+                settings.import_limits(),
+                settings.allowed_import_dirs(data_dir),
+                exports_dir=data_dir / "exports",
+            ),
+            recovery=Recovery(
+                transactions,
+                files,
+                tmp_dir=work_dir,
+                exports_dir=data_dir / "exports",
+                grace_seconds=settings.recovery_grace_seconds,
+            ),
+        )
