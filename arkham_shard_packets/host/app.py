@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from .database import HostDatabase
 from .events import EventBus
@@ -23,6 +24,13 @@ logger = logging.getLogger(__name__)
 
 SHARD_GROUP = "arkham.shards"
 SERVICE_ALIASES = {"db": "database"}
+HOME_LINKS = {
+    "docs": "/docs",
+    "redoc": "/redoc",
+    "openapi": "/openapi.json",
+    "packets": "/api/packets/",
+    "health": "/api/health",
+}
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,9 @@ def create_app(config: HostConfig) -> FastAPI:
                 await shard.shutdown()
             await database.close()
 
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from the installed package, never from a CDN:
+    # evidence work often runs on machines without internet.
+    app = FastAPIOffline(
         title="Arkham Packets (standalone host)",
         version="0.1.0",
         lifespan=lifespan,
@@ -140,6 +150,13 @@ def create_app(config: HostConfig) -> FastAPI:
     )
     if config.api_token:
         app.middleware("http")(require_token(config.api_token))
+
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def home(request: Request) -> Response:
+        """Browsers go to the interactive docs; other clients get the addresses as JSON."""
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/docs")
+        return JSONResponse(HOME_LINKS)
 
     @app.get("/api/health", tags=["host"])
     async def health(request: Request) -> dict[str, Any]:
