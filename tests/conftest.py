@@ -6,8 +6,9 @@ with the shard's tables dropped before each test.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from arkham_shard_packets.db.schema import VERSION_TABLE
 from arkham_shard_packets.db.tables import metadata
 from arkham_shard_packets.frame.fallback import current_tenant_id
 from arkham_shard_packets.host.app import HostConfig, create_app
+
+from .live_host import LiveHost
 
 POSTGRES_URL = os.environ.get("PACKETS_TEST_DATABASE_URL")
 TENANT_HEADER = "x-test-tenant"
@@ -116,3 +119,15 @@ async def add_item(
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@pytest.fixture
+def live_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
+    if POSTGRES_URL:
+        asyncio.run(reset_postgres(database_url))
+    host = LiveHost(tmp_path / "live", database_url)
+    try:
+        host.wait_until_up()
+        yield host
+    finally:
+        host.stop()

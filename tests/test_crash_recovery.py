@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from arkham_shard_packets.db.tables import (
 from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import POSTGRES_URL, reset_postgres
+from .live_host import free_port
 
 API = "/api/packets"
 ITEMS = 800
@@ -85,12 +85,6 @@ async def build_source(data_dir: Path) -> Source:
             exported = (await src.post(f"{url}/export", json={"format": "zip"})).json()
             bundles.append((await src.get(exported["download_url"])).content)
     return Source(packet["id"], attached.json()["file"]["sha256"], *bundles)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:

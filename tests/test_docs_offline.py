@@ -4,8 +4,6 @@ renders the operations and executes one."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,55 +11,32 @@ import httpx
 import pytest
 from playwright.sync_api import Route, sync_playwright
 
-from .conftest import POSTGRES_URL, reset_postgres
-from .test_share_viewer import LiveHost, require_chromium
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .live_host import CHROMIUM_FLAGS, LiveHost, require_chromium
 
 
-@pytest.fixture
-def docs_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
-    if POSTGRES_URL:
-        asyncio.run(reset_postgres(database_url))
-    host = LiveHost(tmp_path / "live", database_url)
-    try:
-        host.wait_until_up()
-        yield host
-    finally:
-        host.stop()
-
-
-def test_home_points_at_the_docs(docs_host: LiveHost) -> None:
-    browser = httpx.get(docs_host.base + "/", headers={"accept": "text/html"})
+def test_home_points_at_the_docs(live_host: LiveHost) -> None:
+    browser = httpx.get(live_host.base + "/", headers={"accept": "text/html"})
     assert browser.status_code == 307
     assert browser.headers["location"] == "/docs"
-    links = httpx.get(docs_host.base + "/").json()
+    links = httpx.get(live_host.base + "/").json()
     assert links["docs"] == "/docs"
     assert links["packets"] == "/api/packets/"
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_docs_pages_name_only_local_assets(docs_host: LiveHost, page: str) -> None:
-    html = httpx.get(docs_host.base + page).text
+def test_docs_pages_name_only_local_assets(live_host: LiveHost, page: str) -> None:
+    html = httpx.get(live_host.base + page).text
     sources = [part.split('"')[1] for part in html.split("src=")[1:]]
     sources += [part.split('"')[1] for part in html.split("href=")[1:]]
     assert sources, html
     for source in sources:
         assert not urlsplit(source).netloc, f"{page} loads {source} from another host"
-        assert httpx.get(docs_host.base + source).status_code == 200, source
+        assert httpx.get(live_host.base + source).status_code == 200, source
 
 
-def test_swagger_ui_renders_and_executes_offline(docs_host: LiveHost, tmp_path: Path) -> None:
+def test_swagger_ui_renders_and_executes_offline(live_host: LiveHost, tmp_path: Path) -> None:
     browser_path = require_chromium()
-    local = urlsplit(docs_host.base).netloc
+    local = urlsplit(live_host.base).netloc
     refused: list[str] = []
 
     def only_this_host(route: Route) -> None:
@@ -76,7 +51,7 @@ def test_swagger_ui_renders_and_executes_offline(docs_host: LiveHost, tmp_path: 
         try:
             page = browser.new_page()
             page.route("**/*", only_this_host)
-            page.goto(docs_host.base + "/docs")
+            page.goto(live_host.base + "/docs")
             health = page.locator(".opblock", has_text="/api/packets/health")
             health.wait_for(timeout=30_000)
             assert page.locator(".opblock").count() >= 23

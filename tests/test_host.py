@@ -19,6 +19,7 @@ from arkham_shard_packets.cli import main
 from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import POSTGRES_URL, make_packet, reset_postgres
+from .live_host import free_port
 
 
 async def test_shards_listing_in_the_frames_shape(client: httpx.AsyncClient) -> None:
@@ -100,12 +101,6 @@ def test_serve_reports_an_unusable_data_dir(
     code = main(["serve", "--data-dir", str(blocker / "data")])
     assert code == 2
     assert "data directory" in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_live_server_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

@@ -18,16 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import POSTGRES_URL
+from .live_host import free_port
 
 EXAMPLES = int(os.environ.get("PACKETS_FUZZ_EXAMPLES", "25"))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def reset_postgres_sync(url: str) -> None:

@@ -3,23 +3,16 @@ in a real headless Chromium served by a live host."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
-import pytest
 
-from .conftest import POSTGRES_URL, add_item, make_packet, reset_postgres
+from .conftest import add_item, make_packet
+from .live_host import CHROMIUM_FLAGS, LiveHost, require_chromium
 from .share_helpers import PASSWORD_HEADER, finalized_packet, in_seconds, share
 
 SCRIPT_TITLE = "Evidence <script>alert(1)</script>"
@@ -143,29 +136,13 @@ async def test_viewer_asks_for_the_password(client: httpx.AsyncClient) -> None:
 
 # A live host and a real headless Chromium.
 
-CHROMIUM = shutil.which("chromium")
-
-
-def require_chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return CHROMIUM
-
 
 def dump_dom(browser: str, url: str, profile: Path) -> str:
     result = subprocess.run(
         [
             browser,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             "--window-size=390,844",
             "--dump-dom",
@@ -178,57 +155,6 @@ def dump_dom(browser: str, url: str, profile: Path) -> str:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "<html" in result.stdout, result.stderr[-2000:]
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class LiveHost:
-    """The standalone host in its own process, as `arkham-packets serve` runs it."""
-
-    def __init__(self, data_dir: Path, database_url: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.output = ""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARKHAM_PACKETS_")}
-        command = [sys.executable, "-m", "arkham_shard_packets.cli", "serve"]
-        command += ["--port", str(self.port), "--data-dir", str(data_dir)]
-        command += ["--database-url", database_url]
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.base}/api/packets/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        printed, _ = self.process.communicate(timeout=30)
-        self.output += printed
-
-
-@pytest.fixture
-def live_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
-    if POSTGRES_URL:
-        asyncio.run(reset_postgres(database_url))
-    host = LiveHost(tmp_path / "live", database_url)
-    try:
-        host.wait_until_up()
-        yield host
-    finally:
-        host.stop()
 
 
 def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> None:
@@ -248,10 +174,6 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
         assert added.status_code == 201
     sealed = httpx.post(f"{api}/{packet['id']}/finalize").json()
     lasting = httpx.post(f"{api}/{packet['id']}/share", json={"shared_with": "public"}).json()
-    brief = httpx.post(
-        f"{api}/{packet['id']}/share",
-        json={"shared_with": "ana@example.org", "expires_at": in_seconds(3)},
-    ).json()
 
     dom = dump_dom(browser, live_host.base + lasting["share_url"], tmp_path / "profile-1")
     page = parse(dom)
@@ -264,6 +186,11 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
     assert sealed["checksum"] in page.joined("code")
     assert "anyone with the link" in page.joined("dd")
 
+    # made after the first page, so a slow browser start can't expire it early
+    brief = httpx.post(
+        f"{api}/{packet['id']}/share",
+        json={"shared_with": "ana@example.org", "expires_at": in_seconds(3)},
+    ).json()
     assert httpx.get(live_host.base + brief["share_url"]).status_code == 200
     expires = datetime.fromisoformat(brief["expires_at"])
     time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.3)
