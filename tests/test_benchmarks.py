@@ -64,10 +64,10 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     memory = figures["sections"]["memory"]
     assert memory["figures"]["mib"] == {"bulk": 4, "small": 1}
     for size in memory["figures"]["measured"].values():
-        for operation in ("export", "import"):
+        for operation in ("export", "import", "import json"):
             idle, after = size[operation]["idle"], size[operation]["after"]
             assert 0 < idle["rss_mb"] <= idle["peak_mb"] <= after["peak_mb"]
-    assert len(memory["targets"]) == 4
+    assert len(memory["targets"]) == 6
 
     load = figures["sections"]["load"]["figures"]
     assert load["errors"] == 0, load["error_kinds"]
