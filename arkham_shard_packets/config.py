@@ -11,6 +11,7 @@ from .bundles.format.limits import ImportLimits
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+DEFAULT_LIMITS = ImportLimits()
 
 
 class Settings(BaseSettings):
@@ -27,23 +28,31 @@ class Settings(BaseSettings):
     # Files a killed process left are swept at start once this old (another process sharing
     # the data directory may be writing a younger one right now).
     recovery_grace_seconds: float = 3600.0
+    # ... and again this often while the process runs.
+    recovery_sweep_seconds: float = 300.0
 
     # Attachments and bundles
     max_file_bytes: int = 1 * GIB
     import_dirs: str | None = None  # os.pathsep-separated; default <data-dir>/imports, /exports
-    import_max_archive_bytes: int = 4 * GIB
-    import_max_entries: int = 10_000
-    import_max_total_bytes: int = 8 * GIB
-    import_max_ratio: float = 200.0
-    import_max_json_bytes: int = 256 * MIB
+    import_max_archive_bytes: int = DEFAULT_LIMITS.max_archive_bytes
+    import_max_entries: int = DEFAULT_LIMITS.max_entries
+    import_max_total_bytes: int = DEFAULT_LIMITS.max_total_bytes
+    import_max_json_bytes: int = DEFAULT_LIMITS.max_json_bytes
+    import_max_items: int = DEFAULT_LIMITS.max_items
+    import_max_json_depth: int = DEFAULT_LIMITS.max_json_depth
+    import_max_value_bytes: int = DEFAULT_LIMITS.max_value_bytes
+    import_min_free_bytes: int = DEFAULT_LIMITS.min_free_bytes
 
     def import_limits(self) -> ImportLimits:
         return ImportLimits(
             max_archive_bytes=self.import_max_archive_bytes,
             max_entries=self.import_max_entries,
             max_total_bytes=self.import_max_total_bytes,
-            max_ratio=self.import_max_ratio,
             max_json_bytes=self.import_max_json_bytes,
+            max_items=self.import_max_items,
+            max_json_depth=self.import_max_json_depth,
+            max_value_bytes=self.import_max_value_bytes,
+            min_free_bytes=self.import_min_free_bytes,
         )
 
     def allowed_import_dirs(self, data_dir: Path) -> list[Path]:

@@ -100,6 +100,12 @@ class PayloadTooLarge(PacketsError):
     status_code = 413
 
 
+class InsufficientStorage(PacketsError):
+    """The data directory's disk has too little free space left for the work."""
+
+    status_code = 507
+
+
 class InvalidBundle(InvalidInput):
     """An import or a verified archive that is unsafe, damaged or inconsistent."""
 
@@ -157,4 +163,5 @@ STATUS_TEXT = {
     422: "Invalid input",
     429: "Too many attempts",
     503: "Service unavailable",
+    507: "Not enough free disk space",
 }

@@ -210,6 +210,9 @@ class PacketImportResult:
     errors: list[str] = field(default_factory=list)
     verified: bool = False
     skipped: bool = False
+    imported_by: str = "system"
+    # The bundle's own attribution, as it claims it (nothing in a bundle can prove it)
+    claimed: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,18 +1,20 @@
-"""Start-up recovery: sweeping away the files a killed process left behind.
+"""Recovery: sweeping away the files a killed process left behind, at start and periodically.
 
 Rows need no repair: every change is one transaction, so a crash leaves none half-written.
 Files are written before the rows that name them (spooled, then renamed into place), so a
 crash can leave files that nothing names: temporary files under `tmp/`, spools under
 `files/.staging`, a half-written or unrecorded export under `exports/`, and a blob under
 `files/` whose transaction never committed. `Recovery.sweep` removes them when a process
-starts. Only what is older than a grace period goes, so a file that another process sharing
-the data directory is writing at this moment is never taken from under it; a blob is removed
-under its registry lock and only while no item and no snapshot names it (attachments/service).
+starts, and `start` runs it again every `interval_seconds` while the process lives. Only
+what is older than a grace period goes, so a file that another process sharing the data
+directory is writing at this moment is never taken from under it; a blob is removed under
+its registry lock and only while no item and no snapshot names it (attachments/service).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -133,12 +135,34 @@ class Recovery:
         tmp_dir: Path,
         exports_dir: Path,
         grace_seconds: float,
+        interval_seconds: float = 300.0,
     ) -> None:
         self.tx = transactions
         self.store = store
         self.tmp_dir = tmp_dir
         self.exports_dir = exports_dir
         self.grace_seconds = grace_seconds
+        self.interval_seconds = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Sweep every `interval_seconds` while the process runs (after the start-up sweep)."""
+        self._task = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("packets: the periodic sweep failed; it runs again later")
 
     async def sweep(self) -> Swept:
         cutoff = time.time() - self.grace_seconds

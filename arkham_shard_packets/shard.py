@@ -67,6 +67,7 @@ class PacketsShard(ArkhamShard):
             await self.services.recovery.sweep()
         except Exception:
             logger.exception("packets: the start-up sweep failed; stray files stay on disk")
+        self.services.recovery.start()
         self.services.dispatcher.start()
         logredact.install()
         app = getattr(frame, "app", None)
@@ -75,6 +76,7 @@ class PacketsShard(ArkhamShard):
 
     async def shutdown(self) -> None:
         if self.services is not None:
+            await self.services.recovery.stop()
             await self.services.dispatcher.stop()
             await self.services.database.dispose()
             self.services = None

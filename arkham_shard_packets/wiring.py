@@ -104,5 +104,6 @@ class Services:
                 tmp_dir=work_dir,
                 exports_dir=data_dir / "exports",
                 grace_seconds=settings.recovery_grace_seconds,
+                interval_seconds=settings.recovery_sweep_seconds,
             ),
         )

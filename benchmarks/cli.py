@@ -35,6 +35,7 @@ PRESETS = {
         bulk_mib=4,
         memory_mib=1,
         bulk_runs=1,
+        bulk_items=200,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -79,6 +80,7 @@ OVERRIDES = [
     "bulk_mib",
     "memory_mib",
     "bulk_runs",
+    "bulk_items",
     "seed",
 ]
 

@@ -4,6 +4,8 @@ attachment route to a packet on a live server.
 
 Half of the bytes are random (incompressible, like PDFs and images), half are text (logs and
 notes made of words). Each half is a few large files and many small ones of varied sizes.
+One text file, a sixteenth of the payload (at least 2 MiB), is a single line repeated, as a
+heartbeat log is: it compresses a thousandfold.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ WORDS = " ".join(
 ).split(" ")
 BINARY_KINDS = (("scan-{:02d}.jpg", "image/jpeg"), ("filing-{:02d}.pdf", "application/pdf"))
 TEXT_KINDS = (("log-{:02d}.txt", "text/plain"), ("ledger-{:02d}.csv", "text/csv"))
+REPEATED_LINE = b"2026-11-26 06:45:46 INFO heartbeat ok\n"
+REPEATED_NAME = "heartbeat.log"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ def layout(total: int, seed: int) -> list[PayloadSpec]:
         rest = half - sum(sizes)
         small = [int(rest * weight / sum(weights)) for weight in weights]
         small[-1] += rest - sum(small)
+        if text:
+            repeated = min(max(2 * MIB, total // 16), sizes[0] // 2)
+            sizes[0] -= repeated
+            specs.append(PayloadSpec(REPEATED_NAME, repeated, "text/plain", True))
         for number, size in enumerate([*sizes, *small], start=1):
             pattern, media_type = kinds[number % len(kinds)]
             specs.append(PayloadSpec(pattern.format(number), size, media_type, text))
@@ -83,7 +91,9 @@ def write_files(directory: Path, specs: list[PayloadSpec], seed: int) -> None:
         with open(directory / spec.name, "wb") as out:
             while remaining:
                 size = min(remaining, CHUNK)
-                if spec.text:
+                if spec.name == REPEATED_NAME:
+                    out.write((REPEATED_LINE * (size // len(REPEATED_LINE) + 1))[:size])
+                elif spec.text:
                     start = rng.randrange(len(pool) - size)
                     out.write(pool[start : start + size])
                 else:

@@ -57,6 +57,7 @@ class Plan:
     bulk_mib: int = 1024  # sections bulk and memory: payload of the bulk packet
     memory_mib: int = 100  # section memory: the smaller packet peak memory is compared with
     bulk_runs: int = 3
+    bulk_items: int = 10_000  # section bulk: items of the bundle imported beside another writer
     seed: int = 7
 
 

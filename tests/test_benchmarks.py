@@ -55,15 +55,19 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
         for side in ("ours", "tools"):
             assert operation[side]["runs"] == 1
             assert operation[side]["median_ms"] > 0
-    assert len(figures["sections"]["bulk"]["targets"]) == 3
+    assert len(figures["sections"]["bulk"]["targets"]) == 5
+    items = bulk["items_import"]
+    assert items["items"] == 200 and items["import_s"] > 0
+    assert items["writes"]["runs"] > 0
+    assert items["write_failures"] == []
 
     memory = figures["sections"]["memory"]
     assert memory["figures"]["mib"] == {"bulk": 4, "small": 1}
     for size in memory["figures"]["measured"].values():
-        for operation in ("export", "import"):
+        for operation in ("export", "import", "import json"):
             idle, after = size[operation]["idle"], size[operation]["after"]
             assert 0 < idle["rss_mb"] <= idle["peak_mb"] <= after["peak_mb"]
-    assert len(memory["targets"]) == 4
+    assert len(memory["targets"]) == 6
 
     load = figures["sections"]["load"]["figures"]
     assert load["errors"] == 0, load["error_kinds"]

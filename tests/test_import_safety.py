@@ -3,8 +3,10 @@ leaves the database, the file store and the temporary folders exactly as they we
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import re
 import tarfile
 import zipfile
 from collections.abc import AsyncIterator, Callable
@@ -175,6 +177,9 @@ async def test_duplicate_names(scene: Scene) -> None:
 
 
 async def test_zip_bomb(scene: Scene) -> None:
+    """64 MiB of zeros in a bag whose Payload-Oxum declares a few KiB: refused as soon as the
+    payload written passes the Oxum, whatever the compression ratio."""
+
     def bomb(archive: zipfile.ZipFile) -> None:
         with archive.open(f"{scene.root.name}/data/zeros.bin", "w") as entry:
             for _ in range(64):
@@ -182,7 +187,7 @@ async def test_zip_bomb(scene: Scene) -> None:
 
     archive = pack_zip(scene.root, bomb)
     assert len(archive) < 1024 * 1024
-    await scene.refused(archive, "compression ratio above")
+    await scene.refused(archive, "larger than the bag's Payload-Oxum")
 
 
 async def test_truncated_archives(scene: Scene) -> None:
@@ -207,7 +212,14 @@ async def test_tampered_attachment(scene: Scene) -> None:
 
 
 async def test_payload_oxum_and_unlisted_files(scene: Scene) -> None:
-    (scene.root / "data" / "smuggled.txt").write_text("not in any manifest")
+    smuggled = "not in any manifest"
+    (scene.root / "data" / "smuggled.txt").write_text(smuggled)
+    # more payload than the bag declares: refused while extracting
+    await scene.refused(pack_zip(scene.root), "larger than the bag's Payload-Oxum")
+    info = scene.root / "bag-info.txt"
+    octets, streams = re.search(r"Payload-Oxum: (\d+)\.(\d+)", info.read_text()).groups()  # type: ignore[union-attr]
+    declared = f"Payload-Oxum: {int(octets) + len(smuggled)}.{int(streams) + 1}"
+    info.write_text(re.sub(r"Payload-Oxum: \S+", declared, info.read_text()))
     await scene.refused(pack_zip(scene.root), "data/smuggled.txt is not listed")
 
 
@@ -228,13 +240,7 @@ async def test_too_many_entries(
     monkeypatch.setattr(
         app.state.packets_shard.services.imports,
         "limits",
-        type(limits)(
-            max_archive_bytes=limits.max_archive_bytes,
-            max_entries=5,
-            max_total_bytes=limits.max_total_bytes,
-            max_ratio=limits.max_ratio,
-            max_json_bytes=limits.max_json_bytes,
-        ),
+        dataclasses.replace(limits, max_entries=5),
     )
     await scene.refused(pack_zip(scene.root), "more than 5 entries")
 
@@ -245,7 +251,7 @@ async def test_too_many_bytes(
     scene = await make_scene(client, app, tmp_path)
     service = app.state.packets_shard.services.imports
     monkeypatch.setattr(service, "limits", type(service.limits)(max_total_bytes=2000))
-    await scene.refused(pack_zip(scene.root), "more than 2000 uncompressed bytes")
+    await scene.refused(pack_zip(scene.root), "more than 2000 expanded bytes")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import exc, insert
 
 from ..attachments.service import claim_blob
-from ..attachments.uploads import Upload, clean_file_name
+from ..attachments.uploads import Upload, clean_file_name, clean_media_type
 from ..core.clock import now_text
 from ..core.filestore import FileStore, SpooledFile
 from ..core.records import load_contents, load_packet, stored_size
@@ -39,6 +39,7 @@ from .format.limits import ImportLimits
 from .format.verify import VerifiedBundle, open_bundle
 
 Progress = Callable[[int], object]
+BATCH = 1000  # content rows per INSERT statement
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
@@ -47,6 +48,26 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 def _is_one_of(path: Path, candidates: list[str]) -> bool:
     return any(Path(each).resolve() == path for each in candidates)
+
+
+def claims(document: BundleDocument) -> dict[str, Any]:
+    """What the bundle says of the packet's making, which nothing in it can prove."""
+    packet = document.packet
+    return {
+        "created_by": packet.created_by,
+        "created_at": packet.created_at,
+        "finalized_at": packet.finalized_at,
+        "version": packet.version,
+    }
+
+
+def claims_text(document: BundleDocument) -> str:
+    packet = document.packet
+    finalized = "" if packet.finalized_at is None else f", finalized at {packet.finalized_at}"
+    return (
+        f"as the bundle claims (not verified): created by {packet.created_by} at "
+        f"{packet.created_at}{finalized}, version {packet.version}"
+    )
 
 
 def merge_mode_of(value: str | None) -> MergeMode:
@@ -147,7 +168,9 @@ class ImportService:
             async with self.tx.write(scope) as work:
                 existing = await self._lock_existing(work, packet_id)
                 if existing is not None and mode is MergeMode.SKIP:
-                    return self._result(packet_id, source, 0, mode, errors, bundle, skipped=True)
+                    return self._result(
+                        packet_id, source, 0, mode, errors, bundle, scope.actor, skipped=True
+                    )
                 if existing is not None and existing["status"] != PacketStatus.DRAFT.value:
                     raise Conflict(
                         f"packet {packet_id} exists and is {existing['status']}; "
@@ -162,10 +185,7 @@ class ImportService:
                 if existing is None:
                     packet_id = await self._create(work, document, seal)
                     if packet_id != document.packet.id:
-                        errors.append(
-                            f"packet id {document.packet.id} is not available here; "
-                            f"imported as a new packet {packet_id}"
-                        )
+                        errors.append(f"imported as a new packet {packet_id}")
                 else:
                     await self._update(work, document, seal)
                 present: set[tuple[str, str]] = set()
@@ -180,21 +200,20 @@ class ImportService:
                     if (item.content_type.value, item.content_id) not in present
                 ]
                 await self._place_files(work, added, spooled)
-                for item in added:
-                    await self._insert(work, packet_id, item)
+                await self._insert(work, packet_id, added)
                 await self._totals(work, packet_id, bundle if seal else None)
                 await record_version(
                     work,
                     packet_id,
                     VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
-                    f"imported from {source}",
+                    f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
                     at_least=document.packet.version if existing is None else 1,
                 )
                 work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
         finally:
             for file in spooled.values():
                 file.discard()
-        return self._result(packet_id, source, len(added), mode, errors, bundle)
+        return self._result(packet_id, source, len(added), mode, errors, bundle, scope.actor)
 
     async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
         """The verified attachments moved beside the store, ready to be renamed in."""
@@ -285,31 +304,30 @@ class ImportService:
         )
         return {digest for (digest,) in rows.all() if digest is not None}
 
-    async def _insert(
-        self,
-        work: UnitOfWork,
-        packet_id: str,
-        item: BundleItem,
-    ) -> None:
+    async def _insert(self, work: UnitOfWork, packet_id: str, items: list[BundleItem]) -> None:
+        """All the items in statements of BATCH rows (executemany), not one round trip each."""
+        rows = [self._content_row(work.scope, packet_id, item) for item in items]
+        for start in range(0, len(rows), BATCH):
+            await work.conn.execute(insert(packet_contents), rows[start : start + BATCH])
+
+    @staticmethod
+    def _content_row(scope: Scope, packet_id: str, item: BundleItem) -> dict[str, Any]:
         file = item.file
-        await work.conn.execute(
-            insert(packet_contents).values(
-                work.scope.row(
-                    id=str(uuid.uuid4()),
-                    packet_id=packet_id,
-                    content_type=item.content_type.value,
-                    content_id=item.content_id,
-                    content_title=item.content_title,
-                    added_at=item.added_at,
-                    added_by=item.added_by,
-                    order_num=item.order,
-                    data=None if item.data is None else canonical_json(item.data),
-                    file_name=None if file is None else clean_file_name(file.name),
-                    file_media_type=None if file is None else file.media_type,
-                    file_size=None if file is None else file.size,
-                    file_sha256=None if file is None else file.sha256,
-                )
-            )
+        return scope.row(
+            id=str(uuid.uuid4()),
+            packet_id=packet_id,
+            content_type=item.content_type.value,
+            content_id=item.content_id,
+            content_title=item.content_title,
+            added_at=item.added_at,
+            added_by=item.added_by,
+            order_num=item.order,
+            data=None if item.data is None else canonical_json(item.data),
+            # as an upload's are: a name and a media type every later download can carry
+            file_name=None if file is None else clean_file_name(file.name),
+            file_media_type=None if file is None else clean_media_type(file.media_type),
+            file_size=None if file is None else file.size,
+            file_sha256=None if file is None else file.sha256,
         )
 
     async def _totals(
@@ -346,6 +364,7 @@ class ImportService:
         mode: MergeMode,
         errors: list[str],
         bundle: VerifiedBundle,
+        actor: str,
         skipped: bool = False,
     ) -> PacketImportResult:
         return PacketImportResult(
@@ -357,4 +376,6 @@ class ImportService:
             errors=errors,
             verified=bundle.sealed,
             skipped=skipped,
+            imported_by=actor,
+            claimed=claims(bundle.document),
         )

@@ -32,6 +32,15 @@ class ImportRequest(BaseModel):
     merge_mode: MergeMode = MergeMode.REPLACE
 
 
+class ClaimedOut(BaseModel):
+    """The bundle's own attribution of the packet, kept as it claims it: not verified."""
+
+    created_by: str
+    created_at: str
+    finalized_at: str | None
+    version: int
+
+
 class ImportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -41,5 +50,11 @@ class ImportOut(BaseModel):
     contents_imported: int
     merge_mode: MergeMode
     errors: list[str]
-    verified: bool
+    verified: bool = Field(
+        description="The bundle's contents give the checksum it declares, recomputed here (it "
+        "was sealed and nothing in it changed since): self-consistency only. Anyone can seal "
+        "a bundle; this proves neither who made it, nor when, nor that it came from this shard."
+    )
     skipped: bool
+    imported_by: str = Field(description="Who made this import: the actor recorded for it")
+    claimed: ClaimedOut

@@ -62,9 +62,14 @@ async def measure(bench: Workbench, mib: int) -> dict[str, dict[str, object]]:
         target = await bench.database(f"memory_import_{mib}mib")
         imported = await importing(target, scratch / "export.zip")
         await asyncio.to_thread(remove, target.data_dir)
+        async with packet.database.server() as base_url, live_client(base_url) as client:
+            await export_to(client, packet.packet_id, "json", scratch / "export.json")
+        target = await bench.database(f"memory_import_json_{mib}mib")
+        imported_json = await importing(target, scratch / "export.json")
+        await asyncio.to_thread(remove, target.data_dir)
     finally:
         await asyncio.to_thread(remove, scratch)
-    return {"export": exported, "import": imported}
+    return {"export": exported, "import": imported, "import json": imported_json}
 
 
 def peak(figures: dict[str, object]) -> float:
@@ -77,7 +82,7 @@ async def run(bench: Workbench) -> SectionResult:
     sizes = {"bulk": bench.plan.bulk_mib, "small": bench.plan.memory_mib}
     measured = {label: await measure(bench, mib) for label, mib in sizes.items()}
     rows, targets = [], []
-    for operation in ("export", "import"):
+    for operation in ("export", "import", "import json"):
         large, small = measured["bulk"][operation], measured["small"][operation]
         under = Target(
             f"{NAME}: {operation} peak at {sizes['bulk']} MiB",
@@ -124,7 +129,8 @@ async def run(bench: Workbench) -> SectionResult:
             "Export: from its start to the end of exporting the packet as zip and serving the "
             "download (tar.gz streams the same way; left out for time). Import: a second "
             "fresh process on an empty database, from its start to the answer of the "
-            "multipart upload of the zip. "
+            "multipart upload of the zip; import json: the same with the packet's json "
+            "export (files inline as base64, decoded to disk as they are read). "
             "Idle: resident memory once the process answers, before any work; work: peak "
             "minus idle at the bulk size, what the operation itself holds."
         ],

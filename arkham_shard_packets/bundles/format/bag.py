@@ -25,6 +25,17 @@ def decode_path(path: str) -> str:
     )
 
 
+def bag_path_problem(path: str) -> str | None:
+    """Why a path a manifest lists is not a normalised relative path inside the bag, or None."""
+    if not path or "\x00" in path or "\\" in path:
+        return "not a usable path"
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "an absolute path"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "not a normalised relative path inside the bag"
+    return None
+
+
 def manifest(digests: Mapping[str, str]) -> bytes:
     """`digests` maps path to hex digest; lines sorted by path."""
     lines = [f"{digests[path]}  {encode_path(path)}\n" for path in sorted(digests)]

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ...core.clock import to_text
 from ...core.seal import item_record, packet_checksum, packet_fields
 from ...models import ContentType, PacketStatus, PacketVisibility
+from .limits import MAX_ORDER, MAX_SIZE, SURROGATE
 
 FORMAT = "arkham-packet"
 FORMAT_VERSION = 1
@@ -24,13 +25,26 @@ UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 Source = Literal["stored", "frame", "shard", "unresolved"]
 
 
+def _storable(value: str) -> str:
+    """Text the database can hold and a response can carry: no NUL, no lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if SURROGATE.search(value):
+        raise ValueError("must not contain a lone surrogate")
+    return value
+
+
 def _timestamp(value: str) -> str:
     """ISO 8601; stored in the shard's own form (UTC, microseconds, +00:00)."""
-    return to_text(datetime.fromisoformat(value))
+    try:
+        return to_text(datetime.fromisoformat(value))
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
-Timestamp = Annotated[str, AfterValidator(_timestamp)]
-Actor = Annotated[str, Field(max_length=255)]
+Text = Annotated[str, AfterValidator(_storable)]
+Timestamp = Annotated[str, AfterValidator(_storable), AfterValidator(_timestamp)]
+Actor = Annotated[Text, Field(max_length=255)]
 
 
 class Strict(BaseModel):
@@ -38,25 +52,25 @@ class Strict(BaseModel):
 
 
 class FileRef(Strict):
-    name: str = Field(min_length=1, max_length=255)
-    media_type: str = Field(min_length=1, max_length=255)
-    size: int = Field(ge=0)
+    name: Text = Field(min_length=1, max_length=255)
+    media_type: Text = Field(min_length=1, max_length=255)
+    size: int = Field(ge=0, le=MAX_SIZE)
     sha256: str = Field(pattern=SHA256)
-    path: str | None = None  # in a bag
+    path: Text | None = Field(default=None, max_length=4096)  # in a bag
     content_base64: str | None = None  # in the json format
 
 
 class Resolution(Strict):
     source: Source
-    path: str | None = None  # in a bag: the item's resolved data
+    path: Text | None = Field(default=None, max_length=4096)  # in a bag: the item's resolved data
     data: Any = None  # in the json format: the item's resolved data
 
 
 class BundleItem(Strict):
     content_type: ContentType
-    content_id: str = Field(min_length=1, max_length=255)
-    content_title: str = Field(max_length=500)
-    order: int = Field(ge=0)
+    content_id: Text = Field(min_length=1, max_length=255)
+    content_title: Text = Field(max_length=500)
+    order: int = Field(ge=0, le=MAX_ORDER)
     added_at: Timestamp
     added_by: Actor
     data: dict[str, Any] | None = None
@@ -68,17 +82,17 @@ class BundleItem(Strict):
 
 class BundlePacket(Strict):
     id: str = Field(pattern=UUID)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(max_length=10_000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(max_length=10_000)
     status: PacketStatus
     visibility: PacketVisibility
     created_by: Actor
     created_at: Timestamp
     updated_at: Timestamp
     finalized_at: Timestamp | None = None
-    version: int = Field(ge=1)
-    contents_count: int = Field(ge=0)
-    size_bytes: int = Field(ge=0)
+    version: int = Field(ge=1)  # at most MAX_VERSION on import (verify)
+    contents_count: int = Field(ge=0, le=MAX_SIZE)
+    size_bytes: int = Field(ge=0, le=MAX_SIZE)
     checksum: str | None = Field(default=None, pattern=SHA256)
     checksum_recipe: int
     metadata: dict[str, Any]

@@ -1,16 +1,60 @@
-"""What an imported bundle may be: every limit is checked before anything is written."""
+"""What an imported bundle may be: every limit is checked before anything is stored.
+
+The numbers match what the API accepts, so that nothing an import stores could not have been
+entered through the API (and served back) as well.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from typing import Any
+
+from ...core.seal import canonical_json
 
 MIB = 1024 * 1024
+
+MAX_JSON_DEPTH = 32  # nesting of a free-form value (an item's data, the packet's metadata)
+MAX_VALUE_BYTES = 1 * MIB  # a free-form value's canonical JSON
+MAX_ORDER = 2**31 - 1  # as the API's `order`
+MAX_VERSION = 1_000_000_000  # leaves room for the versions recorded after an import
+MAX_SIZE = 2**63 - 1
+TAG_BYTES = 128 * MIB  # all files outside data/ together (manifests, bag-info, ...)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class ImportLimits:
     max_archive_bytes: int = 4096 * MIB
-    max_entries: int = 10_000
-    max_total_bytes: int = 8192 * MIB  # uncompressed, all entries together
-    max_ratio: float = 200.0  # uncompressed / compressed, per entry and overall
-    max_json_bytes: int = 256 * MIB  # a json bundle is parsed whole
+    max_entries: int = 40_000  # an item can bring three: its data, its file, its original
+    max_total_bytes: int = 8192 * MIB  # expanded, all entries together, counted as written
+    max_json_bytes: int = 64 * MIB  # parsed in memory: packet.json, or a json bundle's text
+    # without its inline files (which are decoded to disk as they are read)
+    max_items: int = 10_000
+    max_json_depth: int = MAX_JSON_DEPTH
+    max_value_bytes: int = MAX_VALUE_BYTES
+    min_free_bytes: int = 256 * MIB  # an import stops (507) rather than fill the disk
+
+
+def json_value_problem(value: Any, max_depth: int, max_bytes: int) -> str | None:
+    """Why a free-form JSON value can't be stored and served back, or None: nested deeper
+    than `max_depth`, a number that is not finite, a string (or key) with a lone surrogate
+    (it has no UTF-8 form), or more than `max_bytes` of canonical JSON."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list) and depth > max_depth:
+            return f"is nested deeper than {max_depth} levels"
+        if isinstance(node, dict):
+            stack.extend((key, depth) for key in node)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str) and SURROGATE.search(node):
+            return "holds a lone surrogate (a string with no UTF-8 form)"
+        elif isinstance(node, float) and not math.isfinite(node):
+            return "holds a number that is not finite (NaN or Infinity)"
+    if len(canonical_json(value).encode("utf-8")) > max_bytes:
+        return f"is larger than {max_bytes} bytes as JSON"
+    return None

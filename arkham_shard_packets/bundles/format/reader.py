@@ -1,15 +1,21 @@
 """Unpacking an untrusted archive into a private staging folder, refusing anything that could
-escape it or exhaust the server: every entry is checked before a byte is extracted.
+escape it or exhaust the server.
 
 Refused: absolute paths, `..`, backslashes and drive letters, links, devices and other
-special files, duplicate names (also by case), more entries, more uncompressed bytes or a
-higher compression ratio than the limits allow, and truncated or corrupt archives.
+special files, duplicate names (also by case), more entries than the limit, zip entries
+compressed other than stored or deflated, and truncated or corrupt archives. A zip's central
+directory is walked record by record before `zipfile` reads it. The bytes written are counted
+as they are written, against the limit of expanded bytes and, once bag-info.txt has been
+read, against the bag's own Payload-Oxum; the disk's free space is watched as they go.
+A tar.gz is decompressed once, extracted in the same pass as its headers are checked.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
+import shutil
 import stat
 import struct
 import tarfile
@@ -20,19 +26,38 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from ...errors import InvalidBundle
-from .limits import ImportLimits
+from ...errors import InsufficientStorage, InvalidBundle
+from .bag import parse_bag_info
+from .limits import TAG_BYTES, ImportLimits
 
 CHUNK = 1024 * 1024
-RATIO_FLOOR = 1024 * 1024  # below this many bytes, a high ratio is no threat
+DISK_CHECK = 64 * 1024 * 1024  # free space is looked at again after this many bytes
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 GZIP_MAGIC = b"\x1f\x8b"
-CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError, ValueError)
+CORRUPT = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    zlib.error,
+    ValueError,
+    NotImplementedError,
+)
 TAR_BLOCK = 512
-TAR_META_TYPES = (b"L", b"K", b"x", b"g")  # long names and pax headers, read into memory
+TAR_META_TYPES = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
 TAR_META_LIMIT = 64 * 1024
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+ZIP_DIRECTORY_RECORD = struct.Struct("<4s6H3L5H2L")  # 46 bytes, APPNOTE 4.3.12
+ZIP_NAME_MAX = 1024
+ZIP_EXTRA_MAX = 1024  # extra field and comment together
+ZIP_RECORD_MAX = ZIP_DIRECTORY_RECORD.size + ZIP_NAME_MAX + ZIP_EXTRA_MAX
 
 
 def detect_format(path: Path) -> str:
@@ -50,6 +75,15 @@ def detect_format(path: Path) -> str:
     raise InvalidBundle(["not a zip, tar.gz or json bundle (unrecognized content)"])
 
 
+def insufficient_storage() -> InsufficientStorage:
+    return InsufficientStorage("not enough free disk space to import this bundle")
+
+
+def check_free(folder: Path, needed: int, limits: ImportLimits) -> None:
+    if shutil.disk_usage(folder).free - needed < limits.min_free_bytes:
+        raise insufficient_storage()
+
+
 @dataclass
 class Entry:
     name: str  # checked, relative, "/"-separated
@@ -58,13 +92,11 @@ class Entry:
 
 
 class Ledger:
-    """Running checks over the entries of one archive."""
+    """Running checks over the entries of one archive, as they come."""
 
-    def __init__(self, limits: ImportLimits, archive_size: int) -> None:
+    def __init__(self, limits: ImportLimits) -> None:
         self.limits = limits
-        self.archive_size = max(archive_size, 1)
         self.count = 0
-        self.total = 0
         self.seen: dict[str, Entry] = {}
 
     def admit(self, raw_name: str, size: int, is_dir: bool) -> Entry:
@@ -76,15 +108,6 @@ class Ledger:
         earlier = self.seen.get(key)
         if earlier is not None and not (earlier.is_dir and is_dir):
             raise InvalidBundle([f"duplicate entry in the archive: {name}"])
-        self.total += size
-        if self.total > self.limits.max_total_bytes:
-            raise InvalidBundle(
-                [f"more than {self.limits.max_total_bytes} uncompressed bytes in the archive"]
-            )
-        if self.total > RATIO_FLOOR and self.total / self.archive_size > self.limits.max_ratio:
-            raise InvalidBundle(
-                [f"compression ratio above {self.limits.max_ratio:g} (a decompression bomb?)"]
-            )
         entry = Entry(name, size, is_dir)
         self.seen[key] = entry
         return entry
@@ -103,6 +126,65 @@ class Ledger:
         return roots.pop()
 
 
+class Budget:
+    """The bytes an extraction writes, counted as they are written: all of them against the
+    limit of expanded bytes, the payload (under data/) also against the bag's Payload-Oxum
+    once bag-info.txt has been read, the rest against a fixed allowance for tag files; and
+    the disk's free space, looked at every DISK_CHECK bytes."""
+
+    def __init__(self, limits: ImportLimits, folder: Path) -> None:
+        self.limits = limits
+        self.folder = folder
+        self.total = 0
+        self.payload = 0
+        self.payload_files = 0
+        self.tags = 0
+        self.oxum: tuple[int, int] | None = None
+        self.unchecked = 0
+
+    def start_file(self, payload: bool) -> None:
+        if payload:
+            self.payload_files += 1
+            self._check_oxum()
+
+    def spend(self, size: int, payload: bool) -> None:
+        self.total += size
+        if self.total > self.limits.max_total_bytes:
+            raise InvalidBundle(
+                [f"more than {self.limits.max_total_bytes} expanded bytes in the archive"]
+            )
+        if payload:
+            self.payload += size
+            self._check_oxum()
+        else:
+            self.tags += size
+            if self.tags > TAG_BYTES:
+                raise InvalidBundle([f"more than {TAG_BYTES} bytes of tag files in the bag"])
+        self.unchecked += size
+        if self.unchecked >= DISK_CHECK:
+            self.unchecked = 0
+            check_free(self.folder, 0, self.limits)
+
+    def read_bag_info(self, path: Path) -> None:
+        """The bag's own Payload-Oxum (octets.streams) bounds the rest of its payload."""
+        try:
+            text = path.read_text(encoding="utf-8")
+            octets, _, streams = parse_bag_info(text).get("Payload-Oxum", [""])[0].partition(".")
+            self.oxum = (int(octets), int(streams))
+        except (UnicodeDecodeError, ValueError):
+            return  # the bag check reports a missing or malformed Payload-Oxum
+        self._check_oxum()
+
+    def _check_oxum(self) -> None:
+        if self.oxum is None:
+            return
+        octets, streams = self.oxum
+        if self.payload > octets or self.payload_files > streams:
+            raise InvalidBundle(
+                [f"the payload is larger than the bag's Payload-Oxum {octets}.{streams}"]
+            )
+
+
 def checked_name(raw: str) -> str:
     if not raw or "\x00" in raw:
         raise InvalidBundle(["an archive entry has an empty or NUL-containing name"])
@@ -118,12 +200,25 @@ def checked_name(raw: str) -> str:
     return "/".join(parts)
 
 
+def _in_payload(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) > 2 and parts[1] == "data"
+
+
+def _is_bag_info(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and parts[1] == "bag-info.txt"
+
+
 def _create(dest: Path, name: str) -> BinaryIO:
     target = dest.joinpath(*name.split("/"))
     if not target.resolve().is_relative_to(dest.resolve()):
         raise InvalidBundle([f"archive entry escaping the bag: {name!r}"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return open(target, "xb")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, "xb")
+    except (FileExistsError, IsADirectoryError, NotADirectoryError):
+        raise InvalidBundle([f"{name} is both a file and a folder in the archive"]) from None
 
 
 Digests = tuple[int, str, str]  # size, SHA-256, SHA-512 of an extracted file
@@ -137,15 +232,23 @@ class Extracted:
 
 
 def _copy(
-    source: IO[bytes], target: BinaryIO, name: str, size: int, progress: Progress | None
+    source: IO[bytes],
+    target: BinaryIO,
+    name: str,
+    size: int,
+    budget: Budget,
+    progress: Progress | None,
 ) -> Digests:
     """Copy one entry, hashing what is written (so the bag check need not read it again)."""
     sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+    payload = _in_payload(name)
+    budget.start_file(payload)
     written = 0
     while chunk := source.read(CHUNK):
         written += len(chunk)
         if written > size:
             raise InvalidBundle([f"{name} holds more bytes than its header declares"])
+        budget.spend(len(chunk), payload)
         target.write(chunk)
         sha256.update(chunk)
         sha512.update(chunk)
@@ -154,6 +257,20 @@ def _copy(
     if written != size:
         raise InvalidBundle([f"{name} is truncated"])
     return written, sha256.hexdigest(), sha512.hexdigest()
+
+
+def _extract_one(
+    source: IO[bytes],
+    dest: Path,
+    entry: Entry,
+    budget: Budget,
+    progress: Progress | None,
+) -> Digests:
+    with source, _create(dest, entry.name) as target:
+        found = _copy(source, target, entry.name, entry.size, budget, progress)
+    if _is_bag_info(entry.name):
+        budget.read_bag_info(dest / entry.name)
+    return found
 
 
 def _inside(root: str, digests: dict[str, Digests]) -> dict[str, Digests]:
@@ -165,65 +282,127 @@ def _inside(root: str, digests: dict[str, Digests]) -> dict[str, Digests]:
 def _corrupt_is_invalid(kind: str) -> Iterator[None]:
     try:
         yield
-    except InvalidBundle:
+    except (InvalidBundle, InsufficientStorage):
         raise
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise insufficient_storage() from None
+        raise InvalidBundle([f"truncated or corrupt {kind} archive ({error})"]) from None
     except CORRUPT as error:
         raise InvalidBundle([f"truncated or corrupt {kind} archive ({error})"]) from None
 
 
-def zip_entry_count(path: Path) -> int:
-    """The entry count the end-of-central-directory record declares, read before zipfile
-    builds an object per entry (a tiny record can announce millions)."""
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - 65_557))
-        tail = handle.read()
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or len(tail) - at < 22:
-            raise InvalidBundle(["truncated or corrupt zip archive (no central directory)"])
-        count = int(struct.unpack("<H", tail[at + 10 : at + 12])[0])
-        locator = tail.rfind(b"PK\x06\x07", 0, at)
-        if count == 0xFFFF and locator >= 0:
-            (offset,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
-            handle.seek(offset)
-            record = handle.read(56)
-            if record[:4] != b"PK\x06\x06" or len(record) < 56:
+@dataclass(frozen=True)
+class ZipDirectory:
+    offset: int
+    size: int
+    count: int
+
+
+def _zip_end(handle: BinaryIO) -> ZipDirectory:
+    """Where the central directory is and how many entries the end record declares, found as
+    zipfile finds them (the zip64 end record sits just before its locator)."""
+    handle.seek(0, 2)
+    file_size = handle.tell()
+    handle.seek(max(0, file_size - 65_557))
+    tail_start = handle.tell()
+    tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise InvalidBundle(["truncated or corrupt zip archive (no central directory)"])
+    count, size = struct.unpack("<HL", tail[at + 10 : at + 16])
+    end = tail_start + at
+    if end >= 76:
+        handle.seek(end - 76)
+        record = handle.read(76)
+        if record[56:60] == b"PK\x06\x07":
+            if record[:4] != b"PK\x06\x06":
                 raise InvalidBundle(["truncated or corrupt zip archive (bad zip64 record)"])
-            count = int(struct.unpack("<Q", record[32:40])[0])
-    return count
+            count, size = struct.unpack("<QQ", record[32:48])
+            end -= 76
+    if end < size:
+        raise InvalidBundle(["truncated or corrupt zip archive (bad central directory size)"])
+    # as zipfile does: data prepended to the archive shifts every offset by the same amount
+    return ZipDirectory(end - size, size, count)
+
+
+def scan_zip_directory(path: Path, limits: ImportLimits) -> None:
+    """Walk the central directory before `zipfile` reads it (whole, into memory) and builds an
+    object per entry: its size, its count of entries, each name's length and each entry's
+    compression method are checked record by record, whatever the end record declares."""
+    with open(path, "rb") as handle:
+        directory = _zip_end(handle)
+        if directory.count > limits.max_entries:
+            raise InvalidBundle([f"more than {limits.max_entries} entries in the archive"])
+        if directory.size > limits.max_entries * ZIP_RECORD_MAX:
+            raise InvalidBundle(
+                [f"the zip's central directory is larger than {limits.max_entries} entries need"]
+            )
+        handle.seek(directory.offset)
+        remaining = directory.size
+        count = 0
+        while remaining > 0:
+            raw = handle.read(ZIP_DIRECTORY_RECORD.size)
+            if len(raw) < ZIP_DIRECTORY_RECORD.size:
+                raise InvalidBundle(["truncated or corrupt zip archive (short central directory)"])
+            fields = ZIP_DIRECTORY_RECORD.unpack(raw)
+            signature, flags, method = fields[0], fields[3], fields[4]
+            name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
+            if signature != b"PK\x01\x02":
+                raise InvalidBundle(["truncated or corrupt zip archive (bad central directory)"])
+            count += 1
+            if count > limits.max_entries:
+                raise InvalidBundle([f"more than {limits.max_entries} entries in the archive"])
+            if name_length > ZIP_NAME_MAX or extra_length + comment_length > ZIP_EXTRA_MAX:
+                raise InvalidBundle([f"a zip entry's name or extra fields exceed {ZIP_NAME_MAX}"])
+            name = handle.read(name_length).decode("utf-8" if flags & 0x800 else "cp437")
+            if method not in ZIP_METHODS:
+                raise InvalidBundle(
+                    [
+                        f"{name!r} uses compression method {method}: only stored (0) and "
+                        "deflated (8) entries are accepted"
+                    ]
+                )
+            handle.seek(extra_length + comment_length, 1)
+            remaining -= ZIP_DIRECTORY_RECORD.size + name_length + extra_length + comment_length
 
 
 def extract_zip(
     path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
 ) -> Extracted:
-    if zip_entry_count(path) > limits.max_entries:
-        raise InvalidBundle([f"more than {limits.max_entries} entries in the archive"])
-    with _corrupt_is_invalid("zip"), zipfile.ZipFile(path) as archive:
-        ledger = Ledger(limits, path.stat().st_size)
-        members = []
-        for info in archive.infolist():
-            kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no unix type recorded
-            if kind == stat.S_IFLNK:
-                raise InvalidBundle([f"link in the archive: {info.filename!r}"])
-            if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                raise InvalidBundle([f"device or special file in the archive: {info.filename!r}"])
-            if info.flag_bits & 0x1:
-                raise InvalidBundle([f"encrypted entry in the archive: {info.filename!r}"])
-            if info.file_size > RATIO_FLOOR and info.file_size > limits.max_ratio * max(
-                info.compress_size, 1
-            ):
+    with _corrupt_is_invalid("zip"):
+        scan_zip_directory(path, limits)
+        with zipfile.ZipFile(path) as archive:
+            ledger = Ledger(limits)
+            members = []
+            declared = 0
+            for info in archive.infolist():
+                kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no unix type recorded
+                if kind == stat.S_IFLNK:
+                    raise InvalidBundle([f"link in the archive: {info.filename!r}"])
+                if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+                    raise InvalidBundle(
+                        [f"device or special file in the archive: {info.filename!r}"]
+                    )
+                if info.flag_bits & 0x1:
+                    raise InvalidBundle([f"encrypted entry in the archive: {info.filename!r}"])
+                entry = ledger.admit(info.filename, info.file_size, info.is_dir())
+                if not entry.is_dir:
+                    members.append((info, entry))
+                    declared += info.file_size
+            root = ledger.check_tree()
+            if declared > limits.max_total_bytes:
                 raise InvalidBundle(
-                    [f"compression ratio above {limits.max_ratio:g} in {info.filename!r}"]
+                    [f"more than {limits.max_total_bytes} expanded bytes in the archive"]
                 )
-            entry = ledger.admit(info.filename, info.file_size, info.is_dir())
-            if not entry.is_dir:
-                members.append((info, entry))
-        root = ledger.check_tree()
-        digests = {}
-        for info, entry in members:
-            with archive.open(info) as source, _create(dest, entry.name) as target:
-                digests[entry.name] = _copy(source, target, entry.name, info.file_size, progress)
+            check_free(dest, declared, limits)
+            budget = Budget(limits, dest)
+            members.sort(key=lambda member: not _is_bag_info(member[1].name))  # its Oxum first
+            digests = {}
+            for info, entry in members:
+                digests[entry.name] = _extract_one(
+                    archive.open(info), dest, entry, budget, progress
+                )
     return Extracted(dest / root, _inside(root, digests))
 
 
@@ -237,67 +416,74 @@ def _tar_entry(member: tarfile.TarInfo) -> tuple[str, int, bool]:
     return member.name, member.size, member.isdir()
 
 
-def _tar_size(field: bytes) -> int:
-    if field[:1] and field[0] & 0x80:  # base-256
-        return int.from_bytes(field[1:], "big")
-    digits = field.replace(b"\x00", b" ").strip()
-    return int(digits or b"0", 8)
+class BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads a long-name or pax header's body whole into memory, at the size its
+    header states: that size is bounded before it is read. Sparse files are refused."""
+
+    def _proc_member(self, archive: Any) -> Any:
+        if self.type in TAR_META_TYPES and self.size > TAR_META_LIMIT:
+            raise InvalidBundle(["a tar long-name or pax header is larger than 64 KiB"])
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise InvalidBundle([f"sparse file in the archive: {self.name!r}"])
+        return super()._proc_member(archive)  # type: ignore[misc]
 
 
-def prescan_tar(path: Path, limits: ImportLimits) -> None:
-    """Walk the raw tar headers before tarfile does: tarfile reads long-name and pax headers
-    whole into memory, so their sizes are bounded here, and so is the decompressed total."""
-    budget = limits.max_total_bytes + limits.max_entries * 3 * TAR_BLOCK
-    seen = 0
-    with gzip.open(path, "rb") as stream:
-        while True:
-            header = stream.read(TAR_BLOCK)
-            if len(header) < TAR_BLOCK:
-                raise InvalidBundle(["truncated or corrupt tar.gz archive (short header)"])
-            if header == bytes(TAR_BLOCK):
-                return
-            size = _tar_size(header[124:136])
-            if header[156:157] in TAR_META_TYPES and size > TAR_META_LIMIT:
-                raise InvalidBundle(["a tar long-name or pax header is larger than 64 KiB"])
-            remaining = -(-size // TAR_BLOCK) * TAR_BLOCK
-            seen += TAR_BLOCK + remaining
-            if seen > budget:
-                raise InvalidBundle(
-                    [f"more than {limits.max_total_bytes} uncompressed bytes in the archive"]
-                )
-            if seen > RATIO_FLOOR and seen / max(path.stat().st_size, 1) > limits.max_ratio:
-                raise InvalidBundle(
-                    [f"compression ratio above {limits.max_ratio:g} (a decompression bomb?)"]
-                )
-            while remaining:
-                chunk = stream.read(min(remaining, CHUNK))
-                if not chunk:
-                    raise InvalidBundle(["truncated or corrupt tar.gz archive (short entry)"])
-                remaining -= len(chunk)
+class CountedStream:
+    """The decompressed stream tarfile reads from: every byte it asks for is counted against
+    the archive's budget of headers, padding and contents, so no part of it (pax headers and
+    padding included) expands without bound."""
+
+    def __init__(self, stream: gzip.GzipFile, budget: int, limit: int) -> None:
+        self.stream = stream
+        self.budget = budget
+        self.limit = limit
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.read_bytes += len(data)
+        if self.read_bytes > self.budget:
+            raise InvalidBundle([f"more than {self.limit} expanded bytes in the archive"])
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 0 and offset > self.stream.tell():
+            self.read_bytes += offset - self.stream.tell()
+            if self.read_bytes > self.budget:
+                raise InvalidBundle([f"more than {self.limit} expanded bytes in the archive"])
+        return self.stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.stream.tell()
 
 
 def extract_tar_gz(
     path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
 ) -> Extracted:
-    with _corrupt_is_invalid("tar.gz"):
-        prescan_tar(path, limits)
-        ledger = Ledger(limits, path.stat().st_size)
-        with tarfile.open(path, mode="r:gz") as archive:  # first pass: headers only
-            while (member := archive.next()) is not None:
-                ledger.admit(*_tar_entry(member))
-        root = ledger.check_tree()
-        digests = {}
-        with tarfile.open(path, mode="r:gz") as archive:
-            while (member := archive.next()) is not None:
-                name, size, is_dir = _tar_entry(member)
-                if is_dir:
-                    continue
-                source = archive.extractfile(member)
-                if source is None:
-                    raise InvalidBundle([f"unreadable entry in the archive: {name!r}"])
-                name = checked_name(name)
-                with source, _create(dest, name) as target:
-                    digests[name] = _copy(source, target, name, size, progress)
+    """One pass: each header is checked, then its entry written to `dest` (the caller's
+    private folder, removed whole on any refusal); the tree is checked at the end."""
+    budget = Budget(limits, dest)
+    ledger = Ledger(limits)
+    digests = {}
+    check_free(dest, 0, limits)
+    allowance = limits.max_total_bytes + (limits.max_entries + 2) * 3 * TAR_BLOCK
+    with (
+        _corrupt_is_invalid("tar.gz"),
+        gzip.open(path, "rb") as stream,
+        tarfile.TarFile(
+            fileobj=CountedStream(stream, allowance, limits.max_total_bytes),  # type: ignore[arg-type]
+            tarinfo=BoundedTarInfo,
+        ) as archive,
+    ):
+        while (member := archive.next()) is not None:
+            entry = ledger.admit(*_tar_entry(member))
+            if entry.is_dir:
+                continue
+            source = archive.extractfile(member)
+            if source is None:
+                raise InvalidBundle([f"unreadable entry in the archive: {entry.name!r}"])
+            digests[entry.name] = _extract_one(source, dest, entry, budget, progress)
+    root = ledger.check_tree()
     return Extracted(dest / root, _inside(root, digests))
 
 

@@ -12,16 +12,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from ...core.seal import canonical_json, sha256_hex
 from ...errors import InvalidBundle
 from ...models import PacketStatus
-from .bag import ALGORITHMS, parse_bag_info, parse_manifest, payload_oxum
+from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
 from .document import PACKET_JSON, BundleDocument, FileRef, recomputed_checksum
-from .limits import ImportLimits
-from .reader import Digests, detect_format, extract
+from .inline import load_split
+from .limits import MAX_VERSION, ImportLimits, json_value_problem
+from .reader import Digests, check_free, detect_format, extract
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int], object]
@@ -67,19 +69,47 @@ def _read_text(path: Path, limit: int, problems: list[str]) -> str | None:
         return None
 
 
-def _parse_document(raw: str | bytes | None, problems: list[str]) -> BundleDocument | None:
+def _load_json(raw: str | bytes | None, problems: list[str]) -> Any:
     if raw is None:
         return None
     try:
-        return BundleDocument.model_validate(json.loads(raw))
+        return json.loads(raw)
     except (ValueError, RecursionError) as error:
-        if isinstance(error, ValidationError):
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            problems.append(f"packet.json does not match the schema: {where}: {first['msg']}")
-        else:
-            problems.append(f"packet.json is not valid JSON ({error})")
+        problems.append(f"packet.json is not valid JSON ({error})")
         return None
+
+
+def _validate_document(
+    value: Any, problems: list[str], limits: ImportLimits
+) -> BundleDocument | None:
+    """packet.json's schema, then what the schema can't say: at most `max_items` items (counted
+    before they are validated), and data and metadata the API would have accepted."""
+    if value is None:
+        return None
+    contents = value.get("contents") if isinstance(value, dict) else None
+    if isinstance(contents, list) and len(contents) > limits.max_items:
+        problems.append(f"the bundle holds more than {limits.max_items} items")
+        return None
+    try:
+        document = BundleDocument.model_validate(value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        problems.append(f"packet.json does not match the schema: {where}: {first['msg']}")
+        return None
+    before = len(problems)
+    if document.packet.version > MAX_VERSION:
+        problems.append(f"packet.json's packet.version is above {MAX_VERSION}")
+    free = [("packet.metadata", document.packet.metadata)] + [
+        (f"contents.{index}.data", item.data)
+        for index, item in enumerate(document.contents)
+        if item.data is not None
+    ]
+    for where, data in free:
+        problem = json_value_problem(data, limits.max_json_depth, limits.max_value_bytes)
+        if problem is not None:
+            problems.append(f"packet.json's {where} {problem}")
+    return None if len(problems) > before else document
 
 
 def _check_document(document: BundleDocument, problems: list[str]) -> str:
@@ -117,12 +147,14 @@ class BagCheck:
         self.root = root
         self.limits = limits
         self.progress = progress
-        self.known = known or {}  # digests taken while the files were written
+        self.known = dict(known or {})  # digests taken while the files were written
         self.problems: list[str] = []
 
     def measure(self, path: str) -> Digests:
-        known = self.known.get(path)
-        return known if known is not None else _digests(self.root / path, self.progress)
+        """Each file is hashed at most once (while it was extracted, as a rule)."""
+        if path not in self.known:
+            self.known[path] = _digests(self.root / path, self.progress)
+        return self.known[path]
 
     def payload_files(self) -> list[str]:
         data = self.root / "data"
@@ -152,7 +184,7 @@ class BagCheck:
         self._check_oxum(info, measured)
         self._check_tag_manifest()
         raw = _read_text(self.root / PACKET_JSON, self.limits.max_json_bytes, problems)
-        document = _parse_document(raw, problems)
+        document = _validate_document(_load_json(raw, problems), problems, self.limits)
         if document is None:
             raise InvalidBundle(problems)
         checksum = _check_document(document, problems)
@@ -183,6 +215,10 @@ class BagCheck:
             text = _read_text(path, 64 * 1024 * 1024, self.problems) or ""
             entries, problems = parse_manifest(text, algorithm)
             self.problems.extend(problems)
+            for name in entries:
+                problem = bag_path_problem(name)
+                if problem is not None:
+                    self.problems.append(f"{path.name} lists {name!r}: {problem}")
             for name in sorted(set(entries) - set(measured)):
                 self.problems.append(f"{name} is listed in {path.name} but missing")
             for name in payload:
@@ -202,6 +238,7 @@ class BagCheck:
             self.problems.append(f"Payload-Oxum is {declared} but the payload is {actual}")
 
     def _check_tag_manifest(self) -> None:
+        """Tag files only: normalised relative paths outside data/, of files in the bag."""
         path = self.root / "tagmanifest-sha256.txt"
         if not path.is_file():
             return
@@ -210,11 +247,16 @@ class BagCheck:
         )
         self.problems.extend(problems)
         for name, digest in entries.items():
-            target = self.root / name
-            if name.startswith("data/") or ".." in name.split("/") or not target.is_file():
+            problem = bag_path_problem(name)
+            if problem is not None:
+                self.problems.append(f"tagmanifest-sha256.txt lists {name!r}: {problem}")
+            elif name.split("/")[0] == "data" or name not in self.tag_files():
                 self.problems.append(f"{name} is listed in tagmanifest-sha256.txt but missing")
             elif self.measure(name)[1] != digest:
                 self.problems.append(f"{name} does not match its sha256 in tagmanifest-sha256.txt")
+
+    def tag_files(self) -> set[str]:
+        return {name for name in self.known if name.split("/")[0] != "data"}
 
     def _check_items(
         self,
@@ -257,10 +299,11 @@ def _decode_inline(ref: FileRef, target: Path, label: str, problems: list[str]) 
 
 
 def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
+    """The files are decoded to `dest` while the bundle is read (bundles/format/inline)."""
     problems: list[str] = []
-    if path.stat().st_size > limits.max_json_bytes:
-        raise InvalidBundle([f"a json bundle may not exceed {limits.max_json_bytes} bytes"])
-    document = _parse_document(path.read_bytes(), problems)
+    check_free(dest, 0, limits)
+    value, decoded = load_split(path, dest, limits)
+    document = _validate_document(value, problems, limits)
     if document is None:
         raise InvalidBundle(problems)
     checksum = _check_document(document, problems)
@@ -270,8 +313,17 @@ def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
         for key, ref in (("file", item.file), ("original", item.original_file)):
             if ref is None:
                 continue
-            target = dest / f"{index:04d}-{key}"
-            if _decode_inline(ref, target, label, problems) and ref is item.file:
+            inline = decoded.get(ref.content_base64 or "")
+            if inline is None:
+                target = dest / f"{index:04d}-{key}"
+                if not _decode_inline(ref, target, label, problems):
+                    continue
+            elif inline.size != ref.size or inline.sha256 != ref.sha256:
+                problems.append(f"the file of {label} does not match its size or sha256")
+                continue
+            else:
+                target = inline.path
+            if ref is item.file:
                 files[ref.sha256] = target
     if problems:
         raise InvalidBundle(problems)
