@@ -321,15 +321,18 @@ def write_users(path: Path, users: list[FrameUser]) -> Path:
     return path
 
 
-def test_token_command_issues_a_token_the_host_accepts(
+async def test_token_command_issues_a_token_the_host_accepts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ana = FrameUser(email="ana@example.org", tenant_id=TENANT)
-    users_file = write_users(tmp_path / "users.json", [ana])
+    users_file = tmp_path / "users.json"  # no ids: the server and the command must agree
+    users_file.write_text(f'[{{"email": "ana@example.org", "tenant_id": "{TENANT}"}}]')
     monkeypatch.setenv("ARKHAM_PACKETS_AUTH_SECRET", TOKEN_SECRET)
     monkeypatch.setenv("ARKHAM_PACKETS_AUTH_USERS_FILE", str(users_file))
     assert main(["token", "ana@example.org"]) == 0
     token = capsys.readouterr().out.strip()
+    server_side = HostAuth.from_file(TOKEN_SECRET, users_file)  # read again, as `serve` does
+    ana = await server_side.user_for_token(token)
+    assert ana is not None and ana.email == "ana@example.org"
     claims = jwt.decode(token, TOKEN_SECRET, audience=AUDIENCE, algorithms=["HS256"])
     assert claims["sub"] == str(ana.id) and claims["aud"] == AUDIENCE
     assert 3590 <= claims["exp"] - time.time() <= 3600

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 AUDIENCE = ["fastapi-users:auth"]
 ALGORITHM = "HS256"
@@ -24,16 +24,28 @@ MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash
 DEFAULT_LIFETIME_SECONDS = 3600  # the Frame's JWT_LIFETIME_SECONDS default
 
 
+USER_IDS = uuid.UUID("5b0e7d1c-7a55-4f4e-9d43-6f1f0c2b8a11")  # namespace of derived ids
+
+
 class FrameUser(BaseModel):
     """The fields of the Frame's `User` that a shard reads."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    id: uuid.UUID
     email: str = Field(min_length=3, max_length=320)
     tenant_id: uuid.UUID
     role: Literal["admin", "analyst", "viewer"] = "analyst"
     is_active: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stable_id(cls, data: object) -> object:
+        """Without an id, one derived from the email: every process that reads the same users
+        file (the server, `arkham-packets token`) must agree on who a token names."""
+        if isinstance(data, dict) and data.get("id") is None and isinstance(data.get("email"), str):
+            return {**data, "id": uuid.uuid5(USER_IDS, data["email"])}
+        return data
 
 
 USERS_FILE = TypeAdapter(list[FrameUser])
