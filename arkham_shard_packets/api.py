@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from .attachments import routes as files
 from .bundles import routes as bundles
-from .errors import PacketsRoute
+from .errors import PacketsRoute, error_responses
 from .events import routes as events
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
@@ -22,7 +22,13 @@ PREFIX = "/api/packets"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["packets"], route_class=PacketsRoute)
+    # 401 and 403: the caller's Frame user (frame/callers.py), or a share link's password
+    router = APIRouter(
+        prefix=PREFIX,
+        tags=["packets"],
+        route_class=PacketsRoute,
+        responses=error_responses(401, 403),
+    )
     router.include_router(packets.collection)
     router.include_router(bundles.collection)
     router.include_router(batch.router)

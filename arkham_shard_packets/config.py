@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .bundles.format.limits import ImportLimits
@@ -22,6 +23,13 @@ class Settings(BaseSettings):
     # (see frame.shard_data_dir).
     data_dir: Path | None = None
     api_token: str | None = None
+    # Unset: the Frame's config `packets.require_user`, else off (the Shell's Packets page sends
+    # no token). On: every route but the share links needs a Frame user.
+    require_user: bool | None = None
+    # The standalone host's stand-in for the Frame's auth (host/auth.py): both or neither.
+    auth_secret: str | None = None
+    auth_users_file: Path | None = None
+    jwt_lifetime_seconds: int = Field(3600, ge=1, le=366 * 24 * 3600)
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
     share_lockout_seconds: int = 300

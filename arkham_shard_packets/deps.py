@@ -6,13 +6,13 @@ FastAPI runs a plain `def` dependency in a worker thread, which costs more than 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
 from .db.scope import Scope
 from .errors import ServiceMissing
-from .frame.seam import actor_of
+from .frame.callers import FrameUserDep
 from .packets.schemas import NO_NUL
 from .wiring import Services
 
@@ -31,9 +31,12 @@ async def get_services(request: Request) -> Services:
     return services
 
 
-async def get_scope(request: Request) -> Scope:
-    tenant = _shard(request).get_tenant_id_or_none()  # type: ignore[attr-defined]
-    return Scope(tenant_id=None if tenant is None else str(tenant), actor=actor_of(request))
+async def get_scope(request: Request, frame_user: FrameUserDep) -> Scope:
+    """Who is asking (frame/callers.py): refuses an anonymous or read-only caller (401, 403)
+    before the route does anything."""
+    shard: Any = _shard(request)
+    scope: Scope = await shard.callers.scope(request, frame_user, shard.get_tenant_id_or_none())
+    return scope
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -78,6 +78,15 @@ class Forbidden(PacketsError):
     status_code = 403
 
 
+class NotAuthenticated(PacketsError):
+    """No Frame user where one is required, or a bearer token that resolves to none."""
+
+    status_code = 401
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 class ShareNotFound(NotFound):
     pass
 
@@ -153,7 +162,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 STATUS_TEXT = {
-    401: "Password required or wrong",
+    401: "No valid Frame user where one is needed, or a share password missing or wrong",
     403: "Not permitted",
     404: "Not found",
     409: "Refused by the packet's state",

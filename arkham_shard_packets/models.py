@@ -147,6 +147,7 @@ class PacketShare:
     expires_at: datetime | None = None
     access_token: str = ""
     shared_by: str = "system"
+    shared_by_email: str | None = None
     password_protected: bool = False
     access_count: int = 0
     last_accessed_at: datetime | None = None

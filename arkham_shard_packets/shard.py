@@ -14,6 +14,7 @@ from .db.engine import create_engine
 from .db.schema import ensure_newest
 from .db.session import Database
 from .errors import ServiceMissing
+from .frame.callers import CallerRules, caller_rules
 from .frame.seam import (
     ArkhamShard,
     frame_database_url,
@@ -37,6 +38,7 @@ class PacketsShard(ArkhamShard):
     def __init__(self) -> None:
         super().__init__()
         self.services: Services | None = None
+        self.callers = CallerRules()
 
     async def initialize(self, frame: Any) -> None:
         self.frame = frame
@@ -46,6 +48,7 @@ class PacketsShard(ArkhamShard):
         if storage is None:
             logger.info("packets: no storage service; files stay in the shard's data directory")
         settings = Settings()
+        self.callers = caller_rules(frame, settings.require_user)
         url = settings.database_url or frame_database_url(database_service)
         if not url:
             raise ServiceMissing("the Frame's database service has no config.database_url")

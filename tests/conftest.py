@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,41 +20,14 @@ from sqlalchemy import text
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.schema import VERSION_TABLE
 from arkham_shard_packets.db.tables import metadata
-from arkham_shard_packets.frame.fallback import current_tenant_id
 from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.auth import HostAuth
+
+from .frame_users import TOKEN_SECRET, Users
 
 from .live_host import LiveHost
 
 POSTGRES_URL = os.environ.get("PACKETS_TEST_DATABASE_URL")
-TENANT_HEADER = "x-test-tenant"
-USER_HEADER = "x-test-user"
-
-
-class FakeAuth:
-    """Stands in for the Frame's auth and tenant middleware: the user and tenant come from
-    test headers, as the Frame would take them from a JWT."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        user = headers.get(USER_HEADER)
-        if user:
-            scope.setdefault("state", {})["user"] = {"id": user}
-        token = current_tenant_id.set(headers.get(TENANT_HEADER))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            current_tenant_id.reset(token)
 
 
 async def reset_postgres(url: str) -> None:
@@ -71,11 +44,22 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def app(tmp_path: Path, database_url: str) -> AsyncIterator[FastAPI]:
+def frame_auth() -> HostAuth:
+    """The stand-in for the Frame's auth: Frame users, calling with bearer tokens."""
+    return HostAuth(TOKEN_SECRET)
+
+
+@pytest.fixture
+def users(frame_auth: HostAuth) -> Users:
+    return Users(frame_auth)
+
+
+@pytest.fixture
+async def app(tmp_path: Path, database_url: str, frame_auth: HostAuth) -> AsyncIterator[FastAPI]:
     if POSTGRES_URL:
         await reset_postgres(database_url)
-    application = create_app(HostConfig(data_dir=tmp_path / "data", database_url=database_url))
-    application.add_middleware(FakeAuth)
+    config = HostConfig(data_dir=tmp_path / "data", database_url=database_url, auth=frame_auth)
+    application = create_app(config)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from arkham_shard_packets.db.tables import packet_contents, packets
 
-from .conftest import USER_HEADER, add_item, make_packet, packet_events
+from .conftest import add_item, make_packet, packet_events
+from .frame_users import Users
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
@@ -61,17 +62,24 @@ async def test_create_returns_the_packet_as_the_frame_ui_reads_it(
     assert created[0]["source"] == "packets"
 
 
-async def test_created_by_is_the_authenticated_user(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/packets/", json={"name": "Mine"}, headers={USER_HEADER: "user-42"}
+async def test_created_by_is_the_authenticated_user(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    tenant = "7c0f3a0e-0000-4000-8000-00000000000a"
+    ana, ben = (
+        users.user(tenant, email="ana@example.org"),
+        users.user(tenant, email="ben@example.org"),
     )
-    assert response.json()["created_by"] == "user-42"
+    response = await client.post(
+        "/api/packets/", json={"name": "Mine"}, headers=users.headers(tenant, email=ana.email)
+    )
+    assert response.json()["created_by"] == str(ana.id)
     item = await client.post(
         f"/api/packets/{response.json()['id']}/contents",
         json={"content_type": "entity", "content_id": "e1"},
-        headers={USER_HEADER: "user-7"},
+        headers=users.headers(tenant, email=ben.email),
     )
-    assert item.json()["added_by"] == "user-7"
+    assert item.json()["added_by"] == str(ben.id)
 
 
 async def test_create_validation(client: httpx.AsyncClient) -> None:

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from arkham_shard_packets.db.tables import packet_files
 
 from .bundle_helpers import attach
-from .conftest import TENANT_HEADER, add_item, make_packet, packet_events
+from .conftest import add_item, make_packet, packet_events
+from .frame_users import Users
 
 
 def store_root(app: FastAPI) -> Path:
@@ -217,9 +218,11 @@ async def test_an_upload_is_streamed_not_held(client: httpx.AsyncClient, tmp_pat
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes for a 24 MiB upload"
 
 
-async def test_files_and_exports_stay_within_their_tenant(client: httpx.AsyncClient) -> None:
-    mine = {TENANT_HEADER: "tenant-a"}
-    theirs = {TENANT_HEADER: "tenant-b"}
+async def test_files_and_exports_stay_within_their_tenant(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    mine = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    theirs = users.headers("7c0f3a0e-0000-4000-8000-00000000000b")
     packet = (await client.post("/api/packets/", json={"name": "A"}, headers=mine)).json()
     entry = (
         await client.post(

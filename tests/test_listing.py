@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from .conftest import USER_HEADER, add_item, make_packet
+from .conftest import add_item, make_packet
+from .frame_users import Users
 
 
 async def seed(client: httpx.AsyncClient, n: int) -> list[dict[str, object]]:
@@ -78,11 +79,16 @@ async def test_out_of_range_numbers_are_clamped(client: httpx.AsyncClient) -> No
     assert far["total"] == 3
 
 
-async def test_filters(client: httpx.AsyncClient) -> None:
+async def test_filters(client: httpx.AsyncClient, users: Users) -> None:
+    tenant = "7c0f3a0e-0000-4000-8000-0000000000f1"
+    client.headers.update(users.headers(tenant))  # one tenant; gamma is another user's
     alpha = await make_packet(client, "Alpha 100% leak", description="offshore accounts")
     beta = await make_packet(client, "Beta", visibility="team")
+    ana = users.user(tenant, email="ana@example.org")
     gamma = (
-        await client.post("/api/packets/", json={"name": "Gamma"}, headers={USER_HEADER: "ana"})
+        await client.post(
+            "/api/packets/", json={"name": "Gamma"}, headers=users.headers(tenant, email=ana.email)
+        )
     ).json()
     await add_item(client, alpha["id"])
     await client.post(f"/api/packets/{beta['id']}/finalize")
@@ -96,7 +102,7 @@ async def test_filters(client: httpx.AsyncClient) -> None:
 
     assert await ids(status="finalized") == {beta["id"]}
     assert await ids(visibility="team") == {beta["id"]}
-    assert await ids(created_by="ana") == {gamma["id"]}
+    assert await ids(created_by=str(ana.id)) == {gamma["id"]}
     assert await ids(search="OFFSHORE") == {alpha["id"]}
     assert await ids(search="alpha") == {alpha["id"]}
     assert await ids(q="gam") == {gamma["id"]}

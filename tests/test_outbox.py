@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from arkham_shard_packets.db.tables import outbox
 from arkham_shard_packets.host.app import HostConfig, create_app
 
-from .conftest import TENANT_HEADER, FakeAuth, add_item, make_packet, packet_events
+from .conftest import add_item, make_packet, packet_events
+from .frame_users import Users
 
 
 class FlakyBus:
@@ -116,7 +117,6 @@ async def test_the_background_loop_retries(
 @asynccontextmanager
 async def restarted(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(HostConfig(data_dir=tmp_path / "data", database_url=database_url))
-    app.add_middleware(FakeAuth)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
@@ -164,8 +164,10 @@ async def test_the_feed_serves_every_change_without_gaps(client: httpx.AsyncClie
     assert tail == {"events": [], "count": 0, "next_after": after}
 
 
-async def test_the_feed_is_tenant_scoped(client: httpx.AsyncClient) -> None:
-    await client.post("/api/packets/", json={"name": "a"}, headers={TENANT_HEADER: "tenant-a"})
-    await client.post("/api/packets/", json={"name": "b"}, headers={TENANT_HEADER: "tenant-b"})
-    feed = (await client.get("/api/packets/events", headers={TENANT_HEADER: "tenant-a"})).json()
+async def test_the_feed_is_tenant_scoped(client: httpx.AsyncClient, users: Users) -> None:
+    tenant_a = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    tenant_b = users.headers("7c0f3a0e-0000-4000-8000-00000000000b")
+    await client.post("/api/packets/", json={"name": "a"}, headers=tenant_a)
+    await client.post("/api/packets/", json={"name": "b"}, headers=tenant_b)
+    feed = (await client.get("/api/packets/events", headers=tenant_a)).json()
     assert [e["payload"]["name"] for e in feed["events"]] == ["a"]

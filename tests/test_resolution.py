@@ -19,6 +19,7 @@ from fastapi import FastAPI, HTTPException, Request
 
 from .bundle_helpers import export
 from .conftest import add_item, make_packet
+from .frame_users import Users
 from .test_export import unpack
 
 ORIGINAL = b"%PDF-1.7 the original scan of the manifest"
@@ -57,7 +58,13 @@ class Entities:
 
 
 @pytest.fixture
-async def frame_app(app: FastAPI) -> FastAPI:
+def analyst(users: Users) -> dict[str, str]:
+    """A Frame user's bearer token, which the owning shard's route below asks for."""
+    return users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+
+
+@pytest.fixture
+async def frame_app(app: FastAPI, analyst: dict[str, str]) -> FastAPI:
     frame = app.state.frame
     storage_id = await frame.get_service("storage").store(
         "Manifest scan.pdf", ORIGINAL, category="documents"
@@ -66,7 +73,7 @@ async def frame_app(app: FastAPI) -> FastAPI:
     frame.services["entities"] = Entities()
 
     async def claim(claim_id: str, request: Request) -> dict[str, Any]:
-        if request.headers.get("authorization") != "Bearer analyst":
+        if request.headers.get("authorization") != analyst["Authorization"]:
             raise HTTPException(401, "who are you?")
         if claim_id != "claim/7":
             raise HTTPException(404, "no such claim")
@@ -77,8 +84,9 @@ async def frame_app(app: FastAPI) -> FastAPI:
 
 
 async def test_resolution_order_and_unresolved_items(
-    frame_app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+    frame_app: FastAPI, client: httpx.AsyncClient, tmp_path: Path, analyst: dict[str, str]
 ) -> None:
+    client.headers.update(analyst)  # the packet is the analyst's; the export forwards the token
     packet = await make_packet(client)
     pid = packet["id"]
     await add_item(client, pid, "doc-1", "document", order=0)
@@ -89,11 +97,7 @@ async def test_resolution_order_and_unresolved_items(
     await add_item(client, pid, "claim/7", "claim", order=5)
     await add_item(client, pid, "m-1", "matrix", order=6)
 
-    response = await client.post(
-        f"/api/packets/{pid}/export",
-        json={"format": "zip"},
-        headers={"authorization": "Bearer analyst"},
-    )
+    response = await client.post(f"/api/packets/{pid}/export", json={"format": "zip"})
     assert response.status_code == 200, response.text
     body = response.json()
     archive = (await client.get(body["download_url"])).content

@@ -17,12 +17,12 @@ from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import (
     POSTGRES_URL,
-    USER_HEADER,
     add_item,
     make_packet,
     packet_events,
     reset_postgres,
 )
+from .frame_users import Users
 from .share_helpers import (
     PASSWORD_HEADER,
     access_actions,
@@ -341,7 +341,9 @@ async def test_no_token_in_our_log_lines(
     assert not [line for line in ours if token in line]
 
 
-async def test_revoked_link_stops_even_a_password_holder(client: httpx.AsyncClient) -> None:
+async def test_revoked_link_stops_even_a_password_holder(
+    client: httpx.AsyncClient, users: Users
+) -> None:
     packet = await finalized_packet(client)
     created = await share(client, packet["id"], permissions="edit", password="correct horse")
     await client.delete(f"/api/packets/{packet['id']}/shares/{created['id']}")
@@ -349,7 +351,10 @@ async def test_revoked_link_stops_even_a_password_holder(client: httpx.AsyncClie
         response = await client.request(
             verb,
             f"/api/packets/shared/{created['access_token']}{path}",
-            headers={PASSWORD_HEADER: "correct horse", USER_HEADER: "owner"},
+            headers={
+                PASSWORD_HEADER: "correct horse",
+                **users.headers("7c0f3a0e-0000-4000-8000-00000000000a"),
+            },
             json={"author": "a", "body": "b"},
         )
         assert response.status_code == 404

@@ -12,19 +12,23 @@ from sqlalchemy import select
 
 from arkham_shard_packets.db.tables import metadata, packet_shares
 
-from .conftest import TENANT_HEADER, USER_HEADER, make_packet, packet_events
+from .conftest import make_packet, packet_events
+from .frame_users import Users
 from .share_helpers import finalized_packet, in_seconds, share, share_row, status_of
 
 
 async def test_first_share_of_a_finalized_packet_makes_it_shared(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, users: Users
 ) -> None:
+    tenant = "7c0f3a0e-0000-4000-8000-00000000000a"
+    client.headers.update(users.headers(tenant))
     packet = await finalized_packet(client)
     expires = in_seconds(3600)
+    nine = users.user(tenant, email="nine@example.org")
     response = await client.post(
         f"/api/packets/{packet['id']}/share",
         json={"shared_with": "ana@example.org", "permissions": "comment", "expires_at": expires},
-        headers={USER_HEADER: "user-9"},
+        headers=users.headers(tenant, email=nine.email),
     )
     assert response.status_code == 201, response.text
     created = response.json()
@@ -37,7 +41,7 @@ async def test_first_share_of_a_finalized_packet_makes_it_shared(
     assert created["permissions"] == "comment"
     assert datetime.fromisoformat(created["expires_at"]) == datetime.fromisoformat(expires)
     assert datetime.fromisoformat(created["shared_at"]).utcoffset() == timedelta(0)
-    assert created["shared_by"] == "user-9"
+    assert created["shared_by"] == str(nine.id)
     assert created["password_protected"] is False
     assert await status_of(client, packet["id"]) == "shared"
 
@@ -247,11 +251,11 @@ async def test_statistics_count_shares_by_state(client: httpx.AsyncClient) -> No
     assert (stats["total_shares"], stats["active_shares"], stats["expired_shares"]) == (2, 2, 0)
 
 
-A = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-00000000000a"}
-B = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-00000000000b"}
-
-
-async def test_tenants_see_and_revoke_only_their_own_shares(client: httpx.AsyncClient) -> None:
+async def test_tenants_see_and_revoke_only_their_own_shares(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    A = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    B = users.headers("7c0f3a0e-0000-4000-8000-00000000000b")
     packet = (await client.post("/api/packets/", json={"name": "A's"}, headers=A)).json()
     response = await client.post(
         f"/api/packets/{packet['id']}/share", json={"shared_with": "public"}, headers=A

@@ -1,16 +1,15 @@
-"""With a tenant in the Frame's context, a tenant sees only its own packets."""
+"""Frame users of one tenant see only their tenant's packets."""
 
 from __future__ import annotations
 
 import httpx
 
-from .conftest import TENANT_HEADER
-
-A = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-00000000000a"}
-B = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-00000000000b"}
+from .frame_users import Users
 
 
-async def test_tenants_are_isolated(client: httpx.AsyncClient) -> None:
+async def test_tenants_are_isolated(client: httpx.AsyncClient, users: Users) -> None:
+    A = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    B = users.headers("7c0f3a0e-0000-4000-8000-00000000000b")
     mine = (await client.post("/api/packets/", json={"name": "A's"}, headers=A)).json()
     theirs = (await client.post("/api/packets/", json={"name": "B's"}, headers=B)).json()
     untenanted = (await client.post("/api/packets/", json={"name": "none"})).json()

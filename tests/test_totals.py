@@ -20,10 +20,17 @@ from arkham_shard_packets.db.tables import (
 )
 from arkham_shard_packets.packets import totals
 
-from .conftest import TENANT_HEADER, add_item, make_packet
+from .conftest import add_item, make_packet
+from .frame_users import Users
 from .share_helpers import in_seconds
 
-TENANT = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-0000000000aa"}
+TENANT_ID = "7c0f3a0e-0000-4000-8000-0000000000aa"
+
+
+@pytest.fixture
+def tenant(users: Users) -> dict[str, str]:
+    """Headers of a Frame user of tenant TENANT_ID."""
+    return users.headers(TENANT_ID)
 
 
 async def truth(engine: Any, tenant: str | None = None) -> dict[str, Any]:
@@ -77,7 +84,7 @@ async def truth(engine: Any, tenant: str | None = None) -> dict[str, Any]:
 async def assert_totals_match(
     client: httpx.AsyncClient, engine: Any, headers: dict[str, str] | None = None
 ) -> None:
-    expected = await truth(engine, (headers or {}).get(TENANT_HEADER))
+    expected = await truth(engine, None if headers is None else TENANT_ID)
     stats = (await client.get("/api/packets/stats/overview", headers=headers)).json()
     for key, value in expected.items():
         assert stats[key] == value, key
@@ -142,26 +149,28 @@ async def churn(client: httpx.AsyncClient, headers: dict[str, str] | None = None
     await client.post(f"/api/packets/{made[4]}/archive", headers=headers)
 
 
-async def test_totals_follow_every_kind_of_change(client: httpx.AsyncClient, engine: Any) -> None:
+async def test_totals_follow_every_kind_of_change(
+    client: httpx.AsyncClient, engine: Any, tenant: dict[str, str]
+) -> None:
     await assert_totals_match(client, engine)
     await churn(client)
-    await churn(client, TENANT)
+    await churn(client, tenant)
     await assert_totals_match(client, engine)
-    await assert_totals_match(client, engine, TENANT)
+    await assert_totals_match(client, engine, tenant)
 
 
 async def test_folding_keeps_the_sums(
-    client: httpx.AsyncClient, engine: Any, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, engine: Any, monkeypatch: pytest.MonkeyPatch, tenant: dict[str, str]
 ) -> None:
     monkeypatch.setattr(totals, "FOLD_AFTER", 4)
     await churn(client)
-    await churn(client, TENANT)
+    await churn(client, tenant)
     before = await tally_rows(engine)
     await assert_totals_match(client, engine)
     after = await tally_rows(engine)
     assert after < before
     await assert_totals_match(client, engine)
-    await assert_totals_match(client, engine, TENANT)
+    await assert_totals_match(client, engine, tenant)
     await churn(client)
     await assert_totals_match(client, engine)
     assert await tally_rows(engine) <= after + 30
@@ -206,17 +215,17 @@ async def test_shares_that_expire_leave_the_active_count(
 
 
 async def test_the_migration_sums_what_is_already_there(
-    client: httpx.AsyncClient, engine: Any
+    client: httpx.AsyncClient, engine: Any, tenant: dict[str, str]
 ) -> None:
     """A database from before the tallies gets them summed from its rows: taken down to the
     revision before them, and back up."""
     await churn(client)
-    await churn(client, TENANT)
+    await churn(client, tenant)
     await downgrade(engine, "0005")
     async with engine.connect() as conn:
         assert not await conn.run_sync(lambda sync: inspect(sync).has_table(packet_tallies.name))
     await upgrade(engine)
     await assert_totals_match(client, engine)
-    await assert_totals_match(client, engine, TENANT)
+    await assert_totals_match(client, engine, tenant)
     await churn(client)
     await assert_totals_match(client, engine)

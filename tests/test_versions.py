@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from arkham_shard_packets.db.tables import packet_snapshots, packet_versions
 
-from .conftest import TENANT_HEADER, USER_HEADER, add_item, make_packet, packet_events
+from .conftest import add_item, make_packet, packet_events
+from .frame_users import Users
 
 SNAPSHOT_PATH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -54,13 +55,16 @@ async def test_creating_a_packet_records_version_1(client: httpx.AsyncClient) ->
     assert uuid.UUID(first["id"]).version == 4
 
 
-async def test_create_version_from_body_or_query(client: httpx.AsyncClient) -> None:
+async def test_create_version_from_body_or_query(client: httpx.AsyncClient, users: Users) -> None:
+    tenant = "7c0f3a0e-0000-4000-8000-00000000000a"
+    client.headers.update(users.headers(tenant))
     packet = await make_packet(client)
     pid = packet["id"]
+    ana = users.user(tenant, email="ana@example.org")
     response = await client.post(
         f"/api/packets/{pid}/versions",
         json={"changes_summary": "after review"},
-        headers={USER_HEADER: "ana"},
+        headers=users.headers(tenant, email=ana.email),
     )
     assert response.status_code == 201
     version = response.json()
@@ -69,7 +73,7 @@ async def test_create_version_from_body_or_query(client: httpx.AsyncClient) -> N
     assert version["version_number"] == 2
     assert version["changes_summary"] == "after review"
     assert version["kind"] == "manual"
-    assert version["created_by"] == "ana"
+    assert version["created_by"] == str(ana.id)
     assert SNAPSHOT_PATH.match(version["snapshot_path"])
 
     by_query = await client.post(
@@ -322,9 +326,9 @@ async def test_twenty_concurrent_versions_get_consecutive_numbers(
     assert await count(engine, packet_versions) == 21
 
 
-async def test_versions_are_tenant_scoped(client: httpx.AsyncClient) -> None:
-    tenant_a = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-00000000000a"}
-    tenant_b = {TENANT_HEADER: "7c0f3a0e-0000-4000-8000-00000000000b"}
+async def test_versions_are_tenant_scoped(client: httpx.AsyncClient, users: Users) -> None:
+    tenant_a = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    tenant_b = users.headers("7c0f3a0e-0000-4000-8000-00000000000b")
     mine = (await client.post("/api/packets/", json={"name": "A's"}, headers=tenant_a)).json()
     pid = mine["id"]
     made = await client.post(f"/api/packets/{pid}/versions", json={}, headers=tenant_a)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .bundles import add_bundle_commands
 from .options import DEFAULT_DATA_DIR, add_database_options, database_url
+from .users import UsersUnavailable, add_user_commands, host_auth
 
 
 class UsageError(Exception):
@@ -54,18 +55,30 @@ def check_port_free(host: str, port: int) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from ..config import Settings
     from ..host.app import HostConfig, create_app
 
+    settings = Settings()
     token = os.environ.get("ARKHAM_PACKETS_API_TOKEN") or None
-    if not is_loopback(args.host) and not token and not args.insecure:
+    auth = host_auth(settings)
+    if token and auth is not None:
+        raise UsageError(
+            "ARKHAM_PACKETS_API_TOKEN and Frame users (ARKHAM_PACKETS_AUTH_*) can't both guard "
+            "the host: choose one"
+        )
+    users_required = auth is not None and settings.require_user is True
+    if not is_loopback(args.host) and not (token or users_required or args.insecure):
         raise UsageError(
             f"refusing to serve on non-loopback address {args.host} without "
-            "ARKHAM_PACKETS_API_TOKEN set (or pass --insecure)"
+            "ARKHAM_PACKETS_API_TOKEN set, or Frame users with ARKHAM_PACKETS_REQUIRE_USER=true "
+            "(or pass --insecure)"
         )
     data_dir = Path(args.data_dir)
     check_data_dir(data_dir)
     check_port_free(args.host, args.port)
-    app = create_app(HostConfig(data_dir=data_dir, database_url=args.database_url, api_token=token))
+    app = create_app(
+        HostConfig(data_dir=data_dir, database_url=args.database_url, api_token=token, auth=auth)
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
@@ -112,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_database_options(migrate)
     migrate.set_defaults(handler=db_upgrade)
     add_bundle_commands(commands)
+    add_user_commands(commands)
     return parser
 
 
@@ -119,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = args.handler(args)
-    except UsageError as error:
+    except (UsageError, UsersUnavailable) as error:
         print(f"arkham-packets: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

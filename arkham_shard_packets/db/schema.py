@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 VERSION_TABLE = "arkham_packets_alembic_version"
 # The newest file in db/migrations/versions; tests/test_migrations.py holds them equal.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 def _stored_revision(connection: Connection) -> str | None:

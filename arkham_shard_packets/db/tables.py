@@ -86,6 +86,7 @@ packet_shares = Table(
     Column("access_token", Text),  # SHA-256 hex digest of the token, never the token
     Column("tenant_id", Text),
     Column("shared_by", Text, server_default="system", nullable=False),
+    Column("shared_by_email", Text),  # the sharer as the viewer page names them
     Column("password_hash", Text),
     Column("access_count", Integer, server_default="0", nullable=False),
     Column("last_accessed_at", Text),

@@ -1,6 +1,6 @@
 """The one seam to the Arkham Frame: its shard base class, its services, the tenant and the actor.
 
-Nothing else in the package imports `arkham_frame`.
+Nothing outside `frame/` imports `arkham_frame`; its auth is met in `callers.py`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
+from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
 from .storage import LocalStorage
@@ -38,6 +39,8 @@ class HostConfig:
     data_dir: Path
     database_url: str | None = None
     api_token: str | None = None
+    # Frame users and their bearer tokens (the stand-in for the Frame's auth); off when None
+    auth: HostAuth | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -52,6 +55,7 @@ class HostFrame:
     services: dict[str, Any]
     shards: dict[str, Any] = field(default_factory=dict)
     data_dir: Path | None = None  # the host's --data-dir, where shards keep their own files
+    auth: HostAuth | None = None  # stands in for the Frame's auth (arkham_frame.auth)
 
     @property
     def db(self) -> Any:
@@ -115,6 +119,9 @@ def require_token(token: str) -> Callable[..., Awaitable[Response]]:
 
 
 def create_app(config: HostConfig) -> FastAPI:
+    if config.api_token and config.auth is not None:
+        # every request would need the API token as its bearer, which is no user's token
+        raise ValueError("an API token and Frame users can't both guard the host: choose one")
     config.data_dir.mkdir(parents=True, exist_ok=True)
     database = HostDatabase(config.resolved_database_url)
     bus = EventBus()
@@ -126,6 +133,7 @@ def create_app(config: HostConfig) -> FastAPI:
             app,
             {"database": database, "events": bus, "storage": storage},
             data_dir=config.data_dir,
+            auth=config.auth,
         )
         app.state.frame = frame
         await load_shards(frame)

@@ -192,7 +192,7 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 <dt>Status</dt><dd><span class="status">{esc(packet.status.value)}</span></dd>
 <dt>Version</dt><dd>{esc(packet.version)}</dd>
 <dt>Checksum (SHA-256)</dt><dd>{checksum}</dd>
-<dt>Shared by</dt><dd>{esc(share.shared_by)}</dd>
+<dt>Shared by</dt><dd>{esc(share.shared_by_email or share.shared_by)}</dd>
 <dt>Shared with</dt><dd>{esc(audience)}</dd>
 <dt>Shared on</dt><dd>{moment(share.shared_at, "")}</dd>
 <dt>Link valid until</dt><dd>{moment(share.expires_at, "no expiry date (until revoked)")}</dd>

@@ -43,6 +43,7 @@ def share_from_row(row: RowLike, now: datetime) -> PacketShare:
         shared_at=datetime.fromisoformat(row["shared_at"]),
         expires_at=expires_at,
         shared_by=row["shared_by"],
+        shared_by_email=row["shared_by_email"],
         password_protected=row["password_hash"] is not None,
         access_count=row["access_count"],
         last_accessed_at=_moment(row["last_accessed_at"]),

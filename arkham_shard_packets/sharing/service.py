@@ -65,6 +65,7 @@ class ShareService:
             expires_at=None if expires_at is None else to_text(expires_at),
             access_token=token_digest(token),
             shared_by=scope.actor,
+            shared_by_email=scope.actor_email,
             password_hash=password_hash,
             access_count=0,
         )

@@ -1,0 +1,153 @@
+"""Who is calling: the Frame user behind the request's bearer token becomes the shard's actor
+and tenant, and the user's role decides whether the request may change anything.
+
+Inside the Frame the user comes from the Frame's own dependency,
+`arkham_frame.auth.current_optional_user` (fastapi-users: the active user of a valid token,
+else None). Without the Frame's auth, a host may offer a stand-in as `frame.auth`, with
+`async user_for_token(token)` (the standalone host does when configured: host/auth.py). With
+neither, every caller is anonymous, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import TypeAdapter, ValidationError
+
+from ..db.scope import Scope
+from ..errors import Forbidden, NotAuthenticated
+from .seam import actor_of, optional_service
+
+logger = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHANGING_ROLES = frozenset({"admin", "analyst"})
+REQUIRE_USER_KEY = "packets.require_user"  # in the Frame's config service
+
+
+def _frame_user_dependency() -> Callable[..., Any] | None:
+    try:
+        from arkham_frame.auth import current_optional_user
+    except ImportError as error:
+        if error.name != "arkham_frame":
+            logger.warning("packets: the Frame's auth can't be imported (%s)", error)
+        return None
+    return current_optional_user  # type: ignore[no-any-return]
+
+
+FRAME_USER = _frame_user_dependency()
+
+
+async def _no_frame_user() -> None:
+    return None
+
+
+FrameUserDep = Annotated[Any, Depends(FRAME_USER or _no_frame_user)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, parsed as the Frame's transport does."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
+@dataclass(frozen=True)
+class FrameCaller:
+    user_id: str
+    email: str | None
+    tenant_id: str | None
+    role: str
+
+    @classmethod
+    def of(cls, user: Any) -> FrameCaller:
+        role = getattr(user, "role", None)
+        email = getattr(user, "email", None)
+        tenant = getattr(user, "tenant_id", None)
+        return cls(
+            user_id=str(user.id),
+            email=None if email is None else str(email),
+            tenant_id=None if tenant is None else str(tenant),
+            role=str(getattr(role, "value", role) or ""),
+        )
+
+    def check_may(self, method: str) -> None:
+        if method in READ_METHODS or self.role in CHANGING_ROLES:
+            return
+        raise Forbidden(
+            f"{self.email or self.user_id} has the role '{self.role}', which may read packets "
+            "but not change them; changes need the analyst or admin role"
+        )
+
+    def scope(self) -> Scope:
+        return Scope(tenant_id=self.tenant_id, actor=self.user_id, actor_email=self.email)
+
+
+@dataclass(frozen=True)
+class CallerRules:
+    """How the shard admits callers; fixed when it initializes."""
+
+    host_auth: Any = None  # a host's stand-in, used only without the Frame's auth
+    require_user: bool = False
+
+    @property
+    def resolves_users(self) -> bool:
+        return FRAME_USER is not None or self.host_auth is not None
+
+    async def scope(self, request: Request, frame_user: Any, frame_tenant: Any) -> Scope:
+        """The scope a request acts in: its user's tenant and id, or, anonymous, the Frame's
+        tenant (if it set one) and `system`."""
+        user = await self._user(request, frame_user)
+        if user is not None:
+            caller = FrameCaller.of(user)
+            caller.check_may(request.method)
+            return caller.scope()
+        if self.resolves_users and bearer_token(request) is not None:
+            raise NotAuthenticated(
+                "the bearer token is invalid or expired, or names no active Frame user"
+            )
+        if self.require_user:
+            raise NotAuthenticated(
+                "packets needs a signed-in Frame user here: send Authorization: Bearer <token> "
+                "(share links need none)"
+            )
+        tenant = None if frame_tenant is None else str(frame_tenant)
+        return Scope(tenant_id=tenant, actor=actor_of(request))
+
+    async def _user(self, request: Request, frame_user: Any) -> Any:
+        if FRAME_USER is not None:
+            return frame_user
+        token = bearer_token(request)
+        if self.host_auth is None or token is None:
+            return None
+        return await self.host_auth.user_for_token(token)
+
+
+def caller_rules(frame: Any, require_user: bool | None) -> CallerRules:
+    """`require_user` from the shard's settings wins; unset, the Frame's config decides."""
+    if require_user is None:
+        require_user = _frame_flag(frame, REQUIRE_USER_KEY)
+    stand_in = getattr(frame, "auth", None)
+    host_auth = stand_in if callable(getattr(stand_in, "user_for_token", None)) else None
+    rules = CallerRules(host_auth, require_user)
+    if rules.require_user and not rules.resolves_users:
+        raise RuntimeError(
+            "ARKHAM_PACKETS_REQUIRE_USER is on, but nothing here resolves Frame users (neither "
+            "arkham_frame.auth nor a host's stand-in): no request could ever be let in"
+        )
+    return rules
+
+
+def _frame_flag(frame: Any, key: str) -> bool:
+    getter = getattr(optional_service(frame, "config"), "get", None)
+    value = getter(key) if callable(getter) else None
+    if value is None:
+        return False
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        raise ValueError(f"the Frame's config {key} is {value!r}, not true or false") from None
