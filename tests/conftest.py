@@ -24,7 +24,6 @@ from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.host.auth import HostAuth
 
 from .frame_users import TOKEN_SECRET, Users
-
 from .live_host import LiveHost
 
 POSTGRES_URL = os.environ.get("PACKETS_TEST_DATABASE_URL")
