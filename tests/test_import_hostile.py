@@ -22,7 +22,8 @@ import pytest
 from fastapi import FastAPI
 
 from .bundle_helpers import attach, export, packet_with_files
-from .conftest import USER_HEADER, add_item, make_packet
+from .conftest import add_item, make_packet
+from .frame_users import Users
 from .test_import import forget, upload
 from .test_import_safety import Scene, make_scene, pack_tar, pack_zip
 
@@ -364,8 +365,11 @@ async def test_a_refused_tar_leaves_nothing(scene: Scene) -> None:
 
 
 async def test_attribution_is_a_claim_and_the_importer_is_recorded(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, app: FastAPI, users: Users
 ) -> None:
+    tenant = "7c0f3a0e-0000-4000-8000-0000000000a1"
+    alice = users.user(tenant, email="alice@example.org")
+    as_alice = users.headers(tenant, email=alice.email)
     document = await draft_document(client, app)
     document["packet"]["created_by"] = "the-director"
     document["packet"]["created_at"] = "1999-01-01T00:00:00+00:00"
@@ -373,11 +377,11 @@ async def test_attribution_is_a_claim_and_the_importer_is_recorded(
     response = await client.post(
         "/api/packets/import",
         files={"file": ("b.json", json.dumps(document).encode())},
-        headers={USER_HEADER: "alice"},
+        headers=as_alice,
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["imported_by"] == "alice"
+    assert body["imported_by"] == str(alice.id)
     assert body["claimed"] == {
         "created_by": "the-director",
         "created_at": "1999-01-01T00:00:00.000000+00:00",
@@ -385,9 +389,10 @@ async def test_attribution_is_a_claim_and_the_importer_is_recorded(
         "version": 7,
     }
     assert body["verified"] is False  # a draft: nothing sealed, nothing recomputed against
-    (version,) = (await client.get(f"/api/packets/{body['packet_id']}/versions")).json()
-    assert version["created_by"] == "alice"
-    assert "by alice" in version["changes_summary"]
+    versions = await client.get(f"/api/packets/{body['packet_id']}/versions", headers=as_alice)
+    (version,) = versions.json()
+    assert version["created_by"] == str(alice.id)
+    assert f"by {alice.id}" in version["changes_summary"]
     assert (
         "as the bundle claims (not verified): created by the-director"
         in (version["changes_summary"])
