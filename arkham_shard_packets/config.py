@@ -7,8 +7,6 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .bundles.format.limits import ImportLimits
-
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -36,15 +34,6 @@ class Settings(BaseSettings):
     import_max_total_bytes: int = 8 * GIB
     import_max_ratio: float = 200.0
     import_max_json_bytes: int = 256 * MIB
-
-    def import_limits(self) -> ImportLimits:
-        return ImportLimits(
-            max_archive_bytes=self.import_max_archive_bytes,
-            max_entries=self.import_max_entries,
-            max_total_bytes=self.import_max_total_bytes,
-            max_ratio=self.import_max_ratio,
-            max_json_bytes=self.import_max_json_bytes,
-        )
 
     def allowed_import_dirs(self, data_dir: Path) -> list[Path]:
         if self.import_dirs:

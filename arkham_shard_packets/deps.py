@@ -6,15 +6,17 @@ FastAPI runs a plain `def` dependency in a worker thread, which costs more than 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Request
 
+from .core.schemas import NO_NUL
 from .db.scope import Scope
 from .errors import ServiceMissing
 from .frame.seam import actor_of
-from .packets.schemas import NO_NUL
-from .wiring import Services
+
+if TYPE_CHECKING:  # the wiring imports every domain, whose routes import this module
+    from .wiring import Services
 
 ID_MAX = 200
 
@@ -36,7 +38,7 @@ async def get_scope(request: Request) -> Scope:
     return Scope(tenant_id=None if tenant is None else str(tenant), actor=actor_of(request))
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated["Services", Depends(get_services)]
 PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 ShareToken = Annotated[str, Path(max_length=2048, pattern=NO_NUL)]

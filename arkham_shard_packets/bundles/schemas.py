@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.schemas import NO_NUL, UtcDatetime
 from ..models import ExportFormat, MergeMode
-from ..packets.schemas import NO_NUL, UtcDatetime
 
 
 class ExportRequest(BaseModel):

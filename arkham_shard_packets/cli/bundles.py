@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from ..bundles.format.verify import open_bundle
+from ..bundles.importer import import_limits
 from ..config import Settings
 from ..db.engine import create_engine
 from ..db.schema import ensure_newest
@@ -115,7 +116,7 @@ def verify_command(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"arkham-packets: error: no file at {path}", file=sys.stderr)
         return 2
-    limits = Settings().import_limits()
+    limits = import_limits(Settings())
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
         progress_bar(args, "verify") as bar,

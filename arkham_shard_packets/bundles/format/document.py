@@ -13,15 +13,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ...core.clock import to_text
 from ...core.seal import item_record, packet_checksum, packet_fields
-from ...models import ContentType, PacketStatus, PacketVisibility
+from ...models import ContentType, PacketStatus, PacketVisibility, ResolutionSource
 
 FORMAT = "arkham-packet"
 FORMAT_VERSION = 1
 PACKET_JSON = "data/packet.json"
 SHA256 = r"^[0-9a-f]{64}$"
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-Source = Literal["stored", "frame", "shard", "unresolved"]
 
 
 def _timestamp(value: str) -> str:
@@ -47,7 +45,7 @@ class FileRef(Strict):
 
 
 class Resolution(Strict):
-    source: Source
+    source: ResolutionSource
     path: str | None = None  # in a bag: the item's resolved data
     data: Any = None  # in the json format: the item's resolved data
 
