@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ...core.clock import to_text
-from ...core.seal import item_record, packet_checksum, packet_fields
 from ...models import ContentType, PacketStatus, PacketVisibility, ResolutionSource
 
 FORMAT = "arkham-packet"
@@ -91,25 +90,6 @@ class BundleDocument(Strict):
     @property
     def sealed(self) -> bool:
         return self.packet.checksum is not None
-
-
-def recomputed_checksum(document: BundleDocument) -> str:
-    """The packet checksum recipe over what the bundle carries (files by their digests)."""
-    packet = document.packet
-    return packet_checksum(
-        packet_fields(packet.name, packet.description, packet.visibility.value, packet.metadata),
-        [
-            item_record(
-                item.content_type.value,
-                item.content_id,
-                item.content_title,
-                item.order,
-                item.data,
-                None if item.file is None else item.file.sha256,
-            )
-            for item in document.contents
-        ],
-    )
 
 
 def safe_name(name: str, limit: int = 100) -> str:
