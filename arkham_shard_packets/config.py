@@ -1,23 +1,36 @@
-"""All settings in one place, read from the environment with the prefix ARKHAM_PACKETS_."""
+"""All settings in one place, read from the environment with the prefix ARKHAM_PACKETS_.
+
+Every command and the shard read them here: a command-line flag wins over the environment,
+which wins over the default. The standalone host hands the settings it resolved to the shard
+(frame.seam.offered_settings), so both use one database and one data directory.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+DEFAULT_DATA_DIR = Path("arkham-packets-data")
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The database a data directory holds when no URL is given."""
+    return f"sqlite:///{data_dir.resolve() / 'packets.db'}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARKHAM_PACKETS_", extra="ignore")
 
+    # Unset inside the Frame: the Frame's database, and `packets/` under the storage service's
+    # base path (frame.seam.shard_data_dir); outside it, the standalone defaults below.
     database_url: str | None = None
-    # Unset: the host's data directory, else `packets/` under the storage service's base path
-    # (see frame.shard_data_dir).
     data_dir: Path | None = None
+    # The standalone host's bearer token for every /api route (share links aside).
     api_token: str | None = None
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
@@ -34,6 +47,21 @@ class Settings(BaseSettings):
     import_max_total_bytes: int = 8 * GIB
     import_max_ratio: float = 200.0
     import_max_json_bytes: int = 256 * MIB
+
+    @classmethod
+    def with_flags(cls, **flags: Any) -> Settings:
+        """The environment's settings, overridden by the flags given (a flag left out is None)."""
+        return cls(**{name: value for name, value in flags.items() if value is not None})
+
+    @property
+    def standalone_data_dir(self) -> Path:
+        """Outside the Frame: the configured data directory, else ./arkham-packets-data."""
+        return self.data_dir or DEFAULT_DATA_DIR
+
+    @property
+    def standalone_database_url(self) -> str:
+        """Outside the Frame: the configured database, else SQLite in the data directory."""
+        return self.database_url or sqlite_url(self.standalone_data_dir)
 
     def allowed_import_dirs(self, data_dir: Path) -> list[Path]:
         if self.import_dirs:

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from .api import PREFIX, build_router
-from .config import Settings
 from .core import logredact
 from .db.engine import create_engine
 from .db.schema import ensure_newest
@@ -17,6 +16,7 @@ from .errors import ServiceMissing
 from .frame.seam import (
     ArkhamShard,
     frame_database_url,
+    offered_settings,
     optional_service,
     required_service,
     shard_data_dir,
@@ -45,7 +45,7 @@ class PacketsShard(ArkhamShard):
         storage = optional_service(frame, "storage")
         if storage is None:
             logger.info("packets: no storage service; files stay in the shard's data directory")
-        settings = Settings()
+        settings = offered_settings(frame)
         url = settings.database_url or frame_database_url(database_service)
         if not url:
             raise ServiceMissing("the Frame's database service has no config.database_url")
@@ -60,7 +60,7 @@ class PacketsShard(ArkhamShard):
             Database(engine),
             bus,
             storage,
-            data_dir=shard_data_dir(frame, storage, settings.data_dir),
+            data_dir=shard_data_dir(storage, settings.data_dir),
             frame=frame,
         )
         try:

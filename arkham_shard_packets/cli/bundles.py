@@ -25,15 +25,17 @@ from ..db.session import Database
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
 from ..wiring import Services
-from .options import add_database_options, database_url
+from .options import add_database_options, settings_of
 
 
 @asynccontextmanager
 async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
-    settings = Settings()
-    data_dir = Path(args.data_dir)
+    settings = settings_of(args)
+    data_dir = settings.standalone_data_dir
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    engine = create_engine(database_url(args))
+    engine = create_engine(
+        settings.standalone_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     try:
         await ensure_newest(engine)
         # No Frame bus here: the events stay in the outbox, served by the feed and delivered

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..config import Settings, sqlite_url
 from .database import HostDatabase
 from .events import EventBus
 from .storage import LocalStorage
@@ -33,7 +34,12 @@ class HostConfig:
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'packets.db'}"
+        return self.database_url or sqlite_url(self.data_dir)
+
+    def shard_settings(self) -> Settings:
+        """What the host hands the packets shard: its own data directory and database (so the
+        two never differ), everything else from the environment."""
+        return Settings.with_flags(data_dir=self.data_dir, database_url=self.resolved_database_url)
 
 
 @dataclass
@@ -43,7 +49,7 @@ class HostFrame:
     app: FastAPI
     services: dict[str, Any]
     shards: dict[str, Any] = field(default_factory=dict)
-    data_dir: Path | None = None  # the host's --data-dir, where shards keep their own files
+    packets_settings: Settings | None = None  # the host's own, for the packets shard
 
     @property
     def db(self) -> Any:
@@ -117,7 +123,7 @@ def create_app(config: HostConfig) -> FastAPI:
         frame = HostFrame(
             app,
             {"database": database, "events": bus, "storage": storage},
-            data_dir=config.data_dir,
+            packets_settings=config.shard_settings(),
         )
         app.state.frame = frame
         await load_shards(frame)
