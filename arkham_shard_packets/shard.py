@@ -22,6 +22,7 @@ from .frame.seam import (
     shard_data_dir,
 )
 from .sharing.router import opens_share_link
+from .version import __version__
 from .wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ STATE_KEY = "packets_shard"
 
 class PacketsShard(ArkhamShard):
     name = "packets"
-    version = "0.1.0"
+    version = __version__
     description = "Investigation packets: bundle, finalize, share, export and verify evidence"
 
     def __init__(self) -> None:

@@ -205,6 +205,7 @@ def test_routes_carry_the_prefix_without_initialize() -> None:
 def test_shard_attributes() -> None:
     shard = PacketsShard()
     assert shard.name == "packets"
-    assert shard.version == "0.1.0"
+    assert shard.manifest is not None
+    assert shard.version == shard.manifest.version
     assert shard.frame is None
     assert shard.get_tenant_id_or_none() is None

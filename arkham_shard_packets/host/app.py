@@ -16,6 +16,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..config import Settings, sqlite_url
+from ..version import __version__
 from .database import HostDatabase
 from .events import EventBus
 from .storage import LocalStorage
@@ -140,7 +141,7 @@ def create_app(config: HostConfig) -> FastAPI:
 
     app = FastAPI(
         title="Arkham Packets (standalone host)",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         description="Investigation packets, served without the Arkham Frame.",
     )
