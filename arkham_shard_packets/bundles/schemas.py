@@ -1,4 +1,4 @@
-"""Request and response bodies for attachments, export and import."""
+"""Request and response bodies of the export and import routes."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ...core.clock import to_text
 from ...models import ContentType, PacketStatus, PacketVisibility, ResolutionSource
 
-FORMAT = "arkham-packet"
 FORMAT_VERSION = 1
 PACKET_JSON = "data/packet.json"
 SHA256 = r"^[0-9a-f]{64}$"
