@@ -20,7 +20,8 @@ from .conftest import TENANT_HEADER, add_item, make_packet, packet_events
 
 
 def store_root(app: FastAPI) -> Path:
-    return app.state.packets_shard.services.files.root
+    root: Path = app.state.packets_shard.services.files.root
+    return root
 
 
 def blobs(app: FastAPI) -> list[Path]:

@@ -9,6 +9,7 @@ import struct
 import zipfile
 import zlib
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -74,12 +75,13 @@ class Relabelled:
 def test_a_zipfile_that_no_longer_lets_the_compressor_in_stops_the_export(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = zipfile._ZipWriteFile.__init__
+    writer: Any = vars(zipfile)["_ZipWriteFile"]  # private, so not in the type stubs
+    original = writer.__init__
 
-    def changed(self: zipfile._ZipWriteFile, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        self._compressor = Relabelled(self._compressor)  # type: ignore[attr-defined]
+    def changed(self: Any, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        self._compressor = Relabelled(self._compressor)
 
-    monkeypatch.setattr(zipfile._ZipWriteFile, "__init__", changed)
+    monkeypatch.setattr(writer, "__init__", changed)
     with pytest.raises(RuntimeError, match="parallel deflate can't be installed"):
         zipped(TEXT)

@@ -109,6 +109,7 @@ async def test_frame_loads_the_shard_and_drives_a_packet(frame: ContractFrame) -
     await frame.get_service("events").subscribe("packets.*", listener)
     shard = await load_like_the_frame(frame)
     assert isinstance(shard, PacketsShard)
+    assert shard.manifest is not None
     assert shard.manifest.to_dict()["navigation"]["route"] == "/packets"
 
     transport = httpx.ASGITransport(app=frame.app)

@@ -187,7 +187,7 @@ class TarGzArchive:
         info.uname = info.gname = ""
         info.type = tarfile.REGTYPE
         self.gzip.deflating(compress)
-        self.tar.addfile(info, source)  # type: ignore[arg-type]
+        self.tar.addfile(info, source)
 
     def close(self) -> None:
         self.tar.close()
