@@ -9,7 +9,8 @@ from typing import Any
 
 from .attachments.service import AttachmentService, FileReleaser
 from .bundles.export import ExportService
-from .bundles.importer import ImportService, import_limits
+from .bundles.importer import ImportService
+from .bundles.limits import import_limits
 from .config import Settings
 from .core.filestore import FileStore
 from .core.outbox import OutboxDispatcher

@@ -23,7 +23,6 @@ from sqlalchemy import exc, insert
 
 from ..attachments.service import claim_blob
 from ..attachments.uploads import Upload
-from ..config import Settings
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name
 from ..core.filestore import FileStore, SpooledFile
@@ -48,16 +47,6 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 def _is_one_of(path: Path, candidates: list[str]) -> bool:
     return any(Path(each).resolve() == path for each in candidates)
-
-
-def import_limits(settings: Settings) -> ImportLimits:
-    return ImportLimits(
-        max_archive_bytes=settings.import_max_archive_bytes,
-        max_entries=settings.import_max_entries,
-        max_total_bytes=settings.import_max_total_bytes,
-        max_ratio=settings.import_max_ratio,
-        max_json_bytes=settings.import_max_json_bytes,
-    )
 
 
 def merge_mode_of(value: str | None) -> MergeMode:

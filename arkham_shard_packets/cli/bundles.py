@@ -10,26 +10,31 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from ..bundles.format.verify import open_bundle
-from ..bundles.importer import import_limits
+from ..bundles.limits import import_limits
 from ..config import Settings
-from ..db.engine import create_engine
-from ..db.schema import ensure_newest
-from ..db.scope import Scope
-from ..db.session import Database
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
-from ..wiring import Services
 from .options import add_database_options, settings_of
+
+if TYPE_CHECKING:
+    from ..wiring import Services
+
+# The database and the services are imported by the commands that use them, so `verify`
+# (no database) and a mistyped command answer without loading them.
 
 
 @asynccontextmanager
 async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
+    from ..db.engine import create_engine
+    from ..db.schema import ensure_newest
+    from ..db.session import Database
+    from ..wiring import Services
+
     settings = settings_of(args)
     data_dir = settings.standalone_data_dir
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
@@ -57,6 +62,8 @@ def progress_bar(args: argparse.Namespace, label: str) -> tqdm[Any]:
 
 
 def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return asyncio.run(work())
     except PacketsError as error:
@@ -68,6 +75,8 @@ def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from ..db.scope import Scope
+
     output = None if args.output is None else Path(args.output).resolve()
 
     async def work() -> int:
@@ -89,6 +98,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def import_command(args: argparse.Namespace) -> int:
+    from ..db.scope import Scope
+
     bundle = Path(args.file).resolve()
 
     async def work() -> int:
