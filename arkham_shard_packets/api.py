@@ -10,11 +10,11 @@ from fastapi import APIRouter
 
 from .attachments import routes as files
 from .bundles import routes as bundles
-from .errors import PacketsRoute, error_responses
 from .events import routes as events
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
+from .routing import PacketsRoute, error_responses
 from .sharing import router as sharing
 from .versions import routes as versions
 

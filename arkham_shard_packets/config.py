@@ -1,27 +1,37 @@
-"""All settings in one place, read from the environment with the prefix ARKHAM_PACKETS_."""
+"""All settings in one place, read from the environment with the prefix ARKHAM_PACKETS_.
+
+Every command and the shard read them here: a command-line flag wins over the environment,
+which wins over the default. The standalone host hands the settings it resolved to the shard
+(frame.seam.offered_settings), so both use one database and one data directory.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .bundles.format.limits import ImportLimits
-
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-DEFAULT_LIMITS = ImportLimits()
+DEFAULT_DATA_DIR = Path("arkham-packets-data")
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The database a data directory holds when no URL is given."""
+    return f"sqlite:///{data_dir.resolve() / 'packets.db'}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARKHAM_PACKETS_", extra="ignore")
 
+    # Unset inside the Frame: the Frame's database, and `packets/` under the storage service's
+    # base path (frame.seam.shard_data_dir); outside it, the standalone defaults below.
     database_url: str | None = None
-    # Unset: the host's data directory, else `packets/` under the storage service's base path
-    # (see frame.shard_data_dir).
     data_dir: Path | None = None
+    # The standalone host's bearer token for every /api route (share links aside).
     api_token: str | None = None
     # Unset: the Frame's config `packets.require_user`, else off (the Shell's Packets page sends
     # no token). On: every route but the share links needs a Frame user.
@@ -42,26 +52,30 @@ class Settings(BaseSettings):
     # Attachments and bundles
     max_file_bytes: int = 1 * GIB
     import_dirs: str | None = None  # os.pathsep-separated; default <data-dir>/imports, /exports
-    import_max_archive_bytes: int = DEFAULT_LIMITS.max_archive_bytes
-    import_max_entries: int = DEFAULT_LIMITS.max_entries
-    import_max_total_bytes: int = DEFAULT_LIMITS.max_total_bytes
-    import_max_json_bytes: int = DEFAULT_LIMITS.max_json_bytes
-    import_max_items: int = DEFAULT_LIMITS.max_items
-    import_max_json_depth: int = DEFAULT_LIMITS.max_json_depth
-    import_max_value_bytes: int = DEFAULT_LIMITS.max_value_bytes
-    import_min_free_bytes: int = DEFAULT_LIMITS.min_free_bytes
+    # The defaults are bundles.format.limits.ImportLimits'; tests/test_settings.py holds them equal.
+    import_max_archive_bytes: int = 4 * GIB
+    import_max_entries: int = 40_000
+    import_max_total_bytes: int = 8 * GIB
+    import_max_json_bytes: int = 64 * MIB
+    import_max_items: int = 10_000
+    import_max_json_depth: int = 32
+    import_max_value_bytes: int = 1 * MIB
+    import_min_free_bytes: int = 256 * MIB
 
-    def import_limits(self) -> ImportLimits:
-        return ImportLimits(
-            max_archive_bytes=self.import_max_archive_bytes,
-            max_entries=self.import_max_entries,
-            max_total_bytes=self.import_max_total_bytes,
-            max_json_bytes=self.import_max_json_bytes,
-            max_items=self.import_max_items,
-            max_json_depth=self.import_max_json_depth,
-            max_value_bytes=self.import_max_value_bytes,
-            min_free_bytes=self.import_min_free_bytes,
-        )
+    @classmethod
+    def with_flags(cls, **flags: Any) -> Settings:
+        """The environment's settings, overridden by the flags given (a flag left out is None)."""
+        return cls(**{name: value for name, value in flags.items() if value is not None})
+
+    @property
+    def standalone_data_dir(self) -> Path:
+        """Outside the Frame: the configured data directory, else ./arkham-packets-data."""
+        return self.data_dir or DEFAULT_DATA_DIR
+
+    @property
+    def standalone_database_url(self) -> str:
+        """Outside the Frame: the configured database, else SQLite in the data directory."""
+        return self.database_url or sqlite_url(self.standalone_data_dir)
 
     def allowed_import_dirs(self, data_dir: Path) -> list[Path]:
         if self.import_dirs:

@@ -6,15 +6,17 @@ FastAPI runs a plain `def` dependency in a worker thread, which costs more than 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from .core.schemas import NO_NUL
 from .db.scope import Scope
 from .errors import ServiceMissing
 from .frame.callers import FrameUserDep
-from .packets.schemas import NO_NUL
-from .wiring import Services
+
+if TYPE_CHECKING:  # the wiring imports every domain, whose routes import this module
+    from .wiring import Services
 
 ID_MAX = 200
 
@@ -39,7 +41,7 @@ async def get_scope(request: Request, frame_user: FrameUserDep) -> Scope:
     return scope
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated["Services", Depends(get_services)]
 PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 ShareToken = Annotated[str, Path(max_length=2048, pattern=NO_NUL)]

@@ -1,19 +1,9 @@
-"""Domain errors, each with its HTTP status, and the one place that renders them.
+"""Domain errors, each with the HTTP status it stands for.
 
-Services raise these without knowing about HTTP; `PacketsRoute` turns them into
-`{"detail": ...}` responses wherever our router is mounted (our host or the real Frame),
-because an exception handler on someone else's app is not ours to install.
+Services raise these without knowing about HTTP; `routing.PacketsRoute` renders them.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from fastapi import Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 
 class PacketsError(Exception):
@@ -129,48 +119,3 @@ class StoredFileBroken(PacketsError):
     """A stored file is missing or no longer hashes to the digest recorded for it."""
 
     status_code = 500
-
-
-def error_response(error: PacketsError) -> JSONResponse:
-    return JSONResponse(
-        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
-    )
-
-
-class PacketsRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PacketsError as error:
-                return error_response(error)
-
-        return handle
-
-
-class ErrorBody(BaseModel):
-    detail: str
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route can answer with."""
-    return {
-        code: {"model": ErrorBody, "description": STATUS_TEXT.get(code, "Error")} for code in codes
-    }
-
-
-STATUS_TEXT = {
-    401: "No valid Frame user where one is needed, or a share password missing or wrong",
-    403: "Not permitted",
-    404: "Not found",
-    409: "Refused by the packet's state",
-    410: "Expired",
-    412: "Stale version",
-    413: "Too large",
-    422: "Invalid input",
-    429: "Too many attempts",
-    503: "Service unavailable",
-    507: "Not enough free disk space",
-}

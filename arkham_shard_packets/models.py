@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 
 def utcnow() -> datetime:
@@ -79,6 +79,11 @@ class VersionKind(str, Enum):
     FINALIZED = "finalized"
     RESTORED = "restored"
     IMPORTED = "imported"
+
+
+# Where an exported item's data came from: stored with the item, a Frame service, the owning
+# shard's API, or nowhere.
+ResolutionSource = Literal["stored", "frame", "shard", "unresolved"]
 
 
 class MergeMode(str, Enum):

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from .api import PREFIX, build_router
-from .config import Settings
 from .core import logredact
 from .db.engine import create_engine
 from .db.schema import ensure_newest
@@ -18,11 +17,13 @@ from .frame.callers import CallerRules, caller_rules
 from .frame.seam import (
     ArkhamShard,
     frame_database_url,
+    offered_settings,
     optional_service,
     required_service,
     shard_data_dir,
 )
 from .sharing.router import opens_share_link
+from .version import __version__
 from .wiring import Services
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ STATE_KEY = "packets_shard"
 
 class PacketsShard(ArkhamShard):
     name = "packets"
-    version = "0.1.0"
+    version = __version__
     description = "Investigation packets: bundle, finalize, share, export and verify evidence"
 
     def __init__(self) -> None:
@@ -47,7 +48,7 @@ class PacketsShard(ArkhamShard):
         storage = optional_service(frame, "storage")
         if storage is None:
             logger.info("packets: no storage service; files stay in the shard's data directory")
-        settings = Settings()
+        settings = offered_settings(frame)
         self.callers = caller_rules(frame, settings.require_user)
         url = settings.database_url or frame_database_url(database_service)
         if not url:
@@ -63,7 +64,7 @@ class PacketsShard(ArkhamShard):
             Database(engine),
             bus,
             storage,
-            data_dir=shard_data_dir(frame, storage, settings.data_dir),
+            data_dir=shard_data_dir(storage, settings.data_dir),
             frame=frame,
         )
         try:

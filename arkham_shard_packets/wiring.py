@@ -10,6 +10,7 @@ from typing import Any
 from .attachments.service import AttachmentService, FileReleaser
 from .bundles.export import ExportService
 from .bundles.importer import ImportService
+from .bundles.limits import import_limits
 from .config import Settings
 from .core.filestore import FileStore
 from .core.outbox import OutboxDispatcher
@@ -94,7 +95,7 @@ class Services:
                 transactions,
                 files,
                 work_dir,
-                settings.import_limits(),
+                import_limits(settings),
                 settings.allowed_import_dirs(data_dir),
                 exports_dir=data_dir / "exports",
             ),

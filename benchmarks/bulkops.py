@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 DOWNLOAD_CHUNK = 1024 * 1024
-SUFFIXES = {"zip": ".zip", "tar.gz": ".tar.gz"}
 
 
 async def export_to(client: httpx.AsyncClient, packet_id: str, kind: str, target: Path) -> None:

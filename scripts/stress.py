@@ -37,7 +37,7 @@ from stress_checks import check_everything
 
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.migrate import upgrade
-from arkham_shard_packets.db.schema import VERSION_TABLE
+from arkham_shard_packets.db.revision import VERSION_TABLE
 from arkham_shard_packets.db.tables import metadata
 
 API = "/api/packets"

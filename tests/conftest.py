@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from arkham_shard_packets.db.engine import create_engine
-from arkham_shard_packets.db.schema import VERSION_TABLE
+from arkham_shard_packets.db.revision import VERSION_TABLE
 from arkham_shard_packets.db.tables import metadata
 from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.host.auth import HostAuth

@@ -373,7 +373,8 @@ async def test_timestamps_are_utc_with_offset_in_the_database(
     async with engine.connect() as conn:  # type: ignore[attr-defined]
         row = (await conn.execute(select(packets).where(packets.c.id == packet["id"]))).one()
         item = (await conn.execute(select(packet_contents))).one()
-    assert datetime.fromisoformat(row.created_at).utcoffset().total_seconds() == 0
+    offset = datetime.fromisoformat(row.created_at).utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
     assert ISO_UTC.match(row.updated_at)
     assert ISO_UTC.match(item.added_at)
 

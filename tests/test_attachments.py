@@ -21,7 +21,8 @@ from .frame_users import Users
 
 
 def store_root(app: FastAPI) -> Path:
-    return app.state.packets_shard.services.files.root
+    root: Path = app.state.packets_shard.services.files.root
+    return root
 
 
 def blobs(app: FastAPI) -> list[Path]:

@@ -35,8 +35,8 @@ from arkham_shard_packets.sharing.router import opens_share_link
 
 from .conftest import POSTGRES_URL, packet_events, reset_postgres
 from .frame_users import TOKEN_SECRET, Users, bearer
+from .live_host import free_port
 from .served import served_routes
-from .test_host import free_port
 from .test_shard import ContractBus, ContractDatabase, ContractFrame, load_like_the_frame, plain_url
 from .test_tenant_walk import tenant_rows
 
@@ -96,8 +96,14 @@ async def test_a_token_that_resolves_to_no_user_is_401(
     client: httpx.AsyncClient, users: Users, frame_auth: HostAuth
 ) -> None:
     ana = users.user(TENANT)
-    gone = frame_auth.add(FrameUser(email="gone@example.org", tenant_id=TENANT, is_active=False))
-    stranger = FrameUser(email="stranger@example.org", tenant_id=TENANT)  # not a user here
+    gone = frame_auth.add(
+        FrameUser.model_validate(
+            {"email": "gone@example.org", "tenant_id": TENANT, "is_active": False}
+        )
+    )
+    stranger = FrameUser.model_validate(
+        {"email": "stranger@example.org", "tenant_id": TENANT}
+    )  # not a user here
     later = int(time.time()) + 600
     tokens = {
         "expired": frame_auth.issue(ana, lifetime_seconds=-60),
@@ -380,8 +386,8 @@ async def test_inside_the_frame_its_own_auth_resolves_the_caller(
     if POSTGRES_URL:
         await reset_postgres(database_url)
     secret = "the Frame double's secret, not the stand-in's"
-    ana = FrameUser(email="ana@example.org", tenant_id=TENANT)
-    ben = FrameUser(email="ben@example.org", tenant_id=OTHER)
+    ana = FrameUser.model_validate({"email": "ana@example.org", "tenant_id": TENANT})
+    ben = FrameUser.model_validate({"email": "ben@example.org", "tenant_id": OTHER})
     frame_auth = HostAuth(secret, [ana, ben])
     env = {
         "PYTHONPATH": os.pathsep.join([str(FRAME_DOUBLE), os.environ.get("PYTHONPATH", "")]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 
@@ -93,7 +94,7 @@ async def test_filters(client: httpx.AsyncClient, users: Users) -> None:
     await add_item(client, alpha["id"])
     await client.post(f"/api/packets/{beta['id']}/finalize")
 
-    async def ids(**params: object) -> set[str]:
+    async def ids(**params: Any) -> set[str]:
         response = await client.get("/api/packets/", params=params)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -148,7 +149,7 @@ async def test_sorting(client: httpx.AsyncClient) -> None:
     await add_item(client, a["id"], "2")
     await add_item(client, c["id"], "1")
 
-    async def order(**params: object) -> list[str]:
+    async def order(**params: Any) -> list[str]:
         return [
             p["name"] for p in (await client.get("/api/packets/", params=params)).json()["items"]
         ]

@@ -15,6 +15,8 @@ import httpx
 import pytest
 import yaml
 
+from arkham_shard_packets import __version__
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "shard.yaml").read_text())
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -38,7 +40,7 @@ def test_required_fields() -> None:
     assert re.fullmatch(r"[a-z][a-z0-9-]*", MANIFEST["name"])
     assert MANIFEST["name"] == "packets"
     assert SEMVER.match(MANIFEST["version"])
-    assert MANIFEST["version"] == "0.1.0"
+    assert MANIFEST["version"] == __version__
     assert MANIFEST["description"]
     module, _, cls = MANIFEST["entry_point"].partition(":")
     assert getattr(importlib.import_module(module), cls).__name__ == "PacketsShard"
@@ -114,11 +116,20 @@ def test_wheel_ships_the_manifest(tmp_path: Path) -> None:
     (wheel,) = wheels.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("arkham_shard_packets/shard.yaml")
+        names = archive.namelist()
+        metadata = archive.read(f"arkham_shard_packets-{MANIFEST['version']}.dist-info/METADATA")
         archive.extractall(tmp_path / "site")
     assert shipped == (ROOT / "shard.yaml").read_bytes()
+    # Nothing but the package itself lands in site-packages: no top-level benchmarks or tests.
+    assert {name.split("/")[0] for name in names} == {
+        "arkham_shard_packets",
+        f"arkham_shard_packets-{MANIFEST['version']}.dist-info",
+    }
+    assert f"\nVersion: {MANIFEST['version']}\n" in metadata.decode()
     probe = (
         "import json, arkham_shard_packets as p; from arkham_shard_packets import PacketsShard;"
-        "print(json.dumps([p.__file__, PacketsShard().manifest.to_dict()]))"
+        "print(json.dumps([p.__file__, PacketsShard().manifest.to_dict(), p.__version__,"
+        " PacketsShard.version]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -128,6 +139,16 @@ def test_wheel_ships_the_manifest(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    location, manifest = json.loads(out)
+    location, manifest, version, shard_version = json.loads(out)
     assert location.startswith(str(tmp_path / "site"))
     assert manifest["navigation"]["badge_endpoint"] == "/api/packets/count"
+    assert version == shard_version == MANIFEST["version"]
+
+
+def test_the_version_is_written_once() -> None:
+    """In shard.yaml; the build and the package read it from there (and the metadata)."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject
+    written = re.compile(rf"(?<![\d.]){re.escape(MANIFEST['version'])}(?![\d.])")
+    sources = [ROOT / "pyproject.toml", *sorted((ROOT / "arkham_shard_packets").rglob("*.py"))]
+    assert [str(path) for path in sources if written.search(path.read_text())] == []

@@ -20,7 +20,8 @@ from arkham_shard_packets.cli import main
 from arkham_shard_packets.db import search
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.migrate import alembic_config, current_revision, upgrade
-from arkham_shard_packets.db.schema import HEAD_REVISION, VERSION_TABLE, ensure_newest
+from arkham_shard_packets.db.revision import HEAD_REVISION, VERSION_TABLE
+from arkham_shard_packets.db.schema import ensure_newest
 from arkham_shard_packets.db.tables import metadata
 from arkham_shard_packets.host.app import HostConfig, create_app
 

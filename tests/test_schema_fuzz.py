@@ -15,6 +15,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import POSTGRES_URL
@@ -96,6 +97,8 @@ def test_api_honours_its_schema(live_server: str) -> None:
     failures: list[str] = []
     tested = 0
     for result in schema.include(path_regex="^/api/packets").get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         tested += 1
         try:

@@ -109,6 +109,7 @@ async def test_frame_loads_the_shard_and_drives_a_packet(frame: ContractFrame) -
     await frame.get_service("events").subscribe("packets.*", listener)
     shard = await load_like_the_frame(frame)
     assert isinstance(shard, PacketsShard)
+    assert shard.manifest is not None
     assert shard.manifest.to_dict()["navigation"]["route"] == "/packets"
 
     transport = httpx.ASGITransport(app=frame.app)
@@ -205,6 +206,7 @@ def test_routes_carry_the_prefix_without_initialize() -> None:
 def test_shard_attributes() -> None:
     shard = PacketsShard()
     assert shard.name == "packets"
-    assert shard.version == "0.1.0"
+    assert shard.manifest is not None
+    assert shard.version == shard.manifest.version
     assert shard.frame is None
     assert shard.get_tenant_id_or_none() is None

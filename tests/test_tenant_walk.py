@@ -194,11 +194,14 @@ async def feed_payloads(walker: Walker) -> list[dict[str, Any]]:
 
 
 async def feed_packet_ids(walker: Walker) -> set[str]:
-    return {payload.get("packet_id") for payload in await feed_payloads(walker)}
+    return {
+        payload["packet_id"] for payload in await feed_payloads(walker) if "packet_id" in payload
+    }
 
 
 async def feed_entry_ids(walker: Walker) -> set[str]:
-    return {payload.get("content_entry_id") for payload in await feed_payloads(walker)}
+    payloads = await feed_payloads(walker)
+    return {payload["content_entry_id"] for payload in payloads if "content_entry_id" in payload}
 
 
 async def walk_across(walker: Walker, owner: World, own: World | None) -> None:

@@ -20,6 +20,7 @@ from .uploads import ReceivedFile
 MAX_HEADER_BYTES = 16 * 1024
 MAX_PARTS = 16
 MAX_TEXT_BYTES = 4096
+MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers around the file itself
 
 
 @dataclass(frozen=True)

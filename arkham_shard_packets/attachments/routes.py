@@ -5,17 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..core.schemas import ContentOut
 from ..deps import ScopeDep, ServicesDep
-from ..errors import PacketsRoute, error_responses
 from ..models import PacketContent
-from ..packets.schemas import ContentOut
+from ..routing import PacketsRoute, error_responses
 from .downloads import download
-from .multipart import FormUpload, MultipartForm, multipart_body
+from .multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 FILE_PATH = "/{packet_id}/contents/{content_entry_id}/file"
-MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers around the file itself
 
 UPLOAD_BODY = multipart_body({})
 

@@ -20,15 +20,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text
+from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore
+from ..core.lifecycle import DRAFT_ONLY, EDITABLE
 from ..core.records import attached_file, content_from_row, load_packet, lock_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_files, packets, snapshot_files
 from ..errors import ContentNotFound, NotFound, PacketLocked, StoredFileBroken
 from ..models import AttachedFile, PacketContent
-from ..packets.service import DRAFT_ONLY, EDITABLE
-from .uploads import Upload, clean_file_name, clean_media_type
+from .uploads import Upload
 
 
 @dataclass

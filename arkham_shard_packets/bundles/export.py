@@ -18,7 +18,7 @@ from sqlalchemy import insert
 
 from ..core.clock import to_text
 from ..core.filestore import FileStore, hash_file
-from ..core.seal import RECIPE_VERSION
+from ..core.seal import RECIPE_VERSION, checksum_of, data_sha256
 from ..core.unit_of_work import Transactions
 from ..db.scope import Scope
 from ..db.tables import packet_exports
@@ -26,7 +26,6 @@ from ..errors import NotFound, StoredFileBroken
 from ..frame.resolver import ItemResolver, Resolved
 from ..models import ExportFormat, PacketExportResult, utcnow
 from ..version import __version__
-from ..versions.sealing import data_sha256
 from .format.document import (
     FORMAT_VERSION,
     PACKET_JSON,
@@ -37,7 +36,6 @@ from .format.document import (
     Resolution,
     file_path,
     item_path,
-    recomputed_checksum,
     render,
 )
 from .format.writer import InlineItem, PayloadFile, SourceChanged, write_bag, write_json
@@ -322,7 +320,7 @@ class ExportService:
             ("Bag-Software-Agent", f"arkham-shard-packets {__version__}"),
             ("Bagging-Date", moment.date().isoformat()),
             ("External-Identifier", state.packet.id),
-            ("Packet-Checksum", recomputed_checksum(document)),
+            ("Packet-Checksum", checksum_of(document.packet, document.contents)),
             ("Packet-Checksum-Recipe", str(RECIPE_VERSION)),
             ("Packet-Status", state.packet.status.value),
             ("Packet-Version", str(state.packet.version)),

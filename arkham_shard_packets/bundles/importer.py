@@ -22,18 +22,18 @@ from typing import Any
 from sqlalchemy import exc, insert
 
 from ..attachments.service import claim_blob
-from ..attachments.uploads import Upload, clean_file_name, clean_media_type
+from ..attachments.uploads import Upload
 from ..core.clock import now_text
+from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
 from ..core.records import load_contents, load_packet, stored_size
-from ..core.seal import RECIPE_VERSION, canonical_json
+from ..core.seal import RECIPE_VERSION, canonical_json, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_exports, packets
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
 from ..versions.history import record_version
-from ..versions.sealing import checksum_of
 from .format.document import BundleDocument, BundleItem
 from .format.limits import ImportLimits
 from .format.verify import VerifiedBundle, open_bundle

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Body, Request, status
 from fastapi.responses import StreamingResponse
 
 from ..attachments.downloads import download
-from ..attachments.multipart import FormUpload, MultipartForm, multipart_body
-from ..attachments.routes import MULTIPART_SLACK
+from ..attachments.multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 from ..deps import ScopeDep, ServicesDep
-from ..errors import InvalidInput, PacketsRoute, error_responses
+from ..errors import InvalidInput
 from ..models import PacketImportResult
+from ..routing import PacketsRoute, error_responses
 from .export import download_url
 from .schemas import ExportOut, ExportRequest, ImportOut, ImportRequest
 

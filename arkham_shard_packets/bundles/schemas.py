@@ -1,11 +1,11 @@
-"""Request and response bodies for attachments, export and import."""
+"""Request and response bodies of the export and import routes."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.schemas import NO_NUL, UtcDatetime
 from ..models import ExportFormat, MergeMode
-from ..packets.schemas import NO_NUL, UtcDatetime
 
 
 class ExportRequest(BaseModel):

@@ -10,29 +10,37 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from ..bundles.format.verify import open_bundle
+from ..bundles.limits import import_limits
 from ..config import Settings
-from ..db.engine import create_engine
-from ..db.schema import ensure_newest
-from ..db.scope import Scope
-from ..db.session import Database
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
-from ..wiring import Services
-from .options import add_database_options, database_url
+from .options import add_database_options, settings_of
+
+if TYPE_CHECKING:
+    from ..wiring import Services
+
+# The database and the services are imported by the commands that use them, so `verify`
+# (no database) and a mistyped command answer without loading them.
 
 
 @asynccontextmanager
 async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
-    settings = Settings()
-    data_dir = Path(args.data_dir)
+    from ..db.engine import create_engine
+    from ..db.schema import ensure_newest
+    from ..db.session import Database
+    from ..wiring import Services
+
+    settings = settings_of(args)
+    data_dir = settings.standalone_data_dir
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    engine = create_engine(database_url(args))
+    engine = create_engine(
+        settings.standalone_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     try:
         await ensure_newest(engine)
         # No Frame bus here: the events stay in the outbox, served by the feed and delivered
@@ -54,6 +62,8 @@ def progress_bar(args: argparse.Namespace, label: str) -> tqdm[Any]:
 
 
 def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return asyncio.run(work())
     except PacketsError as error:
@@ -65,6 +75,8 @@ def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from ..db.scope import Scope
+
     output = None if args.output is None else Path(args.output).resolve()
 
     async def work() -> int:
@@ -86,6 +98,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def import_command(args: argparse.Namespace) -> int:
+    from ..db.scope import Scope
+
     bundle = Path(args.file).resolve()
 
     async def work() -> int:
@@ -115,7 +129,7 @@ def verify_command(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"arkham-packets: error: no file at {path}", file=sys.stderr)
         return 2
-    limits = Settings().import_limits()
+    limits = import_limits(Settings())
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
         progress_bar(args, "verify") as bar,

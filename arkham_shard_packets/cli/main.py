@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
-import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .bundles import add_bundle_commands
-from .options import DEFAULT_DATA_DIR, add_database_options, database_url
+from .options import add_database_options, settings_of
 from .users import UsersUnavailable, add_user_commands, host_auth
+
+if TYPE_CHECKING:
+    from ..host.app import HostConfig
 
 
 class UsageError(Exception):
@@ -52,14 +55,13 @@ def check_port_free(host: str, port: int) -> None:
             raise UsageError(f"can't listen on {host}:{port}: {error.strerror}") from None
 
 
-def serve(args: argparse.Namespace) -> None:
-    import uvicorn
+def host_config(args: argparse.Namespace) -> HostConfig:
+    """The host's settings, checked: a public address only with a token (or --insecure), and
+    a data directory it can write."""
+    from ..host.app import HostConfig
 
-    from ..config import Settings
-    from ..host.app import HostConfig, create_app
-
-    settings = Settings()
-    token = os.environ.get("ARKHAM_PACKETS_API_TOKEN") or None
+    settings = settings_of(args)
+    token = settings.api_token
     auth = host_auth(settings)
     if token and auth is not None:
         raise UsageError(
@@ -73,13 +75,23 @@ def serve(args: argparse.Namespace) -> None:
             "ARKHAM_PACKETS_API_TOKEN set, or Frame users with ARKHAM_PACKETS_REQUIRE_USER=true "
             "(or pass --insecure)"
         )
-    data_dir = Path(args.data_dir)
-    check_data_dir(data_dir)
-    check_port_free(args.host, args.port)
-    app = create_app(
-        HostConfig(data_dir=data_dir, database_url=args.database_url, api_token=token, auth=auth)
+    check_data_dir(settings.standalone_data_dir)
+    return HostConfig(
+        data_dir=settings.standalone_data_dir,
+        database_url=settings.standalone_database_url,
+        api_token=token,
+        auth=auth,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ..host.app import create_app
+
+    config = host_config(args)
+    check_port_free(args.host, args.port)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 
 
 def db_upgrade(args: argparse.Namespace) -> None:
@@ -88,12 +100,12 @@ def db_upgrade(args: argparse.Namespace) -> None:
     from ..db.engine import create_engine
     from ..db.migrate import current_revision, upgrade
 
-    url = database_url(args)
-    if url.endswith(f"{Path(args.data_dir).resolve() / 'packets.db'}"):
-        check_data_dir(Path(args.data_dir))
+    settings = settings_of(args)
+    if settings.database_url is None:
+        check_data_dir(settings.standalone_data_dir)
 
     async def run() -> str | None:
-        engine = create_engine(url)
+        engine = create_engine(settings.standalone_database_url)
         try:
             await upgrade(engine)
             return await current_revision(engine)
@@ -109,10 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the standalone host")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8100)
-    run.add_argument(
-        "--data-dir", default=os.environ.get("ARKHAM_PACKETS_DATA_DIR", DEFAULT_DATA_DIR)
-    )
-    run.add_argument("--database-url", default=None, help="default: SQLite in the data dir")
+    add_database_options(run)
     run.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback address without a token"
     )

@@ -1,19 +1,18 @@
-"""What every command that works on the database without a server needs: where it is."""
+"""Where the database and the data are, for every command: a flag wins over the environment
+(ARKHAM_PACKETS_DATABASE_URL, ARKHAM_PACKETS_DATA_DIR), which wins over the default."""
 
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 from ..config import Settings
-
-DEFAULT_DATA_DIR = "arkham-packets-data"
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", default=os.environ.get("ARKHAM_PACKETS_DATA_DIR", DEFAULT_DATA_DIR)
+        "--data-dir",
+        default=None,
+        help="default: ARKHAM_PACKETS_DATA_DIR, else ./arkham-packets-data",
     )
     parser.add_argument(
         "--database-url",
@@ -22,7 +21,5 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def database_url(args: argparse.Namespace) -> str:
-    """As `serve` decides: --database-url, ARKHAM_PACKETS_DATABASE_URL, SQLite in the data dir."""
-    default = f"sqlite:///{Path(args.data_dir).resolve() / 'packets.db'}"
-    return str(args.database_url or Settings().database_url or default)
+def settings_of(args: argparse.Namespace) -> Settings:
+    return Settings.with_flags(data_dir=args.data_dir, database_url=args.database_url)

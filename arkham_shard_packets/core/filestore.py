@@ -2,7 +2,9 @@
 
 Bytes arrive as a stream and are spooled to a temporary file while they are hashed and
 counted (never held whole in memory); a spooled file enters the store by fsync and an atomic
-rename, so a reader sees either no file or the whole file. Blocking work runs in a thread.
+rename, so a reader sees either no file or the whole file. Opening, fsync, renaming and
+deleting run in a thread; `spool` writes each chunk from the event loop as it arrives (one
+buffered write of at most a chunk). `adopt` is for callers already in a thread.
 """
 
 from __future__ import annotations
@@ -140,9 +142,6 @@ class FileStore:
     ) -> SpooledFile:
         return await spool(chunks, self.staging, limit, progress)
 
-    def spool_file(self, source: Path, limit: int) -> SpooledFile:
-        return spool_file(source, self.staging, limit)
-
     def adopt(self, source: Path, sha256: str) -> SpooledFile:
         """Move a file the caller wrote and hashed itself (in a private folder) into staging
         instead of copying it; a copy, hashed anew, when it is on another filesystem."""
@@ -169,9 +168,6 @@ class FileStore:
         os.chmod(spooled.path, 0o444)
         os.replace(spooled.path, target)
         _fsync_dir(target.parent)
-
-    def exists(self, sha256: str) -> bool:
-        return self.path_of(sha256).is_file()
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path_of(sha256), "rb")

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
+
+from ..models import ContentType, PacketVisibility
 
 RECIPE_VERSION = 1
 
@@ -54,7 +56,8 @@ def content_entry(record: Record) -> dict[str, Any]:
     """One content item as the recipe sees it, from a content row or content record (the
     row's columns by name: content_type, content_id, content_title, order_num, data, ...).
 
-    This is the one place that turns stored content into checksum input.
+    This is the one place that turns an item into checksum input: finalize and verify hand
+    it rows and snapshot records, export, import and the CLI item objects (`item_as_row`).
     """
     return {
         "content_type": record["content_type"],
@@ -67,38 +70,64 @@ def content_entry(record: Record) -> dict[str, Any]:
     }
 
 
-def packet_fields(
-    name: str, description: str, visibility: str, metadata: dict[str, Any]
-) -> dict[str, Any]:
-    """The packet's part of the recipe, given by its parts."""
-    return {
-        "name": name,
-        "description": description,
-        "visibility": visibility,
-        "metadata": metadata,
-    }
-
-
 # The content columns the recipe reads, by the names `content_entry` reads them.
 ITEM_FIELDS = ("content_type", "content_id", "content_title", "order_num", "data", "file_sha256")
 
 
-def item_record(
-    content_type: str,
-    content_id: str,
-    content_title: str | None,
-    order: int,
-    data: Any,
-    file_sha256: str | None,
-) -> dict[str, Any]:
-    """A content item given by its parts, in the shape `content_entry` reads."""
+class SealedFile(Protocol):
+    @property
+    def sha256(self) -> str: ...
+
+
+class SealedItem(Protocol):
+    """A content item held as an object: a `PacketContent`, or a bundle's `BundleItem`."""
+
+    @property
+    def content_type(self) -> ContentType: ...
+    @property
+    def content_id(self) -> str: ...
+    @property
+    def content_title(self) -> str: ...
+    @property
+    def order(self) -> int: ...
+    @property
+    def data(self) -> dict[str, Any] | None: ...
+    @property
+    def file(self) -> SealedFile | None: ...
+
+
+class SealedPacket(Protocol):
+    """A packet held as an object: a `Packet`, or a bundle's `BundlePacket`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def visibility(self) -> PacketVisibility: ...
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+
+def item_as_row(item: SealedItem) -> dict[str, Any]:
+    """An item object as its stored row names it, so it meets the recipe through
+    `content_entry` exactly as a row or a snapshot record does."""
     return {
-        "content_type": content_type,
-        "content_id": content_id,
-        "content_title": content_title,
-        "order_num": order,
-        "data": data,
-        "file_sha256": file_sha256,
+        "content_type": item.content_type.value,
+        "content_id": item.content_id,
+        "content_title": item.content_title,
+        "order_num": item.order,
+        "data": item.data,
+        "file_sha256": None if item.file is None else item.file.sha256,
+    }
+
+
+def packet_as_row(packet: SealedPacket) -> dict[str, Any]:
+    return {
+        "name": packet.name,
+        "description": packet.description,
+        "visibility": packet.visibility.value,
+        "metadata": packet.metadata,
     }
 
 
@@ -128,5 +157,11 @@ RECIPES: dict[int, Callable[[Record, Iterable[Record]], str]] = {1: _recipe_v1}
 def packet_checksum(
     packet: Record, contents: Iterable[Record], recipe: int = RECIPE_VERSION
 ) -> str:
-    """Raises KeyError for a recipe this code does not know."""
+    """From the packet's row or record and its content rows or records. Raises KeyError for a
+    recipe this code does not know."""
     return RECIPES[recipe](packet, contents)
+
+
+def checksum_of(packet: SealedPacket, items: Iterable[SealedItem]) -> str:
+    """From a packet and its items held as objects (the domain's records, a bundle's)."""
+    return packet_checksum(packet_as_row(packet), [item_as_row(item) for item in items])

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .schema import VERSION_TABLE
+from .revision import VERSION_TABLE
 
 MIGRATION_LOCK_KEY = 0x706B745F6D6967  # "pkt_mig"
 HEAD = "head"

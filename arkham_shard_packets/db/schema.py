@@ -10,9 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-VERSION_TABLE = "arkham_packets_alembic_version"
-# The newest file in db/migrations/versions; tests/test_migrations.py holds them equal.
-HEAD_REVISION = "0008"
+from .revision import HEAD_REVISION, VERSION_TABLE
 
 
 def _stored_revision(connection: Connection) -> str | None:

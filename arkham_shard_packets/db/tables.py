@@ -1,5 +1,7 @@
-"""The shard's tables: the seed's four, with its column and index names, plus `tenant_id`,
-and the content-addressed store of version snapshots.
+"""The shard's tables: the seed's four (packets, contents, shares, versions) with its column
+and index names plus `tenant_id`, and the shard's own: the share access log and comments, the
+event outbox, snapshot bodies and the files they name, the blob registry, exports, and the
+tallies behind the counts.
 
 Ids and timestamps are text (UUID4 strings; ISO 8601 UTC with offset), as the seed defines them.
 """

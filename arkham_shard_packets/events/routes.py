@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from ..core.numbers import INT64_SAFE, clamp
 from ..deps import ScopeDep, ServicesDep
-from ..errors import PacketsRoute
-from ..packets.listing import INT64_SAFE, clamp
+from ..routing import PacketsRoute
 
 router = APIRouter(route_class=PacketsRoute)
 

@@ -18,9 +18,8 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 
-from ..attachments.uploads import clean_file_name, clean_media_type
-from ..bundles.format.document import Source
-from ..models import ContentType, PacketContent
+from ..core.file_names import clean_file_name, clean_media_type
+from ..models import ContentType, PacketContent, ResolutionSource
 from .seam import optional_service
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class OriginalFile:
 
 @dataclass
 class Resolved:
-    source: Source
+    source: ResolutionSource
     data: Any = None
     error: str | None = None
     original: OriginalFile | None = None

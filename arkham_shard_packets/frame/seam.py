@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from ..config import DEFAULT_DATA_DIR, Settings
 from ..errors import ServiceMissing
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ else:
 __all__ = ["ArkhamShard", "actor_of", "optional_service", "required_service"]
 
 SYSTEM_ACTOR = "system"
-DEFAULT_DATA_DIR = Path("arkham-packets-data")
 
 
 def optional_service(frame: Any, name: str) -> Any:
@@ -44,6 +44,13 @@ def frame_database_url(database_service: Any) -> str | None:
     return str(url) if url else None
 
 
+def offered_settings(frame: Any) -> Settings:
+    """The settings our standalone host resolved (its flags over the environment), so the shard
+    uses the host's database and data directory; inside the Frame, the environment's."""
+    offered = getattr(frame, "packets_settings", None)
+    return offered if isinstance(offered, Settings) else Settings()
+
+
 def actor_of(request: Request) -> str:
     """The authenticated user's id as the Frame's auth puts it on `request.state.user`."""
     user = getattr(request.state, "user", None)
@@ -51,16 +58,13 @@ def actor_of(request: Request) -> str:
     return str(user_id) if user_id else SYSTEM_ACTOR
 
 
-def shard_data_dir(frame: Any, storage: Any, configured: Path | None) -> Path:
+def shard_data_dir(storage: Any, configured: Path | None) -> Path:
     """Where the shard keeps its files (file store, exports, imports, temporary files).
 
-    The standalone host's `--data-dir` (offered as `frame.data_dir`) wins; then
-    ARKHAM_PACKETS_DATA_DIR; then, inside the Frame, `packets/` under the storage service's
-    base path; else ./arkham-packets-data. Folders are created when first used.
+    The configured data directory (the standalone host's, or ARKHAM_PACKETS_DATA_DIR) wins;
+    then, inside the Frame, `packets/` under the storage service's base path; else
+    ./arkham-packets-data. Folders are created when first used.
     """
-    host_dir = getattr(frame, "data_dir", None)
-    if host_dir:
-        return Path(host_dir)
     if configured is not None:
         return configured
     base = getattr(storage, "base_path", None)

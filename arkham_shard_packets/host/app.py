@@ -16,6 +16,8 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
+from ..config import Settings, sqlite_url
+from ..version import __version__
 from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
@@ -44,7 +46,12 @@ class HostConfig:
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'packets.db'}"
+        return self.database_url or sqlite_url(self.data_dir)
+
+    def shard_settings(self) -> Settings:
+        """What the host hands the packets shard: its own data directory and database (so the
+        two never differ), everything else from the environment."""
+        return Settings.with_flags(data_dir=self.data_dir, database_url=self.resolved_database_url)
 
 
 @dataclass
@@ -54,7 +61,7 @@ class HostFrame:
     app: FastAPI
     services: dict[str, Any]
     shards: dict[str, Any] = field(default_factory=dict)
-    data_dir: Path | None = None  # the host's --data-dir, where shards keep their own files
+    packets_settings: Settings | None = None  # the host's own, for the packets shard
     auth: HostAuth | None = None  # stands in for the Frame's auth (arkham_frame.auth)
 
     @property
@@ -132,7 +139,7 @@ def create_app(config: HostConfig) -> FastAPI:
         frame = HostFrame(
             app,
             {"database": database, "events": bus, "storage": storage},
-            data_dir=config.data_dir,
+            packets_settings=config.shard_settings(),
             auth=config.auth,
         )
         app.state.frame = frame
@@ -152,7 +159,7 @@ def create_app(config: HostConfig) -> FastAPI:
     # evidence work often runs on machines without internet.
     app = FastAPIOffline(
         title="Arkham Packets (standalone host)",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         description="Investigation packets, served without the Arkham Frame.",
     )

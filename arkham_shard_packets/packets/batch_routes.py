@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from ..core.schemas import NO_NUL
 from ..deps import ScopeDep, ServicesDep
-from ..errors import PacketsRoute
+from ..routing import PacketsRoute
 from .batch import BatchAction
-from .schemas import NO_NUL
 
 router = APIRouter(route_class=PacketsRoute)
 

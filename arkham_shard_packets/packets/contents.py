@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import exc, insert
 
 from ..core.clock import now_text
+from ..core.lifecycle import DRAFT_ONLY, EDITABLE
 from ..core.records import content_from_row, load_contents, load_packet, lock_packet, stored_size
 from ..core.seal import canonical_json
 from ..core.unit_of_work import Transactions, UnitOfWork
@@ -16,7 +17,6 @@ from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
-from .service import DRAFT_ONLY, EDITABLE
 
 
 @dataclass

@@ -6,20 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from ..core.numbers import clamp
+from ..core.schemas import ContentOut
 from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
-from ..errors import PacketsRoute, error_responses
 from ..models import PacketContent
-from .contents import ContentDraft
-from .listing import LIMIT_MAX, OFFSET_MAX, clamp
-from .schemas import ContentCreate, ContentOut
-
-
-def content_draft(body: ContentCreate) -> ContentDraft:
-    """The item a request asks to add, by the owner or through an edit link."""
-    return ContentDraft(
-        body.content_type, body.content_id, body.content_title, body.order, body.data
-    )
-
+from ..routing import PacketsRoute, error_responses
+from .listing import LIMIT_MAX, OFFSET_MAX
+from .schemas import ContentCreate
 
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
@@ -70,7 +63,7 @@ async def list_contents(
 async def add_content(
     packet_id: PacketId, body: ContentCreate, services: ServicesDep, scope: ScopeDep
 ) -> PacketContent:
-    return await services.contents.add(scope, packet_id, content_draft(body))
+    return await services.contents.add(scope, packet_id, body.draft())
 
 
 @router.delete(

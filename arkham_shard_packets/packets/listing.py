@@ -11,22 +11,16 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
+from ..core.numbers import INT32_MAX, clamp
+from ..core.schemas import NO_NUL
 from ..models import PacketFilter, PacketStatus, PacketVisibility
 from .queries import Window
-from .schemas import NO_NUL
 
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
 LIMIT_DEFAULT, LIMIT_MAX = 50, 500
 OFFSET_MAX = 1_000_000_000
-# Larger numbers would overflow the database's INTEGER / BIGINT; nothing real is that large.
-INT32_MAX = 2**31 - 1
-INT64_SAFE = 2**62
 
 SortField = Literal["created_at", "updated_at", "name", "contents_count"]
-
-
-def clamp(value: int, low: int, high: int) -> int:
-    return max(low, min(high, value))
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,16 @@ from fastapi import APIRouter, Header, Response
 from fastapi import status as http
 
 from ..core.records import etag_of
+from ..core.schemas import PacketOut
 from ..deps import PacketId, ScopeDep, ServicesDep
-from ..errors import PacketsRoute, error_responses
 from ..models import Packet, PacketStatistics, PacketStatus
+from ..routing import PacketsRoute, error_responses
 from ..version import __version__
 from .listing import FilterDep, Paging, PagingDep
 from .schemas import (
     CountOut,
     HealthOut,
     PacketCreate,
-    PacketOut,
     PacketPage,
     PacketUpdate,
     StatisticsOut,

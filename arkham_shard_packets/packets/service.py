@@ -1,7 +1,5 @@
-"""The packet lifecycle: create, edit, finalize, archive.
+"""The packet lifecycle (core/lifecycle.py): create, edit, finalize, archive.
 
-    draft --finalize--> finalized --first share--> shared
-      any state --archive--> archived
 Only a draft can be edited; finalize seals the content with its checksum and records the
 sealed state as a version (versions/history.py).
 """
@@ -15,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from ..core.clock import now_text, to_text
+from ..core.lifecycle import DRAFT_ONLY, EDITABLE, NOT_ARCHIVED
 from ..core.records import load_packet, lock_packet, packet_from_row
 from ..core.seal import RECIPE_VERSION, canonical_json, packet_checksum
 from ..core.unit_of_work import Transactions
@@ -23,10 +22,6 @@ from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..versions.history import Sealed, record_version
 from ..versions.snapshots import current_state
-
-EDITABLE = (PacketStatus.DRAFT,)
-NOT_ARCHIVED = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
-DRAFT_ONLY = "packet {id} is {status}; only a draft can be changed"
 
 
 @dataclass

@@ -165,7 +165,7 @@ class ShareAccessService:
         raise refusal
 
     async def _open(self, work: UnitOfWork, token: str) -> OpenShare:
-        # The one statement not built through a Scope: the caller has no tenant of its own here;
+        # The one statement of a request not built through a Scope: the caller has no tenant;
         # the token is the credential, and the share it names decides the tenant from now on.
         statement = (
             select(packet_shares)

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
+from ..core.schemas import ContentOut
 from ..deps import EntryId, ServicesDep, ShareToken
-from ..errors import PacketsRoute, error_responses
 from ..models import PacketComment, PacketContent
-from ..packets.contents_routes import content_draft
-from ..packets.schemas import ContentCreate, ContentOut
+from ..packets.schemas import ContentCreate
+from ..routing import PacketsRoute, error_responses
 from .access import CommentDraft, SharedPacket, ShareLink
 from .schemas import CommentCreate, CommentOut, SharedPacketOut
 
@@ -83,7 +83,7 @@ async def comment_on_shared_packet(
 async def add_content_through_share(
     body: ContentCreate, link: LinkDep, services: ServicesDep
 ) -> PacketContent:
-    return await services.share_access.add_content(link, content_draft(body))
+    return await services.share_access.add_content(link, body.draft())
 
 
 @router.delete(

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request, Response, status
 
 from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
-from ..errors import PacketsRoute, error_responses
 from ..models import PacketShare, ShareAccessEntry
+from ..routing import PacketsRoute, error_responses
 from .schemas import (
     AccessEntryOut,
     AccessLog,

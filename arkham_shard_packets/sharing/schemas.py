@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..models import ShareAction, SharePermission, ShareState
-from ..packets.schemas import (
+from ..core.schemas import (
     NO_NUL,
     NOT_BLANK,
     AnyText,
@@ -17,6 +16,7 @@ from ..packets.schemas import (
     PacketOut,
     UtcDatetime,
 )
+from ..models import ShareAction, SharePermission, ShareState
 
 SHARED_WITH_MAX = 320  # an email address at its longest
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024

@@ -15,7 +15,8 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from ..deps import ServicesDep, ShareToken
-from ..errors import InvalidInput, PacketsError, error_responses
+from ..errors import InvalidInput, PacketsError
+from ..routing import error_responses
 from .access import CommentDraft, ShareLink
 from .links import client_address, share_link
 from .page import SECURITY_HEADERS, error_page, shared_packet_page

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from ..core.schemas import NO_NUL, PacketOut
 from ..deps import PacketId, ScopeDep, ServicesDep, VersionNumber
-from ..errors import PacketsRoute, error_responses
 from ..models import PacketVersion
-from ..packets.schemas import NO_NUL, PacketOut
+from ..routing import PacketsRoute, error_responses
 from .schemas import (
     SUMMARY_MAX,
     RestoreOut,

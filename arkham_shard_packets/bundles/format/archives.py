@@ -11,7 +11,7 @@ import tarfile
 import zipfile
 import zlib
 from datetime import datetime, timezone
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from . import deflate
 from .deflate import ParallelDeflate
@@ -71,6 +71,22 @@ class Archive(Protocol):
     def close(self) -> None: ...
 
 
+ZLIB_COMPRESSOR = type(zlib.compressobj())
+
+
+def deflate_on_every_core(entry: IO[bytes], compressor: ParallelDeflate) -> None:
+    """zipfile takes no compressor of ours: its entry writer's own (a private attribute) is
+    swapped for one that deflates on every core; the bytes form the same kind of stream. If a
+    Python release renames or replaces it, exporting stops here rather than run on one core."""
+    current = getattr(entry, "_compressor", None)
+    if not isinstance(current, ZLIB_COMPRESSOR):
+        raise RuntimeError(
+            "zipfile's entry writer no longer keeps a zlib compressor in _compressor "
+            f"(found {type(current).__name__}); the parallel deflate can't be installed"
+        )
+    entry._compressor = compressor  # type: ignore[attr-defined]
+
+
 class ZipArchive:
     def __init__(self, out: BinaryIO, root: str, moment: datetime) -> None:
         self.zip = zipfile.ZipFile(out, "w", allowZip64=True)
@@ -86,10 +102,8 @@ class ZipArchive:
         info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         info.file_size = size
         with self.zip.open(info, "w") as entry:
-            if compress and hasattr(entry, "_compressor"):
-                # zipfile takes no compressor of ours: its writer's own is swapped for one
-                # that deflates on every core (the bytes form the same kind of stream)
-                entry._compressor = ParallelDeflate(COMPRESSLEVEL, self.threads)
+            if compress:
+                deflate_on_every_core(entry, ParallelDeflate(COMPRESSLEVEL, self.threads))
             while chunk := source.read(CHUNK):
                 entry.write(chunk)
 
@@ -173,7 +187,7 @@ class TarGzArchive:
         info.uname = info.gname = ""
         info.type = tarfile.REGTYPE
         self.gzip.deflating(compress)
-        self.tar.addfile(info, source)  # type: ignore[arg-type]
+        self.tar.addfile(info, source)
 
     def close(self) -> None:
         self.tar.close()

@@ -12,17 +12,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ...core.clock import to_text
-from ...core.seal import item_record, packet_checksum, packet_fields
-from ...models import ContentType, PacketStatus, PacketVisibility
+from ...models import ContentType, PacketStatus, PacketVisibility, ResolutionSource
 from .limits import MAX_ORDER, MAX_SIZE, SURROGATE
 
-FORMAT = "arkham-packet"
 FORMAT_VERSION = 1
 PACKET_JSON = "data/packet.json"
 SHA256 = r"^[0-9a-f]{64}$"
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-Source = Literal["stored", "frame", "shard", "unresolved"]
 
 
 def _storable(value: str) -> str:
@@ -61,7 +57,7 @@ class FileRef(Strict):
 
 
 class Resolution(Strict):
-    source: Source
+    source: ResolutionSource
     path: Text | None = Field(default=None, max_length=4096)  # in a bag: the item's resolved data
     data: Any = None  # in the json format: the item's resolved data
 
@@ -107,25 +103,6 @@ class BundleDocument(Strict):
     @property
     def sealed(self) -> bool:
         return self.packet.checksum is not None
-
-
-def recomputed_checksum(document: BundleDocument) -> str:
-    """The packet checksum recipe over what the bundle carries (files by their digests)."""
-    packet = document.packet
-    return packet_checksum(
-        packet_fields(packet.name, packet.description, packet.visibility.value, packet.metadata),
-        [
-            item_record(
-                item.content_type.value,
-                item.content_id,
-                item.content_title,
-                item.order,
-                item.data,
-                None if item.file is None else item.file.sha256,
-            )
-            for item in document.contents
-        ],
-    )
 
 
 def safe_name(name: str, limit: int = 100) -> str:

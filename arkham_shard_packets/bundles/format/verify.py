@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ...core.seal import canonical_json, sha256_hex
+from ...core.seal import checksum_of, data_sha256
 from ...errors import InvalidBundle
 from ...models import PacketStatus
 from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
-from .document import PACKET_JSON, BundleDocument, FileRef, recomputed_checksum
+from .document import PACKET_JSON, BundleDocument, FileRef
 from .inline import load_split
 from .limits import MAX_VERSION, ImportLimits, json_value_problem
 from .reader import Digests, check_free, detect_format, extract
@@ -121,12 +121,11 @@ def _check_document(document: BundleDocument, problems: list[str]) -> str:
         if key in seen:
             problems.append(f"{label} appears twice in packet.json")
         seen.add(key)
-        expected = None if item.data is None else sha256_hex(canonical_json(item.data))
-        if item.data_sha256 != expected:
+        if item.data_sha256 != data_sha256(item.data):
             problems.append(f"data of {label} does not match its data_sha256")
     if packet.contents_count != len(document.contents):
         problems.append("packet.json's contents_count does not match its contents")
-    computed = recomputed_checksum(document)
+    computed = checksum_of(packet, document.contents)
     if packet.status in SEALED_STATUSES and packet.checksum is None:
         problems.append(f"packet is {packet.status.value} but declares no checksum")
     if packet.checksum is not None and packet.checksum != computed:

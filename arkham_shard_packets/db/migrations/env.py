@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from arkham_shard_packets.db.schema import VERSION_TABLE
+from arkham_shard_packets.db.revision import VERSION_TABLE
 from arkham_shard_packets.db.tables import metadata
 
 connection = context.config.attributes["connection"]

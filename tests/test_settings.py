@@ -1,0 +1,128 @@
+"""One settings path: for every command, a flag wins over the environment, which wins over the
+default, and `serve` hands the shard the database and data directory its own services use."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from arkham_shard_packets.cli.main import build_parser, host_config, main
+from arkham_shard_packets.db.revision import VERSION_TABLE
+from arkham_shard_packets.host.app import HostConfig, create_app
+
+LEVELS = ("flag", "environment", "default")
+
+
+@dataclass(frozen=True)
+class Expected:
+    args: list[str]  # the flags given on the command line
+    database: Path  # the SQLite file the command must use
+    data_dir: Path
+    unused: list[Path]  # databases a lower level would have used
+
+
+def sqlite(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def arrange(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Expected:
+    for name in list(os.environ):
+        if name.startswith("ARKHAM_PACKETS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    default = Expected(
+        [], tmp_path / "arkham-packets-data" / "packets.db", Path("arkham-packets-data"), []
+    )
+    if level == "default":
+        return default
+    monkeypatch.setenv("ARKHAM_PACKETS_DATABASE_URL", sqlite(tmp_path / "env.db"))
+    monkeypatch.setenv("ARKHAM_PACKETS_DATA_DIR", str(tmp_path / "env-data"))
+    environment = Expected([], tmp_path / "env.db", tmp_path / "env-data", [default.database])
+    if level == "environment":
+        return environment
+    flags = ["--database-url", sqlite(tmp_path / "flag.db"), "--data-dir", str(tmp_path / "flag")]
+    unused = [environment.database, default.database]
+    return Expected(flags, tmp_path / "flag.db", tmp_path / "flag", unused)
+
+
+def rows(database: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(database) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def packet_ids(database: Path) -> set[object]:
+    return {row[0] for row in rows(database, "SELECT id FROM arkham_packets")}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, bytes]:
+    """A packet exported as json by a host of its own."""
+
+    async def build() -> tuple[str, bytes]:
+        app = create_app(HostConfig(data_dir=tmp_path_factory.mktemp("source")))
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://source") as http,
+        ):
+            packet = (await http.post("/api/packets/", json={"name": "Travelling"})).json()
+            url = f"/api/packets/{packet['id']}"
+            item = {"content_type": "claim", "content_id": "c-1", "data": {"n": 1}}
+            assert (await http.post(f"{url}/contents", json=item)).status_code == 201
+            exported = (await http.post(f"{url}/export", json={"format": "json"})).json()
+            return packet["id"], (await http.get(exported["download_url"])).content
+
+    return asyncio.run(build())
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_serve(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = arrange(level, tmp_path, monkeypatch)
+    monkeypatch.setenv("ARKHAM_PACKETS_API_TOKEN", "from-the-environment")
+    config = host_config(build_parser().parse_args(["serve", *expected.args]))
+    assert config.api_token == "from-the-environment"
+    app = create_app(config)
+
+    async def started() -> None:
+        async with app.router.lifespan_context(app):
+            host_database = app.state.frame.get_service("database").config.database_url
+            services = app.state.packets_shard.services
+            shard_database = services.database.engine.url.database
+            assert make_url(host_database).database == shard_database == str(expected.database)
+            assert services.data_dir == expected.data_dir
+
+    asyncio.run(started())
+    assert rows(expected.database, f"SELECT version_num FROM {VERSION_TABLE}")
+    assert not [path for path in expected.unused if path.exists()]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_db_upgrade(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = arrange(level, tmp_path, monkeypatch)
+    assert main(["db", "upgrade", *expected.args]) == 0
+    assert rows(expected.database, f"SELECT version_num FROM {VERSION_TABLE}")
+    assert not [path for path in expected.unused if path.exists()]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_import_then_export(
+    level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bundle: tuple[str, bytes]
+) -> None:
+    packet_id, content = bundle
+    source = tmp_path / "bundle.json"
+    source.write_bytes(content)
+    expected = arrange(level, tmp_path, monkeypatch)
+
+    assert main(["import", str(source), "--quiet", *expected.args]) == 0
+    assert packet_ids(expected.database) == {packet_id}
+    assert main(["export", packet_id, "--format", "zip", "--quiet", *expected.args]) == 0
+    exported = list((tmp_path / expected.data_dir / "exports").glob(f"packet-{packet_id}-*.zip"))
+    assert len(exported) == 1
+    assert not [path for path in expected.unused if path.exists()]
