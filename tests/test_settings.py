@@ -126,3 +126,11 @@ def test_import_then_export(
     exported = list((tmp_path / expected.data_dir / "exports").glob(f"packet-{packet_id}-*.zip"))
     assert len(exported) == 1
     assert not [path for path in expected.unused if path.exists()]
+
+
+def test_import_limit_defaults_are_the_bundle_formats() -> None:
+    from arkham_shard_packets.bundles.format.limits import ImportLimits
+    from arkham_shard_packets.bundles.limits import import_limits
+    from arkham_shard_packets.config import Settings
+
+    assert import_limits(Settings()) == ImportLimits()
