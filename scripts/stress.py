@@ -83,8 +83,15 @@ class Cluster:
             with open(log, "wb") as out:
                 self.processes.append(subprocess.Popen(command, env=env, stdout=out, stderr=out))
             self.logs.append(log)
+            # An idle connection is dropped by the client well before uvicorn's 5 s keep-alive
+            # timeout: at equal timeouts a request can meet the server's close (a disconnect
+            # without an answer, which is the race, not the server).
             self.clients.append(
-                httpx.AsyncClient(base_url=f"http://{HOST}:{port}{API}", timeout=60)
+                httpx.AsyncClient(
+                    base_url=f"http://{HOST}:{port}{API}",
+                    timeout=60,
+                    limits=httpx.Limits(keepalive_expiry=1.0),
+                )
             )
 
     async def wait_ready(self, patience: float = 60) -> None:
