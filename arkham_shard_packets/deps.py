@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the wiring imports every domain, whose routes import this m
     from .wiring import Services
 
 ID_MAX = 200
+SHARE_TOKEN_MAX = 2048
 
 
 def _shard(request: Request) -> object:
@@ -44,6 +45,6 @@ async def get_scope(request: Request, frame_user: FrameUserDep) -> Scope:
 ServicesDep = Annotated["Services", Depends(get_services)]
 PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
 EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
-ShareToken = Annotated[str, Path(max_length=2048, pattern=NO_NUL)]
+ShareToken = Annotated[str, Path(max_length=SHARE_TOKEN_MAX, pattern=NO_NUL)]
 VersionNumber = Annotated[int, Path(ge=0, le=2**31 - 1)]
 ScopeDep = Annotated[Scope, Depends(get_scope)]

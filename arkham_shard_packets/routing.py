@@ -1,50 +1,50 @@
-"""The one place that renders domain errors: `PacketsRoute` turns a `PacketsError` into a
-`{"detail": ...}` response wherever our router is mounted (our host or the real Frame),
-because an exception handler on someone else's app is not ours to install. Also the OpenAPI
-entries for the error codes a route can answer with.
+"""How every route of the shard answers, wherever its router is mounted (our host or the Frame).
+
+`PacketsRoute` reads a route's body within its limit, after the route's own check
+(`bodies.reads_body`), and renders every failure as `{"detail": ...}`: domain errors with
+their status, FastAPI's validation errors (echoing at most a short excerpt of the input), a
+lost database as 503 with Retry-After (a read is tried once more first) and a full disk as
+507. Each route's OpenAPI entry lists the answers it can give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import json
+import logging
+import math
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from .errors import PacketsError
+from .bodies import (
+    BodyTooLarge,
+    body_left_unread,
+    body_rule,
+    is_json,
+    parse_json,
+    read_body,
+    replayed,
+)
+from .core.bounds import json_problem
+from .errors import DatabaseUnavailable, PacketsError, PayloadTooLarge, outage_of
 
+logger = logging.getLogger(__name__)
 
-def error_response(error: PacketsError) -> JSONResponse:
-    return JSONResponse(
-        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
-    )
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
-
-class PacketsRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PacketsError as error:
-                return error_response(error)
-
-        return handle
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+EXCERPT = 64
+CONTEXT_EXCERPT = 256
 
 
 class ErrorBody(BaseModel):
     detail: str
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route can answer with."""
-    return {
-        code: {"model": ErrorBody, "description": STATUS_TEXT.get(code, "Error")} for code in codes
-    }
 
 
 STATUS_TEXT = {
@@ -57,6 +57,190 @@ STATUS_TEXT = {
     413: "Too large",
     422: "Invalid input",
     429: "Too many attempts",
-    503: "Service unavailable",
-    507: "Not enough free disk space",
+    503: "The database is unavailable; try again after Retry-After seconds",
+    507: "The disk is full; nothing was changed",
 }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can answer with (422, 413, 503 and 507
+    are added by `PacketsRoute` itself)."""
+    return {
+        code: {"model": ErrorBody, "description": STATUS_TEXT.get(code, "Error")} for code in codes
+    }
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"type": "string"},
+        "type": {"type": "string"},
+        "input": {},
+        "ctx": {"type": "object"},
+    },
+    "required": ["loc", "msg", "type"],
+}
+# Our own checks answer 422 with a sentence; FastAPI's with its list of problems.
+VALIDATION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": PROBLEM_SCHEMA}]}
+    },
+    "required": ["detail"],
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _text(value: str, limit: int) -> str:
+    """Text that can be sent as UTF-8 (lone surrogates written as escapes), cut to `limit`."""
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def excerpt(value: Any, limit: int = EXCERPT) -> Any:
+    """What a validation error may echo of the input: the value when it is small and can be
+    rendered as JSON, else a short piece of its text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        digits = str(value) if abs(value) < 10**limit else "a very large number"
+        return value if len(digits) <= limit else digits
+    if isinstance(value, bytes):
+        return _text(value[: limit * 4].decode("utf-8", "replace"), limit)
+    if isinstance(value, str):
+        return _text(value, limit)
+    if isinstance(value, (dict, list)):
+        if json_problem(value, max_depth=4, max_bytes=limit, nul=False) is None:
+            return value
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        return _text(text, limit)
+    return _text(str(value), limit)
+
+
+def clean_problems(problems: Any) -> list[dict[str, Any]]:
+    cleaned = []
+    for problem in problems:
+        entry: dict[str, Any] = {
+            "type": _text(str(problem.get("type", "value_error")), EXCERPT),
+            "loc": [
+                part if isinstance(part, int) else _text(str(part), EXCERPT)
+                for part in problem.get("loc", ())
+            ],
+            "msg": _text(str(problem.get("msg", "")), CONTEXT_EXCERPT),
+        }
+        if "input" in problem:
+            entry["input"] = excerpt(problem["input"])
+        context = problem.get("ctx")
+        if isinstance(context, Mapping):
+            entry["ctx"] = {
+                _text(str(key), EXCERPT): excerpt(item, CONTEXT_EXCERPT)
+                for key, item in context.items()
+            }
+        cleaned.append(entry)
+    return cleaned
+
+
+class PacketsRoute(APIRoute):
+    # A route that records something (an access log entry) even when it answers a GET.
+    writes_on_read = False
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        # 422 is documented below, in the shape both our checks and FastAPI's give it.
+        responses = {
+            code: entry
+            for code, entry in (options.pop("responses", None) or {}).items()
+            if str(code) != "422"
+        }
+        super().__init__(path, endpoint, responses=responses, **options)
+        self.body_rule = body_rule(endpoint, self.body_field is not None)
+        for code, entry in self._failures().items():
+            self.responses.setdefault(code, entry)
+
+    # -- OpenAPI ---------------------------------------------------------------------------
+
+    def failure_entry(self, code: int, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "description": STATUS_TEXT.get(code, "Error"),
+            "content": {"application/json": {"schema": schema}},
+        }
+
+    def _failures(self) -> dict[int | str, dict[str, Any]]:
+        entries: dict[int | str, dict[str, Any]] = {}
+        if self.body_rule is not None or get_flat_params(self.dependant):
+            entries[422] = self.failure_entry(422, VALIDATION_SCHEMA)
+        if self.body_rule is not None:
+            entries[413] = self.failure_entry(413, ERROR_SCHEMA)
+        entries[503] = {**self.failure_entry(503, ERROR_SCHEMA), "headers": RETRY_AFTER}
+        if self.writes_on_read or set(self.methods or ()) - SAFE_METHODS:
+            entries[507] = self.failure_entry(507, ERROR_SCHEMA)
+        return entries
+
+    # -- answering -------------------------------------------------------------------------
+
+    def error_response(self, error: PacketsError) -> Response:
+        return JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
+
+    def validation_response(self, problems: list[dict[str, Any]]) -> Response:
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await self._answer(handler, request)
+            except PacketsError as error:
+                refused = self.error_response(error)
+            except BodyTooLarge as error:
+                refused = self.error_response(PayloadTooLarge(str(error)))
+            except RequestValidationError as error:
+                refused = self.validation_response(clean_problems(error.errors()))
+            if body_left_unread(request):
+                refused.headers["Connection"] = "close"
+            return refused
+
+        return handle
+
+    async def _answer(self, handler: Handler, request: Request) -> Response:
+        rule = self.body_rule
+        if rule is not None:
+            if rule.before is not None:
+                await rule.before(request)
+            if rule.limit is not None:
+                body = await read_body(request, rule.limit)
+                if self.body_field is not None and body and is_json(request):
+                    parse_json(body)
+                request = replayed(request, body)
+        try:
+            return await handler(request)
+        except Exception as error:
+            outage = self._outage(error)
+            if not isinstance(outage, DatabaseUnavailable) or request.method not in SAFE_METHODS:
+                raise outage from error
+        try:  # a read is tried once more: the pool hands out a fresh connection
+            return await handler(request)
+        except Exception as error:
+            raise self._outage(error) from error
+
+    @staticmethod
+    def _outage(error: Exception) -> PacketsError:
+        outage = outage_of(error)
+        if outage is None:
+            raise error
+        logger.warning("packets: %s (%s: %s)", outage.detail, type(error).__name__, error)
+        return outage

@@ -98,6 +98,7 @@ class Services:
                 import_limits(settings),
                 settings.allowed_import_dirs(data_dir),
                 exports_dir=data_dir / "exports",
+                data_dir=data_dir,
             ),
             recovery=Recovery(
                 transactions,

@@ -88,7 +88,3 @@ def leftover_files(folder: Path) -> list[Path]:
 
 def file_bytes(path: str | Path) -> bytes:
     return Path(path).read_bytes()
-
-
-def real_path(path: str | Path) -> str:
-    return str(Path(path).resolve())

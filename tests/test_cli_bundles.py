@@ -58,7 +58,7 @@ async def test_export_verify_tamper_import(
     assert "%" not in quiet.stderr
     assert again.read_bytes() == target.read_bytes()
     response = await client.post(f"/api/packets/{pid}/export", json={"format": "zip"})
-    assert file_bytes(response.json()["file_path"]) == target.read_bytes()
+    assert file_bytes(data_dir / response.json()["file_path"]) == target.read_bytes()
 
     verified = await cli(database_url, data_dir, "verify", str(target), "--quiet")
     assert verified.returncode == 0, verified.stdout

@@ -416,7 +416,7 @@ async def test_the_sweep_spares_young_files_and_everything_still_named(
         strays["old unrecorded export"],
         old_stray,
         kept_blob,
-        Path(export["file_path"]),
+        data_dir / export["file_path"],
     ):
         await asyncio.to_thread(_age, path, 7200)
 
@@ -425,7 +425,7 @@ async def test_the_sweep_spares_young_files_and_everything_still_named(
     assert (swept.temporary, swept.exports, swept.blobs) == (2, 1, 1)
     remaining = {name for name, path in strays.items() if await asyncio.to_thread(_exists, path)}
     assert remaining == {"young tmp file", "young half-written export", "young blob"}
-    for kept in (kept_blob, Path(export["file_path"])):
+    for kept in (kept_blob, data_dir / export["file_path"]):
         assert await asyncio.to_thread(_exists, kept)
     got = await client.get(f"{API}/{packet['id']}/contents/{item['id']}/file")
     assert got.content == b"kept"

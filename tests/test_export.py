@@ -91,14 +91,16 @@ async def test_the_bag_validates_with_the_bagit_package(
     assert body["contents_exported"] == 3
 
 
-async def test_export_response_and_download(client: httpx.AsyncClient) -> None:
+async def test_export_response_and_download(client: httpx.AsyncClient, app: Any) -> None:
     packet = await packet_with_files(client)
     body, archive = await export(client, packet["id"], "tar.gz")
     assert body["packet_id"] == packet["id"]
     assert body["export_format"] == "tar.gz"
     assert body["file_size_bytes"] == len(archive)
     assert body["sha256"] == hashlib.sha256(archive).hexdigest()
-    assert file_bytes(body["file_path"]) == archive
+    # named by its place in the data directory, never by an absolute server path
+    assert body["file_path"] == f"exports/{Path(body['file_path']).name}"
+    assert file_bytes(app.state.packets_shard.services.data_dir / body["file_path"]) == archive
     assert body["download_url"] == f"/api/packets/{packet['id']}/exports/{body['export_id']}"
     download = await client.get(body["download_url"])
     assert download.headers["content-type"] == "application/gzip"
@@ -202,7 +204,7 @@ async def test_a_damaged_stored_file_fails_the_export(client: httpx.AsyncClient,
     blob.chmod(0o644)
     blob.write_bytes(b"tampered bytes")
     response = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "zip"})
-    assert response.status_code == 500
+    assert response.status_code == 409
     assert "damaged" in response.json()["detail"]
     exports = app.state.packets_shard.services.data_dir / "exports"
     assert [p for p in exports.rglob("*") if p.is_file()] == []

@@ -18,7 +18,6 @@ from .bundle_helpers import (
     file_bytes,
     leftover_files,
     packet_with_files,
-    real_path,
 )
 from .conftest import add_item, packet_events
 
@@ -223,18 +222,19 @@ async def test_import_from_an_allowed_folder(client: httpx.AsyncClient, app: Fas
         "/api/packets/import", json={"file_path": body["file_path"], "merge_mode": "skip"}
     )
     assert same.status_code == 201, same.text
-    assert same.json()["import_source"] == real_path(body["file_path"])
+    assert same.json()["import_source"] == body["file_path"]  # exports/…, as export named it
     assert same.json()["skipped"] is True
-    imports = app.state.packets_shard.services.data_dir / "imports"
+    data_dir = app.state.packets_shard.services.data_dir
+    imports = data_dir / "imports"
     imports.mkdir()
-    (imports / "copy.tgz").write_bytes(file_bytes(body["file_path"]))
+    (imports / "copy.tgz").write_bytes(file_bytes(data_dir / body["file_path"]))
     await forget(client, app, packet["id"])
     response = await client.post(
         "/api/packets/import",
         json={"file_path": str(imports / "copy.tgz"), "merge_mode": "replace"},
     )
     assert response.status_code == 201, response.text
-    assert response.json()["import_source"] == real_path(imports / "copy.tgz")
+    assert response.json()["import_source"] == "imports/copy.tgz"
     assert response.json()["contents_imported"] == 3
     # the export folder only offers files an export of the caller's tenant recorded there
     unrecorded = await client.post("/api/packets/import", json={"file_path": body["file_path"]})
@@ -251,7 +251,7 @@ async def test_paths_outside_the_allowed_folders_are_403(
     await forget(client, app, packet["id"])
     data_dir = app.state.packets_shard.services.data_dir
     outside = tmp_path / "outside.zip"
-    outside.write_bytes(file_bytes(body["file_path"]))
+    outside.write_bytes(file_bytes(data_dir / body["file_path"]))
     (data_dir / "imports").mkdir()
     link = data_dir / "imports" / "link.zip"
     link.symlink_to(outside)

@@ -4,7 +4,7 @@ to disk without the whole upload (or a spooled copy of it) ever being held by th
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from ..bodies import BODY_READ
 from ..core.filestore import SpooledFile, SpoolTooLarge, spool
 from ..errors import InvalidInput, PayloadTooLarge
 from .uploads import ReceivedFile
@@ -41,6 +42,7 @@ class MultipartForm:
         declared = request.headers.get("content-length")
         if max_body is not None and declared and declared.isdigit() and int(declared) > max_body:
             raise PayloadTooLarge(f"the upload is larger than the limit of {max_body} bytes")
+        self._scope = request.scope
         self._source = request.stream().__aiter__()
         self._events: deque[tuple[str, Any]] = deque()
         self._finished = False
@@ -116,6 +118,7 @@ class MultipartForm:
                 chunk = await self._source.__anext__()
             except StopAsyncIteration:
                 self._finished = True
+                self._scope[BODY_READ] = True
                 try:
                     self._parser.finalize()
                 except MultipartParseError as error:
@@ -152,11 +155,15 @@ class MultipartForm:
 
 class FormUpload:
     """A form with one file field, received only when the service asks for it (after its own
-    checks), spooled to disk as it arrives; the other fields are read as short text."""
+    checks), spooled to disk as it arrives; the other fields (only those named in `fields`)
+    are read as short text."""
 
-    def __init__(self, form: MultipartForm, file_field: str = "file") -> None:
+    def __init__(
+        self, form: MultipartForm, file_field: str = "file", fields: Collection[str] = ()
+    ) -> None:
         self.form = form
         self.file_field = file_field
+        self.fields = fields
 
     async def receive(self, directory: Path, limit: int) -> ReceivedFile:
         spooled: SpooledFile | None = None
@@ -175,8 +182,10 @@ class FormUpload:
                             f"the file is larger than the limit of {limit} bytes"
                         ) from None
                     filename, content_type = part.filename, part.content_type
-                else:
+                elif part.name in self.fields and part.filename is None:
                     fields[part.name] = await self.form.text()
+                else:
+                    raise InvalidInput(f"the form has an unknown field '{part.name[:40]}'")
         except BaseException:
             if spooled is not None:
                 spooled.discard()

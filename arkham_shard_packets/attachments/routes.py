@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..bodies import reads_body
 from ..core.schemas import ContentOut
-from ..deps import ScopeDep, ServicesDep
+from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
 from ..models import PacketContent
 from ..routing import PacketsRoute, error_responses
 from .downloads import download
@@ -25,9 +26,10 @@ UPLOAD_BODY = multipart_body({})
     responses=error_responses(409, 413, 422),
     openapi_extra=UPLOAD_BODY,
 )
+@reads_body(None)  # streamed to disk, bounded by ARKHAM_PACKETS_MAX_FILE_BYTES
 async def attach_file(
-    packet_id: str,
-    content_entry_id: str,
+    packet_id: PacketId,
+    content_entry_id: EntryId,
     request: Request,
     services: ServicesDep,
     scope: ScopeDep,
@@ -37,9 +39,9 @@ async def attach_file(
     return await services.attachments.attach(scope, packet_id, content_entry_id, FormUpload(form))
 
 
-@router.get(FILE_PATH, response_class=StreamingResponse)
+@router.get(FILE_PATH, response_class=StreamingResponse, responses=error_responses(409))
 async def get_file(
-    packet_id: str, content_entry_id: str, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, content_entry_id: EntryId, services: ServicesDep, scope: ScopeDep
 ) -> StreamingResponse:
     opened = await services.attachments.open(scope, packet_id, content_entry_id)
     file = opened.file

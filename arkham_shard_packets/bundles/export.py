@@ -18,6 +18,7 @@ from sqlalchemy import insert
 
 from ..core.clock import to_text
 from ..core.filestore import FileStore, hash_file
+from ..core.places import place_in
 from ..core.seal import RECIPE_VERSION, checksum_of, data_sha256
 from ..core.unit_of_work import Transactions
 from ..db.scope import Scope
@@ -116,6 +117,9 @@ class ExportService:
             await asyncio.to_thread(shutil.rmtree, staging, True)
         exported_at = utcnow()
         export_id = str(uuid.uuid4())
+        # Answers and events name the file by its place in the data directory; only a file
+        # written where the caller asked (the command line) is named as the caller named it.
+        shown = place_in(self.exports_dir.parent, target) or str(target)
         async with self.tx.write(scope) as work:
             await work.conn.execute(
                 insert(packet_exports).values(
@@ -137,12 +141,12 @@ class ExportService:
                 "packets.packet.exported",
                 packet_id=packet_id,
                 format=export_format.value,
-                file_path=str(target),
+                file_path=shown,
             )
         return PacketExportResult(
             packet_id=packet_id,
             export_format=export_format,
-            file_path=str(target),
+            file_path=shown,
             file_size_bytes=size,
             exported_at=exported_at,
             contents_exported=len(state.contents),
@@ -304,9 +308,13 @@ class ExportService:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, target)
-        except (SourceChanged, FileNotFoundError) as error:
+        except SourceChanged as error:
             raise StoredFileBroken(
                 f"a stored file of packet {state.packet.id} is damaged: {error}"
+            ) from None
+        except FileNotFoundError:  # its message would name the server's path
+            raise StoredFileBroken(
+                f"a stored file of packet {state.packet.id} is missing"
             ) from None
         finally:
             temp.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from ..attachments.uploads import Upload
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
+from ..core.places import shown_path
 from ..core.records import load_contents, load_packet, stored_size
 from ..core.seal import RECIPE_VERSION, canonical_json, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
@@ -87,6 +88,7 @@ class ImportService:
         limits: ImportLimits,
         allowed_dirs: list[Path],
         exports_dir: Path | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.tx = transactions
         self.store = store
@@ -94,6 +96,8 @@ class ImportService:
         self.limits = limits
         self.allowed_dirs = allowed_dirs
         self.exports_dir = exports_dir
+        # A relative `file_path` is a place in the data directory, as export answers name it.
+        self.data_dir = data_dir if data_dir is not None else Path.cwd()
 
     async def import_upload(self, scope: Scope, upload: Upload) -> PacketImportResult:
         await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
@@ -108,11 +112,13 @@ class ImportService:
     async def import_path(
         self, scope: Scope, file_path: str, mode: MergeMode
     ) -> PacketImportResult:
-        """A server-side file: only inside an allowed import folder, after following links."""
+        """A server-side file: only inside an allowed import folder, after following links.
+        The answer names it by its place in the data directory (or in its import folder)."""
         resolved = await asyncio.to_thread(self._allowed, file_path)
         if not await self._readable_export(scope, resolved):
             raise NotFound(f"no file at {file_path}")
-        return await self.import_file(scope, resolved, mode, str(resolved))
+        source = await asyncio.to_thread(shown_path, self.data_dir, resolved, *self.allowed_dirs)
+        return await self.import_file(scope, resolved, mode, source)
 
     async def _readable_export(self, scope: Scope, path: Path) -> bool:
         """A file in the shard's own export folder belongs to the tenant that exported it: only
@@ -128,7 +134,7 @@ class ImportService:
         return await asyncio.to_thread(_is_one_of, path, written)
 
     def _allowed(self, file_path: str) -> Path:
-        resolved = Path(file_path).resolve()
+        resolved = (self.data_dir / file_path).resolve()
         inside = any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
         if not inside:
             raise Forbidden(f"{file_path} is outside the allowed import folders")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
 from ..attachments.downloads import download
 from ..attachments.multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
-from ..deps import ScopeDep, ServicesDep
+from ..bodies import checked_json, inline_schema, reads_body
+from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
 from ..errors import InvalidInput
 from ..models import PacketImportResult
 from ..routing import PacketsRoute, error_responses
@@ -19,7 +22,7 @@ item = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 IMPORT_BODY = multipart_body(
     {"merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]}},
-    {"application/json": {"schema": ImportRequest.model_json_schema()}},
+    {"application/json": {"schema": inline_schema(ImportRequest)}},
 )
 
 
@@ -30,6 +33,7 @@ IMPORT_BODY = multipart_body(
     responses=error_responses(403, 404, 409, 413, 422),
     openapi_extra=IMPORT_BODY,
 )
+@reads_body(None)  # a streamed upload, bounded by the archive limit; JSON by JSON_BODY_MAX
 async def import_packet(
     request: Request, services: ServicesDep, scope: ScopeDep
 ) -> PacketImportResult:
@@ -38,12 +42,15 @@ async def import_packet(
     if kind == "multipart/form-data":
         limit = services.settings.import_max_archive_bytes + MULTIPART_SLACK
         form = MultipartForm(request, max_body=limit)
-        return await services.imports.import_upload(scope, FormUpload(form))
+        upload = FormUpload(form, fields=("merge_mode",))
+        return await services.imports.import_upload(scope, upload)
     if kind == "application/json":
         try:
-            body = ImportRequest.model_validate_json(await request.body())
-        except ValueError as error:
-            raise InvalidInput(f"invalid import request: {error}") from None
+            body = ImportRequest.model_validate(await checked_json(request))
+        except ValidationError as error:
+            raise RequestValidationError(
+                [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
+            ) from None
         return await services.imports.import_path(scope, body.file_path, body.merge_mode)
     raise InvalidInput(
         "send multipart/form-data (file, merge_mode) or JSON {file_path, merge_mode}"
@@ -56,7 +63,7 @@ async def import_packet(
     responses=error_responses(409, 422),
 )
 async def export_packet(
-    packet_id: str,
+    packet_id: PacketId,
     request: Request,
     services: ServicesDep,
     scope: ScopeDep,
@@ -72,7 +79,7 @@ async def export_packet(
 
 @item.get("/{packet_id}/exports/{export_id}", response_class=StreamingResponse)
 async def download_export(
-    packet_id: str, export_id: str, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, export_id: EntryId, services: ServicesDep, scope: ScopeDep
 ) -> StreamingResponse:
     opened = await services.exports.open(scope, packet_id, export_id)
     return download(opened.handle, opened.name, opened.media_type, opened.size)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import NO_NUL, UtcDatetime
+from ..core.schemas import NO_NUL, Strict, UtcDatetime
 from ..models import ExportFormat, MergeMode
 
 
-class ExportRequest(BaseModel):
+class ExportRequest(Strict):
     format: ExportFormat = ExportFormat.ZIP
 
 
@@ -27,7 +27,7 @@ class ExportOut(BaseModel):
     download_url: str
 
 
-class ImportRequest(BaseModel):
+class ImportRequest(Strict):
     file_path: str = Field(min_length=1, max_length=4096, pattern=NO_NUL)
     merge_mode: MergeMode = MergeMode.REPLACE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ from .clock import now_text, to_text
 from .unit_of_work import UnitOfWork
 
 RowLike = Mapping[Any, Any]
+# An entity tag in an If-Match list: strong `"…"` or weak `W/"…"` (RFC 9110 8.8.3).
+ENTITY_TAG = re.compile(r'\s*((?:W/)?"[^"]*")\s*(?:,|$)')
 
 
 def packet_from_row(row: RowLike) -> Packet:
@@ -102,7 +105,7 @@ async def lock_packet(
     if row is None:
         raise PacketNotFound(packet_id)
     packet = packet_from_row(row)
-    if if_match is not None and if_match.strip() != "*" and if_match.strip() != etag_of(packet):
+    if if_match is not None and not if_match_allows(if_match, etag_of(packet)):
         raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")
     if packet.status not in allowed:
         raise PacketLocked(refusal.format(id=packet_id, status=packet.status.value))
@@ -112,6 +115,13 @@ async def lock_packet(
     )
     packet.updated_at = datetime.fromisoformat(touched)
     return packet
+
+
+def if_match_allows(header: str, etag: str) -> bool:
+    """RFC 9110 13.1.1: `*`, or a list of entity tags one of which is the current one, by
+    strong comparison (a weak tag never matches)."""
+    value = header.strip()
+    return value == "*" or etag in ENTITY_TAG.findall(value)
 
 
 def etag_of(packet: Packet) -> str:

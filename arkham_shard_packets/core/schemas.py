@@ -41,6 +41,12 @@ AnyText = AfterValidator(no_nul)
 NotBlankText = AfterValidator(not_blank)
 
 
+class Strict(BaseModel):
+    """A request body: a field it doesn't know (a typo, a field that can't be set) is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class PacketOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -115,10 +115,11 @@ def require_token(token: str) -> Callable[..., Awaitable[Response]]:
         if request.url.path.startswith("/api") and not is_public(request):
             sent = request.headers.get("authorization", "").encode()
             if not hmac.compare_digest(sent, expected):
+                # Closed rather than kept alive: the body it may be sending is never read.
                 return JSONResponse(
                     {"detail": "missing or wrong bearer token"},
                     status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
+                    headers={"WWW-Authenticate": "Bearer", "Connection": "close"},
                 )
         return await call_next(request)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ..core.schemas import NO_NUL
+from ..core.schemas import NO_NUL, Strict
 from ..deps import ScopeDep, ServicesDep
 from ..routing import PacketsRoute
 from .batch import BatchAction
@@ -20,7 +20,7 @@ BATCH_MAX = 500
 PacketIdText = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(Strict):
     ids: list[PacketIdText] = Field(min_length=1, max_length=BATCH_MAX)
 
 

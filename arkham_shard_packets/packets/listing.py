@@ -6,11 +6,11 @@ Out-of-range numbers are clamped, never an error; unknown enum values are.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
+from ..core.bounds import UtcInput
 from ..core.numbers import INT32_MAX, clamp
 from ..core.schemas import NO_NUL
 from ..models import PacketFilter, PacketStatus, PacketVisibility
@@ -59,8 +59,8 @@ async def common_filter(
     ] = None,
     has_contents: bool | None = None,
     min_version: int | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: UtcInput | None = None,
+    created_before: UtcInput | None = None,
 ) -> PacketFilter:
     return PacketFilter(
         visibility=visibility,

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from ..core.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut
+from ..core.bounds import JsonObject, WholeNumber
+from ..core.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from ..models import ContentType, PacketVisibility
 from .contents import ContentDraft
 
@@ -29,20 +30,20 @@ ContentId = Annotated[
 Title = Annotated[str, Field(max_length=TITLE_MAX, json_schema_extra={"pattern": NO_NUL}), AnyText]
 
 
-class PacketCreate(BaseModel):
+class PacketCreate(Strict):
     name: Name
     description: Description = ""
     visibility: PacketVisibility = PacketVisibility.PRIVATE
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
-class PacketUpdate(BaseModel):
+class PacketUpdate(Strict):
     """Only the fields sent are changed; an empty description clears it."""
 
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     visibility: PacketVisibility | SkipJsonSchema[None] = None
-    metadata: dict[str, Any] | SkipJsonSchema[None] = None
+    metadata: JsonObject | SkipJsonSchema[None] = None
 
     @field_validator("name", "visibility", "metadata", "description", mode="before")
     @classmethod
@@ -64,12 +65,12 @@ class PacketPage(BaseModel):
     offset: int
 
 
-class ContentCreate(BaseModel):
+class ContentCreate(Strict):
     content_type: ContentType
     content_id: ContentId
     content_title: Title = ""
-    order: int = Field(0, ge=0, le=2**31 - 1)
-    data: dict[str, Any] | None = None
+    order: WholeNumber = Field(0, ge=0, le=2**31 - 1)
+    data: JsonObject | None = None
 
     def draft(self) -> ContentDraft:
         """The item to add, by the owner or through an edit link."""

@@ -86,6 +86,14 @@ class ShareAccessService:
         self.tx = transactions
         self.lockout = lockout
 
+    async def check(self, token: str) -> None:
+        """The refusals a link earns before anyone reads what the request carries: it does
+        not exist or was revoked (404), it expired (410), it is locked (429). Writes nothing."""
+        async with self.tx.read(Scope()) as work:
+            opened = await self._open(work, token, lock=False)
+            if opened.password_hash is not None:
+                await self._refuse_if_locked(work, opened.share.id, utcnow())
+
     async def read(self, link: ShareLink) -> SharedPacket:
         return await self._use(link, ShareAction.READ, self._snapshot)
 
@@ -164,14 +172,12 @@ class ShareAccessService:
         assert refusal is not None
         raise refusal
 
-    async def _open(self, work: UnitOfWork, token: str) -> OpenShare:
+    async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
         # The one statement of a request not built through a Scope: the caller has no tenant;
         # the token is the credential, and the share it names decides the tenant from now on.
-        statement = (
-            select(packet_shares)
-            .where(packet_shares.c.access_token == token_digest(token))
-            .with_for_update()
-        )
+        statement = select(packet_shares).where(packet_shares.c.access_token == token_digest(token))
+        if lock:
+            statement = statement.with_for_update()
         row: RowLike | None = (await work.conn.execute(statement)).mappings().first()
         if row is None or row["revoked_at"] is not None:
             raise ShareNotFound("this share link does not exist or has been revoked")
@@ -186,12 +192,7 @@ class ShareAccessService:
         self, work: UnitOfWork, share: PacketShare, password_hash: str, link: ShareLink
     ) -> PacketsError | None:
         now = utcnow()
-        wait = await self._lockout_remaining(work, share.id, now)
-        if wait > 0:
-            raise TooManyAttempts(
-                f"too many wrong passwords for this share link; try again in {wait} seconds",
-                headers={"Retry-After": str(wait)},
-            )
+        await self._refuse_if_locked(work, share.id, now)
         if not link.password:
             raise PasswordRequired(
                 "this share link needs a password (header X-Share-Password or the page's form)"
@@ -203,9 +204,9 @@ class ShareAccessService:
         )
         return PasswordRequired("wrong password for this share link")
 
-    async def _lockout_remaining(self, work: UnitOfWork, share_id: str, now: datetime) -> int:
-        """Seconds left in the lockout that follows MAX_PASSWORD_FAILURES wrong passwords
-        within FAILURE_WINDOW; failures live in the access log, so every process agrees."""
+    async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
+        """The lockout that follows MAX_PASSWORD_FAILURES wrong passwords within FAILURE_WINDOW;
+        failures live in the access log, so every process agrees."""
         statement = (
             work.scope.select(share_access_log, share_access_log.c.accessed_at)
             .where(
@@ -215,11 +216,15 @@ class ShareAccessService:
             .order_by(share_access_log.c.accessed_at.desc())
             .limit(MAX_PASSWORD_FAILURES)
         )
-        times = [datetime.fromisoformat(t) for t in (await work.conn.scalars(statement)).all()]
-        if len(times) < MAX_PASSWORD_FAILURES or times[0] - times[-1] > FAILURE_WINDOW:
-            return 0
-        remaining = (times[0] + self.lockout - now).total_seconds()
-        return max(0, math.ceil(remaining))
+        recent = [datetime.fromisoformat(t) for t in (await work.conn.scalars(statement)).all()]
+        if len(recent) < MAX_PASSWORD_FAILURES or recent[0] - recent[-1] > FAILURE_WINDOW:
+            return
+        wait = math.ceil((recent[0] + self.lockout - now).total_seconds())
+        if wait > 0:
+            raise TooManyAttempts(
+                f"too many wrong passwords for this share link; try again in {wait} seconds",
+                headers={"Retry-After": str(wait)},
+            )
 
     @staticmethod
     async def _snapshot(work: UnitOfWork, share: PacketShare) -> SharedPacket:

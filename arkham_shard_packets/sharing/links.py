@@ -1,5 +1,7 @@
 """Routes a share link opens, as JSON. The token in the path is the only credential; a
-password, when the share has one, comes in the X-Share-Password header."""
+password, when the share has one, comes in the X-Share-Password header. A link is looked up
+before a request's body is read, so nobody without a working link makes the server read a
+byte of it."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
+from ..bodies import JSON_BODY_MAX, reads_body
 from ..core.schemas import ContentOut
-from ..deps import EntryId, ServicesDep, ShareToken
+from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
 from ..models import PacketComment, PacketContent
 from ..packets.schemas import ContentCreate
 from ..routing import PacketsRoute, error_responses
 from .access import CommentDraft, SharedPacket, ShareLink
-from .schemas import CommentCreate, CommentOut, SharedPacketOut
+from .schemas import COMMENT_BODY_MAX, CommentCreate, CommentOut, SharedPacketOut
 
 PASSWORD_HEADER = "X-Share-Password"
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -22,6 +25,8 @@ PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"
 
 class SharedRoute(PacketsRoute):
     """Answers to a share link, errors included, are never cached and never leak a referrer."""
+
+    writes_on_read = True  # every use is logged
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -48,6 +53,14 @@ async def share_link(
     return ShareLink(token, password, client_address(request))
 
 
+async def link_is_open(request: Request) -> None:
+    """Refuse a link that doesn't exist, was revoked, expired or is locked before the body is
+    read. A token FastAPI will refuse anyway (422) is left to it."""
+    token = request.path_params.get("token", "")
+    if isinstance(token, str) and len(token) <= SHARE_TOKEN_MAX and "\x00" not in token:
+        await (await get_services(request)).share_access.check(token)
+
+
 LinkDep = Annotated[ShareLink, Depends(share_link)]
 
 router = APIRouter(
@@ -68,6 +81,7 @@ async def open_shared_packet(link: LinkDep, services: ServicesDep) -> SharedPack
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409),
 )
+@reads_body(COMMENT_BODY_MAX, before=link_is_open)
 async def comment_on_shared_packet(
     body: CommentCreate, link: LinkDep, services: ServicesDep
 ) -> PacketComment:
@@ -80,6 +94,7 @@ async def comment_on_shared_packet(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409),
 )
+@reads_body(JSON_BODY_MAX, before=link_is_open)
 async def add_content_through_share(
     body: ContentCreate, link: LinkDep, services: ServicesDep
 ) -> PacketContent:

@@ -215,8 +215,11 @@ ERROR_TITLES = {
     404: "Link not found",
     409: "The packet refused that",
     410: "This link has expired",
+    413: "That was too long",
     422: "Please check what you entered",
     429: "Too many attempts",
+    503: "Please try again in a moment",
+    507: "The server is out of space",
 }
 
 

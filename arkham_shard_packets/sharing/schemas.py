@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.bounds import UtcInput
 from ..core.schemas import (
     NO_NUL,
     NOT_BLANK,
@@ -21,6 +21,9 @@ from ..models import ShareAction, SharePermission, ShareState
 SHARED_WITH_MAX = 320  # an email address at its longest
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 AUTHOR_MAX, COMMENT_MAX = 200, 10_000
+# The largest body a comment can need: every character of the longest author, comment and
+# password as a 12-byte escape (a JSON surrogate pair, or a percent-encoded 4-byte character).
+COMMENT_BODY_MAX = 12 * (AUTHOR_MAX + COMMENT_MAX + PASSWORD_MAX) + 4096
 
 
 SharedWith = Annotated[
@@ -51,7 +54,7 @@ class ShareCreate(BaseModel):
 
     shared_with: SharedWith
     permissions: SharePermission = SharePermission.VIEW
-    expires_at: datetime | None = Field(
+    expires_at: UtcInput | None = Field(
         None, description="ISO 8601, in the future; without an offset it is UTC"
     )
     password: Password | None = None

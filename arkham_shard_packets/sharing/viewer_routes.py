@@ -1,59 +1,132 @@
 """The viewer page a share link opens for a person, and its form (password, comment).
 
-Errors are pages too: an expired link shows a page that says so, with status 410.
+Errors are pages too: an expired link shows a page that says so, with status 410. The form
+is read only once the link has been found, and only up to `VIEWER_FORM_MAX` bytes.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
+from ..bodies import reads_body
 from ..deps import ServicesDep, ShareToken
 from ..errors import InvalidInput, PacketsError
-from ..routing import error_responses
+from ..routing import STATUS_TEXT, PacketsRoute
 from .access import CommentDraft, ShareLink
-from .links import client_address, share_link
+from .links import client_address, link_is_open, share_link
 from .page import SECURITY_HEADERS, error_page, shared_packet_page
 from .routes import VIEWER_ROUTE
-from .schemas import CommentCreate
+from .schemas import AUTHOR_MAX, COMMENT_BODY_MAX, COMMENT_MAX, PASSWORD_MAX, CommentCreate
+
+VIEWER_FORM_MAX = COMMENT_BODY_MAX
+FORM_FIELDS = ("password", "author", "body")
+FORM_TYPE = "application/x-www-form-urlencoded"
+HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
 
 
-class ViewerRoute(APIRoute):
-    """Like PacketsRoute, but a domain error becomes a page for a person, not JSON."""
+class ViewerRoute(PacketsRoute):
+    """Like PacketsRoute, but every answer, errors included, is a page for a person."""
+
+    writes_on_read = True  # every view is logged
+
+    def failure_entry(self, code: int, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"description": STATUS_TEXT.get(code, "Error"), "content": HTML_PAGE}
+
+    def error_response(self, error: PacketsError) -> Response:
+        return HTMLResponse(
+            error_page(error.status_code, error.detail),
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    def validation_response(self, problems: list[dict[str, Any]]) -> Response:
+        said = "; ".join(
+            f"{'.'.join(str(part) for part in p['loc'][1:]) or p['loc'][0]}: {p['msg']}"
+            for p in problems
+        )
+        return HTMLResponse(error_page(422, f"the request was not understood ({said})"), 422)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except PacketsError as error:
-                response = HTMLResponse(
-                    error_page(error.status_code, error.detail),
-                    status_code=error.status_code,
-                    headers=error.headers,
-                )
+            response = await handler(request)
             response.headers.update(SECURITY_HEADERS)
             return response
 
         return handle
 
 
+def page_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"description": STATUS_TEXT.get(code, "Error"), "content": HTML_PAGE}
+        for code in codes
+    }
+
+
 router = APIRouter(
     route_class=ViewerRoute,
     responses={
-        **error_responses(401, 403, 404, 409, 410, 422, 429),
+        **page_answers(401, 403, 404, 409, 410, 429),
         200: {"content": {"text/html": {}}, "description": "The viewer page"},
     },
 )
 
 LinkDep = Annotated[ShareLink, Depends(share_link)]
+
+
+@dataclass
+class ViewerForm:
+    password: str | None = None
+    author: str | None = None
+    body: str | None = None
+
+
+FORM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "password": {"type": "string", "maxLength": PASSWORD_MAX},
+        "author": {"type": "string", "maxLength": AUTHOR_MAX},
+        "body": {"type": "string", "maxLength": COMMENT_MAX},
+    },
+    "additionalProperties": False,
+}
+FORM_BODY = {"requestBody": {"content": {FORM_TYPE: {"schema": FORM_SCHEMA}}}}
+
+
+async def viewer_form(request: Request) -> ViewerForm:
+    """The page's form, `application/x-www-form-urlencoded` as a browser sends it."""
+    raw = await request.body()
+    if not raw:
+        return ViewerForm()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != FORM_TYPE:
+        raise InvalidInput(f"the form must be sent as {FORM_TYPE}")
+    try:
+        pairs = urllib.parse.parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, max_num_fields=len(FORM_FIELDS) * 2
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("the form is not UTF-8 text with at most three fields") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in FORM_FIELDS:
+            raise InvalidInput(f"the form has an unknown field '{name[:40]}'")
+        if name in fields:
+            raise InvalidInput(f"the form has the field '{name}' twice")
+        fields[name] = value
+    return ViewerForm(**fields)
+
+
+FormDep = Annotated[ViewerForm, Depends(viewer_form)]
 
 
 def comment_from_form(author: str | None, body: str | None) -> CommentDraft:
@@ -73,17 +146,15 @@ async def view_shared_packet(link: LinkDep, services: ServicesDep) -> HTMLRespon
     return HTMLResponse(shared_packet_page(await services.share_access.view(link)))
 
 
-@router.post("/shared/{token}/view", response_class=HTMLResponse)
+@router.post("/shared/{token}/view", response_class=HTMLResponse, openapi_extra=FORM_BODY)
+@reads_body(VIEWER_FORM_MAX, before=link_is_open)
 async def submit_viewer_form(
-    token: ShareToken,
-    request: Request,
-    services: ServicesDep,
-    password: Annotated[str | None, Form()] = None,
-    author: Annotated[str | None, Form()] = None,
-    body: Annotated[str | None, Form()] = None,
+    token: ShareToken, form: FormDep, request: Request, services: ServicesDep
 ) -> HTMLResponse:
     """The page's forms: a password typed in, and (with it or not) a comment to post."""
-    link = ShareLink(token, password or None, client_address(request))
-    comment = partial(comment_from_form, author, body) if author or body else None
+    link = ShareLink(token, form.password or None, client_address(request))
+    comment = (
+        partial(comment_from_form, form.author, form.body) if form.author or form.body else None
+    )
     page = await services.share_access.view(link, comment)
     return HTMLResponse(shared_packet_page(page, link.password))

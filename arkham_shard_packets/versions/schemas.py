@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import NO_NUL, PacketOut, UtcDatetime
+from ..core.schemas import NO_NUL, PacketOut, Strict, UtcDatetime
 from ..models import VersionKind
 
 SUMMARY_MAX = 2_000
 
 
-class VersionCreate(BaseModel):
+class VersionCreate(Strict):
     changes_summary: str = Field("", max_length=SUMMARY_MAX, pattern=NO_NUL)
 
 
