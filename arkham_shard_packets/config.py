@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
     share_lockout_seconds: int = 300
+    # Wrong passwords within a day that lock a share link until its owner replaces it.
+    share_daily_password_failures: int = 20
     # Files a killed process left are swept at start once this old (another process sharing
     # the data directory may be writing a younger one right now).
     recovery_grace_seconds: float = 3600.0

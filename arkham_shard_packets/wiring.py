@@ -85,7 +85,9 @@ class Services:
             integrity=IntegrityService(transactions, files),
             shares=ShareService(transactions),
             share_access=ShareAccessService(
-                transactions, timedelta(seconds=settings.share_lockout_seconds)
+                transactions,
+                timedelta(seconds=settings.share_lockout_seconds),
+                settings.share_daily_password_failures,
             ),
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=ExportService(

@@ -2,6 +2,9 @@
 and the tenant. Every use checks, in one transaction and in this order: the link exists and is
 not revoked (404), it has not expired (410), the password lockout (429), the password (401),
 the permission (403), then the packet's own rules (409); a use that passes is logged and counted.
+
+Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
+`daily_failures` within a day for good, until its owner revokes it and shares the packet again.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ T = TypeVar("T")
 
 MAX_PASSWORD_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=1)
+DAILY_WINDOW = timedelta(days=1)
 SHARE_ACTOR_PREFIX = "share:"
 
 
@@ -82,9 +86,12 @@ class OpenShare:
 
 
 class ShareAccessService:
-    def __init__(self, transactions: Transactions, lockout: timedelta) -> None:
+    def __init__(
+        self, transactions: Transactions, lockout: timedelta, daily_failures: int = 20
+    ) -> None:
         self.tx = transactions
         self.lockout = lockout
+        self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
 
     async def check(self, token: str) -> None:
         """The refusals a link earns before anyone reads what the request carries: it does
@@ -205,8 +212,9 @@ class ShareAccessService:
         return PasswordRequired("wrong password for this share link")
 
     async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
-        """The lockout that follows MAX_PASSWORD_FAILURES wrong passwords within FAILURE_WINDOW;
-        failures live in the access log, so every process agrees."""
+        """Failures live in the access log, so every process agrees on the locks. A link with
+        `daily_failures` of them within a day is locked for good: once locked, no guess is
+        checked or logged any more, so its newest failures stay the ones that locked it."""
         statement = (
             work.scope.select(share_access_log, share_access_log.c.accessed_at)
             .where(
@@ -214,9 +222,15 @@ class ShareAccessService:
                 share_access_log.c.action == ShareAction.PASSWORD_FAILURE.value,
             )
             .order_by(share_access_log.c.accessed_at.desc())
-            .limit(MAX_PASSWORD_FAILURES)
+            .limit(self.daily_failures)
         )
-        recent = [datetime.fromisoformat(t) for t in (await work.conn.scalars(statement)).all()]
+        times = [datetime.fromisoformat(t) for t in (await work.conn.scalars(statement)).all()]
+        if len(times) == self.daily_failures and times[0] - times[-1] <= DAILY_WINDOW:
+            raise TooManyAttempts(
+                f"this share link is locked after {self.daily_failures} wrong passwords within "
+                "a day; ask its owner for a new link"
+            )
+        recent = times[:MAX_PASSWORD_FAILURES]
         if len(recent) < MAX_PASSWORD_FAILURES or recent[0] - recent[-1] > FAILURE_WINDOW:
             return
         wait = math.ceil((recent[0] + self.lockout - now).total_seconds())

@@ -1,7 +1,7 @@
 """Routes a share link opens, as JSON. The token in the path is the only credential; a
-password, when the share has one, comes in the X-Share-Password header. A link is looked up
-before a request's body is read, so nobody without a working link makes the server read a
-byte of it."""
+password, when the share has one, comes in the X-Share-Password header (UTF-8, or RFC 8187's
+`UTF-8''<percent-encoded>`). A link is looked up before a request's body is read, so nobody
+without a working link makes the server read a byte of it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..packets.schemas import ContentCreate
 from ..routing import PacketsRoute, error_responses
 from .access import CommentDraft, SharedPacket, ShareLink
 from .schemas import COMMENT_BODY_MAX, CommentCreate, CommentOut, SharedPacketOut
+from .tokens import password_from_header
 
 PASSWORD_HEADER = "X-Share-Password"
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -50,7 +51,9 @@ async def share_link(
         str | None, Header(alias=PASSWORD_HEADER, description="the share's password, if it has one")
     ] = None,
 ) -> ShareLink:
-    return ShareLink(token, password, client_address(request))
+    return ShareLink(
+        token, None if password is None else password_from_header(password), client_address(request)
+    )
 
 
 async def link_is_open(request: Request) -> None:

@@ -10,11 +10,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+import urllib.parse
 
 TOKEN_BYTES = 32  # 256 bits of randomness; the issue asks for at least 128
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LENGTH = 2**14, 8, 1, 32
 SALT_BYTES = 16
 SCHEME = "scrypt"
+RFC_8187_UTF8 = "utf-8''"
 
 
 def new_token() -> str:
@@ -55,3 +57,18 @@ async def verify_password(password: str, stored: str) -> bool:
         _scrypt, password, base64.urlsafe_b64decode(salt), int(n), int(r), int(p), len(wanted)
     )
     return hmac.compare_digest(derived, wanted)
+
+
+def password_from_header(value: str) -> str:
+    """A password sent in a header, which carries bytes: its UTF-8 text, or, for clients that
+    can send only ASCII, RFC 8187's `UTF-8''<percent-encoded UTF-8>`. Bytes that are not
+    UTF-8 are read as Latin-1, as HTTP reads header values."""
+    if value[: len(RFC_8187_UTF8)].lower() == RFC_8187_UTF8:
+        try:
+            return urllib.parse.unquote(value[len(RFC_8187_UTF8) :], errors="strict")
+        except UnicodeDecodeError:
+            return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
