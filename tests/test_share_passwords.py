@@ -79,8 +79,8 @@ async def test_guesses_spread_over_more_than_a_day_do_not_lock(
     assert right.status_code == 200
 
 
-def utf8_header(text: str) -> dict[str, bytes]:
-    return {PASSWORD_HEADER: text.encode("utf-8")}
+def utf8_header(text: str) -> dict[bytes, bytes]:
+    return {PASSWORD_HEADER.encode(): text.encode("utf-8")}
 
 
 async def test_a_password_in_any_language_opens_the_link(
@@ -113,5 +113,5 @@ async def test_a_latin1_password_still_opens_its_link(client: httpx.AsyncClient)
     packet = await finalized_packet(client)
     created = await share(client, packet["id"], password="café au lait")
     url = f"/api/packets/shared/{created['access_token']}"
-    latin1 = {PASSWORD_HEADER: "café au lait".encode("latin-1")}
+    latin1 = {PASSWORD_HEADER.encode(): "café au lait".encode("latin-1")}
     assert (await client.get(url, headers=latin1)).status_code == 200

@@ -55,6 +55,17 @@ def check_port_free(host: str, port: int) -> None:
             raise UsageError(f"can't listen on {host}:{port}: {error.strerror}") from None
 
 
+def check_database(url: str) -> None:
+    import asyncio
+
+    from ..db.probe import DatabaseUnusable, probe
+
+    try:
+        asyncio.run(probe(url))
+    except DatabaseUnusable as error:
+        raise UsageError(str(error)) from None
+
+
 def host_config(args: argparse.Namespace) -> HostConfig:
     """The host's settings, checked: a public address only with a token (or --insecure), and
     a data directory it can write."""
@@ -91,6 +102,7 @@ def serve(args: argparse.Namespace) -> None:
 
     config = host_config(args)
     check_port_free(args.host, args.port)
+    check_database(config.resolved_database_url)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -43,6 +43,8 @@ class HostConfig:
     api_token: str | None = None
     # Frame users and their bearer tokens (the stand-in for the Frame's auth); off when None
     auth: HostAuth | None = None
+    # The host exists to serve its shards: one that fails to start stops the host's start-up.
+    require_shards: bool = True
 
     @property
     def resolved_database_url(self) -> str:
@@ -63,6 +65,7 @@ class HostFrame:
     shards: dict[str, Any] = field(default_factory=dict)
     packets_settings: Settings | None = None  # the host's own, for the packets shard
     auth: HostAuth | None = None  # stands in for the Frame's auth (arkham_frame.auth)
+    failed: dict[str, str] = field(default_factory=dict)  # shards that failed to start, why
 
     @property
     def db(self) -> Any:
@@ -72,15 +75,27 @@ class HostFrame:
         return self.services.get(SERVICE_ALIASES.get(name, name))
 
 
+class ShardsFailed(Exception):
+    pass
+
+
+def one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 async def load_shards(frame: HostFrame) -> None:
-    """Discover, initialize and mount shards as the Frame does; a failing shard is skipped."""
+    """Discover, initialize and mount shards as the Frame does; a failing shard is skipped
+    and remembered in `frame.failed`."""
     for point in entry_points(group=SHARD_GROUP):
         try:
             shard = point.load()()
             await shard.initialize(frame)
             router = shard.get_routes() or shard.get_api_router()
-        except Exception:
-            logger.exception("shard %s failed to load; skipped", point.name)
+        except Exception as error:
+            frame.failed[point.name] = one_line(error)
+            logger.error("shard %s failed to start: %s", point.name, frame.failed[point.name])
+            logger.debug("shard %s failed to start", point.name, exc_info=True)
             continue
         if router is not None:
             frame.app.include_router(router)
@@ -145,6 +160,11 @@ def create_app(config: HostConfig) -> FastAPI:
         )
         app.state.frame = frame
         await load_shards(frame)
+        if frame.failed and config.require_shards:
+            for shard in reversed(list(frame.shards.values())):
+                await shard.shutdown()
+            await database.close()
+            raise ShardsFailed("; ".join(f"{n}: {why}" for n, why in frame.failed.items()))
         # What start-up made lives as long as the process: keeping it out of the collector's
         # reach spares every later full collection a walk over it (finalizing a large packet
         # allocates enough to trigger some).
@@ -175,8 +195,13 @@ def create_app(config: HostConfig) -> FastAPI:
         return JSONResponse(HOME_LINKS)
 
     @app.get("/api/health", tags=["host"])
-    async def health(request: Request) -> dict[str, Any]:
-        return {"status": "healthy", "shards": sorted(request.app.state.frame.shards)}
+    async def health(request: Request) -> Response:
+        """`healthy` only when every shard started; otherwise 503 with the reasons."""
+        frame = request.app.state.frame
+        body: dict[str, Any] = {"status": "healthy", "shards": sorted(frame.shards)}
+        if frame.failed:
+            body.update(status="unhealthy", failed=dict(frame.failed))
+        return JSONResponse(body, status_code=503 if frame.failed else 200)
 
     @app.get("/api/events/", tags=["host"])
     async def events(

@@ -1,0 +1,68 @@
+"""Reaching a database once, to say in one line why it can't be used before a server starts."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from sqlalchemy import exc, text
+from sqlalchemy.engine import make_url
+
+from .engine import create_engine, to_async_url
+
+PATIENCE_SECONDS = 10.0
+
+
+class DatabaseUnusable(Exception):
+    pass
+
+
+def shown_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return repr(url)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        error = error.orig
+    if isinstance(error, ModuleNotFoundError):
+        return f"its driver is not installed ({error.name}); install arkham-shard-packets[postgres]"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _open_sqlite(path: str) -> None:
+    # The standard library's driver, in this thread: aiosqlite's worker thread would outlive
+    # a failed connection and report into an event loop that is gone.
+    connection = sqlite3.connect(path or ":memory:")
+    try:
+        connection.execute("SELECT 1")
+    finally:
+        connection.close()
+
+
+async def _select_one(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+async def probe(url: str) -> None:
+    """Connect and run `SELECT 1`; DatabaseUnusable says in one line why that failed."""
+    shown = shown_url(url)
+    try:
+        if to_async_url(url).get_backend_name() == "sqlite":
+            _open_sqlite(make_url(url).database or "")
+        else:
+            await asyncio.wait_for(_select_one(url), PATIENCE_SECONDS)
+    except asyncio.TimeoutError:
+        raise DatabaseUnusable(
+            f"can't reach the database {shown}: no answer in {PATIENCE_SECONDS:.0f} s"
+        ) from None
+    except Exception as error:
+        raise DatabaseUnusable(f"can't use the database {shown}: {_reason(error)}") from None
