@@ -1,16 +1,22 @@
 """The shard's router: every route under /api/packets.
 
 Fixed paths are registered before `/{packet_id}` ones, so `/count` or `/stats/...` is never
-taken for a packet id.
+taken for a packet id. Last come the answers to methods a path doesn't have: 405 with an
+`Allow` header that lists every method the path does have.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Awaitable, Callable, Iterable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from .attachments import routes as files
 from .bundles import routes as bundles
 from .events import routes as events
+from .openapi import add_links
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
@@ -19,6 +25,29 @@ from .sharing import router as sharing
 from .versions import routes as versions
 
 PREFIX = "/api/packets"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+
+
+def method_not_allowed(allowed: str) -> Callable[[Request], Awaitable[Response]]:
+    async def refuse(request: Request) -> Response:
+        return JSONResponse(
+            {"detail": f"{request.method} is not allowed here; use {allowed}"},
+            status_code=405,
+            headers={"Allow": allowed},
+        )
+
+    return refuse
+
+
+def add_method_not_allowed(router: APIRouter, parts: Iterable[APIRouter]) -> None:
+    methods: dict[str, set[str]] = {}
+    for part in parts:
+        for route in part.routes:
+            if isinstance(route, APIRoute):
+                methods.setdefault(route.path, set()).update(route.methods or ())
+    for path, allowed in methods.items():
+        refuse = method_not_allowed(", ".join(sorted(allowed)))
+        router.add_route(PREFIX + path, refuse, methods=HTTP_METHODS, include_in_schema=False)
 
 
 def build_router() -> APIRouter:
@@ -29,14 +58,20 @@ def build_router() -> APIRouter:
         route_class=PacketsRoute,
         responses=error_responses(401, 403),
     )
-    router.include_router(packets.collection)
-    router.include_router(bundles.collection)
-    router.include_router(batch.router)
-    router.include_router(events.router)
-    router.include_router(sharing.router)
-    router.include_router(packets.item)
-    router.include_router(contents.router)
-    router.include_router(files.router)
-    router.include_router(versions.router)
-    router.include_router(bundles.item)
+    parts = (
+        packets.collection,
+        bundles.collection,
+        batch.router,
+        events.router,
+        *sharing.PARTS,
+        packets.item,
+        contents.router,
+        files.router,
+        versions.router,
+        bundles.item,
+    )
+    for part in parts:
+        router.include_router(part)
+    add_method_not_allowed(router, parts)
+    add_links(PREFIX, parts)
     return router

@@ -10,9 +10,10 @@ from starlette.routing import Match
 from . import links, routes, viewer_routes
 
 SHARE_LINK_ROUTERS = (links.router, viewer_routes.router)
+PARTS = (*SHARE_LINK_ROUTERS, routes.router)
 
 router = APIRouter()
-for part in (*SHARE_LINK_ROUTERS, routes.router):
+for part in PARTS:
     router.include_router(part)
 
 
