@@ -22,10 +22,12 @@ from arkham_shard_packets.host.app import HostConfig, create_app
 FLOOR_PATH = "/bench/floor/{packet_id}"
 DATABASE_ENV = "PACKETS_BENCH_DATABASE_URL"
 DATA_DIR_ENV = "PACKETS_BENCH_DATA_DIR"
+API_TOKEN_ENV = "PACKETS_BENCH_API_TOKEN"
 
 
-def build_app(database_url: str, data_dir: Path) -> FastAPI:
-    app = create_app(HostConfig(data_dir=data_dir, database_url=database_url))
+def build_app(database_url: str, data_dir: Path, api_token: str | None = None) -> FastAPI:
+    config = HostConfig(data_dir=data_dir, database_url=database_url, api_token=api_token)
+    app = create_app(config)
 
     @app.get(FLOOR_PATH, include_in_schema=False)
     async def floor(packet_id: str, request: Request) -> Any:
@@ -46,4 +48,6 @@ def build_app(database_url: str, data_dir: Path) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """The factory the live uvicorn server is started with."""
-    return build_app(os.environ[DATABASE_ENV], Path(os.environ[DATA_DIR_ENV]))
+    return build_app(
+        os.environ[DATABASE_ENV], Path(os.environ[DATA_DIR_ENV]), os.environ.get(API_TOKEN_ENV)
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from .app import DATA_DIR_ENV, DATABASE_ENV
+from .app import API_TOKEN_ENV, DATA_DIR_ENV, DATABASE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -43,8 +43,10 @@ async def live_server(database_url: str, data_dir: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def live_process(database_url: str, data_dir: Path) -> AsyncIterator[LiveServer]:
-    """`live_server`, telling also the server's process id."""
+async def live_process(
+    database_url: str, data_dir: Path, api_token: str | None = None
+) -> AsyncIterator[LiveServer]:
+    """`live_server`, telling also the server's process id; `api_token` guards its API."""
     port = free_port()
     command = [
         sys.executable,
@@ -61,18 +63,24 @@ async def live_process(database_url: str, data_dir: Path) -> AsyncIterator[LiveS
         "--no-access-log",
     ]
     env = {**os.environ, DATABASE_ENV: database_url, DATA_DIR_ENV: str(data_dir)}
+    env.pop(API_TOKEN_ENV, None)
+    if api_token is not None:
+        env[API_TOKEN_ENV] = api_token
     process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
     base_url = f"http://{HOST}:{port}"
     try:
-        await wait_until_ready(process, base_url)
+        await wait_until_ready(process, base_url, api_token)
         yield LiveServer(base_url, process.pid)
     finally:
         await stop(process)
 
 
-async def wait_until_ready(process: asyncio.subprocess.Process, base_url: str) -> None:
+async def wait_until_ready(
+    process: asyncio.subprocess.Process, base_url: str, api_token: str | None = None
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    headers = {} if api_token is None else {"Authorization": f"Bearer {api_token}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
         while time.monotonic() < deadline:
             if process.returncode is not None:
                 raise RuntimeError(f"the uvicorn server exited with code {process.returncode}")

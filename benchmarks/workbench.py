@@ -58,6 +58,7 @@ class Plan:
     memory_mib: int = 100  # section memory: the smaller packet peak memory is compared with
     bulk_runs: int = 3
     bulk_items: int = 10_000  # section bulk: items of the bundle imported beside another writer
+    hostile_seconds: float = 15.0  # section hostile: each phase, alone and under attack
     seed: int = 7
 
 

@@ -74,8 +74,22 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert load["all"]["runs"] > 0
     assert load["throughput_per_s"] > 0
 
-    # The benchmark's databases are its own: a second run in the same place remakes them.
-    again = tmp_path / "again.json"
-    assert main([*argv, "--only", "growth", "--output", str(again)]) == 0
-    regrown = json.loads(again.read_text())["sections"]["growth"]["figures"]
-    assert regrown["packets"] == {"small": 60, "large": 240}
+    hostile = figures["sections"]["hostile"]
+    assert hostile["figures"]["alone"]["runs"] > 0
+    assert hostile["figures"]["attacked"]["runs"] > 0
+    assert hostile["figures"]["failures"] == {}
+    assert sum(hostile["figures"]["outcomes"].values()) > 0
+    assert len(hostile["targets"]) == 4
+
+
+def test_a_second_run_starts_afresh(tmp_path: Path) -> None:
+    """The benchmark's databases are its own: a run in the same place remakes them."""
+    work = tmp_path / "work"
+    argv = ["--size", "tiny", "--only", "growth", "--workdir", str(work)]
+    if POSTGRES_URL:
+        argv += ["--database-url", POSTGRES_URL]
+    for run in ("first", "second"):
+        output = tmp_path / f"{run}.json"
+        assert main([*argv, "--output", str(output)]) == 0
+        growth = json.loads(output.read_text())["sections"]["growth"]["figures"]
+        assert growth["packets"] == {"small": 60, "large": 240}
