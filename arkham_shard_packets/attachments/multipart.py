@@ -185,7 +185,10 @@ class FormUpload:
                 elif part.name in self.fields and part.filename is None:
                     fields[part.name] = await self.form.text()
                 else:
-                    raise InvalidInput(f"the form has an unknown field '{part.name[:40]}'")
+                    raise InvalidInput(
+                        f"the form has an unknown field '{part.name[:40]}' "
+                        f"(the file goes in '{self.file_field}')"
+                    )
         except BaseException:
             if spooled is not None:
                 spooled.discard()
