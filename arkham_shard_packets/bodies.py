@@ -65,8 +65,12 @@ def body_rule(endpoint: Callable[..., Any], has_body_param: bool) -> BodyRule | 
 
 
 def declared_length(request: Request) -> int | None:
+    """The Content-Length a client declared, if it is a plain decimal number (a thousand
+    digits of it, or `²`, would make int() fail)."""
     value = request.headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return int(value) if len(value) < 19 else 2**63
 
 
 def body_left_unread(request: Request) -> bool:

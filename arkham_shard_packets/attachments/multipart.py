@@ -13,7 +13,7 @@ from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ..bodies import BODY_READ
+from ..bodies import BODY_READ, declared_length
 from ..core.filestore import SpooledFile, SpoolTooLarge, spool
 from ..errors import InvalidInput, PayloadTooLarge
 from .uploads import ReceivedFile
@@ -39,8 +39,8 @@ class MultipartForm:
         boundary = params.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
             raise InvalidInput("expected a multipart/form-data body with a boundary")
-        declared = request.headers.get("content-length")
-        if max_body is not None and declared and declared.isdigit() and int(declared) > max_body:
+        declared = declared_length(request)
+        if max_body is not None and declared is not None and declared > max_body:
             raise PayloadTooLarge(f"the upload is larger than the limit of {max_body} bytes")
         self._scope = request.scope
         self._source = request.stream().__aiter__()
