@@ -29,7 +29,7 @@ from sqlalchemy import select
 from arkham_shard_packets.api import PREFIX
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.db.tables import packet_exports
-from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 from arkham_shard_packets.host.auth import AUDIENCE, FrameUser, HostAuth
 from arkham_shard_packets.sharing.router import opens_share_link
 
@@ -310,6 +310,10 @@ async def test_requiring_a_user_with_nothing_to_resolve_one_refuses_to_start(
     if POSTGRES_URL:
         await reset_postgres(database_url)
     app = create_app(HostConfig(tmp_path / "d", database_url))  # no Frame users
+    with pytest.raises(ShardsFailed, match="nothing here resolves Frame users"):
+        async with app.router.lifespan_context(app):
+            pass
+    app = create_app(HostConfig(tmp_path / "d", database_url, require_shards=False))
     async with app.router.lifespan_context(app):
         assert app.state.frame.shards == {}
         async with client_of(app) as client:

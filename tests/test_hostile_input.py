@@ -3,14 +3,19 @@ refused request leaves every table exactly as it was (issue 13)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text as sql_text
+from sqlalchemy import update
 
 from arkham_shard_packets.core.bounds import MAX_BYTES, MAX_DEPTH
+from arkham_shard_packets.db.tables import outbox, packet_shares
 
 from .bundle_helpers import database_rows
 from .conftest import add_item, make_packet, packet_events
@@ -424,6 +429,57 @@ async def test_oversized_bodies_are_413_while_reading(
     assert await database_rows(engine) == before
     for length in (b"9" * 5000, "²".encode("latin-1")):  # int() would fail on both
         odd = await client.post(
-            f"{API}/", content=b'{"name": "x"}', headers={**JSON, "content-length": length}
+            f"{API}/",
+            content=b'{"name": "x"}',
+            headers=[(b"content-type", b"application/json"), (b"content-length", length)],
         )
         assert odd.status_code in (201, 413), odd.text
+
+
+# -- finding 7: refused links write nothing ---------------------------------------------------
+
+
+@asynccontextmanager
+async def writers_blocked(engine: Any) -> AsyncIterator[None]:
+    """Another client holds what every writer of share links must wait for: SQLite's write
+    lock, or on PostgreSQL a lock on the shares table that `SELECT ... FOR UPDATE` waits on."""
+    async with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite
+        if conn.dialect.name == "postgresql":
+            await conn.execute(sql_text(f"LOCK TABLE {packet_shares.name} IN EXCLUSIVE MODE"))
+        else:
+            await conn.execute(outbox.delete().where(sql_text("0 = 1")))
+        yield
+
+
+async def test_unknown_expired_locked_and_forbidden_links_never_wait_for_writers(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    packet = await finalized_packet(client)
+    expired = await share(client, packet["id"], expires_at="2099-01-01T00:00:00Z")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(packet_shares)
+            .where(packet_shares.c.id == expired["id"])
+            .values(expires_at="2000-01-01T00:00:00.000000+00:00")
+        )
+    viewer = await share(client, packet["id"], permissions="view")
+    guarded = await share(client, packet["id"], password="correct horse")
+    guarded_url = f"{API}/shared/{guarded['access_token']}"
+    for _ in range(5):
+        wrong = await client.get(guarded_url, headers={"X-Share-Password": "wrong guess"})
+        assert wrong.status_code == 401, wrong.text
+    before = await database_rows(engine)
+    comment = {"author": "Ana", "body": "hi"}
+    async with writers_blocked(engine):
+        for method, path, body, expected in (
+            ("GET", "/shared/no-such-token", None, 404),
+            ("GET", "/shared/no-such-token/view", None, 404),
+            ("GET", f"/shared/{expired['access_token']}", None, 410),
+            ("GET", f"/shared/{guarded['access_token']}", None, 429),
+            ("POST", f"/shared/{viewer['access_token']}/comments", comment, 403),
+        ):
+            answer = await asyncio.wait_for(
+                client.request(method, f"{API}{path}", json=body), timeout=10
+            )
+            assert answer.status_code == expected, (path, answer.text)
+    assert await database_rows(engine) == before

@@ -1,7 +1,8 @@
 """What a share link opens. The token is the only credential: it names the share, the packet
-and the tenant. Every use checks, in one transaction and in this order: the link exists and is
-not revoked (404), it has not expired (410), the password lockout (429), the password (401),
-the permission (403), then the packet's own rules (409); a use that passes is logged and counted.
+and the tenant. Every use checks, in this order: the link exists and is not revoked (404), it
+has not expired (410), the password lockout (429), the password (401), the permission (403),
+then the packet's own rules (409); a use that passes is logged and counted. An unknown, expired,
+locked or forbidden link writes nothing; a wrong password writes its failure.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
 `daily_failures` within a day for good, until its owner revokes it and shares the packet again.
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import insert, select
 
@@ -26,7 +27,6 @@ from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..errors import (
     Forbidden,
     PacketLocked,
-    PacketsError,
     PasswordRequired,
     ShareExpired,
     ShareNotFound,
@@ -52,6 +52,7 @@ MAX_PASSWORD_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=1)
 DAILY_WINDOW = timedelta(days=1)
 SHARE_ACTOR_PREFIX = "share:"
+READS = frozenset({ShareAction.READ, ShareAction.VIEW})
 
 
 @dataclass(frozen=True)
@@ -160,24 +161,48 @@ class ShareAccessService:
         action: ShareAction,
         perform: Callable[[UnitOfWork, PacketShare], Awaitable[T]],
     ) -> T:
-        refusal: PacketsError | None = None
-        async with self.tx.write(Scope()) as work:
-            opened = await self._open(work, link.token)
-            share = opened.share
+        # The checks read; the password is hashed outside any transaction; only a link that
+        # passes them, or a wrong password, takes a (short) write transaction, which checks
+        # the link and its lock again under the share's row lock, so that concurrent guesses
+        # never get past the lockout.
+        async with self.tx.read(Scope()) as work:
+            opened = await self._open(work, link.token, lock=False)
             if opened.password_hash is not None:
-                refusal = await self._check_password(work, share, opened.password_hash, link)
-            if refusal is None:
-                if not share.permissions.allows(action):
-                    raise Forbidden(
-                        f"this share link allows {share.permissions.value} only; "
-                        f"it does not allow {action.value}"
-                    )
-                result = await perform(work, share)
-                await log_access(work, share, action, link.client_address, to_text(utcnow()))
-                return result
-        # A wrong password is committed to the access log before it is refused.
-        assert refusal is not None
-        raise refusal
+                await self._refuse_if_locked(work, opened.share.id, utcnow())
+        if opened.password_hash is not None and not await self._password_matches(
+            opened.password_hash, link
+        ):
+            async with self.tx.write(Scope()) as work:
+                share = (await self._open(work, link.token)).share
+                await self._refuse_if_locked(work, share.id, utcnow())
+                now = to_text(utcnow())
+                await log_access(
+                    work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
+                )
+            raise PasswordRequired("wrong password for this share link")
+        if not opened.share.permissions.allows(action):
+            raise Forbidden(
+                f"this share link allows {opened.share.permissions.value} only; "
+                f"it does not allow {action.value}"
+            )
+        async with self.tx.write(Scope()) as work:
+            share = (await self._open(work, link.token)).share
+            if opened.password_hash is not None:
+                await self._refuse_if_locked(work, share.id, utcnow())
+            result = None if action in READS else await perform(work, share)
+            await log_access(work, share, action, link.client_address, to_text(utcnow()))
+        if action in READS:  # read outside the write lock, after the use is on record
+            async with self.tx.read(Scope()) as work:
+                result = await perform(work, (await self._open(work, link.token, lock=False)).share)
+        return cast(T, result)
+
+    @staticmethod
+    async def _password_matches(password_hash: str, link: ShareLink) -> bool:
+        if not link.password:
+            raise PasswordRequired(
+                "this share link needs a password (header X-Share-Password or the page's form)"
+            )
+        return await verify_password(link.password, password_hash)
 
     async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
         # The one statement of a request not built through a Scope: the caller has no tenant;
@@ -194,22 +219,6 @@ class ShareAccessService:
             assert share.expires_at is not None
             raise ShareExpired(f"this share link expired at {to_text(share.expires_at)}")
         return OpenShare(share, row["password_hash"])
-
-    async def _check_password(
-        self, work: UnitOfWork, share: PacketShare, password_hash: str, link: ShareLink
-    ) -> PacketsError | None:
-        now = utcnow()
-        await self._refuse_if_locked(work, share.id, now)
-        if not link.password:
-            raise PasswordRequired(
-                "this share link needs a password (header X-Share-Password or the page's form)"
-            )
-        if await verify_password(link.password, password_hash):
-            return None
-        await log_access(
-            work, share, ShareAction.PASSWORD_FAILURE, link.client_address, to_text(now)
-        )
-        return PasswordRequired("wrong password for this share link")
 
     async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
         """Failures live in the access log, so every process agrees on the locks. A link with

@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ...core.bounds import text_problem
 from ...core.clock import to_text
 from ...models import ContentType, PacketStatus, PacketVisibility, ResolutionSource
-from .limits import MAX_ORDER, MAX_SIZE, SURROGATE
+from .limits import MAX_ORDER, MAX_SIZE
 
 FORMAT_VERSION = 1
 PACKET_JSON = "data/packet.json"
@@ -23,10 +24,9 @@ UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 def _storable(value: str) -> str:
     """Text the database can hold and a response can carry: no NUL, no lone surrogate."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    if SURROGATE.search(value):
-        raise ValueError("must not contain a lone surrogate")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

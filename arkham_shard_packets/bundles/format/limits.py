@@ -6,12 +6,7 @@ entered through the API (and served back) as well.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
-from typing import Any
-
-from ...core.seal import canonical_json
 
 MIB = 1024 * 1024
 
@@ -21,7 +16,6 @@ MAX_ORDER = 2**31 - 1  # as the API's `order`
 MAX_VERSION = 1_000_000_000  # leaves room for the versions recorded after an import
 MAX_SIZE = 2**63 - 1
 TAG_BYTES = 128 * MIB  # all files outside data/ together (manifests, bag-info, ...)
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -35,26 +29,3 @@ class ImportLimits:
     max_json_depth: int = MAX_JSON_DEPTH
     max_value_bytes: int = MAX_VALUE_BYTES
     min_free_bytes: int = 256 * MIB  # an import stops (507) rather than fill the disk
-
-
-def json_value_problem(value: Any, max_depth: int, max_bytes: int) -> str | None:
-    """Why a free-form JSON value can't be stored and served back, or None: nested deeper
-    than `max_depth`, a number that is not finite, a string (or key) with a lone surrogate
-    (it has no UTF-8 form), or more than `max_bytes` of canonical JSON."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict | list) and depth > max_depth:
-            return f"is nested deeper than {max_depth} levels"
-        if isinstance(node, dict):
-            stack.extend((key, depth) for key in node)
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
-        elif isinstance(node, str) and SURROGATE.search(node):
-            return "holds a lone surrogate (a string with no UTF-8 form)"
-        elif isinstance(node, float) and not math.isfinite(node):
-            return "holds a number that is not finite (NaN or Infinity)"
-    if len(canonical_json(value).encode("utf-8")) > max_bytes:
-        return f"is larger than {max_bytes} bytes as JSON"
-    return None

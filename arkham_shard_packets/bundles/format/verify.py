@@ -16,13 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ...core.bounds import json_problem
 from ...core.seal import checksum_of, data_sha256
 from ...errors import InvalidBundle
 from ...models import PacketStatus
 from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
 from .document import PACKET_JSON, BundleDocument, FileRef
 from .inline import load_split
-from .limits import MAX_VERSION, ImportLimits, json_value_problem
+from .limits import MAX_VERSION, ImportLimits
 from .reader import Digests, check_free, detect_format, extract
 
 CHUNK = 1024 * 1024
@@ -106,9 +107,11 @@ def _validate_document(
         if item.data is not None
     ]
     for where, data in free:
-        problem = json_value_problem(data, limits.max_json_depth, limits.max_value_bytes)
+        problem = json_problem(
+            data, max_depth=limits.max_json_depth, max_bytes=limits.max_value_bytes
+        )
         if problem is not None:
-            problems.append(f"packet.json's {where} {problem}")
+            problems.append(f"packet.json's {where}: {problem}")
     return None if len(problems) > before else document
 
 
