@@ -24,7 +24,14 @@ FOUNDATION: dict[str, set[str]] = {
     "config": set(),
     "db": {"db"},
     "core": {"core", "db", "models", "errors"},
-    "bundles.format": {"bundles.format", "core.seal", "core.clock", "models", "errors"},
+    "bundles.format": {
+        "bundles.format",
+        "core.bounds",
+        "core.seal",
+        "core.clock",
+        "models",
+        "errors",
+    },
 }
 WEB = {"fastapi", "starlette", "uvicorn", "python_multipart", "httpx"}
 DOMAINS = {"frame", "packets", "attachments", "sharing", "versions", "events", "bundles"}

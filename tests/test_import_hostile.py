@@ -244,7 +244,7 @@ async def test_deep_data_is_refused_in_a_bag_too(scene: Scene) -> None:
     document["contents"][0]["data"] = nested(64)
     path.write_text(json.dumps(document))
     bagit.Bag(str(scene.root)).save(manifests=True)
-    await scene.refused(pack_zip(scene.root), "contents.0.data: nested more than 32 levels deep")
+    await scene.refused(pack_zip(scene.root), "nested more than 32 levels deep")
 
 
 async def test_an_accepted_import_is_served_back(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -22,15 +22,16 @@ from pydantic import AfterValidator, BeforeValidator, Field, SkipValidation
 from typing_extensions import TypeAliasType
 
 from .clock import as_utc
-from .schemas import NO_NUL
 from .seal import canonical_json
 
+NO_NUL = r"^[^\x00]*$"  # what the text checks enforce, stated in OpenAPI as a pattern
 MAX_DEPTH = 32
 MAX_BYTES = 256 * 1024
 # How deep a whole request body may nest; its free-form values are held to MAX_DEPTH.
 BODY_MAX_DEPTH = 64
 
 Location = tuple[str | int, ...]
+SHOWN_PARTS = 6  # of a problem's location, in its message
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -46,7 +47,11 @@ class Problem:
     def __str__(self) -> str:
         if not self.location:
             return self.message
-        return f"at {'.'.join(str(part) for part in self.location)}: {self.message}"
+        parts = [str(part) for part in self.location[:SHOWN_PARTS]]
+        if len(self.location) > SHOWN_PARTS:
+            parts.append(f"… ({len(self.location)} levels)")
+        where = ".".join(parts).encode("utf-8", "backslashreplace").decode("utf-8")
+        return f"at {where}: {self.message}"
 
 
 def text_problem(text: str, *, nul: bool = True) -> str | None:

@@ -10,14 +10,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
 from ..models import ContentType, PacketStatus, PacketVisibility
+from .bounds import NO_NUL as NO_NUL  # the schemas of every domain take it from here
 from .clock import to_text
 
 UtcDatetime = Annotated[datetime, PlainSerializer(to_text, return_type=str)]
 
 
-# What the text checks below enforce, stated in the OpenAPI schema (`pattern`) so that it is
-# honest; the checks themselves give people readable messages instead of a regex.
-NO_NUL = r"^[^\x00]*$"
 # "Blank" is what str.strip() removes; the class spells those characters out, because
 # regex engines disagree on what \s means.
 _SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
