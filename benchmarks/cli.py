@@ -37,6 +37,7 @@ PRESETS = {
         bulk_runs=1,
         bulk_items=200,
         hostile_seconds=2.0,
+        refusal_scale=0.02,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -52,6 +53,7 @@ PRESETS = {
         bulk_mib=256,
         memory_mib=64,
         hostile_seconds=5.0,
+        refusal_scale=0.2,
     ),
     # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
     # items to seal, a 1 GiB bulk packet (2 runs: the command line tools alone take a minute

@@ -59,6 +59,7 @@ class Plan:
     bulk_runs: int = 3
     bulk_items: int = 10_000  # section bulk: items of the bundle imported beside another writer
     hostile_seconds: float = 15.0  # section hostile: each phase, alone and under attack
+    refusal_scale: float = 1.0  # section refusals: the crafted bundles' size, as a fraction
     seed: int = 7
 
 

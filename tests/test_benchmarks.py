@@ -81,6 +81,12 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert sum(hostile["figures"]["outcomes"].values()) > 0
     assert len(hostile["targets"]) == 4
 
+    refusals = figures["sections"]["refusals"]
+    assert len(refusals["figures"]["bundles"]) == 4
+    for bundle in refusals["figures"]["bundles"].values():
+        assert bundle["status"] == 422, bundle
+    assert len(refusals["targets"]) == 12
+
 
 def test_a_second_run_starts_afresh(tmp_path: Path) -> None:
     """The benchmark's databases are its own: a run in the same place remakes them."""

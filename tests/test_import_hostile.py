@@ -21,6 +21,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from benchmarks.hostile_bundles import central_directory_bomb
+
 from .bundle_helpers import attach, export, packet_with_files
 from .conftest import add_item, make_packet
 from .frame_users import Users
@@ -101,22 +103,6 @@ async def test_a_highly_compressible_attachment_round_trips(
 
 
 # 3. a zip's central directory is checked before zipfile reads it
-
-
-def central_directory_bomb(records: int, declared: int, method: int = 0) -> bytes:
-    """A zip of `records` empty entries whose end record declares `declared`."""
-    directory = bytearray()
-    for number in range(records):
-        name = f"bag/{number}".encode()
-        directory += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, 0, 0, 0,
-            len(name), 0, 0, 0, 0, 0, 0,
-        )  # fmt: skip
-        directory += name
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, declared, declared, len(directory), 0, 0)
-    name = b"bag/0"
-    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, 0, 0, 0, len(name), 0)
-    return local + name + bytes(directory) + end
 
 
 async def test_an_end_record_that_hides_entries(

@@ -12,9 +12,9 @@ from types import ModuleType
 
 from ..stats import SectionResult
 from ..workbench import Workbench
-from . import bulk, growth, hostile, load, memory, overhead, seal
+from . import bulk, growth, hostile, load, memory, overhead, refusals, seal
 
 Runner = Callable[[Workbench], Awaitable[SectionResult]]
 
-MODULES: list[ModuleType] = [growth, overhead, seal, bulk, memory, load, hostile]
+MODULES: list[ModuleType] = [growth, overhead, seal, bulk, memory, load, hostile, refusals]
 SECTIONS: dict[str, Runner] = {module.NAME: module.run for module in MODULES}
