@@ -15,7 +15,7 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
 from ..core.places import shown_path
-from ..core.records import load_contents, load_packet, stored_size
+from ..core.records import RowLike, load_contents, load_packet, stored_size
 from ..core.seal import RECIPE_VERSION, canonical_json, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
@@ -40,7 +40,7 @@ from .format.limits import ImportLimits
 from .format.verify import VerifiedBundle, open_bundle
 
 Progress = Callable[[int], object]
-BATCH = 1000  # content rows per INSERT statement
+BATCH = 1000  # content rows per INSERT statement (executemany), not one round trip each
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
@@ -170,6 +170,11 @@ class ImportService:
             if item.resolution.source == "unresolved"
         ]
         spooled = await self._spool_files(bundle)
+        # built before the write lock is taken: it is held only for the statements
+        prepared = {
+            (item.content_type.value, item.content_id): self._content_row(scope, packet_id, item)
+            for item in document.contents
+        }
         try:
             async with self.tx.write(scope) as work:
                 existing = await self._lock_existing(work, packet_id)
@@ -206,8 +211,13 @@ class ImportService:
                     if (item.content_type.value, item.content_id) not in present
                 ]
                 await self._place_files(work, added, spooled)
-                await self._insert(work, packet_id, added)
-                await self._totals(work, packet_id, bundle if seal else None)
+                rows = [prepared[(item.content_type.value, item.content_id)] for item in added]
+                for row in rows:
+                    row["packet_id"] = packet_id
+                for start in range(0, len(rows), BATCH):
+                    await work.conn.execute(insert(packet_contents), rows[start : start + BATCH])
+                all_rows = None if keep else rows
+                await self._totals(work, packet_id, all_rows, bundle if seal else None)
                 await record_version(
                     work,
                     packet_id,
@@ -310,12 +320,6 @@ class ImportService:
         )
         return {digest for (digest,) in rows.all() if digest is not None}
 
-    async def _insert(self, work: UnitOfWork, packet_id: str, items: list[BundleItem]) -> None:
-        """All the items in statements of BATCH rows (executemany), not one round trip each."""
-        rows = [self._content_row(work.scope, packet_id, item) for item in items]
-        for start in range(0, len(rows), BATCH):
-            await work.conn.execute(insert(packet_contents), rows[start : start + BATCH])
-
     @staticmethod
     def _content_row(scope: Scope, packet_id: str, item: BundleItem) -> dict[str, Any]:
         file = item.file
@@ -337,19 +341,26 @@ class ImportService:
         )
 
     async def _totals(
-        self, work: UnitOfWork, packet_id: str, sealed: VerifiedBundle | None
+        self,
+        work: UnitOfWork,
+        packet_id: str,
+        rows: Sequence[RowLike] | None,
+        sealed: VerifiedBundle | None,
     ) -> None:
-        rows = (
-            (
-                await work.conn.execute(
-                    work.scope.select(packet_contents).where(
-                        packet_contents.c.packet_id == packet_id
+        """The packet's count and size: from the rows just inserted when they are all its
+        items, else read back; a sealed bundle's checksum recomputed from what was stored."""
+        if rows is None:
+            rows = (
+                (
+                    await work.conn.execute(
+                        work.scope.select(packet_contents).where(
+                            packet_contents.c.packet_id == packet_id
+                        )
                     )
                 )
+                .mappings()
+                .all()
             )
-            .mappings()
-            .all()
-        )
         await work.conn.execute(
             work.scope.update(packets)
             .where(packets.c.id == packet_id)
