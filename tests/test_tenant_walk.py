@@ -137,7 +137,9 @@ async def populate(walker: Walker, tenant: str) -> World:
     await json("GET", f"/{world.sealed}/shares", 200)
     await json("GET", f"/{world.sealed}/shares/{world.share_id}/access", 200)
     assert len((await json("GET", f"/{world.sealed}/comments", 200))["items"]) == 2
-    revoked = await json("POST", f"/{world.sealed}/share", 201, json={"shared_with": "gone"})
+    revoked = await json(
+        "POST", f"/{world.sealed}/share", 201, json={"shared_with": "gone@example.org"}
+    )
     await call("DELETE", f"/{world.sealed}/shares/{revoked['id']}", 204)
 
     exported = await json("POST", f"/{world.sealed}/export", 200, json={"format": "zip"})

@@ -19,7 +19,7 @@ from typing import TypeVar, cast
 
 from sqlalchemy import insert, select
 
-from ..core.clock import to_text
+from ..core.clock import to_text, utc_text
 from ..core.records import RowLike, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
@@ -179,7 +179,10 @@ class ShareAccessService:
                 await log_access(
                     work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
                 )
-            raise PasswordRequired("wrong password for this share link")
+            raise PasswordRequired(
+                "wrong password for this share link",
+                for_page="that password is not right; try again",
+            )
         if not opened.share.permissions.allows(action):
             raise Forbidden(
                 f"this share link allows {opened.share.permissions.value} only; "
@@ -200,7 +203,8 @@ class ShareAccessService:
     async def _password_matches(password_hash: str, link: ShareLink) -> bool:
         if not link.password:
             raise PasswordRequired(
-                "this share link needs a password (header X-Share-Password or the page's form)"
+                "this share link needs a password: send it in the X-Share-Password header",
+                for_page="this link is protected by a password: type it below to open the packet",
             )
         return await verify_password(link.password, password_hash)
 
@@ -217,7 +221,10 @@ class ShareAccessService:
         share = share_from_row(row, utcnow())
         if share.state is ShareState.EXPIRED:
             assert share.expires_at is not None
-            raise ShareExpired(f"this share link expired at {to_text(share.expires_at)}")
+            raise ShareExpired(
+                f"this share link expired at {to_text(share.expires_at)}",
+                for_page=f"this share link expired at {utc_text(share.expires_at)}",
+            )
         return OpenShare(share, row["password_hash"])
 
     async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:

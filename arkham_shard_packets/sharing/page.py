@@ -9,9 +9,10 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from ..core.clock import as_utc, to_text
+from ..core.clock import to_text, utc_text
 from ..models import PacketComment, PacketContent, SharePermission
 from .access import SharedPacket
+from .schemas import PUBLIC
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -23,8 +24,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-PUBLIC = "public"
 
 ALLOWS = {
     SharePermission.VIEW: "viewing this packet",
@@ -100,9 +99,7 @@ def esc(text: object) -> str:
 def moment(value: datetime | None, absent: str) -> str:
     if value is None:
         return esc(absent)
-    utc = as_utc(value)
-    shown = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f'<time datetime="{esc(to_text(utc))}">{esc(shown)}</time>'
+    return f'<time datetime="{esc(to_text(value))}">{esc(utc_text(value))}</time>'
 
 
 def document(title: str, body: str) -> str:

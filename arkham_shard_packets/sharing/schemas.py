@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..core.bounds import UtcInput
 from ..core.schemas import (
@@ -26,14 +28,45 @@ AUTHOR_MAX, COMMENT_MAX = 200, 10_000
 COMMENT_BODY_MAX = 12 * (AUTHOR_MAX + COMMENT_MAX + PASSWORD_MAX) + 4096
 
 
+PUBLIC = "public"
+# A plausible address: no spaces or brackets, one @, a domain of dotted labels ending in a
+# name of two letters or more (unicode letters welcome: internationalised domains).
+_EMAIL = re.compile(
+    r"^[^\s@<>()\[\],;:\\\"]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$"
+)
+
+
+def audience(value: str) -> str:
+    """`public` (any case), a Frame user's id (a UUID, written in its canonical form) or an
+    email address (lower-cased), so that one audience is always stored one way."""
+    if value.lower() == PUBLIC:
+        return PUBLIC
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        pass
+    if _EMAIL.match(value):
+        return value.lower()
+    raise ValueError(
+        "must be `public` (anyone with the link), an email address such as ana@example.org, "
+        "or a Frame user's id (a UUID)"
+    )
+
+
 SharedWith = Annotated[
     str,
     Field(
         max_length=SHARED_WITH_MAX,
-        description="a user id, an email address, or `public` for anyone with the link",
+        description=(
+            "Who the link is for: `public` (anyone holding it), an email address, or a Frame "
+            "user's id (a UUID). Stored normalised: `PUBLIC` as `public`, an address "
+            "lower-cased. The token is the credential either way: this names the audience."
+        ),
         json_schema_extra={"pattern": NOT_BLANK},
+        examples=["ana@example.org", "public"],
     ),
     NotBlankText,
+    AfterValidator(audience),
 ]
 Author = Annotated[
     str, Field(max_length=AUTHOR_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText

@@ -42,7 +42,7 @@ class ViewerRoute(PacketsRoute):
 
     def error_response(self, error: PacketsError) -> Response:
         return HTMLResponse(
-            error_page(error.status_code, error.detail),
+            error_page(error.status_code, error.for_page or error.detail),
             status_code=error.status_code,
             headers=error.headers,
         )
