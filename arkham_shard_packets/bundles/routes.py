@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Body, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
@@ -24,6 +26,18 @@ IMPORT_BODY = multipart_body(
     {"merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]}},
     {"application/json": {"schema": inline_schema(ImportRequest)}},
 )
+
+
+NO_FILE_PATH = (
+    "file_path is required: the bundle's path on the server, in an allowed import folder "
+    "(a relative path is read from the data directory, as imports/<name>); or upload the "
+    "bundle as the multipart field 'file'"
+)
+
+
+def said(problem: Any) -> str:
+    missing = problem["type"] == "missing" and tuple(problem["loc"]) == ("file_path",)
+    return NO_FILE_PATH if missing else str(problem["msg"])
 
 
 @collection.post(
@@ -49,7 +63,10 @@ async def import_packet(
             body = ImportRequest.model_validate(await checked_json(request))
         except ValidationError as error:
             raise RequestValidationError(
-                [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
+                [
+                    {**problem, "loc": ("body", *problem["loc"]), "msg": said(problem)}
+                    for problem in error.errors()
+                ]
             ) from None
         return await services.imports.import_path(scope, body.file_path, body.merge_mode)
     raise InvalidInput(
