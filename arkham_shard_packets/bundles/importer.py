@@ -144,12 +144,14 @@ class ImportService:
         """The allowed folders as the 403 names them: a folder in the data directory by its
         place there (`imports/`), one configured elsewhere as configured."""
         data_dir = self.data_dir.resolve()
-        inside, elsewhere = [], []
+        inside: list[str] = []
+        elsewhere: list[str] = []
         for folder in self.allowed_dirs:
             place = place_in(data_dir, folder.resolve())
-            (elsewhere if place is None else inside).append(
-                str(folder) if place is None else f"{place}/"
-            )
+            if place is None:
+                elsewhere.append(str(folder))
+            else:
+                inside.append(f"{place}/")
         named = [" and ".join(inside) + " in the data directory"] if inside else []
         return "; ".join(named + elsewhere)
 
