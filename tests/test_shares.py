@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from arkham_shard_packets.db.tables import metadata, packet_shares
+from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import make_packet, packet_events
 from .frame_users import Users
@@ -304,3 +306,23 @@ async def test_shared_with_is_normalised_and_checked(client: httpx.AsyncClient) 
         assert problem["loc"] == ["body", "shared_with"]
         assert "an email address such as ana@example.org" in problem["msg"]
     assert len((await client.get(f"{url}s")).json()) == len(stored)
+
+
+async def test_a_public_base_url_makes_share_urls_absolute(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = HostConfig(
+        data_dir=tmp_path / "based",
+        database_url=database_url,
+        public_base_url="https://evidence.example.org/desk",
+    )
+    app = create_app(config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://inside") as client:
+            packet = await finalized_packet(client)
+            created = await share(client, packet["id"])
+            token = created["access_token"]
+            path = f"/api/packets/shared/{token}/view"
+            assert created["share_url"] == f"https://evidence.example.org/desk{path}"
+            assert (await client.get(path)).status_code == 200

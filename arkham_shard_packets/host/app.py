@@ -45,6 +45,8 @@ class HostConfig:
     auth: HostAuth | None = None
     # The host exists to serve its shards: one that fails to start stops the host's start-up.
     require_shards: bool = True
+    # Where people reach the host (serve --public-base-url): share links' absolute base.
+    public_base_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -53,7 +55,11 @@ class HostConfig:
     def shard_settings(self) -> Settings:
         """What the host hands the packets shard: its own data directory and database (so the
         two never differ), everything else from the environment."""
-        return Settings.with_flags(data_dir=self.data_dir, database_url=self.resolved_database_url)
+        return Settings.with_flags(
+            data_dir=self.data_dir,
+            database_url=self.resolved_database_url,
+            public_base_url=self.public_base_url,
+        )
 
 
 @dataclass

@@ -38,8 +38,10 @@ async def create_share(
     """The answer is the only place the link's token ever appears."""
     draft = ShareDraft(body.shared_with, body.permissions, body.expires_at, body.password)
     share = await services.shares.create(scope, packet_id, draft)
-    viewer = request.app.url_path_for(VIEWER_ROUTE, token=share.access_token)
-    return ShareCreated.model_validate({**asdict(share), "share_url": str(viewer)})
+    viewer = str(request.app.url_path_for(VIEWER_ROUTE, token=share.access_token))
+    base = services.settings.public_base_url
+    share_url = viewer if base is None else base + viewer
+    return ShareCreated.model_validate({**asdict(share), "share_url": share_url})
 
 
 @router.get("/{packet_id}/shares", response_model=list[ShareOut])

@@ -108,7 +108,10 @@ class ShareFields(BaseModel):
 
 class ShareCreated(ShareFields):
     access_token: str = Field(description="returned only here, once; the server keeps a digest")
-    share_url: str = Field(description="path of the viewer page")
+    share_url: str = Field(
+        description="The viewer page: an absolute URL when the server has a public base URL "
+        "(ARKHAM_PACKETS_PUBLIC_BASE_URL, `serve --public-base-url`), else its path"
+    )
 
 
 class ShareOut(ShareFields):
