@@ -10,7 +10,7 @@ from ..core.schemas import ContentOut
 from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
 from ..models import PacketContent
 from ..routing import PacketsRoute, error_responses
-from .downloads import download
+from .downloads import FILE_ANSWER, download
 from .multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
@@ -39,7 +39,11 @@ async def attach_file(
     return await services.attachments.attach(scope, packet_id, content_entry_id, FormUpload(form))
 
 
-@router.get(FILE_PATH, response_class=StreamingResponse, responses=error_responses(409))
+@router.get(
+    FILE_PATH,
+    response_class=StreamingResponse,
+    responses={**error_responses(409), **FILE_ANSWER},
+)
 async def get_file(
     packet_id: PacketId, content_entry_id: EntryId, services: ServicesDep, scope: ScopeDep
 ) -> StreamingResponse:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from ..attachments.downloads import download
+from ..attachments.downloads import FILE_ANSWER, download
 from ..attachments.multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 from ..bodies import checked_json, inline_schema, reads_body
 from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
@@ -94,7 +94,9 @@ async def export_packet(
     )
 
 
-@item.get("/{packet_id}/exports/{export_id}", response_class=StreamingResponse)
+@item.get(
+    "/{packet_id}/exports/{export_id}", response_class=StreamingResponse, responses=FILE_ANSWER
+)
 async def download_export(
     packet_id: PacketId, export_id: EntryId, services: ServicesDep, scope: ScopeDep
 ) -> StreamingResponse:

@@ -19,7 +19,9 @@ from typing import TypeVar, cast
 
 from sqlalchemy import insert, select
 
+from ..attachments.service import OpenedFile, open_attached
 from ..core.clock import to_text, utc_text
+from ..core.filestore import FileStore
 from ..core.records import RowLike, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
@@ -88,9 +90,14 @@ class OpenShare:
 
 class ShareAccessService:
     def __init__(
-        self, transactions: Transactions, lockout: timedelta, daily_failures: int = 20
+        self,
+        transactions: Transactions,
+        files: FileStore,
+        lockout: timedelta,
+        daily_failures: int = 20,
     ) -> None:
         self.tx = transactions
+        self.files = files
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
 
@@ -142,6 +149,15 @@ class ShareAccessService:
             return comment_from_row(row)
 
         return await self._use(link, ShareAction.COMMENT, post)
+
+    async def open_file(self, link: ShareLink, content_entry_id: str) -> OpenedFile:
+        """An item's attached file, for any link (view and up); the download is logged."""
+
+        async def open_it(work: UnitOfWork, share: PacketShare) -> OpenedFile:
+            await load_packet(work, share.packet_id)
+            return await open_attached(work, self.files, share.packet_id, content_entry_id)
+
+        return await self._use(link, ShareAction.DOWNLOAD, open_it)
 
     async def add_content(self, link: ShareLink, draft: ContentDraft) -> PacketContent:
         async def add(work: UnitOfWork, share: PacketShare) -> PacketContent:
@@ -262,5 +278,8 @@ class ShareAccessService:
             share=share,
             packet=await load_packet(work, share.packet_id),
             contents=await load_contents(work, share.packet_id),
-            comments=await load_comments(work, share.packet_id),
+            # A link's recipients see the comments left through that link, never another's
+            # (a public link's visitors don't read what a named reviewer wrote); the owner
+            # reads them all (GET /{packet_id}/comments).
+            comments=await load_comments(work, share.packet_id, share.id),
         )

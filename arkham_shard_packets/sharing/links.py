@@ -9,7 +9,9 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
 
+from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import JSON_BODY_MAX, reads_body
 from ..core.schemas import ContentOut
 from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
@@ -76,6 +78,19 @@ router = APIRouter(
 @router.get("", response_model=SharedPacketOut)
 async def open_shared_packet(link: LinkDep, services: ServicesDep) -> SharedPacket:
     return await services.share_access.read(link)
+
+
+@router.get(
+    "/contents/{content_entry_id}/file",
+    response_class=StreamingResponse,
+    responses={**error_responses(409), **FILE_ANSWER},
+)
+async def download_through_share(
+    content_entry_id: EntryId, link: LinkDep, services: ServicesDep
+) -> StreamingResponse:
+    opened = await services.share_access.open_file(link, content_entry_id)
+    file = opened.file
+    return download(opened.handle, file.name, file.media_type, file.size)
 
 
 @router.post(

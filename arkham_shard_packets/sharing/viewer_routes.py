@@ -13,11 +13,12 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import ValidationError
 
+from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import reads_body
-from ..deps import ServicesDep, ShareToken
+from ..deps import EntryId, ServicesDep, ShareToken
 from ..errors import InvalidInput, PacketsError
 from ..routing import STATUS_TEXT, PacketsRoute
 from .access import CommentDraft, ShareLink
@@ -100,6 +101,12 @@ FORM_SCHEMA = {
     "additionalProperties": False,
 }
 FORM_BODY = {"requestBody": {"content": {FORM_TYPE: {"schema": FORM_SCHEMA}}}}
+PASSWORD_FORM_SCHEMA = {
+    "type": "object",
+    "properties": {"password": FORM_SCHEMA["properties"]["password"]},  # type: ignore[index]
+    "additionalProperties": False,
+}
+PASSWORD_FORM_BODY = {"requestBody": {"content": {FORM_TYPE: {"schema": PASSWORD_FORM_SCHEMA}}}}
 
 
 async def viewer_form(request: Request) -> ViewerForm:
@@ -144,6 +151,30 @@ def comment_from_form(author: str | None, body: str | None) -> CommentDraft:
 @router.get("/shared/{token}/view", response_class=HTMLResponse, name=VIEWER_ROUTE)
 async def view_shared_packet(link: LinkDep, services: ServicesDep) -> HTMLResponse:
     return HTMLResponse(shared_packet_page(await services.share_access.view(link)))
+
+
+@router.post(
+    "/shared/{token}/contents/{content_entry_id}/file",
+    response_class=StreamingResponse,
+    responses=FILE_ANSWER,
+    openapi_extra=PASSWORD_FORM_BODY,
+)
+@reads_body(VIEWER_FORM_MAX, before=link_is_open)
+async def download_from_viewer(
+    token: ShareToken,
+    content_entry_id: EntryId,
+    form: FormDep,
+    request: Request,
+    services: ServicesDep,
+) -> StreamingResponse:
+    """The viewer page's download button on a link with a password, which a plain link can't
+    send: the password comes in the form."""
+    if form.author or form.body:
+        raise InvalidInput("a download takes only the password")
+    link = ShareLink(token, form.password or None, client_address(request))
+    opened = await services.share_access.open_file(link, content_entry_id)
+    file = opened.file
+    return download(opened.handle, file.name, file.media_type, file.size)
 
 
 @router.post("/shared/{token}/view", response_class=HTMLResponse, openapi_extra=FORM_BODY)
