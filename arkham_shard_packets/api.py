@@ -76,7 +76,6 @@ def build_router() -> APIRouter:
     # 401 and 403: the caller's Frame user (frame/callers.py), or a share link's password
     router = APIRouter(
         prefix=PREFIX,
-        tags=["packets"],
         route_class=PacketsRoute,
         responses=error_responses(401, 403),
     )

@@ -75,16 +75,41 @@ async def paging(
 
 
 async def common_filter(
-    visibility: PacketVisibility | None = None,
-    created_by: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
-    search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    visibility: Annotated[
+        PacketVisibility | None, Query(description="Only packets with this visibility")
+    ] = None,
+    created_by: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Only packets made by this actor id"),
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=NO_NUL,
+            description="Text the name or description contains (case-insensitive; % and _ "
+            "are literal)",
+        ),
+    ] = None,
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="Alias of search")
     ] = None,
-    has_contents: bool | None = None,
-    min_version: int | None = None,
-    created_after: UtcInput | None = None,
-    created_before: UtcInput | None = None,
+    has_contents: Annotated[
+        bool | None, Query(description="true: only packets with items; false: only empty ones")
+    ] = None,
+    min_version: Annotated[
+        int | None, Query(description="Only packets at this version number or later")
+    ] = None,
+    created_after: Annotated[
+        UtcInput | None,
+        Query(
+            description="ISO 8601, no offset meaning UTC; write Z, or %2B for a +, in a URL "
+            "(2026-01-31T00:00:00Z)"
+        ),
+    ] = None,
+    created_before: Annotated[
+        UtcInput | None, Query(description="ISO 8601, as created_after")
+    ] = None,
 ) -> PacketFilter:
     return PacketFilter(
         visibility=visibility,
@@ -101,7 +126,8 @@ CommonFilterDep = Annotated[PacketFilter, Depends(common_filter)]
 
 
 async def packet_filter(
-    criteria: CommonFilterDep, status: PacketStatus | None = None
+    criteria: CommonFilterDep,
+    status: Annotated[PacketStatus | None, Query(description="Only packets in this status")] = None,
 ) -> PacketFilter:
     return replace(criteria, status=status)
 

@@ -83,14 +83,33 @@ Password = Annotated[
 
 class ShareCreate(BaseModel):
     # A misspelt field (say `expire_at`) must not silently give a link that never expires.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "shared_with": "ana@example.org",
+                    "permissions": "comment",
+                    "expires_at": "2099-12-31T18:00:00Z",
+                    "password": "correct horse battery",
+                },
+                {"shared_with": "public"},
+            ]
+        },
+    )
 
     shared_with: SharedWith
-    permissions: SharePermission = SharePermission.VIEW
+    permissions: SharePermission = Field(
+        SharePermission.VIEW,
+        description="view (default: read, view, download), comment (and comment), edit (and "
+        "add or remove items while the packet is a draft)",
+    )
     expires_at: UtcInput | None = Field(
         None, description="ISO 8601, in the future; without an offset it is UTC"
     )
-    password: Password | None = None
+    password: Password | None = Field(
+        None, description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; kept as a scrypt hash"
+    )
 
 
 class ShareFields(BaseModel):
@@ -121,10 +140,15 @@ class ShareOut(ShareFields):
 
 
 class CommentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"author": "Rita (legal)", "body": "Page 4 contradicts the manifest."}]
+        },
+    )
 
-    author: Author
-    body: CommentBody
+    author: Author = Field(description="The name to show with the comment")
+    body: CommentBody = Field(description=f"The comment, up to {COMMENT_MAX} characters")
 
 
 class CommentOut(BaseModel):

@@ -75,6 +75,7 @@ def page_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(
     route_class=ViewerRoute,
+    tags=["share links"],
     responses={
         **page_answers(401, 403, 404, 409, 410, 429),
         200: {"content": {"text/html": {}}, "description": "The viewer page"},
@@ -148,8 +149,17 @@ def comment_from_form(author: str | None, body: str | None) -> CommentDraft:
     return CommentDraft(checked.author, checked.body)
 
 
-@router.get("/shared/{token}/view", response_class=HTMLResponse, name=VIEWER_ROUTE)
+@router.get(
+    "/shared/{token}/view",
+    response_class=HTMLResponse,
+    name=VIEWER_ROUTE,
+    summary="Open a share link's viewer page",
+)
 async def view_shared_packet(link: LinkDep, services: ServicesDep) -> HTMLResponse:
+    """The page a link's recipient opens in a browser: the packet, its items with their files
+    (size, SHA-256, a download link), the grant, and this link's comments with a form when the
+    link allows commenting. No scripts, no external assets. A link with a password shows a
+    password form (401); errors (expired 410, revoked 404, too many attempts 429) are pages."""
     return HTMLResponse(shared_packet_page(await services.share_access.view(link)))
 
 
@@ -158,6 +168,7 @@ async def view_shared_packet(link: LinkDep, services: ServicesDep) -> HTMLRespon
     response_class=StreamingResponse,
     responses=FILE_ANSWER,
     openapi_extra=PASSWORD_FORM_BODY,
+    summary="Download a file from the viewer page",
 )
 @reads_body(VIEWER_FORM_MAX, before=link_is_open)
 async def download_from_viewer(
@@ -168,7 +179,8 @@ async def download_from_viewer(
     services: ServicesDep,
 ) -> StreamingResponse:
     """The viewer page's download button on a link with a password, which a plain link can't
-    send: the password comes in the form."""
+    send: the password comes in the form (`password`, form-encoded). Errors are pages, with
+    the status codes of the JSON routes. Logged as `download`."""
     if form.author or form.body:
         raise InvalidInput("a download takes only the password")
     link = ShareLink(token, form.password or None, client_address(request))
@@ -177,12 +189,18 @@ async def download_from_viewer(
     return download(opened.handle, file.name, file.media_type, file.size)
 
 
-@router.post("/shared/{token}/view", response_class=HTMLResponse, openapi_extra=FORM_BODY)
+@router.post(
+    "/shared/{token}/view",
+    response_class=HTMLResponse,
+    openapi_extra=FORM_BODY,
+    summary="Send the viewer page's form",
+)
 @reads_body(VIEWER_FORM_MAX, before=link_is_open)
 async def submit_viewer_form(
     token: ShareToken, form: FormDep, request: Request, services: ServicesDep
 ) -> HTMLResponse:
-    """The page's forms: a password typed in, and (with it or not) a comment to post."""
+    """The page's forms, form-encoded: `password` typed in, and (with it or not) `author` and
+    `body` of a comment to post (comment and edit links; 403 otherwise). Answers the page."""
     link = ShareLink(token, form.password or None, client_address(request))
     comment = (
         partial(comment_from_form, form.author, form.body) if form.author or form.body else None
