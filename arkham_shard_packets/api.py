@@ -39,12 +39,34 @@ def method_not_allowed(allowed: str) -> Callable[[Request], Awaitable[Response]]
     return refuse
 
 
+def add_without_slash(router: APIRouter, parts: Iterable[APIRouter]) -> None:
+    """`/api/packets` answers as `/api/packets/` does, rather than with a redirect (a 307 that
+    common clients don't follow for a POST). Added to the router itself, which carries the
+    prefix, so it holds wherever the router is included (our host, or the Frame as is)."""
+    for part in parts:
+        for route in part.routes:
+            if isinstance(route, APIRoute) and route.path == "/":
+                router.add_api_route(
+                    "",
+                    route.endpoint,
+                    methods=sorted(route.methods or ()),
+                    response_model=route.response_model,
+                    status_code=route.status_code,
+                    response_class=route.response_class,
+                    name=f"{route.name}_without_slash",
+                    include_in_schema=False,
+                    route_class_override=type(route),
+                )
+
+
 def add_method_not_allowed(router: APIRouter, parts: Iterable[APIRouter]) -> None:
     methods: dict[str, set[str]] = {}
     for part in parts:
         for route in part.routes:
             if isinstance(route, APIRoute):
                 methods.setdefault(route.path, set()).update(route.methods or ())
+                if route.path == "/":
+                    methods.setdefault("", set()).update(route.methods or ())
     for path, allowed in methods.items():
         refuse = method_not_allowed(", ".join(sorted(allowed)))
         router.add_route(PREFIX + path, refuse, methods=HTTP_METHODS, include_in_schema=False)
@@ -54,7 +76,6 @@ def build_router() -> APIRouter:
     # 401 and 403: the caller's Frame user (frame/callers.py), or a share link's password
     router = APIRouter(
         prefix=PREFIX,
-        tags=["packets"],
         route_class=PacketsRoute,
         responses=error_responses(401, 403),
     )
@@ -72,6 +93,7 @@ def build_router() -> APIRouter:
     )
     for part in parts:
         router.include_router(part)
+    add_without_slash(router, parts)
     add_method_not_allowed(router, parts)
     add_links(PREFIX, parts)
     return router

@@ -8,10 +8,11 @@ which wins over the default. The standalone host hands the settings it resolved 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -24,8 +25,30 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir.resolve() / 'packets.db'}"
 
 
+def public_base_url(value: str) -> str:
+    """An http(s) URL with a host and at most a path (no query, fragment or credentials),
+    without its trailing slash: the share link's path is appended to it."""
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "must be an http or https URL with a host, such as https://evidence.example.org"
+        )
+    if parts.query or parts.fragment or value.strip().endswith(("?", "#")):
+        raise ValueError("must not have a query (?…) or a fragment (#…)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password")
+    try:
+        parts.port  # noqa: B018  (a port out of range raises)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ARKHAM_PACKETS_", extra="ignore")
+    # An error never repeats the value (a secret, or a URL with credentials, may be one).
+    model_config = SettingsConfigDict(
+        env_prefix="ARKHAM_PACKETS_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Unset inside the Frame: the Frame's database, and `packets/` under the storage service's
     # base path (frame.seam.shard_data_dir); outside it, the standalone defaults below.
@@ -51,6 +74,10 @@ class Settings(BaseSettings):
     # ... and again this often while the process runs.
     recovery_sweep_seconds: float = 300.0
 
+    # Where people reach the server (behind a proxy, say https://evidence.example.org): makes
+    # a share's `share_url` absolute. Unset: `share_url` is the viewer page's path.
+    public_base_url: str | None = None
+
     # Attachments and bundles
     max_file_bytes: int = 1 * GIB
     import_dirs: str | None = None  # os.pathsep-separated; default <data-dir>/imports, /exports
@@ -63,6 +90,11 @@ class Settings(BaseSettings):
     import_max_json_depth: int = 32
     import_max_value_bytes: int = 1 * MIB
     import_min_free_bytes: int = 256 * MIB
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else public_base_url(value)
 
     @classmethod
     def with_flags(cls, **flags: Any) -> Settings:

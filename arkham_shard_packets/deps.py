@@ -43,8 +43,40 @@ async def get_scope(request: Request, frame_user: FrameUserDep) -> Scope:
 
 
 ServicesDep = Annotated["Services", Depends(get_services)]
-PacketId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
-EntryId = Annotated[str, Path(max_length=ID_MAX, pattern=NO_NUL)]
-ShareToken = Annotated[str, Path(max_length=SHARE_TOKEN_MAX, pattern=NO_NUL)]
-VersionNumber = Annotated[int, Path(ge=0, le=2**31 - 1)]
+PacketId = Annotated[
+    str,
+    Path(max_length=ID_MAX, pattern=NO_NUL, description="The packet's `id` (a UUID)"),
+]
+EntryId = Annotated[
+    str,
+    Path(
+        max_length=ID_MAX,
+        pattern=NO_NUL,
+        description="A content item's `id` in the packet (from its contents), not its `content_id`",
+    ),
+]
+ShareId = Annotated[
+    str,
+    Path(max_length=ID_MAX, pattern=NO_NUL, description="The share's `id` (never its token)"),
+]
+ExportId = Annotated[
+    str,
+    Path(
+        max_length=ID_MAX,
+        pattern=NO_NUL,
+        description="The `export_id` an export answered with (its `download_url` ends with it)",
+    ),
+]
+ShareToken = Annotated[
+    str,
+    Path(
+        max_length=SHARE_TOKEN_MAX,
+        pattern=NO_NUL,
+        description="The share link's token: its only credential, returned once when the "
+        "share was made",
+    ),
+]
+VersionNumber = Annotated[
+    int, Path(ge=0, le=2**31 - 1, description="A version number of the packet: 1, 2, 3, …")
+]
 ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -15,10 +15,14 @@ from sqlalchemy import exc as sql
 class PacketsError(Exception):
     status_code = 400
 
-    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str, headers: dict[str, str] | None = None, for_page: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
+        # What a page for a person (the share viewer) says instead, when it differs.
+        self.for_page = for_page
 
 
 class ServiceMissing(PacketsError):
@@ -92,7 +96,8 @@ class ShareExpired(PacketsError):
 
 
 class PasswordRequired(PacketsError):
-    """Missing or wrong share password."""
+    """Missing or wrong share password (the viewer page asks for it in its form, not in a
+    header: its `for_page`)."""
 
     status_code = 401
 

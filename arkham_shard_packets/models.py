@@ -54,17 +54,24 @@ class ShareAction(str, Enum):
 
     READ = "read"
     VIEW = "view"
+    DOWNLOAD = "download"  # an attached file, through the link
     COMMENT = "comment"
     EDIT = "edit"
     PASSWORD_FAILURE = "password_failure"
 
 
 PERMITTED_ACTIONS = {
-    SharePermission.VIEW: {ShareAction.READ, ShareAction.VIEW},
-    SharePermission.COMMENT: {ShareAction.READ, ShareAction.VIEW, ShareAction.COMMENT},
+    SharePermission.VIEW: {ShareAction.READ, ShareAction.VIEW, ShareAction.DOWNLOAD},
+    SharePermission.COMMENT: {
+        ShareAction.READ,
+        ShareAction.VIEW,
+        ShareAction.DOWNLOAD,
+        ShareAction.COMMENT,
+    },
     SharePermission.EDIT: {
         ShareAction.READ,
         ShareAction.VIEW,
+        ShareAction.DOWNLOAD,
         ShareAction.COMMENT,
         ShareAction.EDIT,
     },

@@ -45,6 +45,27 @@ PRODUCERS: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
 }
 
 
+# The tags the shard's operations carry, one per domain, in the order the docs list them.
+TAGS = [
+    {"name": "packets", "description": "Create, list, read, edit, finalize and archive packets."},
+    {"name": "contents", "description": "A packet's items: documents, entities, claims, …"},
+    {"name": "files", "description": "Files attached to items: upload and download."},
+    {"name": "versions", "description": "History: snapshots, diffs, restore; verifying the seal."},
+    {
+        "name": "sharing",
+        "description": "The owner's side of share links: make, list, revoke, "
+        "read the access log and the comments.",
+    },
+    {
+        "name": "share links",
+        "description": "What a link's recipient opens, with the token as "
+        "the only credential: JSON, the viewer page, files, comments, edits.",
+    },
+    {"name": "bundles", "description": "Export (BagIt zip or tar.gz, json), download, import."},
+    {"name": "events", "description": "The durable feed of every change."},
+    {"name": "batch", "description": "Bulk finalize and archive, in the Frame's shape."},
+]
+
 # Operations a producer's answer does not make available: an item has no file until one is
 # attached.
 NOT_YET = {("GET", "/{packet_id}/contents/{content_entry_id}/file")}

@@ -41,6 +41,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 EXCERPT = 64
 CONTEXT_EXCERPT = 256
+VALUE_ERROR = "Value error, "
 
 
 class ErrorBody(BaseModel):
@@ -139,7 +140,8 @@ def clean_problems(problems: Any) -> list[dict[str, Any]]:
                 part if isinstance(part, int) else _text(str(part), EXCERPT)
                 for part in problem.get("loc", ())
             ],
-            "msg": _text(str(problem.get("msg", "")), CONTEXT_EXCERPT),
+            # our own checks' messages are sentences: pydantic's prefix adds nothing to them
+            "msg": _text(str(problem.get("msg", "")).removeprefix(VALUE_ERROR), CONTEXT_EXCERPT),
         }
         if "input" in problem:
             entry["input"] = excerpt(problem["input"])

@@ -67,6 +67,7 @@ class PacketsShard(ArkhamShard):
             data_dir=shard_data_dir(storage, settings.data_dir),
             frame=frame,
         )
+        await self.services.imports.prepare()
         try:
             await self.services.recovery.sweep()
         except Exception:

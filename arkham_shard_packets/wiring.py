@@ -86,6 +86,7 @@ class Services:
             shares=ShareService(transactions),
             share_access=ShareAccessService(
                 transactions,
+                files,
                 timedelta(seconds=settings.share_lockout_seconds),
                 settings.share_daily_password_failures,
             ),

@@ -235,7 +235,9 @@ class Hammer:
 
     async def share(self, packet_id: str | None = None) -> None:
         packet_id = packet_id or random.choice(self.hot)
-        made = await self.send("share", "POST", f"/{packet_id}/share", json={"shared_with": "x"})
+        made = await self.send(
+            "share", "POST", f"/{packet_id}/share", json={"shared_with": "x@example.org"}
+        )
         if made is not None and made.status_code == 201 and random.random() < 0.5:
             share_id = made.json()["id"]
             await self.send("revoke", "DELETE", f"/{packet_id}/shares/{share_id}")

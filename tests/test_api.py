@@ -391,3 +391,15 @@ async def test_a_failing_event_bus_does_not_undo_a_committed_change(
     response = await client.post("/api/packets/", json={"name": "still saved"})
     assert response.status_code == 201
     assert (await client.get(f"/api/packets/{response.json()['id']}")).status_code == 200
+
+
+async def test_the_collection_answers_without_its_slash(client: httpx.AsyncClient) -> None:
+    """POST /api/packets is the route itself, not a 307 that clients won't follow for a POST."""
+    created = await client.post("/api/packets", json={"name": "No slash"})
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == "No slash"
+    listed = await client.get("/api/packets", params={"page_size": 5})
+    assert listed.status_code == 200
+    assert listed.json()["total"] == 1 and listed.json()["page_size"] == 5
+    refused = await client.delete("/api/packets")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, POST")

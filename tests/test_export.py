@@ -81,14 +81,31 @@ async def test_the_bag_validates_with_the_bagit_package(
     assert sheet["file"]["name"] == "ledger (2024).csv"
     assert hashlib.sha256(sheet_file.read_bytes()).hexdigest() == sheet["file"]["sha256"]
     assert person["resolution"]["source"] == "unresolved"
-    # the standalone host has no documents or entities service and no shard serving them
+    # the standalone host has no documents or entities service and no shard serving them:
+    # one line for all such items, saying why and what to do
     assert body["errors"] == [
-        "document doc-2: unresolved (the owning shard's API failed: "
-        "GET /api/documents/doc-2 answered 404)",
-        "entity ent-9: unresolved (the owning shard's API failed: "
-        "GET /api/entities/ent-9 answered 404)",
+        "2 items were exported without their data (document doc-2, entity ent-9): none was "
+        "stored with them, and this server has no Frame service or shard that serves them "
+        "(/api/documents/, /api/entities/). packet.json lists them as unresolved (titles and "
+        "files are kept). To carry their data, send it as `data` when adding an item "
+        f"(POST /api/packets/{packet['id']}/contents), or export inside the Arkham Frame, where "
+        "the shards that own them run."
     ]
     assert body["contents_exported"] == 3
+
+
+async def test_many_unresolved_items_are_reported_once(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    for n in range(8):
+        await add_item(client, packet["id"], f"doc-{n}", order=n)
+    await add_item(client, packet["id"], "with-data", data={"note": "stored"}, order=9)
+    body, _ = await export(client, packet["id"], "json")
+    (report,) = body["errors"]
+    assert report.startswith(
+        "8 items were exported without their data (document doc-0, document doc-1, "
+        "document doc-2, document doc-3, document doc-4, and 3 more): "
+    )
+    assert "(/api/documents/)" in report and "with-data" not in report
 
 
 async def test_export_response_and_download(client: httpx.AsyncClient, app: Any) -> None:

@@ -226,7 +226,7 @@ async def test_import_from_an_allowed_folder(client: httpx.AsyncClient, app: Fas
     assert same.json()["skipped"] is True
     data_dir = app.state.packets_shard.services.data_dir
     imports = data_dir / "imports"
-    imports.mkdir()
+    assert imports.is_dir()  # the drop folder is there from the start
     (imports / "copy.tgz").write_bytes(file_bytes(data_dir / body["file_path"]))
     await forget(client, app, packet["id"])
     response = await client.post(
@@ -252,7 +252,6 @@ async def test_paths_outside_the_allowed_folders_are_403(
     data_dir = app.state.packets_shard.services.data_dir
     outside = tmp_path / "outside.zip"
     outside.write_bytes(file_bytes(data_dir / body["file_path"]))
-    (data_dir / "imports").mkdir()
     link = data_dir / "imports" / "link.zip"
     link.symlink_to(outside)
     before = await database_rows(engine)
@@ -265,8 +264,55 @@ async def test_paths_outside_the_allowed_folders_are_403(
     ):
         response = await client.post("/api/packets/import", json={"file_path": path})
         assert response.status_code == 403, path
-        assert "outside the allowed import folders" in response.json()["detail"]
+        detail = response.json()["detail"]
+        assert detail.startswith(f"{path} is outside the allowed import folders (imports/ and ")
+        assert "exports/ in the data directory)" in detail
+        assert "multipart field 'file'" in detail
+        assert str(data_dir) not in detail.removeprefix(path)  # no server layout told
     assert await database_rows(engine) == before
+
+
+async def test_a_relative_path_is_read_from_the_data_directory(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    packet = await packet_with_files(client)
+    body, _ = await export(client, packet["id"])
+    data_dir = app.state.packets_shard.services.data_dir
+    (data_dir / "imports" / "drop.zip").write_bytes(file_bytes(data_dir / body["file_path"]))
+    await forget(client, app, packet["id"])
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "imports").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)  # the server's working directory plays no part
+    response = await client.post("/api/packets/import", json={"file_path": "imports/drop.zip"})
+    assert response.status_code == 201, response.text
+    assert response.json()["import_source"] == "imports/drop.zip"
+
+
+async def test_the_403_names_configured_folders_as_configured(
+    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = app.state.packets_shard.services
+    drop = tmp_path / "drop"
+    monkeypatch.setattr(services.imports, "allowed_dirs", [services.data_dir / "imports", drop])
+    response = await client.post("/api/packets/import", json={"file_path": "/etc/hostname"})
+    assert response.status_code == 403
+    assert f"(imports/ in the data directory; {drop})" in response.json()["detail"]
+
+
+async def test_import_mistakes_say_what_to_do(client: httpx.AsyncClient) -> None:
+    no_path = await client.post("/api/packets/import", json={"merge_mode": "skip"})
+    assert no_path.status_code == 422
+    (problem,) = no_path.json()["detail"]
+    assert problem["loc"] == ["body", "file_path"]
+    assert problem["msg"].startswith("file_path is required: the bundle's path on the server")
+    assert "errors.pydantic.dev" not in no_path.text
+    wrong_field = await client.post(
+        "/api/packets/import", files={"upload": ("b.zip", b"PK" + b"x" * 100_000)}
+    )
+    assert wrong_field.status_code == 422
+    assert wrong_field.json()["detail"] == (
+        "the form has an unknown field 'upload' (the file goes in 'file')"
+    )
 
 
 async def test_import_dirs_are_configurable(

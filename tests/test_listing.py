@@ -194,3 +194,30 @@ async def test_search_follows_every_change_and_ignores_case(client: httpx.AsyncC
     await client.put(f"/api/packets/{other['id']}", json={"description": "new text"})
     assert await ids("ledger") == set()
     assert await ids("new tex") == {other["id"]}
+
+
+async def test_mixing_the_two_ways_of_paging_is_refused(client: httpx.AsyncClient) -> None:
+    await seed(client, 3)
+    for params in ({"limit": 2, "page": 2}, {"offset": 1, "page_size": 5}, {"limit": 1, "page": 1}):
+        for path in ("/api/packets/", "/api/packets/status/draft"):
+            response = await client.get(path, params=params)
+            assert response.status_code == 422, (path, params)
+            assert response.json()["detail"] == (
+                "page through the list one way: page and page_size (page_size 1..100), or "
+                "limit and offset (limit 1..500); this request mixes the two"
+            )
+
+
+async def test_an_unencoded_plus_in_a_date_gets_a_hint(client: httpx.AsyncClient) -> None:
+    await seed(client, 1)
+    raw = "/api/packets/?created_after=2026-01-01T00:00:00+00:00"  # + arrives as a space
+    response = await client.get(raw)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["query", "created_after"]
+    assert problem["msg"].startswith("has a space where its offset's + should be")
+    assert "write Z for UTC" in problem["msg"] and "%2B" in problem["msg"]
+    for fixed in ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00%2B00:00"):
+        answer = await client.get(f"/api/packets/?created_before={fixed}")
+        assert answer.status_code == 200, fixed
+        assert answer.json()["total"] == 0

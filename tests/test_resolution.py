@@ -127,13 +127,16 @@ async def test_resolution_order_and_unresolved_items(
     claim = json.loads((root / items[5]["resolution"]["path"]).read_text())
     assert claim["data"] == {"id": "claim/7", "statement": "The ship was overloaded"}
 
+    # A service that failed or knows nothing is named per item; items nothing here serves
+    # (no matrix service, no shard at /api/ach/matrix/) are reported together, once.
     assert body["errors"] == [
-        "document doc-broken: unresolved (the Frame's service failed: index offline; "
-        "the owning shard's API failed: GET /api/documents/doc-broken answered 404)",
-        "entity ent-404: unresolved (the owning shard's API failed: "
-        "GET /api/entities/ent-404 answered 404)",
-        "matrix m-1: unresolved (the owning shard's API failed: "
-        "GET /api/ach/matrix/m-1 answered 404)",
+        "document doc-broken: unresolved (the Frame's service failed: index offline)",
+        "entity ent-404: unresolved (nothing in the Frame knows it)",
+        "1 item was exported without its data (matrix m-1): none was stored with it, and this "
+        "server has no Frame service or shard that serves it (/api/ach/matrix/). packet.json "
+        "lists it as unresolved (titles and files are kept). To carry its data, send it as "
+        f"`data` when adding an item (POST /api/packets/{pid}/contents), or export inside the "
+        "Arkham Frame, where the shards that own it run.",
     ]
 
 

@@ -134,3 +134,50 @@ def test_import_limit_defaults_are_the_bundle_formats() -> None:
     from arkham_shard_packets.config import Settings
 
     assert import_limits(Settings()) == ImportLimits()
+
+
+def test_public_base_url_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from arkham_shard_packets.config import Settings
+
+    for name in list(os.environ):
+        if name.startswith("ARKHAM_PACKETS_"):
+            monkeypatch.delenv(name)
+    accepted = {
+        "https://evidence.example.org/": "https://evidence.example.org",
+        " http://10.0.0.5:8080/arkham/ ": "http://10.0.0.5:8080/arkham",
+        "": None,
+    }
+    for given, kept in accepted.items():
+        assert Settings(public_base_url=given).public_base_url == kept
+    monkeypatch.setenv("ARKHAM_PACKETS_PUBLIC_BASE_URL", "https://from.env.example.org")
+    assert Settings().public_base_url == "https://from.env.example.org"
+    refused = {
+        "evidence.example.org": "must be an http or https URL with a host",
+        "ftp://evidence.example.org": "must be an http or https URL with a host",
+        "https://": "must be an http or https URL with a host",
+        "https://evidence.example.org/?a=1": "must not have a query",
+        "https://evidence.example.org/#top": "must not have a query",
+        "https://ana:hunter2@evidence.example.org": "must not carry a user name or password",
+        "https://evidence.example.org:99999": "has an invalid port",
+    }
+    for given, said in refused.items():
+        with pytest.raises(ValueError, match=said) as caught:
+            Settings(public_base_url=given)
+        assert "hunter2" not in str(caught.value)
+
+
+def test_serve_takes_a_public_base_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ARKHAM_PACKETS_PUBLIC_BASE_URL", raising=False)
+    base = ["serve", "--data-dir", str(tmp_path / "data")]
+    args = build_parser().parse_args([*base, "--public-base-url", "https://ev.example.org/"])
+    config = host_config(args)
+    assert config.public_base_url == "https://ev.example.org"
+    assert config.shard_settings().public_base_url == "https://ev.example.org"
+    assert main([*base, "--public-base-url", "https://ana:hunter2@ev.example.org"]) == 2
+    said = capsys.readouterr().err
+    assert said == (
+        "arkham-packets: error: public_base_url (ARKHAM_PACKETS_PUBLIC_BASE_URL): "
+        "must not carry a user name or password\n"
+    )

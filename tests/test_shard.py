@@ -91,7 +91,8 @@ async def load_like_the_frame(frame: ContractFrame) -> Any:
     shard = point.load()()
     await shard.initialize(frame)
     router = shard.get_routes() or shard.get_api_router()
-    frame.app.include_router(router)
+    # As the Frame's main.py does: the router as is (it carries its prefix), tagged by name.
+    frame.app.include_router(router, tags=[point.name.capitalize()])
     frame.shards[point.name] = shard
     return shard
 
@@ -135,6 +136,22 @@ async def test_frame_loads_the_shard_and_drives_a_packet(frame: ContractFrame) -
         "packets.packet.updated",
     ]
     assert all(e["source"] == "packets" for e in received)
+
+
+async def test_the_collection_answers_without_its_slash_in_the_frame(frame: ContractFrame) -> None:
+    await load_like_the_frame(frame)
+    transport = httpx.ASGITransport(app=frame.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://frame") as http:
+        created = await http.post("/api/packets", json={"name": "No slash"})
+        assert created.status_code == 201, created.text
+        listed = await http.get("/api/packets?page=1&page_size=10")
+        assert listed.status_code == 200
+        assert [p["name"] for p in listed.json()["items"]] == ["No slash"]
+        refused = await http.patch("/api/packets", json={})
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "GET, POST"
+    paths = frame.app.openapi()["paths"]
+    assert "/api/packets/" in paths and "/api/packets" not in paths
 
 
 async def test_the_schema_is_created_idempotently(frame: ContractFrame) -> None:

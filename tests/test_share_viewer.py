@@ -3,6 +3,7 @@ in a real headless Chromium served by a live host."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -111,6 +112,20 @@ async def test_viewer_form_posts_comments(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/api/packets/{packet['id']}/comments")).json()["total"] == 1
 
 
+async def test_an_expired_link_says_when_in_utc(client: httpx.AsyncClient) -> None:
+    packet = await finalized_packet(client)
+    created = await share(client, packet["id"], expires_at=in_seconds(1))
+    expires = datetime.fromisoformat(created["expires_at"])
+    await asyncio.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.1)
+    page = await client.get(created["share_url"])
+    assert page.status_code == 410
+    said = parse(page.text).joined("p")
+    assert f"expired at {expires.strftime('%Y-%m-%d %H:%M:%S')} UTC" in said
+    assert "+00:00" not in page.text
+    answer = await client.get(created["share_url"].removesuffix("/view"))
+    assert answer.json()["detail"] == f"this share link expired at {created['expires_at']}"
+
+
 async def test_viewer_asks_for_the_password(client: httpx.AsyncClient) -> None:
     packet = await finalized_packet(client, "Sealed file")
     created = await share(client, packet["id"], permissions="comment", password="correct horse")
@@ -118,9 +133,18 @@ async def test_viewer_asks_for_the_password(client: httpx.AsyncClient) -> None:
     asked = await client.get(url)
     assert asked.status_code == 401
     assert 'type="password"' in asked.text and "Sealed file" not in asked.text
+    # A person at a browser is told to use the form, never about a header.
+    assert "type it below" in parse(asked.text).joined("p")
+    assert "header" not in asked.text.lower()
     wrong = await client.post(url, data={"password": "wrong horse"})
     assert wrong.status_code == 401
-    assert "Wrong password for this share link" in wrong.text
+    assert "That password is not right; try again" in wrong.text
+    assert "header" not in wrong.text.lower()
+    # JSON clients are told where the password goes.
+    missing = await client.get(url.removesuffix("/view"))
+    assert missing.json()["detail"] == (
+        "this share link needs a password: send it in the X-Share-Password header"
+    )
     opened = await client.post(url, data={"password": "correct horse"})
     assert opened.status_code == 200
     assert "Sealed file" in opened.text
@@ -197,7 +221,7 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
     expired_dom = dump_dom(browser, live_host.base + brief["share_url"], tmp_path / "profile-2")
     expired = parse(expired_dom)
     assert expired.joined("h1") == "This link has expired"
-    assert f"expired at {brief['expires_at']}" in expired.joined("p")
+    assert f"expired at {expires.strftime('%Y-%m-%d %H:%M:%S')} UTC" in expired.joined("p")
     assert "Bill of lading" not in expired_dom
 
     # The server's own log lines (uvicorn's access log) name the paths, never the tokens.

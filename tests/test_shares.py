@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from arkham_shard_packets.db.tables import metadata, packet_shares
+from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import make_packet, packet_events
 from .frame_users import Users
@@ -52,7 +54,7 @@ async def test_first_share_of_a_finalized_packet_makes_it_shared(
     everything = json.dumps(await packet_events(client))
     assert token not in everything
 
-    second = await share(client, packet["id"], "bob")
+    second = await share(client, packet["id"], "bob@example.org")
     assert second["access_token"] != token
     assert await status_of(client, packet["id"]) == "shared"
 
@@ -93,12 +95,12 @@ async def test_share_validation_writes_nothing(client: httpx.AsyncClient) -> Non
         {"shared_with": ""},
         {"shared_with": "   "},
         {"shared_with": "x" * 321},
-        {"shared_with": "bob", "permissions": "own"},
-        {"shared_with": "bob", "expires_at": "next tuesday"},
-        {"shared_with": "bob", "expires_at": in_seconds(-1)},
-        {"shared_with": "bob", "expires_at": naive_past.isoformat()},
-        {"shared_with": "bob", "password": "short"},
-        {"shared_with": "bob", "expire_at": in_seconds(60)},
+        {"shared_with": "bob@example.org", "permissions": "own"},
+        {"shared_with": "bob@example.org", "expires_at": "next tuesday"},
+        {"shared_with": "bob@example.org", "expires_at": in_seconds(-1)},
+        {"shared_with": "bob@example.org", "expires_at": naive_past.isoformat()},
+        {"shared_with": "bob@example.org", "password": "short"},
+        {"shared_with": "bob@example.org", "expire_at": in_seconds(60)},
     ]
     for body in cases:
         response = await client.post(f"/api/packets/{packet['id']}/share", json=body)
@@ -106,7 +108,7 @@ async def test_share_validation_writes_nothing(client: httpx.AsyncClient) -> Non
         assert response.json()["detail"]
     past = await client.post(
         f"/api/packets/{packet['id']}/share",
-        json={"shared_with": "bob", "expires_at": in_seconds(-5)},
+        json={"shared_with": "bob@example.org", "expires_at": in_seconds(-5)},
     )
     assert "not in the future" in past.json()["detail"]
     assert (await client.get(f"/api/packets/{packet['id']}/shares")).json() == []
@@ -123,7 +125,7 @@ async def test_expires_at_without_offset_is_utc(client: httpx.AsyncClient) -> No
 
 async def test_what_can_be_shared(client: httpx.AsyncClient) -> None:
     draft = await make_packet(client, "Collaboration")
-    created = await share(client, draft["id"], "colleague", permissions="edit")
+    created = await share(client, draft["id"], "colleague@example.org", permissions="edit")
     assert created["permissions"] == "edit"
     assert await status_of(client, draft["id"]) == "draft"
 
@@ -149,7 +151,7 @@ async def test_what_can_be_shared(client: httpx.AsyncClient) -> None:
 
 async def test_list_shares_never_shows_a_token(client: httpx.AsyncClient, engine: Any) -> None:
     packet = await finalized_packet(client)
-    first = await share(client, packet["id"], "ana", expires_at=in_seconds(600))
+    first = await share(client, packet["id"], "ana@example.org", expires_at=in_seconds(600))
     second = await share(client, packet["id"], "public", permissions="comment", password="p" * 8)
     response = await client.get(f"/api/packets/{packet['id']}/shares")
     assert response.status_code == 200
@@ -183,8 +185,8 @@ async def test_revoke_stops_the_link_and_returns_the_packet_to_finalized(
     client: httpx.AsyncClient,
 ) -> None:
     packet = await finalized_packet(client)
-    first = await share(client, packet["id"], "ana")
-    second = await share(client, packet["id"], "bob")
+    first = await share(client, packet["id"], "ana@example.org")
+    second = await share(client, packet["id"], "bob@example.org")
     assert (await client.get(f"/api/packets/shared/{first['access_token']}")).status_code == 200
 
     response = await client.delete(f"/api/packets/{packet['id']}/shares/{first['id']}")
@@ -211,7 +213,7 @@ async def test_revoke_stops_the_link_and_returns_the_packet_to_finalized(
     stats = (await client.get("/api/packets/stats/overview")).json()
     assert (stats["total_shares"], stats["active_shares"], stats["expired_shares"]) == (0, 0, 0)
 
-    await share(client, packet["id"], "carol")
+    await share(client, packet["id"], "carol@example.org")
     assert await status_of(client, packet["id"]) == "shared"
 
 
@@ -243,9 +245,9 @@ async def test_revoking_a_share_of_a_draft_keeps_it_a_draft(client: httpx.AsyncC
 
 async def test_statistics_count_shares_by_state(client: httpx.AsyncClient) -> None:
     packet = await finalized_packet(client)
-    await share(client, packet["id"], "a")
-    await share(client, packet["id"], "b", expires_at=in_seconds(3600))
-    revoked = await share(client, packet["id"], "c")
+    await share(client, packet["id"], "a@example.org")
+    await share(client, packet["id"], "b@example.org", expires_at=in_seconds(3600))
+    revoked = await share(client, packet["id"], "c@example.org")
     await client.delete(f"/api/packets/{packet['id']}/shares/{revoked['id']}")
     stats = (await client.get("/api/packets/stats/overview")).json()
     assert (stats["total_shares"], stats["active_shares"], stats["expired_shares"]) == (2, 2, 0)
@@ -262,7 +264,9 @@ async def test_tenants_see_and_revoke_only_their_own_shares(
     )
     created = response.json()
     for call in (
-        client.post(f"/api/packets/{packet['id']}/share", json={"shared_with": "x"}, headers=B),
+        client.post(
+            f"/api/packets/{packet['id']}/share", json={"shared_with": "x@example.org"}, headers=B
+        ),
         client.get(f"/api/packets/{packet['id']}/shares", headers=B),
         client.delete(f"/api/packets/{packet['id']}/shares/{created['id']}", headers=B),
         client.get(f"/api/packets/{packet['id']}/comments", headers=B),
@@ -276,3 +280,49 @@ async def test_tenants_see_and_revoke_only_their_own_shares(
     assert opened.json()["packet"]["name"] == "A's"
     stats_b = (await client.get("/api/packets/stats/overview", headers=B)).json()
     assert stats_b["total_shares"] == 0
+
+
+async def test_shared_with_is_normalised_and_checked(client: httpx.AsyncClient) -> None:
+    packet = await finalized_packet(client)
+    url = f"/api/packets/{packet['id']}/share"
+    user = "7C0F3A0E-0000-4000-8000-00000000000A"
+    stored = {
+        "PUBLIC": "public",
+        " Public ": "public",
+        "Ana.Lima@Example.ORG": "ana.lima@example.org",
+        "józef@przykład.pl": "józef@przykład.pl",
+        user: user.lower(),
+    }
+    for sent, kept in stored.items():
+        response = await client.post(url, json={"shared_with": sent})
+        assert response.status_code == 201, (sent, response.text)
+        assert response.json()["shared_with"] == kept
+    listed = {share["shared_with"] for share in (await client.get(f"{url}s")).json()}
+    assert listed == set(stored.values())
+    for refused in ("not an email @@", "bob", "ana@example", "@example.org", "a b@example.org"):
+        response = await client.post(url, json={"shared_with": refused})
+        assert response.status_code == 422, (refused, response.text)
+        problem = response.json()["detail"][0]
+        assert problem["loc"] == ["body", "shared_with"]
+        assert "an email address such as ana@example.org" in problem["msg"]
+    assert len((await client.get(f"{url}s")).json()) == len(stored)
+
+
+async def test_a_public_base_url_makes_share_urls_absolute(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = HostConfig(
+        data_dir=tmp_path / "based",
+        database_url=database_url,
+        public_base_url="https://evidence.example.org/desk",
+    )
+    app = create_app(config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://inside") as client:
+            packet = await finalized_packet(client)
+            created = await share(client, packet["id"])
+            token = created["access_token"]
+            path = f"/api/packets/shared/{token}/view"
+            assert created["share_url"] == f"https://evidence.example.org/desk{path}"
+            assert (await client.get(path)).status_code == 200

@@ -137,7 +137,9 @@ async def populate(walker: Walker, tenant: str) -> World:
     await json("GET", f"/{world.sealed}/shares", 200)
     await json("GET", f"/{world.sealed}/shares/{world.share_id}/access", 200)
     assert len((await json("GET", f"/{world.sealed}/comments", 200))["items"]) == 2
-    revoked = await json("POST", f"/{world.sealed}/share", 201, json={"shared_with": "gone"})
+    revoked = await json(
+        "POST", f"/{world.sealed}/share", 201, json={"shared_with": "gone@example.org"}
+    )
     await call("DELETE", f"/{world.sealed}/shares/{revoked['id']}", 204)
 
     exported = await json("POST", f"/{world.sealed}/export", 200, json={"format": "zip"})
@@ -292,6 +294,11 @@ async def walk_links(walker: Walker, owner: World, own: World) -> None:
     opened = await walker.json("GET", comment_link, 200)
     assert opened["packet"]["id"] == owner.sealed
     await walker.call("POST", f"{comment_link}/comments", 201, json={"author": "o", "body": "b"})
+    got = await walker.call("GET", f"{edit_link}/contents/{owner.entry}/file", 200)
+    assert got.content == owner.file_bytes
+    await walker.call("POST", f"{edit_link}/contents/{owner.entry}/file", 200, data={})
+    await walker.call("GET", f"{edit_link}/contents/{own.entry}/file", 404)
+    await walker.call("POST", f"{edit_link}/contents/{own.entry}/file", 404, data={})
     await walker.call("DELETE", f"{edit_link}/contents/{own.spare_entry}", 404)
     await walker.call("DELETE", f"{edit_link}/contents/{own.entry}", 404)
     added = await walker.json(

@@ -140,7 +140,9 @@ async def churn(client: httpx.AsyncClient, headers: dict[str, str] | None = None
     shares = []
     for body in ({}, {"expires_at": in_seconds(3600)}, {"expires_at": in_seconds(7200)}):
         response = await client.post(
-            f"/api/packets/{made[2]}/share", json={"shared_with": "x", **body}, headers=headers
+            f"/api/packets/{made[2]}/share",
+            json={"shared_with": "x@example.org", **body},
+            headers=headers,
         )
         assert response.status_code == 201, response.text
         shares.append(response.json()["id"])

@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fastapi.responses import StreamingResponse
 
 CHUNK = 256 * 1024
+# What a file download answers, for OpenAPI (the media type is the file's own, any at all).
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file's bytes, streamed, with its media type, Content-Length and "
+        "a Content-Disposition: attachment filename"
+    }
+}
 
 
 def content_disposition(name: str) -> str:

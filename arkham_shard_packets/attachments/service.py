@@ -174,11 +174,18 @@ class AttachmentService:
     async def open(self, scope: Scope, packet_id: str, entry_id: str) -> OpenedFile:
         async with self.tx.read(scope) as work:
             await load_packet(work, packet_id)
-            file = attached_file(await entry_row(work, packet_id, entry_id))
-        if file is None:
-            raise NotFound(f"content entry {entry_id} of packet {packet_id} has no attached file")
-        try:
-            handle = await asyncio.to_thread(self.store.open, file.sha256)
-        except FileNotFoundError:
-            raise StoredFileBroken(f"the stored file {file.sha256} is missing") from None
-        return OpenedFile(handle, file)
+            return await open_attached(work, self.store, packet_id, entry_id)
+
+
+async def open_attached(
+    work: UnitOfWork, store: FileStore, packet_id: str, entry_id: str
+) -> OpenedFile:
+    """The item's attached file, opened for reading (404 when it has none)."""
+    file = attached_file(await entry_row(work, packet_id, entry_id))
+    if file is None:
+        raise NotFound(f"content entry {entry_id} of packet {packet_id} has no attached file")
+    try:
+        handle = await asyncio.to_thread(store.open, file.sha256)
+    except FileNotFoundError:
+        raise StoredFileBroken(f"the stored file {file.sha256} is missing") from None
+    return OpenedFile(handle, file)

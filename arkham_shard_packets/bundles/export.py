@@ -24,8 +24,8 @@ from ..core.unit_of_work import Transactions
 from ..db.scope import Scope
 from ..db.tables import packet_exports
 from ..errors import NotFound, StoredFileBroken
-from ..frame.resolver import ItemResolver, Resolved
-from ..models import ExportFormat, PacketExportResult, utcnow
+from ..frame.resolver import ItemResolver, Resolved, unowned_report
+from ..models import ExportFormat, PacketContent, PacketExportResult, utcnow
 from ..version import __version__
 from .format.document import (
     FORMAT_VERSION,
@@ -183,11 +183,14 @@ class ExportService:
         inline: list[InlineItem] = []
         items: list[BundleItem] = []
         errors: list[str] = []
+        unowned: list[PacketContent] = []
         for index, item in enumerate(state.contents, start=1):
             label = f"{item.content_type.value} {item.content_id}"
             resolved = await self.resolver.resolve(item, staging, authorization)
             resolution = Resolution(source=resolved.source)
-            if resolved.source == "unresolved":
+            if resolved.unowned:
+                unowned.append(item)
+            elif resolved.source == "unresolved":
                 errors.append(f"{label}: unresolved ({resolved.error})")
             else:
                 resolution.path = item_path(index, item.content_type)
@@ -234,6 +237,8 @@ class ExportService:
                     resolution=resolution,
                 )
             )
+        if unowned:
+            errors.append(unowned_report(unowned))
         document = self._document(state, items)
         packet_json = staging / "packet.json"
         size = await asyncio.to_thread(packet_json.write_bytes, render(document))

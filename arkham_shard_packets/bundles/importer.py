@@ -26,7 +26,7 @@ from ..attachments.uploads import Upload
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
-from ..core.places import shown_path
+from ..core.places import place_in, shown_path
 from ..core.records import RowLike, load_contents, load_packet, stored_size
 from ..core.seal import RECIPE_VERSION, canonical_json, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
@@ -133,11 +133,38 @@ class ImportService:
             written = list((await work.conn.scalars(statement)).all())
         return await asyncio.to_thread(_is_one_of, path, written)
 
+    async def prepare(self) -> None:
+        """Create the drop folders the data directory holds (`imports/`), so an operator finds
+        where to put bundles; folders configured elsewhere are the operator's to make."""
+        for folder in self.allowed_dirs:
+            if folder.resolve().is_relative_to(self.data_dir.resolve()):
+                await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+
+    def allowed_places(self) -> str:
+        """The allowed folders as the 403 names them: a folder in the data directory by its
+        place there (`imports/`), one configured elsewhere as configured."""
+        data_dir = self.data_dir.resolve()
+        inside: list[str] = []
+        elsewhere: list[str] = []
+        for folder in self.allowed_dirs:
+            place = place_in(data_dir, folder.resolve())
+            if place is None:
+                elsewhere.append(str(folder))
+            else:
+                inside.append(f"{place}/")
+        named = [" and ".join(inside) + " in the data directory"] if inside else []
+        return "; ".join(named + elsewhere)
+
     def _allowed(self, file_path: str) -> Path:
         resolved = (self.data_dir / file_path).resolve()
         inside = any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
         if not inside:
-            raise Forbidden(f"{file_path} is outside the allowed import folders")
+            raise Forbidden(
+                f"{file_path} is outside the allowed import folders ({self.allowed_places()}); "
+                "put the bundle in one of them and give its path (a relative path is read from "
+                "the data directory, as imports/<name>), or upload it as the multipart field "
+                "'file'"
+            )
         if not resolved.is_file():
             raise NotFound(f"no file at {file_path}")
         return resolved

@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Body, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from ..attachments.downloads import download
+from ..attachments.downloads import FILE_ANSWER, download
 from ..attachments.multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 from ..bodies import checked_json, inline_schema, reads_body
-from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
+from ..deps import ExportId, PacketId, ScopeDep, ServicesDep
 from ..errors import InvalidInput
 from ..models import PacketImportResult
 from ..routing import PacketsRoute, error_responses
 from .export import download_url
 from .schemas import ExportOut, ExportRequest, ImportOut, ImportRequest
 
-collection = APIRouter(route_class=PacketsRoute)
-item = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
+collection = APIRouter(route_class=PacketsRoute, tags=["bundles"])
+item = APIRouter(route_class=PacketsRoute, tags=["bundles"], responses=error_responses(404))
 
 IMPORT_BODY = multipart_body(
     {"merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]}},
     {"application/json": {"schema": inline_schema(ImportRequest)}},
 )
+
+
+NO_FILE_PATH = (
+    "file_path is required: the bundle's path on the server, in an allowed import folder "
+    "(a relative path is read from the data directory, as imports/<name>); or upload the "
+    "bundle as the multipart field 'file'"
+)
+
+
+def said(problem: Any) -> str:
+    missing = problem["type"] == "missing" and tuple(problem["loc"]) == ("file_path",)
+    return NO_FILE_PATH if missing else str(problem["msg"])
 
 
 @collection.post(
@@ -32,12 +46,21 @@ IMPORT_BODY = multipart_body(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(403, 404, 409, 413, 422),
     openapi_extra=IMPORT_BODY,
+    summary="Import a bundle",
 )
 @reads_body(None)  # a streamed upload, bounded by the archive limit; JSON by JSON_BODY_MAX
 async def import_packet(
     request: Request, services: ServicesDep, scope: ScopeDep
 ) -> PacketImportResult:
-    """A multipart upload (`file`, `merge_mode`) or JSON `{file_path, merge_mode}`."""
+    """A multipart upload (`file`, `merge_mode`) or JSON `{file_path, merge_mode}`: a file on
+    the server in an allowed import folder (`imports/` and `exports/` in the data directory
+    by default; a relative path is read from the data directory; elsewhere is 403).
+
+    Everything is verified before anything is written (paths, sizes, every digest, the seal):
+    a refusal is 422 naming the problems, 413 over the archive limit, 507 when the disk would
+    fill. `merge_mode`: replace (default), merge or skip; an existing non-draft packet is 409
+    unless skipped. A verified finalized bundle is imported finalized. Emits
+    `packets.packet.imported`."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         limit = services.settings.import_max_archive_bytes + MULTIPART_SLACK
@@ -49,7 +72,10 @@ async def import_packet(
             body = ImportRequest.model_validate(await checked_json(request))
         except ValidationError as error:
             raise RequestValidationError(
-                [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
+                [
+                    {**problem, "loc": ("body", *problem["loc"]), "msg": said(problem)}
+                    for problem in error.errors()
+                ]
             ) from None
         return await services.imports.import_path(scope, body.file_path, body.merge_mode)
     raise InvalidInput(
@@ -61,6 +87,7 @@ async def import_packet(
     "/{packet_id}/export",
     response_model=ExportOut,
     responses=error_responses(409, 422),
+    summary="Export a packet as a bundle",
 )
 async def export_packet(
     packet_id: PacketId,
@@ -69,6 +96,10 @@ async def export_packet(
     scope: ScopeDep,
     body: ExportRequest = Body(default_factory=ExportRequest),
 ) -> ExportOut:
+    """Writes a zip or tar.gz BagIt bag, or one json document, and answers where to download
+    it (`download_url`) with its SHA-256. A finalized packet exports its sealed snapshot (409
+    if it no longer matches the seal); items without stored data are resolved through the
+    Frame, and `errors` says which could not be. Emits `packets.packet.exported`."""
     result = await services.exports.export(
         scope, packet_id, body.format, authorization=request.headers.get("authorization")
     )
@@ -77,9 +108,16 @@ async def export_packet(
     )
 
 
-@item.get("/{packet_id}/exports/{export_id}", response_class=StreamingResponse)
+@item.get(
+    "/{packet_id}/exports/{export_id}",
+    response_class=StreamingResponse,
+    responses=FILE_ANSWER,
+    summary="Download an export",
+)
 async def download_export(
-    packet_id: PacketId, export_id: EntryId, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, export_id: ExportId, services: ServicesDep, scope: ScopeDep
 ) -> StreamingResponse:
+    """Streams the export file (`application/zip`, `application/gzip` or `application/json`)
+    with its filename; 404 for an export of another packet or tenant."""
     opened = await services.exports.open(scope, packet_id, export_id)
     return download(opened.handle, opened.name, opened.media_type, opened.size)

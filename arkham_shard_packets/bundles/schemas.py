@@ -9,7 +9,12 @@ from ..models import ExportFormat, MergeMode
 
 
 class ExportRequest(Strict):
-    format: ExportFormat = ExportFormat.ZIP
+    model_config = ConfigDict(json_schema_extra={"examples": [{"format": "zip"}]})
+
+    format: ExportFormat = Field(
+        ExportFormat.ZIP,
+        description="zip or tar.gz (a BagIt bag), or json (one document, files inline)",
+    )
 
 
 class ExportOut(BaseModel):
@@ -28,8 +33,24 @@ class ExportOut(BaseModel):
 
 
 class ImportRequest(Strict):
-    file_path: str = Field(min_length=1, max_length=4096, pattern=NO_NUL)
-    merge_mode: MergeMode = MergeMode.REPLACE
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"file_path": "imports/packet-harbor-leak-v2.zip", "merge_mode": "skip"}]
+        }
+    )
+
+    file_path: str = Field(
+        min_length=1,
+        max_length=4096,
+        pattern=NO_NUL,
+        description="The bundle on the server, in an allowed import folder; a relative path "
+        "is read from the data directory (imports/<name>, or exports/<name> as an export "
+        "answer names it)",
+    )
+    merge_mode: MergeMode = Field(
+        MergeMode.REPLACE,
+        description="replace (default), merge or skip, when a packet with the bundle's id exists",
+    )
 
 
 class ClaimedOut(BaseModel):

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from .bundles import add_bundle_commands
 from .options import add_database_options, settings_of
 from .users import UsersUnavailable, add_user_commands, host_auth
@@ -92,6 +94,7 @@ def host_config(args: argparse.Namespace) -> HostConfig:
         database_url=settings.standalone_database_url,
         api_token=token,
         auth=auth,
+        public_base_url=settings.public_base_url,
     )
 
 
@@ -137,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback address without a token"
     )
+    run.add_argument(
+        "--public-base-url",
+        default=None,
+        help="where people reach the server, such as https://evidence.example.org: makes "
+        "share links absolute (default: ARKHAM_PACKETS_PUBLIC_BASE_URL, else paths)",
+    )
     run.add_argument("--log-level", default="info")
     run.set_defaults(handler=serve)
 
@@ -156,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         status = args.handler(args)
     except (UsageError, UsersUnavailable) as error:
         print(f"arkham-packets: error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # a setting (flag or environment variable) is invalid
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            said = str(problem["msg"]).removeprefix("Value error, ")
+            setting = f"{name} (ARKHAM_PACKETS_{name.upper()})"
+            print(f"arkham-packets: error: {setting}: {said}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -22,4 +22,8 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    return Settings.with_flags(data_dir=args.data_dir, database_url=args.database_url)
+    return Settings.with_flags(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        public_base_url=getattr(args, "public_base_url", None),
+    )

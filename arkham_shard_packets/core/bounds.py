@@ -35,6 +35,8 @@ SHOWN_PARTS = 6  # of a problem's location, in its message
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# `2026-12-31T18:00:00+02:00` sent unencoded in a query string arrives with a space for the +.
+_SPACE_FOR_PLUS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)? \d{2}(:?\d{2})?$")
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,12 @@ def _iso_text(value: Any) -> Any:
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("must be an ISO 8601 date-time, such as 2026-12-31T18:00:00Z")
+    if _SPACE_FOR_PLUS.match(value):
+        raise ValueError(
+            "has a space where its offset's + should be: in a URL's query a + stands for a "
+            "space; write Z for UTC (2026-12-31T18:00:00Z) or the + as %2B "
+            "(2026-12-31T18:00:00%2B02:00)"
+        )
     return value
 
 

@@ -23,3 +23,8 @@ def to_text(moment: datetime) -> str:
 
 def now_text() -> str:
     return to_text(utcnow())
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as people read it: `2026-12-31 18:00:00 UTC`."""
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")

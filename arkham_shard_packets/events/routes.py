@@ -11,7 +11,7 @@ from ..core.numbers import INT64_SAFE, clamp
 from ..deps import ScopeDep, ServicesDep
 from ..routing import PacketsRoute
 
-router = APIRouter(route_class=PacketsRoute)
+router = APIRouter(route_class=PacketsRoute, tags=["events"])
 
 FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
 
@@ -30,13 +30,21 @@ class FeedOut(BaseModel):
     next_after: int
 
 
-@router.get("/events", response_model=FeedOut)
+@router.get("/events", response_model=FeedOut, summary="Follow every change, in order")
 async def event_feed(
     services: ServicesDep,
     scope: ScopeDep,
-    after: Annotated[int, Query(description="Return events with a larger sequence")] = 0,
-    limit: int = FEED_LIMIT_DEFAULT,
+    after: Annotated[
+        int, Query(description="Return events with a larger sequence (the last next_after)")
+    ] = 0,
+    limit: Annotated[
+        int,
+        Query(description=f"At most this many events (clamped to 1..{FEED_LIMIT_MAX})"),
+    ] = FEED_LIMIT_DEFAULT,
 ) -> FeedOut:
+    """The durable event feed: every event of the caller's packets, oldest first, from the
+    outbox each change writes in its own transaction. Keep `next_after` and ask again to
+    follow without gaps, from any process."""
     after = clamp(after, 0, INT64_SAFE)
     events = await services.feed.after(scope, after, clamp(limit, 1, FEED_LIMIT_MAX))
     return FeedOut(

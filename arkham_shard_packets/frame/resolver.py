@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
+from starlette.routing import Match
 
 from ..core.file_names import clean_file_name, clean_media_type
 from ..models import ContentType, PacketContent, ResolutionSource
@@ -34,6 +35,11 @@ OWNER_ROUTES: dict[ContentType, str] = {
     ContentType.TIMELINE: "/api/timeline/{id}",
     ContentType.REPORT: "/api/reports/{id}",
 }
+# The Frame service that knows items of a type.
+SERVICES: dict[ContentType, str] = {
+    ContentType.DOCUMENT: "documents",
+    ContentType.ENTITY: "entities",
+}
 SHARD_CALL_TIMEOUT = 30.0
 
 
@@ -50,6 +56,16 @@ class Resolved:
     data: Any = None
     error: str | None = None
     original: OriginalFile | None = None
+    # Unresolved because nothing here could be asked (no Frame, no service for its type, no
+    # shard serving its owner's route), not because something asked failed or said no.
+    unowned: bool = False
+
+
+def serves(app: Any, path: str) -> bool:
+    """Whether a route of the app would take `GET path` (rather than answer 404 for want of
+    one): an owner's 404 means "no such item", no route at all means "no such owner here"."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    return any(route.matches(scope)[0] is not Match.NONE for route in app.router.routes)
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -66,7 +82,9 @@ class ItemResolver:
         if item.data is not None:
             return Resolved("stored", item.data)
         if self.frame is None:
-            return Resolved("unresolved", error="no stored data and no Frame to ask")
+            return Resolved("unresolved", error="no stored data and no Frame to ask", unowned=True)
+        if not self._can_ask(item):
+            return Resolved("unresolved", error="nothing here serves it", unowned=True)
         problems: list[str] = []
         try:
             found = await self._from_services(item, staging)
@@ -84,6 +102,20 @@ class ItemResolver:
             return found
         reason = "; ".join(problems) or "nothing in the Frame knows it"
         return Resolved("unresolved", error=reason)
+
+    def _can_ask(self, item: PacketContent) -> bool:
+        """A Frame service for the item's type, or a route of its owning shard, is there."""
+        service = SERVICES.get(item.content_type)
+        if service is not None and optional_service(self.frame, service) is not None:
+            return True
+        app = getattr(self.frame, "app", None)
+        route = OWNER_ROUTES.get(item.content_type)
+        return app is not None and route is not None and serves(app, self._owner_path(item))
+
+    @staticmethod
+    def _owner_path(item: PacketContent) -> str:
+        route = OWNER_ROUTES[item.content_type]
+        return route.format(id=urllib.parse.quote(item.content_id, safe=""))
 
     async def _from_services(self, item: PacketContent, staging: Path) -> Resolved | None:
         if item.content_type is ContentType.DOCUMENT:
@@ -127,15 +159,16 @@ class ItemResolver:
 
     async def _from_owner(self, item: PacketContent, authorization: str | None) -> Resolved | None:
         app = getattr(self.frame, "app", None)
-        route = OWNER_ROUTES.get(item.content_type)
-        if app is None or route is None:
+        if app is None or item.content_type not in OWNER_ROUTES:
+            return None
+        path = self._owner_path(item)
+        if not serves(app, path):
             return None
         # imported here: httpx (with its command line's rich and pygments when installed) is
         # ~10 MB of resident memory that a shard without an owning Frame app never needs
         import httpx
 
         headers = {"authorization": authorization} if authorization else {}
-        path = route.format(id=urllib.parse.quote(item.content_id, safe=""))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://frame.internal", timeout=SHARD_CALL_TIMEOUT
@@ -146,3 +179,29 @@ class ItemResolver:
         with contextlib.suppress(ValueError):
             return Resolved("shard", response.json())
         raise LookupError(f"GET {path} did not answer JSON")
+
+
+SHOWN = 5  # items an unresolved report names before "and N more"
+
+
+def unowned_report(items: list[PacketContent]) -> str:
+    """One line for every item nothing here could be asked about (the standalone host, or a
+    Frame without the shards that own them): which, why, and what to do about it."""
+    labels = [f"{item.content_type.value} {item.content_id}" for item in items[:SHOWN]]
+    if len(items) > SHOWN:
+        labels.append(f"and {len(items) - SHOWN} more")
+    kinds = sorted({item.content_type for item in items}, key=lambda kind: kind.value)
+    owners = ", ".join(OWNER_ROUTES[kind].removesuffix("{id}") for kind in kinds)
+    packet = items[0].packet_id
+    one = len(items) == 1
+    count, their, them = (
+        ("1 item was", "its", "it") if one else (f"{len(items)} items were", "their", "them")
+    )
+    return (
+        f"{count} exported without {their} data ({', '.join(labels)}): none was stored with "
+        f"{them}, and this server has no Frame service or shard that serves {them} ({owners}). "
+        f"packet.json lists {them} as unresolved (titles and files are kept). To carry "
+        f"{their} data, send it as `data` when adding an item "
+        f"(POST /api/packets/{packet}/contents), or export inside the Arkham Frame, where the "
+        f"shards that own {them} run."
+    )

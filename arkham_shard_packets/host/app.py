@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, sqlite_url
+from ..openapi import TAGS
 from ..version import __version__
 from .auth import HostAuth
 from .database import HostDatabase
@@ -27,6 +28,13 @@ logger = logging.getLogger(__name__)
 
 SHARD_GROUP = "arkham.shards"
 SERVICE_ALIASES = {"db": "database"}
+HOST_TAG = {"name": "host", "description": "The standalone host's own Frame-shaped routes."}
+HOST_DESCRIPTION = (
+    "Investigation packets, served without the Arkham Frame. Every route of the packets shard "
+    'is under `/api/packets`; errors are `{"detail": …}` (validation errors a list of '
+    "problems). Codes 503 (database unavailable, with Retry-After) and 507 (disk full) can "
+    "come from any route, 401 and 403 from any route but `/health` and the share links."
+)
 HOME_LINKS = {
     "docs": "/docs",
     "redoc": "/redoc",
@@ -45,6 +53,8 @@ class HostConfig:
     auth: HostAuth | None = None
     # The host exists to serve its shards: one that fails to start stops the host's start-up.
     require_shards: bool = True
+    # Where people reach the host (serve --public-base-url): share links' absolute base.
+    public_base_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -53,7 +63,11 @@ class HostConfig:
     def shard_settings(self) -> Settings:
         """What the host hands the packets shard: its own data directory and database (so the
         two never differ), everything else from the environment."""
-        return Settings.with_flags(data_dir=self.data_dir, database_url=self.resolved_database_url)
+        return Settings.with_flags(
+            data_dir=self.data_dir,
+            database_url=self.resolved_database_url,
+            public_base_url=self.public_base_url,
+        )
 
 
 @dataclass
@@ -182,7 +196,8 @@ def create_app(config: HostConfig) -> FastAPI:
         title="Arkham Packets (standalone host)",
         version=__version__,
         lifespan=lifespan,
-        description="Investigation packets, served without the Arkham Frame.",
+        description=HOST_DESCRIPTION,
+        openapi_tags=[*TAGS, HOST_TAG],
     )
     if config.api_token:
         app.middleware("http")(require_token(config.api_token))
@@ -194,7 +209,7 @@ def create_app(config: HostConfig) -> FastAPI:
             return RedirectResponse("/docs")
         return JSONResponse(HOME_LINKS)
 
-    @app.get("/api/health", tags=["host"])
+    @app.get("/api/health", tags=["host"], summary="Check the host and its shards")
     async def health(request: Request) -> Response:
         """`healthy` only when every shard started; otherwise 503 with the reasons."""
         frame = request.app.state.frame
@@ -203,15 +218,19 @@ def create_app(config: HostConfig) -> FastAPI:
             body.update(status="unhealthy", failed=dict(frame.failed))
         return JSONResponse(body, status_code=503 if frame.failed else 200)
 
-    @app.get("/api/events/", tags=["host"])
+    @app.get("/api/events/", tags=["host"], summary="Recent in-process events")
     async def events(
-        source: str | None = None, limit: int = Query(100, ge=1, le=1000)
+        source: str | None = Query(None, description="Only events from this source (packets)"),
+        limit: int = Query(100, ge=1, le=1000, description="At most this many, newest first"),
     ) -> dict[str, Any]:
+        """The in-process bus's last events, newest first, in the Frame's shape; lost at a
+        restart. The packets shard's durable feed is `GET /api/packets/events`."""
         recent = bus.recent(source, limit)
         return {"events": recent, "count": len(recent)}
 
-    @app.get("/api/shards/", tags=["host"])
+    @app.get("/api/shards/", tags=["host"], summary="List the loaded shards")
     async def shards(request: Request) -> dict[str, Any]:
+        """The loaded shards' manifests, in the Frame's shape, sorted by navigation order."""
         return manifest_listing(request.app.state.frame.shards)
 
     return app

@@ -13,6 +13,7 @@ from fastapi import Depends, Query
 from ..core.bounds import UtcInput
 from ..core.numbers import INT32_MAX, clamp
 from ..core.schemas import NO_NUL
+from ..errors import InvalidInput
 from ..models import PacketFilter, PacketStatus, PacketVisibility
 from .queries import Window
 
@@ -30,16 +31,39 @@ class Paging:
     page_size: int
 
 
+MIXED_PAGING = (
+    "page through the list one way: page and page_size (page_size 1..100), or limit and "
+    "offset (limit 1..500); this request mixes the two"
+)
+
+
 async def paging(
-    page: int | None = None,
-    page_size: int | None = None,
-    limit: int | None = None,
-    offset: int | None = None,
-    sort: SortField = "created_at",
-    order: Literal["asc", "desc"] = "desc",
+    page: Annotated[
+        int | None, Query(description="Page number, from 1 (with page_size; default 1)")
+    ] = None,
+    page_size: Annotated[
+        int | None,
+        Query(description=f"Items per page (default {PAGE_SIZE_DEFAULT}, clamped to 1..100)"),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            description=f"At most this many items (default {LIMIT_DEFAULT}, clamped to 1..500); "
+            "with offset, instead of page and page_size"
+        ),
+    ] = None,
+    offset: Annotated[
+        int | None, Query(description="Skip this many items first (with limit; default 0)")
+    ] = None,
+    sort: Annotated[SortField, Query(description="The field to sort by")] = "created_at",
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="Sort order: newest or largest first by default")
+    ] = "desc",
 ) -> Paging:
-    """`page`/`page_size` win; `limit`/`offset` apply when only they are given."""
-    if page is None and page_size is None and (limit is not None or offset is not None):
+    """One way of paging per request: `page`/`page_size`, or `limit`/`offset` (422 if mixed)."""
+    if (page is not None or page_size is not None) and (limit is not None or offset is not None):
+        raise InvalidInput(MIXED_PAGING)
+    if limit is not None or offset is not None:
         size = clamp(LIMIT_DEFAULT if limit is None else limit, 1, LIMIT_MAX)
         skip = clamp(offset or 0, 0, OFFSET_MAX)
         number = skip // size + 1
@@ -51,16 +75,41 @@ async def paging(
 
 
 async def common_filter(
-    visibility: PacketVisibility | None = None,
-    created_by: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
-    search: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    visibility: Annotated[
+        PacketVisibility | None, Query(description="Only packets with this visibility")
+    ] = None,
+    created_by: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Only packets made by this actor id"),
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=NO_NUL,
+            description="Text the name or description contains (case-insensitive; % and _ "
+            "are literal)",
+        ),
+    ] = None,
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="Alias of search")
     ] = None,
-    has_contents: bool | None = None,
-    min_version: int | None = None,
-    created_after: UtcInput | None = None,
-    created_before: UtcInput | None = None,
+    has_contents: Annotated[
+        bool | None, Query(description="true: only packets with items; false: only empty ones")
+    ] = None,
+    min_version: Annotated[
+        int | None, Query(description="Only packets at this version number or later")
+    ] = None,
+    created_after: Annotated[
+        UtcInput | None,
+        Query(
+            description="ISO 8601, no offset meaning UTC; write Z, or %2B for a +, in a URL "
+            "(2026-01-31T00:00:00Z)"
+        ),
+    ] = None,
+    created_before: Annotated[
+        UtcInput | None, Query(description="ISO 8601, as created_after")
+    ] = None,
 ) -> PacketFilter:
     return PacketFilter(
         visibility=visibility,
@@ -77,7 +126,8 @@ CommonFilterDep = Annotated[PacketFilter, Depends(common_filter)]
 
 
 async def packet_filter(
-    criteria: CommonFilterDep, status: PacketStatus | None = None
+    criteria: CommonFilterDep,
+    status: Annotated[PacketStatus | None, Query(description="Only packets in this status")] = None,
 ) -> PacketFilter:
     return replace(criteria, status=status)
 

@@ -30,8 +30,22 @@ ContentId = Annotated[
 Title = Annotated[str, Field(max_length=TITLE_MAX, json_schema_extra={"pattern": NO_NUL}), AnyText]
 
 
+def examples(*bodies: dict[str, Any]) -> ConfigDict:
+    """A request body's examples, as OpenAPI shows them (and schema-driven tests send them)."""
+    return ConfigDict(json_schema_extra={"examples": list(bodies)})
+
+
 class PacketCreate(Strict):
-    name: Name
+    model_config = examples(
+        {
+            "name": "Harbor leak",
+            "description": "Shipping records behind the customs story",
+            "visibility": "private",
+            "metadata": {"case": "H-17", "desk": "investigations"},
+        }
+    )
+
+    name: Name = Field(description="What the packet is called; not blank")
     description: Description = ""
     visibility: PacketVisibility = PacketVisibility.PRIVATE
     metadata: JsonObject = Field(default_factory=dict)
@@ -39,6 +53,8 @@ class PacketCreate(Strict):
 
 class PacketUpdate(Strict):
     """Only the fields sent are changed; an empty description clears it."""
+
+    model_config = examples({"description": "Manifests and bills of lading, 2023 to 2024"})
 
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
@@ -66,11 +82,26 @@ class PacketPage(BaseModel):
 
 
 class ContentCreate(Strict):
+    model_config = examples(
+        {
+            "content_type": "document",
+            "content_id": "doc-17",
+            "content_title": "Cargo manifest, MV Aurora",
+            "order": 0,
+            "data": {"pages": 4, "source": "customs FOIA release"},
+        },
+        {"content_type": "entity", "content_id": "ent-9", "content_title": "Harbor Co."},
+    )
+
     content_type: ContentType
-    content_id: ContentId
+    content_id: ContentId = Field(description="The item's id in the shard that owns it")
     content_title: Title = ""
-    order: WholeNumber = Field(0, ge=0, le=2**31 - 1)
-    data: JsonObject | None = None
+    order: WholeNumber = Field(0, ge=0, le=2**31 - 1, description="Position in the packet")
+    data: JsonObject | None = Field(
+        None,
+        description="Data kept with the item, exported and sealed with it; without it an "
+        "export asks the Frame",
+    )
 
     def draft(self) -> ContentDraft:
         """The item to add, by the owner or through an edit link."""

@@ -19,7 +19,9 @@ from typing import TypeVar, cast
 
 from sqlalchemy import insert, select
 
-from ..core.clock import to_text
+from ..attachments.service import OpenedFile, open_attached
+from ..core.clock import to_text, utc_text
+from ..core.filestore import FileStore
 from ..core.records import RowLike, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
@@ -88,9 +90,14 @@ class OpenShare:
 
 class ShareAccessService:
     def __init__(
-        self, transactions: Transactions, lockout: timedelta, daily_failures: int = 20
+        self,
+        transactions: Transactions,
+        files: FileStore,
+        lockout: timedelta,
+        daily_failures: int = 20,
     ) -> None:
         self.tx = transactions
+        self.files = files
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
 
@@ -143,6 +150,15 @@ class ShareAccessService:
 
         return await self._use(link, ShareAction.COMMENT, post)
 
+    async def open_file(self, link: ShareLink, content_entry_id: str) -> OpenedFile:
+        """An item's attached file, for any link (view and up); the download is logged."""
+
+        async def open_it(work: UnitOfWork, share: PacketShare) -> OpenedFile:
+            await load_packet(work, share.packet_id)
+            return await open_attached(work, self.files, share.packet_id, content_entry_id)
+
+        return await self._use(link, ShareAction.DOWNLOAD, open_it)
+
     async def add_content(self, link: ShareLink, draft: ContentDraft) -> PacketContent:
         async def add(work: UnitOfWork, share: PacketShare) -> PacketContent:
             return await add_content(work, share.packet_id, draft)
@@ -179,7 +195,10 @@ class ShareAccessService:
                 await log_access(
                     work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
                 )
-            raise PasswordRequired("wrong password for this share link")
+            raise PasswordRequired(
+                "wrong password for this share link",
+                for_page="that password is not right; try again",
+            )
         if not opened.share.permissions.allows(action):
             raise Forbidden(
                 f"this share link allows {opened.share.permissions.value} only; "
@@ -200,7 +219,8 @@ class ShareAccessService:
     async def _password_matches(password_hash: str, link: ShareLink) -> bool:
         if not link.password:
             raise PasswordRequired(
-                "this share link needs a password (header X-Share-Password or the page's form)"
+                "this share link needs a password: send it in the X-Share-Password header",
+                for_page="this link is protected by a password: type it below to open the packet",
             )
         return await verify_password(link.password, password_hash)
 
@@ -217,7 +237,10 @@ class ShareAccessService:
         share = share_from_row(row, utcnow())
         if share.state is ShareState.EXPIRED:
             assert share.expires_at is not None
-            raise ShareExpired(f"this share link expired at {to_text(share.expires_at)}")
+            raise ShareExpired(
+                f"this share link expired at {to_text(share.expires_at)}",
+                for_page=f"this share link expired at {utc_text(share.expires_at)}",
+            )
         return OpenShare(share, row["password_hash"])
 
     async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
@@ -255,5 +278,8 @@ class ShareAccessService:
             share=share,
             packet=await load_packet(work, share.packet_id),
             contents=await load_contents(work, share.packet_id),
-            comments=await load_comments(work, share.packet_id),
+            # A link's recipients see the comments left through that link, never another's
+            # (a public link's visitors don't read what a named reviewer wrote); the owner
+            # reads them all (GET /{packet_id}/comments).
+            comments=await load_comments(work, share.packet_id, share.id),
         )

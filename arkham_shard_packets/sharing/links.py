@@ -9,7 +9,9 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
 
+from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import JSON_BODY_MAX, reads_body
 from ..core.schemas import ContentOut
 from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
@@ -69,13 +71,44 @@ LinkDep = Annotated[ShareLink, Depends(share_link)]
 router = APIRouter(
     prefix="/shared/{token}",
     route_class=SharedRoute,
+    tags=["share links"],
     responses=error_responses(401, 403, 404, 410, 429),
 )
 
+LINK_RULES = (
+    "\n\nThe token is the credential: no user is needed. A password, when the share has "
+    "one, goes in the `X-Share-Password` header (401 missing or wrong; 5 wrong within a minute "
+    "lock the link for a few minutes, 429 with Retry-After). An unknown or revoked link is 404, "
+    "an expired one 410, an action the link doesn't allow 403. Every use is logged."
+)
 
-@router.get("", response_model=SharedPacketOut)
+
+@router.get(
+    "",
+    response_model=SharedPacketOut,
+    summary="Open a share link (JSON)",
+    description="The packet, its items in order (with their files' name, size and SHA-256), "
+    "the comments left through this link, and the grant (who shared it, with whom, what it "
+    "allows, until when)." + LINK_RULES,
+)
 async def open_shared_packet(link: LinkDep, services: ServicesDep) -> SharedPacket:
     return await services.share_access.read(link)
+
+
+@router.get(
+    "/contents/{content_entry_id}/file",
+    response_class=StreamingResponse,
+    responses={**error_responses(409), **FILE_ANSWER},
+    summary="Download an item's file through a link",
+    description="Any link (view and up) streams an attached file of its packet, as the "
+    "owner's download does; logged as `download`. 404 when the item has none." + LINK_RULES,
+)
+async def download_through_share(
+    content_entry_id: EntryId, link: LinkDep, services: ServicesDep
+) -> StreamingResponse:
+    opened = await services.share_access.open_file(link, content_entry_id)
+    file = opened.file
+    return download(opened.handle, file.name, file.media_type, file.size)
 
 
 @router.post(
@@ -83,6 +116,9 @@ async def open_shared_packet(link: LinkDep, services: ServicesDep) -> SharedPack
     response_model=CommentOut,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409),
+    summary="Comment through a link",
+    description="A comment or edit link posts `{author, body}`; the link's recipients and the "
+    "packet's owner see it. An archived packet takes no comments (409)." + LINK_RULES,
 )
 @reads_body(COMMENT_BODY_MAX, before=link_is_open)
 async def comment_on_shared_packet(
@@ -96,6 +132,10 @@ async def comment_on_shared_packet(
     response_model=ContentOut,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409),
+    summary="Add an item through an edit link",
+    description="An edit link adds an item to its packet while it is a draft (409 after), "
+    "with the body of `POST /api/packets/{packet_id}/contents`; `added_by` is "
+    "`share:<share id>`." + LINK_RULES,
 )
 @reads_body(JSON_BODY_MAX, before=link_is_open)
 async def add_content_through_share(
@@ -109,6 +149,9 @@ async def add_content_through_share(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=error_responses(409),
+    summary="Remove an item through an edit link",
+    description="An edit link removes an item of its packet while it is a draft (409 after); "
+    "204." + LINK_RULES,
 )
 async def remove_content_through_share(
     content_entry_id: EntryId, link: LinkDep, services: ServicesDep

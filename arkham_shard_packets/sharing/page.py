@@ -7,11 +7,13 @@ forbids scripts anyway, so an escaping slip could not run code.
 from __future__ import annotations
 
 import html
+import urllib.parse
 from datetime import datetime
 
-from ..core.clock import as_utc, to_text
+from ..core.clock import to_text, utc_text
 from ..models import PacketComment, PacketContent, SharePermission
 from .access import SharedPacket
+from .schemas import PUBLIC
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -23,8 +25,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-PUBLIC = "public"
 
 ALLOWS = {
     SharePermission.VIEW: "viewing this packet",
@@ -74,6 +74,9 @@ button { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 4px;
   background: var(--accent); color: #fff; justify-self: start; cursor: pointer; }
 .notice { border: 1px solid var(--line); border-left: 4px solid var(--warn);
   background: #fff8f3; padding: .8rem 1rem; border-radius: 4px; }
+.muted { color: var(--muted); font-size: .9em; }
+form.download { display: inline; }
+form.download button { padding: .2rem .6rem; }
 footer { margin-top: 2.5rem; color: var(--muted); font-size: .85rem; }
 @media (max-width: 40rem) {
   table { min-width: 0; }
@@ -100,9 +103,7 @@ def esc(text: object) -> str:
 def moment(value: datetime | None, absent: str) -> str:
     if value is None:
         return esc(absent)
-    utc = as_utc(value)
-    shown = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f'<time datetime="{esc(to_text(utc))}">{esc(shown)}</time>'
+    return f'<time datetime="{esc(to_text(value))}">{esc(utc_text(value))}</time>'
 
 
 def document(title: str, body: str) -> str:
@@ -123,7 +124,39 @@ def password_field(password: str | None) -> str:
     return f'<input type="hidden" name="password" value="{esc(password)}">'
 
 
-def contents_table(items: list[PacketContent]) -> str:
+def file_size(size: int) -> str:
+    """`2.4 MiB (2,516,582 bytes)`: binary units, as the byte count is what a digest covers."""
+    amount, unit = float(size), "bytes"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, bigger
+    exact = f"{size:,} byte{'' if size == 1 else 's'}"
+    return exact if unit == "bytes" else f"{amount:.1f} {unit} ({exact})"
+
+
+def file_cell(item: PacketContent, protected: bool, password: str | None) -> str:
+    """The attached file: a download link (or, on a link with a password, a button whose form
+    carries it: a link can't send a header), its size and its SHA-256."""
+    file = item.file
+    if file is None:
+        return "none"
+    target = f"contents/{urllib.parse.quote(item.id, safe='')}/file"
+    if protected:
+        fetch = (
+            f'<form class="download" method="post" action="{esc(target)}">'
+            f"{password_field(password)}"
+            f'<button type="submit">Download {esc(file.name)}</button></form>'
+        )
+    else:
+        fetch = f'<a href="{esc(target)}" download>{esc(file.name)}</a>'
+    return (
+        f'{fetch}<br><span class="muted">{esc(file_size(file.size))} · '
+        f"{esc(file.media_type)}</span><br>SHA-256 <code>{esc(file.sha256)}</code>"
+    )
+
+
+def contents_table(items: list[PacketContent], protected: bool, password: str | None) -> str:
     if not items:
         return "<p>This packet has no contents yet.</p>"
     rows = "\n".join(
@@ -132,6 +165,7 @@ def contents_table(items: list[PacketContent]) -> str:
         f'<td data-label="Type">{esc(item.content_type.value.replace("_", " "))}</td>'
         f'<td data-label="Title">{esc(item.content_title) or "<em>untitled</em>"}</td>'
         f'<td data-label="Reference"><code>{esc(item.content_id)}</code></td>'
+        f'<td data-label="File">{file_cell(item, protected, password)}</td>'
         f'<td data-label="Added">{moment(item.added_at, "")}</td>'
         "</tr>"
         for item in items
@@ -139,8 +173,21 @@ def contents_table(items: list[PacketContent]) -> str:
     return (
         '<div class="table-wrap"><table>\n<thead><tr><th scope="col">Order</th>'
         '<th scope="col">Type</th><th scope="col">Title</th><th scope="col">Reference</th>'
-        f'<th scope="col">Added</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>'
+        '<th scope="col">File</th><th scope="col">Added</th></tr></thead>\n'
+        f"<tbody>\n{rows}\n</tbody></table></div>"
     )
+
+
+EDITING = """<section aria-labelledby="editing">
+<h2 id="editing">Editing through this link</h2>
+<p class="notice">This link may add and remove contents while the packet is a draft, but this
+page only shows them. Editing is done through the API, with this page's address ending in
+<code>/contents</code> instead of <code>/view</code>: <code>POST</code> a JSON item such as
+<code>{"content_type": "document", "content_id": "doc-17", "content_title": "Manifest"}</code> to
+add one, <code>DELETE …/contents/&lt;entry id&gt;</code> to remove one (a password goes in the
+<code>X-Share-Password</code> header). The server's API documentation is at <code>/docs</code>.
+</p>
+</section>"""
 
 
 def comments_section(comments: list[PacketComment], can_comment: bool, password: str | None) -> str:
@@ -166,7 +213,11 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
         if can_comment
         else ""
     )
-    heading = f'<h2 id="comments">Comments ({len(comments)})</h2>'
+    heading = (
+        f'<h2 id="comments">Comments ({len(comments)})</h2>\n<p class="muted">Comments left '
+        "through this link, which the packet's owner reads too; other links' comments are not "
+        "shown here.</p>"
+    )
     return f'<section aria-labelledby="comments">{heading}\n{listed}\n{form}</section>'
 
 
@@ -201,8 +252,9 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 </section>
 <section aria-labelledby="contents">
 <h2 id="contents">Contents ({len(view.contents)})</h2>
-{contents_table(view.contents)}
+{contents_table(view.contents, share.password_protected, password)}
 </section>
+{EDITING if share.permissions is SharePermission.EDIT else ""}
 {comments_section(view.comments, can_comment, password)}
 <footer>Packet <code>{esc(packet.id)}</code>. Anyone holding this link
 can open this page until it expires or is revoked; do not forward it.</footer>"""

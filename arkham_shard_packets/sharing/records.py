@@ -84,12 +84,18 @@ async def count_active_shares(work: UnitOfWork, packet_id: str, now: str) -> int
     return int((await work.conn.execute(statement)).scalar_one())
 
 
-async def load_comments(work: UnitOfWork, packet_id: str) -> list[PacketComment]:
+async def load_comments(
+    work: UnitOfWork, packet_id: str, share_id: str | None = None
+) -> list[PacketComment]:
+    """The packet's comments: all of them (its owner), or those posted through one share
+    link (that link's recipients)."""
     statement = (
         work.scope.select(packet_comments)
         .where(packet_comments.c.packet_id == packet_id)
         .order_by(packet_comments.c.created_at, packet_comments.c.id)
     )
+    if share_id is not None:
+        statement = statement.where(packet_comments.c.share_id == share_id)
     rows = (await work.conn.execute(statement)).mappings().all()
     return [comment_from_row(row) for row in rows]
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Request, Response, status
 
-from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
+from ..deps import PacketId, ScopeDep, ServicesDep, ShareId
 from ..models import PacketShare, ShareAccessEntry
 from ..routing import PacketsRoute, error_responses
 from .schemas import (
@@ -21,7 +21,7 @@ from .schemas import (
 )
 from .service import ShareDraft
 
-router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
+router = APIRouter(route_class=PacketsRoute, tags=["sharing"], responses=error_responses(404))
 
 VIEWER_ROUTE = "packets_shared_view"
 
@@ -31,22 +31,32 @@ VIEWER_ROUTE = "packets_shared_view"
     response_model=ShareCreated,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409, 422),
+    summary="Share a packet by link",
 )
 async def create_share(
     packet_id: PacketId, body: ShareCreate, request: Request, services: ServicesDep, scope: ScopeDep
 ) -> ShareCreated:
-    """The answer is the only place the link's token ever appears."""
+    """Makes a link for `shared_with` (`public`, an email address or a Frame user's id) that
+    allows `view` (default), `comment` or `edit`, optionally until `expires_at` (in the
+    future, else 422) and behind a `password`. The answer is the only place the token ever
+    appears; `share_url` is the viewer page (absolute with a public base URL). An archived
+    packet is 409; the first share of a finalized packet makes it `shared`. Emits
+    `packets.packet.shared`."""
     draft = ShareDraft(body.shared_with, body.permissions, body.expires_at, body.password)
     share = await services.shares.create(scope, packet_id, draft)
-    viewer = request.app.url_path_for(VIEWER_ROUTE, token=share.access_token)
-    return ShareCreated.model_validate({**asdict(share), "share_url": str(viewer)})
+    viewer = str(request.app.url_path_for(VIEWER_ROUTE, token=share.access_token))
+    base = services.settings.public_base_url
+    share_url = viewer if base is None else base + viewer
+    return ShareCreated.model_validate({**asdict(share), "share_url": share_url})
 
 
-@router.get("/{packet_id}/shares", response_model=list[ShareOut])
+@router.get("/{packet_id}/shares", response_model=list[ShareOut], summary="List a packet's shares")
 async def list_shares(
     packet_id: PacketId, services: ServicesDep, scope: ScopeDep
 ) -> list[PacketShare]:
-    """A JSON array of the packet's live shares, oldest first; tokens are never listed."""
+    """A JSON array (no wrapper) of the packet's shares not revoked, oldest first, each with
+    its `state` (active or expired), `access_count` and `last_accessed_at`; tokens are never
+    listed."""
     return await services.shares.of_packet(scope, packet_id)
 
 
@@ -54,18 +64,26 @@ async def list_shares(
     "/{packet_id}/shares/{share_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
+    summary="Revoke a share link",
 )
 async def revoke_share(
-    packet_id: PacketId, share_id: EntryId, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, share_id: ShareId, services: ServicesDep, scope: ScopeDep
 ) -> None:
-    """The link stops working at once."""
+    """The link stops working at once (404 from then on); its access log and comments are
+    kept. Revoking a shared packet's last active share makes it `finalized` again. 204."""
     await services.shares.revoke(scope, packet_id, share_id)
 
 
-@router.get("/{packet_id}/shares/{share_id}/access", response_model=AccessLog)
+@router.get(
+    "/{packet_id}/shares/{share_id}/access",
+    response_model=AccessLog,
+    summary="Read a share's access log",
+)
 async def share_access_log(
-    packet_id: PacketId, share_id: EntryId, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId, share_id: ShareId, services: ServicesDep, scope: ScopeDep
 ) -> AccessLog:
+    """Every use of the link (read, view, download, comment, edit) and every wrong password,
+    with the time and client address, oldest first; kept after revocation."""
     entries: list[ShareAccessEntry] = await services.shares.access_log(scope, packet_id, share_id)
     return AccessLog(
         share_id=share_id,
@@ -74,8 +92,13 @@ async def share_access_log(
     )
 
 
-@router.get("/{packet_id}/comments", response_model=CommentList)
+@router.get(
+    "/{packet_id}/comments", response_model=CommentList, summary="Read every link's comments"
+)
 async def list_comments(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> CommentList:
+    """The owner's view: the comments left through all of the packet's links (revoked ones
+    included), oldest first, each with its `share_id`. A link's recipients see only the
+    comments of their own link."""
     comments = await services.shares.comments(scope, packet_id)
     return CommentList(
         packet_id=packet_id,

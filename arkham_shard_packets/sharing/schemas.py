@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..core.bounds import UtcInput
 from ..core.schemas import (
@@ -26,14 +28,45 @@ AUTHOR_MAX, COMMENT_MAX = 200, 10_000
 COMMENT_BODY_MAX = 12 * (AUTHOR_MAX + COMMENT_MAX + PASSWORD_MAX) + 4096
 
 
+PUBLIC = "public"
+# A plausible address: no spaces or brackets, one @, a domain of dotted labels ending in a
+# name of two letters or more (unicode letters welcome: internationalised domains).
+_EMAIL = re.compile(
+    r"^[^\s@<>()\[\],;:\\\"]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$"
+)
+
+
+def audience(value: str) -> str:
+    """`public` (any case), a Frame user's id (a UUID, written in its canonical form) or an
+    email address (lower-cased), so that one audience is always stored one way."""
+    if value.lower() == PUBLIC:
+        return PUBLIC
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        pass
+    if _EMAIL.match(value):
+        return value.lower()
+    raise ValueError(
+        "must be `public` (anyone with the link), an email address such as ana@example.org, "
+        "or a Frame user's id (a UUID)"
+    )
+
+
 SharedWith = Annotated[
     str,
     Field(
         max_length=SHARED_WITH_MAX,
-        description="a user id, an email address, or `public` for anyone with the link",
+        description=(
+            "Who the link is for: `public` (anyone holding it), an email address, or a Frame "
+            "user's id (a UUID). Stored normalised: `PUBLIC` as `public`, an address "
+            "lower-cased. The token is the credential either way: this names the audience."
+        ),
         json_schema_extra={"pattern": NOT_BLANK},
+        examples=["ana@example.org", "public"],
     ),
     NotBlankText,
+    AfterValidator(audience),
 ]
 Author = Annotated[
     str, Field(max_length=AUTHOR_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText
@@ -50,14 +83,33 @@ Password = Annotated[
 
 class ShareCreate(BaseModel):
     # A misspelt field (say `expire_at`) must not silently give a link that never expires.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "shared_with": "ana@example.org",
+                    "permissions": "comment",
+                    "expires_at": "2099-12-31T18:00:00Z",
+                    "password": "correct horse battery",
+                },
+                {"shared_with": "public"},
+            ]
+        },
+    )
 
     shared_with: SharedWith
-    permissions: SharePermission = SharePermission.VIEW
+    permissions: SharePermission = Field(
+        SharePermission.VIEW,
+        description="view (default: read, view, download), comment (and comment), edit (and "
+        "add or remove items while the packet is a draft)",
+    )
     expires_at: UtcInput | None = Field(
         None, description="ISO 8601, in the future; without an offset it is UTC"
     )
-    password: Password | None = None
+    password: Password | None = Field(
+        None, description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; kept as a scrypt hash"
+    )
 
 
 class ShareFields(BaseModel):
@@ -75,7 +127,10 @@ class ShareFields(BaseModel):
 
 class ShareCreated(ShareFields):
     access_token: str = Field(description="returned only here, once; the server keeps a digest")
-    share_url: str = Field(description="path of the viewer page")
+    share_url: str = Field(
+        description="The viewer page: an absolute URL when the server has a public base URL "
+        "(ARKHAM_PACKETS_PUBLIC_BASE_URL, `serve --public-base-url`), else its path"
+    )
 
 
 class ShareOut(ShareFields):
@@ -85,10 +140,15 @@ class ShareOut(ShareFields):
 
 
 class CommentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"author": "Rita (legal)", "body": "Page 4 contradicts the manifest."}]
+        },
+    )
 
-    author: Author
-    body: CommentBody
+    author: Author = Field(description="The name to show with the comment")
+    body: CommentBody = Field(description=f"The comment, up to {COMMENT_MAX} characters")
 
 
 class CommentOut(BaseModel):

@@ -13,11 +13,12 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import ValidationError
 
+from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import reads_body
-from ..deps import ServicesDep, ShareToken
+from ..deps import EntryId, ServicesDep, ShareToken
 from ..errors import InvalidInput, PacketsError
 from ..routing import STATUS_TEXT, PacketsRoute
 from .access import CommentDraft, ShareLink
@@ -42,7 +43,7 @@ class ViewerRoute(PacketsRoute):
 
     def error_response(self, error: PacketsError) -> Response:
         return HTMLResponse(
-            error_page(error.status_code, error.detail),
+            error_page(error.status_code, error.for_page or error.detail),
             status_code=error.status_code,
             headers=error.headers,
         )
@@ -74,6 +75,7 @@ def page_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(
     route_class=ViewerRoute,
+    tags=["share links"],
     responses={
         **page_answers(401, 403, 404, 409, 410, 429),
         200: {"content": {"text/html": {}}, "description": "The viewer page"},
@@ -100,6 +102,12 @@ FORM_SCHEMA = {
     "additionalProperties": False,
 }
 FORM_BODY = {"requestBody": {"content": {FORM_TYPE: {"schema": FORM_SCHEMA}}}}
+PASSWORD_FORM_SCHEMA = {
+    "type": "object",
+    "properties": {"password": FORM_SCHEMA["properties"]["password"]},  # type: ignore[index]
+    "additionalProperties": False,
+}
+PASSWORD_FORM_BODY = {"requestBody": {"content": {FORM_TYPE: {"schema": PASSWORD_FORM_SCHEMA}}}}
 
 
 async def viewer_form(request: Request) -> ViewerForm:
@@ -141,17 +149,58 @@ def comment_from_form(author: str | None, body: str | None) -> CommentDraft:
     return CommentDraft(checked.author, checked.body)
 
 
-@router.get("/shared/{token}/view", response_class=HTMLResponse, name=VIEWER_ROUTE)
+@router.get(
+    "/shared/{token}/view",
+    response_class=HTMLResponse,
+    name=VIEWER_ROUTE,
+    summary="Open a share link's viewer page",
+)
 async def view_shared_packet(link: LinkDep, services: ServicesDep) -> HTMLResponse:
+    """The page a link's recipient opens in a browser: the packet, its items with their files
+    (size, SHA-256, a download link), the grant, and this link's comments with a form when the
+    link allows commenting. No scripts, no external assets. A link with a password shows a
+    password form (401); errors (expired 410, revoked 404, too many attempts 429) are pages."""
     return HTMLResponse(shared_packet_page(await services.share_access.view(link)))
 
 
-@router.post("/shared/{token}/view", response_class=HTMLResponse, openapi_extra=FORM_BODY)
+@router.post(
+    "/shared/{token}/contents/{content_entry_id}/file",
+    response_class=StreamingResponse,
+    responses=FILE_ANSWER,
+    openapi_extra=PASSWORD_FORM_BODY,
+    summary="Download a file from the viewer page",
+)
+@reads_body(VIEWER_FORM_MAX, before=link_is_open)
+async def download_from_viewer(
+    token: ShareToken,
+    content_entry_id: EntryId,
+    form: FormDep,
+    request: Request,
+    services: ServicesDep,
+) -> StreamingResponse:
+    """The viewer page's download button on a link with a password, which a plain link can't
+    send: the password comes in the form (`password`, form-encoded). Errors are pages, with
+    the status codes of the JSON routes. Logged as `download`."""
+    if form.author or form.body:
+        raise InvalidInput("a download takes only the password")
+    link = ShareLink(token, form.password or None, client_address(request))
+    opened = await services.share_access.open_file(link, content_entry_id)
+    file = opened.file
+    return download(opened.handle, file.name, file.media_type, file.size)
+
+
+@router.post(
+    "/shared/{token}/view",
+    response_class=HTMLResponse,
+    openapi_extra=FORM_BODY,
+    summary="Send the viewer page's form",
+)
 @reads_body(VIEWER_FORM_MAX, before=link_is_open)
 async def submit_viewer_form(
     token: ShareToken, form: FormDep, request: Request, services: ServicesDep
 ) -> HTMLResponse:
-    """The page's forms: a password typed in, and (with it or not) a comment to post."""
+    """The page's forms, form-encoded: `password` typed in, and (with it or not) `author` and
+    `body` of a comment to post (comment and edit links; 403 otherwise). Answers the page."""
     link = ShareLink(token, form.password or None, client_address(request))
     comment = (
         partial(comment_from_form, form.author, form.body) if form.author or form.body else None

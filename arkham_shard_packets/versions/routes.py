@@ -21,14 +21,14 @@ from .schemas import (
     VersionSnapshotOut,
 )
 
-router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
+router = APIRouter(route_class=PacketsRoute, tags=["versions"], responses=error_responses(404))
 
 SummaryQuery = Annotated[
     str | None,
     Query(
         max_length=SUMMARY_MAX,
         pattern=NO_NUL,
-        description="For the seed's clients; the body field wins",
+        description="What changed, for clients that send no body (the body's field wins)",
     ),
 ]
 
@@ -38,6 +38,7 @@ SummaryQuery = Annotated[
     response_model=VersionOut,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409),
+    summary="Record the current state as a version",
 )
 async def create_version(
     packet_id: PacketId,
@@ -46,6 +47,9 @@ async def create_version(
     body: VersionCreate | None = None,
     changes_summary: SummaryQuery = None,
 ) -> PacketVersion:
+    """Any status but archived (409): the packet's full state becomes the next version (an
+    immutable snapshot; numbers run 1, 2, 3, … without gaps). Emits
+    `packets.version.created`."""
     if body is not None and "changes_summary" in body.model_fields_set:
         summary = body.changes_summary
     else:
@@ -53,11 +57,12 @@ async def create_version(
     return await services.versions.create(scope, packet_id, summary)
 
 
-@router.get("/{packet_id}/versions", response_model=list[VersionOut])
+@router.get("/{packet_id}/versions", response_model=list[VersionOut], summary="List versions")
 async def list_versions(
     packet_id: PacketId, services: ServicesDep, scope: ScopeDep
 ) -> list[PacketVersion]:
-    """A JSON array of the packet's versions, newest first."""
+    """A JSON array (no wrapper) of the packet's versions, newest first: number, kind
+    (created, manual, finalized, restored, imported), summary, checksum and who made it."""
     return await services.versions.list(scope, packet_id)
 
 
@@ -65,10 +70,13 @@ async def list_versions(
     "/{packet_id}/versions/{version_number}",
     response_model=VersionSnapshotOut,
     responses=error_responses(409),
+    summary="Read a version's snapshot",
 )
 async def get_version(
     packet_id: PacketId, version_number: VersionNumber, services: ServicesDep, scope: ScopeDep
 ) -> VersionSnapshotOut:
+    """`{version, snapshot}`: the stored snapshot itself, re-hashed as it is read; one that
+    no longer matches its digest is 409."""
     found = await services.versions.get(scope, packet_id, version_number)
     return VersionSnapshotOut(
         version=VersionOut.model_validate(found.version), snapshot=found.snapshot
@@ -79,6 +87,7 @@ async def get_version(
     "/{packet_id}/versions/{from_version}/diff/{to_version}",
     response_model=VersionDiffOut,
     responses=error_responses(409),
+    summary="Compare two versions",
 )
 async def diff_versions(
     packet_id: PacketId,
@@ -87,6 +96,8 @@ async def diff_versions(
     services: ServicesDep,
     scope: ScopeDep,
 ) -> VersionDiffOut:
+    """Packet fields changed (`{field, before, after}`), and items added, removed and changed,
+    matched by (content_type, content_id). Either order works."""
     diff = await services.versions.diff(scope, packet_id, from_version, to_version)
     return VersionDiffOut.model_validate({"packet_id": packet_id, **asdict(diff)})
 
@@ -95,10 +106,14 @@ async def diff_versions(
     "/{packet_id}/versions/{version_number}/restore",
     response_model=RestoreOut,
     responses=error_responses(409),
+    summary="Restore a draft to a version",
 )
 async def restore_version(
     packet_id: PacketId, version_number: VersionNumber, services: ServicesDep, scope: ScopeDep
 ) -> RestoreOut:
+    """A draft only (409): puts back version n's fields and items (with their entry ids) and
+    records the result as a new version; earlier versions are untouched. Answers
+    `{packet, version}`."""
     restored = await services.versions.restore(scope, packet_id, version_number)
     return RestoreOut(
         packet=PacketOut.model_validate(restored.packet),
@@ -106,6 +121,9 @@ async def restore_version(
     )
 
 
-@router.get("/{packet_id}/verify", response_model=VerifyOut)
+@router.get("/{packet_id}/verify", response_model=VerifyOut, summary="Check the seal")
 async def verify_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> VerifyOut:
+    """Recomputes the checksum from the stored rows and from the snapshot frozen at finalize;
+    `valid` only when both give the stored checksum. Each failure is a line in `problems`; a
+    packet never finalized has nothing to verify (`valid: false`)."""
     return VerifyOut.model_validate(await services.integrity.verify(scope, packet_id))

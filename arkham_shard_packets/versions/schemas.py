@@ -13,7 +13,13 @@ SUMMARY_MAX = 2_000
 
 
 class VersionCreate(Strict):
-    changes_summary: str = Field("", max_length=SUMMARY_MAX, pattern=NO_NUL)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"changes_summary": "manifest and ledger added"}]}
+    )
+
+    changes_summary: str = Field(
+        "", max_length=SUMMARY_MAX, pattern=NO_NUL, description="What changed, in a few words"
+    )
 
 
 class VersionOut(BaseModel):
