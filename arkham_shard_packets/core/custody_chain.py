@@ -1,0 +1,164 @@
+"""The custody log's chain: every entry names the SHA-256 of the entry before it.
+
+An entry is {"seq", "prev", "packet_id", "at", "actor", "event", "details"}: `seq` counts from
+1, `prev` is the hash of entry seq-1 (null for the first), and an entry's hash is the SHA-256
+(lower-case hex) of its canonical JSON, the same canonical JSON as the checksum recipe
+(core/seal.py). The head of a log is the hash of its last entry. An entry that is changed,
+removed or moved breaks the chain at the entry after it, whose `prev` no longer names what
+now comes before; only a signature over the head (the seal, core/seal_statement.py) shows
+that nothing was cut off the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .seal import canonical_json, sha256_hex
+
+CREATED = "created"
+IMPORTED = "imported"
+LOG_STARTED = "log_started"  # the first entry of a packet older than custody recording
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "seq": (int,),
+    "prev": (str, type(None)),
+    "packet_id": (str,),
+    "at": (str,),
+    "actor": (str,),
+    "event": (str,),
+    "details": (dict,),
+}
+SHOWN_PROBLEMS = 20
+EMPTY_LOG = "the custody log is empty"
+
+Entry = dict[str, Any]
+
+
+def entry_hash(entry: Entry) -> str:
+    return sha256_hex(canonical_json(entry))
+
+
+def new_entry(
+    seq: int,
+    prev: str | None,
+    packet_id: str,
+    at: str,
+    actor: str,
+    event: str,
+    details: dict[str, Any],
+) -> Entry:
+    return {
+        "seq": seq,
+        "prev": prev,
+        "packet_id": packet_id,
+        "at": at,
+        "actor": actor,
+        "event": event,
+        "details": details,
+    }
+
+
+def parse_entry(text: str) -> Entry | None:
+    """The entry a line of the log holds, or None when it is not one."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or set(value) != set(FIELD_TYPES):
+        return None
+    for name, types in FIELD_TYPES.items():
+        if not isinstance(value[name], types) or isinstance(value[name], bool):
+            return None
+    return value
+
+
+@dataclass
+class ChainCheck:
+    entries: list[Entry | None]
+    hashes: list[str]  # of each entry's canonical JSON (of its raw text if it is none)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def length(self) -> int:
+        return len(self.entries)
+
+    @property
+    def head(self) -> str | None:
+        return self.hashes[-1] if self.hashes else None
+
+    @property
+    def from_creation(self) -> bool:
+        first = self.entries[0] if self.entries else None
+        return first is not None and first["event"] == CREATED
+
+    def entry_at(self, seq: int) -> Entry | None:
+        return self.entries[seq - 1] if 1 <= seq <= len(self.entries) else None
+
+    def hash_at(self, seq: int) -> str | None:
+        return self.hashes[seq - 1] if 1 <= seq <= len(self.hashes) else None
+
+
+def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
+    """Every entry well formed, numbered 1..n in order, naming its predecessor's hash, and
+    about this packet (an `imported` entry may name the id its packet took on import)."""
+    entries = [parse_entry(text) for text in texts]
+    hashes = [
+        sha256_hex(text) if entry is None else entry_hash(entry)
+        for entry, text in zip(entries, texts, strict=True)
+    ]
+    check = ChainCheck(entries, hashes)
+    problems: list[str] = []
+    if not entries:
+        problems.append(EMPTY_LOG)
+    previous_packet: str | None = None
+    for seq, entry in enumerate(entries, start=1):
+        if entry is None:
+            problems.append(f"custody entry {seq} is not a well-formed entry")
+            previous_packet = None
+            continue
+        prev = hashes[seq - 2] if seq > 1 else None
+        if entry["seq"] != seq:
+            problems.append(
+                f"custody entry {seq} is numbered {entry['seq']}: "
+                "entries were removed, added or reordered"
+            )
+        if entry["prev"] != prev:
+            problems.append(
+                f"custody entry {seq} does not chain onto "
+                + (f"entry {seq - 1}" if seq > 1 else "nothing (it is the first)")
+                + ": an entry before it was changed, removed or reordered"
+            )
+        renamed = entry["event"] == IMPORTED
+        if previous_packet is not None and entry["packet_id"] != previous_packet and not renamed:
+            problems.append(f"custody entry {seq} is about another packet")
+        previous_packet = entry["packet_id"]
+    last = entries[-1] if entries else None
+    if last is not None and last["packet_id"] != packet_id:
+        problems.append(f"the custody log ends with an entry about another packet than {packet_id}")
+    check.problems = problems[:SHOWN_PROBLEMS]
+    if len(problems) > SHOWN_PROBLEMS:
+        check.problems.append(f"and {len(problems) - SHOWN_PROBLEMS} more custody problems")
+    return check
+
+
+def unverified_imports(chain: ChainCheck) -> list[str]:
+    """An import accepted although its seal or chain did not check stays on record as such
+    in the log, wherever the log goes."""
+    marks = []
+    for seq, entry in enumerate(chain.entries, start=1):
+        if entry is None or entry["event"] != IMPORTED:
+            continue
+        if entry["details"].get("unverified") is True:
+            reasons = entry["details"].get("problems")
+            shown = "; ".join(map(str, reasons)) if isinstance(reasons, list) else ""
+            marks.append(
+                f"custody entry {seq} records an import accepted unverified at {entry['at']}"
+                + (f" ({shown})" if shown else "")
+            )
+    return marks
