@@ -10,7 +10,9 @@ from fastapi import APIRouter
 
 from .attachments import routes as files
 from .bundles import routes as bundles
+from .custody import routes as custody
 from .events import routes as events
+from .keys import routes as keys
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
@@ -34,9 +36,11 @@ def build_router() -> APIRouter:
     router.include_router(batch.router)
     router.include_router(events.router)
     router.include_router(sharing.router)
+    router.include_router(keys.router)
     router.include_router(packets.item)
     router.include_router(contents.router)
     router.include_router(files.router)
     router.include_router(versions.router)
+    router.include_router(custody.router)
     router.include_router(bundles.item)
     return router

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     import_max_value_bytes: int = 1 * MIB
     import_min_free_bytes: int = 256 * MIB
 
+    # Chain of custody: the PEM private key seals are signed with (default: one created in
+    # <data-dir>/keys), and the keys an import trusts besides the installation's own
+    # (comma-separated `sha256:` fingerprints or public key files).
+    signing_key_file: Path | None = None
+    trusted_keys: str | None = None
+
     @classmethod
     def with_flags(cls, **flags: Any) -> Settings:
         """The environment's settings, overridden by the flags given (a flag left out is None)."""

@@ -115,6 +115,18 @@ class InvalidBundle(InvalidInput):
         self.problems = problems
 
 
+class UnverifiedBundle(InvalidBundle):
+    """A bundle whose seal or custody chain does not check: refused unless the caller
+    explicitly imports it as unverified."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems)
+        self.detail = (
+            f"unverified bundle: {self.detail.removeprefix('invalid bundle: ')} "
+            "(send allow_unverified to import it marked unverified)"
+        )
+
+
 class StoredFileBroken(PacketsError):
     """A stored file is missing or no longer hashes to the digest recorded for it."""
 

@@ -18,7 +18,10 @@ collection = APIRouter(route_class=PacketsRoute)
 item = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
 
 IMPORT_BODY = multipart_body(
-    {"merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]}},
+    {
+        "merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]},
+        "allow_unverified": {"type": "string", "enum": ["true", "false"]},
+    },
     {"application/json": {"schema": ImportRequest.model_json_schema()}},
 )
 
@@ -44,7 +47,9 @@ async def import_packet(
             body = ImportRequest.model_validate_json(await request.body())
         except ValueError as error:
             raise InvalidInput(f"invalid import request: {error}") from None
-        return await services.imports.import_path(scope, body.file_path, body.merge_mode)
+        return await services.imports.import_path(
+            scope, body.file_path, body.merge_mode, allow_unverified=body.allow_unverified
+        )
     raise InvalidInput(
         "send multipart/form-data (file, merge_mode) or JSON {file_path, merge_mode}"
     )

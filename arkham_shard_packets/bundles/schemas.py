@@ -30,6 +30,7 @@ class ExportOut(BaseModel):
 class ImportRequest(BaseModel):
     file_path: str = Field(min_length=1, max_length=4096, pattern=NO_NUL)
     merge_mode: MergeMode = MergeMode.REPLACE
+    allow_unverified: bool = False
 
 
 class ClaimedOut(BaseModel):
@@ -58,3 +59,10 @@ class ImportOut(BaseModel):
     skipped: bool
     imported_by: str = Field(description="Who made this import: the actor recorded for it")
     claimed: ClaimedOut
+    signed_by: str | None = Field(
+        description="fingerprint of the key whose signature on the bundle's seal checks"
+    )
+    signature_valid: bool | None = Field(description="null when the bundle is not sealed")
+    trusted: bool = Field(description="signed by this installation's key or a trusted one")
+    custody_intact: bool
+    unverified: bool = Field(description="accepted with allow_unverified despite problems")

@@ -131,6 +131,8 @@ async def archive_packet(packet_id: PacketId, services: ServicesDep, scope: Scop
     return await services.packets.archive(scope, packet_id)
 
 
-@item.post("/{packet_id}/finalize", response_model=PacketOut, responses=error_responses(409))
+@item.post("/{packet_id}/finalize", response_model=PacketOut, responses=error_responses(409, 503))
 async def finalize_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> Packet:
+    """Seals with the checksum and a signature by the installation's key (503 when the key
+    can't be read)."""
     return await services.packets.finalize(scope, packet_id)

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from ..core.clock import to_text
 from ..core.records import RowLike, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..errors import (
@@ -29,6 +30,7 @@ from ..errors import (
     ShareNotFound,
     TooManyAttempts,
 )
+from ..keys.trust import TrustedKeys
 from ..models import (
     Packet,
     PacketComment,
@@ -40,6 +42,7 @@ from ..models import (
     utcnow,
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
+from ..versions.integrity import SealView, seal_view
 from .records import comment_from_row, load_comments, log_access, share_from_row
 from .tokens import token_digest, verify_password
 
@@ -73,6 +76,7 @@ class SharedPacket:
     packet: Packet
     contents: list[PacketContent]
     comments: list[PacketComment]
+    seal: SealView | None = None  # on the viewer page
 
 
 @dataclass
@@ -82,9 +86,12 @@ class OpenShare:
 
 
 class ShareAccessService:
-    def __init__(self, transactions: Transactions, lockout: timedelta) -> None:
+    def __init__(
+        self, transactions: Transactions, lockout: timedelta, trust: TrustedKeys | None = None
+    ) -> None:
         self.tx = transactions
         self.lockout = lockout
+        self.trust = trust or TrustedKeys()
 
     async def read(self, link: ShareLink) -> SharedPacket:
         return await self._use(link, ShareAction.READ, self._snapshot)
@@ -96,7 +103,7 @@ class ShareAccessService:
         the form only once the link has been checked, so a bad link is never a bad form)."""
         if comment is not None:
             await self.comment(link, comment)
-        return await self._use(link, ShareAction.VIEW, self._snapshot)
+        return await self._use(link, ShareAction.VIEW, self._page)
 
     async def comment(
         self, link: ShareLink, comment: CommentDraft | Callable[[], CommentDraft]
@@ -159,6 +166,9 @@ class ShareAccessService:
                     )
                 result = await perform(work, share)
                 await log_access(work, share, action, link.client_address, to_text(utcnow()))
+                await custody.append(
+                    work, share.packet_id, "link_used", share_id=share.id, action=action.value
+                )
                 return result
         # A wrong password is committed to the access log before it is refused.
         assert refusal is not None
@@ -220,6 +230,12 @@ class ShareAccessService:
             return 0
         remaining = (times[0] + self.lockout - now).total_seconds()
         return max(0, math.ceil(remaining))
+
+    async def _page(self, work: UnitOfWork, share: PacketShare) -> SharedPacket:
+        """What the viewer page shows: the packet, and who sealed it and whether that holds."""
+        shown = await self._snapshot(work, share)
+        shown.seal = await seal_view(work, share.packet_id, await self.trust.fingerprints(work))
+        return shown
 
     @staticmethod
     async def _snapshot(work: UnitOfWork, share: PacketShare) -> SharedPacket:

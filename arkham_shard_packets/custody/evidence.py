@@ -1,0 +1,99 @@
+"""Checking a packet's stored custody log and signed seal: the same checks a recipient runs on
+an exported bundle (core/seal_statement.py), plus what only the stored rows can show."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.custody_chain import IMPORTED, check_chain, parse_entry
+from ..core.seal_statement import Evidence, SealedFacts, check_evidence
+from ..core.unit_of_work import UnitOfWork
+from .log import StoredEntry, read_chains
+from .seals import IMPORTED as IMPORTED_SEAL
+from .seals import load_seal
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """An earlier log of the packet, replaced by the history a sealed import brought."""
+
+    chain: int
+    head: str | None
+    entries: int
+    intact: bool
+
+
+@dataclass
+class CustodyReport:
+    packet_id: str
+    evidence: Evidence
+    entries: list[StoredEntry]  # the current log
+    superseded: list[Superseded]
+
+    @property
+    def problems(self) -> list[str]:
+        return self.evidence.problems
+
+    def shown(self, limit: int | None, offset: int) -> list[Any]:
+        """The current log's entries from `offset`, at most `limit` of them; an entry that is
+        not well formed is shown as its stored text."""
+        end = None if limit is None else offset + limit
+        parsed = self.evidence.chain.entries[offset:end]
+        return [
+            entry if entry is not None else stored.text
+            for entry, stored in zip(parsed, self.entries[offset:end], strict=True)
+        ]
+
+
+def _superseding_link(newer: list[StoredEntry], chain: int) -> str | None:
+    """The head of log `chain` as the import entry that replaced it recorded it."""
+    for stored in newer:
+        entry = parse_entry(stored.text)
+        if entry is None or entry["event"] != IMPORTED:
+            continue
+        superseded: Any = entry["details"].get("superseded")
+        if isinstance(superseded, dict) and superseded.get("chain") == chain:
+            head = superseded.get("head")
+            return head if isinstance(head, str) else None
+    return None
+
+
+async def stored_evidence(
+    work: UnitOfWork,
+    packet_id: str,
+    facts: SealedFacts | None,
+    trusted: Collection[str],
+) -> CustodyReport:
+    """`facts`: what the packet's row says about its seal, None when it is not sealed (its
+    `version` is the sealed version, whose seal row is read)."""
+    chains = await read_chains(work, packet_id)
+    current = max(chains) if chains else 1
+    entries = chains.get(current, [])
+    loaded = None
+    if facts is not None and facts.version is not None:
+        loaded = await load_seal(work, packet_id, facts.version)
+    seal, origin = loaded if loaded is not None else (None, None)
+    if facts is not None and origin == IMPORTED_SEAL:
+        # numbered as its sealer numbered it; the local history may number it otherwise
+        facts = SealedFacts(facts.checksum, facts.checksum_recipe, facts.finalized_at, None)
+    evidence = check_evidence([e.text for e in entries], packet_id, seal, facts, trusted)
+    stored = [
+        f"custody entry {e.position} no longer has the digest stored beside it"
+        for e, digest in zip(entries, evidence.chain.hashes, strict=True)
+        if e.sha256 != digest
+    ]
+    evidence.chain.problems.extend(stored)
+    evidence.problems.extend(stored)
+    superseded = []
+    for number in sorted(chains):
+        if number == current:
+            continue
+        older = check_chain([e.text for e in chains[number]], packet_id)
+        problems = [f"superseded custody log {number}: {p}" for p in older.problems]
+        if _superseding_link(chains.get(number + 1, []), number) != older.head:
+            problems.append(f"custody log {number + 1} does not name the head of log {number}")
+        evidence.problems.extend(problems)
+        superseded.append(Superseded(number, older.head, older.length, not problems))
+    return CustodyReport(packet_id, evidence, entries, superseded)

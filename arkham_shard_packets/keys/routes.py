@@ -1,0 +1,20 @@
+"""GET /keys: the public keys this installation signs seals with. Registered before the
+`/{packet_id}` routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..deps import ServicesDep
+from ..errors import PacketsRoute, error_responses
+from .schemas import KeyOut, KeysOut
+
+router = APIRouter(route_class=PacketsRoute)
+
+
+@router.get("/keys", response_model=KeysOut, responses=error_responses(503))
+async def list_keys(services: ServicesDep) -> KeysOut:
+    """Every key a seal made here names, oldest first; the active one signs new seals. A key
+    and its fingerprint are public: publish the fingerprint so recipients can check seals."""
+    records = await services.keyring.keys()
+    return KeysOut(keys=[KeyOut.model_validate(record) for record in records])
