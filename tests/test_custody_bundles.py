@@ -376,3 +376,22 @@ async def test_a_bundle_without_its_log_or_with_it_unlisted_is_refused(
     assert unlisted.status_code == 422
     assert "custody.jsonl is not listed in tagmanifest-sha256.txt" in unlisted.json()["detail"]
     assert (await upload(client, archive)).status_code == 201  # the draft as exported is fine
+
+
+async def test_a_custody_log_over_the_bound_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, app: FastAPI, engine: Any
+) -> None:
+    import os
+
+    packet = await make_packet(client)
+    _, archive = await export(client, packet["id"], "zip")
+    await forget(client, app, packet["id"])
+
+    def oversized(files: Files) -> None:
+        files["custody.jsonl"] += os.urandom(8 * 1024 * 1024 + 1).hex().encode()
+
+    before = await database_rows(engine)
+    refused = await upload(client, rewrite(archive, "zip", oversized))
+    assert refused.status_code == 422, refused.text
+    assert "custody.jsonl is larger than 16777216 bytes" in refused.json()["detail"]
+    assert await database_rows(engine) == before

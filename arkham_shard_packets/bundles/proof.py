@@ -56,7 +56,6 @@ class Proof:
             source=source,
             merge_mode=mode.value,
             bundle_packet_id=document.packet.id,
-            custody=carried.custody,
             seal=carried.seal,
             evidence=self.evidence,
             unverified=self.unverified,

@@ -24,7 +24,7 @@ class Verdict:
 def _custody(verdict: Verdict, evidence: Evidence, sealed: bool) -> None:
     chain = evidence.chain
     count = f"{chain.length} entr{'y' if chain.length == 1 else 'ies'}"
-    first = chain.entries[0] if chain.entries else None
+    first = chain.entry_at(1)
     origin = "from the packet's creation" if chain.from_creation else "(not from its creation)"
     state = "the chain is intact" if chain.intact else "the chain is BROKEN"
     verdict.lines.append(f"  custody: {count} {origin}; {state}; head {chain.head}")

@@ -76,9 +76,13 @@ def parse_entry(text: str) -> Entry | None:
 
 @dataclass
 class ChainCheck:
-    entries: list[Entry | None]
+    """A checked log. It keeps each entry's text and hash, not the parsed entries: a log of
+    many thousand entries costs their text, and an entry is parsed again when asked for."""
+
+    texts: Sequence[str]
     hashes: list[str]  # of each entry's canonical JSON (of its raw text if it is none)
     problems: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # imports accepted unverified
 
     @property
     def intact(self) -> bool:
@@ -86,7 +90,7 @@ class ChainCheck:
 
     @property
     def length(self) -> int:
-        return len(self.entries)
+        return len(self.texts)
 
     @property
     def head(self) -> str | None:
@@ -94,35 +98,45 @@ class ChainCheck:
 
     @property
     def from_creation(self) -> bool:
-        first = self.entries[0] if self.entries else None
+        first = self.entry_at(1)
         return first is not None and first["event"] == CREATED
 
     def entry_at(self, seq: int) -> Entry | None:
-        return self.entries[seq - 1] if 1 <= seq <= len(self.entries) else None
+        return parse_entry(self.texts[seq - 1]) if 1 <= seq <= len(self.texts) else None
 
     def hash_at(self, seq: int) -> str | None:
         return self.hashes[seq - 1] if 1 <= seq <= len(self.hashes) else None
 
 
+def _unverified_mark(seq: int, entry: Entry) -> str | None:
+    """An import accepted although its seal or chain did not check stays on record as such
+    in the log, wherever the log goes."""
+    if entry["event"] != IMPORTED or entry["details"].get("unverified") is not True:
+        return None
+    reasons = entry["details"].get("problems")
+    shown = "; ".join(map(str, reasons)) if isinstance(reasons, list) else ""
+    return f"custody entry {seq} records an import accepted unverified at {entry['at']}" + (
+        f" ({shown})" if shown else ""
+    )
+
+
 def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
     """Every entry well formed, numbered 1..n in order, naming its predecessor's hash, and
     about this packet (an `imported` entry may name the id its packet took on import)."""
-    entries = [parse_entry(text) for text in texts]
-    hashes = [
-        sha256_hex(text) if entry is None else entry_hash(entry)
-        for entry, text in zip(entries, texts, strict=True)
-    ]
-    check = ChainCheck(entries, hashes)
+    check = ChainCheck(texts, [])
     problems: list[str] = []
-    if not entries:
+    if not texts:
         problems.append(EMPTY_LOG)
     previous_packet: str | None = None
-    for seq, entry in enumerate(entries, start=1):
+    last: Entry | None = None
+    for seq, text in enumerate(texts, start=1):
+        prev = check.hashes[-1] if check.hashes else None
+        last = entry = parse_entry(text)
+        check.hashes.append(sha256_hex(text) if entry is None else entry_hash(entry))
         if entry is None:
             problems.append(f"custody entry {seq} is not a well-formed entry")
             previous_packet = None
             continue
-        prev = hashes[seq - 2] if seq > 1 else None
         if entry["seq"] != seq:
             problems.append(
                 f"custody entry {seq} is numbered {entry['seq']}: "
@@ -138,27 +152,12 @@ def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
         if previous_packet is not None and entry["packet_id"] != previous_packet and not renamed:
             problems.append(f"custody entry {seq} is about another packet")
         previous_packet = entry["packet_id"]
-    last = entries[-1] if entries else None
+        mark = _unverified_mark(seq, entry)
+        if mark is not None:
+            check.unverified.append(mark)
     if last is not None and last["packet_id"] != packet_id:
         problems.append(f"the custody log ends with an entry about another packet than {packet_id}")
     check.problems = problems[:SHOWN_PROBLEMS]
     if len(problems) > SHOWN_PROBLEMS:
         check.problems.append(f"and {len(problems) - SHOWN_PROBLEMS} more custody problems")
     return check
-
-
-def unverified_imports(chain: ChainCheck) -> list[str]:
-    """An import accepted although its seal or chain did not check stays on record as such
-    in the log, wherever the log goes."""
-    marks = []
-    for seq, entry in enumerate(chain.entries, start=1):
-        if entry is None or entry["event"] != IMPORTED:
-            continue
-        if entry["details"].get("unverified") is True:
-            reasons = entry["details"].get("problems")
-            shown = "; ".join(map(str, reasons)) if isinstance(reasons, list) else ""
-            marks.append(
-                f"custody entry {seq} records an import accepted unverified at {entry['at']}"
-                + (f" ({shown})" if shown else "")
-            )
-    return marks

@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .custody_chain import ChainCheck, check_chain, unverified_imports
+from .custody_chain import ChainCheck, check_chain
 from .seal import canonical_json
 from .signing import (
     KEY_BYTES,
@@ -238,7 +238,7 @@ def check_evidence(
 ) -> Evidence:
     """`facts` None: the packet is not sealed, so there must be no seal either."""
     chain = check_chain(custody, packet_id)
-    problems = [*chain.problems, *unverified_imports(chain)]
+    problems = [*chain.problems, *chain.unverified]
     checked = None
     if facts is None:
         if seal is not None:

@@ -40,11 +40,11 @@ class CustodyReport:
         """The current log's entries from `offset`, at most `limit` of them; an entry that is
         not well formed is shown as its stored text."""
         end = None if limit is None else offset + limit
-        parsed = self.evidence.chain.entries[offset:end]
-        return [
-            entry if entry is not None else stored.text
-            for entry, stored in zip(parsed, self.entries[offset:end], strict=True)
-        ]
+        shown = []
+        for stored in self.entries[offset:end]:
+            entry = parse_entry(stored.text)
+            shown.append(stored.text if entry is None else entry)
+        return shown
 
 
 def _superseding_link(newer: list[StoredEntry], chain: int) -> str | None:

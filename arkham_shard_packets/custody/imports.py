@@ -10,7 +10,6 @@ accepted a bundle that failed those checks, that it is unverified and why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +28,8 @@ class ImportRecord:
     source: str
     merge_mode: str
     bundle_packet_id: str
-    custody: Sequence[str] | None  # the log the bundle carried
     seal: Seal | None
-    evidence: Evidence
+    evidence: Evidence  # its chain: the log the bundle carried, checked
     unverified: bool  # accepted although `evidence` has problems
     contents_imported: int
 
@@ -61,9 +59,8 @@ async def record_import(
     }
     if record.unverified:
         details["problems"] = evidence.problems[:SHOWN_PROBLEMS]
-    if takes_history:
-        texts = list(record.custody or [])  # evidence.chain is the check of these
-        await append_to_carried(work, packet_id, evidence.chain, texts, IMPORTED, **details)
+    if takes_history:  # evidence.chain: the log the bundle carried, checked
+        await append_to_carried(work, packet_id, evidence.chain, IMPORTED, **details)
     else:
         await append(work, packet_id, IMPORTED, **details)
     if sealed_version is not None and record.seal is not None:

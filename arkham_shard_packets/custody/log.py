@@ -8,7 +8,6 @@ Entries are never changed or removed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,13 +72,12 @@ async def append_to_carried(
     work: UnitOfWork,
     packet_id: str,
     carried: ChainCheck,
-    texts: Sequence[str],
     event: str,
     **details: Any,
 ) -> Head:
-    """Start the packet's log anew with a log an import carried (entries that parse stored as
-    their canonical JSON, the others as they came), then record `event` after it. A log the
-    packet had before stays, superseded: the new entry names its head."""
+    """Start the packet's log anew with a log an import carried (each entry as it came, its
+    hash that of its canonical JSON), then record `event` after it. A log the packet had
+    before stays, superseded: the new entry names its head."""
     await _lock_packet(work, packet_id)
     before = await current_head(work, packet_id)
     chain = 1 if before is None else before.chain + 1
@@ -88,11 +86,11 @@ async def append_to_carried(
             packet_id=packet_id,
             chain=chain,
             position=position,
-            entry=text if entry is None else canonical_json(entry),
+            entry=text,
             entry_sha256=digest,
         )
-        for position, (text, entry, digest) in enumerate(
-            zip(texts, carried.entries, carried.hashes, strict=True), start=1
+        for position, (text, digest) in enumerate(
+            zip(carried.texts, carried.hashes, strict=True), start=1
         )
     ]
     for start in range(0, len(rows), INSERT_BATCH):

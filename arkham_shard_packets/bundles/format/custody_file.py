@@ -10,8 +10,9 @@ from typing import Any
 from ...core.seal import canonical_json
 
 CUSTODY_FILE = "custody.jsonl"
-MAX_CUSTODY_BYTES = 64 * 1024 * 1024
-MAX_ENTRIES = 1_000_000
+# A log is read whole: bounded so that a hostile one costs tens of MB, not hundreds.
+MAX_CUSTODY_BYTES = 16 * 1024 * 1024
+MAX_ENTRIES = 100_000
 
 
 def render_custody(entries: Sequence[str]) -> bytes:
