@@ -84,6 +84,12 @@ def change_signature(files: Files) -> None:
     files["packet-seal.json"] = json.dumps(seal).encode()
 
 
+def change_key(files: Files) -> None:
+    seal = json.loads(files["packet-seal.json"])
+    seal["public_key"] = base64.b64encode(raw_public(new_key())).decode()
+    files["packet-seal.json"] = json.dumps(seal).encode()
+
+
 def change_entry(files: Files) -> None:
     lines = lines_of(files)
     lines[1] = lines[1].replace(b'"d1"', b'"d9"')
@@ -105,6 +111,7 @@ def remove_entry(files: Files) -> None:
 TAMPERING: dict[str, tuple[Callable[[Files], None], str]] = {
     "statement": (change_statement, "the seal's signature does not check"),
     "signature": (change_signature, "the seal's signature does not check"),
+    "key": (change_key, "the seal's public key does not have the fingerprint it names"),
     "one entry": (change_entry, "custody entry 3 does not chain onto entry 2"),
     "order": (swap_entries, "custody entry 2 is numbered 3"),
     "removed entry": (remove_entry, "custody entry 2 is numbered 3"),

@@ -152,23 +152,23 @@ def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck) -> SealCheck:
     named = seal.key_fingerprint
     public_key = unb64(seal.public_key, KEY_BYTES)
     signature = unb64(seal.signature, SIGNATURE_BYTES)
-    valid = (
+    named_right = public_key is not None and fingerprint_of(public_key) == named
+    signs = (
         public_key is not None
         and signature is not None
-        and fingerprint_of(public_key) == named
         and _signs(public_key, signature, seal.statement)
     )
-    check = SealCheck(named, valid)
+    check = SealCheck(named, named_right and signs)
     problems = check.problems
     if public_key is None:
         problems.append("the seal's public key is not the base64 of a 32-byte Ed25519 key")
-    elif fingerprint_of(public_key) != named:
+    elif not named_right:
         problems.append(f"the seal's public key does not have the fingerprint it names ({named})")
     if signature is None:
         problems.append("the seal's signature is not the base64 of a 64-byte Ed25519 signature")
-    elif not valid and public_key is not None:
+    elif public_key is not None and not signs:
         problems.append(
-            f"the seal's signature does not check against key {named}: "
+            "the seal's signature does not check against its key: "
             "the statement or the signature was changed"
         )
     statement = seal.statement
