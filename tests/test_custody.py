@@ -255,6 +255,7 @@ async def test_an_import_is_logged_on_the_receiving_side(
     assert imported["details"]["signed_by"] == (await verify(client, pid))["signed_by"]
     assert imported["details"]["trusted"] is True  # this installation's own key
     assert imported["details"]["unverified"] is False
+    assert imported["details"]["source"] == "upload:b.tar.gz"
     assert log["intact"] and log["from_creation"]
     assert (await verify(client, pid))["valid"] is True
 

@@ -348,6 +348,8 @@ async def test_an_unverified_import_is_marked_everywhere(
         f"{API}/import", json={"file_path": str(dropped), "allow_unverified": True}
     )
     assert accepted.status_code == 201 and accepted.json()["unverified"] is True
+    logged = (await client.get(f"{API}/{pid}/custody")).json()["entries"][-1]["details"]
+    assert logged["source"] == "file:bad.zip"  # no server folders in a log that travels
     await forget(client, app, pid)
     by_cli = await cli(
         "import", str(dropped), "--allow-unverified", database=(database_url, data_dir)

@@ -11,6 +11,7 @@ accepted a bundle that failed those checks, that it is unverified and why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from ..core.custody_chain import IMPORTED
@@ -34,6 +35,14 @@ class ImportRecord:
     contents_imported: int
 
 
+def travelling_source(source: str) -> str:
+    """The import's source as the log carries it to whoever receives an export of it: an
+    upload's file name, or a server-side file's name without the folders it was in."""
+    if source.startswith("upload:"):
+        return source
+    return f"file:{PurePath(source).name}"
+
+
 async def record_import(
     work: UnitOfWork,
     packet_id: str,
@@ -45,7 +54,7 @@ async def record_import(
     """`sealed_version`: the version the import recorded the bundle's seal as, if it did."""
     evidence = record.evidence
     details: dict[str, Any] = {
-        "source": record.source,
+        "source": travelling_source(record.source),
         "merge_mode": record.merge_mode,
         "contents_imported": record.contents_imported,
         "bundle_packet_id": record.bundle_packet_id,
