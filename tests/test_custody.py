@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from .bundle_helpers import attach, export
-from .conftest import USER_HEADER, add_item, make_packet
+from .conftest import add_item, make_packet
 from .custody_helpers import canonical, check_chain_independently, sha256
+from .frame_users import Users, person
 from .test_import import forget, upload
 
 API = "/api/packets"
@@ -31,9 +32,12 @@ async def verify(client: httpx.AsyncClient, packet_id: str) -> Any:
     return response.json()
 
 
-async def a_sealed_history(client: httpx.AsyncClient) -> str:
-    """A packet through most of its life, by two people and a share link."""
-    alice, bob = {USER_HEADER: "alice"}, {USER_HEADER: "bob"}
+async def a_sealed_history(client: httpx.AsyncClient, users: Users) -> tuple[str, str, str]:
+    """A packet through most of its life, by two people and a share link: the packet's id,
+    and the actor ids of alice (who makes every call that names no one) and bob."""
+    alice, alice_id = person(users, "alice")
+    bob, bob_id = person(users, "bob")
+    client.headers.update(alice)
     packet = (await client.post(f"{API}/", json={"name": "Harbor"}, headers=alice)).json()
     pid = packet["id"]
     await client.put(f"{API}/{pid}", json={"description": "Shipping"}, headers=alice)
@@ -63,32 +67,34 @@ async def a_sealed_history(client: httpx.AsyncClient) -> str:
     assert (await client.get(f"{API}/shared/{view['access_token']}")).status_code == 200
     await export(client, pid, "zip")
     await client.delete(f"{API}/{pid}", headers=alice)
-    return pid
+    return pid, alice_id, bob_id
 
 
-async def test_every_event_is_logged_in_order_by_whom(client: httpx.AsyncClient) -> None:
-    pid = await a_sealed_history(client)
+async def test_every_event_is_logged_in_order_by_whom(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    pid, alice, bob = await a_sealed_history(client, users)
     log = await custody(client, pid)
     events = [(e["event"], e["actor"]) for e in log["entries"]]
     assert events == [
-        ("created", "alice"),
-        ("edited", "alice"),
-        ("item_added", "bob"),
-        ("item_added", "system"),
-        ("file_attached", "system"),
-        ("version_recorded", "system"),
-        ("item_removed", "bob"),
-        ("version_restored", "system"),
-        ("shared", "system"),
+        ("created", alice),
+        ("edited", alice),
+        ("item_added", bob),
+        ("item_added", alice),
+        ("file_attached", alice),
+        ("version_recorded", alice),
+        ("item_removed", bob),
+        ("version_restored", alice),
+        ("shared", alice),
         ("item_added", events[9][1]),
         ("link_used", events[9][1]),
-        ("link_revoked", "system"),
-        ("finalized", "alice"),
-        ("shared", "system"),
+        ("link_revoked", alice),
+        ("finalized", alice),
+        ("shared", alice),
         ("link_used", events[14][1]),
-        ("exported", "system"),
-        ("export_downloaded", "system"),
-        ("archived", "alice"),
+        ("exported", alice),
+        ("export_downloaded", alice),
+        ("archived", alice),
     ]
     assert events[9][1].startswith("share:") and events[14][1].startswith("share:")
     entries = log["entries"]
@@ -189,7 +195,8 @@ async def cut_the_end(engine: Any, pid: str) -> str:
 async def edit_statement(engine: Any, pid: str) -> str:
     await tamper(
         engine,
-        "UPDATE arkham_packet_seals SET statement = REPLACE(statement, 'alice', 'mallory') "
+        "UPDATE arkham_packet_seals SET statement = REPLACE(statement, "
+        '\'"finalized_by":"system"\', \'"finalized_by":"mallory"\') '
         "WHERE packet_id = :p",
         p=pid,
     )
@@ -214,13 +221,11 @@ async def replace_signature(engine: Any, pid: str) -> str:
 async def test_verify_catches_tampering_behind_the_api(
     client: httpx.AsyncClient, engine: Any, damage: Any
 ) -> None:
-    packet = (
-        await client.post(f"{API}/", json={"name": "Case"}, headers={USER_HEADER: "alice"})
-    ).json()
+    packet = (await client.post(f"{API}/", json={"name": "Case"})).json()
     pid = packet["id"]
     await add_item(client, pid, "d1")
     await add_item(client, pid, "d2")
-    await client.post(f"{API}/{pid}/finalize", headers={USER_HEADER: "alice"})
+    await client.post(f"{API}/{pid}/finalize")
     await client.post(f"{API}/{pid}/share", json={"shared_with": "public"})
     assert (await verify(client, pid))["valid"] is True
     expected = await damage(engine, pid)

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .bundle_helpers import database_rows, export, leftover_files
-from .conftest import USER_HEADER, add_item, make_packet
+from .conftest import add_item, make_packet
 from .custody_helpers import (
     Files,
     bag_files,
@@ -58,12 +58,10 @@ async def cli(*args: str, database: tuple[str, Path] | None = None) -> Any:
 
 
 async def sealed_and_shared(client: httpx.AsyncClient) -> str:
-    packet = (
-        await client.post(f"{API}/", json={"name": "Harbor"}, headers={USER_HEADER: "bob"})
-    ).json()
+    packet = (await client.post(f"{API}/", json={"name": "Harbor"})).json()
     await add_item(client, packet["id"], "d1", data={"pages": 2})
     await add_item(client, packet["id"], "d2")
-    await client.post(f"{API}/{packet['id']}/finalize", headers={USER_HEADER: "bob"})
+    await client.post(f"{API}/{packet['id']}/finalize")
     await client.post(f"{API}/{packet['id']}/share", json={"shared_with": "public"})
     return str(packet["id"])
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .bundle_helpers import export, packet_with_files
-from .conftest import USER_HEADER, add_item, make_packet
+from .conftest import add_item, make_packet
 from .custody_helpers import (
     canonical,
     check_chain_independently,
@@ -36,6 +36,7 @@ from .custody_helpers import (
     sha256,
     write,
 )
+from .frame_users import Users, person
 
 API = "/api/packets"
 
@@ -62,10 +63,10 @@ async def keys(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return listed
 
 
-async def sealed(client: httpx.AsyncClient, actor: str = "alice") -> dict[str, Any]:
+async def sealed(client: httpx.AsyncClient) -> dict[str, Any]:
     packet = await make_packet(client)
     await add_item(client, packet["id"], "d1")
-    response = await client.post(f"{API}/{packet['id']}/finalize", headers={USER_HEADER: actor})
+    response = await client.post(f"{API}/{packet['id']}/finalize")
     assert response.status_code == 200, response.text
     finalized: dict[str, Any] = response.json()
     return finalized
@@ -92,7 +93,7 @@ async def test_the_key_file_is_made_at_first_start_for_the_owner_only(
 
 
 async def test_finalize_signs_a_seal_that_verify_checks(client: httpx.AsyncClient) -> None:
-    packet = await sealed(client, "alice")
+    packet = await sealed(client)
     (key,) = await keys(client)
     report = (await client.get(f"{API}/{packet['id']}/verify")).json()
     assert report["valid"] is True, report["problems"]
@@ -106,12 +107,12 @@ async def test_finalize_signs_a_seal_that_verify_checks(client: httpx.AsyncClien
 
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz", "json"])
 async def test_a_third_party_checks_the_exported_seal_with_cryptography_alone(
-    client: httpx.AsyncClient, fmt: str
+    client: httpx.AsyncClient, users: Users, fmt: str
 ) -> None:
+    alice, alice_id = person(users, "alice")
+    client.headers.update(alice)
     packet = await packet_with_files(client)
-    finalized = (
-        await client.post(f"{API}/{packet['id']}/finalize", headers={USER_HEADER: "alice"})
-    ).json()
+    finalized = (await client.post(f"{API}/{packet['id']}/finalize")).json()
     await client.post(f"{API}/{packet['id']}/share", json={"shared_with": "public"})
     _, archive = await export(client, packet["id"], fmt)
     seal = seal_of(archive, fmt)
@@ -123,7 +124,7 @@ async def test_a_third_party_checks_the_exported_seal_with_cryptography_alone(
     assert statement["version"] == finalized["version"]
     assert statement["checksum"] == finalized["checksum"]
     assert statement["checksum_recipe"] == 1
-    assert statement["finalized_by"] == "alice"
+    assert statement["finalized_by"] == alice_id
     assert statement["finalized_at"] == finalized["updated_at"]
     entries = custody_of(archive, fmt)
     hashes = check_chain_independently(entries)

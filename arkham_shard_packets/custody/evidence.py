@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.custody_chain import IMPORTED, check_chain, parse_entry
+from ..core.records import load_packet_row
 from ..core.seal_statement import Evidence, SealedFacts, check_evidence
 from ..core.unit_of_work import UnitOfWork
+from ..db.tables import packet_versions
+from ..models import VersionKind
 from .log import StoredEntry, read_chains
 from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import load_seal
@@ -97,3 +100,34 @@ async def stored_evidence(
         evidence.problems.extend(problems)
         superseded.append(Superseded(number, older.head, older.length, not problems))
     return CustodyReport(packet_id, evidence, entries, superseded)
+
+
+async def sealed_version_number(work: UnitOfWork, packet_id: str) -> int | None:
+    """The version finalize (or a sealed import) recorded: the one the seal is stored with."""
+    statement = (
+        work.scope.select(packet_versions, packet_versions.c.version_number)
+        .where(
+            packet_versions.c.packet_id == packet_id,
+            packet_versions.c.kind == VersionKind.FINALIZED.value,
+        )
+        .order_by(packet_versions.c.version_number)
+        .limit(1)
+    )
+    number: int | None = await work.conn.scalar(statement)
+    return number
+
+
+async def packet_evidence(
+    work: UnitOfWork, packet_id: str, trusted: Collection[str]
+) -> CustodyReport:
+    """The packet's custody log and, when it is sealed, its signed seal, checked."""
+    packet = await load_packet_row(work, packet_id)
+    facts = None
+    if packet["checksum"] is not None:
+        facts = SealedFacts(
+            checksum=packet["checksum"],
+            checksum_recipe=packet["checksum_recipe"],
+            finalized_at=packet["finalized_at"],
+            version=await sealed_version_number(work, packet_id),
+        )
+    return await stored_evidence(work, packet_id, facts, trusted)

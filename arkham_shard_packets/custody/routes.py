@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..deps import PacketId, ScopeDep, ServicesDep
-from ..errors import PacketsRoute, error_responses
+from ..routing import PacketsRoute, error_responses
 from .schemas import CustodyOut, SupersededOut
 
 router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))

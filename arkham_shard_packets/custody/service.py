@@ -5,8 +5,7 @@ from __future__ import annotations
 from ..core.unit_of_work import Transactions
 from ..db.scope import Scope
 from ..keys.trust import TrustedKeys
-from ..versions.integrity import packet_evidence
-from .evidence import CustodyReport
+from .evidence import CustodyReport, packet_evidence
 
 
 class CustodyService:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import ServicesDep
-from ..errors import PacketsRoute, error_responses
+from ..routing import PacketsRoute, error_responses
 from .schemas import KeyOut, KeysOut
 
 router = APIRouter(route_class=PacketsRoute)

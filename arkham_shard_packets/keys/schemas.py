@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from ..packets.schemas import UtcDatetime
+from ..core.schemas import UtcDatetime
 
 
 class KeyOut(BaseModel):

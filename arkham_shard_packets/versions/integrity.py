@@ -12,9 +12,8 @@ from typing import Any
 from ..core.filestore import FileStore
 from ..core.records import load_packet_row
 from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
-from ..core.seal_statement import SealedFacts
 from ..core.unit_of_work import Transactions, UnitOfWork
-from ..custody.evidence import CustodyReport, stored_evidence
+from ..custody.evidence import packet_evidence
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_versions
 from ..keys.trust import TrustedKeys
@@ -67,23 +66,6 @@ async def sealed_items(work: UnitOfWork, packet_id: str) -> list[Record]:
     ).where(packet_contents.c.packet_id == packet_id)
     rows = await work.conn.execute(statement)
     return [dict(zip(ITEM_FIELDS, row, strict=True)) for row in rows]
-
-
-async def packet_evidence(
-    work: UnitOfWork, packet_id: str, trusted: Collection[str]
-) -> CustodyReport:
-    """The packet's custody log and, when it is sealed, its signed seal, checked."""
-    packet = packet_record(await load_packet_row(work, packet_id))
-    facts = None
-    if packet["checksum"] is not None:
-        sealed = await sealed_version(work, packet_id)
-        facts = SealedFacts(
-            checksum=packet["checksum"],
-            checksum_recipe=packet["checksum_recipe"],
-            finalized_at=packet["finalized_at"],
-            version=None if sealed is None else sealed.version_number,
-        )
-    return await stored_evidence(work, packet_id, facts, trusted)
 
 
 @dataclass(frozen=True)
