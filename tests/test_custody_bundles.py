@@ -129,7 +129,7 @@ def tampered_json(archive: bytes, change: Callable[[Files], None]) -> bytes:
     return json.dumps(document).encode()
 
 
-@pytest.mark.parametrize("fmt", ["zip", "json"])
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz", "json"])
 @pytest.mark.parametrize("kind", sorted(TAMPERING))
 async def test_a_changed_seal_or_log_is_refused_by_import_and_the_cli(
     client: httpx.AsyncClient, app: FastAPI, engine: Any, tmp_path: Path, fmt: str, kind: str
@@ -328,6 +328,8 @@ async def test_an_unverified_import_is_marked_everywhere(
     imported = log["entries"][-1]
     assert imported["event"] == "imported" and imported["details"]["unverified"] is True
     assert imported["details"]["problems"][0].startswith("custody entry 2 is numbered 3")
+    versions = (await client.get(f"{API}/{pid}/versions")).json()
+    assert versions[0]["changes_summary"].startswith("UNVERIFIED (its seal or custody log")
     share = (await client.post(f"{API}/{pid}/share", json={"shared_with": "public"})).json()
     page = (await client.get(f"{API}/shared/{share['access_token']}/view")).text
     assert "does not check" in page and "accepted unverified" in page

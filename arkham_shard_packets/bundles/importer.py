@@ -221,7 +221,8 @@ class ImportService:
                     work,
                     packet_id,
                     VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
-                    f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
+                    proof.mark
+                    + f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
                     at_least=document.packet.version if existing is None else 1,
                 )
                 await record_import(

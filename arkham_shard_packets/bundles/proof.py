@@ -37,6 +37,11 @@ class Proof:
     unverified: bool  # accepted with problems, as the caller asked
 
     @property
+    def mark(self) -> str:
+        """What the version an unverified import records starts its summary with."""
+        return "UNVERIFIED (its seal or custody log does not check): " if self.unverified else ""
+
+    @property
     def warnings(self) -> list[str]:
         """What the answer's `errors` says about the proof."""
         evidence = self.evidence

@@ -3,16 +3,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from ..deps import ServicesDep
+from ..deps import ServicesDep, get_scope
 from ..routing import PacketsRoute, error_responses
 from .schemas import KeyOut, KeysOut
 
 router = APIRouter(route_class=PacketsRoute)
 
 
-@router.get("/keys", response_model=KeysOut, responses=error_responses(503))
+# The keys are the installation's, not a tenant's: the scope only asks who calls, as on every
+# route but /health and the share links (ARKHAM_PACKETS_REQUIRE_USER).
+@router.get(
+    "/keys",
+    response_model=KeysOut,
+    responses=error_responses(503),
+    dependencies=[Depends(get_scope)],
+)
 async def list_keys(services: ServicesDep) -> KeysOut:
     """Every key a seal made here names, oldest first; the active one signs new seals. A key
     and its fingerprint are public: publish the fingerprint so recipients can check seals."""
