@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import stat
 import subprocess
 import sys
@@ -243,6 +244,15 @@ async def test_the_readme_shows_how_to_check_a_seal(
         namespace["check_seal"](bag, key["fingerprint"])
     with pytest.raises(AssertionError):
         namespace["check_seal"](unpack(archive, "zip", tmp_path / "again"), "sha256:" + "1" * 64)
+    _, document = await export(client, packet["id"], "json")
+    bundle = write(tmp_path / "b.json", document)
+    assert namespace["check_seal"](bundle, key["fingerprint"]) == statement
+    forged = json.loads(document)
+    forged["custody"][1]["at"] = "2001-09-11T08:46:00.000000+00:00"
+    with pytest.raises(AssertionError, match="entry 3 is out of its chain"):
+        namespace["check_seal"](
+            write(tmp_path / "c.json", json.dumps(forged).encode()), key["fingerprint"]
+        )
 
 
 def test_private_keys_are_written_for_cryptography_to_read(tmp_path: Path) -> None:
