@@ -309,7 +309,7 @@ async def test_packets_older_than_the_log_say_where_it_starts(
         await reset_postgres(database_url)
     engine = create_engine(database_url)
     try:
-        await upgrade(engine, "0007")
+        await upgrade(engine, "0008")  # the revision before the custody log
         async with engine.begin() as conn:
             await conn.execute(
                 text(

@@ -18,9 +18,8 @@ from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
-from ..core.signing import UnusableKey
+from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
-from ..keys.trust import parse_trusted
 from ..models import ExportFormat, MergeMode
 from .options import add_database_options, settings_of
 from .verdict import describe

@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.signing import KEY_BYTES, public_key_pem, unb64
 from ..errors import NotFound
-from ..keys.registry import KeyRecord
 from .bundles import offline_services, run
 from .options import add_database_options
+
+if TYPE_CHECKING:
+    from ..keys.registry import KeyRecord
 
 
 def list_command(args: argparse.Namespace) -> int:
