@@ -98,3 +98,17 @@ async def test_cli_errors(client: httpx.AsyncClient, app: FastAPI, database_url:
     assert nothing.returncode == 2
     wrong = await cli(database_url, data_dir, "export", "x", "--format", "rar")
     assert wrong.returncode == 2
+
+
+def test_the_command_line_starts_without_the_database_or_the_web() -> None:
+    """`verify` (offline) and a mistyped command load no database layer, web framework or
+    cryptography: those come with the commands that use them."""
+    probe = (
+        "import sys, arkham_shard_packets.cli.main\n"
+        "heavy = ('sqlalchemy', 'fastapi', 'starlette', 'jwt', 'cryptography', 'alembic')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
