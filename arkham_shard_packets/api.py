@@ -15,7 +15,9 @@ from fastapi.routing import APIRoute
 
 from .attachments import routes as files
 from .bundles import routes as bundles
+from .custody import routes as custody
 from .events import routes as events
+from .keys import routes as keys
 from .openapi import add_links
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
@@ -85,10 +87,12 @@ def build_router() -> APIRouter:
         batch.router,
         events.router,
         *sharing.PARTS,
+        keys.router,
         packets.item,
         contents.router,
         files.router,
         versions.router,
+        custody.router,
         bundles.item,
     )
     for part in parts:

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     def _public_base_url(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else public_base_url(value)
 
+    # Chain of custody: the PEM private key seals are signed with (default: one created in
+    # <data-dir>/keys), and the keys an import trusts besides the installation's own
+    # (comma-separated `sha256:` fingerprints or public key files).
+    signing_key_file: Path | None = None
+    trusted_keys: str | None = None
+
     @classmethod
     def with_flags(cls, **flags: Any) -> Settings:
         """The environment's settings, overridden by the flags given (a flag left out is None)."""

@@ -127,6 +127,18 @@ class InvalidBundle(InvalidInput):
         self.problems = problems
 
 
+class UnverifiedBundle(InvalidBundle):
+    """A bundle whose seal or custody chain does not check: refused unless the caller
+    explicitly imports it as unverified."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems)
+        self.detail = (
+            f"unverified bundle: {self.detail.removeprefix('invalid bundle: ')} "
+            "(send allow_unverified to import it marked unverified)"
+        )
+
+
 class StoredFileBroken(Conflict):
     """A stored file is missing or no longer hashes to the digest recorded for it: refused as a
     damaged snapshot is (the packet's evidence can't be served as sealed)."""

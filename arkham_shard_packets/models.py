@@ -226,6 +226,11 @@ class PacketImportResult:
     imported_by: str = "system"
     # The bundle's own attribution, as it claims it (nothing in a bundle can prove it)
     claimed: dict[str, Any] = field(default_factory=dict)
+    signed_by: str | None = None
+    signature_valid: bool | None = None
+    trusted: bool = False
+    custody_intact: bool = False
+    unverified: bool = False
 
 
 @dataclass

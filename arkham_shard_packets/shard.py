@@ -59,15 +59,21 @@ class PacketsShard(ArkhamShard):
         except Exception:
             await engine.dispose()
             raise
-        self.services = Services.build(
-            settings,
-            Database(engine),
-            bus,
-            storage,
-            data_dir=shard_data_dir(storage, settings.data_dir),
-            frame=frame,
-        )
-        await self.services.imports.prepare()
+        try:
+            self.services = Services.build(
+                settings,
+                Database(engine),
+                bus,
+                storage,
+                data_dir=shard_data_dir(storage, settings.data_dir),
+                frame=frame,
+            )
+            self.services.keyring.prepare()  # the installation's signing key
+            await self.services.imports.prepare()
+        except Exception:
+            self.services = None
+            await engine.dispose()
+            raise
         try:
             await self.services.recovery.sweep()
         except Exception:

@@ -15,9 +15,13 @@ from .config import Settings
 from .core.filestore import FileStore
 from .core.outbox import OutboxDispatcher
 from .core.unit_of_work import Transactions
+from .custody.seals import Sealer
+from .custody.service import CustodyService
 from .db.session import Database
 from .events.feed import EventFeed
 from .frame.resolver import ItemResolver
+from .keys.keyring import Keyring
+from .keys.trust import TrustedKeys
 from .packets.batch import BatchService
 from .packets.contents import ContentService
 from .packets.queries import PacketQueries
@@ -50,6 +54,8 @@ class Services:
     exports: ExportService
     imports: ImportService
     recovery: Recovery
+    keyring: Keyring
+    custody: CustodyService
 
     @classmethod
     def build(
@@ -68,7 +74,9 @@ class Services:
         releaser = FileReleaser(transactions, files)
         transactions.release_files = releaser.release_all
         work_dir = data_dir / "tmp"
-        packets = PacketService(transactions)
+        keyring = Keyring(transactions, data_dir, settings.signing_key_file)
+        trust = TrustedKeys.from_setting(settings.trusted_keys)
+        packets = PacketService(transactions, Sealer(keyring))
         return cls(
             settings=settings,
             database=database,
@@ -82,13 +90,14 @@ class Services:
             batch=BatchService(packets),
             feed=EventFeed(transactions),
             versions=VersionService(transactions),
-            integrity=IntegrityService(transactions, files),
+            integrity=IntegrityService(transactions, files, trust),
             shares=ShareService(transactions),
             share_access=ShareAccessService(
                 transactions,
                 files,
                 timedelta(seconds=settings.share_lockout_seconds),
                 settings.share_daily_password_failures,
+                trust,
             ),
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=ExportService(
@@ -102,6 +111,7 @@ class Services:
                 settings.allowed_import_dirs(data_dir),
                 exports_dir=data_dir / "exports",
                 data_dir=data_dir,
+                trust=trust,
             ),
             recovery=Recovery(
                 transactions,
@@ -111,4 +121,6 @@ class Services:
                 grace_seconds=settings.recovery_grace_seconds,
                 interval_seconds=settings.recovery_sweep_seconds,
             ),
+            keyring=keyring,
+            custody=CustodyService(transactions, trust),
         )

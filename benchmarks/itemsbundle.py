@@ -44,11 +44,21 @@ def items_bundle(items: int, path: Path) -> int:
                 "resolution": {"source": "stored", "path": None, "data": data},
             }
         )
+    packet_id = str(uuid.uuid4())
+    created = {  # a custody log of one entry: an import refuses a bundle without one
+        "seq": 1,
+        "prev": None,
+        "packet_id": packet_id,
+        "at": moment,
+        "actor": "bench",
+        "event": "created",
+        "details": {"name": f"{items} items", "version": 1},
+    }
     document = {
         "format": "arkham-packet",
         "format_version": 1,
         "packet": {
-            "id": str(uuid.uuid4()),
+            "id": packet_id,
             "name": f"{items} items",
             "description": "",
             "status": "draft",
@@ -65,6 +75,8 @@ def items_bundle(items: int, path: Path) -> int:
             "metadata": {},
         },
         "contents": contents,
+        "custody": [created],
+        "seal": None,
     }
     raw = json.dumps(document).encode()
     path.write_bytes(raw)

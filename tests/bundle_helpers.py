@@ -88,3 +88,55 @@ def leftover_files(folder: Path) -> list[Path]:
 
 def file_bytes(path: str | Path) -> bytes:
     return Path(path).read_bytes()
+
+
+def members(archive: bytes, fmt: str) -> dict[str, bytes]:
+    """Every file of a zip or tar.gz bundle by its path inside the bag's folder; a json
+    bundle as one member per top-level key (canonical JSON)."""
+    import io
+    import json
+    import tarfile
+    import zipfile
+
+    if fmt == "json":
+        document = json.loads(archive)
+        return {key: json.dumps(value, sort_keys=True).encode() for key, value in document.items()}
+    found: dict[str, bytes] = {}
+    if fmt == "zip":
+        with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+            for info in bundle.infolist():
+                found[info.filename.split("/", 1)[1]] = bundle.read(info)
+    else:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as bundle:
+            for member in bundle.getmembers():
+                if member.isfile():
+                    handle = bundle.extractfile(member)
+                    assert handle is not None
+                    found[member.name.split("/", 1)[1]] = handle.read()
+    return found
+
+
+def custody_lines(archive: bytes, fmt: str) -> list[str]:
+    """The custody log a bundle carries, one canonical JSON entry per item."""
+    import json
+
+    if fmt == "json":
+        return [
+            json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            for entry in json.loads(archive)["custody"]
+        ]
+    return members(archive, fmt)["custody.jsonl"].decode().splitlines()
+
+
+def assert_same_but_custody(first: bytes, second: bytes, fmt: str) -> None:
+    """Two exports of one sealed packet: the same payload, packet.json, bag-info and seal; the
+    second's custody log is the first's and more (the first export was recorded in it)."""
+    before, after = members(first, fmt), members(second, fmt)
+    grown = {"custody.jsonl", "tagmanifest-sha256.txt", "custody"}
+    assert before.keys() == after.keys()
+    assert {k: v for k, v in before.items() if k not in grown} == {
+        k: v for k, v in after.items() if k not in grown
+    }
+    earlier, later = custody_lines(first, fmt), custody_lines(second, fmt)
+    assert len(later) > len(earlier)
+    assert later[: len(earlier)] == earlier

@@ -32,3 +32,12 @@ class Users:
         self, tenant: str, role: str = "analyst", email: str | None = None
     ) -> dict[str, str]:
         return bearer(self.auth.issue(self.user(tenant, role, email)))
+
+
+CUSTODY_TENANT = "7c0f3a0e-0000-4000-8000-0000000c0570"
+
+
+def person(users: Users, name: str) -> tuple[dict[str, str], str]:
+    """A named analyst of one shared tenant: the headers to call as them, and their actor id."""
+    user = users.user(CUSTODY_TENANT, email=f"{name}@example.org")
+    return bearer(users.auth.issue(user)), str(user.id)

@@ -29,12 +29,26 @@ FOUNDATION: dict[str, set[str]] = {
         "core.bounds",
         "core.seal",
         "core.clock",
+        # the chain-of-custody recipes, pure like core.seal: entries, statements, Ed25519
+        "core.custody_chain",
+        "core.seal_statement",
+        "core.signing",
         "models",
         "errors",
     },
 }
 WEB = {"fastapi", "starlette", "uvicorn", "python_multipart", "httpx"}
-DOMAINS = {"frame", "packets", "attachments", "sharing", "versions", "events", "bundles"}
+DOMAINS = {
+    "frame",
+    "packets",
+    "attachments",
+    "sharing",
+    "versions",
+    "events",
+    "bundles",
+    "custody",
+    "keys",
+}
 ABOVE_DOMAINS = {"wiring", "recovery", "api", "shard", "host", "cli"}
 FRAME_SEAM = {"frame", "host"}
 WEB_GLUE = {"deps", "routing"}

@@ -13,7 +13,7 @@ import bagit
 import httpx
 from fastapi import FastAPI
 
-from .bundle_helpers import file_bytes, packet_with_files
+from .bundle_helpers import assert_same_but_custody, file_bytes, packet_with_files
 from .test_export import unpack
 from .test_import import forget
 
@@ -64,9 +64,10 @@ async def test_export_verify_tamper_import(
     quiet = await cli(database_url, data_dir, "export", pid, "-o", str(again), "--quiet")
     assert quiet.returncode == 0
     assert "%" not in quiet.stderr
-    assert again.read_bytes() == target.read_bytes()
+    assert_same_but_custody(target.read_bytes(), again.read_bytes(), "zip")
     response = await client.post(f"/api/packets/{pid}/export", json={"format": "zip"})
-    assert file_bytes(data_dir / response.json()["file_path"]) == target.read_bytes()
+    exported_bytes = file_bytes(data_dir / response.json()["file_path"])
+    assert_same_but_custody(target.read_bytes(), exported_bytes, "zip")
 
     verified = await cli(database_url, data_dir, "verify", str(target), "--quiet")
     assert verified.returncode == 0, verified.stdout
@@ -106,3 +107,17 @@ async def test_cli_errors(client: httpx.AsyncClient, app: FastAPI, database_url:
     assert nothing.returncode == 2
     wrong = await cli(database_url, data_dir, "export", "x", "--format", "rar")
     assert wrong.returncode == 2
+
+
+def test_the_command_line_starts_without_the_database_or_the_web() -> None:
+    """`verify` (offline) and a mistyped command load no database layer, web framework or
+    cryptography: those come with the commands that use them."""
+    probe = (
+        "import sys, arkham_shard_packets.cli.main\n"
+        "heavy = ('sqlalchemy', 'fastapi', 'starlette', 'jwt', 'cryptography', 'alembic')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"

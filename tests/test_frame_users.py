@@ -112,7 +112,7 @@ async def test_a_token_that_resolves_to_no_user_is_401(
             {"sub": str(ana.id), "aud": ["someone-else"], "exp": later}, TOKEN_SECRET, "HS256"
         ),
         "no subject": jwt.encode({"aud": AUDIENCE, "exp": later}, TOKEN_SECRET, "HS256"),
-        "unsigned": jwt.encode({"sub": str(ana.id), "aud": AUDIENCE}, None, algorithm="none"),
+        "unsigned": jwt.encode({"sub": str(ana.id), "aud": AUDIENCE}, "", algorithm="none"),
         "unknown user": frame_auth.issue(stranger),
         "inactive user": frame_auth.issue(gone),
         "not a token": "not-a-jwt",

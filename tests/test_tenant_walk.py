@@ -229,6 +229,7 @@ async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
         ("POST", f"/{draft}/versions/1/restore", {}),
         ("GET", f"/{draft}/verify", {}),
         ("GET", f"/{sealed}/verify", {}),
+        ("GET", f"/{sealed}/custody", {}),
         ("POST", f"/{draft}/share", {"json": {"shared_with": "public"}}),
         ("POST", f"/{sealed}/share", {"json": {"shared_with": "public"}}),
         ("GET", f"/{sealed}/shares", {}),
@@ -329,6 +330,7 @@ async def test_every_route_keeps_tenants_apart(
     b_walker = Walker(client, TENANT_B, users.headers(TENANT_B))
     nobody = Walker(client, None)
     await nobody.json("GET", "/health", 200)
+    await nobody.json("GET", "/keys", 200)  # the installation's public keys are no tenant's
     a, b = await populate(a_walker, TENANT_A), await populate(b_walker, TENANT_B)
     assert (await visible_ids(a_walker)) >= a.ids
     assert (await feed_packet_ids(a_walker)) >= a.ids

@@ -25,6 +25,7 @@ from ..core.filestore import FileStore
 from ..core.lifecycle import DRAFT_ONLY, EDITABLE
 from ..core.records import attached_file, content_from_row, load_packet, lock_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_files, packets, snapshot_files
 from ..errors import ContentNotFound, NotFound, PacketLocked, StoredFileBroken
@@ -158,6 +159,19 @@ class AttachmentService:
                     .values(
                         size_bytes=packets.c.size_bytes + spooled.size - (old.size if old else 0)
                     )
+                )
+                await custody.append(
+                    work,
+                    packet_id,
+                    "file_attached",
+                    content_entry_id=entry_id,
+                    content_type=row["content_type"],
+                    content_id=row["content_id"],
+                    name=row["file_name"],
+                    media_type=row["file_media_type"],
+                    size=spooled.size,
+                    sha256=spooled.sha256,
+                    replaced_sha256=None if old is None else old.sha256,
                 )
                 work.emit(
                     "packets.packet.updated",

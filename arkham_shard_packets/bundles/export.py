@@ -21,12 +21,14 @@ from ..core.filestore import FileStore, hash_file
 from ..core.places import place_in
 from ..core.seal import RECIPE_VERSION, checksum_of, data_sha256
 from ..core.unit_of_work import Transactions
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_exports
 from ..errors import NotFound, StoredFileBroken
 from ..frame.resolver import ItemResolver, Resolved, unowned_report
 from ..models import ExportFormat, PacketContent, PacketExportResult, utcnow
 from ..version import __version__
+from .carried import Carried, carried_by_export
 from .format.document import (
     FORMAT_VERSION,
     PACKET_JSON,
@@ -64,6 +66,7 @@ class Plan:
     payload: list[PayloadFile]
     inline: list[InlineItem]
     errors: list[str]
+    carried: Carried
 
 
 def download_url(packet_id: str, export_id: str) -> str:
@@ -102,14 +105,14 @@ class ExportService:
         progress: Progress | None = None,
     ) -> PacketExportResult:
         async with self.tx.read(scope) as work:
-            state = await export_state(work, packet_id)
+            state, carried = await carried_by_export(work, await export_state(work, packet_id))
         moment = state.sealed_at or utcnow()
         name = self._file_name(state, export_format, moment)
         target = destination or self.exports_dir / name
         await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
         staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
         try:
-            plan = await self._plan(state, staging, authorization)
+            plan = await self._plan(state, staging, authorization, carried)
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, moment, progress
             )
@@ -137,6 +140,16 @@ class ExportService:
                     )
                 )
             )
+            await custody.append(
+                work,
+                packet_id,
+                "exported",
+                export_id=export_id,
+                format=export_format.value,
+                sha256=digest,
+                size=size,
+                contents_exported=len(state.contents),
+            )
             work.emit(
                 "packets.packet.exported",
                 packet_id=packet_id,
@@ -156,19 +169,32 @@ class ExportService:
         )
 
     async def open(self, scope: Scope, packet_id: str, export_id: str) -> Download:
-        async with self.tx.read(scope) as work:
+        """The export's file, opened; the download is recorded in the packet's custody log."""
+        async with self.tx.write(scope) as work:
             row = await work.first(
                 work.scope.select(packet_exports).where(
                     packet_exports.c.id == export_id,
                     packet_exports.c.packet_id == packet_id,
                 )
             )
-        if row is None:
-            raise NotFound(f"export {export_id} of packet {packet_id} not found")
-        try:
-            handle = await asyncio.to_thread(open, row["file_path"], "rb")
-        except FileNotFoundError:
-            raise NotFound(f"the file of export {export_id} is no longer there") from None
+            if row is None:
+                raise NotFound(f"export {export_id} of packet {packet_id} not found")
+            try:
+                handle = await asyncio.to_thread(open, row["file_path"], "rb")
+            except FileNotFoundError:
+                raise NotFound(f"the file of export {export_id} is no longer there") from None
+            try:
+                await custody.append(
+                    work,
+                    packet_id,
+                    "export_downloaded",
+                    export_id=export_id,
+                    format=row["export_format"],
+                    sha256=row["sha256"],
+                )
+            except BaseException:
+                handle.close()
+                raise
         media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
         return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
 
@@ -178,7 +204,9 @@ class ExportService:
         stamp = f"v{packet.version}" if state.sealed else moment.strftime("%Y%m%dT%H%M%S%fZ")
         return f"packet-{packet.id}-{stamp}.{export_format.value}"
 
-    async def _plan(self, state: PacketState, staging: Path, authorization: str | None) -> Plan:
+    async def _plan(
+        self, state: PacketState, staging: Path, authorization: str | None, carried: Carried
+    ) -> Plan:
         payload: list[PayloadFile] = []
         inline: list[InlineItem] = []
         items: list[BundleItem] = []
@@ -243,7 +271,7 @@ class ExportService:
         packet_json = staging / "packet.json"
         size = await asyncio.to_thread(packet_json.write_bytes, render(document))
         payload.append(PayloadFile(PACKET_JSON, packet_json, size, text=True))
-        return Plan(document, payload, inline, errors)
+        return Plan(document, payload, inline, errors, carried)
 
     @staticmethod
     async def _item_file(path: str, item: Any, resolved: Resolved, staging: Path) -> PayloadFile:
@@ -299,7 +327,9 @@ class ExportService:
         try:
             with open(temp, "xb") as out:
                 if export_format is ExportFormat.JSON:
-                    write_json(out, plan.document, plan.inline, progress)
+                    write_json(
+                        out, plan.document, plan.inline, progress, plan.carried.json_members()
+                    )
                 else:
                     write_bag(
                         out,
@@ -309,6 +339,7 @@ class ExportService:
                         self._bag_info(state, plan.document, moment),
                         moment,
                         progress,
+                        plan.carried.bag_tags(),
                     )
                 out.flush()
                 os.fsync(out.fileno())

@@ -30,14 +30,17 @@ from ..core.places import place_in, shown_path
 from ..core.records import RowLike, load_contents, load_packet, stored_size
 from ..core.seal import RECIPE_VERSION, canonical_json, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody.imports import record_import
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_exports, packets
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..keys.trust import TrustedKeys
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
 from ..versions.history import record_version
 from .format.document import BundleDocument, BundleItem
 from .format.limits import ImportLimits
 from .format.verify import VerifiedBundle, open_bundle
+from .proof import Proof, examine, flag_of
 
 Progress = Callable[[int], object]
 BATCH = 1000  # content rows per INSERT statement (executemany), not one round trip each
@@ -89,8 +92,10 @@ class ImportService:
         allowed_dirs: list[Path],
         exports_dir: Path | None = None,
         data_dir: Path | None = None,
+        trust: TrustedKeys | None = None,
     ) -> None:
         self.tx = transactions
+        self.trust = trust or TrustedKeys()
         self.store = store
         self.work_dir = work_dir
         self.limits = limits
@@ -104,13 +109,16 @@ class ImportService:
         received = await upload.receive(self.work_dir, self.limits.max_archive_bytes)
         try:
             mode = merge_mode_of(received.fields.get("merge_mode"))
+            unverified = flag_of(received.fields.get("allow_unverified"), "allow_unverified")
             source = f"upload:{clean_file_name(received.filename)}"
-            return await self.import_file(scope, received.spooled.path, mode, source)
+            return await self.import_file(
+                scope, received.spooled.path, mode, source, allow_unverified=unverified
+            )
         finally:
             received.spooled.discard()
 
     async def import_path(
-        self, scope: Scope, file_path: str, mode: MergeMode
+        self, scope: Scope, file_path: str, mode: MergeMode, *, allow_unverified: bool = False
     ) -> PacketImportResult:
         """A server-side file: only inside an allowed import folder, after following links.
         The answer names it by its place in the data directory (or in its import folder)."""
@@ -118,7 +126,9 @@ class ImportService:
         if not await self._readable_export(scope, resolved):
             raise NotFound(f"no file at {file_path}")
         source = await asyncio.to_thread(shown_path, self.data_dir, resolved, *self.allowed_dirs)
-        return await self.import_file(scope, resolved, mode, source)
+        return await self.import_file(
+            scope, resolved, mode, source, allow_unverified=allow_unverified
+        )
 
     async def _readable_export(self, scope: Scope, path: Path) -> bool:
         """A file in the shard's own export folder belongs to the tenant that exported it: only
@@ -176,18 +186,23 @@ class ImportService:
         mode: MergeMode,
         source: str | None = None,
         progress: Progress | None = None,
+        *,
+        allow_unverified: bool = False,
     ) -> PacketImportResult:
-        """Any file the caller may read (the CLI); routes go through the two methods above."""
+        """Any file the caller may read (the CLI); routes go through the two methods above.
+        A bundle whose seal or custody chain does not check is refused unless the caller
+        `allow_unverified`: then it is imported and marked unverified."""
         await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
         try:
             bundle = await asyncio.to_thread(open_bundle, path, workdir, self.limits, progress)
-            return await self._apply(scope, bundle, mode, source or str(path))
+            proof = await examine(self.tx, self.trust, scope, bundle, allow_unverified)
+            return await self._apply(scope, bundle, mode, source or str(path), proof)
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _apply(
-        self, scope: Scope, bundle: VerifiedBundle, mode: MergeMode, source: str
+        self, scope: Scope, bundle: VerifiedBundle, mode: MergeMode, source: str, proof: Proof
     ) -> PacketImportResult:
         document = bundle.document
         packet_id = document.packet.id
@@ -207,7 +222,7 @@ class ImportService:
                 existing = await self._lock_existing(work, packet_id)
                 if existing is not None and mode is MergeMode.SKIP:
                     return self._result(
-                        packet_id, source, 0, mode, errors, bundle, scope.actor, skipped=True
+                        packet_id, source, 0, mode, errors, proof, scope.actor, skipped=True
                     )
                 if existing is not None and existing["status"] != PacketStatus.DRAFT.value:
                     raise Conflict(
@@ -245,18 +260,27 @@ class ImportService:
                     await work.conn.execute(insert(packet_contents), rows[start : start + BATCH])
                 all_rows = None if keep else rows
                 await self._totals(work, packet_id, all_rows, bundle if seal else None)
-                await record_version(
+                version = await record_version(
                     work,
                     packet_id,
                     VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
-                    f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
+                    proof.mark
+                    + f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
                     at_least=document.packet.version if existing is None else 1,
+                )
+                await record_import(
+                    work,
+                    packet_id,
+                    proof.record(source, mode, document, len(added)),
+                    takes_history=existing is None or seal,
+                    sealed_version=version.version_number if seal else None,
                 )
                 work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
         finally:
             for file in spooled.values():
                 file.discard()
-        return self._result(packet_id, source, len(added), mode, errors, bundle, scope.actor)
+        errors.extend(proof.warnings)
+        return self._result(packet_id, source, len(added), mode, errors, proof, scope.actor)
 
     async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
         """The verified attachments moved beside the store, ready to be renamed in."""
@@ -407,10 +431,11 @@ class ImportService:
         count: int,
         mode: MergeMode,
         errors: list[str],
-        bundle: VerifiedBundle,
+        proof: Proof,
         actor: str,
         skipped: bool = False,
     ) -> PacketImportResult:
+        evidence = proof.evidence
         return PacketImportResult(
             packet_id=packet_id,
             import_source=source,
@@ -418,8 +443,13 @@ class ImportService:
             contents_imported=count,
             merge_mode=mode.value,
             errors=errors,
-            verified=bundle.sealed,
+            verified=proof.bundle.sealed and not proof.unverified,
             skipped=skipped,
             imported_by=actor,
-            claimed=claims(bundle.document),
+            claimed=claims(proof.bundle.document),
+            signed_by=evidence.signed_by,
+            signature_valid=evidence.signature_valid,
+            trusted=evidence.trusted,
+            custody_intact=evidence.custody_intact,
+            unverified=proof.unverified,
         )

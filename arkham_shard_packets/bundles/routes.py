@@ -23,7 +23,10 @@ collection = APIRouter(route_class=PacketsRoute, tags=["bundles"])
 item = APIRouter(route_class=PacketsRoute, tags=["bundles"], responses=error_responses(404))
 
 IMPORT_BODY = multipart_body(
-    {"merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]}},
+    {
+        "merge_mode": {"type": "string", "enum": ["replace", "merge", "skip"]},
+        "allow_unverified": {"type": "string", "enum": ["true", "false"]},
+    },
     {"application/json": {"schema": inline_schema(ImportRequest)}},
 )
 
@@ -65,7 +68,7 @@ async def import_packet(
     if kind == "multipart/form-data":
         limit = services.settings.import_max_archive_bytes + MULTIPART_SLACK
         form = MultipartForm(request, max_body=limit)
-        upload = FormUpload(form, fields=("merge_mode",))
+        upload = FormUpload(form, fields=("merge_mode", "allow_unverified"))
         return await services.imports.import_upload(scope, upload)
     if kind == "application/json":
         try:
@@ -77,7 +80,9 @@ async def import_packet(
                     for problem in error.errors()
                 ]
             ) from None
-        return await services.imports.import_path(scope, body.file_path, body.merge_mode)
+        return await services.imports.import_path(
+            scope, body.file_path, body.merge_mode, allow_unverified=body.allow_unverified
+        )
     raise InvalidInput(
         "send multipart/form-data (file, merge_mode) or JSON {file_path, merge_mode}"
     )

@@ -51,6 +51,12 @@ class ImportRequest(Strict):
         MergeMode.REPLACE,
         description="replace (default), merge or skip, when a packet with the bundle's id exists",
     )
+    allow_unverified: bool = Field(
+        False,
+        description="Import a bundle whose seal signature or custody chain does not check; "
+        "the packet is then marked unverified in its custody log, its verify answer and its "
+        "version's summary",
+    )
 
 
 class ClaimedOut(BaseModel):
@@ -79,3 +85,10 @@ class ImportOut(BaseModel):
     skipped: bool
     imported_by: str = Field(description="Who made this import: the actor recorded for it")
     claimed: ClaimedOut
+    signed_by: str | None = Field(
+        description="fingerprint of the key whose signature on the bundle's seal checks"
+    )
+    signature_valid: bool | None = Field(description="null when the bundle is not sealed")
+    trusted: bool = Field(description="signed by this installation's key or a trusted one")
+    custody_intact: bool
+    unverified: bool = Field(description="accepted with allow_unverified despite problems")

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
+from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
 from .options import add_database_options, settings_of
+from .verdict import describe
 
 if TYPE_CHECKING:
     from ..wiring import Services
@@ -110,6 +113,7 @@ def import_command(args: argparse.Namespace) -> int:
                     bundle,
                     MergeMode(args.merge_mode),
                     progress=bar.update,
+                    allow_unverified=args.allow_unverified,
                 )
         for problem in result.errors:
             print(f"warning: {problem}", file=sys.stderr)
@@ -117,7 +121,12 @@ def import_command(args: argparse.Namespace) -> int:
             print(f"packet {result.packet_id} already exists: skipped")
         else:
             seal = "verified and sealed" if result.verified else "draft"
+            if result.unverified:
+                seal = "UNVERIFIED"
             print(f"packet {result.packet_id}: {result.contents_imported} items imported ({seal})")
+            signer = result.signed_by or "nobody (no seal that checks)"
+            print(f"  signed by {signer}; trusted: {'yes' if result.trusted else 'no'}")
+            print(f"  custody chain intact: {'yes' if result.custody_intact else 'no'}")
         return 0
 
     return run(work)
@@ -128,6 +137,11 @@ def verify_command(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         print(f"arkham-packets: error: no file at {path}", file=sys.stderr)
+        return 2
+    try:
+        trusted = parse_trusted(args.trust)
+    except UnusableKey as error:
+        print(f"arkham-packets: error: --trust {error}", file=sys.stderr)
         return 2
     limits = import_limits(Settings())
     with (
@@ -145,12 +159,10 @@ def verify_command(args: argparse.Namespace) -> int:
             print(f"problem: {problem}")
         print(f"{path}: INVALID ({len(problems)} problem{'s' if len(problems) != 1 else ''})")
         return 1
-    packet = bundle.document.packet
-    state = "sealed, checksum verified" if bundle.sealed else "draft, not sealed"
-    kind = "json bundle" if bundle.kind == "json" else f"BagIt bag in {bundle.kind}"
-    print(f"{path}: OK ({kind}) packet {packet.id} '{packet.name}'")
-    print(f"  {len(bundle.document.contents)} items, {state}; packet checksum {bundle.checksum}")
-    return 0
+    evidence = check_carried(bundle.document, bundle.carried, trusted)
+    lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
+    print("\n".join(lines))
+    return status
 
 
 def add_bundle_commands(commands: Any) -> None:
@@ -171,10 +183,27 @@ def add_bundle_commands(commands: Any) -> None:
     importer.add_argument(
         "--merge-mode", choices=[m.value for m in MergeMode], default=MergeMode.REPLACE.value
     )
+    importer.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="import a bundle whose seal or custody chain does not check, marked unverified",
+    )
     common(importer)
     importer.set_defaults(handler=import_command)
 
-    verify = commands.add_parser("verify", help="check a bundle offline; non-zero exit if invalid")
+    verify = commands.add_parser(
+        "verify",
+        help="check a bundle offline (files, checksum, seal, custody log); exit 1 if invalid, "
+        "3 if no --trust key signed it",
+    )
     verify.add_argument("file")
+    verify.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="KEYFILE",
+        help="a public key you trust (PEM as `keys export` writes, base64, or a file holding "
+        "a sha256: fingerprint); a fingerprint itself works too; repeatable",
+    )
     common(verify, database=False)
     verify.set_defaults(handler=verify_command)

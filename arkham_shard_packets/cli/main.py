@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from .bundles import add_bundle_commands
+from .keys import add_key_commands
 from .options import add_database_options, settings_of
 from .users import UsersUnavailable, add_user_commands, host_auth
 
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=db_upgrade)
     add_bundle_commands(commands)
     add_user_commands(commands)
+    add_key_commands(commands)
     return parser
 
 

@@ -229,3 +229,48 @@ packet_tallies = Table(
     Column("open_shares", BigInteger, server_default="0", nullable=False),
     Index("idx_tallies_tenant", "tenant_id"),
 )
+
+# Chain of custody (custody/, keys/). No foreign keys to the packets: nothing here is ever
+# updated or deleted, like the snapshots; every row is reached through its tenant's packet id.
+
+# Every public key this installation has signed with; the one not retired is the active key.
+# Installation-wide, like the file registry: keys belong to no tenant.
+signing_keys = Table(
+    "arkham_packet_signing_keys",
+    metadata,
+    Column("fingerprint", Text, primary_key=True),
+    Column("algorithm", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("retired_at", Text),
+)
+
+# The signed seal of a sealed version: the statement (canonical JSON), its signature and the
+# public key, made here at finalize or carried in by an import.
+packet_seals = Table(
+    "arkham_packet_seals",
+    metadata,
+    Column("packet_id", Text, primary_key=True),
+    Column("version_number", Integer, primary_key=True),
+    Column("statement", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("key_fingerprint", Text, nullable=False),
+    Column("origin", Text, nullable=False),  # "signed" here or "imported"
+    Column("created_at", Text, nullable=False),
+    Column("tenant_id", Text),
+)
+
+# A packet's custody log: entries (canonical JSON) in `position` order within a chain. A packet
+# has one chain unless an import replaced its history with a sealed packet's own (a new chain
+# whose import entry names the head of the one before); the newest chain is the packet's log.
+packet_custody = Table(
+    "arkham_packet_custody",
+    metadata,
+    Column("packet_id", Text, primary_key=True),
+    Column("chain", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("entry", Text, nullable=False),
+    Column("entry_sha256", Text, nullable=False),
+    Column("tenant_id", Text),
+)

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-import jwt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 AUDIENCE = ["fastapi-users:auth"]
@@ -102,9 +101,13 @@ class HostAuth:
     def issue(self, user: FrameUser, lifetime_seconds: int | None = None) -> str:
         lifetime = self.lifetime_seconds if lifetime_seconds is None else lifetime_seconds
         claims = {"sub": str(user.id), "aud": AUDIENCE, "exp": int(time.time()) + lifetime}
+        import jwt  # PyJWT loads cryptography when it is installed: only a host with users pays
+
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     async def user_for_token(self, token: str) -> FrameUser | None:
+        import jwt
+
         try:
             claims = jwt.decode(token, self._secret, audience=AUDIENCE, algorithms=[ALGORITHM])
             user = self._users.get(uuid.UUID(str(claims.get("sub"))))

@@ -13,6 +13,7 @@ from ..core.lifecycle import DRAFT_ONLY, EDITABLE
 from ..core.records import content_from_row, load_contents, load_packet, lock_packet, stored_size
 from ..core.seal import canonical_json
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..errors import ContentNotFound, DuplicateContent
@@ -86,6 +87,14 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
             size_bytes=packets.c.size_bytes + stored_size(row),
         )
     )
+    await custody.append(
+        work,
+        packet_id,
+        "item_added",
+        content_entry_id=row["id"],
+        content_type=draft.content_type.value,
+        content_id=draft.content_id,
+    )
     work.emit(
         "packets.content.added",
         packet_id=packet_id,
@@ -124,6 +133,14 @@ async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str
     )
     if row["file_sha256"] is not None:
         work.orphan(row["file_sha256"])
+    await custody.append(
+        work,
+        packet_id,
+        "item_removed",
+        content_entry_id=content_entry_id,
+        content_type=row["content_type"],
+        content_id=row["content_id"],
+    )
     work.emit(
         "packets.content.removed",
         packet_id=packet_id,

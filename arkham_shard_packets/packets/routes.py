@@ -182,11 +182,12 @@ async def archive_packet(packet_id: PacketId, services: ServicesDep, scope: Scop
 @item.post(
     "/{packet_id}/finalize",
     response_model=PacketOut,
-    responses=error_responses(409),
+    responses=error_responses(409, 503),
     summary="Seal and lock a draft",
 )
 async def finalize_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> Packet:
     """A draft only (409 otherwise): computes the checksum (recipe 1: fields, every item,
-    its data's and its file's SHA-256), records the sealed state as the next version and
-    locks the packet. Emits `packets.packet.finalized` with the version and checksum."""
+    its data's and its file's SHA-256), signs the seal statement with the installation's key
+    (503 when the key can't be read), records the sealed state as the next version and locks
+    the packet. Emits `packets.packet.finalized` with the version and checksum."""
     return await services.packets.finalize(scope, packet_id)

@@ -17,6 +17,8 @@ from ..core.lifecycle import DRAFT_ONLY, EDITABLE, NOT_ARCHIVED
 from ..core.records import load_packet, lock_packet, packet_from_row
 from ..core.seal import RECIPE_VERSION, canonical_json, packet_checksum
 from ..core.unit_of_work import Transactions
+from ..custody import log as custody
+from ..custody.seals import Sealer
 from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
@@ -33,8 +35,9 @@ class PacketDraft:
 
 
 class PacketService:
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, sealer: Sealer) -> None:
         self.tx = transactions
+        self.sealer = sealer
 
     async def create(self, scope: Scope, draft: PacketDraft) -> Packet:
         now = now_text()
@@ -61,6 +64,7 @@ class PacketService:
             )
             packet = packet_from_row(row)
             await record_version(work, packet.id, VersionKind.CREATED, "created")
+            await custody.append(work, packet.id, "created", name=packet.name, version=1)
             work.emit(
                 "packets.packet.created",
                 packet_id=packet.id,
@@ -98,6 +102,7 @@ class PacketService:
                 .mappings()
                 .one()
             )
+            await custody.append(work, packet_id, "edited", fields=sorted(changes))
             work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
             return packet_from_row(row)
 
@@ -108,6 +113,7 @@ class PacketService:
             )
             fields, contents = await current_state(work, packet.id)
             checksum = packet_checksum(fields, contents)
+            finalized_at = to_text(packet.updated_at)
             await work.conn.execute(
                 work.scope.update(packets)
                 .where(packets.c.id == packet_id)
@@ -115,7 +121,7 @@ class PacketService:
                     status=PacketStatus.FINALIZED.value,
                     checksum=checksum,
                     checksum_recipe=RECIPE_VERSION,
-                    finalized_at=to_text(packet.updated_at),
+                    finalized_at=finalized_at,
                 )
             )
             version = await record_version(
@@ -125,6 +131,7 @@ class PacketService:
                 "finalized",
                 sealed=Sealed(contents, checksum),
             )
+            await self.sealer.seal(work, packet_id, version.version_number, checksum, finalized_at)
             work.emit(
                 "packets.packet.finalized",
                 packet_id=packet_id,
@@ -150,6 +157,7 @@ class PacketService:
                 .mappings()
                 .one()
             )
+            await custody.append(work, packet_id, "archived", previous_status=packet.status.value)
             work.emit(
                 "packets.packet.updated",
                 packet_id=packet_id,

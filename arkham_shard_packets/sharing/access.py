@@ -24,6 +24,7 @@ from ..core.clock import to_text, utc_text
 from ..core.filestore import FileStore
 from ..core.records import RowLike, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..errors import (
@@ -34,6 +35,7 @@ from ..errors import (
     ShareNotFound,
     TooManyAttempts,
 )
+from ..keys.trust import TrustedKeys
 from ..models import (
     Packet,
     PacketComment,
@@ -45,6 +47,7 @@ from ..models import (
     utcnow,
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
+from ..versions.integrity import SealView, seal_view
 from .records import comment_from_row, load_comments, log_access, share_from_row
 from .tokens import token_digest, verify_password
 
@@ -80,6 +83,7 @@ class SharedPacket:
     packet: Packet
     contents: list[PacketContent]
     comments: list[PacketComment]
+    seal: SealView | None = None  # on the viewer page
 
 
 @dataclass
@@ -95,11 +99,13 @@ class ShareAccessService:
         files: FileStore,
         lockout: timedelta,
         daily_failures: int = 20,
+        trust: TrustedKeys | None = None,
     ) -> None:
         self.tx = transactions
         self.files = files
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
+        self.trust = trust or TrustedKeys()
 
     async def check(self, token: str) -> None:
         """The refusals a link earns before anyone reads what the request carries: it does
@@ -119,7 +125,7 @@ class ShareAccessService:
         the form only once the link has been checked, so a bad link is never a bad form)."""
         if comment is not None:
             await self.comment(link, comment)
-        return await self._use(link, ShareAction.VIEW, self._snapshot)
+        return await self._use(link, ShareAction.VIEW, self._page)
 
     async def comment(
         self, link: ShareLink, comment: CommentDraft | Callable[[], CommentDraft]
@@ -210,6 +216,9 @@ class ShareAccessService:
                 await self._refuse_if_locked(work, share.id, utcnow())
             result = None if action in READS else await perform(work, share)
             await log_access(work, share, action, link.client_address, to_text(utcnow()))
+            await custody.append(
+                work, share.packet_id, "link_used", share_id=share.id, action=action.value
+            )
         if action in READS:  # read outside the write lock, after the use is on record
             async with self.tx.read(Scope()) as work:
                 result = await perform(work, (await self._open(work, link.token, lock=False)).share)
@@ -271,6 +280,12 @@ class ShareAccessService:
                 f"too many wrong passwords for this share link; try again in {wait} seconds",
                 headers={"Retry-After": str(wait)},
             )
+
+    async def _page(self, work: UnitOfWork, share: PacketShare) -> SharedPacket:
+        """What the viewer page shows: the packet, and who sealed it and whether that holds."""
+        shown = await self._snapshot(work, share)
+        shown.seal = await seal_view(work, share.packet_id, await self.trust.fingerprints(work))
+        return shown
 
     @staticmethod
     async def _snapshot(work: UnitOfWork, share: PacketShare) -> SharedPacket:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ..core.clock import to_text, utc_text
 from ..models import PacketComment, PacketContent, SharePermission
+from ..versions.integrity import SealView
 from .access import SharedPacket
 from .schemas import PUBLIC
 
@@ -72,6 +73,8 @@ input, textarea { font: inherit; padding: .45rem .55rem; border: 1px solid #aab3
 textarea { min-height: 6rem; }
 button { font: inherit; padding: .5rem 1rem; border: 0; border-radius: 4px;
   background: var(--accent); color: #fff; justify-self: start; cursor: pointer; }
+.broken { color: var(--warn); }
+.problems { margin: .3rem 0 0; padding-left: 1.2rem; }
 .notice { border: 1px solid var(--line); border-left: 4px solid var(--warn);
   background: #fff8f3; padding: .8rem 1rem; border-radius: 4px; }
 .muted { color: var(--muted); font-size: .9em; }
@@ -221,6 +224,28 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
     return f'<section aria-labelledby="comments">{heading}\n{listed}\n{form}</section>'
 
 
+def seal_facts(seal: SealView | None) -> str:
+    """Who sealed the packet (the key's fingerprint) and whether the seal checks."""
+    if seal is None:
+        return "<dt>Sealed by</dt><dd>not sealed (a draft has no seal)</dd>"
+    if seal.key_fingerprint is None:
+        key = "no signed seal"
+    else:
+        trust = "this installation trusts it" if seal.trusted else "a key not trusted here"
+        key = f"key <code>{esc(seal.key_fingerprint)}</code> ({esc(trust)})"
+    if seal.checks:
+        verdict = (
+            '<strong class="holds">checks</strong>: the signature, the custody log and the '
+            "contents all match"
+        )
+    else:
+        problems = "".join(f"<li>{esc(problem)}</li>" for problem in seal.problems)
+        verdict = (
+            f'<strong class="broken">does not check</strong><ul class="problems">{problems}</ul>'
+        )
+    return f"<dt>Sealed by</dt><dd>{key}</dd>\n<dt>Seal</dt><dd>{verdict}</dd>"
+
+
 def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
     packet, share = view.packet, view.share
     audience = "anyone with the link" if share.shared_with == PUBLIC else share.shared_with
@@ -243,6 +268,7 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 <dt>Status</dt><dd><span class="status">{esc(packet.status.value)}</span></dd>
 <dt>Version</dt><dd>{esc(packet.version)}</dd>
 <dt>Checksum (SHA-256)</dt><dd>{checksum}</dd>
+{seal_facts(view.seal)}
 <dt>Shared by</dt><dd>{esc(share.shared_by_email or share.shared_by)}</dd>
 <dt>Shared with</dt><dd>{esc(audience)}</dd>
 <dt>Shared on</dt><dd>{moment(share.shared_at, "")}</dd>

@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from ..core.clock import as_utc, to_text
 from ..core.records import load_packet, lock_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_shares, packets, share_access_log
 from ..errors import InvalidInput, ShareNotFound
@@ -86,6 +87,16 @@ class ShareService:
             )
             if packet.status is PacketStatus.FINALIZED:
                 await self._set_status(work, packet_id, PacketStatus.SHARED)
+            await custody.append(
+                work,
+                packet_id,
+                "shared",
+                share_id=row["id"],
+                shared_with=draft.shared_with,
+                permissions=draft.permissions.value,
+                expires_at=row["expires_at"],
+                password_protected=password_hash is not None,
+            )
             work.emit(
                 "packets.packet.shared",
                 packet_id=packet_id,
@@ -135,6 +146,7 @@ class ShareService:
                 .where(packet_shares.c.id == share_id)
                 .values(revoked_at=now)
             )
+            await custody.append(work, packet_id, "link_revoked", share_id=share_id)
             if (
                 packet.status is PacketStatus.SHARED
                 and await count_active_shares(work, packet_id, now) == 0

@@ -4,6 +4,7 @@ snapshot frozen when it was finalized, and say what does not match."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,8 +13,10 @@ from ..core.filestore import FileStore
 from ..core.records import load_packet_row
 from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody.evidence import packet_evidence
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_versions
+from ..keys.trust import TrustedKeys
 from ..models import PacketVersion, VersionKind, utcnow
 from .history import version_from_row
 from .snapshots import Record, digest_of, load_snapshot_text, packet_record, record_sort_key
@@ -29,6 +32,12 @@ class Verification:
     snapshot_computed: str | None = None
     sealed_version: int | None = None
     problems: list[str] = field(default_factory=list)
+    signed_by: str | None = None
+    signature_valid: bool | None = None
+    trusted: bool = False
+    custody_intact: bool = False
+    custody_head: str | None = None
+    custody_length: int = 0
 
     @property
     def valid(self) -> bool:
@@ -59,10 +68,38 @@ async def sealed_items(work: UnitOfWork, packet_id: str) -> list[Record]:
     return [dict(zip(ITEM_FIELDS, row, strict=True)) for row in rows]
 
 
+@dataclass(frozen=True)
+class SealView:
+    """A sealed packet's seal as a person reading it needs it: the key named, and whether the
+    seal checks (signature, custody log, and the stored contents against the checksum)."""
+
+    key_fingerprint: str | None
+    signed_by: str | None
+    trusted: bool
+    checks: bool
+    problems: list[str]
+
+
+async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) -> SealView | None:
+    """None for a packet that was never sealed."""
+    packet = packet_record(await load_packet_row(work, packet_id))
+    if packet["checksum"] is None:
+        return None
+    evidence = (await packet_evidence(work, packet_id, trusted)).evidence
+    problems = list(evidence.problems)
+    recipe = packet["checksum_recipe"]
+    contents = await sealed_items(work, packet_id)
+    if recipe not in RECIPES or packet_checksum(packet, contents, recipe) != packet["checksum"]:
+        problems.append("the stored contents no longer match the sealed checksum")
+    named = None if evidence.seal is None else evidence.seal.named_key
+    return SealView(named, evidence.signed_by, evidence.trusted, not problems, problems)
+
+
 class IntegrityService:
-    def __init__(self, transactions: Transactions, files: FileStore) -> None:
+    def __init__(self, transactions: Transactions, files: FileStore, trust: TrustedKeys) -> None:
         self.tx = transactions
         self.files = files
+        self.trust = trust
 
     async def verify(self, scope: Scope, packet_id: str) -> Verification:
         async with self.tx.read(scope) as work:
@@ -72,6 +109,7 @@ class IntegrityService:
             digest = None if sealed is None else digest_of(sealed.snapshot_path)
             frozen = None if digest is None else await load_snapshot_text(work, digest)
             stored_count = packet["contents_count"]
+            custody = await packet_evidence(work, packet_id, await self.trust.fingerprints(work))
         result = Verification(
             packet_id=packet_id,
             checksum=packet["checksum"],
@@ -79,21 +117,41 @@ class IntegrityService:
             checked_at=utcnow(),
             sealed_version=None if sealed is None else sealed.version_number,
         )
+        await self._check_checksum(result, packet, contents, stored_count, sealed, digest, frozen)
+        evidence = custody.evidence
+        result.problems.extend(evidence.problems)
+        result.signed_by = evidence.signed_by
+        result.signature_valid = evidence.signature_valid
+        result.trusted = evidence.trusted
+        result.custody_intact = evidence.custody_intact
+        result.custody_head = evidence.chain.head
+        result.custody_length = evidence.chain.length
+        return result
+
+    async def _check_checksum(
+        self,
+        result: Verification,
+        packet: Record,
+        contents: list[Record],
+        stored_count: int,
+        sealed: PacketVersion | None,
+        digest: str | None,
+        frozen: str | None,
+    ) -> None:
         if result.checksum is None:
             result.computed = packet_checksum(packet, contents)
             result.problems.append(
-                f"packet {packet_id} is {packet['status']} and was never finalized: "
+                f"packet {result.packet_id} is {packet['status']} and was never finalized: "
                 "it has no checksum to verify"
             )
-            return result
+            return
         recipe = result.checksum_recipe
         if recipe is None or recipe not in RECIPES:
             result.problems.append(f"the checksum's recipe ({recipe}) is unknown to this shard")
-            return result
+            return
         self._check_rows(result, recipe, packet, contents, stored_count)
         self._check_snapshot(result, recipe, sealed, digest, frozen)
         await self._check_files(result, contents)
-        return result
 
     async def _check_files(self, result: Verification, contents: list[Record]) -> None:
         """The sealed digests say which bytes belong to the packet; the stored bytes must

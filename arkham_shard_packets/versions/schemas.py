@@ -100,3 +100,11 @@ class VerifyOut(BaseModel):
     checksum_recipe: int | None
     snapshot_computed: str | None
     sealed_version: int | None
+    signed_by: str | None = Field(
+        description="fingerprint of the key whose signature on the seal checks"
+    )
+    signature_valid: bool | None = Field(description="null when there is no seal to check")
+    trusted: bool = Field(description="signed by this installation's key or a trusted one")
+    custody_intact: bool
+    custody_head: str | None
+    custody_length: int

@@ -15,6 +15,7 @@ from ..core.lifecycle import EDITABLE, NOT_ARCHIVED
 from ..core.records import load_packet, lock_packet, stored_size
 from ..core.seal import canonical_json
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..models import Packet, PacketVersion, VersionKind
@@ -47,6 +48,13 @@ class VersionService:
                 work, packet_id, NOT_ARCHIVED, "packet {id} is archived; it takes no new versions"
             )
             version = await record_version(work, packet_id, VersionKind.MANUAL, summary)
+            await custody.append(
+                work,
+                packet_id,
+                "version_recorded",
+                version=version.version_number,
+                summary=summary,
+            )
             work.emit(
                 "packets.version.created",
                 packet_id=packet_id,
@@ -83,6 +91,13 @@ class VersionService:
                 work, packet_id, VersionKind.RESTORED, f"restored from version {number}"
             )
             packet = await load_packet(work, packet_id)
+            await custody.append(
+                work,
+                packet_id,
+                "version_restored",
+                from_version=number,
+                version=version.version_number,
+            )
             work.emit(
                 "packets.version.created",
                 packet_id=packet_id,

@@ -22,6 +22,7 @@ from ...errors import InvalidBundle
 from ...models import PacketStatus
 from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
 from .document import PACKET_JSON, BundleDocument, FileRef
+from .evidence import CARRIED_KEYS, CarriedEvidence, json_evidence, read_bag_evidence
 from .inline import load_split
 from .limits import MAX_VERSION, ImportLimits
 from .reader import Digests, check_free, detect_format, extract
@@ -37,6 +38,7 @@ class VerifiedBundle:
     document: BundleDocument
     checksum: str  # recomputed from what the bundle carries
     files: dict[str, Path] = field(default_factory=dict)  # attachment digest -> verified bytes
+    carried: CarriedEvidence = field(default_factory=CarriedEvidence)  # seal, custody log
 
     @property
     def sealed(self) -> bool:
@@ -305,6 +307,8 @@ def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
     problems: list[str] = []
     check_free(dest, 0, limits)
     value, decoded = load_split(path, dest, limits)
+    # the json format's seal and custody sit beside packet.json's members: taken out first
+    members = {key: value.pop(key, None) for key in CARRIED_KEYS} if isinstance(value, dict) else {}
     document = _validate_document(value, problems, limits)
     if document is None:
         raise InvalidBundle(problems)
@@ -329,7 +333,7 @@ def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
                 files[ref.sha256] = target
     if problems:
         raise InvalidBundle(problems)
-    return VerifiedBundle("json", document, checksum, files)
+    return VerifiedBundle("json", document, checksum, files, json_evidence(members))
 
 
 def open_bundle(
@@ -345,4 +349,5 @@ def open_bundle(
     extracted = extract(path, kind, workdir, limits, progress)
     verified = BagCheck(extracted.root, limits, progress, extracted.digests).run()
     verified.kind = kind
+    verified.carried = read_bag_evidence(extracted.root)
     return verified

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,15 +68,17 @@ def write_bag(
     info: Sequence[tuple[str, str]],
     moment: datetime,
     progress: Progress | None = None,
+    tags: Sequence[tuple[str, bytes]] = (),
 ) -> None:
-    """Entries in sorted order: bag-info.txt, bagit.txt, data/..., manifests, tag manifest."""
+    """Entries in sorted order: bag-info.txt, bagit.txt, data/..., manifests, tag manifest;
+    `tags` (more tag files at the bag's root, listed in the tag manifest) where they sort."""
     files = sorted(payload, key=lambda entry: entry.path)
     info_bytes = bag_info(
         [*info, ("Payload-Oxum", payload_oxum(sum(f.size for f in files), len(files)))]
     )
     archive = open_archive(kind, out, root, moment)
     try:
-        _write_entries(archive, files, info_bytes, progress)
+        _write_entries(archive, files, info_bytes, progress, dict(tags))
     except BaseException:
         with contextlib.suppress(Exception):  # the caller discards the partial file
             archive.close()
@@ -85,10 +87,17 @@ def write_bag(
 
 
 def _write_entries(
-    archive: Archive, files: list[PayloadFile], info_bytes: bytes, progress: Progress | None
+    archive: Archive,
+    files: list[PayloadFile],
+    info_bytes: bytes,
+    progress: Progress | None,
+    extra: dict[str, bytes],
 ) -> None:
     archive.add("bag-info.txt", len(info_bytes), _Bytes(info_bytes), True)
     archive.add("bagit.txt", len(BAGIT_TXT), _Bytes(BAGIT_TXT), True)
+    before_data = sorted(name for name in extra if name < "data/")
+    for name in before_data:
+        archive.add(name, len(extra[name]), _Bytes(extra[name]), True)
     sha256: dict[str, str] = {}
     sha512: dict[str, str] = {}
     for entry in files:
@@ -107,6 +116,10 @@ def _write_entries(
     tags["manifest-sha512.txt"] = manifest(sha512)
     for name in ("manifest-sha256.txt", "manifest-sha512.txt"):
         archive.add(name, len(tags[name]), _Bytes(tags[name]), True)
+    for name in sorted(set(extra) - set(before_data)):
+        assert "manifest-sha512.txt" < name < "tagmanifest-sha256.txt", name
+        archive.add(name, len(extra[name]), _Bytes(extra[name]), True)
+    tags.update(extra)
     tag_manifest = manifest({name: hashlib.sha256(data).hexdigest() for name, data in tags.items()})
     archive.add("tagmanifest-sha256.txt", len(tag_manifest), _Bytes(tag_manifest), True)
 
@@ -143,9 +156,11 @@ def write_json(
     document: BundleDocument,
     inline: Sequence[InlineItem],
     progress: Progress | None = None,
+    members: Mapping[str, Any] | None = None,
 ) -> None:
     """One UTF-8 JSON document, keys sorted, one item per line, file bytes as base64 written
-    in chunks into the item's line."""
+    in chunks into the item's line; `members` join packet.json's (all sort after
+    "contents")."""
     marker = f"\u0000inline-{uuid.uuid4().hex}-"
     out.write(b'{"contents":[\n')
     for number, (item, extra) in enumerate(zip(document.contents, inline, strict=True)):
@@ -172,6 +187,7 @@ def write_json(
             out.write(b'"')
             position = at + len(token)
         out.write(b",\n" if number < len(document.contents) - 1 else b"\n")
-    header = document.model_dump(mode="json", exclude={"contents"})
+    header = {**document.model_dump(mode="json", exclude={"contents"}), **(members or {})}
+    assert min(header) > "contents"
     rest = _compact(header)[1:]  # '"format":...,"packet":{...}}'
     out.write(b"]," + rest.encode("utf-8") + b"\n")

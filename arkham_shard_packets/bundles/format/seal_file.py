@@ -1,0 +1,44 @@
+"""packet-seal.json: a sealed packet's signed seal, as a tag file at the bag's root (and under
+`seal` in the json format), checkable with any Ed25519 library:
+
+    {"statement": {...}, "signature": "<base64>", "public_key": "<base64 of the raw key>",
+     "key_fingerprint": "sha256:<hex>"}
+
+The signature covers the statement's canonical JSON bytes (core/seal_statement.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...core.seal_statement import Seal
+from .document import dumps
+
+SEAL_FILE = "packet-seal.json"
+MAX_SEAL_BYTES = 64 * 1024
+
+
+def render_seal(seal: Seal) -> bytes:
+    """Sorted keys, two-space indent, UTF-8, newline at the end (as packet.json)."""
+    return (dumps(seal.as_json()) + "\n").encode("utf-8")
+
+
+def parse_seal(value: Any, problems: list[str]) -> Seal | None:
+    """A seal from packet-seal.json's bytes or the json format's decoded `seal`."""
+    if isinstance(value, bytes):
+        if len(value) > MAX_SEAL_BYTES:
+            problems.append(f"{SEAL_FILE} is larger than {MAX_SEAL_BYTES} bytes")
+            return None
+        try:
+            value = json.loads(value.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            problems.append(f"{SEAL_FILE} is not valid UTF-8 JSON")
+            return None
+    seal = Seal.from_json(value)
+    if seal is None:
+        problems.append(
+            "the seal does not have exactly statement, signature, public_key and "
+            "key_fingerprint (text)"
+        )
+    return seal

@@ -1,0 +1,83 @@
+"""What an import proves beyond fixity and the checksum (format/verify.py): who signed the
+seal, whether this installation trusts that key, and whether the custody chain holds
+(format/evidence.py). A bundle that fails those is refused unless the caller explicitly
+accepts it as unverified; then the packet and its custody log say so."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from ..core.seal_statement import Evidence
+from ..core.unit_of_work import Transactions
+from ..custody.imports import ImportRecord
+from ..db.scope import Scope
+from ..errors import InvalidInput, UnverifiedBundle
+from ..keys.trust import TrustedKeys
+from ..models import MergeMode
+from .format.document import BundleDocument
+from .format.evidence import check_carried
+from .format.verify import VerifiedBundle
+
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def flag_of(value: str | None, name: str) -> bool:
+    """A form field's yes or no."""
+    text = (value or "").strip().lower()
+    if text not in TRUE + FALSE:
+        raise InvalidInput(f"{name} must be true or false")
+    return text in TRUE
+
+
+@dataclass(frozen=True)
+class Proof:
+    bundle: VerifiedBundle
+    evidence: Evidence
+    unverified: bool  # accepted with problems, as the caller asked
+
+    @property
+    def mark(self) -> str:
+        """What the version an unverified import records starts its summary with."""
+        return "UNVERIFIED (its seal or custody log does not check): " if self.unverified else ""
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the answer's `errors` says about the proof."""
+        evidence = self.evidence
+        notes = [f"imported as unverified: {problem}" for problem in evidence.problems]
+        if evidence.signed_by is not None and not evidence.trusted:
+            notes.append(
+                f"the seal is signed by {evidence.signed_by}, a key this installation "
+                "does not trust"
+            )
+        return notes
+
+    def record(
+        self, source: str, mode: MergeMode, document: BundleDocument, count: int
+    ) -> ImportRecord:
+        carried = self.bundle.carried
+        return ImportRecord(
+            source=source,
+            merge_mode=mode.value,
+            bundle_packet_id=document.packet.id,
+            seal=carried.seal,
+            evidence=self.evidence,
+            unverified=self.unverified,
+            contents_imported=count,
+        )
+
+
+async def examine(
+    transactions: Transactions,
+    trust: TrustedKeys,
+    scope: Scope,
+    bundle: VerifiedBundle,
+    allow_unverified: bool,
+) -> Proof:
+    async with transactions.read(scope) as work:
+        trusted = await trust.fingerprints(work)
+    evidence = await asyncio.to_thread(check_carried, bundle.document, bundle.carried, trusted)
+    if evidence.problems and not allow_unverified:
+        raise UnverifiedBundle(evidence.problems)
+    return Proof(bundle, evidence, bool(evidence.problems))

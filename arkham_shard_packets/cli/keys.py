@@ -1,0 +1,90 @@
+"""`arkham-packets keys list|rotate|export`: the installation's signing keys, from its data
+directory and database, with no server running."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.signing import KEY_BYTES, public_key_pem, unb64
+from ..errors import NotFound
+from .bundles import offline_services, run
+from .options import add_database_options
+
+if TYPE_CHECKING:
+    from ..keys.registry import KeyRecord
+
+
+def list_command(args: argparse.Namespace) -> int:
+    async def work() -> int:
+        async with offline_services(args) as services:
+            services.keyring.prepare()
+            keys = await services.keyring.keys()
+        for key in keys:
+            state = "active " if key.active else "retired"
+            print(f"{state}  {key.fingerprint}  {key.created_at.isoformat()}  {key.public_key}")
+        return 0
+
+    return run(work)
+
+
+def rotate_command(args: argparse.Namespace) -> int:
+    async def work() -> int:
+        async with offline_services(args) as services:
+            services.keyring.prepare()
+            old = [key.fingerprint for key in await services.keyring.keys() if key.active]
+            new = await services.keyring.rotate()
+        print(f"active key: {new.fingerprint}")
+        for fingerprint in old:
+            print(f"retired:    {fingerprint} (kept in the registry: its seals still verify)")
+        return 0
+
+    return run(work)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    chosen: list[KeyRecord] = []
+
+    async def work() -> int:
+        async with offline_services(args) as services:
+            services.keyring.prepare()
+            keys = await services.keyring.keys()
+        wanted = args.fingerprint
+        chosen.extend(k for k in keys if (k.fingerprint == wanted if wanted else k.active))
+        if not chosen:
+            raise NotFound(f"no key {wanted} in this installation's registry")
+        return 0
+
+    status = run(work)
+    if status:
+        return status
+    raw = unb64(chosen[0].public_key, KEY_BYTES)
+    assert raw is not None
+    pem = public_key_pem(raw)
+    if args.output:
+        Path(args.output).write_text(pem, encoding="ascii")
+    else:
+        sys.stdout.write(pem)
+    print(chosen[0].fingerprint, file=sys.stderr)
+    return 0
+
+
+def add_key_commands(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="the installation's signing keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    listing = key_commands.add_parser("list", help="every key seals were signed with")
+    listing.set_defaults(handler=list_command)
+    rotate = key_commands.add_parser(
+        "rotate", help="a new active key; the old one stays listed so its seals still verify"
+    )
+    rotate.set_defaults(handler=rotate_command)
+    export = key_commands.add_parser(
+        "export", help="a public key as PEM, for `verify --trust` (default: the active key)"
+    )
+    export.add_argument("fingerprint", nargs="?", help="sha256:<hex> (default: the active key)")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(handler=export_command)
+    for parser in (listing, rotate, export):
+        add_database_options(parser)

@@ -1,0 +1,122 @@
+"""What `arkham-packets verify` says about a bundle whose files and checksum held: who signed
+its seal, whether that is a key the caller trusts, what its custody log proves, in plain words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..bundles.format.verify import VerifiedBundle
+from ..core.custody_chain import LOG_STARTED
+from ..core.seal_statement import Evidence
+
+VALID, INVALID, UNTRUSTED = 0, 1, 3
+
+
+@dataclass
+class Verdict:
+    lines: list[str] = field(default_factory=list)
+    proven: list[str] = field(default_factory=list)
+    unproven: list[str] = field(default_factory=list)
+
+
+def _custody(verdict: Verdict, evidence: Evidence, sealed: bool) -> None:
+    chain = evidence.chain
+    count = f"{chain.length} entr{'y' if chain.length == 1 else 'ies'}"
+    first = chain.entry_at(1)
+    origin = "from the packet's creation" if chain.from_creation else "(not from its creation)"
+    state = "the chain is intact" if chain.intact else "the chain is BROKEN"
+    verdict.lines.append(f"  custody: {count} {origin}; {state}; head {chain.head}")
+    if first is not None and first["event"] == LOG_STARTED:
+        verdict.unproven.append(
+            f"the packet's history before {first['at']}: custody recording began then"
+        )
+    if not chain.intact:
+        return
+    covered = evidence.sealed_length
+    if covered is None:
+        verdict.proven.append(f"the {count} of the custody log chain together unaltered")
+        verdict.unproven.append(
+            "that the custody log is complete: no signature covers it, so it could have been "
+            "rewritten as a whole or cut short"
+            if not sealed
+            else "that the custody log is complete: the seal does not check"
+        )
+        return
+    since = "creation" if chain.from_creation else "first recorded entry"
+    verdict.proven.append(
+        f"the packet's history from its {since} to its seal (custody entries 1 to {covered}) "
+        "is complete and unaltered"
+    )
+    if chain.length > covered:
+        after = (
+            f"entry {chain.length}"
+            if chain.length == covered + 1
+            else f"entries {covered + 1} to {chain.length}"
+        )
+        verdict.lines.append(f"  the seal covers custody entries 1 to {covered}")
+        verdict.proven.append(f"custody {after} chain onto the sealed history unaltered")
+        verdict.unproven.append(
+            f"that the log is complete after the seal: no signature covers {after}, so "
+            "later entries could have been cut off"
+        )
+
+
+def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool) -> None:
+    check = evidence.seal
+    if check is None:
+        return
+    if not check.signature_valid:
+        verdict.lines.append(f"  seal: names key {check.named_key}; the signature does NOT check")
+        verdict.unproven.append("who sealed the packet: its seal's signature does not check")
+        return
+    verdict.lines.append(f"  seal: signed by {check.named_key}; the signature checks")
+    verdict.proven.append(f"the holder of key {check.named_key} signed the seal")
+    if evidence.trusted:
+        verdict.lines.append("  key: trusted (one of the --trust keys)")
+        verdict.proven.append(f"{check.named_key} is a key you trust")
+    elif trust_given:
+        verdict.lines.append("  key: NOT trusted (none of the --trust keys)")
+        verdict.unproven.append(f"that {check.named_key} belongs to anyone you trust")
+    else:
+        verdict.unproven.append(
+            f"who holds {check.named_key}: compare it with the fingerprint the sender "
+            "published, or pass --trust"
+        )
+
+
+def describe(
+    path: Path, bundle: VerifiedBundle, evidence: Evidence, trust_given: bool
+) -> tuple[list[str], int]:
+    """The lines to print and the exit status: 0 all checks hold (and, with --trust, a
+    trusted key signed), 1 something does not check, 3 it checks but no trusted key signed."""
+    document = bundle.document
+    packet = document.packet
+    kind = "json bundle" if bundle.kind == "json" else f"BagIt bag in {bundle.kind}"
+    head = "OK" if not evidence.problems else "files and checksum OK"
+    verdict = Verdict([f"{path}: {head} ({kind}) packet {packet.id} '{packet.name}'"])
+    sealed = bundle.sealed
+    state = "sealed, checksum verified" if sealed else "draft, not sealed"
+    verdict.lines.append(
+        f"  {len(document.contents)} items, {state}; packet checksum {bundle.checksum}"
+    )
+    verdict.proven.append("every file is as the bag's manifests list it")
+    if sealed:
+        verdict.proven.append("the packet's content gives the checksum it was sealed with")
+    else:
+        verdict.unproven.append("who made the packet or that it was ever sealed: it is a draft")
+    _seal(verdict, evidence, trust_given)
+    _custody(verdict, evidence, sealed)
+    lines = verdict.lines
+    lines.extend(f"  proven: {fact}" for fact in verdict.proven)
+    lines.extend(f"  not proven: {fact}" for fact in verdict.unproven)
+    if evidence.problems:
+        lines.extend(f"problem: {problem}" for problem in evidence.problems)
+        count = len(evidence.problems)
+        lines.append(f"{path}: INVALID ({count} problem{'s' if count != 1 else ''})")
+        return lines, INVALID
+    if trust_given and not evidence.trusted:
+        lines.append(f"{path}: UNTRUSTED (it checks, but none of the --trust keys signed it)")
+        return lines, UNTRUSTED
+    return lines, VALID

@@ -1,0 +1,163 @@
+"""The custody log's chain: every entry names the SHA-256 of the entry before it.
+
+An entry is {"seq", "prev", "packet_id", "at", "actor", "event", "details"}: `seq` counts from
+1, `prev` is the hash of entry seq-1 (null for the first), and an entry's hash is the SHA-256
+(lower-case hex) of its canonical JSON, the same canonical JSON as the checksum recipe
+(core/seal.py). The head of a log is the hash of its last entry. An entry that is changed,
+removed or moved breaks the chain at the entry after it, whose `prev` no longer names what
+now comes before; only a signature over the head (the seal, core/seal_statement.py) shows
+that nothing was cut off the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .seal import canonical_json, sha256_hex
+
+CREATED = "created"
+IMPORTED = "imported"
+LOG_STARTED = "log_started"  # the first entry of a packet older than custody recording
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "seq": (int,),
+    "prev": (str, type(None)),
+    "packet_id": (str,),
+    "at": (str,),
+    "actor": (str,),
+    "event": (str,),
+    "details": (dict,),
+}
+SHOWN_PROBLEMS = 20
+EMPTY_LOG = "the custody log is empty"
+
+Entry = dict[str, Any]
+
+
+def entry_hash(entry: Entry) -> str:
+    return sha256_hex(canonical_json(entry))
+
+
+def new_entry(
+    seq: int,
+    prev: str | None,
+    packet_id: str,
+    at: str,
+    actor: str,
+    event: str,
+    details: dict[str, Any],
+) -> Entry:
+    return {
+        "seq": seq,
+        "prev": prev,
+        "packet_id": packet_id,
+        "at": at,
+        "actor": actor,
+        "event": event,
+        "details": details,
+    }
+
+
+def parse_entry(text: str) -> Entry | None:
+    """The entry a line of the log holds, or None when it is not one."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or set(value) != set(FIELD_TYPES):
+        return None
+    for name, types in FIELD_TYPES.items():
+        if not isinstance(value[name], types) or isinstance(value[name], bool):
+            return None
+    return value
+
+
+@dataclass
+class ChainCheck:
+    """A checked log. It keeps each entry's text and hash, not the parsed entries: a log of
+    many thousand entries costs their text, and an entry is parsed again when asked for."""
+
+    texts: Sequence[str]
+    hashes: list[str]  # of each entry's canonical JSON (of its raw text if it is none)
+    problems: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # imports accepted unverified
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def length(self) -> int:
+        return len(self.texts)
+
+    @property
+    def head(self) -> str | None:
+        return self.hashes[-1] if self.hashes else None
+
+    @property
+    def from_creation(self) -> bool:
+        first = self.entry_at(1)
+        return first is not None and first["event"] == CREATED
+
+    def entry_at(self, seq: int) -> Entry | None:
+        return parse_entry(self.texts[seq - 1]) if 1 <= seq <= len(self.texts) else None
+
+    def hash_at(self, seq: int) -> str | None:
+        return self.hashes[seq - 1] if 1 <= seq <= len(self.hashes) else None
+
+
+def _unverified_mark(seq: int, entry: Entry) -> str | None:
+    """An import accepted although its seal or chain did not check stays on record as such
+    in the log, wherever the log goes."""
+    if entry["event"] != IMPORTED or entry["details"].get("unverified") is not True:
+        return None
+    reasons = entry["details"].get("problems")
+    shown = "; ".join(map(str, reasons)) if isinstance(reasons, list) else ""
+    return f"custody entry {seq} records an import accepted unverified at {entry['at']}" + (
+        f" ({shown})" if shown else ""
+    )
+
+
+def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
+    """Every entry well formed, numbered 1..n in order, naming its predecessor's hash, and
+    about this packet (an `imported` entry may name the id its packet took on import)."""
+    check = ChainCheck(texts, [])
+    problems: list[str] = []
+    if not texts:
+        problems.append(EMPTY_LOG)
+    previous_packet: str | None = None
+    last: Entry | None = None
+    for seq, text in enumerate(texts, start=1):
+        prev = check.hashes[-1] if check.hashes else None
+        last = entry = parse_entry(text)
+        check.hashes.append(sha256_hex(text) if entry is None else entry_hash(entry))
+        if entry is None:
+            problems.append(f"custody entry {seq} is not a well-formed entry")
+            previous_packet = None
+            continue
+        if entry["seq"] != seq:
+            problems.append(
+                f"custody entry {seq} is numbered {entry['seq']}: "
+                "entries were removed, added or reordered"
+            )
+        if entry["prev"] != prev:
+            problems.append(
+                f"custody entry {seq} does not chain onto "
+                + (f"entry {seq - 1}" if seq > 1 else "nothing (it is the first)")
+                + ": an entry before it was changed, removed or reordered"
+            )
+        renamed = entry["event"] == IMPORTED
+        if previous_packet is not None and entry["packet_id"] != previous_packet and not renamed:
+            problems.append(f"custody entry {seq} is about another packet")
+        previous_packet = entry["packet_id"]
+        mark = _unverified_mark(seq, entry)
+        if mark is not None:
+            check.unverified.append(mark)
+    if last is not None and last["packet_id"] != packet_id:
+        problems.append(f"the custody log ends with an entry about another packet than {packet_id}")
+    check.problems = problems[:SHOWN_PROBLEMS]
+    if len(problems) > SHOWN_PROBLEMS:
+        check.problems.append(f"and {len(problems) - SHOWN_PROBLEMS} more custody problems")
+    return check

@@ -1,0 +1,255 @@
+"""The signed seal: a statement of what was sealed, when, by whom and under which custody log
+head, signed with the installation's Ed25519 key over the statement's canonical JSON bytes
+(the canonical JSON of the checksum recipe, core/seal.py).
+
+    {"format": "arkham-packet-seal/1", "packet_id", "version", "checksum", "checksum_recipe",
+     "finalized_at", "finalized_by", "key_fingerprint", "custody_head", "custody_length"}
+
+`custody_head` is the hash of entry `custody_length` of the packet's custody log, the entry
+that records the finalize (core/custody_chain.py): the signature covers the packet's whole
+history up to its seal. Checking a seal, wherever it is (stored, in a bundle), is `check_seal`;
+`check_evidence` adds the custody chain and the trust in the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .custody_chain import ChainCheck, check_chain
+from .seal import canonical_json
+from .signing import (
+    KEY_BYTES,
+    SIGNATURE_BYTES,
+    fingerprint_of,
+    signature_checks,
+    unb64,
+)
+
+STATEMENT_FORMAT = "arkham-packet-seal/1"
+STATEMENT_FIELDS = (
+    "format",
+    "packet_id",
+    "version",
+    "checksum",
+    "checksum_recipe",
+    "finalized_at",
+    "finalized_by",
+    "key_fingerprint",
+    "custody_head",
+    "custody_length",
+)
+
+
+def statement_bytes(statement: Any) -> bytes:
+    """What the signature covers. Raises ValueError for what JSON can't carry (NaN)."""
+    return canonical_json(statement).encode("utf-8")
+
+
+def _signs(public_key: bytes, signature: bytes, statement: Any) -> bool:
+    try:
+        message = statement_bytes(statement)
+    except (TypeError, ValueError):
+        return False
+    return signature_checks(public_key, signature, message)
+
+
+def seal_statement(
+    *,
+    packet_id: str,
+    version: int,
+    checksum: str,
+    checksum_recipe: int,
+    finalized_at: str,
+    finalized_by: str,
+    key_fingerprint: str,
+    custody_head: str,
+    custody_length: int,
+) -> dict[str, Any]:
+    return {
+        "format": STATEMENT_FORMAT,
+        "packet_id": packet_id,
+        "version": version,
+        "checksum": checksum,
+        "checksum_recipe": checksum_recipe,
+        "finalized_at": finalized_at,
+        "finalized_by": finalized_by,
+        "key_fingerprint": key_fingerprint,
+        "custody_head": custody_head,
+        "custody_length": custody_length,
+    }
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A statement with its signature and the public key to check it, as the shard stores it
+    and as a bundle carries it (packet-seal.json)."""
+
+    statement: Any
+    signature: str
+    public_key: str
+    key_fingerprint: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "statement": self.statement,
+            "signature": self.signature,
+            "public_key": self.public_key,
+            "key_fingerprint": self.key_fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Seal | None:
+        if not isinstance(value, dict) or set(value) != {
+            "statement",
+            "signature",
+            "public_key",
+            "key_fingerprint",
+        }:
+            return None
+        texts = (value["signature"], value["public_key"], value["key_fingerprint"])
+        if not all(isinstance(text, str) for text in texts):
+            return None
+        return cls(value["statement"], *texts)
+
+
+@dataclass(frozen=True)
+class SealedFacts:
+    """What the packet itself says about its seal. `version` None is not compared (a seal
+    imported over a local history numbers its version as the sealer did)."""
+
+    checksum: str | None
+    checksum_recipe: int | None
+    finalized_at: str | None
+    version: int | None
+
+
+@dataclass
+class SealCheck:
+    named_key: str  # the fingerprint the seal names
+    signature_valid: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def signed_by(self) -> str | None:
+        """Who signed, when the signature proves it."""
+        return self.named_key if self.signature_valid else None
+
+
+def _statement_problems(statement: Any) -> list[str]:
+    if not isinstance(statement, dict) or set(statement) != set(STATEMENT_FIELDS):
+        return ["the seal's statement does not have the seal's fields"]
+    if statement["format"] != STATEMENT_FORMAT:
+        return [f"the seal's statement is not in the format {STATEMENT_FORMAT}"]
+    for name in ("version", "checksum_recipe", "custody_length"):
+        if not isinstance(statement[name], int) or isinstance(statement[name], bool):
+            return [f"the seal's statement has no whole number {name}"]
+    return []
+
+
+def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck) -> SealCheck:
+    named = seal.key_fingerprint
+    public_key = unb64(seal.public_key, KEY_BYTES)
+    signature = unb64(seal.signature, SIGNATURE_BYTES)
+    named_right = public_key is not None and fingerprint_of(public_key) == named
+    signs = (
+        public_key is not None
+        and signature is not None
+        and _signs(public_key, signature, seal.statement)
+    )
+    check = SealCheck(named, named_right and signs)
+    problems = check.problems
+    if public_key is None:
+        problems.append("the seal's public key is not the base64 of a 32-byte Ed25519 key")
+    elif not named_right:
+        problems.append(f"the seal's public key does not have the fingerprint it names ({named})")
+    if signature is None:
+        problems.append("the seal's signature is not the base64 of a 64-byte Ed25519 signature")
+    elif public_key is not None and not signs:
+        problems.append(
+            "the seal's signature does not check against its key: "
+            "the statement or the signature was changed"
+        )
+    statement = seal.statement
+    shape = _statement_problems(statement)
+    if shape:
+        problems.extend(shape)
+        return check
+    if statement["key_fingerprint"] != named:
+        problems.append("the seal's statement names another key than the seal")
+    for name, expected in (
+        ("checksum", facts.checksum),
+        ("checksum_recipe", facts.checksum_recipe),
+        ("finalized_at", facts.finalized_at),
+        ("version", facts.version),
+    ):
+        if (name != "version" or expected is not None) and statement[name] != expected:
+            problems.append(
+                f"the seal's statement says {name} {statement[name]!r}, the packet {expected!r}"
+            )
+    length = statement["custody_length"]
+    head = chain.hash_at(length)
+    if head is None:
+        problems.append(
+            f"the seal covers custody entries 1 to {length}, the log holds {chain.length}"
+        )
+    elif head != statement["custody_head"]:
+        problems.append(
+            f"the custody log up to entry {length} is not the one that was sealed "
+            f"(its head is {head}, the seal names {statement['custody_head']})"
+        )
+    else:
+        entry = chain.entry_at(length)
+        if entry is not None and entry["packet_id"] != statement["packet_id"]:
+            problems.append("the seal is about another packet than its custody log")
+    return check
+
+
+@dataclass
+class Evidence:
+    """What a packet's seal and custody log prove, wherever they were read from."""
+
+    chain: ChainCheck
+    seal: SealCheck | None  # None: nothing sealed, or no seal to check
+    trusted: bool
+    problems: list[str]
+    sealed_length: int | None = None  # the custody entries a seal that checks covers
+
+    @property
+    def signed_by(self) -> str | None:
+        return None if self.seal is None else self.seal.signed_by
+
+    @property
+    def signature_valid(self) -> bool | None:
+        return None if self.seal is None else self.seal.signature_valid
+
+    @property
+    def custody_intact(self) -> bool:
+        return self.chain.intact
+
+
+def check_evidence(
+    custody: Sequence[str],
+    packet_id: str,
+    seal: Seal | None,
+    facts: SealedFacts | None,
+    trusted: Collection[str],
+) -> Evidence:
+    """`facts` None: the packet is not sealed, so there must be no seal either."""
+    chain = check_chain(custody, packet_id)
+    problems = [*chain.problems, *chain.unverified]
+    checked = None
+    if facts is None:
+        if seal is not None:
+            problems.append("there is a seal, but the packet is not sealed")
+    elif seal is None:
+        problems.append("the packet is sealed but has no signed seal")
+    else:
+        checked = check_seal(seal, facts, chain)
+        problems.extend(checked.problems)
+    signer = None if checked is None else checked.signed_by
+    evidence = Evidence(chain, checked, signer is not None and signer in trusted, problems)
+    if checked is not None and not checked.problems and seal is not None:
+        evidence.sealed_length = seal.statement["custody_length"]
+    return evidence

@@ -1,0 +1,167 @@
+"""A packet's custody log: appending an entry in the unit of work of the change it records,
+and reading the log back. The chain itself (entries, hashes, checks) is core/custody_chain.py.
+
+Appends to one packet's log are serialized by the packet's row lock, which every change holds
+already and which an append takes if its caller does not (a share link's use, an export).
+Entries are never changed or removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+
+from ..core.clock import now_text
+from ..core.custody_chain import ChainCheck, new_entry
+from ..core.seal import canonical_json, sha256_hex
+from ..core.unit_of_work import UnitOfWork
+from ..db.tables import packet_custody, packets
+from ..errors import PacketNotFound
+
+INSERT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Head:
+    chain: int
+    position: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    position: int
+    text: str
+    sha256: str  # as stored beside it: what the next append named as `prev`
+
+
+async def _lock_packet(work: UnitOfWork, packet_id: str) -> None:
+    statement = (
+        work.scope.select(packets, packets.c.id).where(packets.c.id == packet_id).with_for_update()
+    )
+    if (await work.conn.execute(statement)).first() is None:
+        raise PacketNotFound(packet_id)
+
+
+async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
+    statement = (
+        work.scope.select(
+            packet_custody,
+            packet_custody.c.chain,
+            packet_custody.c.position,
+            packet_custody.c.entry_sha256,
+        )
+        .where(packet_custody.c.packet_id == packet_id)
+        .order_by(packet_custody.c.chain.desc(), packet_custody.c.position.desc())
+        .limit(1)
+    )
+    row = (await work.conn.execute(statement)).first()
+    return None if row is None else Head(*row)
+
+
+async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:
+    """Record `event` by the work's actor as the next entry of the packet's log."""
+    await _lock_packet(work, packet_id)
+    head = await current_head(work, packet_id)
+    return await _write(work, packet_id, head, 1, event, details)
+
+
+async def append_to_carried(
+    work: UnitOfWork,
+    packet_id: str,
+    carried: ChainCheck,
+    event: str,
+    **details: Any,
+) -> Head:
+    """Start the packet's log anew with a log an import carried (each entry as it came, its
+    hash that of its canonical JSON), then record `event` after it. A log the packet had
+    before stays, superseded: the new entry names its head."""
+    await _lock_packet(work, packet_id)
+    before = await current_head(work, packet_id)
+    chain = 1 if before is None else before.chain + 1
+    rows = [
+        work.scope.row(
+            packet_id=packet_id,
+            chain=chain,
+            position=position,
+            entry=text,
+            entry_sha256=digest,
+        )
+        for position, (text, digest) in enumerate(
+            zip(carried.texts, carried.hashes, strict=True), start=1
+        )
+    ]
+    for start in range(0, len(rows), INSERT_BATCH):
+        await work.conn.execute(insert(packet_custody), rows[start : start + INSERT_BATCH])
+    if before is not None:
+        details["superseded"] = {
+            "chain": before.chain,
+            "head": before.sha256,
+            "entries": before.position,
+        }
+    last = Head(chain, len(rows), carried.hashes[-1]) if rows else None
+    return await _write(work, packet_id, last, chain, event, details)
+
+
+async def _write(
+    work: UnitOfWork,
+    packet_id: str,
+    after: Head | None,
+    chain: int,
+    event: str,
+    details: dict[str, Any],
+) -> Head:
+    """The entry after `after` (the first of `chain` when None)."""
+    if after is not None:
+        chain = after.chain
+    position = 1 if after is None else after.position + 1
+    entry = new_entry(
+        position,
+        None if after is None else after.sha256,
+        packet_id,
+        now_text(),
+        work.scope.actor,
+        event,
+        details,
+    )
+    text = canonical_json(entry)
+    digest = sha256_hex(text)
+    await work.conn.execute(
+        insert(packet_custody).values(
+            work.scope.row(
+                packet_id=packet_id,
+                chain=chain,
+                position=position,
+                entry=text,
+                entry_sha256=digest,
+            )
+        )
+    )
+    return Head(chain, position, digest)
+
+
+async def read_chains(work: UnitOfWork, packet_id: str) -> dict[int, list[StoredEntry]]:
+    """Every chain of the packet's log by number, entries in order; the highest is current."""
+    statement = (
+        work.scope.select(
+            packet_custody,
+            packet_custody.c.chain,
+            packet_custody.c.position,
+            packet_custody.c.entry,
+            packet_custody.c.entry_sha256,
+        )
+        .where(packet_custody.c.packet_id == packet_id)
+        .order_by(packet_custody.c.chain, packet_custody.c.position)
+    )
+    chains: dict[int, list[StoredEntry]] = {}
+    for chain, position, text, digest in await work.conn.execute(statement):
+        chains.setdefault(chain, []).append(StoredEntry(position, text, digest))
+    return chains
+
+
+async def read_log(work: UnitOfWork, packet_id: str) -> list[str]:
+    """The packet's current log, as an export carries it."""
+    chains = await read_chains(work, packet_id)
+    return [entry.text for entry in chains[max(chains)]] if chains else []

@@ -1,0 +1,39 @@
+"""GET /{id}/custody: a packet's custody log, in order, with its head and whether it checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ..deps import PacketId, ScopeDep, ServicesDep
+from ..routing import PacketsRoute, error_responses
+from .schemas import CustodyOut, SupersededOut
+
+router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
+
+LOG_PAGE_MAX = 10_000
+
+
+@router.get("/{packet_id}/custody", response_model=CustodyOut)
+async def custody_log(
+    packet_id: PacketId,
+    services: ServicesDep,
+    scope: ScopeDep,
+    limit: Annotated[int | None, Query(ge=1, le=LOG_PAGE_MAX)] = None,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> CustodyOut:
+    """Every entry records an event of the packet's life, by whom and when, and the SHA-256
+    of the entry before it: a changed, removed or reordered entry breaks the chain."""
+    report = await services.custody.log(scope, packet_id)
+    chain = report.evidence.chain
+    return CustodyOut(
+        packet_id=packet_id,
+        entries=report.shown(limit, offset),
+        length=chain.length,
+        head=chain.head,
+        intact=chain.intact,
+        from_creation=chain.from_creation,
+        problems=report.problems,
+        superseded=[SupersededOut.model_validate(s.__dict__) for s in report.superseded],
+    )

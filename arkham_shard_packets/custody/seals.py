@@ -1,0 +1,97 @@
+"""Signed seals: signing one at finalize, storing one an import carried in, reading them back.
+
+Finalize records the seal in the custody log (`finalized`), then signs a statement naming that
+entry as the log's head (core/seal_statement.py); the statement's canonical JSON, the signature
+and the public key are stored with the sealed version, so the seal can be checked and exported
+without the private key, and every export of the packet carries the same seal.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import insert
+
+from ..core.clock import now_text
+from ..core.seal import RECIPE_VERSION, canonical_json
+from ..core.seal_statement import Seal, seal_statement, statement_bytes
+from ..core.signing import b64
+from ..core.unit_of_work import UnitOfWork
+from ..db.tables import packet_seals
+from ..keys.keyring import Keyring
+from .log import append
+
+SIGNED = "signed"
+IMPORTED = "imported"
+
+
+class Sealer:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    async def seal(
+        self, work: UnitOfWork, packet_id: str, version: int, checksum: str, finalized_at: str
+    ) -> Seal:
+        """Inside finalize's unit of work, after the sealed version is recorded."""
+        key = await self.keyring.signer(work)
+        head = await append(
+            work,
+            packet_id,
+            "finalized",
+            version=version,
+            checksum=checksum,
+            checksum_recipe=RECIPE_VERSION,
+            key_fingerprint=key.fingerprint,
+        )
+        statement = seal_statement(
+            packet_id=packet_id,
+            version=version,
+            checksum=checksum,
+            checksum_recipe=RECIPE_VERSION,
+            finalized_at=finalized_at,
+            finalized_by=work.scope.actor,
+            key_fingerprint=key.fingerprint,
+            custody_head=head.sha256,
+            custody_length=head.position,
+        )
+        seal = Seal(
+            statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
+        )
+        await store_seal(work, packet_id, version, seal, SIGNED)
+        return seal
+
+
+async def store_seal(
+    work: UnitOfWork, packet_id: str, version: int, seal: Seal, origin: str
+) -> None:
+    await work.conn.execute(
+        insert(packet_seals).values(
+            work.scope.row(
+                packet_id=packet_id,
+                version_number=version,
+                statement=canonical_json(seal.statement),
+                signature=seal.signature,
+                public_key=seal.public_key,
+                key_fingerprint=seal.key_fingerprint,
+                origin=origin,
+                created_at=now_text(),
+            )
+        )
+    )
+
+
+async def load_seal(work: UnitOfWork, packet_id: str, version: int) -> tuple[Seal, str] | None:
+    """The seal stored with the version and where it came from (SIGNED or IMPORTED)."""
+    row = await work.first(
+        work.scope.select(packet_seals).where(
+            packet_seals.c.packet_id == packet_id, packet_seals.c.version_number == version
+        )
+    )
+    if row is None:
+        return None
+    try:
+        statement = json.loads(row["statement"])
+    except ValueError:
+        statement = row["statement"]  # the check says it is not a statement
+    seal = Seal(statement, row["signature"], row["public_key"], row["key_fingerprint"])
+    return seal, row["origin"]

@@ -1,0 +1,27 @@
+"""GET /keys: the public keys this installation signs seals with. Registered before the
+`/{packet_id}` routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ..deps import ServicesDep, get_scope
+from ..routing import PacketsRoute, error_responses
+from .schemas import KeyOut, KeysOut
+
+router = APIRouter(route_class=PacketsRoute)
+
+
+# The keys are the installation's, not a tenant's: the scope only asks who calls, as on every
+# route but /health and the share links (ARKHAM_PACKETS_REQUIRE_USER).
+@router.get(
+    "/keys",
+    response_model=KeysOut,
+    responses=error_responses(503),
+    dependencies=[Depends(get_scope)],
+)
+async def list_keys(services: ServicesDep) -> KeysOut:
+    """Every key a seal made here names, oldest first; the active one signs new seals. A key
+    and its fingerprint are public: publish the fingerprint so recipients can check seals."""
+    records = await services.keyring.keys()
+    return KeysOut(keys=[KeyOut.model_validate(record) for record in records])
