@@ -64,6 +64,11 @@ TAGS = [
     {"name": "bundles", "description": "Export (BagIt zip or tar.gz, json), download, import."},
     {"name": "events", "description": "The durable feed of every change."},
     {"name": "batch", "description": "Bulk finalize and archive, in the Frame's shape."},
+    {
+        "name": "custody",
+        "description": "Who sealed a packet and what happened to it since: the installation's "
+        "signing keys and each packet's hash-chained custody log.",
+    },
 ]
 
 # Operations a producer's answer does not make available: an item has no file until one is

@@ -32,7 +32,8 @@ from .bodies import (
     replayed,
 )
 from .core.bounds import json_problem
-from .errors import DatabaseUnavailable, PacketsError, PayloadTooLarge, outage_of
+from .core.outages import outage_of
+from .errors import DatabaseUnavailable, PacketsError, PayloadTooLarge
 
 logger = logging.getLogger(__name__)
 

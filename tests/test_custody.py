@@ -54,7 +54,9 @@ async def a_sealed_history(client: httpx.AsyncClient, users: Users) -> tuple[str
     await client.delete(f"{API}/{pid}/contents/{spare['id']}", headers=bob)
     await client.post(f"{API}/{pid}/versions/2/restore")
     edit = (
-        await client.post(f"{API}/{pid}/share", json={"shared_with": "bob", "permissions": "edit"})
+        await client.post(
+            f"{API}/{pid}/share", json={"shared_with": "bob@example.org", "permissions": "edit"}
+        )
     ).json()
     added = await client.post(
         f"{API}/shared/{edit['access_token']}/contents",

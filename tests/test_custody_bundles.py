@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 
 from .bundle_helpers import database_rows, export, leftover_files
 from .conftest import add_item, make_packet
@@ -288,8 +288,9 @@ async def test_a_forged_bundle_signed_by_an_unknown_key_is_not_trusted(
     broken = create_app(
         HostConfig(data_dir=tmp_path / "d2", database_url=f"sqlite:///{tmp_path / 'd2.db'}")
     )
-    async with broken.router.lifespan_context(broken):
-        assert broken.state.frame.shards == {}  # a trusted key that can't be read stops it
+    with pytest.raises(ShardsFailed, match="nope"):  # a trusted key that can't be read
+        async with broken.router.lifespan_context(broken):
+            pass
     monkeypatch.setenv("ARKHAM_PACKETS_TRUSTED_KEYS", f" {forger_fingerprint} , {ours}")
     other = create_app(
         HostConfig(data_dir=tmp_path / "d3", database_url=f"sqlite:///{tmp_path / 'd3.db'}")

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 
 from .bundle_helpers import export, packet_with_files
 from .conftest import add_item, make_packet
@@ -210,11 +210,9 @@ async def test_a_missing_configured_key_stops_the_shard_from_loading(
 ) -> None:
     monkeypatch.setenv("ARKHAM_PACKETS_SIGNING_KEY_FILE", str(tmp_path / "nowhere.pem"))
     app = create_app(HostConfig(data_dir=tmp_path / "data", database_url=database_url))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
-        assert (await http.get("/api/health")).json()["shards"] == []
+    with pytest.raises(ShardsFailed, match=r"nowhere\.pem"):
+        async with app.router.lifespan_context(app):
+            pass
 
 
 def readme_code(heading: str) -> dict[str, Any]:
@@ -286,7 +284,7 @@ async def test_a_server_that_signs_and_checks_nothing_never_loads_cryptography(
     probe = (
         "import asyncio, sys, httpx\n"
         "from pathlib import Path\n"
-        "from arkham_shard_packets.host.app import HostConfig, create_app\n"
+        "from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app\n"
         "async def main():\n"
         "    app = create_app(HostConfig(data_dir=Path(sys.argv[1]), database_url=sys.argv[2]))\n"
         "    transport = httpx.ASGITransport(app=app)\n"

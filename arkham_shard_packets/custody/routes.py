@@ -10,21 +10,30 @@ from ..deps import PacketId, ScopeDep, ServicesDep
 from ..routing import PacketsRoute, error_responses
 from .schemas import CustodyOut, SupersededOut
 
-router = APIRouter(route_class=PacketsRoute, responses=error_responses(404))
+router = APIRouter(route_class=PacketsRoute, tags=["custody"], responses=error_responses(404))
 
 LOG_PAGE_MAX = 10_000
 
 
-@router.get("/{packet_id}/custody", response_model=CustodyOut)
+@router.get(
+    "/{packet_id}/custody", response_model=CustodyOut, summary="Read a packet's custody log"
+)
 async def custody_log(
     packet_id: PacketId,
     services: ServicesDep,
     scope: ScopeDep,
-    limit: Annotated[int | None, Query(ge=1, le=LOG_PAGE_MAX)] = None,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=LOG_PAGE_MAX, description="At most this many entries (default: all)"),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Entries to skip from the first")
+    ] = 0,
 ) -> CustodyOut:
     """Every entry records an event of the packet's life, by whom and when, and the SHA-256
-    of the entry before it: a changed, removed or reordered entry breaks the chain."""
+    of the entry before it: a changed, removed or reordered entry breaks the chain. The answer
+    gives the head hash, the length, whether the chain checks (`intact`, with `problems`) and
+    whether it starts at the packet's creation; 404 for a packet the caller can't see."""
     report = await services.custody.log(scope, packet_id)
     chain = report.evidence.chain
     return CustodyOut(
