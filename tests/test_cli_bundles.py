@@ -11,6 +11,7 @@ from pathlib import Path
 
 import bagit
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from .bundle_helpers import assert_same_but_custody, file_bytes, packet_with_files
@@ -121,3 +122,18 @@ def test_the_command_line_starts_without_the_database_or_the_web() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_verify_without_room_to_unpack_says_so_in_one_line(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packet = await packet_with_files(client)
+    await client.post(f"/api/packets/{packet['id']}/finalize")
+    exported = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "zip"})
+    bundle = tmp_path / "b.zip"
+    bundle.write_bytes((await client.get(exported.json()["download_url"])).content)
+    monkeypatch.setenv("ARKHAM_PACKETS_IMPORT_MIN_FREE_BYTES", str(2**62))
+    done = await cli("", tmp_path, "verify", str(bundle), "--quiet")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("arkham-packets: error: not enough free disk space"), done.stderr
+    assert "Traceback" not in done.stderr and "INVALID" not in done.stdout

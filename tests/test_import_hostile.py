@@ -383,3 +383,19 @@ async def test_attribution_is_a_claim_and_the_importer_is_recorded(
         "as the bundle claims (not verified): created by the-director"
         in (version["changes_summary"])
     )
+    # ... and the share viewer shows the bundle's account as a claim, beside the import
+    shared = await client.post(
+        f"/api/packets/{body['packet_id']}/share", json={"shared_with": "public"}, headers=as_alice
+    )
+    assert shared.status_code == 201, shared.text
+    page = (await client.get(shared.json()["share_url"])).text
+    assert "Created (as the bundle claims)" in page
+    assert "the-director" in page and "not checked here" in page
+    assert f"by {alice.id}, from upload:b.json" in page
+
+
+async def test_a_packet_made_here_shows_who_created_it(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    shared = await client.post(f"/api/packets/{packet['id']}/share", json={"shared_with": "public"})
+    page = (await client.get(shared.json()["share_url"])).text
+    assert "<dt>Created</dt>" in page and "as the bundle claims" not in page

@@ -152,6 +152,10 @@ def verify_command(args: argparse.Namespace) -> int:
             bundle = open_bundle(path, Path(workdir), limits, bar.update)
         except InvalidBundle as error:
             problems = error.problems
+        except (PacketsError, OSError) as error:  # e.g. no room to unpack it: not a verdict
+            detail = error.detail if isinstance(error, PacketsError) else str(error)
+            print(f"arkham-packets: error: {detail}", file=sys.stderr)
+            return 2
         else:
             problems = []
     if problems:

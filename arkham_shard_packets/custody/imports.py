@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from ..core.custody_chain import IMPORTED
+from ..core.custody_chain import IMPORTED, parse_entry
 from ..core.seal_statement import Evidence, Seal
 from ..core.unit_of_work import UnitOfWork
+from ..db.tables import packet_custody
 from .log import append, append_to_carried
 from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import store_seal
@@ -74,3 +75,19 @@ async def record_import(
         await append(work, packet_id, IMPORTED, **details)
     if sealed_version is not None and record.seal is not None:
         await store_seal(work, packet_id, sealed_version, record.seal, IMPORTED_SEAL)
+
+
+async def last_import(work: UnitOfWork, packet_id: str) -> dict[str, Any] | None:
+    """The packet's latest import entry in its current log, or None if it was made here."""
+    statement = (
+        work.scope.select(packet_custody, packet_custody.c.entry)
+        .where(
+            packet_custody.c.packet_id == packet_id,
+            # entries are canonical JSON: the event is written exactly so
+            packet_custody.c.entry.contains(f'"event":"{IMPORTED}"'),
+        )
+        .order_by(packet_custody.c.chain.desc(), packet_custody.c.position.desc())
+        .limit(1)
+    )
+    text = await work.conn.scalar(statement)
+    return None if text is None else parse_entry(text)

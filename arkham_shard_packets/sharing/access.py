@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import insert, select
 
@@ -25,6 +25,7 @@ from ..core.filestore import FileStore
 from ..core.records import RowLike, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
+from ..custody.imports import last_import
 from ..db.scope import Scope
 from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..errors import (
@@ -84,6 +85,7 @@ class SharedPacket:
     contents: list[PacketContent]
     comments: list[PacketComment]
     seal: SealView | None = None  # on the viewer page
+    origin: dict[str, Any] | None = None  # the custody entry of its latest import, if any
 
 
 @dataclass
@@ -285,6 +287,7 @@ class ShareAccessService:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""
         shown = await self._snapshot(work, share)
         shown.seal = await seal_view(work, share.packet_id, await self.trust.fingerprints(work))
+        shown.origin = await last_import(work, share.packet_id)
         return shown
 
     @staticmethod

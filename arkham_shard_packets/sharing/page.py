@@ -9,9 +9,10 @@ from __future__ import annotations
 import html
 import urllib.parse
 from datetime import datetime
+from typing import Any
 
 from ..core.clock import to_text, utc_text
-from ..models import PacketComment, PacketContent, SharePermission
+from ..models import Packet, PacketComment, PacketContent, SharePermission
 from ..versions.integrity import SealView
 from .access import SharedPacket
 from .schemas import PUBLIC
@@ -224,6 +225,29 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
     return f'<section aria-labelledby="comments">{heading}\n{listed}\n{form}</section>'
 
 
+def origin_facts(packet: Packet, origin: dict[str, Any] | None) -> str:
+    """For an imported packet: who imported it, and what the bundle claims of its making,
+    shown as a claim (only a seal that checks proves anything about it)."""
+    if origin is None:
+        return (
+            f"<dt>Created</dt><dd>{moment(packet.created_at, '')} by {esc(packet.created_by)}</dd>"
+        )
+    details = origin.get("details") or {}
+    imported_at = datetime.fromisoformat(str(origin["at"]))
+    warning = (
+        " <strong>Imported unverified:</strong> its seal or custody log did not check."
+        if details.get("unverified")
+        else ""
+    )
+    return (
+        f"<dt>Imported</dt><dd>{moment(imported_at, '')} by {esc(origin['actor'])}, from "
+        f"{esc(details.get('source', 'a bundle'))}.{warning}</dd>\n"
+        "<dt>Created (as the bundle claims)</dt>"
+        f"<dd>{moment(packet.created_at, '')} by {esc(packet.created_by)}: the bundle's own "
+        "account, not checked here</dd>"
+    )
+
+
 def seal_facts(seal: SealView | None) -> str:
     """Who sealed the packet (the key's fingerprint) and whether the seal checks."""
     if seal is None:
@@ -268,6 +292,7 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 <dt>Status</dt><dd><span class="status">{esc(packet.status.value)}</span></dd>
 <dt>Version</dt><dd>{esc(packet.version)}</dd>
 <dt>Checksum (SHA-256)</dt><dd>{checksum}</dd>
+{origin_facts(packet, view.origin)}
 {seal_facts(view.seal)}
 <dt>Shared by</dt><dd>{esc(share.shared_by_email or share.shared_by)}</dd>
 <dt>Shared with</dt><dd>{esc(audience)}</dd>
