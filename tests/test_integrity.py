@@ -269,11 +269,13 @@ async def test_stored_rows_and_snapshot_records_give_the_same_checksum(
 
 
 def readme_snippet() -> dict[str, Any]:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Checksum recipe", 1)[1]
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "versions.md").read_text(
+        encoding="utf-8"
+    )
+    section = readme.split("## Checksum recipe", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/versions.md", "exec"), namespace)
     return namespace
 
 
