@@ -273,7 +273,7 @@ def readme_snippet() -> dict[str, Any]:
         encoding="utf-8"
     )
     section = readme.split("## Checksum recipe", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = section.split("```python", 1)[1].split("\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
     exec(compile(code, "docs/versions.md", "exec"), namespace)
     return namespace
