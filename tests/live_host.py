@@ -68,6 +68,8 @@ class LiveHost:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        if self.process.stdout is None or self.process.stdout.closed:
+            return  # stopped already
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         printed, _ = self.process.communicate(timeout=30)

@@ -9,7 +9,6 @@ import binascii
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,10 @@ from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, p
 from .document import PACKET_JSON, BundleDocument, FileRef
 from .inline import load_split
 from .limits import MAX_VERSION, ImportLimits
+from .progress import Progress
 from .reader import Digests, check_free, detect_format, extract
 
 CHUNK = 1024 * 1024
-Progress = Callable[[int], object]
 SEALED_STATUSES = (PacketStatus.FINALIZED, PacketStatus.SHARED)
 
 
@@ -300,11 +299,13 @@ def _decode_inline(ref: FileRef, target: Path, label: str, problems: list[str]) 
     return True
 
 
-def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
+def verify_json(
+    path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
+) -> VerifiedBundle:
     """The files are decoded to `dest` while the bundle is read (bundles/format/inline)."""
     problems: list[str] = []
     check_free(dest, 0, limits)
-    value, decoded = load_split(path, dest, limits)
+    value, decoded = load_split(path, dest, limits, progress)
     document = _validate_document(value, problems, limits)
     if document is None:
         raise InvalidBundle(problems)
@@ -341,7 +342,7 @@ def open_bundle(
         raise InvalidBundle([f"the bundle is larger than {limits.max_archive_bytes} bytes"])
     kind = detect_format(path)
     if kind == "json":
-        return verify_json(path, workdir, limits)
+        return verify_json(path, workdir, limits, progress)
     extracted = extract(path, kind, workdir, limits, progress)
     verified = BagCheck(extracted.root, limits, progress, extracted.digests).run()
     verified.kind = kind
