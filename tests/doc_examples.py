@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_LANGUAGES = {"bash", "sh", "shell", "python"}
-FENCE = re.compile(r"^(```+|~~~+)(.*)$")
+FENCE = re.compile(r"^( *)(```+|~~~+)(.*)$")  # indented too, as inside a list item
 
 
 def documents() -> list[Path]:
@@ -72,19 +72,20 @@ class Block:
 def blocks_of(path: Path) -> list[Block]:
     found: list[Block] = []
     lines = path.read_text(encoding="utf-8").splitlines()
-    opening: tuple[int, str, str] | None = None
+    opening: tuple[int, str, str, int] | None = None  # line, fence, info, indentation
     body: list[str] = []
     for number, line in enumerate(lines, start=1):
         match = FENCE.match(line)
         if opening is None:
             if match:
-                opening = (number, match.group(1), match.group(2).strip())
+                opening = (number, match.group(2), match.group(3).strip(), len(match.group(1)))
                 body = []
-        elif match and match.group(1).startswith(opening[1]) and not match.group(2).strip():
+        elif match and match.group(2).startswith(opening[1]) and not match.group(3).strip():
             found.append(Block(path, opening[0], opening[2], "\n".join(body) + "\n"))
             opening = None
         else:
-            body.append(line)
+            indent = len(line) - len(line.lstrip(" "))
+            body.append(line[min(indent, opening[3]) :])
     assert opening is None, f"{shown(path)}:{opening[0]}: a fence that is never closed"
     return found
 
