@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from arkham_shard_packets.config import Settings
+
 from .conftest import POSTGRES_URL, reset_postgres
 from .doc_examples import ROOT, blocks_of, documents, problems_of, script_of, shown
 from .live_host import LiveHost
@@ -96,3 +98,14 @@ def test_the_examples_run(path: Path, host: LiveHost, workdir: Path) -> None:
         timeout=600,
     )
     assert ran.returncode == 0, f"{shown(path)}'s examples failed:\n{ran.stdout}\n{ran.stderr}"
+
+
+def test_every_setting_is_documented() -> None:
+    documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    prefix = Settings.model_config.get("env_prefix", "")
+    missing = [
+        f"{prefix}{name}".upper()
+        for name in Settings.model_fields
+        if f"`{prefix}{name}`".upper() not in documented.upper()
+    ]
+    assert missing == []
