@@ -47,6 +47,7 @@ class LiveHost:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.output = ""
+        self.database_url = database_url
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARKHAM_PACKETS_")}
         command = [sys.executable, "-m", "arkham_shard_packets.cli", "serve"]
         command += ["--port", str(self.port), "--data-dir", str(data_dir)]
@@ -67,6 +68,8 @@ class LiveHost:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        if self.process.stdout is None or self.process.stdout.closed:
+            return  # stopped already
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         printed, _ = self.process.communicate(timeout=30)

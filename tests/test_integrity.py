@@ -28,12 +28,12 @@ ITEMS: list[dict[str, Any]] = [
         "data": {"text": "ships at night", "confidence": 3},
     },
 ]
-# The same input through the README's recipe; pinned so a silent recipe change fails here.
+# The same input through the recipe of docs/versions.md; pinned so a silent change fails here.
 KNOWN_ANSWER = "f53cdeecb8e1a6037dfef705c1c6e20a73db95301a7e3533c7ce25c055ee829e"
 
 
 def readme_recipe(name: str, description: str, visibility: str, metadata: Any, items: Any) -> str:
-    """The recipe exactly as README.md states it, written here without the shard's code."""
+    """The recipe exactly as docs/versions.md states it, written here without the shard's code."""
 
     def canonical(value: Any) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
@@ -269,11 +269,13 @@ async def test_stored_rows_and_snapshot_records_give_the_same_checksum(
 
 
 def readme_snippet() -> dict[str, Any]:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Checksum recipe", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "versions.md").read_text(
+        encoding="utf-8"
+    )
+    section = readme.split("## Checksum recipe", 1)[1]
+    code = section.split("```python", 1)[1].split("\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/versions.md", "exec"), namespace)
     return namespace
 
 

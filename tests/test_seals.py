@@ -216,11 +216,12 @@ async def test_a_missing_configured_key_stops_the_shard_from_loading(
 
 
 def readme_code(heading: str) -> dict[str, Any]:
-    """What the first Python block under `heading` in the README defines."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    code = readme.split(heading, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    """What the first Python block under `heading` in docs/custody.md defines."""
+    path = Path(__file__).resolve().parent.parent / "docs" / "custody.md"
+    after = path.read_text(encoding="utf-8").split(heading, 1)[1].split("```python", 1)[1]
+    code = after.split("\n", 1)[1].split("```", 1)[0]  # past the fence's info string
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, str(path), "exec"), namespace)
     return namespace
 
 
@@ -232,7 +233,7 @@ async def test_the_readme_shows_how_to_check_a_seal(
     packet = await sealed(client)
     _, archive = await export(client, packet["id"], "zip")
     bag = unpack(archive, "zip", tmp_path / "bag")
-    namespace = readme_code("### Checking a seal with any Ed25519 library")
+    namespace = readme_code("## Checking a seal with any Ed25519 library")
     (key,) = await keys(client)
     statement = namespace["check_seal"](bag, key["fingerprint"])
     assert statement["packet_id"] == packet["id"]

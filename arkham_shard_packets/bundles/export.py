@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,10 +40,10 @@ from .format.document import (
     item_path,
     render,
 )
+from .format.progress import Progress
 from .format.writer import InlineItem, PayloadFile, SourceChanged, write_bag, write_json
 from .state import PacketState, export_state
 
-Progress = Callable[[int], object]
 MEDIA_TYPES = {
     ExportFormat.ZIP: "application/zip",
     ExportFormat.TAR_GZ: "application/gzip",

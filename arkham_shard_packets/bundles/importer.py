@@ -15,7 +15,7 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,10 @@ from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, u
 from ..versions.history import record_version
 from .format.document import BundleDocument, BundleItem
 from .format.limits import ImportLimits
+from .format.progress import Progress
 from .format.verify import VerifiedBundle, open_bundle
 from .proof import Proof, examine, flag_of
 
-Progress = Callable[[int], object]
 BATCH = 1000  # content rows per INSERT statement (executemany), not one round trip each
 
 

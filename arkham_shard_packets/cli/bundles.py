@@ -12,8 +12,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
@@ -21,7 +19,8 @@ from ..config import Settings
 from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
-from .options import add_database_options, settings_of
+from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
+from .progress import Meter
 from .verdict import describe
 
 if TYPE_CHECKING:
@@ -53,17 +52,6 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
         await engine.dispose()
 
 
-def progress_bar(args: argparse.Namespace, label: str) -> tqdm[Any]:
-    return tqdm(
-        desc=label,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        disable=args.quiet,
-        file=sys.stderr,
-    )
-
-
 def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -72,7 +60,11 @@ def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except PacketsError as error:
         print(f"arkham-packets: error: {error.detail}", file=sys.stderr)
         return 1
-    except (OSError, SQLAlchemyError) as error:
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"arkham-packets: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:
         print(f"arkham-packets: error: {error}", file=sys.stderr)
         return 2
 
@@ -80,17 +72,20 @@ def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
 def export_command(args: argparse.Namespace) -> int:
     from ..db.scope import Scope
 
-    output = None if args.output is None else Path(args.output).resolve()
+    output = None if args.output is None else Path(args.output)
+    if output is not None and output.is_dir():
+        raise UsageError(f"{args.output} is a directory: give the name of the file to write")
+    output = None if output is None else output.resolve()
 
     async def work() -> int:
         async with offline_services(args) as services:
-            with progress_bar(args, "export") as bar:
+            with Meter("export", args.quiet) as bar:
                 result = await services.exports.export(
                     Scope(),
                     args.packet_id,
                     ExportFormat(args.format),
                     destination=output,
-                    progress=bar.update,
+                    progress=bar,
                 )
         for problem in result.errors:
             print(f"warning: {problem}", file=sys.stderr)
@@ -103,16 +98,16 @@ def export_command(args: argparse.Namespace) -> int:
 def import_command(args: argparse.Namespace) -> int:
     from ..db.scope import Scope
 
-    bundle = Path(args.file).resolve()
+    bundle = bundle_file(args.file).resolve()
 
     async def work() -> int:
         async with offline_services(args) as services:
-            with progress_bar(args, "verify") as bar:
+            with Meter("import", args.quiet) as bar:
                 result = await services.imports.import_file(
                     Scope(),
                     bundle,
                     MergeMode(args.merge_mode),
-                    progress=bar.update,
+                    progress=bar,
                     allow_unverified=args.allow_unverified,
                 )
         for problem in result.errors:
@@ -123,7 +118,8 @@ def import_command(args: argparse.Namespace) -> int:
             seal = "verified and sealed" if result.verified else "draft"
             if result.unverified:
                 seal = "UNVERIFIED"
-            print(f"packet {result.packet_id}: {result.contents_imported} items imported ({seal})")
+            items = plural(result.contents_imported, "item")
+            print(f"packet {result.packet_id}: {items} imported ({seal})")
             signer = result.signed_by or "nobody (no seal that checks)"
             print(f"  signed by {signer}; trusted: {'yes' if result.trusted else 'no'}")
             print(f"  custody chain intact: {'yes' if result.custody_intact else 'no'}")
@@ -134,10 +130,7 @@ def import_command(args: argparse.Namespace) -> int:
 
 def verify_command(args: argparse.Namespace) -> int:
     """Offline: no database, no server. Prints every problem; non-zero exit on any."""
-    path = Path(args.file)
-    if not path.is_file():
-        print(f"arkham-packets: error: no file at {path}", file=sys.stderr)
-        return 2
+    path = bundle_file(args.file)
     try:
         trusted = parse_trusted(args.trust)
     except UnusableKey as error:
@@ -146,10 +139,10 @@ def verify_command(args: argparse.Namespace) -> int:
     limits = import_limits(Settings())
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
-        progress_bar(args, "verify") as bar,
+        Meter("verify", args.quiet) as bar,
     ):
         try:
-            bundle = open_bundle(path, Path(workdir), limits, bar.update)
+            bundle = open_bundle(path, Path(workdir), limits, bar)
         except InvalidBundle as error:
             problems = error.problems
         except (PacketsError, OSError) as error:  # e.g. no room to unpack it: not a verdict
@@ -161,7 +154,7 @@ def verify_command(args: argparse.Namespace) -> int:
     if problems:
         for problem in problems:
             print(f"problem: {problem}")
-        print(f"{path}: INVALID ({len(problems)} problem{'s' if len(problems) != 1 else ''})")
+        print(f"{path}: INVALID ({plural(len(problems), 'problem')})")
         return 1
     evidence = check_carried(bundle.document, bundle.carried, trusted)
     lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
@@ -169,23 +162,47 @@ def verify_command(args: argparse.Namespace) -> int:
     return status
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def add_bundle_commands(commands: Any) -> None:
     def common(parser: argparse.ArgumentParser, database: bool = True) -> None:
-        parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--quiet",
+            "-q",
+            action="store_true",
+            help="no progress bar (there is none anyway when stderr is not a terminal)",
+        )
         if database:
             add_database_options(parser)
 
-    export = commands.add_parser("export", help="export a packet as a bundle")
-    export.add_argument("packet_id")
-    export.add_argument("--format", choices=[f.value for f in ExportFormat], default="zip")
-    export.add_argument("-o", "--output", help="file to write (default: <data-dir>/exports/...)")
+    export = add_command(commands, "export", "export a packet as a bundle, with no server")
+    export.add_argument("packet_id", help="the packet's id")
+    export.add_argument(
+        "--format",
+        choices=[f.value for f in ExportFormat],
+        default="zip",
+        help="BagIt bag in a zip or tar.gz, or one json document",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the file to write (default: <data-dir>/exports/packet-<id>-v<version>.<format>)",
+    )
     common(export)
     export.set_defaults(handler=export_command)
 
-    importer = commands.add_parser("import", help="import a bundle (zip, tar.gz or json)")
-    importer.add_argument("file")
+    importer = add_command(
+        commands, "import", "check a bundle (zip, tar.gz or json) and import it, with no server"
+    )
+    importer.add_argument("file", help="the bundle file")
     importer.add_argument(
-        "--merge-mode", choices=[m.value for m in MergeMode], default=MergeMode.REPLACE.value
+        "--merge-mode",
+        choices=[m.value for m in MergeMode],
+        default=MergeMode.REPLACE.value,
+        help="what to do when the packet exists (see docs/bundles.md)",
     )
     importer.add_argument(
         "--allow-unverified",
@@ -195,12 +212,13 @@ def add_bundle_commands(commands: Any) -> None:
     common(importer)
     importer.set_defaults(handler=import_command)
 
-    verify = commands.add_parser(
+    verify = add_command(
+        commands,
         "verify",
-        help="check a bundle offline (files, checksum, seal, custody log); exit 1 if invalid, "
-        "3 if no --trust key signed it",
+        "check a bundle offline, with no database (files, checksum, seal, custody log): exit 0 "
+        "if valid, 1 if not, 2 if unreadable, 3 if no --trust key signed it",
     )
-    verify.add_argument("file")
+    verify.add_argument("file", help="the bundle file")
     verify.add_argument(
         "--trust",
         action="append",

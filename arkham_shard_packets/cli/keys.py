@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.signing import KEY_BYTES, public_key_pem, unb64
 from ..errors import NotFound
 from .bundles import offline_services, run
-from .options import add_database_options
+from .options import add_command, add_database_options
 
 if TYPE_CHECKING:
     from ..keys.registry import KeyRecord
@@ -72,19 +72,27 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def add_key_commands(commands: Any) -> None:
-    keys = commands.add_parser("keys", help="the installation's signing keys")
+    keys = add_command(commands, "keys", "the installation's signing keys: list, rotate, export")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    listing = key_commands.add_parser("list", help="every key seals were signed with")
+    listing = add_command(key_commands, "list", "every key seals were signed with")
     listing.set_defaults(handler=list_command)
-    rotate = key_commands.add_parser(
-        "rotate", help="a new active key; the old one stays listed so its seals still verify"
+    rotate = add_command(
+        key_commands,
+        "rotate",
+        "a new active key; the old one stays listed so its seals still verify",
     )
     rotate.set_defaults(handler=rotate_command)
-    export = key_commands.add_parser(
-        "export", help="a public key as PEM, for `verify --trust` (default: the active key)"
+    export = add_command(
+        key_commands,
+        "export",
+        "a public key as PEM, for `verify --trust` (default: the active key)",
     )
-    export.add_argument("fingerprint", nargs="?", help="sha256:<hex> (default: the active key)")
-    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "fingerprint", nargs="?", default=None, help="sha256:<hex> (default: the active key)"
+    )
+    export.add_argument(
+        "-o", "--output", default=None, help="file to write (default: standard output)"
+    )
     export.set_defaults(handler=export_command)
     for parser in (listing, rotate, export):
         add_database_options(parser)

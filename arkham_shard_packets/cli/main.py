@@ -1,4 +1,5 @@
-"""The `arkham-packets` command."""
+"""The `arkham-packets` command: the standalone host, and the packets' bundles and database
+without a server."""
 
 from __future__ import annotations
 
@@ -12,17 +13,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from .banner import banner
 from .bundles import add_bundle_commands
 from .keys import add_key_commands
-from .options import add_database_options, settings_of
+from .options import Help, UsageError, add_command, add_database_options, settings_of
 from .users import UsersUnavailable, add_user_commands, host_auth
 
 if TYPE_CHECKING:
     from ..host.app import HostConfig
-
-
-class UsageError(Exception):
-    pass
 
 
 def is_loopback(host: str) -> bool:
@@ -107,6 +105,7 @@ def serve(args: argparse.Namespace) -> None:
     config = host_config(args)
     check_port_free(args.host, args.port)
     check_database(config.resolved_database_url)
+    print(banner(config, args.host, args.port), flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 
 
@@ -132,27 +131,44 @@ def db_upgrade(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arkham-packets", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("serve", help="run the standalone host")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8100)
+    parser = argparse.ArgumentParser(
+        prog="arkham-packets", description=__doc__, formatter_class=Help
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = add_command(
+        commands, "serve", "run the standalone host (the packets API and its docs) until Ctrl-C"
+    )
+    run.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; one other than loopback needs ARKHAM_PACKETS_API_TOKEN, "
+        "Frame users with ARKHAM_PACKETS_REQUIRE_USER=true, or --insecure",
+    )
+    run.add_argument("--port", type=int, default=8100, help="the port to listen on")
     add_database_options(run)
     run.add_argument(
-        "--insecure", action="store_true", help="allow a non-loopback address without a token"
+        "--insecure",
+        action="store_true",
+        help="allow an address other than loopback without a token or users",
+    )
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="how much the server logs",
     )
     run.add_argument(
         "--public-base-url",
         default=None,
+        metavar="URL",
         help="where people reach the server, such as https://evidence.example.org: makes "
         "share links absolute (default: ARKHAM_PACKETS_PUBLIC_BASE_URL, else paths)",
     )
-    run.add_argument("--log-level", default="info")
     run.set_defaults(handler=serve)
 
-    db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    migrate = db_commands.add_parser("upgrade", help="apply the schema migrations")
+    db = add_command(commands, "db", "database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    migrate = add_command(db_commands, "upgrade", "apply the schema migrations, then exit")
     add_database_options(migrate)
     migrate.set_defaults(handler=db_upgrade)
     add_bundle_commands(commands)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import Settings
 from ..host.auth import AuthConfigError, HostAuth
+from .options import add_command
 
 
 class UsersUnavailable(Exception):
@@ -45,14 +46,15 @@ def issue_token(args: argparse.Namespace) -> None:
 
 
 def add_user_commands(commands: Any) -> None:
-    token = commands.add_parser(
-        "token", help="print a Frame user's bearer token for the standalone host"
+    token = add_command(
+        commands, "token", "print a Frame user's bearer token for the standalone host"
     )
     token.add_argument("email", help="the user's email in ARKHAM_PACKETS_AUTH_USERS_FILE")
     token.add_argument(
         "--lifetime",
         type=int,
         default=None,
-        help="seconds (default ARKHAM_PACKETS_JWT_LIFETIME_SECONDS, else 3600)",
+        metavar="SECONDS",
+        help="how long the token lasts (default: ARKHAM_PACKETS_JWT_LIFETIME_SECONDS, else 3600)",
     )
     token.set_defaults(handler=issue_token)

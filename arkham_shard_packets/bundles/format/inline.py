@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 
 from ...errors import InvalidBundle
 from .limits import ImportLimits
+from .progress import Progress
 from .reader import Budget
 
 CHUNK = 1024 * 1024
@@ -101,8 +103,9 @@ class _Decoder:
 class _Window:
     """A sliding view of the file: `data` holds the bytes from offset `base` on."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, progress: Progress | None) -> None:
         self.handle = handle
+        self.progress = progress
         self.data = b""
         self.base = 0
         self.eof = False
@@ -120,12 +123,16 @@ class _Window:
         chunk = b"" if self.eof else self.handle.read(CHUNK)
         self.eof = not chunk
         self.data += chunk
+        if self.progress is not None and chunk:
+            self.progress(len(chunk))
         return bool(chunk)
 
 
 class _Splitter:
-    def __init__(self, handle: BinaryIO, dest: Path, limits: ImportLimits) -> None:
-        self.window = _Window(handle)
+    def __init__(
+        self, handle: BinaryIO, dest: Path, limits: ImportLimits, progress: Progress | None
+    ) -> None:
+        self.window = _Window(handle, progress)
         self.dest = dest
         self.limits = limits
         self.budget = Budget(limits, dest)
@@ -241,11 +248,15 @@ def _restore(value: Any, originals: dict[str, str], token: str) -> Any:
     return value
 
 
-def load_split(path: Path, dest: Path, limits: ImportLimits) -> tuple[Any, dict[str, InlineFile]]:
+def load_split(
+    path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
+) -> tuple[Any, dict[str, InlineFile]]:
     """The json bundle at `path` parsed, its file contents decoded into `dest`: the document
     (with placeholders in `content_base64`) and the files by placeholder."""
     with open(path, "rb") as handle:
-        splitter = _Splitter(handle, dest, limits)
+        if progress is not None:
+            progress.expect(os.fstat(handle.fileno()).st_size)
+        splitter = _Splitter(handle, dest, limits, progress)
         splitter.run()
         try:
             document = json.loads(splitter.out)

@@ -31,6 +31,7 @@ from typing import IO, Any, BinaryIO
 from ...errors import InsufficientStorage, InvalidBundle
 from .bag import parse_bag_info
 from .limits import TAG_BYTES, ImportLimits
+from .progress import Progress
 
 CHUNK = 1024 * 1024
 DISK_CHECK = 64 * 1024 * 1024  # free space is looked at again after this many bytes
@@ -222,7 +223,6 @@ def _create(dest: Path, name: str) -> BinaryIO:
 
 
 Digests = tuple[int, str, str]  # size, SHA-256, SHA-512 of an extracted file
-Progress = Callable[[int], object]
 
 
 @dataclass
@@ -231,13 +231,16 @@ class Extracted:
     digests: dict[str, Digests]  # of every file written, by its path inside the bag
 
 
+Step = Callable[[int], object]
+
+
 def _copy(
     source: IO[bytes],
     target: BinaryIO,
     name: str,
     size: int,
     budget: Budget,
-    progress: Progress | None,
+    progress: Step | None,
 ) -> Digests:
     """Copy one entry, hashing what is written (so the bag check need not read it again)."""
     sha256, sha512 = hashlib.sha256(), hashlib.sha512()
@@ -264,7 +267,7 @@ def _extract_one(
     dest: Path,
     entry: Entry,
     budget: Budget,
-    progress: Progress | None,
+    progress: Step | None,
 ) -> Digests:
     with source, _create(dest, entry.name) as target:
         found = _copy(source, target, entry.name, entry.size, budget, progress)
@@ -396,6 +399,8 @@ def extract_zip(
                     [f"more than {limits.max_total_bytes} expanded bytes in the archive"]
                 )
             check_free(dest, declared, limits)
+            if progress is not None:
+                progress.expect(declared)
             budget = Budget(limits, dest)
             members.sort(key=lambda member: not _is_bag_info(member[1].name))  # its Oxum first
             digests = {}
@@ -457,6 +462,27 @@ class CountedStream:
         return self.stream.tell()
 
 
+class _ReadSoFar:
+    """Progress through a compressed file, whose expanded size is known only at its end:
+    how far into the file the decompressor has read."""
+
+    def __init__(self, raw: BinaryIO, total: int, progress: Progress | None) -> None:
+        self.raw = raw
+        self.total = total
+        self.progress = progress
+        self.reported = 0
+        if progress is not None:
+            progress.expect(total)
+
+    def __call__(self, done: int) -> None:
+        self.report(self.raw.tell())
+
+    def report(self, position: int) -> None:
+        if self.progress is not None and position > self.reported:
+            self.progress(position - self.reported)
+            self.reported = position
+
+
 def extract_tar_gz(
     path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
 ) -> Extracted:
@@ -469,12 +495,14 @@ def extract_tar_gz(
     allowance = limits.max_total_bytes + (limits.max_entries + 2) * 3 * TAR_BLOCK
     with (
         _corrupt_is_invalid("tar.gz"),
-        gzip.open(path, "rb") as stream,
+        open(path, "rb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="rb") as stream,
         tarfile.TarFile(
             fileobj=CountedStream(stream, allowance, limits.max_total_bytes),  # type: ignore[arg-type]
             tarinfo=BoundedTarInfo,
         ) as archive,
     ):
+        read = _ReadSoFar(raw, path.stat().st_size, progress)
         while (member := archive.next()) is not None:
             entry = ledger.admit(*_tar_entry(member))
             if entry.is_dir:
@@ -482,7 +510,8 @@ def extract_tar_gz(
             source = archive.extractfile(member)
             if source is None:
                 raise InvalidBundle([f"unreadable entry in the archive: {entry.name!r}"])
-            digests[entry.name] = _extract_one(source, dest, entry, budget, progress)
+            digests[entry.name] = _extract_one(source, dest, entry, budget, read)
+        read.report(read.total)
     root = ledger.check_tree()
     return Extracted(dest / root, _inside(root, digests))
 

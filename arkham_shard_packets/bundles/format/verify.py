@@ -9,7 +9,6 @@ import binascii
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ from .document import PACKET_JSON, BundleDocument, FileRef
 from .evidence import CARRIED_KEYS, CarriedEvidence, json_evidence, read_bag_evidence
 from .inline import load_split
 from .limits import MAX_VERSION, ImportLimits
+from .progress import Progress
 from .reader import Digests, check_free, detect_format, extract
 
 CHUNK = 1024 * 1024
-Progress = Callable[[int], object]
 SEALED_STATUSES = (PacketStatus.FINALIZED, PacketStatus.SHARED)
 
 
@@ -302,11 +301,13 @@ def _decode_inline(ref: FileRef, target: Path, label: str, problems: list[str]) 
     return True
 
 
-def verify_json(path: Path, dest: Path, limits: ImportLimits) -> VerifiedBundle:
+def verify_json(
+    path: Path, dest: Path, limits: ImportLimits, progress: Progress | None = None
+) -> VerifiedBundle:
     """The files are decoded to `dest` while the bundle is read (bundles/format/inline)."""
     problems: list[str] = []
     check_free(dest, 0, limits)
-    value, decoded = load_split(path, dest, limits)
+    value, decoded = load_split(path, dest, limits, progress)
     # the json format's seal and custody sit beside packet.json's members: taken out first
     members = {key: value.pop(key, None) for key in CARRIED_KEYS} if isinstance(value, dict) else {}
     document = _validate_document(value, problems, limits)
@@ -345,7 +346,7 @@ def open_bundle(
         raise InvalidBundle([f"the bundle is larger than {limits.max_archive_bytes} bytes"])
     kind = detect_format(path)
     if kind == "json":
-        return verify_json(path, workdir, limits)
+        return verify_json(path, workdir, limits, progress)
     extracted = extract(path, kind, workdir, limits, progress)
     verified = BagCheck(extracted.root, limits, progress, extracted.digests).run()
     verified.kind = kind

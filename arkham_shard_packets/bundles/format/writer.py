@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +21,8 @@ from typing import Any, BinaryIO
 from .archives import SAMPLE, Archive, HashingReader, compresses, open_archive
 from .bag import BAGIT_TXT, bag_info, manifest, payload_oxum
 from .document import BundleDocument
+from .progress import Progress
 
-Progress = Callable[[int], object]
 BASE64_CHUNK = 3 * 256 * 1024
 
 
@@ -76,6 +76,8 @@ def write_bag(
     info_bytes = bag_info(
         [*info, ("Payload-Oxum", payload_oxum(sum(f.size for f in files), len(files)))]
     )
+    if progress is not None:
+        progress.expect(sum(f.size for f in files))
     archive = open_archive(kind, out, root, moment)
     try:
         _write_entries(archive, files, info_bytes, progress, dict(tags))
@@ -162,6 +164,10 @@ def write_json(
     in chunks into the item's line; `members` join packet.json's (all sort after
     "contents")."""
     marker = f"\u0000inline-{uuid.uuid4().hex}-"
+    if progress is not None:
+        progress.expect(
+            sum(f.size for extra in inline for f in (extra.file, extra.original_file) if f)
+        )
     out.write(b'{"contents":[\n')
     for number, (item, extra) in enumerate(zip(document.contents, inline, strict=True)):
         fields = item.model_dump(mode="json")
