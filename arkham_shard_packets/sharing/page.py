@@ -226,12 +226,11 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
 
 
 def origin_facts(packet: Packet, origin: dict[str, Any] | None) -> str:
-    """For an imported packet: who imported it, and what the bundle claims of its making,
-    shown as a claim (only a seal that checks proves anything about it)."""
+    """For an imported packet: when and from what it was imported, and what the bundle claims
+    of its making, shown as a claim (only a seal that checks proves anything about it). People
+    of this installation are named on the page by email only, so not the importer."""
     if origin is None:
-        return (
-            f"<dt>Created</dt><dd>{moment(packet.created_at, '')} by {esc(packet.created_by)}</dd>"
-        )
+        return ""
     details = origin.get("details") or {}
     imported_at = datetime.fromisoformat(str(origin["at"]))
     warning = (
@@ -240,7 +239,7 @@ def origin_facts(packet: Packet, origin: dict[str, Any] | None) -> str:
         else ""
     )
     return (
-        f"<dt>Imported</dt><dd>{moment(imported_at, '')} by {esc(origin['actor'])}, from "
+        f"<dt>Imported</dt><dd>{moment(imported_at, '')} from "
         f"{esc(details.get('source', 'a bundle'))}.{warning}</dd>\n"
         "<dt>Created (as the bundle claims)</dt>"
         f"<dd>{moment(packet.created_at, '')} by {esc(packet.created_by)}: the bundle's own "
