@@ -81,6 +81,22 @@ def body_left_unread(request: Request) -> bool:
     return bool(declared_length(request)) or "transfer-encoding" in request.headers
 
 
+DRAIN_MAX = 256 * 1024
+
+
+async def drained(request: Request) -> bool:
+    """Reads and drops a small unread body (at most DRAIN_MAX bytes, declared), so that a
+    client still sending it reads the refusal instead of a reset connection. False, reading
+    nothing, for a larger or undeclared body, or one the route began to read."""
+    declared = declared_length(request)
+    if declared is None or declared > DRAIN_MAX or getattr(request, "_stream_consumed", True):
+        return False
+    async for _ in request.stream():
+        pass
+    request.scope[BODY_READ] = True
+    return True
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused (BodyTooLarge) as soon as it is known to pass `limit`."""
     declared = declared_length(request)

@@ -26,6 +26,7 @@ from .bodies import (
     BodyTooLarge,
     body_left_unread,
     body_rule,
+    drained,
     is_json,
     parse_json,
     read_body,
@@ -213,7 +214,7 @@ class PacketsRoute(APIRoute):
                 refused = self.error_response(PayloadTooLarge(str(error)))
             except RequestValidationError as error:
                 refused = self.validation_response(clean_problems(error.errors()))
-            if body_left_unread(request):
+            if body_left_unread(request) and not await drained(request):
                 refused.headers["Connection"] = "close"
             return refused
 

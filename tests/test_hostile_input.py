@@ -483,3 +483,20 @@ async def test_unknown_expired_locked_and_forbidden_links_never_wait_for_writers
             )
             assert answer.status_code == expected, (path, answer.text)
     assert await database_rows(engine) == before
+
+
+async def test_a_small_refused_upload_is_read_so_the_client_reads_the_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    """A refusal before the body is read: a small body is read and dropped (the connection
+    stays open, so a client still sending gets the answer); a large one closes the connection."""
+    packet = await make_packet(client)
+    item = await add_item(client, packet["id"])
+    assert (await client.post(f"{API}/{packet['id']}/finalize")).status_code == 200
+    url = f"{API}/{packet['id']}/contents/{item['id']}/file"
+    small = await client.put(url, files={"file": ("a.txt", b"x" * 10_000)})
+    assert small.status_code == 409, small.text
+    assert small.headers.get("connection") != "close"
+    large = await client.put(url, files={"file": ("a.txt", b"x" * 1_000_000)})
+    assert large.status_code == 409, large.text
+    assert large.headers.get("connection") == "close"

@@ -123,6 +123,19 @@ class ExportService:
         # written where the caller asked (the command line) is named as the caller named it.
         shown = place_in(self.exports_dir.parent, target) or str(target)
         async with self.tx.write(scope) as work:
+            # the packet's row is locked (by the custody entry) before the export row that
+            # refers to it is written: in the other order two exports of one packet deadlock
+            # (each insert's foreign key check holds a share lock the other's update waits on)
+            await custody.append(
+                work,
+                packet_id,
+                "exported",
+                export_id=export_id,
+                format=export_format.value,
+                sha256=digest,
+                size=size,
+                contents_exported=len(state.contents),
+            )
             await work.conn.execute(
                 insert(packet_exports).values(
                     scope.row(
@@ -138,16 +151,6 @@ class ExportService:
                         contents_exported=len(state.contents),
                     )
                 )
-            )
-            await custody.append(
-                work,
-                packet_id,
-                "exported",
-                export_id=export_id,
-                format=export_format.value,
-                sha256=digest,
-                size=size,
-                contents_exported=len(state.contents),
             )
             work.emit(
                 "packets.packet.exported",

@@ -27,7 +27,7 @@ from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..custody.imports import last_import
 from ..db.scope import Scope
-from ..db.tables import packet_comments, packet_shares, share_access_log
+from ..db.tables import packet_comments, packet_shares, packets, share_access_log
 from ..errors import (
     Forbidden,
     PacketLocked,
@@ -197,7 +197,7 @@ class ShareAccessService:
             opened.password_hash, link
         ):
             async with self.tx.write(Scope()) as work:
-                share = (await self._open(work, link.token)).share
+                share = await self._lock(work, link.token)
                 await self._refuse_if_locked(work, share.id, utcnow())
                 now = to_text(utcnow())
                 await log_access(
@@ -213,7 +213,7 @@ class ShareAccessService:
                 f"it does not allow {action.value}"
             )
         async with self.tx.write(Scope()) as work:
-            share = (await self._open(work, link.token)).share
+            share = await self._lock(work, link.token)
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, share.id, utcnow())
             result = None if action in READS else await perform(work, share)
@@ -234,6 +234,18 @@ class ShareAccessService:
                 for_page="this link is protected by a password: type it below to open the packet",
             )
         return await verify_password(link.password, password_hash)
+
+    async def _lock(self, work: UnitOfWork, token: str) -> PacketShare:
+        """The link's share, its packet's row locked first and then its own: every writer of a
+        packet (the owner revoking this link, too) locks the packet before anything of it, so
+        a link's use and the owner's changes never wait on each other in a cycle."""
+        packet_id = (await self._open(work, token, lock=False)).share.packet_id
+        await work.conn.execute(
+            work.scope.select(packets, packets.c.id)
+            .where(packets.c.id == packet_id)
+            .with_for_update()
+        )
+        return (await self._open(work, token)).share
 
     async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
         # The one statement of a request not built through a Scope: the caller has no tenant;
