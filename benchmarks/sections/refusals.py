@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..bulkops import remove
@@ -67,7 +68,21 @@ def crafted(scratch: Path, scale: float) -> dict[str, Callable[[], Path]]:
     }
 
 
-async def refuse(bench: Workbench, name: str, bundle: Path) -> dict[str, object]:
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    detail: str
+    seconds: float
+    bundle_bytes: int
+    peak_before_mb: float
+    peak_after_mb: float
+
+    @property
+    def growth_mb(self) -> float:
+        return self.peak_after_mb - self.peak_before_mb
+
+
+async def refuse(bench: Workbench, name: str, bundle: Path) -> Refusal:
     database = await bench.database(f"refusals_{name}")
     async with database.process() as server:
         idle = memory_of(server.pid)
@@ -86,14 +101,14 @@ async def refuse(bench: Workbench, name: str, bundle: Path) -> dict[str, object]
     await asyncio.to_thread(remove, database.data_dir)
     size = (await asyncio.to_thread(bundle.stat)).st_size
     detail = response.json().get("detail") if response.content else None
-    return {
-        "status": response.status_code,
-        "detail": str(detail)[:160],
-        "seconds": round(elapsed, 2),
-        "bundle_bytes": size,
-        "peak_before_mb": idle["peak_mb"],
-        "peak_after_mb": after["peak_mb"],
-    }
+    return Refusal(
+        status=response.status_code,
+        detail=str(detail)[:160],
+        seconds=round(elapsed, 2),
+        bundle_bytes=size,
+        peak_before_mb=idle["peak_mb"],
+        peak_after_mb=after["peak_mb"],
+    )
 
 
 async def run(bench: Workbench) -> SectionResult:
@@ -101,7 +116,7 @@ async def run(bench: Workbench) -> SectionResult:
     scratch = bench.workdir / "refusals-scratch"
     await asyncio.to_thread(remove, scratch)
     scratch.mkdir()
-    measured: dict[str, dict[str, object]] = {}
+    measured: dict[str, Refusal] = {}
     try:
         for index, (label, build) in enumerate(crafted(scratch, scale).items()):
             bundle = await asyncio.to_thread(build)
@@ -110,25 +125,24 @@ async def run(bench: Workbench) -> SectionResult:
     finally:
         await asyncio.to_thread(remove, scratch)
     rows, targets = [], []
-    for label, figures in measured.items():
-        status, seconds = int(str(figures["status"])), float(str(figures["seconds"]))
-        growth = float(str(figures["peak_after_mb"])) - float(str(figures["peak_before_mb"]))
+    for label, refusal in measured.items():
         limit = GROWTH_LIMIT_MB
         if label.startswith("json"):
-            limit = JSON_GROWTH_PER_MB * int(str(figures["bundle_bytes"])) / 1_000_000
+            limit = JSON_GROWTH_PER_MB * refusal.bundle_bytes / 1_000_000
+        answered = 1.0 if 400 <= refusal.status < 500 else 0.0
         checks = [
-            Target(f"{label}: answered 4xx", 1.0 if 400 <= status < 500 else 0.0, 1.0, False, ""),
-            Target(f"{label}: time", seconds, TIME_LIMIT_S, unit=" s"),
-            Target(f"{label}: peak growth", growth, round(limit, 1), unit=" MB"),
+            Target(f"{label}: answered 4xx", answered, 1.0, False, ""),
+            Target(f"{label}: time", refusal.seconds, TIME_LIMIT_S, unit=" s"),
+            Target(f"{label}: peak growth", refusal.growth_mb, round(limit, 1), unit=" MB"),
         ]
         targets += checks
         rows.append(
             [
                 label,
-                f"{int(str(figures['bundle_bytes'])) / 1024**2:,.1f}",
-                str(status),
-                f"{seconds:.2f}",
-                f"{figures['peak_before_mb']} → {figures['peak_after_mb']}",
+                f"{refusal.bundle_bytes / 1024**2:,.1f}",
+                str(refusal.status),
+                f"{refusal.seconds:.2f}",
+                f"{refusal.peak_before_mb} → {refusal.peak_after_mb}",
                 verdict(*checks),
             ]
         )
@@ -137,7 +151,7 @@ async def run(bench: Workbench) -> SectionResult:
         title=TITLE,
         columns=["bundle", "MiB sent", "answer", "seconds", "peak MB", "targets met"],
         rows=rows,
-        figures={"scale": scale, "bundles": measured},
+        figures={"scale": scale, "bundles": {k: asdict(v) for k, v in measured.items()}},
         targets=targets,
-        notes=[f"{label}: {figures['detail']}" for label, figures in measured.items()],
+        notes=[f"{label}: {refusal.detail}" for label, refusal in measured.items()],
     )
