@@ -1,25 +1,30 @@
 """The app under test: the standalone host with the shard, plus the stack's floor.
 
-The floor is a bare FastAPI route in the same process that reads the same packet row with one
-indexed SELECT on the shard's own engine: no dependencies, no service layer, no response model.
-It is what the stack (ASGI server, FastAPI, SQLAlchemy, the driver) costs at the least.
+The floors are bare FastAPI routes in the same process, on the shard's own engine: one reads the
+same packet row with one indexed SELECT, the other inserts one packet row (into the same table,
+so with the same indexes and triggers) in one transaction. No dependencies, no service layer, no
+response model: what the stack (ASGI server, FastAPI, SQLAlchemy, the driver, a commit) costs at
+the least to read a packet and to write one.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from arkham_shard_packets.core.clock import now_text
 from arkham_shard_packets.db.session import READ_ONLY
 from arkham_shard_packets.db.tables import packets
 from arkham_shard_packets.host.app import HostConfig, create_app
 
 FLOOR_PATH = "/bench/floor/{packet_id}"
+FLOOR_INSERT_PATH = "/bench/floor"
 DATABASE_ENV = "PACKETS_BENCH_DATABASE_URL"
 DATA_DIR_ENV = "PACKETS_BENCH_DATA_DIR"
 API_TOKEN_ENV = "PACKETS_BENCH_API_TOKEN"
@@ -42,6 +47,15 @@ def build_app(database_url: str, data_dir: Path, api_token: str | None = None) -
         if row is None:
             return JSONResponse({"detail": "not found"}, status_code=404)
         return dict(row)
+
+    @app.post(FLOOR_INSERT_PATH, include_in_schema=False, status_code=201)
+    async def floor_insert(request: Request) -> Any:
+        engine = request.app.state.packets_shard.services.database.engine
+        now = now_text()
+        values = {"id": str(uuid.uuid4()), "name": "Floor packet", "created_at": now}
+        async with engine.begin() as conn:
+            await conn.execute(insert(packets).values(updated_at=now, **values))
+        return values
 
     return app
 

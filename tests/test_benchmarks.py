@@ -33,8 +33,13 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
             assert 0 < request[size]["median_ms"] <= request[size]["p99_ms"]
 
     overhead = figures["sections"]["overhead"]
-    assert len(overhead["targets"]) == 2
+    assert len(overhead["targets"]) == 8
     assert all(target["value"] > 0 for target in overhead["targets"])
+    for transport in overhead["figures"]["transports"].values():
+        for kind in ("floor insert", "POST /", "POST /{id}/contents"):
+            assert 0 < transport[kind]["median_ms"] <= transport[kind]["p99_ms"]
+        assert transport["POST /{id}/contents"]["runs"] == 3 * transport["POST /"]["runs"]
+        assert transport["writes_per_second"] > 0
 
     seal = figures["sections"]["seal"]
     assert seal["figures"]["items"] == 200
@@ -71,8 +76,16 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
 
     load = figures["sections"]["load"]["figures"]
     assert load["errors"] == 0, load["error_kinds"]
-    assert load["all"]["runs"] > 0
+    assert load["all"]["runs"] == load["reads"]["runs"] + load["writes"]["runs"] > 0
     assert load["throughput_per_s"] > 0
+    assert load["commit_to_bus"]["undelivered"] == 0
+    assert load["commit_to_bus"]["runs"] >= load["writes"]["runs"]
+    assert set(load["processes"]) == {"1", "2"}
+    assert all(phase["writes_per_s"] > 0 for phase in load["processes"].values())
+
+    trips = figures["sections"]["trips"]["figures"]["requests"]
+    assert trips["GET /{id}"]["request"]["statements"] >= 1
+    assert trips["POST /"]["request"]["commits"] >= 1
 
     hostile = figures["sections"]["hostile"]
     assert hostile["figures"]["alone"]["runs"] > 0

@@ -12,9 +12,19 @@ from types import ModuleType
 
 from ..stats import SectionResult
 from ..workbench import Workbench
-from . import bulk, growth, hostile, load, memory, overhead, refusals, seal
+from . import bulk, growth, hostile, load, memory, overhead, refusals, seal, trips
 
 Runner = Callable[[Workbench], Awaitable[SectionResult]]
 
-MODULES: list[ModuleType] = [growth, overhead, seal, bulk, memory, load, hostile, refusals]
+MODULES: list[ModuleType] = [
+    growth,
+    overhead,
+    seal,
+    bulk,
+    memory,
+    load,
+    hostile,
+    refusals,
+    trips,
+]
 SECTIONS: dict[str, Runner] = {module.NAME: module.run for module in MODULES}

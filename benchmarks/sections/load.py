@@ -2,8 +2,13 @@
 
 Each client has its own keep-alive connection and sends one request after another, drawn at
 random: 70% reads (a packet, the first page of the list, a packet's contents), 20% content
-adds to a draft, 10% creates. Reported: throughput, p50 and p99 per kind and overall, errors
-(any unexpected status or transport failure). Target: zero errors.
+adds to a draft, 10% creates. Reported: throughput, p50 and p99 per kind, for all reads, all
+writes and overall, errors (any unexpected status or transport failure), and how long the
+events of those writes took from their commit to the bus (benchmarks/delivery.py). Then the
+same clients only write, to one server process and to two on the same database
+(benchmarks/processes.py). Targets: zero errors; write p50 at most 40 ms on PostgreSQL and
+80 ms on SQLite; commit to bus p99 at most 50 ms; two processes at least 1.5x the writes per
+second of one (PostgreSQL only: SQLite takes one writer at a time however many processes).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from arkham_shard_packets.core.clock import now_text
+
+from ..delivery import delivery_since
+from ..processes import write_throughput
 from ..stats import Sample, SectionResult, Target, ms
 from ..workbench import Workbench
 
@@ -24,6 +33,9 @@ NAME = "load"
 TITLE = "Load: a live uvicorn server under concurrent clients"
 API = "/api/packets"
 TIMEOUT_S = 60.0
+WRITE_P50_LIMIT_MS = {"postgresql": 40.0, "sqlite": 80.0}
+BUS_P99_LIMIT_MS = 50.0
+PROCESSES_LIMIT = 1.5
 
 MIX = [
     ("read GET /{id}", 40),
@@ -81,31 +93,63 @@ async def client_loop(base_url: str, number: int, shared: Shared) -> None:
             await one_request(client, rng.choices(kinds, weights)[0], shared, rng)
 
 
+def of_kind(shared: Shared, prefix: str) -> Sample:
+    return Sample(
+        [
+            d
+            for kind, sample in shared.samples.items()
+            if kind.startswith(prefix)
+            for d in sample.durations
+        ]
+    )
+
+
+def rate_row(label: str, sample: Sample, elapsed: float) -> list[str]:
+    per_second = f"{sample.count / elapsed:.1f}" if elapsed else "-"
+    return [label, f"{sample.count:,}", per_second, ms(sample.median_ms), ms(sample.p99_ms)]
+
+
 async def run(bench: Workbench) -> SectionResult:
     plan = bench.plan
     database = bench.main
     await database.grow_to(max(plan.small, await database.packet_count()))
     packets = await database.packet_count()
     ids, drafts = await database.sample_ids(5_000), await database.sample_ids(5_000, status="draft")
+    since = now_text()
     async with database.server() as base_url:
         shared = Shared(ids, drafts, deadline=0.0)
         shared.deadline = time.monotonic() + plan.load_seconds
         started = time.monotonic()
         await asyncio.gather(*(client_loop(base_url, n, shared) for n in range(plan.clients)))
         elapsed = time.monotonic() - started
+        delivery = await delivery_since(database.engine, since)
+    phase_seconds = max(1.0, plan.load_seconds / 3)
+    alone = await write_throughput(database, 1, plan.clients, phase_seconds)
+    paired = await write_throughput(database, 2, plan.clients, phase_seconds)
+    scaling = paired.per_second / alone.per_second if alone.per_second else 0.0
 
-    overall = Sample([d for sample in shared.samples.values() for d in sample.durations])
-    errors = sum(shared.errors.values())
-    rows = []
-    for kind, sample in [*shared.samples.items(), ("all", overall)]:
-        rows.append(
-            [
-                kind,
-                f"{sample.count:,}",
-                f"{sample.count / elapsed:.1f}",
-                ms(sample.median_ms),
-                ms(sample.p99_ms),
-            ]
+    reads, writes = of_kind(shared, "read"), of_kind(shared, "write")
+    overall = Sample(reads.durations + writes.durations)
+    errors = sum(shared.errors.values()) + alone.errors + paired.errors
+    rows = [rate_row(kind, sample, elapsed) for kind, sample in shared.samples.items()]
+    rows += [
+        rate_row("all reads", reads, elapsed),
+        rate_row("all writes", writes, elapsed),
+        rate_row("all", overall, elapsed),
+        rate_row("events: commit to bus", delivery.lags, elapsed),
+        rate_row("writes only, 1 server process", alone.writes, alone.seconds),
+        rate_row("writes only, 2 server processes", paired.writes, paired.seconds),
+    ]
+    backend = bench.backend
+    targets = [
+        Target("load: errors", errors, 0, unit=""),
+        Target("load: write p50", writes.median_ms, WRITE_P50_LIMIT_MS[backend], unit=" ms"),
+        Target("load: commit to bus p99", delivery.lags.p99_ms, BUS_P99_LIMIT_MS, unit=" ms"),
+        Target("load: undelivered events", delivery.undelivered, 0, unit=""),
+    ]
+    if backend == "postgresql":
+        targets.append(
+            Target("load: 2 processes / 1 (writes/s)", scaling, PROCESSES_LIMIT, at_most=False)
         )
     return SectionResult(
         name=NAME,
@@ -120,11 +164,29 @@ async def run(bench: Workbench) -> SectionResult:
             "errors": errors,
             "error_kinds": dict(shared.errors),
             "kinds": {kind: s.summary() for kind, s in shared.samples.items()},
+            "reads": reads.summary(),
+            "writes": writes.summary(),
             "all": overall.summary(),
+            "commit_to_bus": {**delivery.lags.summary(), "undelivered": delivery.undelivered},
+            "processes": {
+                str(result.servers): {
+                    "seconds": round(result.seconds, 3),
+                    "writes_per_s": round(result.per_second, 2),
+                    "errors": result.errors,
+                    **result.writes.summary(),
+                }
+                for result in (alone, paired)
+            },
+            "processes_ratio": round(scaling, 3),
         },
-        targets=[Target("load: errors", errors, 0, unit="")],
+        targets=targets,
         notes=[
             f"{plan.clients} clients for {elapsed:.0f} s on {packets:,} packets; "
-            f"{errors} errors{': ' + str(dict(shared.errors)) if errors else ''}."
+            f"{errors} errors{': ' + str(dict(shared.errors)) if errors else ''}.",
+            f"Commit to bus: {delivery.lags.count:,} events, from `created_at` to "
+            f"`delivered_at` in the outbox; {delivery.undelivered} undelivered.",
+            f"Writes only, {plan.clients} clients for {phase_seconds:.0f} s each: "
+            f"{alone.per_second:.1f} writes/s on one server process, {paired.per_second:.1f} "
+            f"on two ({scaling:.2f}x).",
         ],
     )

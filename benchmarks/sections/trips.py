@@ -1,0 +1,248 @@
+"""Section 7, trips: what one request of each kind asks of the database.
+
+Counted with SQLAlchemy event listeners on the shard's engine (statements, transactions, pool
+pings), in-process, after a warm-up. A context variable set around the request tells its own
+statements from the background work it sets off (event delivery, share-use logging), which is
+counted apart for the 250 ms that follow the answer. Round trips: every statement, commit,
+rollback and ping, plus on PostgreSQL each BEGIN (asyncpg sends it on its own; SQLite's BEGIN
+is a statement). No target: the table shows where a request's time goes and what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from functools import partial
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..app import build_app
+from ..stats import SectionResult
+from ..workbench import Workbench
+
+NAME = "trips"
+TITLE = "Trips: statements, transactions and round trips per request"
+API = "/api/packets"
+WARMUP, MEASURED = 3, 5
+AFTER_S = 0.25
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+current: ContextVar[str | None] = ContextVar("trips_request", default=None)
+
+
+class Tally:
+    """What the engine was asked to do, by request label ("after: <label>" for background)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.counts: dict[str, Counter[str]] = {}
+        self.background: str | None = None
+        self.postgres = engine.dialect.name == "postgresql"
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._statement)
+        event.listen(sync, "begin", lambda _conn: self._count("transactions"))
+        event.listen(sync, "commit", lambda _conn: self._count("commits"))
+        event.listen(sync, "rollback", lambda _conn: self._count("rollbacks"))
+        dialect = sync.dialect
+        ping = dialect.do_ping
+
+        def counted_ping(connection: Any) -> bool:
+            self._count("pings")
+            return ping(connection)
+
+        dialect.do_ping = counted_ping  # type: ignore[method-assign,assignment]
+
+    def _count(self, what: str) -> None:
+        label = current.get()
+        if label is None and self.background is not None:
+            label = f"after: {self.background}"
+        if label is not None:
+            self.counts.setdefault(label, Counter())[what] += 1
+
+    def _statement(self, *args: Any) -> None:
+        statement = str(args[2]).lstrip().upper()
+        self._count("statements")
+        if statement.startswith(WRITES) or "FOR UPDATE" in statement:
+            self._count("writes")
+        if statement.startswith("BEGIN IMMEDIATE"):
+            self._count("write locks")
+
+    def round_trips(self, counts: Counter[str]) -> int:
+        trips = counts["statements"] + counts["commits"] + counts["rollbacks"] + counts["pings"]
+        return trips + (counts["transactions"] if self.postgres else 0)
+
+
+Counted = Callable[[], AbstractAsyncContextManager[None]]
+Probe = Callable[[httpx.AsyncClient, Counted], Awaitable[None]]
+
+
+async def expect(response: Awaitable[httpx.Response], status: int) -> Any:
+    answer = await response
+    if answer.status_code != status:
+        raise RuntimeError(f"{answer.request.url}: {answer.status_code} {answer.text}")
+    return answer.json() if answer.content else None
+
+
+async def new_packet(client: httpx.AsyncClient, items: int = 0) -> str:
+    packet = await expect(client.post(f"{API}/", json={"name": "Trips"}), 201)
+    for n in range(items):
+        body = {"content_type": "document", "content_id": f"t{n}"}
+        await expect(client.post(f"{API}/{packet['id']}/contents", json=body), 201)
+    return str(packet["id"])
+
+
+def probes(client: httpx.AsyncClient, fixed: dict[str, str]) -> dict[str, Probe]:
+    packet, token = fixed["packet"], fixed["token"]
+
+    async def create(c: httpx.AsyncClient, counted: Counted) -> None:
+        async with counted():
+            await expect(c.post(f"{API}/", json={"name": "Trips"}), 201)
+
+    async def add(c: httpx.AsyncClient, counted: Counted) -> None:
+        body = {"content_type": "claim", "content_id": f"c-{uuid.uuid4()}"}
+        async with counted():
+            await expect(c.post(f"{API}/{packet}/contents", json=body), 201)
+
+    async def edit(c: httpx.AsyncClient, counted: Counted) -> None:
+        async with counted():
+            await expect(c.put(f"{API}/{packet}", json={"description": str(uuid.uuid4())}), 200)
+
+    async def finalize(c: httpx.AsyncClient, counted: Counted) -> None:
+        target = await new_packet(c, items=3)
+        async with counted():
+            await expect(c.post(f"{API}/{target}/finalize"), 200)
+
+    def read(path: str, status: int = 200) -> Probe:
+        async def get(c: httpx.AsyncClient, counted: Counted) -> None:
+            async with counted():
+                await expect(c.get(path), status)
+
+        return get
+
+    return {
+        "POST /": create,
+        "POST /{id}/contents": add,
+        "PUT /{id}": edit,
+        "POST /{id}/finalize": finalize,
+        "GET /{id}": read(f"{API}/{packet}"),
+        "GET /?page=1": read(f"{API}/?page=1"),
+        "GET /{id}/contents": read(f"{API}/{packet}/contents"),
+        "GET /events?after=0": read(f"{API}/events?after=0&limit=10"),
+        "GET /shared/{token}": read(f"{API}/shared/{token}"),
+        "GET /shared/{unknown token}": read(f"{API}/shared/{'x' * 43}", 404),
+    }
+
+
+@asynccontextmanager
+async def counting(tally: Tally, label: str) -> AsyncIterator[None]:
+    """Counts the block's statements for `label`, and what runs beside it and in the AFTER_S
+    that follow as its background work (after waiting for the setup's own to end)."""
+    await asyncio.sleep(AFTER_S)
+    tally.background = label
+    token = current.set(label)
+    try:
+        yield
+    finally:
+        current.reset(token)
+    await asyncio.sleep(AFTER_S)
+    tally.background = None
+
+
+@contextmanager
+def quiet_retry_loop() -> Iterator[None]:
+    """No periodic outbox retry while counting: only what requests set off is counted."""
+    name = "ARKHAM_PACKETS_OUTBOX_RETRY_SECONDS"
+    before = os.environ.get(name)
+    os.environ[name] = "3600"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
+    database = await bench.database("trips")
+    with quiet_retry_loop():
+        app = build_app(database.url, database.data_dir)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client,
+        ):
+            tally = Tally(app.state.packets_shard.services.database.engine)
+            packet = await new_packet(client, items=3)
+            shared = await new_packet(client, items=2)
+            link = await expect(
+                client.post(f"{API}/{shared}/share", json={"shared_with": "public"}), 201
+            )
+            table = probes(client, {"packet": packet, "token": link["access_token"]})
+            for label, probe in table.items():
+                for run in range(WARMUP + MEASURED):
+                    name = label if run >= WARMUP else "warm-up"
+                    await probe(client, partial(counting, tally, name))
+    return tally, list(table)
+
+
+def per_request(counts: Counter[str] | None, what: str) -> str:
+    value = (counts or Counter())[what] / MEASURED
+    return f"{value:g}"
+
+
+async def run(bench: Workbench) -> SectionResult:
+    tally, labels = await measure(bench)
+    rows, figures = [], {}
+    for label in labels:
+        mine, after = tally.counts.get(label, Counter()), tally.counts.get(f"after: {label}")
+        trips = tally.round_trips(mine) / MEASURED
+        background = tally.round_trips(after or Counter()) / MEASURED
+        figures[label] = {
+            "request": {k: v / MEASURED for k, v in mine.items()},
+            "after": {k: v / MEASURED for k, v in (after or Counter()).items()},
+            "round_trips": trips,
+            "round_trips_after": background,
+        }
+        rows.append(
+            [
+                label,
+                per_request(mine, "statements"),
+                per_request(mine, "writes"),
+                per_request(mine, "transactions"),
+                per_request(mine, "write locks"),
+                per_request(mine, "pings"),
+                f"{trips:g}",
+                f"{background:g}",
+            ]
+        )
+    return SectionResult(
+        name=NAME,
+        title=TITLE,
+        columns=[
+            "request",
+            "statements",
+            "writing",
+            "transactions",
+            "SQLite write locks",
+            "pings",
+            "round trips",
+            "after the answer",
+        ],
+        rows=rows,
+        figures={"measured": MEASURED, "backend": bench.backend, "requests": figures},
+        notes=[
+            f"Means over {MEASURED} requests of each kind after {WARMUP} of warm-up. "
+            "'writing' counts INSERT, UPDATE, DELETE and SELECT ... FOR UPDATE; 'after the "
+            f"answer' is the round trips of the background work set off, within "
+            f"{AFTER_S * 1000:.0f} ms."
+        ],
+    )
