@@ -79,7 +79,7 @@ class PacketsShard(ArkhamShard):
         except Exception:
             logger.exception("packets: the start-up sweep failed; stray files stay on disk")
         self.services.recovery.start()
-        self.services.dispatcher.start()
+        self.services.relay.start()
         logredact.install()
         app = getattr(frame, "app", None)
         if app is not None:
@@ -88,7 +88,7 @@ class PacketsShard(ArkhamShard):
     async def shutdown(self) -> None:
         if self.services is not None:
             await self.services.recovery.stop()
-            await self.services.dispatcher.stop()
+            await self.services.relay.stop()
             await self.services.database.dispose()
             self.services = None
 

@@ -13,7 +13,7 @@ from .bundles.importer import ImportService
 from .bundles.limits import import_limits
 from .config import Settings
 from .core.filestore import FileStore
-from .core.outbox import OutboxDispatcher
+from .core.relay import OutboxRelay
 from .core.unit_of_work import Transactions
 from .custody.seals import Sealer
 from .custody.service import CustodyService
@@ -39,7 +39,7 @@ class Services:
     database: Database
     storage: Any
     data_dir: Path
-    dispatcher: OutboxDispatcher
+    relay: OutboxRelay
     files: FileStore
     packets: PacketService
     contents: ContentService
@@ -68,8 +68,8 @@ class Services:
         data_dir: Path,
         frame: Any = None,
     ) -> Services:
-        dispatcher = OutboxDispatcher(database, bus, settings.outbox_retry_seconds)
-        transactions = Transactions(database, dispatcher)
+        relay = OutboxRelay(database, bus, settings.outbox_retry_seconds)
+        transactions = Transactions(database, relay)
         files = FileStore(data_dir / "files")
         releaser = FileReleaser(transactions, files)
         transactions.release_files = releaser.release_all
@@ -82,13 +82,13 @@ class Services:
             database=database,
             storage=storage,
             data_dir=data_dir,
-            dispatcher=dispatcher,
+            relay=relay,
             files=files,
             packets=packets,
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
             batch=BatchService(packets),
-            feed=EventFeed(transactions),
+            feed=EventFeed(transactions, relay),
             versions=VersionService(transactions),
             integrity=IntegrityService(transactions, files, trust),
             shares=ShareService(transactions),

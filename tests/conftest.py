@@ -76,7 +76,18 @@ def engine(app: FastAPI) -> Any:
     return app.state.packets_shard.services.database.engine
 
 
+async def settle(client: httpx.AsyncClient) -> None:
+    """Waits for the relay of the app behind `client` to deliver what it has committed: events
+    reach the bus after the answer, not before."""
+    app = getattr(client._transport, "app", None)
+    shard = None if app is None else getattr(app.state, "packets_shard", None)
+    if shard is not None and shard.services is not None:
+        assert await shard.services.relay.settle(), "the outbox relay did not finish a pass"
+
+
 async def packet_events(client: httpx.AsyncClient, event_type: str | None = None) -> list[Any]:
+    """What the app's bus received from the shard (once its relay has caught up), newest first."""
+    await settle(client)
     response = await client.get("/api/events/", params={"source": "packets", "limit": 1000})
     assert response.status_code == 200
     events = response.json()["events"]

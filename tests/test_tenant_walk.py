@@ -27,7 +27,7 @@ from .served import route_of, served_routes
 API = PREFIX
 TENANT_A = "7c0f3a0e-0000-4000-8000-00000000000a"
 TENANT_B = "7c0f3a0e-0000-4000-8000-00000000000b"
-OUTBOX_BOOKKEEPING = {"delivered_at", "attempts"}  # delivery, not content
+OUTBOX_BOOKKEEPING = {"delivered_at", "attempts", "position"}  # delivery, not content
 PACKETS_PER_WORLD = 5  # draft, sealed, spare, gone, batched
 
 

@@ -45,8 +45,8 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
     )
     try:
         await ensure_newest(engine)
-        # No Frame bus here: the events stay in the outbox, served by the feed and delivered
-        # by the next server process that starts on this database.
+        # No Frame bus here: each commit places its events in the feed, and a server process
+        # on this database delivers them (told at once on PostgreSQL, else at its next retry).
         yield Services.build(settings, Database(engine), None, None, data_dir=data_dir)
     finally:
         await engine.dispose()

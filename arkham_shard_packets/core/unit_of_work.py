@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.scope import Scope
 from ..db.session import Database
-from .outbox import Event, OutboxDispatcher, append
+from .outbox import Event, append
+from .relay import OutboxRelay
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,15 @@ class UnitOfWork:
 
 
 class Transactions:
-    def __init__(self, database: Database, dispatcher: OutboxDispatcher) -> None:
+    def __init__(self, database: Database, relay: OutboxRelay) -> None:
         self.database = database
-        self.dispatcher = dispatcher
+        self.relay = relay
         self.release_files: Callable[[set[str]], Awaitable[None]] | None = None
 
     @asynccontextmanager
     async def write(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
-        """Commits the block's changes with its events in the outbox, then delivers them."""
+        """Commits the block's changes with its events in the outbox; the relay delivers them
+        after the answer."""
         async with self.database.writing() as conn:
             work = UnitOfWork(conn, scope)
             yield work
@@ -53,9 +55,9 @@ class Transactions:
             await append(conn, work.scope.tenant_id, work.events)
         if work.events:
             try:
-                await self.dispatcher.deliver()
+                await self.relay.committed()
             except Exception:
-                logger.exception("outbox delivery failed after commit; the retry loop takes over")
+                logger.exception("the outbox relay was not told of a commit; its retry takes over")
         if work.orphaned_files and self.release_files is not None:
             try:
                 await self.release_files(work.orphaned_files)

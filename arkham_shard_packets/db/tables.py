@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -143,8 +144,9 @@ packet_versions = Table(
     Index("idx_versions_packet", "packet_id"),
 )
 
-# The event outbox: each event is written in the transaction of the change it describes and
-# delivered to the Frame's bus after commit; `sequence` only grows and orders the feed.
+# The event outbox: each event is written in the transaction of the change it describes, in the
+# order of `sequence`; after commit the relay (core/relay.py) gives it its `position`, which
+# orders the feed, and delivers it to the Frame's bus.
 outbox = Table(
     "arkham_packet_outbox",
     metadata,
@@ -155,8 +157,21 @@ outbox = Table(
     Column("delivered_at", Text),
     Column("attempts", Integer, server_default="0", nullable=False),
     Column("tenant_id", Text),
-    Index("idx_outbox_pending", "delivered_at", "sequence"),
-    Index("idx_outbox_tenant_sequence", "tenant_id", "sequence"),
+    Column("position", BIG_INTEGER),
+    Index("idx_outbox_position", "position", unique=True),
+    Index("idx_outbox_tenant_position", "tenant_id", "position"),
+    Index(
+        "idx_outbox_unpositioned",
+        "sequence",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
+    Index(
+        "idx_outbox_undelivered",
+        "position",
+        postgresql_where=text("delivered_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL"),
+    ),
 )
 
 # Snapshot bodies, stored once per SHA-256 digest however many versions name them. They carry

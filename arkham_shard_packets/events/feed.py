@@ -1,4 +1,5 @@
-"""The outbox as a durable feed, for consumers in other processes."""
+"""The outbox as a durable feed, for consumers in other processes, in the order of the positions
+the relay hands out after commit: a reader never sees a position before every lower one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.relay import OutboxRelay
 from ..core.unit_of_work import Transactions
 from ..db.scope import Scope
 from ..db.tables import outbox
@@ -21,21 +23,24 @@ class FeedEvent:
 
 
 class EventFeed:
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, relay: OutboxRelay) -> None:
         self.tx = transactions
+        self.relay = relay
 
-    async def after(self, scope: Scope, sequence: int, limit: int) -> list[FeedEvent]:
+    async def after(self, scope: Scope, position: int, limit: int) -> list[FeedEvent]:
+        """Events past `position`; those this process committed before the call included."""
+        await self.relay.placed()
         statement = (
             scope.select(outbox)
-            .where(outbox.c.sequence > sequence)
-            .order_by(outbox.c.sequence)
+            .where(outbox.c.position > position)
+            .order_by(outbox.c.position)
             .limit(limit)
         )
         async with self.tx.read(scope) as work:
             rows = (await work.conn.execute(statement)).mappings().all()
         return [
             FeedEvent(
-                sequence=row["sequence"],
+                sequence=row["position"],
                 event_type=row["event_type"],
                 payload=json.loads(row["payload"]),
                 source="packets",

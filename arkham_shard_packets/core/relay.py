@@ -1,0 +1,178 @@
+"""The per-process relay: takes the outbox's events (core/outbox.py) from commit to the Frame's
+bus, off the request path.
+
+Two loops run in every server process. The placer gives committed events their place in the
+feed; it runs when a commit of this process wakes it, when a process without a relay of its
+own (the offline CLI) announces its commits through PostgreSQL's LISTEN/NOTIFY, and every
+`retry_seconds`. The deliverer hands placed events to the bus in feed order; it runs after
+each placing and every `retry_seconds` (events a refusing bus, a crash or a restart left
+pending). A slow or absent bus holds up only the deliverer: answers never wait for either loop,
+and the feed keeps filling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sqlalchemy import text
+
+from ..db.session import Database
+from . import outbox
+from .alarm import Alarm, Watch
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "arkham_packets_outbox"
+SETTLE_PATIENCE_S = 10.0
+FEED_PATIENCE_S = 1.0
+
+
+class Progress:
+    """Commits told of, and how far placing and delivering have come: a caller can wait for a
+    pass that began after its own commit."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.placed = 0
+        self.delivered = 0
+        self._watch = Watch()
+
+    def advance(self, *, placed: int | None = None, delivered: int | None = None) -> None:
+        if placed is not None:
+            self.placed = placed
+        if delivered is not None:
+            self.delivered = delivered
+        self._watch.changed()
+
+    async def wait_for(self, reached: Callable[[], bool], patience: float) -> bool:
+        return await self._watch.until(reached, patience)
+
+
+class OutboxRelay:
+    def __init__(self, database: Database, bus: Any, retry_seconds: float = 2.0) -> None:
+        self.database = database
+        self.bus = bus
+        self.retry_seconds = retry_seconds
+        self.progress = Progress()
+        self._commits = Alarm()
+        self._placed = Alarm()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    async def committed(self) -> None:
+        """A unit of work of this process committed events."""
+        if self.running:
+            self.wake()
+            return
+        # No relay runs in this process (the offline CLI): place the events in the feed now,
+        # and tell a server process on the same PostgreSQL to deliver them.
+        await outbox.place(self.database)
+        await self.announce()
+
+    def wake(self) -> None:
+        self.progress.asked += 1
+        self._commits.ring()
+
+    async def announce(self) -> None:
+        if self.database.dialect != "postgresql":
+            return
+        async with self.database.writing() as conn:
+            await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+    async def placed(self) -> None:
+        """Returns once every event this process committed before the call has its place in
+        the feed: at once when there is none, after FEED_PATIENCE_S at the most."""
+        asked = self.progress.asked
+        if self.running and self.progress.placed < asked:
+            await self.progress.wait_for(lambda: self.progress.placed >= asked, FEED_PATIENCE_S)
+
+    async def settle(self) -> bool:
+        """Waits for everything committed before the call to be placed and handed to the bus
+        (or refused by it); False when that takes more than SETTLE_PATIENCE_S."""
+        if not self.running:
+            await outbox.place(self.database)
+            if self.bus is not None:
+                await outbox.deliver(self.database, self.bus)
+            return True
+        self.wake()
+        asked = self.progress.asked
+        done = self.progress.wait_for(lambda: self.progress.delivered >= asked, SETTLE_PATIENCE_S)
+        return await done
+
+    async def pending(self) -> int:
+        return await outbox.pending(self.database)
+
+    def start(self) -> None:
+        self._spawn(self._place_forever)
+        if self.bus is not None:
+            self._spawn(self._deliver_forever)
+        if self.database.dialect == "postgresql":
+            self._spawn(self._listen_forever)
+        self.wake()  # whatever an earlier process left
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _spawn(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._tasks.append(asyncio.create_task(loop()))
+
+    async def _place_forever(self) -> None:
+        while True:
+            woken = await self._commits.wait(self.retry_seconds)
+            asked = self.progress.asked
+            try:
+                if woken or await outbox.has_unplaced(self.database):
+                    await outbox.place(self.database)
+            except Exception:
+                logger.exception("placing events in the feed failed; will retry")
+                await asyncio.sleep(min(self.retry_seconds, 1.0))
+                self._commits.ring()
+                continue
+            self.progress.advance(placed=asked)
+            self._placed.ring()
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            await self._placed.wait(self.retry_seconds)
+            placed = self.progress.placed
+            try:
+                await outbox.deliver(self.database, self.bus)
+            except Exception:
+                logger.exception("delivering events failed; will retry")
+            self.progress.advance(delivered=placed)
+
+    async def _listen_forever(self) -> None:
+        """PostgreSQL: a NOTIFY on CHANNEL (an offline process committed events) wakes us."""
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("outbox relay: LISTEN %s failed; will retry", CHANNEL)
+            await asyncio.sleep(self.retry_seconds)
+
+    async def _listen(self) -> None:
+        async with self.database.engine.connect() as conn:
+            try:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                lost = asyncio.Event()
+                driver.add_termination_listener(lambda *_: lost.set())
+                await driver.add_listener(CHANNEL, lambda *_: self.wake())
+                await lost.wait()
+            finally:
+                # A listening connection never goes back to the pool.
+                await conn.invalidate()
