@@ -1,34 +1,31 @@
 """Events that are never lost: written to the outbox in the transaction of the change they
-describe, placed in the feed after commit, then handed to the Frame's bus.
+describe, placed in the feed after commit, then handed to the Frame's bus (core/relay.py).
 
 Writing (`append`) takes no lock shared with other writers: an event is written in the order
 of its `sequence` key, without a place in the feed. Placing (`place`) gives committed events
-without one the next `position`s in one short transaction; the placers of several processes
-take turns (on PostgreSQL under an advisory lock only they take, on SQLite under its write
-lock), so each turn commits one block of positions above every earlier block, and a reader of
-the feed never sees a position before every lower one is visible. Delivering (`deliver`)
-hands placed events to the bus in position order and marks those it took: at least once, as a
-process killed between handing them over and marking them hands them over again.
+without one the next `position`s in one statement; the placers of several processes take
+turns (on PostgreSQL under an advisory lock only they take, on SQLite under its write lock),
+so each turn commits one block of positions above every earlier block, and a reader of the
+feed never sees a position before every lower one is visible. The placer gets back what it
+placed, to hand to the bus; `mark_delivered` records what the bus took.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, bindparam, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.session import Database
 from ..db.tables import outbox
-from .clock import now_text
+from ..models import utcnow
+from .clock import now_text, to_text
 
-logger = logging.getLogger(__name__)
-
-SOURCE = "packets"
 PLACER_LOCK_KEY = 0x7061636B657473  # "packets"
 BATCH = 500
 
@@ -37,6 +34,16 @@ BATCH = 500
 class Event:
     event_type: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An event with its place in the feed, as the bus gets it."""
+
+    sequence: int
+    position: int
+    event_type: str
+    payload: str  # JSON
 
 
 async def append(conn: AsyncConnection, tenant_id: str | None, events: Sequence[Event]) -> None:
@@ -57,118 +64,86 @@ async def append(conn: AsyncConnection, tenant_id: str | None, events: Sequence[
     )
 
 
-def _unplaced(limit: int) -> Select[Any]:
-    return (
-        select(outbox.c.sequence)
+PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
+
+
+def _placing() -> Any:
+    """One UPDATE: the oldest unplaced events get the positions after the highest one."""
+    waiting = (
+        select(
+            outbox.c.sequence,
+            func.row_number().over(order_by=outbox.c.sequence).label("n"),
+        )
         .where(outbox.c.position.is_(None))
         .order_by(outbox.c.sequence)
-        .limit(limit)
+        .limit(BATCH)
+        .subquery()
+    )
+    top = select(func.coalesce(func.max(outbox.c.position), 0)).scalar_subquery()
+    return (
+        update(outbox)
+        .where(outbox.c.sequence == waiting.c.sequence)
+        .values(position=top + waiting.c.n)
+        .returning(*PLACED_COLUMNS)
     )
 
 
-async def place(database: Database) -> int:
-    """Gives committed events without a position the next positions, oldest first."""
-    placed = 0
+async def place(database: Database) -> list[Placed]:
+    """Places every committed event without a position; what was placed, in feed order."""
+    placed: list[Placed] = []
     while True:
-        async with database.writing() as conn:
-            if conn.dialect.name == "postgresql":
+        if database.dialect == "postgresql":
+            # The statement's snapshot must be taken once the lock is held: its own statement.
+            async with database.writing() as conn:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACER_LOCK_KEY}
                 )
-            last = select(func.coalesce(func.max(outbox.c.position), 0)).scalar_subquery()
-            rows = (await conn.execute(_unplaced(BATCH).add_columns(last.label("last")))).all()
-            if rows:
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.sequence == bindparam("key"))
-                    .values(position=bindparam("place")),
-                    [
-                        {"key": row.sequence, "place": rows[0].last + n}
-                        for n, row in enumerate(rows, 1)
-                    ],
-                )
-        placed += len(rows)
-        if len(rows) < BATCH:
+                rows = (await conn.execute(_placing())).all()
+        else:
+            async with database.alone() as conn:
+                rows = (await conn.execute(_placing())).all()
+        batch = sorted((Placed(*row) for row in rows), key=lambda event: event.position)
+        placed += batch
+        if len(batch) < BATCH:
             return placed
 
 
 async def has_unplaced(database: Database) -> bool:
+    statement = select(outbox.c.sequence).where(outbox.c.position.is_(None)).limit(1)
     async with database.reading() as conn:
-        return (await conn.execute(_unplaced(1))).first() is not None
+        return (await conn.execute(statement)).first() is not None
 
 
-@dataclass
-class Handed:
-    """What one batch handed to the bus came to."""
-
-    sent: list[int] = field(default_factory=list)
-    refused: int | None = None
-    complete: bool = True
-
-
-async def deliver(database: Database, bus: Any) -> int:
-    """Hands placed events to the bus in feed order; stops at the first it refuses."""
-    delivered = 0
-    while True:
-        handed = await _deliver_batch(database, bus)
-        delivered += len(handed.sent)
-        if handed.complete or handed.refused is not None:
-            return delivered
-
-
-async def _deliver_batch(database: Database, bus: Any) -> Handed:
-    pending = (
-        select(outbox.c.sequence, outbox.c.event_type, outbox.c.payload)
+async def undelivered(
+    database: Database, *, older_than: timedelta | None, besides: Collection[int]
+) -> list[Placed]:
+    """Placed events no one has marked delivered (written more than `older_than` ago), in
+    feed order, but for `besides`."""
+    statement = (
+        select(*PLACED_COLUMNS)
         .where(outbox.c.position.is_not(None), outbox.c.delivered_at.is_(None))
         .order_by(outbox.c.position)
-        .limit(BATCH)
+        .limit(BATCH + len(besides))
     )
-    if database.dialect == "postgresql":
-        # The rows stay locked until they are marked: other processes' relays skip them.
-        async with database.writing() as conn:
-            rows = await _rows(conn, pending.with_for_update(skip_locked=True))
-            handed = await _hand_over(bus, rows)
-            await _mark(conn, handed)
-    else:
-        # Holding SQLite's write lock while the bus works would stop every writer: read, hand
-        # over, then mark (so two processes on one file may both hand an event over).
-        async with database.reading() as conn:
-            rows = await _rows(conn, pending)
-        handed = await _hand_over(bus, rows)
-        if handed.sent or handed.refused is not None:
-            async with database.writing() as conn:
-                await _mark(conn, handed)
-    handed.complete = len(rows) < BATCH
-    return handed
+    if older_than is not None:
+        statement = statement.where(outbox.c.created_at < to_text(utcnow() - older_than))
+    async with database.alone() as conn:
+        rows = (await conn.execute(statement)).all()
+    return [Placed(*row) for row in rows if row.sequence not in besides][:BATCH]
 
 
-async def _rows(conn: AsyncConnection, statement: Select[Any]) -> Sequence[RowMapping]:
-    rows: Sequence[RowMapping] = (await conn.execute(statement)).mappings().all()
-    return rows
-
-
-async def _hand_over(bus: Any, rows: Sequence[RowMapping]) -> Handed:
-    handed = Handed()
-    for row in rows:
-        try:
-            await bus.emit(row["event_type"], json.loads(row["payload"]), source=SOURCE)
-        except Exception:
-            logger.exception("event bus refused %s; will retry", row["event_type"])
-            handed.refused = row["sequence"]
-            break
-        handed.sent.append(row["sequence"])
-    return handed
-
-
-async def _mark(conn: AsyncConnection, handed: Handed) -> None:
-    if handed.sent:
+async def mark_delivered(database: Database, sequences: Sequence[int]) -> None:
+    async with database.alone() as conn:
         await conn.execute(
-            update(outbox).where(outbox.c.sequence.in_(handed.sent)).values(delivered_at=now_text())
+            update(outbox).where(outbox.c.sequence.in_(sequences)).values(delivered_at=now_text())
         )
-    if handed.refused is not None:
+
+
+async def count_attempt(database: Database, sequence: int) -> None:
+    async with database.alone() as conn:
         await conn.execute(
             update(outbox)
-            .where(outbox.c.sequence == handed.refused)
+            .where(outbox.c.sequence == sequence)
             .values(attempts=outbox.c.attempts + 1)
         )
 

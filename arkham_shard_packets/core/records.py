@@ -94,27 +94,46 @@ async def lock_packet(
     allowed: Collection[PacketStatus],
     refusal: str,
     if_match: str | None = None,
+    **changes: Any,
 ) -> Packet:
-    """Take the packet's row lock, check its status (and the caller's ETag), touch `updated_at`.
+    """Take the packet's row lock, check its status (and the caller's ETag), touch `updated_at`
+    and apply `changes` (column values: a refusal rolls them back with the rest).
 
     Every change to a packet or its contents starts here, so concurrent changes to one
     packet queue behind each other and always see the status they are checked against.
+    Without an ETag to compare, one UPDATE ... RETURNING takes the lock and reads the status.
     """
+    touched = now_text()
+    values = {"updated_at": touched, **changes}
+    if if_match is None:
+        touch = work.scope.update(packets).where(packets.c.id == packet_id).values(values)
+        row = await work.first(touch.returning(*packets.c))
+        if row is None:
+            raise PacketNotFound(packet_id)
+        packet = packet_from_row(row)
+        _check_status(packet, allowed, refusal)
+        return packet
     statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:
         raise PacketNotFound(packet_id)
     packet = packet_from_row(row)
-    if if_match is not None and not if_match_allows(if_match, etag_of(packet)):
+    if not if_match_allows(if_match, etag_of(packet)):
         raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")
-    if packet.status not in allowed:
-        raise PacketLocked(refusal.format(id=packet_id, status=packet.status.value))
-    touched = now_text()
-    await work.conn.execute(
-        work.scope.update(packets).where(packets.c.id == packet_id).values(updated_at=touched)
+    _check_status(packet, allowed, refusal)
+    row = await work.first(
+        work.scope.update(packets)
+        .where(packets.c.id == packet_id)
+        .values(values)
+        .returning(*packets.c)
     )
-    packet.updated_at = datetime.fromisoformat(touched)
-    return packet
+    assert row is not None
+    return packet_from_row(row)
+
+
+def _check_status(packet: Packet, allowed: Collection[PacketStatus], refusal: str) -> None:
+    if packet.status not in allowed:
+        raise PacketLocked(refusal.format(id=packet.id, status=packet.status.value))
 
 
 def if_match_allows(header: str, etag: str) -> bool:

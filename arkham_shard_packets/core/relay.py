@@ -2,20 +2,27 @@
 bus, off the request path.
 
 Two loops run in every server process. The placer gives committed events their place in the
-feed; it runs when a commit of this process wakes it, when a process without a relay of its
-own (the offline CLI) announces its commits through PostgreSQL's LISTEN/NOTIFY, and every
-`retry_seconds`. The deliverer hands placed events to the bus in feed order; it runs after
-each placing and every `retry_seconds` (events a refusing bus, a crash or a restart left
-pending). A slow or absent bus holds up only the deliverer: answers never wait for either loop,
-and the feed keeps filling.
+feed and queues what it placed for the deliverer; it runs when a commit of this process wakes
+it, when a process without a relay of its own (the offline CLI) announces its commits through
+PostgreSQL's LISTEN/NOTIFY, and every `retry_seconds`. The deliverer hands the queue to the bus
+in feed order and marks what the bus took; at the first event the bus refuses it waits
+`retry_seconds` and tries again from there. Each relay delivers what it placed, so processes
+don't hand the same event over twice; events placed and never marked (their process was
+killed, or its bus is down) are taken up at start and, once ABANDONED_AFTER old, by any relay.
+A slow or absent bus holds up only the deliverer: no answer waits for either loop, and the
+feed keeps filling. Delivery is at least once: a process killed between handing events over
+and marking them hands them over again after its restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -23,12 +30,16 @@ from sqlalchemy import text
 from ..db.session import Database
 from . import outbox
 from .alarm import Alarm, Watch
+from .outbox import Placed
 
 logger = logging.getLogger(__name__)
 
+SOURCE = "packets"
 CHANNEL = "arkham_packets_outbox"
 SETTLE_PATIENCE_S = 10.0
 FEED_PATIENCE_S = 1.0
+QUEUE_CAP = 10_000  # events held for the bus; beyond, the deliverer reads them back later
+ABANDONED_AFTER = timedelta(seconds=60)
 
 
 class Progress:
@@ -60,6 +71,9 @@ class OutboxRelay:
         self.progress = Progress()
         self._commits = Alarm()
         self._placed = Alarm()
+        self._queue: deque[Placed] = deque()
+        self._queued: set[int] = set()
+        self._behind = True  # placed events may wait that are not queued: read them back
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -97,9 +111,9 @@ class OutboxRelay:
         """Waits for everything committed before the call to be placed and handed to the bus
         (or refused by it); False when that takes more than SETTLE_PATIENCE_S."""
         if not self.running:
-            await outbox.place(self.database)
+            self._enqueue(await outbox.place(self.database))
             if self.bus is not None:
-                await outbox.deliver(self.database, self.bus)
+                await self._deliver()
             return True
         self.wake()
         asked = self.progress.asked
@@ -128,13 +142,15 @@ class OutboxRelay:
     def _spawn(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._tasks.append(asyncio.create_task(loop()))
 
+    # -- placing -------------------------------------------------------------------------
+
     async def _place_forever(self) -> None:
         while True:
             woken = await self._commits.wait(self.retry_seconds)
             asked = self.progress.asked
             try:
                 if woken or await outbox.has_unplaced(self.database):
-                    await outbox.place(self.database)
+                    self._enqueue(await outbox.place(self.database))
             except Exception:
                 logger.exception("placing events in the feed failed; will retry")
                 await asyncio.sleep(min(self.retry_seconds, 1.0))
@@ -143,15 +159,71 @@ class OutboxRelay:
             self.progress.advance(placed=asked)
             self._placed.ring()
 
+    def _enqueue(self, events: Iterable[Placed]) -> None:
+        for event in events:
+            if event.sequence in self._queued:
+                continue
+            if len(self._queue) >= QUEUE_CAP:
+                self._behind = True
+                return
+            self._queue.append(event)
+            self._queued.add(event.sequence)
+
+    # -- delivering ----------------------------------------------------------------------
+
     async def _deliver_forever(self) -> None:
         while True:
-            await self._placed.wait(self.retry_seconds)
+            rung = await self._placed.wait(self.retry_seconds)
             placed = self.progress.placed
             try:
-                await outbox.deliver(self.database, self.bus)
+                if self._behind:
+                    await self._read_back(older_than=None)
+                elif not rung:
+                    await self._read_back(older_than=ABANDONED_AFTER)
+                while await self._deliver() and self._behind:
+                    await self._read_back(older_than=None)
             except Exception:
                 logger.exception("delivering events failed; will retry")
             self.progress.advance(delivered=placed)
+
+    async def _read_back(self, older_than: timedelta | None) -> None:
+        """Queues placed events no one marked delivered, in feed order: all of them when this
+        relay starts or fell behind, else those older than `older_than` (their relay is gone
+        or stuck)."""
+        found = await outbox.undelivered(self.database, older_than=older_than, besides=self._queued)
+        if older_than is None:
+            self._behind = len(found) >= outbox.BATCH
+        if found:
+            queued = [*found, *self._queue]
+            self._queue.clear()
+            self._queued.clear()
+            self._enqueue(sorted(queued, key=lambda event: event.position))
+
+    async def _deliver(self) -> bool:
+        """Hands the queue to the bus in order, up to the first event it refuses; whether it
+        took them all."""
+        while self._queue:
+            batch = [self._queue[n] for n in range(min(len(self._queue), outbox.BATCH))]
+            sent: list[int] = []
+            refused: Placed | None = None
+            for event in batch:
+                try:
+                    await self.bus.emit(event.event_type, json.loads(event.payload), source=SOURCE)
+                except Exception:
+                    logger.exception("event bus refused %s; will retry", event.event_type)
+                    refused = event
+                    break
+                sent.append(event.sequence)
+            if sent:
+                await outbox.mark_delivered(self.database, sent)
+                for _ in sent:
+                    self._queued.discard(self._queue.popleft().sequence)
+            if refused is not None:
+                await outbox.count_attempt(self.database, refused.sequence)
+                return False
+        return True
+
+    # -- being told by other processes ---------------------------------------------------
 
     async def _listen_forever(self) -> None:
         """PostgreSQL: a NOTIFY on CHANNEL (an offline process committed events) wakes us."""

@@ -6,11 +6,11 @@ import shlex
 import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .session import READ_ONLY
+from .session import ALONE, READ_ONLY
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -51,11 +51,25 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 30_000) -> AsyncEng
         async_url, settings = server_settings(async_url)
         if settings:
             options["connect_args"] = {"server_settings": settings}
-        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        options.update(pool_size=10, max_overflow=10)
     engine = create_async_engine(async_url, **options)
     if async_url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, sqlite_busy_timeout_ms)
+    else:
+        _configure_postgres(engine)
     return engine
+
+
+def _configure_postgres(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # No ping on checkout (a round trip on every request): a connection the server closed
+        # (a restart, a terminated backend, an idle timeout) is known closed by the driver
+        # once the event loop has read the end of its socket; the pool then opens another.
+        # A connection that dies while in use fails that request and is discarded with the
+        # rest of the pool's connections of the same age.
+        if dbapi_connection.driver_connection.is_closed():
+            raise exc.DisconnectionError("the server closed this connection")
 
 
 def _enable_wal(cursor: Any, patience_seconds: float) -> None:
@@ -90,5 +104,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def on_begin(connection: Any) -> None:
         # A writer takes the write lock up front, so two writers queue on busy_timeout
         # instead of failing with "database is locked" when one upgrades its read lock.
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get(ALONE, False):
+            return
+        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")

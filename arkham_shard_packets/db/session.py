@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 READ_ONLY = "packets_read_only"
+ALONE = "packets_alone"  # SQLite: no BEGIN; each statement commits on its own
 
 
 class Database:
@@ -24,9 +25,28 @@ class Database:
             yield connection
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection]:
+    async def alone(self) -> AsyncIterator[AsyncConnection]:
+        """Statements that each stand alone: every one is its own transaction, with no BEGIN
+        and COMMIT to send (on SQLite, its write lock is held for one statement at a time)."""
         async with self.engine.connect() as connection:
-            connection = await connection.execution_options(**{READ_ONLY: True})
+            options: dict[str, object] = {ALONE: True}
+            if self.dialect == "postgresql":
+                options["isolation_level"] = "AUTOCOMMIT"
+            connection = await connection.execution_options(**options)
+            async with connection.begin():
+                yield connection
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read. On PostgreSQL without BEGIN and COMMIT: under READ COMMITTED every statement
+        sees its own snapshot, in a transaction or not, so one would add two round trips and no
+        consistency. On SQLite, where they cost no round trip, the statements of a read share
+        one snapshot."""
+        async with self.engine.connect() as connection:
+            options: dict[str, object] = {READ_ONLY: True}
+            if self.dialect == "postgresql":
+                options["isolation_level"] = "AUTOCOMMIT"
+            connection = await connection.execution_options(**options)
             async with connection.begin():
                 yield connection
 

@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc, insert
-
 from ..core.clock import now_text
 from ..core.lifecycle import DRAFT_ONLY, EDITABLE
 from ..core.records import content_from_row, load_contents, load_packet, lock_packet, stored_size
@@ -16,8 +14,12 @@ from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
+from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
+
+# The columns of the unique constraint uq_contents_item: one item per packet, type and id.
+ITEM_KEY = ["packet_id", "content_type", "content_id"]
 
 
 @dataclass
@@ -51,7 +53,8 @@ class ContentService:
 
 
 async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> PacketContent:
-    """Inside the caller's unit of work, so a share link's edit and its access log are one."""
+    """Inside the caller's unit of work, so a share link's edit and its access log are one.
+    The packet's counts go up as it is locked; a duplicate item undoes them with the rest."""
     scope = work.scope
     values = scope.row(
         id=str(uuid.uuid4()),
@@ -64,29 +67,24 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         order_num=draft.order,
         data=None if draft.data is None else canonical_json(draft.data),
     )
-    await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
-    try:
-        async with work.conn.begin_nested():
-            row = (
-                (
-                    await work.conn.execute(
-                        insert(packet_contents).values(values).returning(*packet_contents.c)
-                    )
-                )
-                .mappings()
-                .one()
-            )
-    except exc.IntegrityError:
-        item = f"{draft.content_type.value} {draft.content_id}"
-        raise DuplicateContent(f"{item} is already in packet {packet_id}") from None
-    await work.conn.execute(
-        work.scope.update(packets)
-        .where(packets.c.id == packet_id)
-        .values(
-            contents_count=packets.c.contents_count + 1,
-            size_bytes=packets.c.size_bytes + stored_size(row),
-        )
+    await lock_packet(
+        work,
+        packet_id,
+        EDITABLE,
+        DRAFT_ONLY,
+        contents_count=packets.c.contents_count + 1,
+        size_bytes=packets.c.size_bytes + stored_size(values),
     )
+    added = (
+        insert_or_skip(work.conn, packet_contents)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=ITEM_KEY)
+        .returning(*packet_contents.c)
+    )
+    row = await work.first(added)
+    if row is None:
+        item = f"{draft.content_type.value} {draft.content_id}"
+        raise DuplicateContent(f"{item} is already in packet {packet_id}")
     await custody.append(
         work,
         packet_id,

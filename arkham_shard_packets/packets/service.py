@@ -22,7 +22,7 @@ from ..custody.seals import Sealer
 from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
-from ..versions.history import Sealed, record_version
+from ..versions.history import Sealed, record_first_version, record_version
 from ..versions.snapshots import current_state
 
 
@@ -63,7 +63,7 @@ class PacketService:
                 .one()
             )
             packet = packet_from_row(row)
-            await record_version(work, packet.id, VersionKind.CREATED, "created")
+            await record_first_version(work, row)
             await custody.append(work, packet.id, "created", name=packet.name, version=1)
             work.emit(
                 "packets.packet.created",
@@ -81,30 +81,17 @@ class PacketService:
         self, scope: Scope, packet_id: str, changes: dict[str, Any], if_match: str | None = None
     ) -> Packet:
         """`changes` holds only the fields the caller sent; a stale `if_match` ETag is refused."""
+        values = dict(changes)
+        if "visibility" in values:
+            values["visibility"] = PacketVisibility(values["visibility"]).value
+        if "metadata" in values:
+            values["metadata"] = canonical_json(values["metadata"])
         async with self.tx.write(scope) as work:
-            await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY, if_match)
-            if not changes:
-                return await load_packet(work, packet_id)
-            values = dict(changes)
-            if "visibility" in values:
-                values["visibility"] = PacketVisibility(values["visibility"]).value
-            if "metadata" in values:
-                values["metadata"] = canonical_json(values["metadata"])
-            row = (
-                (
-                    await work.conn.execute(
-                        work.scope.update(packets)
-                        .where(packets.c.id == packet_id)
-                        .values(values)
-                        .returning(*packets.c)
-                    )
-                )
-                .mappings()
-                .one()
-            )
-            await custody.append(work, packet_id, "edited", fields=sorted(changes))
-            work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
-            return packet_from_row(row)
+            packet = await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY, if_match, **values)
+            if changes:
+                await custody.append(work, packet_id, "edited", fields=sorted(changes))
+                work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
+            return packet
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
         async with self.tx.write(scope) as work:

@@ -79,7 +79,6 @@ async def record_version(
         checksum = packet_checksum(packet, contents)
     else:
         contents, checksum = sealed.contents, sealed.checksum
-    stored = await store_snapshot(work, snapshot_body(packet, contents))
     latest = (
         await work.conn.execute(
             work.scope.select(packet_versions, func.max(packet_versions.c.version_number)).where(
@@ -90,9 +89,34 @@ async def record_version(
     # An imported packet's history starts at the bundle's version (the earlier ones stayed
     # with whoever exported it); from there numbers run on without gaps.
     number = max((latest or 0) + 1, at_least)
+    version = await _write_version(work, packet, contents, checksum, number, kind, summary)
+    await work.conn.execute(
+        work.scope.update(packets).where(packets.c.id == packet_id).values(version=number)
+    )
+    return version
+
+
+async def record_first_version(work: UnitOfWork, row: Mapping[Any, Any]) -> PacketVersion:
+    """Version 1 of the packet this transaction has just inserted as `row` (which says
+    version 1 already): no items, no earlier version, nothing to read back."""
+    packet = packet_record(row)
+    checksum = packet_checksum(packet, [])
+    return await _write_version(work, packet, [], checksum, 1, VersionKind.CREATED, "created")
+
+
+async def _write_version(
+    work: UnitOfWork,
+    packet: Record,
+    contents: list[Record],
+    checksum: str,
+    number: int,
+    kind: VersionKind,
+    summary: str,
+) -> PacketVersion:
+    stored = await store_snapshot(work, snapshot_body(packet, contents))
     values = work.scope.row(
         id=str(uuid.uuid4()),
-        packet_id=packet_id,
+        packet_id=packet["id"],
         version_number=number,
         created_at=now_text(),
         changes_summary=summary,
@@ -102,19 +126,8 @@ async def record_version(
         checksum=checksum,
         checksum_recipe=RECIPE_VERSION,
     )
-    row = (
-        (
-            await work.conn.execute(
-                insert(packet_versions).values(values).returning(*packet_versions.c)
-            )
-        )
-        .mappings()
-        .one()
-    )
-    await work.conn.execute(
-        work.scope.update(packets).where(packets.c.id == packet_id).values(version=number)
-    )
-    return version_from_row(row)
+    await work.conn.execute(insert(packet_versions).values(values))
+    return version_from_row(values)
 
 
 async def load_version(work: UnitOfWork, packet_id: str, number: int) -> PacketVersion:

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.clock import now_text
 from ..core.records import load_packet_row
 from ..core.seal import canonical_json, sha256_hex
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_contents, packet_snapshots, packets, snapshot_files
+from ..db.upsert import insert_or_skip
 
 SNAPSHOT_FORMAT = "arkham-packet-snapshot/1"
 PATH_PREFIX = "sha256:"
@@ -143,12 +143,11 @@ async def store_snapshot(work: UnitOfWork, body: Record) -> StoredSnapshot:
         "size_bytes": stored.size_bytes,
         "created_at": now_text(),
     }
-    dialect_insert = postgresql.insert if work.conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(packet_snapshots).values(values)
+    statement = insert_or_skip(work.conn, packet_snapshots).values(values)
     await work.conn.execute(statement.on_conflict_do_nothing(index_elements=["digest"]))
     named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
     if named_files:
-        references = dialect_insert(snapshot_files).values(
+        references = insert_or_skip(work.conn, snapshot_files).values(
             [{"snapshot_digest": stored.digest, "file_sha256": sha} for sha in named_files]
         )
         await work.conn.execute(references.on_conflict_do_nothing())

@@ -47,9 +47,9 @@ class Tally:
         self.postgres = engine.dialect.name == "postgresql"
         sync = engine.sync_engine
         event.listen(sync, "before_cursor_execute", self._statement)
-        event.listen(sync, "begin", lambda _conn: self._count("transactions"))
-        event.listen(sync, "commit", lambda _conn: self._count("commits"))
-        event.listen(sync, "rollback", lambda _conn: self._count("rollbacks"))
+        event.listen(sync, "begin", lambda conn: self._ended(conn, "transactions"))
+        event.listen(sync, "commit", lambda conn: self._ended(conn, "commits"))
+        event.listen(sync, "rollback", lambda conn: self._ended(conn, "rollbacks"))
         dialect = sync.dialect
         ping = dialect.do_ping
 
@@ -65,6 +65,11 @@ class Tally:
             label = f"after: {self.background}"
         if label is not None:
             self.counts.setdefault(label, Counter())[what] += 1
+
+    def _ended(self, connection: Any, what: str) -> None:
+        """Counts a BEGIN, COMMIT or ROLLBACK the database sees (none in autocommit)."""
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self._count(what)
 
     def _statement(self, *args: Any) -> None:
         statement = str(args[2]).lstrip().upper()

@@ -1,0 +1,96 @@
+"""What a request asks of the database: the statements its answer needs, in one transaction per
+write, no ping on checkout, and a connection the server closed replaced without an error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from functools import partial
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from benchmarks.sections.trips import Tally, counting
+
+from .conftest import POSTGRES_URL, add_item, make_packet
+
+API = "/api/packets"
+
+
+@pytest.fixture
+def tally(app: FastAPI) -> Tally:
+    return Tally(app.state.packets_shard.services.database.engine)
+
+
+async def counted(tally: Tally, label: str, request: Any) -> Counter[str]:
+    async with counting(tally, label):
+        await request
+    return tally.counts.get(label, Counter())
+
+
+# Round trips on PostgreSQL (BEGIN and COMMIT are round trips of their own); on SQLite, calls
+# into the database's thread, BEGIN IMMEDIATE being one of the statements.
+WRITES = {
+    "create": {"statements": 4, "trips": 6},
+    "content add": {"statements": 3, "trips": 5},
+}
+
+
+async def test_a_write_is_one_transaction_of_the_statements_it_needs(
+    client: httpx.AsyncClient, tally: Tally
+) -> None:
+    packet = await make_packet(client)
+    await add_item(client, packet["id"], "warm-up")
+    measured = {
+        "create": await counted(tally, "create", make_packet(client, "counted")),
+        "content add": await counted(
+            tally, "content add", add_item(client, packet["id"], "counted")
+        ),
+    }
+    sqlite_begin = 0 if POSTGRES_URL else 1
+    for label, counts in measured.items():
+        assert counts["transactions"] == counts["commits"] == 1, (label, counts)
+        assert counts["pings"] == 0, (label, counts)
+        assert counts["statements"] == WRITES[label]["statements"] + sqlite_begin, (label, counts)
+        assert tally.round_trips(counts) == WRITES[label]["trips"], (label, counts)
+
+
+async def test_a_read_sends_its_statements_and_nothing_else(
+    client: httpx.AsyncClient, tally: Tally
+) -> None:
+    packet = await make_packet(client)
+    counts = await counted(tally, "read", client.get(f"{API}/{packet['id']}"))
+    assert counts["pings"] == 0
+    if POSTGRES_URL:
+        # No BEGIN and COMMIT around a read (READ COMMITTED gives each statement its snapshot).
+        assert (counts["statements"], tally.round_trips(counts)) == (1, 1)
+    else:
+        assert (counts["statements"], tally.round_trips(counts)) == (2, 3)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="a PostgreSQL server closing connections")
+async def test_connections_the_server_closed_are_replaced_without_an_error(
+    client: httpx.AsyncClient,
+) -> None:
+    packet = await make_packet(client)
+    # Fill the pool with idle connections, then have the server end every one of them.
+    answers = await asyncio.gather(*(client.get(f"{API}/{packet['id']}") for _ in range(8)))
+    assert {answer.status_code for answer in answers} == {200}
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert ended >= 2
+    await asyncio.sleep(0.2)  # the server's goodbye reaches the idle connections
+    reads = await asyncio.gather(*(client.get(f"{API}/{packet['id']}") for _ in range(4)))
+    assert [answer.status_code for answer in reads] == [200] * 4
+    write = partial(add_item, client, packet["id"])
+    await asyncio.gather(*(write(f"after-{n}") for n in range(4)))
+    assert (await client.get(f"{API}/{packet['id']}")).json()["contents_count"] == 4
