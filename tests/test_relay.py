@@ -203,7 +203,8 @@ async def test_an_offline_import_is_in_the_feed_at_once_and_reaches_a_server_bus
     await forget(client, app, packet["id"])
     data_dir = Path(app.state.packets_shard.services.data_dir)
 
-    imported = await cli(database_url, data_dir, "import", exported["file_path"], "--quiet")
+    bundle = str(data_dir / exported["file_path"])
+    imported = await cli(database_url, data_dir, "import", bundle, "--quiet")
     assert imported.returncode == 0, imported.stderr
 
     feed = (await client.get(f"{API}/events", params={"limit": 1000})).json()["events"]
