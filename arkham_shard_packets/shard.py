@@ -80,6 +80,7 @@ class PacketsShard(ArkhamShard):
             logger.exception("packets: the start-up sweep failed; stray files stay on disk")
         self.services.recovery.start()
         self.services.relay.start()
+        self.services.share_uses.start()
         logredact.install()
         app = getattr(frame, "app", None)
         if app is not None:
@@ -88,6 +89,7 @@ class PacketsShard(ArkhamShard):
     async def shutdown(self) -> None:
         if self.services is not None:
             await self.services.recovery.stop()
+            await self.services.share_uses.stop()
             await self.services.relay.stop()
             await self.services.database.dispose()
             self.services = None

@@ -29,6 +29,7 @@ from .packets.service import PacketService
 from .recovery import Recovery
 from .sharing.access import ShareAccessService
 from .sharing.service import ShareService
+from .sharing.uses import UseLog
 from .versions.integrity import IntegrityService
 from .versions.service import VersionService
 
@@ -50,6 +51,7 @@ class Services:
     integrity: IntegrityService
     shares: ShareService
     share_access: ShareAccessService
+    share_uses: UseLog
     attachments: AttachmentService
     exports: ExportService
     imports: ImportService
@@ -77,6 +79,8 @@ class Services:
         keyring = Keyring(transactions, data_dir, settings.signing_key_file)
         trust = TrustedKeys.from_setting(settings.trusted_keys)
         packets = PacketService(transactions, Sealer(keyring))
+        uses = UseLog(transactions, settings.outbox_retry_seconds)
+        transactions.write_queued = uses.flush
         return cls(
             settings=settings,
             database=database,
@@ -91,14 +95,16 @@ class Services:
             feed=EventFeed(transactions, relay),
             versions=VersionService(transactions),
             integrity=IntegrityService(transactions, files, trust),
-            shares=ShareService(transactions),
+            shares=ShareService(transactions, uses),
             share_access=ShareAccessService(
                 transactions,
                 files,
+                uses,
                 timedelta(seconds=settings.share_lockout_seconds),
                 settings.share_daily_password_failures,
                 trust,
             ),
+            share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=ExportService(
                 transactions, files, ItemResolver(frame), data_dir / "exports", work_dir

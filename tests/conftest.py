@@ -77,11 +77,12 @@ def engine(app: FastAPI) -> Any:
 
 
 async def settle(client: httpx.AsyncClient) -> None:
-    """Waits for the relay of the app behind `client` to deliver what it has committed: events
-    reach the bus after the answer, not before."""
+    """Waits for the background work of the app behind `client`: its relay delivers what it has
+    committed and share link reads are recorded after the answer, not before."""
     app = getattr(client._transport, "app", None)
     shard = None if app is None else getattr(app.state, "packets_shard", None)
     if shard is not None and shard.services is not None:
+        assert await shard.services.share_uses.flush(), "share link uses were not recorded"
         assert await shard.services.relay.settle(), "the outbox relay did not finish a pass"
 
 

@@ -94,3 +94,18 @@ async def test_connections_the_server_closed_are_replaced_without_an_error(
     write = partial(add_item, client, packet["id"])
     await asyncio.gather(*(write(f"after-{n}") for n in range(4)))
     assert (await client.get(f"{API}/{packet['id']}")).json()["contents_count"] == 4
+
+
+async def test_a_read_through_a_share_link_writes_after_its_answer(
+    client: httpx.AsyncClient, tally: Tally
+) -> None:
+    packet = await make_packet(client)
+    link = (await client.post(f"{API}/{packet['id']}/share", json={"shared_with": "x"})).json()
+    url = f"{API}/shared/{link['access_token']}"
+    assert (await client.get(url)).status_code == 200
+    counts = await counted(tally, "link", client.get(url))
+    # One read: the link, the packet, its contents and its comments; nothing written.
+    assert (counts["writes"], counts["write locks"]) == (0, 0), counts
+    assert counts["statements"] == (4 if POSTGRES_URL else 5), counts
+    after = tally.counts["after: link"]
+    assert after["writes"] == 2 and after["commits"] == 1, after  # the log row, the count

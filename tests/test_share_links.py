@@ -21,6 +21,7 @@ from .conftest import (
     make_packet,
     packet_events,
     reset_postgres,
+    settle,
 )
 from .frame_users import Users
 from .share_helpers import (
@@ -106,6 +107,7 @@ async def test_a_link_works_until_it_expires_then_says_when(
                 f"this share link expired at {created['expires_at']}"
             )
     assert (await client.get(f"/api/packets/{packet['id']}/comments")).json()["total"] == 0
+    await settle(client)  # reads are recorded after the answer
     assert await access_actions(engine, created["id"]) == ["read"]
 
     listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()
@@ -151,6 +153,7 @@ async def test_comment_permission(client: httpx.AsyncClient, engine: Any) -> Non
         json={"content_type": "document", "content_id": "x"},
     )
     assert edit.status_code == 403
+    await settle(client)  # reads are recorded after the answer
     assert await access_actions(engine, created["id"]) == ["comment", "read", "view"]
 
     await client.post(f"/api/packets/{packet['id']}/archive")
@@ -217,6 +220,7 @@ async def test_password_protected_link(client: httpx.AsyncClient, engine: Any) -
     assert wrong.json()["detail"] == "wrong password for this share link"
     right = await client.get(url, headers={PASSWORD_HEADER: "correct horse"})
     assert right.status_code == 200
+    await settle(client)  # reads are recorded after the answer
     assert await access_actions(engine, created["id"]) == ["password_failure", "read"]
     row = await share_row(engine, created["id"])
     assert row["access_count"] == 1

@@ -43,11 +43,16 @@ class Transactions:
         self.database = database
         self.relay = relay
         self.release_files: Callable[[set[str]], Awaitable[None]] | None = None
+        # Work queued to be written after an answer (share link reads) that a later change of
+        # this process must not overtake: written first, so the custody log keeps their order.
+        self.write_queued: Callable[[], Awaitable[object]] | None = None
 
     @asynccontextmanager
     async def write(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
         """Commits the block's changes with its events in the outbox; the relay delivers them
         after the answer."""
+        if self.write_queued is not None:
+            await self.write_queued()
         async with self.database.writing() as conn:
             work = UnitOfWork(conn, scope)
             yield work

@@ -1,8 +1,9 @@
 """What a share link opens. The token is the only credential: it names the share, the packet
 and the tenant. Every use checks, in this order: the link exists and is not revoked (404), it
 has not expired (410), the password lockout (429), the password (401), the permission (403),
-then the packet's own rules (409); a use that passes is logged and counted. An unknown, expired,
-locked or forbidden link writes nothing; a wrong password writes its failure.
+then the packet's own rules (409); a use that passes is logged and counted (a read after the
+answer, sharing/uses.py). An unknown, expired, locked or forbidden link writes nothing on the
+request path; a wrong password writes its failure there.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
 `daily_failures` within a day for good, until its owner revokes it and shares the packet again.
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
 
@@ -51,6 +52,7 @@ from ..packets.contents import ContentDraft, add_content, remove_content
 from ..versions.integrity import SealView, seal_view
 from .records import comment_from_row, load_comments, log_access, share_from_row
 from .tokens import token_digest, verify_password
+from .uses import Use, UseLog
 
 T = TypeVar("T")
 
@@ -99,12 +101,14 @@ class ShareAccessService:
         self,
         transactions: Transactions,
         files: FileStore,
+        uses: UseLog,
         lockout: timedelta,
         daily_failures: int = 20,
         trust: TrustedKeys | None = None,
     ) -> None:
         self.tx = transactions
         self.files = files
+        self.uses = uses
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
         self.trust = trust or TrustedKeys()
@@ -185,14 +189,19 @@ class ShareAccessService:
         action: ShareAction,
         perform: Callable[[UnitOfWork, PacketShare], Awaitable[T]],
     ) -> T:
-        # The checks read; the password is hashed outside any transaction; only a link that
-        # passes them, or a wrong password, takes a (short) write transaction, which checks
-        # the link and its lock again under the share's row lock, so that concurrent guesses
-        # never get past the lockout.
+        # The checks read; the password is hashed outside any transaction. A wrong password
+        # takes a (short) write transaction, which checks the link and its lock again under
+        # the share's row lock, so that concurrent guesses never get past the lockout. Only a
+        # change (a comment, an edit) takes the write lock on the request path: a read is
+        # recorded after the answer, and through a link without a password it is one read
+        # transaction.
+        reading = action in READS
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, link.token, lock=False)
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
+            elif reading and opened.share.permissions.allows(action):
+                return await self._read(work, opened.share, link, action, perform)
         if opened.password_hash is not None and not await self._password_matches(
             opened.password_hash, link
         ):
@@ -212,19 +221,35 @@ class ShareAccessService:
                 f"this share link allows {opened.share.permissions.value} only; "
                 f"it does not allow {action.value}"
             )
+        if reading:
+            async with self.tx.read(Scope()) as work:
+                share = (await self._open(work, link.token, lock=False)).share
+                return await self._read(work, share, link, action, perform)
         async with self.tx.write(Scope()) as work:
             share = await self._lock(work, link.token)
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, share.id, utcnow())
-            result = None if action in READS else await perform(work, share)
+            result = await perform(work, share)
             await log_access(work, share, action, link.client_address, to_text(utcnow()))
             await custody.append(
                 work, share.packet_id, "link_used", share_id=share.id, action=action.value
             )
-        if action in READS:  # read outside the write lock, after the use is on record
-            async with self.tx.read(Scope()) as work:
-                result = await perform(work, (await self._open(work, link.token, lock=False)).share)
-        return cast(T, result)
+        return result
+
+    async def _read(
+        self,
+        work: UnitOfWork,
+        share: PacketShare,
+        link: ShareLink,
+        action: ShareAction,
+        perform: Callable[[UnitOfWork, PacketShare], Awaitable[T]],
+    ) -> T:
+        """What a checked link shows, its use queued to be recorded (sharing/uses.py)."""
+        shown = await perform(work, share)
+        at = to_text(utcnow())
+        use = Use(share, work.scope, action, link.client_address, at)
+        await self.uses.record(use)
+        return shown
 
     @staticmethod
     async def _password_matches(password_hash: str, link: ShareLink) -> bool:

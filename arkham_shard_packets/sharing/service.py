@@ -34,6 +34,7 @@ from .records import (
     share_from_row,
 )
 from .tokens import hash_password, new_token, token_digest
+from .uses import UseLog
 
 SHAREABLE = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
 ANY_STATUS = tuple(PacketStatus)
@@ -48,8 +49,9 @@ class ShareDraft:
 
 
 class ShareService:
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, uses: UseLog) -> None:
         self.tx = transactions
+        self.uses = uses  # written before counts and logs are read: they show every use so far
 
     async def create(self, scope: Scope, packet_id: str, draft: ShareDraft) -> PacketShare:
         """The answer carries the raw token; it exists nowhere else afterwards."""
@@ -111,6 +113,7 @@ class ShareService:
 
     async def of_packet(self, scope: Scope, packet_id: str) -> list[PacketShare]:
         """Every share not revoked, each with its state as of now."""
+        await self.uses.flush()
         statement = (
             scope.select(packet_shares)
             .where(packet_shares.c.packet_id == packet_id, packet_shares.c.revoked_at.is_(None))
@@ -168,6 +171,7 @@ class ShareService:
         self, scope: Scope, packet_id: str, share_id: str
     ) -> list[ShareAccessEntry]:
         """Revoked shares keep their log, so it can still be read."""
+        await self.uses.flush()
         async with self.tx.read(scope) as work:
             await load_packet(work, packet_id)
             found = (

@@ -1,0 +1,153 @@
+"""Reads through a share link recorded after the answer, many to a transaction.
+
+A read or view of a shared packet takes no write lock on the request path: the use is queued
+here and a background writer records every queued use in one transaction: the log rows, an
+entry (`link_used`) in each packet's custody log, and each share's `access_count` raised by as
+many (`+ n`, so writers in several processes never
+lose a count), and `last_accessed_at` only ever moved forward. Count and log stay equal in
+every committed state. The owner's routes wait for this process's queue first, so they see
+every use answered before them; another process's uses show within one writer's pass.
+
+What is queued only: uses answered in the last moments before a SIGKILL can be lost (never
+counted, logged or in the custody log, so count and log still agree). Shutdown writes the queue. Uses that
+change something (comments, edits) and wrong passwords (the lockout reads them) are written in
+the request's own transaction, never here. When the queue is full (the database refuses
+writes), a use is written on the request path, and its failure is that request's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import case, insert
+
+from ..core.alarm import Alarm, Watch
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..custody import log as custody
+from ..db.scope import Scope
+from ..db.tables import packet_shares, share_access_log
+from ..models import PacketShare, ShareAction
+
+logger = logging.getLogger(__name__)
+
+QUEUE_CAP = 10_000
+FLUSH_PATIENCE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Use:
+    share: PacketShare
+    scope: Scope  # the share's tenant, and the link as the actor
+    action: ShareAction
+    client_address: str | None
+    at: str
+
+
+async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
+    """One transaction: every use's log row, each share's count raised by its uses, and the
+    use in its packet's custody log. Locks are taken shares first, then packets (the order of
+    every share path), each in the order of their ids, so that writers never wait in a ring."""
+    by_share: dict[str, list[Use]] = defaultdict(list)
+    for use in uses:
+        by_share[use.share.id].append(use)
+    # Not through `tx.write`, which first waits for this very queue to be written.
+    async with tx.database.writing() as conn:
+        work = UnitOfWork(conn, Scope())
+        rows = [
+            use.scope.row(
+                id=str(uuid.uuid4()),
+                share_id=use.share.id,
+                packet_id=use.share.packet_id,
+                accessed_at=use.at,
+                action=use.action.value,
+                client_address=use.client_address,
+            )
+            for use in uses
+        ]
+        await work.conn.execute(insert(share_access_log), rows)
+        for share_id, group in sorted(by_share.items()):
+            latest = max(use.at for use in group)
+            last = packet_shares.c.last_accessed_at
+            await work.conn.execute(
+                group[0]
+                .scope.update(packet_shares)
+                .where(packet_shares.c.id == share_id)
+                .values(
+                    access_count=packet_shares.c.access_count + len(group),
+                    last_accessed_at=case((last.is_(None) | (last < latest), latest), else_=last),
+                )
+            )
+        for use in sorted(uses, key=lambda use: (use.share.packet_id, use.at)):
+            work.scope = use.scope
+            details = {"share_id": use.share.id, "action": use.action.value}
+            await custody.append(work, use.share.packet_id, "link_used", **details)
+
+
+class UseLog:
+    def __init__(self, tx: Transactions, retry_seconds: float = 2.0) -> None:
+        self.tx = tx
+        self.retry_seconds = retry_seconds
+        self._queue: list[Use] = []
+        self._queued = 0  # uses ever queued, and written: flush() waits for one to reach the other
+        self._written = 0
+        self._alarm = Alarm()
+        self._watch = Watch()
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, use: Use) -> None:
+        if self._task is None or len(self._queue) >= QUEUE_CAP:
+            await write_uses(self.tx, [use])
+            return
+        self._queue.append(use)
+        self._queued += 1
+        self._alarm.ring()
+
+    async def flush(self) -> bool:
+        """Waits until every use queued before the call is written; False after the patience."""
+        if self._task is None:
+            return not self._queue
+        queued = self._queued
+        self._alarm.ring()
+        return await self._watch.until(lambda: self._written >= queued, FLUSH_PATIENCE_S)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write_forever())
+
+    async def stop(self) -> None:
+        """Writes the queue (through the writer: a write is never cut off half-way), then stops."""
+        await self.flush()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._queue:
+            try:
+                await self._write_queued()
+            except Exception:
+                logger.exception("share link uses: %d unrecorded at shutdown", len(self._queue))
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._alarm.wait(self.retry_seconds)
+            if not self._queue:
+                continue
+            try:
+                await self._write_queued()
+            except Exception:
+                logger.exception("recording share link uses failed; will retry")
+                await asyncio.sleep(min(self.retry_seconds, 1.0))
+                self._alarm.ring()
+
+    async def _write_queued(self) -> None:
+        batch = self._queue[:]
+        await write_uses(self.tx, batch)
+        del self._queue[: len(batch)]
+        self._written += len(batch)
+        self._watch.changed()
