@@ -13,12 +13,12 @@ placed, to hand to the bus; `mark_delivered` records what the bus took.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.session import Database
@@ -88,6 +88,9 @@ def _placing() -> Any:
     )
 
 
+PLACING = _placing()  # built once: building it took longer than running it
+
+
 async def place(database: Database) -> list[Placed]:
     """Places every committed event without a position; what was placed, in feed order."""
     placed: list[Placed] = []
@@ -98,10 +101,10 @@ async def place(database: Database) -> list[Placed]:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACER_LOCK_KEY}
                 )
-                rows = (await conn.execute(_placing())).all()
+                rows = (await conn.execute(PLACING)).all()
         else:
             async with database.alone() as conn:
-                rows = (await conn.execute(_placing())).all()
+                rows = (await conn.execute(PLACING)).all()
         batch = sorted((Placed(*row) for row in rows), key=lambda event: event.position)
         placed += batch
         if len(batch) < BATCH:
@@ -127,16 +130,21 @@ async def undelivered(
     )
     if older_than is not None:
         statement = statement.where(outbox.c.created_at < to_text(utcnow() - older_than))
-    async with database.alone() as conn:
+    async with database.reading() as conn:
         rows = (await conn.execute(statement)).all()
     return [Placed(*row) for row in rows if row.sequence not in besides][:BATCH]
 
 
-async def mark_delivered(database: Database, sequences: Sequence[int]) -> None:
+async def mark_delivered(database: Database, taken: Mapping[int, str]) -> None:
+    """Marks events delivered: `taken` maps each one's sequence to when the bus took it."""
+    statement = (
+        update(outbox)
+        .where(outbox.c.sequence == bindparam("taken_sequence"))
+        .values(delivered_at=bindparam("taken_at"))
+    )
+    params = [{"taken_sequence": seq, "taken_at": at} for seq, at in taken.items()]
     async with database.alone() as conn:
-        await conn.execute(
-            update(outbox).where(outbox.c.sequence.in_(sequences)).values(delivered_at=now_text())
-        )
+        await conn.execute(statement, params)
 
 
 async def count_attempt(database: Database, sequence: int) -> None:

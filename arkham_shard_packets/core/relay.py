@@ -5,13 +5,15 @@ Two loops run in every server process. The placer gives committed events their p
 feed and queues what it placed for the deliverer; it runs when a commit of this process wakes
 it, when a process without a relay of its own (the offline CLI) announces its commits through
 PostgreSQL's LISTEN/NOTIFY, and every `retry_seconds`. The deliverer hands the queue to the bus
-in feed order and marks what the bus took; at the first event the bus refuses it waits
-`retry_seconds` and tries again from there. Each relay delivers what it placed, so processes
-don't hand the same event over twice; events placed and never marked (their process was
-killed, or its bus is down) are taken up at start and, once ABANDONED_AFTER old, by any relay.
+in feed order; at the first event the bus refuses it waits `retry_seconds` and tries again
+from there. What the bus took is marked, with the time it took it, at most every MARK_EVERY_S:
+many events to a statement, not one write after every commit. Each relay delivers what it
+placed, so processes don't hand the same event over twice; events placed and never marked
+(their process was killed, or its bus is down) are taken up at start and, once
+ABANDONED_AFTER old, by any relay.
 A slow or absent bus holds up only the deliverer: no answer waits for either loop, and the
 feed keeps filling. Delivery is at least once: a process killed between handing events over
-and marking them hands them over again after its restart.
+and marking them (a second at most) hands them over again after its restart.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import text
 from ..db.session import Database
 from . import outbox
 from .alarm import Alarm, Watch
+from .clock import now_text
 from .outbox import Placed
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ SETTLE_PATIENCE_S = 10.0
 FEED_PATIENCE_S = 1.0
 QUEUE_CAP = 10_000  # events held for the bus; beyond, the deliverer reads them back later
 ABANDONED_AFTER = timedelta(seconds=60)
+MARK_EVERY_S = 1.0
 
 
 class Progress:
@@ -74,6 +78,8 @@ class OutboxRelay:
         self._queue: deque[Placed] = deque()
         self._queued: set[int] = set()
         self._behind = True  # placed events may wait that are not queued: read them back
+        self._taken: dict[int, str] = {}  # sequence: when the bus took it, not yet marked
+        self._marked_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -114,13 +120,17 @@ class OutboxRelay:
             self._enqueue(await outbox.place(self.database))
             if self.bus is not None:
                 await self._deliver()
+                await self._mark()
             return True
         self.wake()
         asked = self.progress.asked
         done = self.progress.wait_for(lambda: self.progress.delivered >= asked, SETTLE_PATIENCE_S)
-        return await done
+        settled = await done
+        await self._mark()
+        return settled
 
     async def pending(self) -> int:
+        await self._mark()
         return await outbox.pending(self.database)
 
     def start(self) -> None:
@@ -138,6 +148,10 @@ class OutboxRelay:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            await self._mark()
+        except Exception:
+            logger.exception("marking delivered events failed; they will be delivered again")
 
     def _spawn(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._tasks.append(asyncio.create_task(loop()))
@@ -182,6 +196,8 @@ class OutboxRelay:
                     await self._read_back(older_than=ABANDONED_AFTER)
                 while await self._deliver() and self._behind:
                     await self._read_back(older_than=None)
+                if not rung or asyncio.get_running_loop().time() >= self._marked_at + MARK_EVERY_S:
+                    await self._mark()
             except Exception:
                 logger.exception("delivering events failed; will retry")
             self.progress.advance(delivered=placed)
@@ -190,7 +206,8 @@ class OutboxRelay:
         """Queues placed events no one marked delivered, in feed order: all of them when this
         relay starts or fell behind, else those older than `older_than` (their relay is gone
         or stuck)."""
-        found = await outbox.undelivered(self.database, older_than=older_than, besides=self._queued)
+        besides = self._queued | self._taken.keys()
+        found = await outbox.undelivered(self.database, older_than=older_than, besides=besides)
         if older_than is None:
             self._behind = len(found) >= outbox.BATCH
         if found:
@@ -214,14 +231,25 @@ class OutboxRelay:
                     refused = event
                     break
                 sent.append(event.sequence)
-            if sent:
-                await outbox.mark_delivered(self.database, sent)
-                for _ in sent:
-                    self._queued.discard(self._queue.popleft().sequence)
+                self._taken[event.sequence] = now_text()
+            for _ in sent:
+                self._queued.discard(self._queue.popleft().sequence)
             if refused is not None:
                 await outbox.count_attempt(self.database, refused.sequence)
                 return False
         return True
+
+    async def _mark(self) -> None:
+        """Records what the bus took, and when, in one statement."""
+        self._marked_at = asyncio.get_running_loop().time()
+        taken, self._taken = self._taken, {}
+        if not taken:
+            return
+        try:
+            await outbox.mark_delivered(self.database, taken)
+        except BaseException:
+            self._taken = {**taken, **self._taken}
+            raise
 
     # -- being told by other processes ---------------------------------------------------
 
