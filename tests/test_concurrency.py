@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from arkham_shard_packets.db.tables import packet_contents
+from arkham_shard_packets.host.app import HostConfig, create_app
 
-from .conftest import make_packet
+from .conftest import POSTGRES_URL, make_packet, settle
 
 
 async def test_concurrent_adds_keep_counts_exact(client: httpx.AsyncClient, engine: object) -> None:
@@ -57,3 +60,30 @@ async def test_finalize_racing_edits_never_half_applies(client: httpx.AsyncClien
     # everything accepted before the seal is in it; nothing got in after
     assert final["contents_count"] == len(listing.json()) == accepted
     assert listing.headers["x-total-count"] == str(accepted)
+
+
+@pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite's write lock")
+async def test_sqlite_writers_of_one_process_take_turns_without_the_busy_handler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a busy timeout of 1 ms, writers racing for SQLite's lock would fail ("database is
+    locked", 503): the process's writers queue in order instead (db/session.py)."""
+    monkeypatch.setenv("ARKHAM_PACKETS_SQLITE_BUSY_TIMEOUT_MS", "1")
+    config = HostConfig(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/q.db")
+    app = create_app(config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            packet = await make_packet(http)
+            answers = await asyncio.gather(
+                *(
+                    http.post(
+                        f"/api/packets/{packet['id']}/contents",
+                        json={"content_type": "document", "content_id": f"d{n}"},
+                    )
+                    for n in range(40)
+                ),
+                *(http.post("/api/packets/", json={"name": f"p{n}"}) for n in range(20)),
+            )
+            assert [answer.status_code for answer in answers] == [201] * 60
+            await settle(http)
