@@ -1,14 +1,15 @@
 """Events that are never lost: written to the outbox in the transaction of the change they
-describe, placed in the feed after commit, then handed to the Frame's bus (core/relay.py).
+describe, placed in the feed, then handed to the Frame's bus (core/relay.py).
 
-Writing (`append`) takes no lock shared with other writers: an event is written in the order
-of its `sequence` key, without a place in the feed. Placing (`place`) gives committed events
-without one the next `position`s in one statement; the placers of several processes take
-turns (on PostgreSQL under an advisory lock only they take, on SQLite under its write lock),
-so each turn commits one block of positions above every earlier block, and a reader of the
-feed never sees a position before every lower one is visible. The placer gets back what it
-placed, to hand to the bus; `mark_delivered` records what the bus took.
-"""
+Writing (`append`) takes no lock shared with other writers on PostgreSQL: an event is written
+in the order of its `sequence` key, without a place in the feed. Placing (`place`) gives
+committed events without one the next `position`s in one statement; the placers of several
+processes take turns under an advisory lock only they take, so each turn commits one block of
+positions above every earlier block, and a reader of the feed never sees a position before
+every lower one is visible. On SQLite, whose writers hold its one write lock from BEGIN to
+COMMIT, the writer places its own events with the same statement before it commits. Either
+way the relay gets what was placed, to hand to the bus; `mark_delivered` records what the bus
+took."""
 
 from __future__ import annotations
 
@@ -46,9 +47,14 @@ class Placed:
     payload: str  # JSON
 
 
-async def append(conn: AsyncConnection, tenant_id: str | None, events: Sequence[Event]) -> None:
+async def append(
+    conn: AsyncConnection, tenant_id: str | None, events: Sequence[Event]
+) -> list[Placed]:
+    """Writes the events in the caller's transaction. On SQLite that transaction holds the
+    database's only write lock until it commits, so positions handed out in it follow commit
+    order: they are placed here, and returned, with no pass of the relay's after commit."""
     if not events:
-        return
+        return []
     now = now_text()
     await conn.execute(
         insert(outbox),
@@ -62,6 +68,13 @@ async def append(conn: AsyncConnection, tenant_id: str | None, events: Sequence[
             for event in events
         ],
     )
+    placed: list[Placed] = []
+    while conn.dialect.name == "sqlite":
+        batch = await _place_in(conn)
+        placed += batch
+        if len(batch) < BATCH:
+            break
+    return placed
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
@@ -101,14 +114,18 @@ async def place(database: Database) -> list[Placed]:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACER_LOCK_KEY}
                 )
-                rows = (await conn.execute(PLACING)).all()
+                batch = await _place_in(conn)
         else:
             async with database.alone() as conn:
-                rows = (await conn.execute(PLACING)).all()
-        batch = sorted((Placed(*row) for row in rows), key=lambda event: event.position)
+                batch = await _place_in(conn)
         placed += batch
         if len(batch) < BATCH:
             return placed
+
+
+async def _place_in(conn: AsyncConnection) -> list[Placed]:
+    rows = (await conn.execute(PLACING)).all()
+    return sorted((Placed(*row) for row in rows), key=lambda event: event.position)
 
 
 async def has_unplaced(database: Database) -> bool:

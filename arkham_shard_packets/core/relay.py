@@ -2,8 +2,9 @@
 bus, off the request path.
 
 Two loops run in every server process. The placer gives committed events their place in the
-feed and queues what it placed for the deliverer; it runs when a commit of this process wakes
-it, when a process without a relay of its own (the offline CLI) announces its commits through
+feed and queues what it placed for the deliverer (on SQLite the writers place their own, and
+hand them to the deliverer as they commit); it runs when a commit of this process wakes it,
+when a process without a relay of its own (the offline CLI) announces its commits through
 PostgreSQL's LISTEN/NOTIFY, and every `retry_seconds`. The deliverer hands the queue to the bus
 in feed order; at the first event the bus refuses it waits `retry_seconds` and tries again
 from there. What the bus took is marked, with the time it took it, at most every MARK_EVERY_S:
@@ -23,7 +24,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -86,14 +87,20 @@ class OutboxRelay:
     def running(self) -> bool:
         return bool(self._tasks)
 
-    async def committed(self) -> None:
-        """A unit of work of this process committed events."""
+    async def committed(self, placed: Sequence[Placed] = ()) -> None:
+        """A unit of work of this process committed events; `placed` when they were placed in
+        the feed before commit (SQLite), and the placer need not run."""
         if self.running:
-            self.wake()
+            if not placed:
+                self.wake()
+            elif self.bus is not None:
+                self._enqueue(placed)
+                self._placed.ring()
             return
         # No relay runs in this process (the offline CLI): place the events in the feed now,
         # and tell a server process on the same PostgreSQL to deliver them.
-        await outbox.place(self.database)
+        if not placed:
+            await outbox.place(self.database)
         await self.announce()
 
     def wake(self) -> None:

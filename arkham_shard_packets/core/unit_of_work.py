@@ -57,10 +57,10 @@ class Transactions:
             work = UnitOfWork(conn, scope)
             yield work
             # the work's scope, not the caller's: a share link switches it to the share's tenant
-            await append(conn, work.scope.tenant_id, work.events)
+            placed = await append(conn, work.scope.tenant_id, work.events)
         if work.events:
             try:
-                await self.relay.committed()
+                await self.relay.committed(placed)
             except Exception:
                 logger.exception("the outbox relay was not told of a commit; its retry takes over")
         if work.orphaned_files and self.release_files is not None:
