@@ -9,9 +9,11 @@ every committed state. The owner's routes wait for this process's queue first, s
 every use answered before them; another process's uses show within one writer's pass.
 
 What is queued only: uses answered in the last moments before a SIGKILL can be lost (never
-counted, logged or in the custody log, so count and log still agree). Shutdown writes the queue. Uses that
-change something (comments, edits) and wrong passwords (the lockout reads them) are written in
-the request's own transaction, never here. When the queue is full (the database refuses
+counted, logged or entered in the custody log, so count and log still agree). Shutdown writes
+the queue, and so does every other write of this process before it begins, so a packet's
+custody log keeps the order of what this process answered. Uses that change something
+(comments, edits, downloads) and wrong passwords (the lockout reads them) are written in the
+request's own transaction, never here. When the queue is full (the database refuses
 writes), a use is written on the request path, and its failure is that request's.
 """
 

@@ -8,8 +8,8 @@ process (core/relay.py) gives committed events the next `position`s in one short
 a time, and the feed serves them by position. Events written before keep their order: their
 position is their sequence, so a consumer's cursor stays valid.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
