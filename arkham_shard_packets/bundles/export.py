@@ -103,7 +103,7 @@ class ExportService:
         authorization: str | None = None,
         progress: Progress | None = None,
     ) -> PacketExportResult:
-        async with self.tx.read(scope) as work:
+        async with self.tx.read(scope, settled=True) as work:
             state, carried = await carried_by_export(work, await export_state(work, packet_id))
         moment = state.sealed_at or utcnow()
         name = self._file_name(state, export_format, moment)

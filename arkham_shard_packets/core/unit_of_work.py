@@ -70,6 +70,10 @@ class Transactions:
                 logger.exception("releasing unreferenced files failed; they stay on disk")
 
     @asynccontextmanager
-    async def read(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
+    async def read(self, scope: Scope, *, settled: bool = False) -> AsyncIterator[UnitOfWork]:
+        """`settled`: what this process queued to write after an answer (share link reads) is
+        written first, for reads of the records it lands in (access logs, custody logs)."""
+        if settled and self.write_queued is not None:
+            await self.write_queued()
         async with self.database.reading() as conn:
             yield UnitOfWork(conn, scope)
