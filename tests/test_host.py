@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.host.app import HostConfig, create_app
 
-from .conftest import POSTGRES_URL, make_packet, reset_postgres
+from .conftest import POSTGRES_URL, make_packet, reset_postgres, settle
 from .live_host import free_port
 
 
@@ -37,6 +37,7 @@ async def test_shards_listing_in_the_frames_shape(client: httpx.AsyncClient) -> 
 async def test_event_history_newest_first(client: httpx.AsyncClient) -> None:
     first = await make_packet(client, "one")
     second = await make_packet(client, "two")
+    await settle(client)  # events reach the bus after the answer
     body = (await client.get("/api/events/", params={"source": "packets", "limit": 1})).json()
     assert body["count"] == 1
     (event,) = body["events"]
