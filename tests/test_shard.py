@@ -128,6 +128,8 @@ async def test_frame_loads_the_shard_and_drives_a_packet(frame: ContractFrame) -
         assert (await http.get(f"/api/packets/{pid}")).json()["status"] == "archived"
         listing = (await http.get("/api/packets/?page=1&page_size=10")).json()
         assert listing["total"] == 1
+    assert shard.services is not None
+    assert await shard.services.relay.settle()  # events reach the bus after the answer
 
     assert [e["event_type"] for e in received] == [
         "packets.packet.created",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from .bundle_helpers import attach
-from .conftest import add_item, make_packet
+from .conftest import add_item, make_packet, settle
 from .share_helpers import PASSWORD_HEADER, access_actions, share
 
 SCAN = b"%PDF-1.7\n" + bytes(range(256)) * 40
@@ -53,6 +53,7 @@ async def test_a_view_link_downloads_files_and_logs_it(
     opened = (await client.get(f"/api/packets/shared/{created['access_token']}")).json()
     files = {item["id"]: item["file"] for item in opened["contents"]}
     assert files[scan["id"]]["sha256"] == hashlib.sha256(SCAN).hexdigest()
+    await settle(client)  # a read is recorded after its answer
     assert await access_actions(engine, created["id"]) == ["download", "download", "read"]
     listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()
     assert listed[0]["access_count"] == 3
