@@ -53,26 +53,19 @@ class Use:
 
 async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
     """One transaction: every use's log row, each share's count raised by its uses, and the
-    use in its packet's custody log. Locks are taken shares first, then packets (the order of
-    every share path), each in the order of their ids, so that writers never wait in a ring."""
+    use in its packet's custody log. Locks are taken packets first, then shares (the order of
+    every writer of a packet, the owner's and a link's), each in the order of their ids, so
+    that writers never wait in a ring."""
     by_share: dict[str, list[Use]] = defaultdict(list)
     for use in uses:
         by_share[use.share.id].append(use)
     # Not through `tx.write`, which first waits for this very queue to be written.
     async with tx.database.writing() as conn:
         work = UnitOfWork(conn, Scope())
-        rows = [
-            use.scope.row(
-                id=str(uuid.uuid4()),
-                share_id=use.share.id,
-                packet_id=use.share.packet_id,
-                accessed_at=use.at,
-                action=use.action.value,
-                client_address=use.client_address,
-            )
-            for use in uses
-        ]
-        await work.conn.execute(insert(share_access_log), rows)
+        for use in sorted(uses, key=lambda use: (use.share.packet_id, use.at)):
+            work.scope = use.scope
+            details = {"share_id": use.share.id, "action": use.action.value}
+            await custody.append(work, use.share.packet_id, "link_used", **details)
         for share_id, group in sorted(by_share.items()):
             latest = max(use.at for use in group)
             last = packet_shares.c.last_accessed_at
@@ -85,10 +78,18 @@ async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
                     last_accessed_at=case((last.is_(None) | (last < latest), latest), else_=last),
                 )
             )
-        for use in sorted(uses, key=lambda use: (use.share.packet_id, use.at)):
-            work.scope = use.scope
-            details = {"share_id": use.share.id, "action": use.action.value}
-            await custody.append(work, use.share.packet_id, "link_used", **details)
+        rows = [
+            use.scope.row(
+                id=str(uuid.uuid4()),
+                share_id=use.share.id,
+                packet_id=use.share.packet_id,
+                accessed_at=use.at,
+                action=use.action.value,
+                client_address=use.client_address,
+            )
+            for use in uses
+        ]
+        await work.conn.execute(insert(share_access_log), rows)
 
 
 class UseLog:
