@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+from functools import partial
 from typing import Any
 
 import httpx
@@ -39,9 +40,11 @@ files = st.lists(
     min_size=1,
     max_size=3,
 )
+# text the API accepts (core/bounds.py): no NUL, no lone surrogates
+text = partial(st.text, st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 data = st.none() | st.dictionaries(
-    st.text(min_size=1, max_size=8),
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    text(min_size=1, max_size=8),
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text(max_size=20),
     max_size=4,
 )
 

@@ -18,6 +18,16 @@ from typing import Any
 
 from .seal import canonical_json, sha256_hex
 
+
+@dataclass(frozen=True)
+class Head:
+    """The last entry of a packet's log: its chain, its position and its hash."""
+
+    chain: int
+    position: int
+    sha256: str
+
+
 CREATED = "created"
 IMPORTED = "imported"
 LOG_STARTED = "log_started"  # the first entry of a packet older than custody recording

@@ -56,18 +56,20 @@ async def append(
     if not events:
         return []
     now = now_text()
-    await conn.execute(
-        insert(outbox),
-        [
-            {
-                "event_type": event.event_type,
-                "payload": json.dumps(event.payload, sort_keys=True),
-                "created_at": now,
-                "tenant_id": tenant_id,
-            }
-            for event in events
-        ],
-    )
+    rows = [
+        {
+            "event_type": event.event_type,
+            "payload": json.dumps(event.payload, sort_keys=True),
+            "created_at": now,
+            "tenant_id": tenant_id,
+        }
+        for event in events
+    ]
+    if conn.dialect.name == "sqlite" and len(rows) == 1:
+        # the common case in one statement: the event written in its place
+        written = insert(outbox).values({**rows[0], "position": NEXT_POSITION})
+        return [Placed(*(await conn.execute(written.returning(*PLACED_COLUMNS))).one())]
+    await conn.execute(insert(outbox), rows)
     placed: list[Placed] = []
     while conn.dialect.name == "sqlite":
         batch = await _place_in(conn)
@@ -78,6 +80,7 @@ async def append(
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
+NEXT_POSITION = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
 
 
 def _placing() -> Any:

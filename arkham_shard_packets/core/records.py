@@ -110,6 +110,7 @@ async def lock_packet(
         row = await work.first(touch.returning(*packets.c))
         if row is None:
             raise PacketNotFound(packet_id)
+        work.locked_packets.add(packet_id)
         packet = packet_from_row(row)
         _check_status(packet, allowed, refusal)
         return packet
@@ -117,6 +118,7 @@ async def lock_packet(
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:
         raise PacketNotFound(packet_id)
+    work.locked_packets.add(packet_id)
     packet = packet_from_row(row)
     if not if_match_allows(if_match, etag_of(packet)):
         raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.scope import Scope
 from ..db.session import Database
+from .custody_chain import Head
 from .outbox import Event, append
 from .relay import OutboxRelay
 
@@ -25,6 +26,10 @@ class UnitOfWork:
     scope: Scope
     events: list[Event] = field(default_factory=list)
     orphaned_files: set[str] = field(default_factory=set)
+    # Packets whose row this work holds locked, and the head of each custody log it knows
+    # (None: an empty log, as for a packet it created): custody/log.py reads neither twice.
+    locked_packets: set[str] = field(default_factory=set)
+    custody_heads: dict[str, Head | None] = field(default_factory=dict)
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))

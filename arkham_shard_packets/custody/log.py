@@ -3,6 +3,8 @@ and reading the log back. The chain itself (entries, hashes, checks) is core/cus
 
 Appends to one packet's log are serialized by the packet's row lock, which every change holds
 already and which an append takes if its caller does not (a share link's use, an export).
+A unit of work remembers the packets it locked and the heads it wrote, so that its appends
+after the first (and every append to a packet it created) cost one statement.
 Entries are never changed or removed.
 """
 
@@ -14,20 +16,13 @@ from typing import Any
 from sqlalchemy import insert
 
 from ..core.clock import now_text
-from ..core.custody_chain import ChainCheck, new_entry
+from ..core.custody_chain import ChainCheck, Head, new_entry
 from ..core.seal import canonical_json, sha256_hex
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_custody, packets
 from ..errors import PacketNotFound
 
 INSERT_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class Head:
-    chain: int
-    position: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -38,11 +33,14 @@ class StoredEntry:
 
 
 async def _lock_packet(work: UnitOfWork, packet_id: str) -> None:
+    if packet_id in work.locked_packets:
+        return
     statement = (
         work.scope.select(packets, packets.c.id).where(packets.c.id == packet_id).with_for_update()
     )
     if (await work.conn.execute(statement)).first() is None:
         raise PacketNotFound(packet_id)
+    work.locked_packets.add(packet_id)
 
 
 async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
@@ -63,8 +61,11 @@ async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
 
 async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:
     """Record `event` by the work's actor as the next entry of the packet's log."""
-    await _lock_packet(work, packet_id)
-    head = await current_head(work, packet_id)
+    if packet_id in work.custody_heads:
+        head = work.custody_heads[packet_id]
+    else:
+        await _lock_packet(work, packet_id)
+        head = await current_head(work, packet_id)
     return await _write(work, packet_id, head, 1, event, details)
 
 
@@ -139,7 +140,9 @@ async def _write(
             )
         )
     )
-    return Head(chain, position, digest)
+    written = Head(chain, position, digest)
+    work.custody_heads[packet_id] = written
+    return written
 
 
 async def read_chains(work: UnitOfWork, packet_id: str) -> dict[int, list[StoredEntry]]:

@@ -63,6 +63,7 @@ class PacketService:
                 .one()
             )
             packet = packet_from_row(row)
+            work.custody_heads[packet.id] = None  # its log starts in this transaction
             await record_first_version(work, row)
             await custody.append(work, packet.id, "created", name=packet.name, version=1)
             work.emit(

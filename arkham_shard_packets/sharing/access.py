@@ -270,6 +270,7 @@ class ShareAccessService:
             .where(packets.c.id == packet_id)
             .with_for_update()
         )
+        work.locked_packets.add(packet_id)
         return (await self._open(work, token)).share
 
     async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
