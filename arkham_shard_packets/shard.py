@@ -62,7 +62,7 @@ class PacketsShard(ArkhamShard):
         try:
             self.services = Services.build(
                 settings,
-                Database(engine),
+                Database(engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms),
                 bus,
                 storage,
                 data_dir=shard_data_dir(storage, settings.data_dir),

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import insert, select
 
 from arkham_shard_packets.core.clock import now_text
-from arkham_shard_packets.db.session import READ_ONLY
+from arkham_shard_packets.db.options import READ_ONLY
 from arkham_shard_packets.db.tables import packets
 from arkham_shard_packets.host.app import HostConfig, create_app
 

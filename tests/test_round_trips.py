@@ -22,7 +22,7 @@ API = "/api/packets"
 
 @pytest.fixture
 def tally(app: FastAPI) -> Tally:
-    return Tally(app.state.packets_shard.services.database.engine)
+    return Tally(app.state.packets_shard.services.database)
 
 
 async def counted(tally: Tally, label: str, request: Any) -> Counter[str]:
@@ -53,13 +53,15 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
             tally, "content add", add_item(client, packet["id"], "counted")
         ),
     }
-    # SQLite: BEGIN IMMEDIATE is a statement (the event is written in its place in the feed).
+    # SQLite: BEGIN IMMEDIATE is a statement (the event is written in its place in the feed),
+    # and a short write runs in the event loop's thread: no call leaves it.
     sqlite_extra = 0 if POSTGRES_URL else 1
     for label, counts in measured.items():
         assert counts["transactions"] == counts["commits"] == 1, (label, counts)
         assert counts["pings"] == 0, (label, counts)
         assert counts["statements"] == WRITES[label]["statements"] + sqlite_extra, (label, counts)
-        assert tally.round_trips(counts) == WRITES[label]["trips"], (label, counts)
+        trips = WRITES[label]["trips"] if POSTGRES_URL else 0
+        assert tally.round_trips(counts) == trips, (label, counts)
 
 
 async def test_a_read_sends_its_statements_and_nothing_else(

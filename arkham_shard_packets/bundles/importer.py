@@ -218,7 +218,7 @@ class ImportService:
             for item in document.contents
         }
         try:
-            async with self.tx.write(scope) as work:
+            async with self.tx.write(scope, bulk=True) as work:
                 existing = await self._lock_existing(work, packet_id)
                 if existing is not None and mode is MergeMode.SKIP:
                     return self._result(

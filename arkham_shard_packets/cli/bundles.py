@@ -43,13 +43,14 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
     engine = create_engine(
         settings.standalone_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
+    database = Database(engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         await ensure_newest(engine)
         # No Frame bus here: each commit places its events in the feed, and a server process
         # on this database delivers them (told at once on PostgreSQL, else at its next retry).
-        yield Services.build(settings, Database(engine), None, None, data_dir=data_dir)
+        yield Services.build(settings, database, None, None, data_dir=data_dir)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:

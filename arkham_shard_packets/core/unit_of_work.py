@@ -53,12 +53,12 @@ class Transactions:
         self.write_queued: Callable[[], Awaitable[object]] | None = None
 
     @asynccontextmanager
-    async def write(self, scope: Scope) -> AsyncIterator[UnitOfWork]:
+    async def write(self, scope: Scope, *, bulk: bool = False) -> AsyncIterator[UnitOfWork]:
         """Commits the block's changes with its events in the outbox; the relay delivers them
-        after the answer."""
+        after the answer. `bulk`: the work reads or writes many rows (db/session.py)."""
         if self.write_queued is not None:
             await self.write_queued()
-        async with self.database.writing() as conn:
+        async with self.database.writing(bulk=bulk) as conn:
             work = UnitOfWork(conn, scope)
             yield work
             # the work's scope, not the caller's: a share link switches it to the share's tenant

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shlex
 import time
+from functools import partial
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .session import ALONE, READ_ONLY
+from .inline_sqlite import connect as connect_inline
+from .options import ALONE, READ_ONLY
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -60,6 +62,17 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 30_000) -> AsyncEng
     return engine
 
 
+def create_inline_writer(engine: AsyncEngine) -> AsyncEngine | None:
+    """SQLite: an engine on the same file for short write transactions, run in the event loop's
+    thread (db/inline_sqlite.py), which waits for no lock; None on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database or ""
+    inline = create_async_engine(engine.url, async_creator=partial(connect_inline, path))
+    _configure_sqlite(inline, 0, wal_patience_s=30.0)
+    return inline
+
+
 def _configure_postgres(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
     def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -88,14 +101,16 @@ def _enable_wal(cursor: Any, patience_seconds: float) -> None:
             time.sleep(0.02)
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(
+    engine: AsyncEngine, busy_timeout_ms: int, wal_patience_s: float | None = None
+) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        _enable_wal(cursor, busy_timeout_ms / 1000)
+        _enable_wal(cursor, busy_timeout_ms / 1000 if wal_patience_s is None else wal_patience_s)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

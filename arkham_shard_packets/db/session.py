@@ -1,30 +1,37 @@
 """Transactions on the shard's engine: one for each unit of work.
 
-On SQLite one writer at a time holds the database's write lock, and the others wait in its
-busy handler, which polls with growing sleeps (up to 100 ms each) and serves no one in order:
-under concurrent writes most of a write's time was spent asleep. So the writers of a process
-queue here, first come first served, and only the head of the queue asks SQLite for the lock
-(other processes still meet in the busy handler). PostgreSQL's writers take row locks and
-queue nowhere here.
+On SQLite one writer at a time holds the database's write lock. The writers of a process
+queue here, first come first served, and only the head of the queue asks SQLite for the lock;
+it waits for another process's writer here too, in short sleeps that leave the event loop free
+(SQLite's own busy handler would block it). A short write runs its statements in the event
+loop's thread (db/inline_sqlite.py), so the lock is held for the statements alone; a bulk write
+(an import, a seal, a restore: many rows) runs them in aiosqlite's thread, so the loop keeps
+serving reads meanwhile. PostgreSQL's writers take row locks and queue nowhere here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
+from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-READ_ONLY = "packets_read_only"
-ALONE = "packets_alone"  # SQLite: no BEGIN; each statement commits on its own
+from .engine import create_inline_writer
+from .options import ALONE, READ_ONLY
+
+LOCK_POLL_S = (0.001, 0.05)  # first and longest sleep while another process writes
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sqlite_busy_timeout_ms: int = 30_000) -> None:
         self.engine = engine
+        self.inline = create_inline_writer(engine)
         self._sqlite_writers = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._busy_timeout_s = sqlite_busy_timeout_ms / 1000
 
     @property
     def dialect(self) -> str:
@@ -35,9 +42,27 @@ class Database:
         return self._sqlite_writers or contextlib.nullcontext()
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncConnection]:
-        async with self._turn(), self.engine.begin() as connection:
-            yield connection
+    async def writing(self, *, bulk: bool = False) -> AsyncIterator[AsyncConnection]:
+        if self.inline is None or bulk:
+            async with self._turn(), self.engine.begin() as connection:
+                yield connection
+            return
+        async with self._turn(), AsyncExitStack() as stack:
+            yield await self._begin_inline(stack)
+
+    async def _begin_inline(self, stack: AsyncExitStack) -> AsyncConnection:
+        """BEGIN IMMEDIATE on the inline engine, waiting while another process writes."""
+        assert self.inline is not None
+        deadline = time.monotonic() + self._busy_timeout_s
+        pause, longest = LOCK_POLL_S
+        while True:
+            try:
+                return await stack.enter_async_context(self.inline.begin())
+            except exc.OperationalError as error:
+                if "database is locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, longest)
 
     @asynccontextmanager
     async def alone(self) -> AsyncIterator[AsyncConnection]:
@@ -66,4 +91,6 @@ class Database:
                 yield connection
 
     async def dispose(self) -> None:
+        if self.inline is not None:
+            await self.inline.dispose()
         await self.engine.dispose()

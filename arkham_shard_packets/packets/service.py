@@ -95,7 +95,7 @@ class PacketService:
             return packet
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
-        async with self.tx.write(scope) as work:
+        async with self.tx.write(scope, bulk=True) as work:
             packet = await lock_packet(
                 work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be finalized"
             )

@@ -43,7 +43,7 @@ class VersionService:
         self.tx = transactions
 
     async def create(self, scope: Scope, packet_id: str, summary: str) -> PacketVersion:
-        async with self.tx.write(scope) as work:
+        async with self.tx.write(scope, bulk=True) as work:
             await lock_packet(
                 work, packet_id, NOT_ARCHIVED, "packet {id} is archived; it takes no new versions"
             )
@@ -81,7 +81,7 @@ class VersionService:
         return diff_snapshots(first, before, second, after)
 
     async def restore(self, scope: Scope, packet_id: str, number: int) -> Restored:
-        async with self.tx.write(scope) as work:
+        async with self.tx.write(scope, bulk=True) as work:
             await lock_packet(
                 work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be restored"
             )

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from arkham_shard_packets.db.session import Database
 
 from ..app import build_app
 from ..stats import SectionResult
@@ -39,25 +40,35 @@ current: ContextVar[str | None] = ContextVar("trips_request", default=None)
 
 
 class Tally:
-    """What the engine was asked to do, by request label ("after: <label>" for background)."""
+    """What the database was asked to do, by request label ("after: <label>" for background).
+    Calls made inline (SQLite's short writes, db/inline_sqlite.py) are no round trips."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, database: Database) -> None:
         self.counts: dict[str, Counter[str]] = {}
         self.background: str | None = None
-        self.postgres = engine.dialect.name == "postgresql"
-        sync = engine.sync_engine
-        event.listen(sync, "before_cursor_execute", self._statement)
+        self.postgres = database.dialect == "postgresql"
+        self._listen(database.engine.sync_engine, inline=False)
+        if database.inline is not None:
+            self._listen(database.inline.sync_engine, inline=True)
+
+    def _listen(self, sync: Any, *, inline: bool) -> None:
+        call = partial(self._called, inline)
+        event.listen(sync, "before_cursor_execute", partial(self._statement, inline))
         event.listen(sync, "begin", lambda conn: self._ended(conn, "transactions"))
-        event.listen(sync, "commit", lambda conn: self._ended(conn, "commits"))
-        event.listen(sync, "rollback", lambda conn: self._ended(conn, "rollbacks"))
+        event.listen(sync, "commit", lambda conn: self._ended(conn, "commits", call))
+        event.listen(sync, "rollback", lambda conn: self._ended(conn, "rollbacks", call))
         dialect = sync.dialect
         ping = dialect.do_ping
 
         def counted_ping(connection: Any) -> bool:
             self._count("pings")
-            return ping(connection)
+            return bool(ping(connection))
 
-        dialect.do_ping = counted_ping  # type: ignore[method-assign,assignment]
+        dialect.do_ping = counted_ping
+
+    def _called(self, inline: bool) -> None:
+        if inline:
+            self._count("inline calls")
 
     def _count(self, what: str) -> None:
         label = current.get()
@@ -66,14 +77,17 @@ class Tally:
         if label is not None:
             self.counts.setdefault(label, Counter())[what] += 1
 
-    def _ended(self, connection: Any, what: str) -> None:
+    def _ended(self, connection: Any, what: str, call: Callable[[], None] | None = None) -> None:
         """Counts a BEGIN, COMMIT or ROLLBACK the database sees (none in autocommit)."""
         if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             self._count(what)
+            if call is not None:
+                call()
 
-    def _statement(self, *args: Any) -> None:
+    def _statement(self, inline: bool, *args: Any) -> None:
         statement = str(args[2]).lstrip().upper()
         self._count("statements")
+        self._called(inline)
         if statement.startswith(WRITES) or "FOR UPDATE" in statement:
             self._count("writes")
         if statement.startswith("BEGIN IMMEDIATE"):
@@ -81,7 +95,7 @@ class Tally:
 
     def round_trips(self, counts: Counter[str]) -> int:
         trips = counts["statements"] + counts["commits"] + counts["rollbacks"] + counts["pings"]
-        return trips + (counts["transactions"] if self.postgres else 0)
+        return trips + (counts["transactions"] if self.postgres else 0) - counts["inline calls"]
 
 
 Counted = Callable[[], AbstractAsyncContextManager[None]]
@@ -185,7 +199,7 @@ async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
                 transport=httpx.ASGITransport(app=app), base_url="http://t"
             ) as client,
         ):
-            tally = Tally(app.state.packets_shard.services.database.engine)
+            tally = Tally(app.state.packets_shard.services.database)
             packet = await new_packet(client, items=3)
             shared = await new_packet(client, items=2)
             link = await expect(
