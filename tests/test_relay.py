@@ -13,6 +13,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from arkham_shard_packets.core.outbox import PLACER_LOCK_KEY
+
 from .conftest import POSTGRES_URL, make_packet, packet_events
 from .test_cli_bundles import cli
 from .test_crash_recovery import Server
@@ -102,6 +104,36 @@ async def test_a_writer_stalled_in_its_commit_holds_up_no_other_writer(
         "stalled",
     ]
     assert [e["sequence"] for e in feed] == [1, 2, 3, 4]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="on SQLite a writer places its own events")
+async def test_the_bus_gets_a_write_s_events_without_waiting_for_their_place_in_the_feed(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    """An outside transaction holds the placers' lock: no event gets its place in the feed, yet
+    the events of this process's writes reach its bus, in the order of their commits."""
+    await packet_events(client)
+    async with engine.connect() as outside:
+        await outside.begin()
+        await outside.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACER_LOCK_KEY})
+        names = [f"unplaced {n}" for n in range(3)]
+        for name in names:
+            await asyncio.wait_for(make_packet(client, name), ANSWER_PATIENCE_S)
+        for _ in range(200):
+            bus = (await client.get("/api/events/", params={"source": "packets"})).json()
+            delivered = [e["payload"].get("name") for e in reversed(bus["events"])]
+            if delivered[-3:] == names:
+                break
+            await asyncio.sleep(0.02)
+        assert delivered[-3:] == names
+        unplaced = await outside.scalar(
+            text("SELECT count(*) FROM arkham_packet_outbox WHERE position IS NULL")
+        )
+        assert unplaced == 3
+        await outside.rollback()
+    feed = (await client.get(f"{API}/events")).json()["events"]
+    assert [e["payload"]["name"] for e in feed] == names
+    assert [e["sequence"] for e in feed] == [1, 2, 3]
 
 
 SERVERS, WRITERS_PER_SERVER, WRITES_PER_WRITER = 3, 4, 24

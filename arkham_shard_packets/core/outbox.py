@@ -7,9 +7,12 @@ committed events without one the next `position`s in one statement; the placers 
 processes take turns under an advisory lock only they take, so each turn commits one block of
 positions above every earlier block, and a reader of the feed never sees a position before
 every lower one is visible. On SQLite, whose writers hold its one write lock from BEGIN to
-COMMIT, the writer places its own events with the same statement before it commits. Either
-way the relay gets what was placed, to hand to the bus; `mark_delivered` records what the bus
-took."""
+COMMIT, the writer places its own events before it commits.
+
+Placing is for the feed; the bus does not wait for it. An event names the relay that hands it
+to the bus (`relay`): the writing process's own, which gets the event as its transaction
+commits; or none, when its process has no relay (the offline CLI), and then the first relay
+to claim it (`claim_unrelayed`) delivers it. `mark_delivered` records what the bus took."""
 
 from __future__ import annotations
 
@@ -39,20 +42,20 @@ class Event:
 
 @dataclass(frozen=True)
 class Placed:
-    """An event with its place in the feed, as the bus gets it."""
+    """An event as the bus gets it, with its place in the feed once it has one."""
 
     sequence: int
-    position: int
+    position: int | None
     event_type: str
     payload: str  # JSON
 
 
 async def append(
-    conn: AsyncConnection, tenant_id: str | None, events: Sequence[Event]
+    conn: AsyncConnection, tenant_id: str | None, events: Sequence[Event], relay: str | None
 ) -> list[Placed]:
-    """Writes the events in the caller's transaction. On SQLite that transaction holds the
-    database's only write lock until it commits, so positions handed out in it follow commit
-    order: they are placed here, and returned, with no pass of the relay's after commit."""
+    """Writes the events in the caller's transaction, to be handed to the bus by `relay`, and
+    returns them. On SQLite that transaction holds the database's only write lock until it
+    commits, so positions handed out in it follow commit order: they are placed here."""
     if not events:
         return []
     now = now_text()
@@ -62,21 +65,25 @@ async def append(
             "payload": json.dumps(event.payload, sort_keys=True),
             "created_at": now,
             "tenant_id": tenant_id,
+            "relay": relay,
         }
         for event in events
     ]
-    if conn.dialect.name == "sqlite" and len(rows) == 1:
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and len(rows) == 1:
         # the common case in one statement: the event written in its place
         written = insert(outbox).values({**rows[0], "position": NEXT_POSITION})
         return [Placed(*(await conn.execute(written.returning(*PLACED_COLUMNS))).one())]
+    if not sqlite:
+        written_rows = await conn.execute(insert(outbox).returning(*PLACED_COLUMNS), rows)
+        return sorted((Placed(*row) for row in written_rows), key=lambda event: event.sequence)
     await conn.execute(insert(outbox), rows)
     placed: list[Placed] = []
-    while conn.dialect.name == "sqlite":
+    while True:
         batch = await _place_in(conn)
         placed += batch
         if len(batch) < BATCH:
-            break
-    return placed
+            return placed
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
@@ -128,7 +135,32 @@ async def place(database: Database) -> list[Placed]:
 
 async def _place_in(conn: AsyncConnection) -> list[Placed]:
     rows = (await conn.execute(PLACING)).all()
-    return sorted((Placed(*row) for row in rows), key=lambda event: event.position)
+    return sorted((Placed(*row) for row in rows), key=lambda event: event.sequence)
+
+
+async def claim_unrelayed(database: Database, relay: str) -> list[Placed]:
+    """Placed events written without a relay (by the offline CLI), not yet delivered, claimed
+    for `relay` in one statement: no two relays claim the same event."""
+    claimable = (
+        select(outbox.c.sequence)
+        .where(
+            outbox.c.relay.is_(None),
+            outbox.c.position.is_not(None),
+            outbox.c.delivered_at.is_(None),
+        )
+        .order_by(outbox.c.position)
+        .limit(BATCH)
+        .scalar_subquery()
+    )
+    claiming = (
+        update(outbox)
+        .where(outbox.c.sequence.in_(claimable), outbox.c.relay.is_(None))
+        .values(relay=relay)
+        .returning(*PLACED_COLUMNS)
+    )
+    async with database.alone() as conn:
+        rows = (await conn.execute(claiming)).all()
+    return sorted((Placed(*row) for row in rows), key=lambda event: event.sequence)
 
 
 async def has_unplaced(database: Database) -> bool:

@@ -1,17 +1,18 @@
 """The per-process relay: takes the outbox's events (core/outbox.py) from commit to the Frame's
 bus, off the request path.
 
-Two loops run in every server process. The placer gives committed events their place in the
-feed and queues what it placed for the deliverer (on SQLite the writers place their own, and
-hand them to the deliverer as they commit); it runs when a commit of this process wakes it,
-when a process without a relay of its own (the offline CLI) announces its commits through
-PostgreSQL's LISTEN/NOTIFY, and every `retry_seconds`. The deliverer hands the queue to the bus
-in feed order; at the first event the bus refuses it waits `retry_seconds` and tries again
-from there. What the bus took is marked, with the time it took it, at most every MARK_EVERY_S:
-many events to a statement, not one write after every commit. Each relay delivers what it
-placed, so processes don't hand the same event over twice; events placed and never marked
-(their process was killed, or its bus is down) are taken up at start and, once
-ABANDONED_AFTER old, by any relay.
+Two loops run in every server process. The deliverer hands events to the bus in the order of
+this process's commits: a write hands its events over as it commits (they name this relay),
+and the deliverer takes them to the bus at its next turn of the event loop, whether or not
+they have a place in the feed yet; at the first event the bus refuses it waits `retry_seconds`
+and tries again from there. What the bus took is marked, with the time it took it, at most
+every MARK_EVERY_S: many events to a statement, not one write after every commit. The placer
+gives committed events their place in the feed (on SQLite the writers place their own); it
+runs when a commit of this process wakes it, when a process without a relay of its own (the
+offline CLI) announces its commits through PostgreSQL's LISTEN/NOTIFY, and every
+`retry_seconds`; when told by another process, and on its timer, it claims the events such
+processes wrote, for this relay to deliver. Events placed and never marked (their process was
+killed, or its bus is down) are taken up at start and, once ABANDONED_AFTER old, by any relay.
 A slow or absent bus holds up only the deliverer: no answer waits for either loop, and the
 feed keeps filling. Delivery is at least once: a process killed between handing events over
 and marking them (a second at most) hands them over again after its restart.
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
@@ -81,31 +83,45 @@ class OutboxRelay:
         self._behind = True  # placed events may wait that are not queued: read them back
         self._taken: dict[int, str] = {}  # sequence: when the bus took it, not yet marked
         self._marked_at = 0.0
+        self._told = True  # claim what relay-less processes wrote: at start, then when told
         self._tasks: list[asyncio.Task[None]] = []
+        self.identity = uuid.uuid4().hex  # what this process's events name as their relay
 
     @property
     def running(self) -> bool:
         return bool(self._tasks)
 
-    async def committed(self, placed: Sequence[Placed] = ()) -> None:
-        """A unit of work of this process committed events; `placed` when they were placed in
-        the feed before commit (SQLite), and the placer need not run."""
+    @property
+    def delivering(self) -> str | None:
+        """This relay's identity while it hands events to a bus: the relay a write's events
+        name. None: whoever claims them delivers them."""
+        return self.identity if self.running and self.bus is not None else None
+
+    async def committed(self, events: Sequence[Placed]) -> None:
+        """A unit of work of this process committed `events` (placed in the feed already on
+        SQLite, else not yet)."""
+        unplaced = any(event.position is None for event in events)
         if self.running:
-            if not placed:
+            if unplaced:
                 self.wake()
-            elif self.bus is not None:
-                self._enqueue(placed)
+            if self.bus is not None:
+                self._enqueue(events)
                 self._placed.ring()
             return
         # No relay runs in this process (the offline CLI): place the events in the feed now,
         # and tell a server process on the same PostgreSQL to deliver them.
-        if not placed:
+        if unplaced:
             await outbox.place(self.database)
         await self.announce()
 
     def wake(self) -> None:
         self.progress.asked += 1
         self._commits.ring()
+
+    def tell(self) -> None:
+        """Another process committed events for any relay to deliver."""
+        self._told = True
+        self.wake()
 
     async def announce(self) -> None:
         if self.database.dialect != "postgresql":
@@ -169,10 +185,14 @@ class OutboxRelay:
         while True:
             woken = await self._commits.wait(self.retry_seconds)
             asked = self.progress.asked
+            told, self._told = self._told, False
             try:
                 if woken or await outbox.has_unplaced(self.database):
-                    self._enqueue(await outbox.place(self.database))
+                    await outbox.place(self.database)
+                if self.bus is not None and (told or not woken):
+                    self._enqueue(await outbox.claim_unrelayed(self.database, self.identity))
             except Exception:
+                self._told = self._told or told
                 logger.exception("placing events in the feed failed; will retry")
                 await asyncio.sleep(min(self.retry_seconds, 1.0))
                 self._commits.ring()
@@ -221,7 +241,7 @@ class OutboxRelay:
             queued = [*found, *self._queue]
             self._queue.clear()
             self._queued.clear()
-            self._enqueue(sorted(queued, key=lambda event: event.position))
+            self._enqueue(sorted(queued, key=lambda event: event.sequence))
 
     async def _deliver(self) -> bool:
         """Hands the queue to the bus in order, up to the first event it refuses; whether it
@@ -278,7 +298,7 @@ class OutboxRelay:
                 driver: Any = raw.driver_connection
                 lost = asyncio.Event()
                 driver.add_termination_listener(lambda *_: lost.set())
-                await driver.add_listener(CHANNEL, lambda *_: self.wake())
+                await driver.add_listener(CHANNEL, lambda *_: self.tell())
                 await lost.wait()
             finally:
                 # A listening connection never goes back to the pool.

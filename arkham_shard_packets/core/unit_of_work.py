@@ -62,10 +62,10 @@ class Transactions:
             work = UnitOfWork(conn, scope)
             yield work
             # the work's scope, not the caller's: a share link switches it to the share's tenant
-            placed = await append(conn, work.scope.tenant_id, work.events)
-        if work.events:
+            written = await append(conn, work.scope.tenant_id, work.events, self.relay.delivering)
+        if written:
             try:
-                await self.relay.committed(placed)
+                await self.relay.committed(written)
             except Exception:
                 logger.exception("the outbox relay was not told of a commit; its retry takes over")
         if work.orphaned_files and self.release_files is not None:

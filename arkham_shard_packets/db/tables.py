@@ -158,6 +158,7 @@ outbox = Table(
     Column("attempts", Integer, server_default="0", nullable=False),
     Column("tenant_id", Text),
     Column("position", BIG_INTEGER),
+    Column("relay", Text),  # the relay that delivers it; None: the first to claim it
     Index("idx_outbox_position", "position", unique=True),
     Index("idx_outbox_tenant_position", "tenant_id", "position"),
     Index(

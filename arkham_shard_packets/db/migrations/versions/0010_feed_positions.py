@@ -6,7 +6,9 @@ reader of the feed never saw 7 before 6: every writer of every process waited fo
 the one before. Events are now written without a place in the feed; the relay of some server
 process (core/relay.py) gives committed events the next `position`s in one short transaction at
 a time, and the feed serves them by position. Events written before keep their order: their
-position is their sequence, so a consumer's cursor stays valid.
+position is their sequence, so a consumer's cursor stays valid. Each event also names the relay
+that hands it to the bus (`relay`): the writing process's, or none, and then the first relay to
+claim it (events still undelivered at the upgrade are claimed so).
 
 Revision ID: 0010
 Revises: 0009
@@ -29,6 +31,7 @@ UNDELIVERED = sa.text("delivered_at IS NULL")
 
 def upgrade() -> None:
     op.add_column(OUTBOX, sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite")))
+    op.add_column(OUTBOX, sa.Column("relay", sa.Text()))
     op.execute(f"UPDATE {OUTBOX} SET position = sequence")
     op.drop_index("idx_outbox_pending", OUTBOX)
     op.drop_index("idx_outbox_tenant_sequence", OUTBOX)
@@ -60,5 +63,6 @@ def downgrade() -> None:
         op.drop_index(name, OUTBOX)
     with op.batch_alter_table(OUTBOX) as table:
         table.drop_column("position")
+        table.drop_column("relay")
     op.create_index("idx_outbox_pending", OUTBOX, ["delivered_at", "sequence"])
     op.create_index("idx_outbox_tenant_sequence", OUTBOX, ["tenant_id", "sequence"])
