@@ -250,3 +250,44 @@ async def test_an_offline_import_is_in_the_feed_at_once_and_reaches_a_server_bus
             break
         await asyncio.sleep(0.05)
     assert bus[0]["payload"]["packet_id"] == packet["id"]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="servers are told by NOTIFY on PostgreSQL")
+async def test_an_offline_export_reaches_the_bus_of_exactly_one_of_two_servers(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Both servers are told of the CLI's commit; one claims its event and delivers it."""
+    from .conftest import reset_postgres
+
+    await reset_postgres(database_url)
+    data_dir = tmp_path / "data"
+    servers = [Server(data_dir, database_url, tmp_path / f"server-{n}.log") for n in range(2)]
+    buses = []
+    try:
+        for server in servers:
+            await server.start()
+        async with servers[0].client() as http:
+            made = await http.post("/", json={"name": "Exported offline"})
+            packet = made.json()
+        exported = await cli(
+            database_url, data_dir, "export", packet["id"], "-o", str(tmp_path / "out.json")
+        )
+        assert exported.returncode == 0, exported.stderr
+        for _ in range(200):
+            buses = [await exports_on_bus(server.base) for server in servers]
+            if sum(buses) >= 1:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # time enough for a second delivery, if there were one
+        buses = [await exports_on_bus(server.base) for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+    assert sorted(buses) == [0, 1]
+
+
+async def exports_on_bus(base: str) -> int:
+    async with httpx.AsyncClient(base_url=base) as http:
+        answer = await http.get("/api/events/", params={"source": "packets", "limit": 1000})
+    events = answer.json()["events"]
+    return sum(event["event_type"] == "packets.packet.exported" for event in events)

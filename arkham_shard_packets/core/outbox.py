@@ -20,9 +20,9 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Executable, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.session import Database
@@ -30,7 +30,7 @@ from ..db.tables import outbox
 from ..models import utcnow
 from .clock import now_text, to_text
 
-PLACER_LOCK_KEY = 0x7061636B657473  # "packets"
+PLACER_LOCK_KEY = 0x7061636B657473  # "packets"; written out in migration 0010's function
 BATCH = 500
 
 
@@ -51,24 +51,24 @@ class Placed:
 
 
 async def append(
-    conn: AsyncConnection, tenant_id: str | None, events: Sequence[Event], relay: str | None
+    conn: AsyncConnection,
+    tenant_id: str | None,
+    events: Sequence[Event],
+    relay: str | None,
+    before: Sequence[Executable] = (),
 ) -> list[Placed]:
     """Writes the events in the caller's transaction, to be handed to the bus by `relay`, and
-    returns them. On SQLite that transaction holds the database's only write lock until it
+    returns them; `before`, inserts of the transaction sent with them (on PostgreSQL, in the
+    same statement). On SQLite that transaction holds the database's only write lock until it
     commits, so positions handed out in it follow commit order: they are placed here."""
+    postgres = conn.dialect.name == "postgresql"
+    if postgres and before:
+        return await _append_with(conn, tenant_id, events, relay, before)
+    for statement in before:
+        await conn.execute(statement)
     if not events:
         return []
-    now = now_text()
-    rows = [
-        {
-            "event_type": event.event_type,
-            "payload": json.dumps(event.payload, sort_keys=True),
-            "created_at": now,
-            "tenant_id": tenant_id,
-            "relay": relay,
-        }
-        for event in events
-    ]
+    rows = _rows(tenant_id, events, relay)
     sqlite = conn.dialect.name == "sqlite"
     if sqlite and len(rows) == 1:
         # the common case in one statement: the event written in its place
@@ -84,6 +84,41 @@ async def append(
         placed += batch
         if len(batch) < BATCH:
             return placed
+
+
+def _rows(
+    tenant_id: str | None, events: Sequence[Event], relay: str | None
+) -> list[dict[str, Any]]:
+    now = now_text()
+    return [
+        {
+            "event_type": event.event_type,
+            "payload": json.dumps(event.payload, sort_keys=True),
+            "created_at": now,
+            "tenant_id": tenant_id,
+            "relay": relay,
+        }
+        for event in events
+    ]
+
+
+async def _append_with(
+    conn: AsyncConnection,
+    tenant_id: str | None,
+    events: Sequence[Event],
+    relay: str | None,
+    before: Sequence[Executable],
+) -> list[Placed]:
+    """PostgreSQL: the inserts `before` as data-modifying WITH clauses of the statement that
+    writes the events (or of a bare SELECT): one round trip for all of them."""
+    clauses = [cast(Any, statement).cte(f"w{n}") for n, statement in enumerate(before)]
+    if not events:
+        await conn.execute(select(literal(1)).add_cte(*clauses))
+        return []
+    rows = _rows(tenant_id, events, relay)
+    written = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
+    placed = (Placed(*row) for row in await conn.execute(written))
+    return sorted(placed, key=lambda event: event.sequence)
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
@@ -114,19 +149,20 @@ def _placing() -> Any:
 PLACING = _placing()  # built once: building it took longer than running it
 
 
+# PostgreSQL: the placing statement after PLACER_LOCK_KEY is taken, in one call (a function of
+# migration 0010: each of its statements sees what committed before it ran).
+PLACING_CALL = text("SELECT * FROM arkham_packet_outbox_place(:batch)").bindparams(batch=BATCH)
+
+
 async def place(database: Database) -> list[Placed]:
     """Places every committed event without a position; what was placed, in feed order."""
     placed: list[Placed] = []
     while True:
-        if database.dialect == "postgresql":
-            # The statement's snapshot must be taken once the lock is held: its own statement.
-            async with database.writing() as conn:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACER_LOCK_KEY}
-                )
-                batch = await _place_in(conn)
-        else:
-            async with database.alone() as conn:
+        async with database.alone() as conn:
+            if database.dialect == "postgresql":
+                rows = (await conn.execute(PLACING_CALL)).all()
+                batch = sorted((Placed(*row) for row in rows), key=lambda e: e.sequence)
+            else:
                 batch = await _place_in(conn)
         placed += batch
         if len(batch) < BATCH:

@@ -30,9 +30,21 @@ class UnitOfWork:
     # (None: an empty log, as for a packet it created): custody/log.py reads neither twice.
     locked_packets: set[str] = field(default_factory=set)
     custody_heads: dict[str, Head | None] = field(default_factory=dict)
+    # Inserts whose rows nothing in this work reads back: sent with its events at commit, in
+    # one statement on PostgreSQL. A reader of their tables in the work flushes them first.
+    at_commit: list[Executable] = field(default_factory=list)
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
+
+    def write_at_commit(self, statement: Executable) -> None:
+        self.at_commit.append(statement)
+
+    async def flush(self) -> None:
+        """Sends what waits for the commit now, for a statement that reads it."""
+        waiting, self.at_commit = self.at_commit, []
+        for statement in waiting:
+            await self.conn.execute(statement)
 
     async def first(self, statement: Executable) -> RowMapping | None:
         """The first row of a query, by column name, or None."""
@@ -62,7 +74,9 @@ class Transactions:
             work = UnitOfWork(conn, scope)
             yield work
             # the work's scope, not the caller's: a share link switches it to the share's tenant
-            written = await append(conn, work.scope.tenant_id, work.events, self.relay.delivering)
+            written = await append(
+                conn, work.scope.tenant_id, work.events, self.relay.delivering, work.at_commit
+            )
         if written:
             try:
                 await self.relay.committed(written)
@@ -81,4 +95,7 @@ class Transactions:
         if settled and self.write_queued is not None:
             await self.write_queued()
         async with self.database.reading() as conn:
-            yield UnitOfWork(conn, scope)
+            work = UnitOfWork(conn, scope)
+            yield work
+            if work.at_commit:
+                raise RuntimeError("a read queued writes for a commit it never makes")

@@ -79,6 +79,7 @@ async def record_import(
 
 async def last_import(work: UnitOfWork, packet_id: str) -> dict[str, Any] | None:
     """The packet's latest import entry in its current log, or None if it was made here."""
+    await work.flush()
     statement = (
         work.scope.select(packet_custody, packet_custody.c.entry)
         .where(

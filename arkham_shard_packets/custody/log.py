@@ -4,7 +4,8 @@ and reading the log back. The chain itself (entries, hashes, checks) is core/cus
 Appends to one packet's log are serialized by the packet's row lock, which every change holds
 already and which an append takes if its caller does not (a share link's use, an export).
 A unit of work remembers the packets it locked and the heads it wrote, so that its appends
-after the first (and every append to a packet it created) cost one statement.
+after the first (and every append to a packet it created) read nothing; an entry is written
+at the work's commit, with its events (UnitOfWork.write_at_commit).
 Entries are never changed or removed.
 """
 
@@ -44,6 +45,7 @@ async def _lock_packet(work: UnitOfWork, packet_id: str) -> None:
 
 
 async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
+    await work.flush()
     statement = (
         work.scope.select(
             packet_custody,
@@ -129,7 +131,7 @@ async def _write(
     )
     text = canonical_json(entry)
     digest = sha256_hex(text)
-    await work.conn.execute(
+    work.write_at_commit(
         insert(packet_custody).values(
             work.scope.row(
                 packet_id=packet_id,
@@ -147,6 +149,7 @@ async def _write(
 
 async def read_chains(work: UnitOfWork, packet_id: str) -> dict[int, list[StoredEntry]]:
     """Every chain of the packet's log by number, entries in order; the highest is current."""
+    await work.flush()
     statement = (
         work.scope.select(
             packet_custody,

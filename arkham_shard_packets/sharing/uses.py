@@ -90,6 +90,7 @@ async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
             for use in uses
         ]
         await work.conn.execute(insert(share_access_log), rows)
+        await work.flush()  # the custody entries
 
 
 class UseLog:

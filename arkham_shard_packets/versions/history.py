@@ -101,7 +101,9 @@ async def record_first_version(work: UnitOfWork, row: Mapping[Any, Any]) -> Pack
     version 1 already): no items, no earlier version, nothing to read back."""
     packet = packet_record(row)
     checksum = packet_checksum(packet, [])
-    return await _write_version(work, packet, [], checksum, 1, VersionKind.CREATED, "created")
+    return await _write_version(
+        work, packet, [], checksum, 1, VersionKind.CREATED, "created", at_commit=True
+    )
 
 
 async def _write_version(
@@ -112,8 +114,12 @@ async def _write_version(
     number: int,
     kind: VersionKind,
     summary: str,
+    *,
+    at_commit: bool = False,
 ) -> PacketVersion:
-    stored = await store_snapshot(work, snapshot_body(packet, contents))
+    """`at_commit`: its rows are written with the work's events (nothing in the work reads
+    them back)."""
+    stored = await store_snapshot(work, snapshot_body(packet, contents), at_commit=at_commit)
     values = work.scope.row(
         id=str(uuid.uuid4()),
         packet_id=packet["id"],
@@ -126,7 +132,10 @@ async def _write_version(
         checksum=checksum,
         checksum_recipe=RECIPE_VERSION,
     )
-    await work.conn.execute(insert(packet_versions).values(values))
+    if at_commit:
+        work.write_at_commit(insert(packet_versions).values(values))
+    else:
+        await work.conn.execute(insert(packet_versions).values(values))
     return version_from_row(values)
 
 

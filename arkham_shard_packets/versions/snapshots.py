@@ -132,8 +132,11 @@ async def current_state(work: UnitOfWork, packet_id: str) -> tuple[Record, list[
     return packet_record(row), await content_records(work, packet_id)
 
 
-async def store_snapshot(work: UnitOfWork, body: Record) -> StoredSnapshot:
-    """Writes the body unless a body with its digest is already stored."""
+async def store_snapshot(
+    work: UnitOfWork, body: Record, *, at_commit: bool = False
+) -> StoredSnapshot:
+    """Writes the body unless a body with its digest is already stored (`at_commit`: with the
+    work's events, when nothing in the work reads it back)."""
     text = canonical_json(body)
     raw = text.encode("utf-8")
     stored = StoredSnapshot(sha256_hex(raw), len(raw))
@@ -144,7 +147,11 @@ async def store_snapshot(work: UnitOfWork, body: Record) -> StoredSnapshot:
         "created_at": now_text(),
     }
     statement = insert_or_skip(work.conn, packet_snapshots).values(values)
-    await work.conn.execute(statement.on_conflict_do_nothing(index_elements=["digest"]))
+    storing = statement.on_conflict_do_nothing(index_elements=["digest"])
+    if at_commit:
+        work.write_at_commit(storing)
+    else:
+        await work.conn.execute(storing)
     named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
     if named_files:
         references = insert_or_skip(work.conn, snapshot_files).values(

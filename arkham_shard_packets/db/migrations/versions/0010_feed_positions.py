@@ -27,6 +27,35 @@ depends_on = None
 OUTBOX = "arkham_packet_outbox"
 UNPOSITIONED = sa.text("position IS NULL")
 UNDELIVERED = sa.text("delivered_at IS NULL")
+PLACE = "arkham_packet_outbox_place"
+# PostgreSQL: placing in one round trip. Each statement of a volatile function takes its own
+# snapshot, so the highest position is read once the placers' lock is held (the key is
+# core/outbox.py's PLACER_LOCK_KEY, "packets"); the lock ends with the calling transaction.
+PLACE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {PLACE}(batch integer)
+RETURNS TABLE (sequence bigint, "position" bigint, event_type text, payload text)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    top bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(31632277023061107);
+    SELECT coalesce(max(o.position), 0) INTO top FROM {OUTBOX} o;
+    RETURN QUERY
+    WITH waiting AS (
+        SELECT o.sequence AS seq, row_number() OVER (ORDER BY o.sequence) AS n
+        FROM {OUTBOX} o
+        WHERE o.position IS NULL
+        ORDER BY o.sequence
+        LIMIT batch
+    )
+    UPDATE {OUTBOX} o SET position = top + w.n
+    FROM waiting w
+    WHERE o.sequence = w.seq
+    RETURNING o.sequence::bigint, o.position::bigint, o.event_type, o.payload;
+END
+$$
+"""
 
 
 def upgrade() -> None:
@@ -51,9 +80,13 @@ def upgrade() -> None:
         postgresql_where=UNDELIVERED,
         sqlite_where=UNDELIVERED,
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(PLACE_FUNCTION)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {PLACE}(integer)")
     for name in (
         "idx_outbox_undelivered",
         "idx_outbox_unpositioned",
