@@ -72,3 +72,23 @@ def one_line(info: dict[str, Any]) -> str:
         f"{info['cpus']} CPUs ({info['cpu_model']}), {info['memory_gib']} GiB RAM, "
         f"Python {info['python']}, {info['database']}, commit {info['commit']}"
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_named(name: str) -> float:
+    """CPU time used so far by every running process whose name is `name` (the database
+    server's processes); those that ended meanwhile are not counted."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] == name:
+            total += cpu_seconds(int(stat.parent.name))
+    return total

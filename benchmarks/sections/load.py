@@ -14,6 +14,7 @@ second of one (PostgreSQL only: SQLite takes one writer at a time however many p
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 import uuid
@@ -25,6 +26,7 @@ import httpx
 from arkham_shard_packets.core.clock import now_text
 
 from ..delivery import delivery_since
+from ..machine import cpu_seconds, cpu_seconds_named
 from ..processes import write_throughput
 from ..stats import Sample, SectionResult, Target, ms
 from ..workbench import Workbench
@@ -116,12 +118,18 @@ async def run(bench: Workbench) -> SectionResult:
     packets = await database.packet_count()
     ids, drafts = await database.sample_ids(5_000), await database.sample_ids(5_000, status="draft")
     since = now_text()
-    async with database.server() as base_url:
+    async with database.process() as server:
         shared = Shared(ids, drafts, deadline=0.0)
         shared.deadline = time.monotonic() + plan.load_seconds
         started = time.monotonic()
-        await asyncio.gather(*(client_loop(base_url, n, shared) for n in range(plan.clients)))
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        database_cpu = cpu_seconds_named("postgres")
+        clients = (client_loop(server.base_url, n, shared) for n in range(plan.clients))
+        await asyncio.gather(*clients)
         elapsed = time.monotonic() - started
+        server_cpu = (cpu_seconds(server.pid) - server_cpu) / elapsed
+        client_cpu = (time.process_time() - client_cpu) / elapsed
+        database_cpu = (cpu_seconds_named("postgres") - database_cpu) / elapsed
         delivery = await delivery_since(database.engine, since)
     phase_seconds = max(1.0, plan.load_seconds / 3)
     alone = await write_throughput(database, 1, plan.clients, phase_seconds)
@@ -178,11 +186,18 @@ async def run(bench: Workbench) -> SectionResult:
                 for result in (alone, paired)
             },
             "processes_ratio": round(scaling, 3),
+            "cpu_cores_busy": {
+                "server": round(server_cpu, 3),
+                "clients": round(client_cpu, 3),
+                "postgresql": round(database_cpu, 3),
+            },
         },
         targets=targets,
         notes=[
             f"{plan.clients} clients for {elapsed:.0f} s on {packets:,} packets; "
             f"{errors} errors{': ' + str(dict(shared.errors)) if errors else ''}.",
+            f"CPU, in cores kept busy (of {os.cpu_count()}): the server process {server_cpu:.2f}, "
+            f"the clients' process {client_cpu:.2f}, PostgreSQL's processes {database_cpu:.2f}.",
             f"Commit to bus: {delivery.lags.count:,} events, from `created_at` to "
             f"`delivered_at` in the outbox; {delivery.undelivered} undelivered.",
             f"Writes only, {plan.clients} clients for {phase_seconds:.0f} s each: "
