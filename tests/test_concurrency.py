@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -87,3 +88,31 @@ async def test_sqlite_writers_of_one_process_take_turns_without_the_busy_handler
             )
             assert [answer.status_code for answer in answers] == [201] * 60
             await settle(http)
+
+
+@pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite's write lock")
+async def test_a_write_waiting_for_another_process_s_lock_leaves_reads_served(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Another process holds SQLite's write lock: a write waits for it (in short sleeps, not in
+    SQLite's busy handler, which would block the event loop), reads are answered meanwhile,
+    and the write goes through once the lock is released."""
+    packet = await make_packet(client)
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(
+            client.post(
+                f"/api/packets/{packet['id']}/contents",
+                json={"content_type": "document", "content_id": "waited"},
+            )
+        )
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        reads = [await client.get(f"/api/packets/{packet['id']}") for _ in range(5)]
+        assert [read.status_code for read in reads] == [200] * 5
+        assert not write.done()
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert (await asyncio.wait_for(write, 10)).status_code == 201
