@@ -116,7 +116,9 @@ async def _append_with(
         await conn.execute(select(literal(1)).add_cte(*clauses))
         return []
     rows = _rows(tenant_id, events, relay)
-    written = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
+    # one row as a mapping: SQLAlchemy caches that statement's compiled form, not a list's
+    values = rows[0] if len(rows) == 1 else rows
+    written = insert(outbox).values(values).returning(*PLACED_COLUMNS).add_cte(*clauses)
     placed = (Placed(*row) for row in await conn.execute(written))
     return sorted(placed, key=lambda event: event.sequence)
 
