@@ -17,7 +17,7 @@ to claim it (`claim_unrelayed`) delivers it. `mark_delivered` records what the b
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -75,8 +75,7 @@ async def append(
         written = insert(outbox).values({**rows[0], "position": NEXT_POSITION})
         return [Placed(*(await conn.execute(written.returning(*PLACED_COLUMNS))).one())]
     if not sqlite:
-        written_rows = await conn.execute(insert(outbox).returning(*PLACED_COLUMNS), rows)
-        return sorted((Placed(*row) for row in written_rows), key=lambda event: event.sequence)
+        return _in_sequence(await conn.execute(insert(outbox).returning(*PLACED_COLUMNS), rows))
     await conn.execute(insert(outbox), rows)
     placed: list[Placed] = []
     while True:
@@ -119,11 +118,17 @@ async def _append_with(
     # one row as a mapping: SQLAlchemy caches that statement's compiled form, not a list's
     values = rows[0] if len(rows) == 1 else rows
     written = insert(outbox).values(values).returning(*PLACED_COLUMNS).add_cte(*clauses)
-    placed = (Placed(*row) for row in await conn.execute(written))
-    return sorted(placed, key=lambda event: event.sequence)
+    return _in_sequence(await conn.execute(written))
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
+
+
+def _in_sequence(rows: Iterable[Any]) -> list[Placed]:
+    """Rows of PLACED_COLUMNS as events, in the order they were written."""
+    return sorted((Placed(*row) for row in rows), key=lambda event: event.sequence)
+
+
 NEXT_POSITION = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
 
 
@@ -162,8 +167,7 @@ async def place(database: Database) -> list[Placed]:
     while True:
         async with database.alone() as conn:
             if database.dialect == "postgresql":
-                rows = (await conn.execute(PLACING_CALL)).all()
-                batch = sorted((Placed(*row) for row in rows), key=lambda e: e.sequence)
+                batch = _in_sequence(await conn.execute(PLACING_CALL))
             else:
                 batch = await _place_in(conn)
         placed += batch
@@ -172,8 +176,7 @@ async def place(database: Database) -> list[Placed]:
 
 
 async def _place_in(conn: AsyncConnection) -> list[Placed]:
-    rows = (await conn.execute(PLACING)).all()
-    return sorted((Placed(*row) for row in rows), key=lambda event: event.sequence)
+    return _in_sequence(await conn.execute(PLACING))
 
 
 async def claim_unrelayed(database: Database, relay: str) -> list[Placed]:
@@ -197,8 +200,7 @@ async def claim_unrelayed(database: Database, relay: str) -> list[Placed]:
         .returning(*PLACED_COLUMNS)
     )
     async with database.alone() as conn:
-        rows = (await conn.execute(claiming)).all()
-    return sorted((Placed(*row) for row in rows), key=lambda event: event.sequence)
+        return _in_sequence(await conn.execute(claiming))
 
 
 async def has_unplaced(database: Database) -> bool:

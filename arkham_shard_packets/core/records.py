@@ -88,6 +88,19 @@ async def load_packet(work: UnitOfWork, packet_id: str) -> Packet:
     return packet_from_row(await load_packet_row(work, packet_id))
 
 
+async def hold_packet(work: UnitOfWork, packet_id: str) -> None:
+    """Take the packet's row lock, and nothing else, unless this work holds it already (for a
+    writer that does not change the packet itself: a share link's use, a custody entry)."""
+    if packet_id in work.locked_packets:
+        return
+    statement = (
+        work.scope.select(packets, packets.c.id).where(packets.c.id == packet_id).with_for_update()
+    )
+    if (await work.conn.execute(statement)).first() is None:
+        raise PacketNotFound(packet_id)
+    work.locked_packets.add(packet_id)
+
+
 async def lock_packet(
     work: UnitOfWork,
     packet_id: str,

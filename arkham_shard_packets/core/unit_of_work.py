@@ -37,8 +37,12 @@ class UnitOfWork:
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
 
-    def write_at_commit(self, statement: Executable) -> None:
-        self.at_commit.append(statement)
+    async def insert(self, statement: Executable, *, at_commit: bool = False) -> None:
+        """Sends an insert whose rows the caller doesn't read; `at_commit`: with the events."""
+        if at_commit:
+            self.at_commit.append(statement)
+        else:
+            await self.conn.execute(statement)
 
     async def flush(self) -> None:
         """Sends what waits for the commit now, for a statement that reads it."""

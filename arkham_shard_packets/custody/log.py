@@ -5,7 +5,7 @@ Appends to one packet's log are serialized by the packet's row lock, which every
 already and which an append takes if its caller does not (a share link's use, an export).
 A unit of work remembers the packets it locked and the heads it wrote, so that its appends
 after the first (and every append to a packet it created) read nothing; an entry is written
-at the work's commit, with its events (UnitOfWork.write_at_commit).
+at the work's commit, with its events (UnitOfWork.insert).
 Entries are never changed or removed.
 """
 
@@ -18,10 +18,10 @@ from sqlalchemy import insert
 
 from ..core.clock import now_text
 from ..core.custody_chain import ChainCheck, Head, new_entry
+from ..core.records import hold_packet
 from ..core.seal import canonical_json, sha256_hex
 from ..core.unit_of_work import UnitOfWork
-from ..db.tables import packet_custody, packets
-from ..errors import PacketNotFound
+from ..db.tables import packet_custody
 
 INSERT_BATCH = 1000
 
@@ -31,17 +31,6 @@ class StoredEntry:
     position: int
     text: str
     sha256: str  # as stored beside it: what the next append named as `prev`
-
-
-async def _lock_packet(work: UnitOfWork, packet_id: str) -> None:
-    if packet_id in work.locked_packets:
-        return
-    statement = (
-        work.scope.select(packets, packets.c.id).where(packets.c.id == packet_id).with_for_update()
-    )
-    if (await work.conn.execute(statement)).first() is None:
-        raise PacketNotFound(packet_id)
-    work.locked_packets.add(packet_id)
 
 
 async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
@@ -66,7 +55,7 @@ async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -
     if packet_id in work.custody_heads:
         head = work.custody_heads[packet_id]
     else:
-        await _lock_packet(work, packet_id)
+        await hold_packet(work, packet_id)
         head = await current_head(work, packet_id)
     return await _write(work, packet_id, head, 1, event, details)
 
@@ -81,7 +70,7 @@ async def append_to_carried(
     """Start the packet's log anew with a log an import carried (each entry as it came, its
     hash that of its canonical JSON), then record `event` after it. A log the packet had
     before stays, superseded: the new entry names its head."""
-    await _lock_packet(work, packet_id)
+    await hold_packet(work, packet_id)
     before = await current_head(work, packet_id)
     chain = 1 if before is None else before.chain + 1
     rows = [
@@ -131,7 +120,7 @@ async def _write(
     )
     text = canonical_json(entry)
     digest = sha256_hex(text)
-    work.write_at_commit(
+    await work.insert(
         insert(packet_custody).values(
             work.scope.row(
                 packet_id=packet_id,
@@ -140,7 +129,8 @@ async def _write(
                 entry=text,
                 entry_sha256=digest,
             )
-        )
+        ),
+        at_commit=True,
     )
     written = Head(chain, position, digest)
     work.custody_heads[packet_id] = written

@@ -68,13 +68,8 @@ class Database:
     async def alone(self) -> AsyncIterator[AsyncConnection]:
         """Statements that each stand alone: every one is its own transaction, with no BEGIN
         and COMMIT to send (on SQLite, its write lock is held for one statement at a time)."""
-        async with self._turn(), self.engine.connect() as connection:
-            options: dict[str, object] = {ALONE: True}
-            if self.dialect == "postgresql":
-                options["isolation_level"] = "AUTOCOMMIT"
-            connection = await connection.execution_options(**options)
-            async with connection.begin():
-                yield connection
+        async with self._turn(), self._connected(ALONE) as connection:
+            yield connection
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
@@ -82,8 +77,15 @@ class Database:
         sees its own snapshot, in a transaction or not, so one would add two round trips and no
         consistency. On SQLite, where they cost no round trip, the statements of a read share
         one snapshot."""
+        async with self._connected(READ_ONLY) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _connected(self, option: str) -> AsyncIterator[AsyncConnection]:
+        """A connection with `option` set (db/engine.py's BEGIN reads it), in autocommit on
+        PostgreSQL."""
         async with self.engine.connect() as connection:
-            options: dict[str, object] = {READ_ONLY: True}
+            options: dict[str, object] = {option: True}
             if self.dialect == "postgresql":
                 options["isolation_level"] = "AUTOCOMMIT"
             connection = await connection.execution_options(**options)

@@ -23,12 +23,12 @@ from sqlalchemy import insert, select
 from ..attachments.service import OpenedFile, open_attached
 from ..core.clock import to_text, utc_text
 from ..core.filestore import FileStore
-from ..core.records import RowLike, load_contents, load_packet
+from ..core.records import RowLike, hold_packet, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..custody.imports import last_import
 from ..db.scope import Scope
-from ..db.tables import packet_comments, packet_shares, packets, share_access_log
+from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..errors import (
     Forbidden,
     PacketLocked,
@@ -264,13 +264,7 @@ class ShareAccessService:
         """The link's share, its packet's row locked first and then its own: every writer of a
         packet (the owner revoking this link, too) locks the packet before anything of it, so
         a link's use and the owner's changes never wait on each other in a cycle."""
-        packet_id = (await self._open(work, token, lock=False)).share.packet_id
-        await work.conn.execute(
-            work.scope.select(packets, packets.c.id)
-            .where(packets.c.id == packet_id)
-            .with_for_update()
-        )
-        work.locked_packets.add(packet_id)
+        await hold_packet(work, (await self._open(work, token, lock=False)).share.packet_id)
         return (await self._open(work, token)).share
 
     async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:

@@ -132,10 +132,7 @@ async def _write_version(
         checksum=checksum,
         checksum_recipe=RECIPE_VERSION,
     )
-    if at_commit:
-        work.write_at_commit(insert(packet_versions).values(values))
-    else:
-        await work.conn.execute(insert(packet_versions).values(values))
+    await work.insert(insert(packet_versions).values(values), at_commit=at_commit)
     return version_from_row(values)
 
 

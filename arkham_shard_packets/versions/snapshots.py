@@ -147,11 +147,9 @@ async def store_snapshot(
         "created_at": now_text(),
     }
     statement = insert_or_skip(work.conn, packet_snapshots).values(values)
-    storing = statement.on_conflict_do_nothing(index_elements=["digest"])
-    if at_commit:
-        work.write_at_commit(storing)
-    else:
-        await work.conn.execute(storing)
+    await work.insert(
+        statement.on_conflict_do_nothing(index_elements=["digest"]), at_commit=at_commit
+    )
     named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
     if named_files:
         references = insert_or_skip(work.conn, snapshot_files).values(
