@@ -14,6 +14,7 @@ from arkham_shard_packets.db.tables import packet_contents
 from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import POSTGRES_URL, make_packet, settle
+from .custody_helpers import check_chain_independently
 
 
 async def test_concurrent_adds_keep_counts_exact(client: httpx.AsyncClient, engine: object) -> None:
@@ -38,6 +39,9 @@ async def test_concurrent_adds_keep_counts_exact(client: httpx.AsyncClient, engi
         ).scalar_one()
     assert current["contents_count"] == rows == 40
     assert current["size_bytes"] == sum(len(f'{{"i":{i}}}') for i in range(40))
+    log = (await client.get(f"/api/packets/{packet['id']}/custody")).json()
+    assert (log["length"], log["intact"], log["problems"]) == (41, True, [])
+    assert check_chain_independently(log["entries"])[-1] == log["head"]
 
 
 async def make_extra(client: httpx.AsyncClient) -> int:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text
@@ -28,6 +27,7 @@ from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_files, packets, snapshot_files
+from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, NotFound, PacketLocked, StoredFileBroken
 from ..models import AttachedFile, PacketContent
 from .uploads import Upload
@@ -41,11 +41,8 @@ class OpenedFile:
 
 async def claim_blob(conn: AsyncConnection, sha256: str, size: int) -> None:
     """Register the blob if it is new and hold its registry row until the transaction ends."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     await conn.execute(
-        dialect.insert(packet_files)
-        .values(sha256=sha256, size=size, created_at=now_text())
-        .on_conflict_do_nothing(index_elements=["sha256"])
+        insert_or_skip(packet_files).values(sha256=sha256, size=size, created_at=now_text())
     )
     await conn.execute(
         select(packet_files.c.sha256).where(packet_files.c.sha256 == sha256).with_for_update()

@@ -4,8 +4,9 @@ and reading the log back. The chain itself (entries, hashes, checks) is core/cus
 Appends to one packet's log are serialized by the packet's row lock, which every change holds
 already and which an append takes if its caller does not (a share link's use, an export).
 A unit of work remembers the packets it locked and the heads it wrote, so that its appends
-after the first (and every append to a packet it created) read nothing; an entry is written
-at the work's commit, with its events (UnitOfWork.insert).
+after the first (and every append to a packet it created) read nothing; a change that sends a
+statement after taking the lock reads the head in it (`reading_head`), so its append reads
+nothing either; an entry is written at the work's commit, with its events (UnitOfWork.insert).
 Entries are never changed or removed.
 """
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import RowMapping, insert
+from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.clock import now_text
 from ..core.custody_chain import ChainCheck, Head, new_entry
@@ -24,6 +26,11 @@ from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_custody
 
 INSERT_BATCH = 1000
+HEAD_COLUMNS = {
+    "custody_chain": packet_custody.c.chain,
+    "custody_position": packet_custody.c.position,
+    "custody_sha256": packet_custody.c.entry_sha256,
+}
 
 
 @dataclass(frozen=True)
@@ -33,21 +40,38 @@ class StoredEntry:
     sha256: str  # as stored beside it: what the next append named as `prev`
 
 
-async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
-    await work.flush()
-    statement = (
-        work.scope.select(
-            packet_custody,
-            packet_custody.c.chain,
-            packet_custody.c.position,
-            packet_custody.c.entry_sha256,
-        )
+def _latest(work: UnitOfWork, packet_id: str, *columns: Any) -> Any:
+    return (
+        work.scope.select(packet_custody, *columns)
         .where(packet_custody.c.packet_id == packet_id)
         .order_by(packet_custody.c.chain.desc(), packet_custody.c.position.desc())
         .limit(1)
     )
-    row = (await work.conn.execute(statement)).first()
+
+
+async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
+    await work.flush()
+    row = (await work.conn.execute(_latest(work, packet_id, *HEAD_COLUMNS.values()))).first()
     return None if row is None else Head(*row)
+
+
+def reading_head(work: UnitOfWork, packet_id: str, statement: UpdateBase) -> UpdateBase:
+    """`statement`, sent after the work took the packet's lock, also returning the head of its
+    custody log (a new statement, so it sees every entry committed before the lock was
+    granted); `learn_head` takes it from the row. Unchanged when the work knows the head."""
+    if packet_id in work.custody_heads or packet_id not in work.locked_packets:
+        return statement
+    latest = [
+        _latest(work, packet_id, column).scalar_subquery().label(name)
+        for name, column in HEAD_COLUMNS.items()
+    ]
+    return statement.returning(*latest)
+
+
+def learn_head(work: UnitOfWork, packet_id: str, row: RowMapping) -> None:
+    if packet_id not in work.custody_heads and "custody_chain" in row:
+        chain, position, sha256 = (row[name] for name in HEAD_COLUMNS)
+        work.custody_heads[packet_id] = None if chain is None else Head(chain, position, sha256)
 
 
 async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 
@@ -42,6 +42,10 @@ class _Cursor:
     @arraysize.setter
     def arraysize(self, value: int) -> None:
         self._cursor.arraysize = value
+
+    def __await__(self) -> Generator[Any, None, _Cursor]:
+        """SQLAlchemy before 2.1 awaits `connection.cursor()`, as aiosqlite allows."""
+        return self.__aenter__().__await__()
 
     async def __aenter__(self) -> _Cursor:
         return self

@@ -1,15 +1,37 @@
-"""INSERT ... ON CONFLICT, which SQLAlchemy spells per dialect."""
+"""INSERT ... ON CONFLICT DO NOTHING, one statement for PostgreSQL and SQLite.
+
+The dialects' own constructs (`postgresql.insert(...).on_conflict_do_nothing()`) have no cache
+key before SQLAlchemy 2.1, which the Frame installs: every such insert was compiled anew, a
+tenth of a write's time inside the Frame. This one is a plain insert with a fixed suffix, so
+SQLAlchemy caches it on every version; both databases spell the suffix alike.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any
+
+from sqlalchemy import Insert, Table
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ClauseElement
 
 
-def insert_or_skip(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An insert of `table` for this connection's dialect, on which `on_conflict_do_nothing`
-    can be called."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+class _SkipDuplicates(ClauseElement):
+    __visit_name__ = "skip_duplicates"
+    inherit_cache = True
+    _traverse_internals = []  # noqa: RUF012 (a list by SQLAlchemy's type; nothing varies)
+
+
+@compiles(_SkipDuplicates)
+def _render(element: _SkipDuplicates, compiler: Any, **kw: Any) -> str:
+    return "ON CONFLICT DO NOTHING"
+
+
+class InsertOrSkip(Insert):
+    """Rows that would break a unique constraint are not written (nor returned)."""
+
+    inherit_cache = True
+    _post_values_clause = _SkipDuplicates()
+
+
+def insert_or_skip(table: Table) -> InsertOrSkip:
+    return InsertOrSkip(table)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.clock import now_text
 from ..core.signing import ALGORITHM
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import signing_keys
+from ..db.upsert import insert_or_skip
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,10 @@ async def fingerprints(work: UnitOfWork) -> set[str]:
 async def activate(work: UnitOfWork, fingerprint: str, public_key: str) -> None:
     """Record the key if it is new and make it the only active one."""
     now = now_text()
-    dialect = postgresql if work.conn.dialect.name == "postgresql" else sqlite
     await work.conn.execute(
-        dialect.insert(signing_keys)
-        .values(fingerprint=fingerprint, algorithm=ALGORITHM, public_key=public_key, created_at=now)
-        .on_conflict_do_nothing(index_elements=["fingerprint"])
+        insert_or_skip(signing_keys).values(
+            fingerprint=fingerprint, algorithm=ALGORITHM, public_key=public_key, created_at=now
+        )
     )
     await work.conn.execute(
         update(signing_keys)

@@ -18,9 +18,6 @@ from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 
-# The columns of the unique constraint uq_contents_item: one item per packet, type and id.
-ITEM_KEY = ["packet_id", "content_type", "content_id"]
-
 
 @dataclass
 class ContentDraft:
@@ -75,16 +72,13 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         contents_count=packets.c.contents_count + 1,
         size_bytes=packets.c.size_bytes + stored_size(values),
     )
-    added = (
-        insert_or_skip(work.conn, packet_contents)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=ITEM_KEY)
-        .returning(*packet_contents.c)
-    )
-    row = await work.first(added)
+    # skipped when it breaks uq_contents_item: the packet holds that type and id already
+    added = insert_or_skip(packet_contents).values(values).returning(*packet_contents.c)
+    row = await work.first(custody.reading_head(work, packet_id, added))
     if row is None:
         item = f"{draft.content_type.value} {draft.content_id}"
         raise DuplicateContent(f"{item} is already in packet {packet_id}")
+    custody.learn_head(work, packet_id, row)
     await custody.append(
         work,
         packet_id,
@@ -105,22 +99,15 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
 
 async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str) -> None:
     await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
-    row = (
-        (
-            await work.conn.execute(
-                work.scope.delete(packet_contents)
-                .where(
-                    packet_contents.c.id == content_entry_id,
-                    packet_contents.c.packet_id == packet_id,
-                )
-                .returning(*packet_contents.c)
-            )
-        )
-        .mappings()
-        .first()
+    removed = (
+        work.scope.delete(packet_contents)
+        .where(packet_contents.c.id == content_entry_id, packet_contents.c.packet_id == packet_id)
+        .returning(*packet_contents.c)
     )
+    row = await work.first(custody.reading_head(work, packet_id, removed))
     if row is None:
         raise ContentNotFound(packet_id, content_entry_id)
+    custody.learn_head(work, packet_id, row)
     await work.conn.execute(
         work.scope.update(packets)
         .where(packets.c.id == packet_id)

@@ -78,15 +78,13 @@ class ShareService:
             )
             if expires_at is not None and expires_at <= now:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
+            created = insert(packet_shares).values(values).returning(*packet_shares.c)
             row = (
-                (
-                    await work.conn.execute(
-                        insert(packet_shares).values(values).returning(*packet_shares.c)
-                    )
-                )
+                (await work.conn.execute(custody.reading_head(work, packet_id, created)))
                 .mappings()
                 .one()
             )
+            custody.learn_head(work, packet_id, row)
             if packet.status is PacketStatus.FINALIZED:
                 await self._set_status(work, packet_id, PacketStatus.SHARED)
             await custody.append(

@@ -146,16 +146,13 @@ async def store_snapshot(
         "size_bytes": stored.size_bytes,
         "created_at": now_text(),
     }
-    statement = insert_or_skip(work.conn, packet_snapshots).values(values)
-    await work.insert(
-        statement.on_conflict_do_nothing(index_elements=["digest"]), at_commit=at_commit
-    )
+    await work.insert(insert_or_skip(packet_snapshots).values(values), at_commit=at_commit)
     named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
     if named_files:
-        references = insert_or_skip(work.conn, snapshot_files).values(
+        references = insert_or_skip(snapshot_files).values(
             [{"snapshot_digest": stored.digest, "file_sha256": sha} for sha in named_files]
         )
-        await work.conn.execute(references.on_conflict_do_nothing())
+        await work.conn.execute(references)
     return stored
 
 

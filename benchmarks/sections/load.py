@@ -9,6 +9,9 @@ same clients only write, to one server process and to two on the same database
 (benchmarks/processes.py). Targets: zero errors; write p50 at most 40 ms on PostgreSQL and
 80 ms on SQLite; commit to bus p99 at most 50 ms; two processes at least 1.5x the writes per
 second of one (PostgreSQL only: SQLite takes one writer at a time however many processes).
+Beside them, the same clients for a third of the time against the stack's floors (the bare
+read and insert routes of benchmarks/app.py, the same 70/30 mix): what any route of this
+stack answers in at best, at this load, on this machine.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import httpx
 
 from arkham_shard_packets.core.clock import now_text
 
+from ..app import FLOOR_INSERT_PATH, FLOOR_PATH
 from ..delivery import delivery_since
 from ..machine import cpu_seconds, cpu_seconds_named
 from ..processes import write_throughput
@@ -95,6 +99,37 @@ async def client_loop(base_url: str, number: int, shared: Shared) -> None:
             await one_request(client, rng.choices(kinds, weights)[0], shared, rng)
 
 
+async def floor_loop(base_url: str, number: int, shared: Shared) -> None:
+    """The load mix's share of reads and writes, sent to the floor routes instead."""
+    rng = random.Random(number)
+    reads = sum(weight for kind, weight in MIX if kind.startswith("read"))
+    async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT_S) as client:
+        while time.monotonic() < shared.deadline:
+            start = time.perf_counter()
+            if rng.randrange(100) < reads:
+                kind, expect = "read", 200
+                request = client.get(FLOOR_PATH.format(packet_id=rng.choice(shared.ids)))
+            else:
+                kind, expect = "write", 201
+                request = client.post(FLOOR_INSERT_PATH)
+            try:
+                response = await request
+            except httpx.HTTPError as error:
+                shared.errors[f"floor {kind}: {type(error).__name__}"] += 1
+                continue
+            if response.status_code != expect:
+                shared.errors[f"floor {kind}: HTTP {response.status_code}"] += 1
+                continue
+            shared.samples[kind].add(time.perf_counter() - start)
+
+
+async def floor_siege(base_url: str, clients: int, ids: list[str], seconds: float) -> Shared:
+    shared = Shared(ids, [], deadline=time.monotonic() + seconds)
+    shared.samples = {"read": Sample(), "write": Sample()}
+    await asyncio.gather(*(floor_loop(base_url, n, shared) for n in range(clients)))
+    return shared
+
+
 def of_kind(shared: Shared, prefix: str) -> Sample:
     return Sample(
         [
@@ -131,20 +166,25 @@ async def run(bench: Workbench) -> SectionResult:
         client_cpu = (time.process_time() - client_cpu) / elapsed
         database_cpu = (cpu_seconds_named("postgres") - database_cpu) / elapsed
         delivery = await delivery_since(database.engine, since)
-    phase_seconds = max(1.0, plan.load_seconds / 3)
+        phase_seconds = max(1.0, plan.load_seconds / 3)
+        floor = await floor_siege(server.base_url, plan.clients, ids, phase_seconds)
     alone = await write_throughput(database, 1, plan.clients, phase_seconds)
     paired = await write_throughput(database, 2, plan.clients, phase_seconds)
     scaling = paired.per_second / alone.per_second if alone.per_second else 0.0
 
     reads, writes = of_kind(shared, "read"), of_kind(shared, "write")
     overall = Sample(reads.durations + writes.durations)
-    errors = sum(shared.errors.values()) + alone.errors + paired.errors
+    floor_reads, floor_writes = floor.samples["read"], floor.samples["write"]
+    errors = sum(shared.errors.values()) + sum(floor.errors.values())
+    errors += alone.errors + paired.errors
     rows = [rate_row(kind, sample, elapsed) for kind, sample in shared.samples.items()]
     rows += [
         rate_row("all reads", reads, elapsed),
         rate_row("all writes", writes, elapsed),
         rate_row("all", overall, elapsed),
         rate_row("events: commit to bus", delivery.lags, elapsed),
+        rate_row("floor reads, same mix and clients", floor_reads, phase_seconds),
+        rate_row("floor inserts, same mix and clients", floor_writes, phase_seconds),
         rate_row("writes only, 1 server process", alone.writes, alone.seconds),
         rate_row("writes only, 2 server processes", paired.writes, paired.seconds),
     ]
@@ -175,6 +215,12 @@ async def run(bench: Workbench) -> SectionResult:
             "reads": reads.summary(),
             "writes": writes.summary(),
             "all": overall.summary(),
+            "floor": {
+                "seconds": round(phase_seconds, 3),
+                "error_kinds": dict(floor.errors),
+                "reads": floor_reads.summary(),
+                "writes": floor_writes.summary(),
+            },
             "commit_to_bus": {**delivery.lags.summary(), "undelivered": delivery.undelivered},
             "processes": {
                 str(result.servers): {
@@ -200,6 +246,11 @@ async def run(bench: Workbench) -> SectionResult:
             f"the clients' process {client_cpu:.2f}, PostgreSQL's processes {database_cpu:.2f}.",
             f"Commit to bus: {delivery.lags.count:,} events, from `created_at` to "
             f"`delivered_at` in the outbox; {delivery.undelivered} undelivered.",
+            f"The floors under the same {plan.clients} clients and mix: insert p50 "
+            f"{ms(floor_writes.median_ms)} ms, read p50 {ms(floor_reads.median_ms)} ms, "
+            f"{(floor_reads.count + floor_writes.count) / phase_seconds:.0f} requests/s "
+            f"(the shard: write p50 {ms(writes.median_ms)} ms, read p50 "
+            f"{ms(reads.median_ms)} ms, {overall.count / elapsed:.0f} requests/s).",
             f"Writes only, {plan.clients} clients for {phase_seconds:.0f} s each: "
             f"{alone.per_second:.1f} writes/s on one server process, {paired.per_second:.1f} "
             f"on two ({scaling:.2f}x).",

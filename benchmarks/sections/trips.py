@@ -5,7 +5,9 @@ pings), in-process, after a warm-up. A context variable set around the request t
 statements from the background work it sets off (event delivery, share-use logging), which is
 counted apart for the 250 ms that follow the answer. Round trips: every statement, commit,
 rollback and ping, plus on PostgreSQL each BEGIN (asyncpg sends it on its own; SQLite's BEGIN
-is a statement). No target: the table shows where a request's time goes and what changed.
+is a statement). Compiled: statements SQLAlchemy compiled for the request instead of taking
+them from its cache (after the warm-up, none should be). No target: the table shows where a
+request's time goes and what changed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
+from sqlalchemy.engine.default import CACHE_HIT
 
 from arkham_shard_packets.db.session import Database
 
@@ -85,9 +88,11 @@ class Tally:
                 call()
 
     def _statement(self, inline: bool, *args: Any) -> None:
-        statement = str(args[2]).lstrip().upper()
+        statement, context = str(args[2]).lstrip().upper(), args[4]
         self._count("statements")
         self._called(inline)
+        if context.compiled is not None and context.cache_hit is not CACHE_HIT:
+            self._count("compiled")
         if statement.startswith(WRITES) or "FOR UPDATE" in statement:
             self._count("writes")
         if statement.startswith("BEGIN IMMEDIATE"):
@@ -239,6 +244,7 @@ async def run(bench: Workbench) -> SectionResult:
                 per_request(mine, "transactions"),
                 per_request(mine, "write locks"),
                 per_request(mine, "pings"),
+                per_request(mine, "compiled"),
                 f"{trips:g}",
                 f"{background:g}",
             ]
@@ -253,6 +259,7 @@ async def run(bench: Workbench) -> SectionResult:
             "transactions",
             "SQLite write locks",
             "pings",
+            "compiled",
             "round trips",
             "after the answer",
         ],
