@@ -50,9 +50,11 @@ class UnitOfWork:
         for statement in waiting:
             await self.conn.execute(statement)
 
-    async def first(self, statement: Executable) -> RowMapping | None:
+    async def first(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> RowMapping | None:
         """The first row of a query, by column name, or None."""
-        return (await self.conn.execute(statement)).mappings().first()
+        return (await self.conn.execute(statement, parameters)).mappings().first()
 
     def orphan(self, *digests: str) -> None:
         """Files this work stopped pointing at: released after commit if nothing else does."""

@@ -13,9 +13,10 @@ Entries are never changed or removed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import RowMapping, insert
+from sqlalchemy import ColumnElement, RowMapping, bindparam, insert, select
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.clock import now_text
@@ -23,6 +24,7 @@ from ..core.custody_chain import ChainCheck, Head, new_entry
 from ..core.records import hold_packet
 from ..core.seal import canonical_json, sha256_hex
 from ..core.unit_of_work import UnitOfWork
+from ..db.scope import owned_by_parameter
 from ..db.tables import packet_custody
 
 INSERT_BATCH = 1000
@@ -40,10 +42,10 @@ class StoredEntry:
     sha256: str  # as stored beside it: what the next append named as `prev`
 
 
-def _latest(work: UnitOfWork, packet_id: str, *columns: Any) -> Any:
+def _latest(owned: ColumnElement[bool], packet_id: Any, *columns: Any) -> Any:
     return (
-        work.scope.select(packet_custody, *columns)
-        .where(packet_custody.c.packet_id == packet_id)
+        select(*columns)
+        .where(owned, packet_custody.c.packet_id == packet_id)
         .order_by(packet_custody.c.chain.desc(), packet_custody.c.position.desc())
         .limit(1)
     )
@@ -51,18 +53,36 @@ def _latest(work: UnitOfWork, packet_id: str, *columns: Any) -> Any:
 
 async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
     await work.flush()
-    row = (await work.conn.execute(_latest(work, packet_id, *HEAD_COLUMNS.values()))).first()
+    owned = work.scope.owns(packet_custody)
+    latest = _latest(owned, packet_id, *HEAD_COLUMNS.values())
+    row = (await work.conn.execute(latest)).first()
     return None if row is None else Head(*row)
 
 
-def reading_head(work: UnitOfWork, packet_id: str, statement: UpdateBase) -> UpdateBase:
+HEAD_PACKET, HEAD_TENANT = "custody_head_packet", "custody_head_tenant"
+
+
+def reading_head(
+    work: UnitOfWork, packet_id: str, statement: UpdateBase
+) -> tuple[UpdateBase, dict[str, Any]]:
     """`statement`, sent after the work took the packet's lock, also returning the head of its
     custody log (a new statement, so it sees every entry committed before the lock was
-    granted); `learn_head` takes it from the row. Unchanged when the work knows the head."""
+    granted), and the parameters to send it with; `learn_head` takes the head from the row.
+    Unchanged, without parameters, when the work knows the head."""
     if packet_id in work.custody_heads or packet_id not in work.locked_packets:
-        return statement
+        return statement, {}
+    tenant = work.scope.tenant_id
+    parameters = {HEAD_PACKET: packet_id} | ({} if tenant is None else {HEAD_TENANT: tenant})
+    return _returning_head(statement, tenant is not None), parameters
+
+
+@lru_cache(maxsize=32)
+def _returning_head(statement: UpdateBase, tenant_scoped: bool) -> UpdateBase:
+    """Built once for a statement built once (a module's constant): building costs more than
+    running it. The head's packet and tenant are parameters of the execution."""
+    owned = owned_by_parameter(packet_custody, HEAD_TENANT if tenant_scoped else None)
     latest = [
-        _latest(work, packet_id, column).scalar_subquery().label(name)
+        _latest(owned, bindparam(HEAD_PACKET), column).scalar_subquery().label(name)
         for name, column in HEAD_COLUMNS.items()
     ]
     return statement.returning(*latest)

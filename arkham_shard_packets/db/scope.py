@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Select, Table, Update, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 
 
 @dataclass(frozen=True)
@@ -32,3 +42,10 @@ class Scope:
     def row(self, **values: Any) -> dict[str, Any]:
         """Values for an insert, stamped with the tenant."""
         return {**values, "tenant_id": self.tenant_id}
+
+
+def owned_by_parameter(table: Table, name: str | None) -> ColumnElement[bool]:
+    """`Scope.owns` in a statement built once: the tenant is the execution's parameter `name`
+    (None: the rows of no tenant)."""
+    column = table.c.tenant_id
+    return column.is_(None) if name is None else column == bindparam(name)

@@ -18,6 +18,10 @@ from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 
+# Skipped when it breaks uq_contents_item (the packet holds that type and id already); the
+# values are the execution's parameters, so the statement is built once.
+ADD_ITEM = insert_or_skip(packet_contents).returning(*packet_contents.c)
+
 
 @dataclass
 class ContentDraft:
@@ -72,9 +76,8 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         contents_count=packets.c.contents_count + 1,
         size_bytes=packets.c.size_bytes + stored_size(values),
     )
-    # skipped when it breaks uq_contents_item: the packet holds that type and id already
-    added = insert_or_skip(packet_contents).values(values).returning(*packet_contents.c)
-    row = await work.first(custody.reading_head(work, packet_id, added))
+    statement, head = custody.reading_head(work, packet_id, ADD_ITEM)
+    row = await work.first(statement, values | head)
     if row is None:
         item = f"{draft.content_type.value} {draft.content_id}"
         raise DuplicateContent(f"{item} is already in packet {packet_id}")
@@ -104,7 +107,7 @@ async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str
         .where(packet_contents.c.id == content_entry_id, packet_contents.c.packet_id == packet_id)
         .returning(*packet_contents.c)
     )
-    row = await work.first(custody.reading_head(work, packet_id, removed))
+    row = await work.first(*custody.reading_head(work, packet_id, removed))
     if row is None:
         raise ContentNotFound(packet_id, content_entry_id)
     custody.learn_head(work, packet_id, row)

@@ -80,7 +80,7 @@ class ShareService:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
             created = insert(packet_shares).values(values).returning(*packet_shares.c)
             row = (
-                (await work.conn.execute(custody.reading_head(work, packet_id, created)))
+                (await work.conn.execute(*custody.reading_head(work, packet_id, created)))
                 .mappings()
                 .one()
             )
