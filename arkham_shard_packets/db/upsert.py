@@ -29,6 +29,8 @@ def _render(element: _SkipDuplicates, compiler: Any, **kw: Any) -> str:
 class InsertOrSkip(Insert):
     """Rows that would break a unique constraint are not written (nor returned)."""
 
+    # Cached apart from a plain insert of the same table (a cache key names its class); the
+    # suffix goes where the dialects put their own ON CONFLICT, before RETURNING.
     inherit_cache = True
     _post_values_clause = _SkipDuplicates()
 
