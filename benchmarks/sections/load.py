@@ -22,6 +22,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import httpx
@@ -65,30 +66,41 @@ async def one_request(
     client: httpx.AsyncClient, kind: str, shared: Shared, rng: random.Random
 ) -> None:
     start = time.perf_counter()
-    try:
-        if kind == "read GET /{id}":
-            response, expect = await client.get(f"{API}/{rng.choice(shared.ids)}"), 200
-        elif kind == "read GET /?page=1":
-            response, expect = await client.get(f"{API}/", params={"page": 1}), 200
-        elif kind == "read GET /{id}/contents":
-            response, expect = await client.get(f"{API}/{rng.choice(shared.ids)}/contents"), 200
-        elif kind == "write POST /{id}/contents":
-            body = {"content_type": "entity", "content_id": f"load-{uuid.uuid4()}"}
-            response = await client.post(f"{API}/{rng.choice(shared.drafts)}/contents", json=body)
-            expect = 201
-        else:
-            response, expect = await client.post(f"{API}/", json={"name": "Load packet"}), 201
-            if response.status_code == expect:
-                created = response.json()["id"]
-                shared.ids.append(created)
-                shared.drafts.append(created)
-    except httpx.HTTPError as error:
-        shared.errors[f"{kind}: {type(error).__name__}"] += 1
+    if kind == "read GET /{id}":
+        request, expect = client.get(f"{API}/{rng.choice(shared.ids)}"), 200
+    elif kind == "read GET /?page=1":
+        request, expect = client.get(f"{API}/", params={"page": 1}), 200
+    elif kind == "read GET /{id}/contents":
+        request, expect = client.get(f"{API}/{rng.choice(shared.ids)}/contents"), 200
+    elif kind == "write POST /{id}/contents":
+        body = {"content_type": "entity", "content_id": f"load-{uuid.uuid4()}"}
+        request = client.post(f"{API}/{rng.choice(shared.drafts)}/contents", json=body)
+        expect = 201
+    else:
+        request, expect = client.post(f"{API}/", json={"name": "Load packet"}), 201
+    response = await answered(request, expect, kind, shared)
+    if response is None:
         return
-    if response.status_code != expect:
-        shared.errors[f"{kind}: HTTP {response.status_code}"] += 1
-        return
+    if kind == "write POST /":
+        created = response.json()["id"]
+        shared.ids.append(created)
+        shared.drafts.append(created)
     shared.samples[kind].add(time.perf_counter() - start)
+
+
+async def answered(
+    request: Awaitable[httpx.Response], expect: int, label: str, shared: Shared
+) -> httpx.Response | None:
+    """The answer, or None once a transport failure or another status is counted as an error."""
+    try:
+        response = await request
+    except httpx.HTTPError as error:
+        shared.errors[f"{label}: {type(error).__name__}"] += 1
+        return None
+    if response.status_code != expect:
+        shared.errors[f"{label}: HTTP {response.status_code}"] += 1
+        return None
+    return response
 
 
 async def client_loop(base_url: str, number: int, shared: Shared) -> None:
@@ -112,15 +124,8 @@ async def floor_loop(base_url: str, number: int, shared: Shared) -> None:
             else:
                 kind, expect = "write", 201
                 request = client.post(FLOOR_INSERT_PATH)
-            try:
-                response = await request
-            except httpx.HTTPError as error:
-                shared.errors[f"floor {kind}: {type(error).__name__}"] += 1
-                continue
-            if response.status_code != expect:
-                shared.errors[f"floor {kind}: HTTP {response.status_code}"] += 1
-                continue
-            shared.samples[kind].add(time.perf_counter() - start)
+            if await answered(request, expect, f"floor {kind}", shared) is not None:
+                shared.samples[kind].add(time.perf_counter() - start)
 
 
 async def floor_siege(base_url: str, clients: int, ids: list[str], seconds: float) -> Shared:
