@@ -24,6 +24,7 @@ from .bundle_helpers import (
     custody_lines,
     export,
     file_bytes,
+    members,
     packet_with_files,
 )
 from .conftest import add_item, make_packet, packet_events
@@ -180,6 +181,42 @@ async def test_a_finalized_packet_exports_the_same_packet_every_time(
         assert {info.external_attr >> 16 for info in infos} == {0o100644}
         stored = {i.filename.rsplit("/", 1)[-1]: i.compress_type for i in infos}
         assert stored["packet.json"] == zipfile.ZIP_DEFLATED
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz", "json"])
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "draft"])
+async def test_every_export_keeps_its_own_bytes(
+    client: httpx.AsyncClient, app: Any, fmt: str, sealed: bool
+) -> None:
+    """An export's download serves the bytes whose digest it answered, after later exports
+    of the same packet too; the payload and its manifests are the same in both."""
+    packet = await packet_with_files(client)
+    if sealed:
+        await client.post(f"/api/packets/{packet['id']}/finalize")
+    answers = []
+    for _ in range(3):
+        response = await client.post(f"/api/packets/{packet['id']}/export", json={"format": fmt})
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    assert len({answer["file_path"] for answer in answers}) == 3
+    downloads = []
+    for answer in answers:
+        download = await client.get(answer["download_url"])
+        assert download.status_code == 200, download.text
+        assert hashlib.sha256(download.content).hexdigest() == answer["sha256"]
+        assert len(download.content) == answer["file_size_bytes"]
+        assert answer["export_id"] in download.headers["content-disposition"]
+        downloads.append(download.content)
+    data_dir = app.state.packets_shard.services.data_dir
+    for answer, content in zip(answers, downloads, strict=True):
+        assert file_bytes(data_dir / answer["file_path"]) == content
+    if sealed:
+        assert_same_but_custody(downloads[0], downloads[2], fmt)
+        if fmt != "json":
+            first, last = members(downloads[0], fmt), members(downloads[2], fmt)
+            payload = [name for name in first if name.startswith(("data/", "manifest-"))]
+            assert {"manifest-sha256.txt", "manifest-sha512.txt"} <= set(payload)
+            assert {name: first[name] for name in payload} == {name: last[name] for name in payload}
 
 
 async def test_drafts_seal_nothing_but_carry_their_checksum(

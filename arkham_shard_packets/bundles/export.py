@@ -106,7 +106,8 @@ class ExportService:
         async with self.tx.read(scope, settled=True) as work:
             state, carried = await carried_by_export(work, await export_state(work, packet_id))
         moment = state.sealed_at or utcnow()
-        name = self._file_name(state, export_format, moment)
+        export_id = str(uuid.uuid4())
+        name = self._file_name(state, export_format, moment, export_id)
         target = destination or self.exports_dir / name
         await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
         staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
@@ -118,7 +119,6 @@ class ExportService:
         finally:
             await asyncio.to_thread(shutil.rmtree, staging, True)
         exported_at = utcnow()
-        export_id = str(uuid.uuid4())
         # Answers and events name the file by its place in the data directory; only a file
         # written where the caller asked (the command line) is named as the caller named it.
         shown = place_in(self.exports_dir.parent, target) or str(target)
@@ -201,10 +201,14 @@ class ExportService:
         return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
 
     @staticmethod
-    def _file_name(state: PacketState, export_format: ExportFormat, moment: datetime) -> str:
+    def _file_name(
+        state: PacketState, export_format: ExportFormat, moment: datetime, export_id: str
+    ) -> str:
+        """A file of its own for every export, so its download serves the bytes whose digest
+        it answered for as long as it is kept, whatever is exported after it."""
         packet = state.packet
         stamp = f"v{packet.version}" if state.sealed else moment.strftime("%Y%m%dT%H%M%S%fZ")
-        return f"packet-{packet.id}-{stamp}.{export_format.value}"
+        return f"packet-{packet.id}-{stamp}-{export_id}.{export_format.value}"
 
     async def _plan(
         self, state: PacketState, staging: Path, authorization: str | None, carried: Carried
