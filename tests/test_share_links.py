@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.sharing import access, tokens
 
 from .conftest import (
     POSTGRES_URL,
@@ -289,6 +290,60 @@ async def test_concurrent_guesses_get_no_more_than_five_tries(
     )
     assert sorted(r.status_code for r in answers) == [401] * 5 + [429] * 5
     assert await access_actions(engine, created["id"]) == ["password_failure"] * 5
+
+
+@pytest.mark.parametrize("route", ["", "/view", "/comments"])
+async def test_a_burst_of_guesses_gets_no_more_checks_than_the_lockout_allows(
+    client: httpx.AsyncClient, engine: Any, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """59 wrong passwords and the right one, sent together: only 5 wrong ones are checked
+    (the rest are refused before their password is hashed), and the right one opens the link
+    only if it was checked among them."""
+    checked: list[str] = []
+    real_check = tokens.verify_password
+
+    async def counted(password: str, stored: str) -> bool:
+        checked.append(password)
+        return await real_check(password, stored)
+
+    monkeypatch.setattr(access, "verify_password", counted)
+    packet = await finalized_packet(client)
+    created = await share(client, packet["id"], permissions="comment", password="correct horse")
+    url = f"/api/packets/shared/{created['access_token']}{route}"
+
+    async def guess(password: str) -> httpx.Response:
+        headers = {PASSWORD_HEADER: password}
+        if route == "/comments":
+            return await client.post(url, headers=headers, json={"author": "a", "body": "b"})
+        return await client.get(url, headers=headers)
+
+    passwords = [f"guess {n}" for n in range(59)]
+    passwords.insert(30, "correct horse")
+    answers = await asyncio.gather(*(guess(password) for password in passwords))
+    statuses = [answer.status_code for answer in answers]
+    wrong_checked = [password for password in checked if password != "correct horse"]
+    assert len(wrong_checked) == 5
+    assert statuses.count(401) == 5
+    right = statuses[30]
+    assert right == (201 if route == "/comments" else 200) if "correct horse" in checked else 429
+    assert statuses.count(429) == 60 - 5 - ("correct horse" in checked)
+    await settle(client)
+    assert (await access_actions(engine, created["id"])).count("password_failure") == 5
+
+
+async def test_a_right_password_leaves_no_failure_behind(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    packet = await finalized_packet(client)
+    created = await share(client, packet["id"], permissions="comment", password="correct horse")
+    url = f"/api/packets/shared/{created['access_token']}"
+    right = {PASSWORD_HEADER: "correct horse"}
+    for _ in range(8):  # more than the lockout's 5: right passwords are not failures
+        assert (await client.get(url, headers=right)).status_code == 200
+    comment = await client.post(f"{url}/comments", headers=right, json={"author": "a", "body": "b"})
+    assert comment.status_code == 201, comment.text
+    await settle(client)
+    assert await access_actions(engine, created["id"]) == ["read"] * 8 + ["comment"]
 
 
 async def test_every_access_is_logged_and_counted(client: httpx.AsyncClient, engine: Any) -> None:

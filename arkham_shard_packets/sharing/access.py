@@ -3,7 +3,9 @@ and the tenant. Every use checks, in this order: the link exists and is not revo
 has not expired (410), the password lockout (429), the password (401), the permission (403),
 then the packet's own rules (409); a use that passes is logged and counted (a read after the
 answer, sharing/uses.py). An unknown, expired, locked or forbidden link writes nothing on the
-request path; a wrong password writes its failure there.
+request path. A password is checked only once its guess is logged as a failure under the
+share's row lock (withdrawn when it proves right), so guesses arriving together get no more
+tries than the lockout allows.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
 `daily_failures` within a day for good, until its owner revokes it and shares the packet again.
@@ -50,7 +52,13 @@ from ..models import (
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
 from ..versions.integrity import SealView, seal_view
-from .records import comment_from_row, load_comments, log_access, share_from_row
+from .records import (
+    comment_from_row,
+    load_comments,
+    log_access,
+    share_from_row,
+    withdraw_access,
+)
 from .tokens import token_digest, verify_password
 from .uses import Use, UseLog
 
@@ -189,11 +197,11 @@ class ShareAccessService:
         action: ShareAction,
         perform: Callable[[UnitOfWork, PacketShare], Awaitable[T]],
     ) -> T:
-        # The checks read; the password is hashed outside any transaction. A wrong password
-        # takes a (short) write transaction, which checks the link and its lock again under
-        # the share's row lock, so that concurrent guesses never get past the lockout. Only a
-        # change (a comment, an edit) takes the write lock on the request path: a read is
-        # recorded after the answer, and through a link without a password it is one read
+        # The checks read. A password is hashed outside any transaction, and only once its
+        # guess has taken a place among the failures the lockout counts (`_claim_guess`), so
+        # no more guesses are checked than the lockout allows, however many arrive at once.
+        # Only a change (a comment, an edit) takes the write lock on the request path: a read
+        # is recorded after the answer, and through a link without a password it is one read
         # transaction.
         reading = action in READS
         async with self.tx.read(Scope()) as work:
@@ -202,20 +210,8 @@ class ShareAccessService:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
             elif reading and opened.share.permissions.allows(action):
                 return await self._read(work, opened.share, link, action, perform)
-        if opened.password_hash is not None and not await self._password_matches(
-            opened.password_hash, link
-        ):
-            async with self.tx.write(Scope()) as work:
-                share = await self._lock(work, link.token)
-                await self._refuse_if_locked(work, share.id, utcnow())
-                now = to_text(utcnow())
-                await log_access(
-                    work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
-                )
-            raise PasswordRequired(
-                "wrong password for this share link",
-                for_page="that password is not right; try again",
-            )
+        if opened.password_hash is not None:
+            await self._check_password(opened.password_hash, link)
         if not opened.share.permissions.allows(action):
             raise Forbidden(
                 f"this share link allows {opened.share.permissions.value} only; "
@@ -227,14 +223,41 @@ class ShareAccessService:
                 return await self._read(work, share, link, action, perform)
         async with self.tx.write(Scope()) as work:
             share = await self._lock(work, link.token)
-            if opened.password_hash is not None:
-                await self._refuse_if_locked(work, share.id, utcnow())
             result = await perform(work, share)
             await log_access(work, share, action, link.client_address, to_text(utcnow()))
             await custody.append(
                 work, share.packet_id, "link_used", share_id=share.id, action=action.value
             )
         return result
+
+    async def _check_password(self, password_hash: str, link: ShareLink) -> None:
+        if not link.password:
+            raise PasswordRequired(
+                "this share link needs a password: send it in the X-Share-Password header",
+                for_page="this link is protected by a password: type it below to open the packet",
+            )
+        scope, guess = await self._claim_guess(link)
+        if not await verify_password(link.password, password_hash):
+            raise PasswordRequired(
+                "wrong password for this share link",
+                for_page="that password is not right; try again",
+            )
+        async with self.tx.write(scope) as work:
+            await withdraw_access(work, guess)
+
+    async def _claim_guess(self, link: ShareLink) -> tuple[Scope, str]:
+        """A guess counts as a wrong password until it proves right: under the share's row
+        lock, refused if the link is locked, else logged as a failure (and so counted by every
+        guess after it) before its password is checked. Answers the share's scope and the log
+        row's id."""
+        async with self.tx.write(Scope()) as work:
+            share = await self._lock(work, link.token)
+            await self._refuse_if_locked(work, share.id, utcnow())
+            now = to_text(utcnow())
+            entry = await log_access(
+                work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
+            )
+            return work.scope, entry
 
     async def _read(
         self,
@@ -250,15 +273,6 @@ class ShareAccessService:
         use = Use(share, work.scope, action, link.client_address, at)
         await self.uses.record(use)
         return shown
-
-    @staticmethod
-    async def _password_matches(password_hash: str, link: ShareLink) -> bool:
-        if not link.password:
-            raise PasswordRequired(
-                "this share link needs a password: send it in the X-Share-Password header",
-                for_page="this link is protected by a password: type it below to open the packet",
-            )
-        return await verify_password(link.password, password_hash)
 
     async def _lock(self, work: UnitOfWork, token: str) -> PacketShare:
         """The link's share, its packet's row locked first and then its own: every writer of a

@@ -106,9 +106,12 @@ async def log_access(
     action: ShareAction,
     client_address: str | None,
     now: str,
-) -> None:
+) -> str:
+    """Logs a use of a link (and counts it, unless it is a wrong password); answers the
+    log row's id."""
+    entry_id = str(uuid.uuid4())
     values: dict[str, Any] = work.scope.row(
-        id=str(uuid.uuid4()),
+        id=entry_id,
         share_id=share.id,
         packet_id=share.packet_id,
         accessed_at=now,
@@ -122,3 +125,11 @@ async def log_access(
             .where(packet_shares.c.id == share.id)
             .values(access_count=packet_shares.c.access_count + 1, last_accessed_at=now)
         )
+    return entry_id
+
+
+async def withdraw_access(work: UnitOfWork, entry_id: str) -> None:
+    """Removes a log row written ahead of its outcome: a guess that proved right."""
+    await work.conn.execute(
+        work.scope.delete(share_access_log).where(share_access_log.c.id == entry_id)
+    )
