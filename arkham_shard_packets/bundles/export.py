@@ -23,7 +23,7 @@ from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_exports
-from ..errors import NotFound, StoredFileBroken
+from ..errors import Conflict, NotFound, StoredFileBroken
 from ..frame.resolver import ItemResolver, Resolved, unowned_report
 from ..models import ExportFormat, PacketContent, PacketExportResult, utcnow
 from ..version import __version__
@@ -57,6 +57,14 @@ class Download:
     name: str
     media_type: str
     size: int
+
+
+@dataclass
+class SealedBundle(Download):
+    """A sealed version's bundle, open for reading; its file is already gone from the disk."""
+
+    sha256: str
+    version: int
 
 
 @dataclass
@@ -199,6 +207,41 @@ class ExportService:
                 raise
         media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
         return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
+
+    async def sealed_bundle(
+        self, scope: Scope, packet_id: str, export_format: ExportFormat
+    ) -> SealedBundle:
+        """The sealed version's bundle as an export of it carries it (the tag files aside: the
+        custody log as it stands now), for a share link: written under the work folder, opened,
+        and its file removed, so nothing is left on the disk whatever becomes of the answer.
+        No export is recorded; the caller records whom it went to. Items without stored data
+        are resolved as for an export, without any caller's credentials. 409 for a draft."""
+        async with self.tx.read(scope, settled=True) as work:
+            state, carried = await carried_by_export(work, await export_state(work, packet_id))
+        if state.sealed_at is None:
+            raise Conflict(
+                f"packet {packet_id} is a draft; a bundle is offered only for a sealed version"
+            )
+        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
+        try:
+            plan = await self._plan(state, staging, None, carried)
+            target = staging / f"bundle.{export_format.value}"
+            size, digest = await asyncio.to_thread(
+                self._write, plan, state, export_format, target, state.sealed_at, None
+            )
+            handle = await asyncio.to_thread(open, target, "rb")
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+        version = state.packet.version
+        return SealedBundle(
+            handle,
+            f"packet-{packet_id}-v{version}.{export_format.value}",
+            MEDIA_TYPES[export_format],
+            size,
+            digest,
+            version,
+        )
 
     @staticmethod
     def _file_name(state: PacketState, export_format: ExportFormat, moment: datetime) -> str:
