@@ -215,14 +215,13 @@ async def test_the_viewer_page_offers_the_bundle_and_says_how_to_check_it(
     client: httpx.AsyncClient, engine: Any
 ) -> None:
     packet = await sealed_packet(client)
-    name = f"packet-{packet['id']}-v{packet['version']}"
     plain = await share(client, packet["id"])
     page = (await client.get(plain["share_url"])).text
-    assert f'<a href="bundle" download="{name}.zip">zip</a>' in page
-    assert f'<a href="bundle?format=tar.gz" download="{name}.tar.gz">tar.gz</a>' in page
-    assert f'<a href="bundle?format=json" download="{name}.json">json</a>' in page
-    assert f"<code>arkham-packets verify {name}.zip</code>" in page
-    assert "<code>bagit.py --validate</code>" in page and "docs/custody.md" in page
+    assert '<a href="bundle" download>zip</a>' in page
+    assert '<a href="bundle?format=tar.gz" download>tar.gz</a>' in page
+    assert '<a href="bundle?format=json" download>json</a>' in page
+    assert "<code>arkham-packets verify FILE</code>" in page
+    assert "<code>python3 -m bagit --validate</code>" in page and "docs/custody.md" in page
 
     # On a link with a password, the page's buttons post the password typed into its form.
     protected = await share(client, packet["id"], password="correct horse")
@@ -249,3 +248,25 @@ async def test_the_viewer_page_offers_the_bundle_and_says_how_to_check_it(
         "bundle",
         "password_failure",
     ]
+
+
+async def test_the_bundle_is_the_sealed_versions_after_later_versions(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    packet = await sealed_packet(client)
+    pid, sealed_version = packet["id"], packet["version"]
+    later = await client.post(f"/api/packets/{pid}/versions", json={"changes_summary": "note"})
+    assert later.status_code == 201, later.text
+    assert (await client.get(f"/api/packets/{pid}")).json()["version"] > sealed_version
+    created = await share(client, pid)
+    answer = await client.get(bundle_url(created), params={"format": "json"})
+    assert answer.status_code == 200
+    name = f"packet-{pid}-v{sealed_version}.json"
+    assert f'filename="{name}"' in answer.headers["content-disposition"]
+    document = answer.json()
+    assert document["packet"]["version"] == sealed_version
+    assert document["seal"]["statement"]["version"] == sealed_version
+    bundle = tmp_path / name
+    bundle.write_bytes(answer.content)
+    checked = await cli("", tmp_path, "verify", str(bundle))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -185,7 +185,7 @@ def contents_table(items: list[PacketContent], protected: bool, password: str | 
 BUNDLE_FORMATS = ("zip", "tar.gz", "json")
 
 
-def bundle_fetch(kind: str, name: str, protected: bool, password: str | None) -> str:
+def bundle_fetch(kind: str, protected: bool, password: str | None) -> str:
     """A link to the bundle, or on a link with a password a button whose form carries it."""
     target = "bundle" if kind == "zip" else f"bundle?format={kind}"
     if protected:
@@ -193,23 +193,22 @@ def bundle_fetch(kind: str, name: str, protected: bool, password: str | None) ->
             f'<form class="download" method="post" action="{esc(target)}">'
             f'{password_field(password)}<button type="submit">{esc(kind)}</button></form>'
         )
-    return f'<a href="{esc(target)}" download="{esc(name)}.{esc(kind)}">{esc(kind)}</a>'
+    return f'<a href="{esc(target)}" download>{esc(kind)}</a>'
 
 
 def bundle_section(packet: Packet, protected: bool, password: str | None) -> str:
     """A sealed packet's bundle, to download and check offline; a draft has none."""
     if packet.checksum is None:
         return ""
-    name = f"packet-{packet.id}-v{packet.version}"
-    fetches = " · ".join(bundle_fetch(kind, name, protected, password) for kind in BUNDLE_FORMATS)
+    fetches = " · ".join(bundle_fetch(kind, protected, password) for kind in BUNDLE_FORMATS)
     return f"""<section aria-labelledby="bundle">
 <h2 id="bundle">Sealed bundle</h2>
 <p>The sealed packet as one file to keep: every item and attached file with its checksum,
 the signed seal and the custody log. Download it as {fetches}.</p>
-<p class="muted">To check it offline, run <code>arkham-packets verify {esc(name)}.zip</code>: it
-checks every file, the checksum, the seal's signature and the custody log.
-Or unpack it, run <code>bagit.py --validate</code> on its folder, and check the seal as the
-shard's docs/custody.md shows (“Checking a seal with any Ed25519 library”) against the key
+<p class="muted">To check it offline: <code>arkham-packets verify FILE</code> (the shard's
+command line) checks every file, the checksum, the seal's signature and the custody log.
+Or unpack it, run <code>python3 -m bagit --validate</code> on its folder, and check the seal as
+the shard's docs/custody.md shows (“Checking a seal with any Ed25519 library”) against the key
 fingerprint the sender published.</p>
 </section>"""
 
