@@ -18,11 +18,13 @@ from arkham_shard_packets.db.tables import packet_exports
 
 from .bundle_helpers import assert_same_but_custody, export, leftover_files, packet_with_files
 from .conftest import settle
+from .frame_users import Users
 from .share_helpers import PASSWORD_HEADER, access_actions, in_seconds, share, share_row
 from .test_cli_bundles import cli
 from .test_export import unpack
 from .test_seals import readme_code
 
+TENANT = "7c0f3a0e-0000-4000-8000-0000000b0d1e"
 MEDIA_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip", "json": "application/json"}
 
 
@@ -270,3 +272,66 @@ async def test_the_bundle_is_the_sealed_versions_after_later_versions(
     bundle.write_bytes(answer.content)
     checked = await cli("", tmp_path, "verify", str(bundle))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_a_tenants_packet_is_bundled_in_its_tenant(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    """The link is the credential: no user calls, and the share decides the tenant."""
+    analyst = users.headers(TENANT)
+    made = await client.post("/api/packets/", json={"name": "Tenant file"}, headers=analyst)
+    pid = made.json()["id"]
+    added = await client.post(
+        f"/api/packets/{pid}/contents",
+        json={"content_type": "claim", "content_id": "c-1", "data": {"n": 1}},
+        headers=analyst,
+    )
+    assert added.status_code == 201
+    assert (await client.post(f"/api/packets/{pid}/finalize", headers=analyst)).status_code == 200
+    shared = await client.post(
+        f"/api/packets/{pid}/share", json={"shared_with": "public"}, headers=analyst
+    )
+    created = shared.json()
+    answer = await client.get(bundle_url(created), params={"format": "json"})
+    assert answer.status_code == 200, answer.text
+    statement = answer.json()["seal"]["statement"]
+    assert statement["finalized_by"] == str(users.user(TENANT).id)
+    log = (await client.get(f"/api/packets/{pid}/custody", headers=analyst)).json()
+    assert log["entries"][-1]["details"]["action"] == "bundle"
+
+
+class RevokedWhileMade:
+    """The real bundle maker, with the link's owner revoking it just as its bundle is made."""
+
+    def __init__(self, real: Any, revoke: Any) -> None:
+        self.real = real
+        self.revoke = revoke
+        self.handed: list[Any] = []
+
+    async def sealed_bundle(self, *args: Any) -> Any:
+        made = await self.real.sealed_bundle(*args)
+        self.handed.append(made)
+        await self.revoke()
+        return made
+
+
+async def test_a_link_revoked_while_its_bundle_is_made_gets_nothing(
+    client: httpx.AsyncClient, app: FastAPI, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packet = await sealed_packet(client)
+    created = await share(client, packet["id"])
+    before = len(await custody_entries(client, packet["id"]))
+
+    async def revoke() -> None:
+        url = f"/api/packets/{packet['id']}/shares/{created['id']}"
+        assert (await client.delete(url)).status_code == 204
+
+    access = app.state.packets_shard.services.share_access
+    racing = RevokedWhileMade(access.bundles, revoke)
+    monkeypatch.setattr(access, "bundles", racing)
+    answer = await client.get(bundle_url(created))
+    assert answer.status_code == 404
+    assert racing.handed[0].handle.closed
+    assert await access_actions(engine, created["id"]) == []
+    entries = await custody_entries(client, packet["id"])
+    assert [entry["event"] for entry in entries[before:]] == ["link_revoked"]
