@@ -112,12 +112,12 @@ class ShareAccessService:
         bundles: ExportService,
     ) -> None:
         self.tx = transactions
-        self.bundles = bundles
         self.files = files
         self.uses = uses
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
         self.trust = trust or TrustedKeys()
+        self.bundles = bundles
 
     async def check(self, token: str) -> OpenShare:
         """The refusals a link earns before anyone reads what the request carries: it does
