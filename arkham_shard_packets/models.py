@@ -55,26 +55,17 @@ class ShareAction(str, Enum):
     READ = "read"
     VIEW = "view"
     DOWNLOAD = "download"  # an attached file, through the link
+    BUNDLE = "bundle"  # the sealed version's bundle, through the link
     COMMENT = "comment"
     EDIT = "edit"
     PASSWORD_FAILURE = "password_failure"
 
 
+VIEWING = {ShareAction.READ, ShareAction.VIEW, ShareAction.DOWNLOAD, ShareAction.BUNDLE}
 PERMITTED_ACTIONS = {
-    SharePermission.VIEW: {ShareAction.READ, ShareAction.VIEW, ShareAction.DOWNLOAD},
-    SharePermission.COMMENT: {
-        ShareAction.READ,
-        ShareAction.VIEW,
-        ShareAction.DOWNLOAD,
-        ShareAction.COMMENT,
-    },
-    SharePermission.EDIT: {
-        ShareAction.READ,
-        ShareAction.VIEW,
-        ShareAction.DOWNLOAD,
-        ShareAction.COMMENT,
-        ShareAction.EDIT,
-    },
+    SharePermission.VIEW: VIEWING,
+    SharePermission.COMMENT: VIEWING | {ShareAction.COMMENT},
+    SharePermission.EDIT: VIEWING | {ShareAction.COMMENT, ShareAction.EDIT},
 }
 
 

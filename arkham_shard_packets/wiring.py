@@ -81,6 +81,9 @@ class Services:
         packets = PacketService(transactions, Sealer(keyring))
         uses = UseLog(transactions, settings.outbox_retry_seconds)
         transactions.write_queued = uses.flush
+        exports = ExportService(
+            transactions, files, ItemResolver(frame), data_dir / "exports", work_dir
+        )
         return cls(
             settings=settings,
             database=database,
@@ -103,12 +106,11 @@ class Services:
                 timedelta(seconds=settings.share_lockout_seconds),
                 settings.share_daily_password_failures,
                 trust,
+                bundles=exports,
             ),
             share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
-            exports=ExportService(
-                transactions, files, ItemResolver(frame), data_dir / "exports", work_dir
-            ),
+            exports=exports,
             imports=ImportService(
                 transactions,
                 files,

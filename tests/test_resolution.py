@@ -20,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from .bundle_helpers import export
 from .conftest import add_item, make_packet
 from .frame_users import Users
+from .share_helpers import share
 from .test_export import unpack
 
 ORIGINAL = b"%PDF-1.7 the original scan of the manifest"
@@ -161,3 +162,31 @@ async def test_json_carries_the_original_inline(
     item = json.loads(raw)["contents"][0]
     assert base64.b64decode(item["original_file"]["content_base64"]) == ORIGINAL
     assert item["resolution"]["data"]["text"] == "Cargo: 120 tons of copper"
+
+
+async def test_a_share_links_bundle_asks_the_frame_nothing(
+    frame_app: FastAPI, client: httpx.AsyncClient, tmp_path: Path, analyst: dict[str, str]
+) -> None:
+    """The owner's export carries what the Frame gives the owner; a link, which has no user's
+    credentials, gets only what the packet holds, sealed the same."""
+    client.headers.update(analyst)
+    packet = await make_packet(client)
+    await add_item(client, packet["id"], "doc-1", "document", order=0)
+    await add_item(client, packet["id"], "ent-1", "entity", order=1, data={"kept": True})
+    assert (await client.post(f"/api/packets/{packet['id']}/finalize")).status_code == 200
+    _, owners = await export(client, packet["id"], "zip")
+    link = await share(client, packet["id"])
+    response = await client.get(f"/api/packets/shared/{link['access_token']}/bundle")
+    assert response.status_code == 200, response.text
+    bags = {}
+    for name, archive in {"owner": owners, "link": response.content}.items():
+        root = unpack(archive, "zip", tmp_path / name)
+        bagit.Bag(str(root)).validate()
+        bags[name] = json.loads((root / "data/packet.json").read_text())
+    assert bags["owner"]["contents"][0]["resolution"]["source"] == "frame"
+    assert bags["owner"]["contents"][0]["original_file"] is not None
+    linked = bags["link"]["contents"]
+    assert [item["resolution"]["source"] for item in linked] == ["unresolved", "stored"]
+    assert linked[0]["original_file"] is None
+    assert bags["link"]["packet"]["checksum"] == bags["owner"]["packet"]["checksum"]
+    assert not list((tmp_path / "link").rglob("originals"))

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Literal
 
+import bagit
 import httpx
+from playwright.sync_api import Page, sync_playwright
 
 from .conftest import add_item, make_packet
 from .live_host import CHROMIUM_FLAGS, LiveHost, require_chromium
 from .share_helpers import PASSWORD_HEADER, finalized_packet, in_seconds, share
+from .test_export import unpack
 
 SCRIPT_TITLE = "Evidence <script>alert(1)</script>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -209,6 +214,11 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
     assert "b" not in page.tags
     assert sealed["checksum"] in page.joined("code")
     assert "anyone with the link" in page.joined("dd")
+    # The sealed bundle, to download, and how to check it offline.
+    assert "Sealed bundle" in page.joined("h2")
+    assert '<a href="bundle" download="">zip</a>' in dom
+    assert "arkham-packets verify FILE" in page.joined("code")
+    assert "python3 -m bagit --validate" in page.joined("code")
 
     # made after the first page, so a slow browser start can't expire it early
     brief = httpx.post(
@@ -229,3 +239,64 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
     assert "/api/packets/shared/<redacted>/view" in live_host.output
     for token in (lasting["access_token"], brief["access_token"]):
         assert token not in live_host.output
+
+
+def save_bundle(page: Page, role: Literal["link", "button"], target: Path) -> Path:
+    """Clicks the sealed bundle's zip link (or button, which posts the password) as a person
+    would, and keeps the download under the name the server gave it."""
+    section = page.locator('section[aria-labelledby="bundle"]')
+    with page.expect_download() as started:
+        section.get_by_role(role, name="zip", exact=True).click()
+    download = started.value
+    saved = target / download.suggested_filename
+    download.save_as(saved)
+    return saved
+
+
+def test_a_recipient_downloads_the_sealed_bundle_in_chromium(
+    live_host: LiveHost, tmp_path: Path
+) -> None:
+    browser_path = require_chromium()
+    api = f"{live_host.base}/api/packets"
+    packet = httpx.post(f"{api}/", json={"name": "Harbor ledger"}).json()
+    added = httpx.post(
+        f"{api}/{packet['id']}/contents",
+        json={"content_type": "claim", "content_id": "c-1", "data": {"tons": 120}},
+    )
+    assert added.status_code == 201
+    sealed = httpx.post(f"{api}/{packet['id']}/finalize").json()
+    plain = httpx.post(f"{api}/{packet['id']}/share", json={"shared_with": "public"}).json()
+    protected = httpx.post(
+        f"{api}/{packet['id']}/share",
+        json={"shared_with": "ana@example.org", "password": "correct horse"},
+    ).json()
+    name = f"packet-{packet['id']}-v{sealed['version']}.zip"
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(live_host.base + plain["share_url"])
+            by_link = save_bundle(page, "link", tmp_path / "plain")
+            page.goto(live_host.base + protected["share_url"])  # asks for the password
+            page.fill("#password", "correct horse")
+            page.get_by_role("button", name="Open").click()
+            page.wait_for_selector("#bundle")
+            by_button = save_bundle(page, "button", tmp_path / "protected")
+        finally:
+            browser.close()
+
+    for saved in (by_link, by_button):
+        assert saved.name == name
+        bagit.Bag(str(unpack(saved.read_bytes(), "zip", saved.parent / "bag"))).validate()
+        checked = subprocess.run(
+            [sys.executable, "-m", "arkham_shard_packets.cli", "verify", str(saved)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "sealed, checksum verified" in checked.stdout
+        assert "the signature checks" in checked.stdout
+    actions = httpx.get(f"{api}/{packet['id']}/shares/{protected['id']}/access").json()
+    assert [entry["action"] for entry in actions["items"]] == ["view", "bundle"]

@@ -295,6 +295,10 @@ async def walk_links(walker: Walker, owner: World, own: World) -> None:
     opened = await walker.json("GET", comment_link, 200)
     assert opened["packet"]["id"] == owner.sealed
     await walker.call("POST", f"{comment_link}/comments", 201, json={"author": "o", "body": "b"})
+    bundled = await walker.call("GET", f"{comment_link}/bundle", 200, params={"format": "json"})
+    assert bundled.json()["packet"]["id"] == owner.sealed  # the owner's sealed packet, theirs
+    await walker.call("POST", f"{comment_link}/bundle", 200, data={})
+    await walker.call("GET", f"{edit_link}/bundle", 409)  # a draft has no sealed bundle
     got = await walker.call("GET", f"{edit_link}/contents/{owner.entry}/file", 200)
     assert got.content == owner.file_bytes
     await walker.call("POST", f"{edit_link}/contents/{owner.entry}/file", 200, data={})

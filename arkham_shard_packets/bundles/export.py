@@ -23,7 +23,7 @@ from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_exports
-from ..errors import NotFound, StoredFileBroken
+from ..errors import Conflict, NotFound, StoredFileBroken
 from ..frame.resolver import ItemResolver, Resolved, unowned_report
 from ..models import ExportFormat, PacketContent, PacketExportResult, utcnow
 from ..version import __version__
@@ -44,6 +44,9 @@ from .format.progress import Progress
 from .format.writer import InlineItem, PayloadFile, SourceChanged, write_bag, write_json
 from .state import PacketState, export_state
 
+# What the packet holds and nothing the Frame would add: a share link's bundle.
+STORED_ONLY = ItemResolver(None)
+
 MEDIA_TYPES = {
     ExportFormat.ZIP: "application/zip",
     ExportFormat.TAR_GZ: "application/gzip",
@@ -57,6 +60,14 @@ class Download:
     name: str
     media_type: str
     size: int
+
+
+@dataclass
+class SealedBundle(Download):
+    """A sealed version's bundle, open for reading; its file is already gone from the disk."""
+
+    sha256: str
+    version: int
 
 
 @dataclass
@@ -200,6 +211,42 @@ class ExportService:
         media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
         return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
 
+    async def sealed_bundle(
+        self, scope: Scope, packet_id: str, export_format: ExportFormat
+    ) -> SealedBundle:
+        """The sealed version's bundle as an export of it carries it (the tag files aside: the
+        custody log as it stands now), for a share link: written under the work folder, opened,
+        and its file removed, so nothing is left on the disk whatever becomes of the answer.
+        No export is recorded; the caller records whom it went to. Only what the packet holds:
+        a link has no user's credentials to ask the Frame with, so an item without stored
+        data is carried unresolved. 409 for a draft."""
+        async with self.tx.read(scope, settled=True) as work:
+            state, carried = await carried_by_export(work, await export_state(work, packet_id))
+        if state.sealed_at is None:
+            raise Conflict(
+                f"packet {packet_id} is a draft; a bundle is offered only for a sealed version"
+            )
+        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
+        try:
+            plan = await self._plan(state, staging, None, carried, STORED_ONLY)
+            target = staging / f"bundle.{export_format.value}"
+            size, digest = await asyncio.to_thread(
+                self._write, plan, state, export_format, target, state.sealed_at, None
+            )
+            handle = await asyncio.to_thread(open, target, "rb")
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+        version = state.packet.version
+        return SealedBundle(
+            handle,
+            f"packet-{packet_id}-v{version}.{export_format.value}",
+            MEDIA_TYPES[export_format],
+            size,
+            digest,
+            version,
+        )
+
     @staticmethod
     def _file_name(
         state: PacketState, export_format: ExportFormat, moment: datetime, export_id: str
@@ -211,7 +258,12 @@ class ExportService:
         return f"packet-{packet.id}-{stamp}-{export_id}.{export_format.value}"
 
     async def _plan(
-        self, state: PacketState, staging: Path, authorization: str | None, carried: Carried
+        self,
+        state: PacketState,
+        staging: Path,
+        authorization: str | None,
+        carried: Carried,
+        resolver: ItemResolver | None = None,
     ) -> Plan:
         payload: list[PayloadFile] = []
         inline: list[InlineItem] = []
@@ -220,7 +272,7 @@ class ExportService:
         unowned: list[PacketContent] = []
         for index, item in enumerate(state.contents, start=1):
             label = f"{item.content_type.value} {item.content_id}"
-            resolved = await self.resolver.resolve(item, staging, authorization)
+            resolved = await (resolver or self.resolver).resolve(item, staging, authorization)
             resolution = Resolution(source=resolved.source)
             if resolved.unowned:
                 unowned.append(item)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select
 
 from ..attachments.service import OpenedFile, open_attached
+from ..bundles.export import ExportService, SealedBundle
 from ..core.clock import to_text, utc_text
 from ..core.filestore import FileStore
 from ..core.records import RowLike, hold_packet, load_contents, load_packet
@@ -41,6 +42,7 @@ from ..errors import (
 )
 from ..keys.trust import TrustedKeys
 from ..models import (
+    ExportFormat,
     Packet,
     PacketComment,
     PacketContent,
@@ -102,6 +104,7 @@ class SharedPacket:
 class OpenShare:
     share: PacketShare
     password_hash: str | None
+    scope: Scope  # the share's tenant, and the link as the actor
 
 
 class ShareAccessService:
@@ -113,6 +116,8 @@ class ShareAccessService:
         lockout: timedelta,
         daily_failures: int = 20,
         trust: TrustedKeys | None = None,
+        *,
+        bundles: ExportService,
     ) -> None:
         self.tx = transactions
         self.files = files
@@ -120,14 +125,16 @@ class ShareAccessService:
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
         self.trust = trust or TrustedKeys()
+        self.bundles = bundles
 
-    async def check(self, token: str) -> None:
+    async def check(self, token: str) -> OpenShare:
         """The refusals a link earns before anyone reads what the request carries: it does
         not exist or was revoked (404), it expired (410), it is locked (429). Writes nothing."""
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, token, lock=False)
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
+        return opened
 
     async def read(self, link: ShareLink) -> SharedPacket:
         return await self._use(link, ShareAction.READ, self._snapshot)
@@ -191,6 +198,33 @@ class ShareAccessService:
 
         await self._use(link, ShareAction.EDIT, remove)
 
+    async def bundle(self, link: ShareLink, export_format: ExportFormat) -> SealedBundle:
+        """The sealed version's bundle, for any link (view and up); 409 for a draft. It is made
+        once the link has passed its checks, outside any transaction, and handed over only
+        if the link still holds when its use is recorded (access log, and custody with the
+        bundle's SHA-256) under the share's lock: a link revoked while it was being made gets
+        nothing."""
+        opened = await self.check(link.token)
+        await self._admit(opened, link, ShareAction.BUNDLE)
+        made = await self.bundles.sealed_bundle(opened.scope, opened.share.packet_id, export_format)
+        try:
+            async with self.tx.write(Scope()) as work:
+                share = await self._lock(work, link.token)
+                await self._record(
+                    work,
+                    share,
+                    ShareAction.BUNDLE,
+                    link,
+                    format=export_format.value,
+                    version=made.version,
+                    sha256=made.sha256,
+                    size=made.size,
+                )
+        except BaseException:
+            made.handle.close()
+            raise
+        return made
+
     async def _use(
         self,
         link: ShareLink,
@@ -210,13 +244,7 @@ class ShareAccessService:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
             elif reading and opened.share.permissions.allows(action):
                 return await self._read(work, opened.share, link, action, perform)
-        if opened.password_hash is not None:
-            await self._check_password(opened.password_hash, link)
-        if not opened.share.permissions.allows(action):
-            raise Forbidden(
-                f"this share link allows {opened.share.permissions.value} only; "
-                f"it does not allow {action.value}"
-            )
+        await self._admit(opened, link, action)
         if reading:
             async with self.tx.read(Scope()) as work:
                 share = (await self._open(work, link.token, lock=False)).share
@@ -224,11 +252,28 @@ class ShareAccessService:
         async with self.tx.write(Scope()) as work:
             share = await self._lock(work, link.token)
             result = await perform(work, share)
-            await log_access(work, share, action, link.client_address, to_text(utcnow()))
-            await custody.append(
-                work, share.packet_id, "link_used", share_id=share.id, action=action.value
-            )
+            await self._record(work, share, action, link)
         return result
+
+    async def _admit(self, opened: OpenShare, link: ShareLink, action: ShareAction) -> None:
+        """The password (a wrong one is logged), then whether the link allows the action."""
+        if opened.password_hash is not None:
+            await self._check_password(opened.password_hash, link)
+        if not opened.share.permissions.allows(action):
+            raise Forbidden(
+                f"this share link allows {opened.share.permissions.value} only; "
+                f"it does not allow {action.value}"
+            )
+
+    @staticmethod
+    async def _record(
+        work: UnitOfWork, share: PacketShare, action: ShareAction, link: ShareLink, **details: Any
+    ) -> None:
+        """A use that changes something or hands a file over, logged before the answer."""
+        await log_access(work, share, action, link.client_address, to_text(utcnow()))
+        await custody.append(
+            work, share.packet_id, "link_used", share_id=share.id, action=action.value, **details
+        )
 
     async def _check_password(self, password_hash: str, link: ShareLink) -> None:
         if not link.password:
@@ -298,7 +343,7 @@ class ShareAccessService:
                 f"this share link expired at {to_text(share.expires_at)}",
                 for_page=f"this share link expired at {utc_text(share.expires_at)}",
             )
-        return OpenShare(share, row["password_hash"])
+        return OpenShare(share, row["password_hash"], work.scope)
 
     async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
         """Failures live in the access log, so every process agrees on the locks. A link with

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import JSON_BODY_MAX, reads_body
 from ..core.schemas import ContentOut
 from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
-from ..models import PacketComment, PacketContent
+from ..models import ExportFormat, PacketComment, PacketContent
 from ..packets.schemas import ContentCreate
 from ..routing import PacketsRoute, error_responses
 from .access import CommentDraft, SharedPacket, ShareLink
@@ -67,6 +67,34 @@ async def link_is_open(request: Request) -> None:
 
 
 LinkDep = Annotated[ShareLink, Depends(share_link)]
+BundleFormat = Annotated[
+    ExportFormat,
+    Query(
+        alias="format",
+        description="zip (default) or tar.gz, a BagIt bag; or json, one document with the "
+        "files inline",
+    ),
+]
+ARCHIVE = {"schema": {"type": "string", "format": "binary"}}
+BUNDLE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The sealed version's bundle, streamed, with Content-Length and a "
+        "Content-Disposition: attachment filename `packet-<id>-v<version>.<format>`",
+        "content": {
+            "application/zip": ARCHIVE,
+            "application/gzip": ARCHIVE,
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+BUNDLE_RULES = (
+    "The sealed version's bundle, as an export of that version carries it: the same payload "
+    "and payload manifest (its items, their files and packet.json), the signed seal, and the "
+    "custody log as it stands (tag files). It verifies offline: `arkham-packets verify FILE`, "
+    "or bagit and the seal recipe of docs/custody.md. Made on request and kept nowhere. "
+    "A packet that is still a draft has no sealed version: 409. Logged as `bundle` in the "
+    "link's access log, and in the packet's custody log with the bundle's SHA-256."
+)
 
 router = APIRouter(
     prefix="/shared/{token}",
@@ -109,6 +137,20 @@ async def download_through_share(
     opened = await services.share_access.open_file(link, content_entry_id)
     file = opened.file
     return download(opened.handle, file.name, file.media_type, file.size)
+
+
+@router.get(
+    "/bundle",
+    response_class=StreamingResponse,
+    responses={**error_responses(409), **BUNDLE_ANSWER},
+    summary="Download the sealed bundle through a link",
+    description="Any link (view and up). " + BUNDLE_RULES + LINK_RULES,
+)
+async def bundle_through_share(
+    link: LinkDep, services: ServicesDep, bundle_format: BundleFormat = ExportFormat.ZIP
+) -> StreamingResponse:
+    made = await services.share_access.bundle(link, bundle_format)
+    return download(made.handle, made.name, made.media_type, made.size)
 
 
 @router.post(

@@ -182,6 +182,37 @@ def contents_table(items: list[PacketContent], protected: bool, password: str | 
     )
 
 
+BUNDLE_FORMATS = ("zip", "tar.gz", "json")
+
+
+def bundle_fetch(kind: str, protected: bool, password: str | None) -> str:
+    """A link to the bundle, or on a link with a password a button whose form carries it."""
+    target = "bundle" if kind == "zip" else f"bundle?format={kind}"
+    if protected:
+        return (
+            f'<form class="download" method="post" action="{esc(target)}">'
+            f'{password_field(password)}<button type="submit">{esc(kind)}</button></form>'
+        )
+    return f'<a href="{esc(target)}" download>{esc(kind)}</a>'
+
+
+def bundle_section(packet: Packet, protected: bool, password: str | None) -> str:
+    """A sealed packet's bundle, to download and check offline; a draft has none."""
+    if packet.checksum is None:
+        return ""
+    fetches = " · ".join(bundle_fetch(kind, protected, password) for kind in BUNDLE_FORMATS)
+    return f"""<section aria-labelledby="bundle">
+<h2 id="bundle">Sealed bundle</h2>
+<p>The sealed packet as one file to keep: every item and attached file with its checksum,
+the signed seal and the custody log. Download it as {fetches}.</p>
+<p class="muted">To check it offline: <code>arkham-packets verify FILE</code> (the shard's
+command line) checks every file, the checksum, the seal's signature and the custody log.
+Or unpack it, run <code>python3 -m bagit --validate</code> on its folder, and check the seal as
+the shard's docs/custody.md shows (“Checking a seal with any Ed25519 library”) against the key
+fingerprint the sender published.</p>
+</section>"""
+
+
 EDITING = """<section aria-labelledby="editing">
 <h2 id="editing">Editing through this link</h2>
 <p class="notice">This link may add and remove contents while the packet is a draft, but this
@@ -304,6 +335,7 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 <h2 id="contents">Contents ({len(view.contents)})</h2>
 {contents_table(view.contents, share.password_protected, password)}
 </section>
+{bundle_section(packet, share.password_protected, password)}
 {EDITING if share.permissions is SharePermission.EDIT else ""}
 {comments_section(view.comments, can_comment, password)}
 <footer>Packet <code>{esc(packet.id)}</code>. Anyone holding this link

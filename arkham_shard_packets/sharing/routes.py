@@ -82,8 +82,8 @@ async def revoke_share(
 async def share_access_log(
     packet_id: PacketId, share_id: ShareId, services: ServicesDep, scope: ScopeDep
 ) -> AccessLog:
-    """Every use of the link (read, view, download, comment, edit) and every wrong password,
-    with the time and client address, oldest first; kept after revocation."""
+    """Every use of the link (read, view, download, bundle, comment, edit) and every wrong
+    password, with the time and client address, oldest first; kept after revocation."""
     entries: list[ShareAccessEntry] = await services.shares.access_log(scope, packet_id, share_id)
     return AccessLog(
         share_id=share_id,

@@ -101,8 +101,8 @@ class ShareCreate(BaseModel):
     shared_with: SharedWith
     permissions: SharePermission = Field(
         SharePermission.VIEW,
-        description="view (default: read, view, download), comment (and comment), edit (and "
-        "add or remove items while the packet is a draft)",
+        description="view (default: read, view, download files and the sealed bundle), comment "
+        "(and comment), edit (and add or remove items while the packet is a draft)",
     )
     expires_at: UtcInput | None = Field(
         None, description="ISO 8601, in the future; without an offset it is UTC"

@@ -20,9 +20,17 @@ from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import reads_body
 from ..deps import EntryId, ServicesDep, ShareToken
 from ..errors import InvalidInput, PacketsError
+from ..models import ExportFormat
 from ..routing import STATUS_TEXT, PacketsRoute
 from .access import CommentDraft, ShareLink
-from .links import client_address, link_is_open, share_link
+from .links import (
+    BUNDLE_ANSWER,
+    BUNDLE_RULES,
+    BundleFormat,
+    client_address,
+    link_is_open,
+    share_link,
+)
 from .page import SECURITY_HEADERS, error_page, shared_packet_page
 from .routes import VIEWER_ROUTE
 from .schemas import AUTHOR_MAX, COMMENT_BODY_MAX, COMMENT_MAX, PASSWORD_MAX, CommentCreate
@@ -187,6 +195,31 @@ async def download_from_viewer(
     opened = await services.share_access.open_file(link, content_entry_id)
     file = opened.file
     return download(opened.handle, file.name, file.media_type, file.size)
+
+
+@router.post(
+    "/shared/{token}/bundle",
+    response_class=StreamingResponse,
+    responses=BUNDLE_ANSWER,
+    openapi_extra=PASSWORD_FORM_BODY,
+    summary="Download the sealed bundle from the viewer page",
+    description="The viewer page's bundle button on a link with a password, which a plain "
+    "link can't send: the password comes in the form (`password`, form-encoded). Errors are "
+    "pages, with the status codes of `GET /shared/{token}/bundle`. " + BUNDLE_RULES,
+)
+@reads_body(VIEWER_FORM_MAX, before=link_is_open)
+async def bundle_from_viewer(
+    token: ShareToken,
+    form: FormDep,
+    request: Request,
+    services: ServicesDep,
+    bundle_format: BundleFormat = ExportFormat.ZIP,
+) -> StreamingResponse:
+    if form.author or form.body:
+        raise InvalidInput("a download takes only the password")
+    link = ShareLink(token, form.password or None, client_address(request))
+    made = await services.share_access.bundle(link, bundle_format)
+    return download(made.handle, made.name, made.media_type, made.size)
 
 
 @router.post(
