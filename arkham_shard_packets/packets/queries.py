@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select, union_all
 
 from ..core.clock import now_text, to_text
 from ..core.records import packet_from_row
@@ -58,6 +59,39 @@ def counted_by_tallies(criteria: PacketFilter) -> bool:
     return replace(criteria, status=None, visibility=None) == PacketFilter()
 
 
+def page_query(
+    scope: Scope, window: Window, conditions: list[ColumnElement[bool]], led_by_fts: bool
+) -> Select[Any]:
+    """One page of the scope's packets that meet `conditions`, in the window's order.
+
+    Each tenant the scope sees is read on its own, ordered by its (tenant_id, sort, id) index:
+    leading with the one tenant_id changes no order, and it lets PostgreSQL read the page
+    straight from the index and stop after it, which it won't do for `tenant_id IS NULL` or
+    an OR of two tenants otherwise. A scope of two tenants merges their first pages."""
+    keys = (SORTABLE[window.sort], packets.c.id)
+
+    def ordered(*columns: Any) -> list[Any]:
+        return [c.desc() if window.descending else c.asc() for c in columns]
+
+    branches = []
+    for tenant in scope.tenants:
+        owned = scope.within(tenant).owns(packets)
+        if led_by_fts:
+            owned = search.led_by_matches(owned)
+        branch = select(packets).where(owned, *conditions)
+        branches.append(branch.order_by(*ordered(packets.c.tenant_id, *keys)))
+    if len(branches) == 1:
+        return branches[0].limit(window.limit).offset(window.offset)
+    reach = window.offset + window.limit
+    merged = union_all(*(select(b.limit(reach).subquery()) for b in branches)).subquery()
+    return (
+        select(merged)
+        .order_by(*ordered(*(merged.c[key.name] for key in keys)))
+        .limit(window.limit)
+        .offset(window.offset)
+    )
+
+
 class PacketQueries:
     def __init__(self, transactions: Transactions) -> None:
         self.tx = transactions
@@ -65,21 +99,15 @@ class PacketQueries:
     async def list(
         self, scope: Scope, criteria: PacketFilter, window: Window
     ) -> tuple[list[Packet], int]:
-        # Every row shares one tenant_id, so leading with it changes no order; it lets
-        # PostgreSQL read the page straight from the (tenant_id, sort, id) index, which it
-        # won't do for `tenant_id IS NULL` otherwise.
-        keys = (packets.c.tenant_id, SORTABLE[window.sort], packets.c.id)
-        ordering = [key.desc() if window.descending else key.asc() for key in keys]
         totals = None
         async with self.tx.read(scope) as work:
             dialect = work.conn.dialect.name
-            owned = scope.owns(packets)
-            if search.uses_fts(dialect, criteria.search_text):
-                owned = search.led_by_matches(owned)
-            where = and_(owned, *filter_conditions(criteria, dialect))
-            page = select(packets).where(where).order_by(*ordering)
-            page = page.limit(window.limit).offset(window.offset)
+            conditions = filter_conditions(criteria, dialect)
+            page = page_query(
+                scope, window, conditions, search.uses_fts(dialect, criteria.search_text)
+            )
             rows = (await work.conn.execute(page)).mappings().all()
+            where = and_(scope.owns(packets), *conditions)
             if counted_by_tallies(criteria):
                 totals = await read_totals(work.conn, scope)
                 total = totals.packets(
