@@ -205,7 +205,10 @@ async def move_to_tenant(
     packet_id: PacketId,
     services: ServicesDep,
     scope: AdminScopeDep,
-    body: Annotated[TenantMove | None, Body()] = None,
+    body: Annotated[
+        TenantMove | None,
+        Body(examples=[{"tenant_id": "7c0f3a0e-0000-4000-8000-00000000000a"}, {}]),
+    ] = None,
 ) -> TenantMoveOut:
     """For a Frame `admin` only (401 without a user, 403 for another role). Moves a packet that
     belongs to no tenant (made without a token: the Shell's Packets page, or before Frame users
