@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from ..core.clock import now_text, to_text
 from ..core.records import packet_from_row
 from ..core.unit_of_work import Transactions
 from ..db import search
-from ..db.scope import Scope
+from ..db.scope import Page, Scope, page_by_tenant
 from ..db.tables import packet_shares, packets
 from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
 from .totals import Totals, fold_if_needed, read_totals
@@ -62,33 +62,17 @@ def counted_by_tallies(criteria: PacketFilter) -> bool:
 def page_query(
     scope: Scope, window: Window, conditions: list[ColumnElement[bool]], led_by_fts: bool
 ) -> Select[Any]:
-    """One page of the scope's packets that meet `conditions`, in the window's order.
+    """One page of the scope's packets that meet `conditions`, in the window's order, read
+    from each tenant's (tenant_id, sort, id) index."""
 
-    Each tenant the scope sees is read on its own, ordered by its (tenant_id, sort, id) index:
-    leading with the one tenant_id changes no order, and it lets PostgreSQL read the page
-    straight from the index and stop after it, which it won't do for `tenant_id IS NULL` or
-    an OR of two tenants otherwise. A scope of two tenants merges their first pages."""
+    def rows(owned: ColumnElement[bool]) -> Select[Any]:
+        return select(packets).where(
+            search.led_by_matches(owned) if led_by_fts else owned, *conditions
+        )
+
     keys = (SORTABLE[window.sort], packets.c.id)
-
-    def ordered(*columns: Any) -> list[Any]:
-        return [c.desc() if window.descending else c.asc() for c in columns]
-
-    branches = []
-    for tenant in scope.tenants:
-        owned = scope.within(tenant).owns(packets)
-        if led_by_fts:
-            owned = search.led_by_matches(owned)
-        branch = select(packets).where(owned, *conditions)
-        branches.append(branch.order_by(*ordered(packets.c.tenant_id, *keys)))
-    if len(branches) == 1:
-        return branches[0].limit(window.limit).offset(window.offset)
-    reach = window.offset + window.limit
-    merged = union_all(*(select(b.limit(reach).subquery()) for b in branches)).subquery()
-    return (
-        select(merged)
-        .order_by(*ordered(*(merged.c[key.name] for key in keys)))
-        .limit(window.limit)
-        .offset(window.offset)
+    return page_by_tenant(
+        scope, packets, rows, Page(keys, window.limit, window.offset, window.descending)
     )
 
 
