@@ -42,6 +42,13 @@ async def get_scope(request: Request, frame_user: FrameUserDep) -> Scope:
     return scope
 
 
+async def get_admin_scope(request: Request, frame_user: FrameUserDep) -> Scope:
+    """A Frame admin's scope: 401 without a user, 403 for a user of another role."""
+    shard: Any = _shard(request)
+    scope: Scope = await shard.callers.admin_scope(request, frame_user)
+    return scope
+
+
 ServicesDep = Annotated["Services", Depends(get_services)]
 PacketId = Annotated[
     str,
@@ -80,3 +87,4 @@ VersionNumber = Annotated[
     int, Path(ge=0, le=2**31 - 1, description="A version number of the packet: 1, 2, 3, …")
 ]
 ScopeDep = Annotated[Scope, Depends(get_scope)]
+AdminScopeDep = Annotated[Scope, Depends(get_admin_scope)]

@@ -26,6 +26,7 @@ from .packets.batch import BatchService
 from .packets.contents import ContentService
 from .packets.queries import PacketQueries
 from .packets.service import PacketService
+from .packets.tenancy import TenancyService
 from .recovery import Recovery
 from .sharing.access import ShareAccessService
 from .sharing.service import ShareService
@@ -46,6 +47,7 @@ class Services:
     contents: ContentService
     queries: PacketQueries
     batch: BatchService
+    tenancy: TenancyService
     feed: EventFeed
     versions: VersionService
     integrity: IntegrityService
@@ -95,6 +97,7 @@ class Services:
             contents=ContentService(transactions),
             queries=PacketQueries(transactions),
             batch=BatchService(packets),
+            tenancy=TenancyService(transactions),
             feed=EventFeed(transactions, relay),
             versions=VersionService(transactions),
             integrity=IntegrityService(transactions, files, trust),

@@ -2,25 +2,37 @@
 
 Each tenant is a Frame user calling with a bearer token, as inside the Frame. Each builds a
 full world through the API (packets, contents, a file, versions, shares, comments, exports, an
-import). Then every route is walked by the other tenant (and by a caller with no token, hence no
-tenant) with the first one's ids: each answers 404, an empty list or a zero count, and
-the owner's rows are byte-for-byte what they were. Share links open their own tenant's packet
-and nothing else. A final check proves the walk reached every route the shard serves.
+import); so does a caller with no token, in the tenantless space (as the Shell's Packets page
+does). Then every route is walked by the other tenant (and by the caller with no token) with the
+first one's ids: each answers 404, an empty list or a zero count, and the owner's rows are
+byte-for-byte what they were. The tenantless space is open to anyone while anonymous callers
+are let in, so a tenant's user walks it too: every route works there, names the user, and leaves
+every row tenantless. With `require_user` on, tenants see none of it, until an admin moves a
+packet into a tenant. Share links open their own tenant's packet and nothing else. A final
+check proves the walk reached every route the shard serves.
 """
 
 from __future__ import annotations
 
 import io
+import json as jsonlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from arkham_shard_packets.api import PREFIX
-from arkham_shard_packets.db.tables import metadata, outbox
+from arkham_shard_packets.db.tables import metadata, outbox, packets
+from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.auth import HostAuth
 
+from .conftest import POSTGRES_URL, reset_postgres
 from .frame_users import Users
 from .served import route_of, served_routes
 
@@ -35,7 +47,7 @@ PACKETS_PER_WORLD = 5  # draft, sealed, spare, gone, batched
 class World:
     """One tenant's packets and everything hanging off them."""
 
-    tenant: str
+    tenant: str | None
     walker: Walker
     draft: str = ""
     entry: str = ""  # an item of the draft with an attached file
@@ -62,6 +74,7 @@ class Walker:
     client: httpx.AsyncClient
     tenant: str | None
     credentials: dict[str, str] = field(default_factory=dict)  # the user's bearer token
+    actor: str = "system"  # the user's id, as what it records names it
     sent: list[tuple[str, str]] = field(default_factory=list)
     imports: int = 0  # packets it imported from other tenants' bundles
 
@@ -84,9 +97,20 @@ def upload(content: bytes, name: str = "scan.pdf") -> dict[str, Any]:
     return {"files": {"file": (name, io.BytesIO(content), "application/pdf")}}
 
 
-async def populate(walker: Walker, tenant: str) -> World:
+@asynccontextmanager
+async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+def user_walker(client: httpx.AsyncClient, users: Users, tenant: str) -> Walker:
+    return Walker(client, tenant, users.headers(tenant), str(users.user(tenant).id))
+
+
+async def populate(walker: Walker, tenant: str | None) -> World:
     world = World(tenant, walker)
-    label = tenant[-1].upper()
+    label = "N" if tenant is None else tenant[-1].upper()
     world.file_bytes = f"%PDF-1.4 evidence of tenant {label}\n".encode() * 100
     call, json = walker.call, walker.json
 
@@ -165,8 +189,8 @@ async def populate(walker: Walker, tenant: str) -> World:
     return world
 
 
-async def tenant_rows(engine: Any, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row a tenant owns, in every table that has a tenant."""
+async def tenant_rows(engine: Any, tenant: str | None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row a tenant (None: no tenant) owns, in every table that has a tenant."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
     async with engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -178,6 +202,32 @@ async def tenant_rows(engine: Any, tenant: str) -> dict[str, list[tuple[Any, ...
             result = await conn.execute(select(*columns).where(table.c.tenant_id == tenant))
             rows[table.name] = sorted(tuple(map(repr, row)) for row in result.all())
     return rows
+
+
+async def packet_tenants(engine: Any, packet_ids: set[str]) -> dict[str, set[str | None]]:
+    """The tenants of every row that belongs to these packets, by table: the packets, every
+    table with a packet_id, and the outbox's events about them."""
+    tenants: dict[str, set[str | None]] = {}
+    async with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if "tenant_id" not in table.c:
+                continue
+            if table is outbox:
+                rows = (await conn.execute(select(outbox.c.tenant_id, outbox.c.payload))).all()
+                found = {
+                    tenant
+                    for tenant, payload in rows
+                    if jsonlib.loads(payload).get("packet_id") in packet_ids
+                }
+            else:
+                key = table.c.id if table is packets else table.c.get("packet_id")
+                if key is None:
+                    continue
+                statement = select(table.c.tenant_id).where(key.in_(packet_ids)).distinct()
+                found = set((await conn.scalars(statement)).all())
+            if found:
+                tenants[table.name] = found
+    return tenants
 
 
 async def visible_ids(walker: Walker) -> set[str]:
@@ -206,8 +256,12 @@ async def feed_entry_ids(walker: Walker) -> set[str]:
     return {payload["content_entry_id"] for payload in payloads if "content_entry_id" in payload}
 
 
-async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
-    """Every route, as `walker`, aimed at `owner`'s things: all 404, empty or zero."""
+async def walk_across(
+    walker: Walker, owner: World, own: World | None, tenantless: Walker | None
+) -> None:
+    """Every route, as `walker`, aimed at `owner`'s things: all 404, empty or zero.
+    `tenantless`: an anonymous caller, when tenants see the tenantless space beside their own
+    (require_user off); its packets and shares count for a tenant's walker too."""
     call, json = walker.call, walker.json
     draft, sealed = owner.draft, owner.sealed
     file = f"/{draft}/contents/{owner.entry}/file"
@@ -240,6 +294,8 @@ async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
         ("GET", f"/{sealed}/exports/{owner.export_id}", {}),
     ]:
         await call(method, path, 404, **kwargs)
+    # only an admin moves a packet into a tenant: the others are refused before anything is read
+    await call("POST", f"/{draft}/tenant", 401 if walker.tenant is None else 403, json={})
 
     if own is not None:  # the walker's own packets with the owner's child ids
         for method, path, kwargs in [
@@ -258,8 +314,13 @@ async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
     count = (await json("GET", "/count", 200))["count"]
     stats = await json("GET", "/stats/overview", 200)
     own_total = (0 if own is None else PACKETS_PER_WORLD) + walker.imports
+    own_shares = 0 if own is None else 2
+    if tenantless is not None and walker.tenant is not None:
+        space = await tenantless.json("GET", "/stats/overview", 200)
+        own_total += space["total_packets"]
+        own_shares += space["total_shares"]
     assert count == stats["total_packets"] == own_total
-    assert stats["total_shares"] == (0 if own is None else 2)
+    assert stats["total_shares"] == own_shares
     for action in ("finalize", "archive"):
         result = await json("POST", f"/batch/{action}", 200, json={"ids": sorted(owner.ids)})
         assert (result["processed"], result["failed"]) == (0, 2)
@@ -283,7 +344,10 @@ async def walk_across(walker: Walker, owner: World, own: World | None) -> None:
     mine = await json("GET", f"/{imported['packet_id']}", 200)
     assert mine["status"] == "finalized" and mine["contents_count"] == 1
     walker.imports += 1
-    await owner.walker.call("GET", f"/{imported['packet_id']}", 404)
+    if owner.tenant is not None:
+        # a tenantless import is open to anyone, the owner too, when tenants see that space
+        seen = 200 if walker.tenant is None and tenantless is not None else 404
+        await owner.walker.call("GET", f"/{imported['packet_id']}", seen)
     # The owner's export file is not the walker's to read, even by its path on the server.
     await call("POST", "/import", 404, json={"file_path": owner.export_path})
 
@@ -321,6 +385,83 @@ async def walk_links(walker: Walker, owner: World, own: World) -> None:
     assert added["id"] not in await feed_entry_ids(Walker(walker.client, None))
 
 
+async def walk_shared(walker: Walker, space: World, engine: Any, nobody: Walker) -> None:
+    """A tenant's user works on the tenantless space as anonymous callers do: every route of a
+    packet answers, listing, counts and search show the space beside the tenant's own, what
+    the user records names the user, and every row of the space stays tenantless."""
+    call, json = walker.call, walker.json
+    draft, sealed = space.draft, space.sealed
+    file = f"/{draft}/contents/{space.entry}/file"
+    own_before = await tenant_rows(engine, walker.tenant)
+    assert (await visible_ids(walker)) >= space.ids
+    searched = await json("GET", "/", 200, params={"q": "Sealed N"})
+    assert [p["id"] for p in searched["items"]] == [sealed]
+
+    etag = (await call("GET", f"/{draft}", 200)).headers["etag"]
+    await call("PUT", f"/{draft}", 200, json={"name": "Draft N"}, headers={"if-match": etag})
+    item = {"content_type": "claim", "content_id": "by-a-tenant"}
+    added = await json("POST", f"/{draft}/contents", 201, json=item)
+    assert added["added_by"] == walker.actor
+    assert added["id"] in {c["id"] for c in await json("GET", f"/{draft}/contents", 200)}
+    await call("PUT", file, 200, **upload(b"%PDF-1.4 replaced by a tenant's user"))
+    assert (await call("GET", file, 200)).content == b"%PDF-1.4 replaced by a tenant's user"
+    await call("DELETE", f"/{draft}/contents/{space.spare_entry}", 204)
+    recorded = await json("POST", f"/{draft}/versions", 201, json={"changes_summary": "by A"})
+    assert recorded["created_by"] == walker.actor
+    number = recorded["version_number"]
+    assert number in {v["version_number"] for v in await json("GET", f"/{draft}/versions", 200)}
+    await json("GET", f"/{draft}/versions/1", 200)
+    await json("GET", f"/{draft}/versions/1/diff/{number}", 200)
+    await json("POST", f"/{draft}/versions/{number}/restore", 200)
+    await json("GET", f"/{draft}/verify", 200)
+    # an import into the space's draft (its own bundle, replacing it) keeps it the space's
+    made = await json("POST", f"/{draft}/export", 200, json={"format": "json"})
+    bundle = (await call("GET", f"/{draft}/exports/{made['export_id']}", 200)).content
+    replaced = await json(
+        "POST", "/import", 201, files={"file": ("d.json", bundle)}, data={"merge_mode": "replace"}
+    )
+    assert (replaced["packet_id"], replaced["skipped"]) == (draft, False)
+    assert replaced["imported_by"] == walker.actor and replaced["contents_imported"] == 2
+    link = await json("POST", f"/{draft}/share", 201, json={"shared_with": "public"})
+    assert link["shared_by"] == walker.actor
+    shared = await json("POST", f"/{sealed}/share", 201, json={"shared_with": "y@example.org"})
+    assert shared["id"] in {s["id"] for s in await json("GET", f"/{sealed}/shares", 200)}
+    await json("GET", f"/{sealed}/shares/{space.share_id}/access", 200)
+    assert len((await json("GET", f"/{sealed}/comments", 200))["items"]) == 2
+    await call("DELETE", f"/{sealed}/shares/{shared['id']}", 204)
+    assert (await json("GET", f"/{sealed}/verify", 200))["valid"] is True
+    assert (await call("GET", f"/{sealed}/exports/{space.export_id}", 200)).content == space.bundle
+    exported = await json("POST", f"/{sealed}/export", 200, json={"format": "zip"})
+    got = await call("GET", f"/{sealed}/exports/{exported['export_id']}", 200)
+    assert got.content[:2] == b"PK"
+    for body in (
+        {"files": {"file": ("b.zip", space.bundle)}, "data": {"merge_mode": "skip"}},
+        {"json": {"file_path": exported["file_path"], "merge_mode": "skip"}},
+    ):
+        skipped = await json("POST", "/import", 201, **body)
+        assert skipped["skipped"] is True and skipped["packet_id"] == sealed
+    assert (await json("POST", f"/{draft}/finalize", 200))["status"] == "finalized"
+    assert (await json("POST", "/batch/archive", 200, json={"ids": [draft]}))["processed"] == 1
+    await call("DELETE", f"/{sealed}", 204)
+    assert (await json("GET", f"/{sealed}", 200))["status"] == "archived"
+    log = await json("GET", f"/{sealed}/custody", 200)
+    assert log["intact"] is True and log["entries"][-1]["event"] == "archived"
+    assert log["entries"][-1]["actor"] == walker.actor
+
+    # What the user did there is the space's: its events are in the tenantless feed, which
+    # anonymous callers read too; nothing landed in the user's tenant.
+    assert added["id"] in await feed_entry_ids(nobody)
+    assert added["id"] in await feed_entry_ids(walker)
+    assert await tenant_rows(engine, walker.tenant) == own_before
+    assert set(await packet_tenants(engine, space.ids)) >= {
+        "arkham_packets",
+        "arkham_packet_custody",
+    }
+    assert all(found == {None} for found in (await packet_tenants(engine, space.ids)).values())
+    archived = await nobody.json("GET", f"/{sealed}", 200)
+    assert archived["status"] == "archived"
+
+
 def covered_routes(app: FastAPI, sent: list[tuple[str, str]]) -> set[tuple[str, str] | None]:
     """The route each request went to."""
     served = served_routes(app)
@@ -330,24 +471,28 @@ def covered_routes(app: FastAPI, sent: list[tuple[str, str]]) -> set[tuple[str, 
 async def test_every_route_keeps_tenants_apart(
     app: FastAPI, client: httpx.AsyncClient, engine: Any, users: Users
 ) -> None:
-    a_walker = Walker(client, TENANT_A, users.headers(TENANT_A))
-    b_walker = Walker(client, TENANT_B, users.headers(TENANT_B))
+    a_walker = user_walker(client, users, TENANT_A)
+    b_walker = user_walker(client, users, TENANT_B)
     nobody = Walker(client, None)
     await nobody.json("GET", "/health", 200)
     await nobody.json("GET", "/keys", 200)  # the installation's public keys are no tenant's
     a, b = await populate(a_walker, TENANT_A), await populate(b_walker, TENANT_B)
-    assert (await visible_ids(a_walker)) >= a.ids
-    assert (await feed_packet_ids(a_walker)) >= a.ids
+    space = await populate(nobody, None)  # the tenantless space, as the Shell's page makes it
+    assert (await visible_ids(a_walker)) >= a.ids | space.ids
+    assert (await feed_packet_ids(a_walker)) >= a.ids | space.ids
+    assert not (await visible_ids(nobody)) & (a.ids | b.ids)
+    assert all(found == {TENANT_A} for found in (await packet_tenants(engine, a.ids)).values())
 
     a_before, b_before = await tenant_rows(engine, TENANT_A), await tenant_rows(engine, TENANT_B)
-    await walk_across(b_walker, a, b)
-    await walk_across(nobody, a, None)
+    await walk_across(b_walker, a, b, nobody)
+    await walk_across(nobody, a, space, nobody)
     assert await tenant_rows(engine, TENANT_A) == a_before
     b_after = await tenant_rows(engine, TENANT_B)
-    await walk_across(a_walker, b, a)
-    await walk_across(nobody, b, None)
+    await walk_across(a_walker, b, a, nobody)
+    await walk_across(nobody, b, space, nobody)
     assert await tenant_rows(engine, TENANT_B) == b_after
     assert b_after != b_before  # B's own import did land in B
+    await walk_shared(a_walker, space, engine, nobody)
 
     for owner, walker in ((a, a_walker), (b, b_walker)):
         sealed = await walker.json("GET", f"/{owner.sealed}/verify", 200)
@@ -366,3 +511,57 @@ async def test_every_route_keeps_tenants_apart(
     served = set(served_routes(app))
     assert len(served) >= 38  # an empty table would prove nothing
     assert served - covered_routes(app, sent) == set()
+
+
+async def test_with_require_user_on_tenants_see_no_tenantless_packet_until_an_admin_moves_it(
+    tmp_path: Path,
+    database_url: str,
+    frame_auth: HostAuth,
+    users: Users,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Packets made while anonymous callers were let in stay in the tenantless space when
+    `require_user` is turned on: no tenant sees them (every route 404, nothing counted), until
+    an admin moves one into a tenant, with every row that hangs off it."""
+    if POSTGRES_URL:
+        await reset_postgres(database_url)
+    config = HostConfig(tmp_path / "data", database_url, auth=frame_auth)
+    before = create_app(config)
+    async with before.router.lifespan_context(before), client_of(before) as client:
+        space = await populate(Walker(client, None), None)
+        a = await populate(user_walker(client, users, TENANT_A), TENANT_A)
+
+    monkeypatch.setenv("ARKHAM_PACKETS_REQUIRE_USER", "true")
+    locked = create_app(config)
+    async with locked.router.lifespan_context(locked), client_of(locked) as client:
+        engine = locked.state.packets_shard.services.database.engine
+        analyst = user_walker(client, users, TENANT_A)
+        space_before = await tenant_rows(engine, None)
+        await walk_across(analyst, space, a, None)
+        assert not (await feed_packet_ids(analyst)) & space.ids
+        assert await tenant_rows(engine, None) == space_before
+
+        admin = Walker(client, TENANT_A, users.headers(TENANT_A, role="admin"))
+        admin.actor = str(users.user(TENANT_A, role="admin").id)
+        moved = await admin.json("POST", f"/{space.sealed}/tenant", 200)
+        assert (moved["tenant_id"], moved["moved_by"]) == (TENANT_A, admin.actor)
+        assert moved["packet"]["id"] == space.sealed
+        assert (await analyst.json("GET", f"/{space.sealed}", 200))["status"] == "shared"
+        assert space.sealed in await visible_ids(analyst)
+        rows = await packet_tenants(engine, {space.sealed})
+        assert rows.pop(outbox.name) == {None, TENANT_A}  # events published before stay
+        assert set(rows) >= {"arkham_packet_contents", "arkham_packet_exports"}
+        assert all(found == {TENANT_A} for found in rows.values()), rows
+        log = await analyst.json("GET", f"/{space.sealed}/custody", 200)
+        assert log["intact"] is True
+        entry = log["entries"][-1]
+        assert (entry["event"], entry["actor"]) == ("moved_to_tenant", admin.actor)
+        assert entry["details"] == {"tenant_id": TENANT_A}
+        assert (await analyst.json("GET", f"/{space.sealed}/verify", 200))["valid"] is True
+        got = await analyst.call("GET", f"/{space.sealed}/exports/{space.export_id}", 200)
+        assert got.content == space.bundle
+        assert (await analyst.json("GET", f"/shared/{space.comment_token}", 200))["packet"][
+            "id"
+        ] == space.sealed
+        await admin.call("POST", f"/{space.sealed}/tenant", 409)
+        await analyst.call("GET", f"/{space.draft}", 404)  # the other one stays where it was

@@ -1,4 +1,5 @@
-"""Frame users of one tenant see only their tenant's packets."""
+"""Frame users of one tenant see their tenant's packets and the tenantless ones (those made
+without a token, open to anyone while anonymous callers are let in), never another tenant's."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ async def test_tenants_are_isolated(client: httpx.AsyncClient, users: Users) -> 
     )
 
     listing = (await client.get("/api/packets/", headers=A)).json()
-    assert [p["id"] for p in listing["items"]] == [mine["id"]]
-    assert listing["total"] == 1
-    assert (await client.get("/api/packets/count", headers=B)).json() == {"count": 1}
+    assert [p["id"] for p in listing["items"]] == [untenanted["id"], mine["id"]]
+    assert listing["total"] == 2
+    assert (await client.get("/api/packets/count", headers=B)).json() == {"count": 2}
     stats_b = (await client.get("/api/packets/stats/overview", headers=B)).json()
-    assert stats_b["total_packets"] == 1
+    assert stats_b["total_packets"] == 2
     assert stats_b["total_contents"] == 0
-    assert (await client.get("/api/packets/", headers={})).json()["total"] == 1
+    anonymous = (await client.get("/api/packets/", headers={})).json()
+    assert [p["id"] for p in anonymous["items"]] == [untenanted["id"]]
+    assert (await client.get(f"/api/packets/{untenanted['id']}", headers=A)).status_code == 200
 
     cross = [
         client.get(f"/api/packets/{theirs['id']}", headers=A),
@@ -40,7 +43,7 @@ async def test_tenants_are_isolated(client: httpx.AsyncClient, users: Users) -> 
             headers=A,
         ),
         client.get(f"/api/packets/{mine['id']}", headers=B),
-        client.get(f"/api/packets/{untenanted['id']}", headers=A),
+        client.get(f"/api/packets/{mine['id']}", headers={}),
     ]
     for call in cross:
         response = await call
@@ -49,3 +52,41 @@ async def test_tenants_are_isolated(client: httpx.AsyncClient, users: Users) -> 
     assert untouched["status"] == "draft"
     assert untouched["name"] == "B's"
     assert untouched["contents_count"] == 0
+
+
+async def test_a_tenant_pages_through_its_packets_and_the_tenantless_ones_in_one_order(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    A = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    made: list[tuple[str, str]] = []  # (id, name), oldest first
+    for number, headers in enumerate([A, {}, {}, A, {}, A, A]):
+        name = f"{'A' if headers else 'Shell'} {number}"
+        created = await client.post("/api/packets/", json={"name": name}, headers=headers)
+        made.append((created.json()["id"], name))
+    await client.post(f"/api/packets/{made[2][0]}/finalize", headers=A)  # a tenantless one
+
+    newest_first = [pid for pid, _ in reversed(made)]
+    for size in (1, 2, 3, 7):
+        seen: list[str] = []
+        for page in range(1, 7 // size + 2):
+            params = {"page": page, "page_size": size}
+            listing = (await client.get("/api/packets/", params=params, headers=A)).json()
+            assert listing["total"] == 7
+            seen += [p["id"] for p in listing["items"]]
+        assert seen == newest_first, size
+    by_name = [pid for pid, _ in sorted(made, key=lambda m: m[1])]
+    for offset in range(7):
+        window = {"sort": "name", "order": "asc", "limit": "2", "offset": str(offset)}
+        listing = (await client.get("/api/packets/", params=window, headers=A)).json()
+        assert [p["id"] for p in listing["items"]] == by_name[offset : offset + 2]
+
+    shell = [pid for pid, name in reversed(made) if name.startswith("Shell")]
+    for query in ({"q": "Shell"}, {"search": "hel"}, {"has_contents": "false", "q": "Sh"}):
+        searched = (await client.get("/api/packets/", params=query, headers=A)).json()
+        assert [p["id"] for p in searched["items"]] == shell and searched["total"] == 3
+    drafts = (await client.get("/api/packets/status/draft", headers=A)).json()
+    assert drafts["total"] == 6 and made[2][0] not in {p["id"] for p in drafts["items"]}
+    finalized = (await client.get("/api/packets/count?status=finalized", headers=A)).json()
+    assert finalized == {"count": 1}
+    anonymous = (await client.get("/api/packets/")).json()
+    assert [p["id"] for p in anonymous["items"]] == shell

@@ -34,10 +34,12 @@ def tenant(users: Users) -> dict[str, str]:
 
 
 async def truth(engine: Any, tenant: str | None = None) -> dict[str, Any]:
-    """What the statistics should say, counted straight from the packets and items."""
+    """What the statistics should say, counted straight from the packets and items: a
+    tenant's user counts the tenantless ones beside its own (require_user is off)."""
 
     def owned(table: Any) -> Any:
-        return table.c.tenant_id.is_(None) if tenant is None else table.c.tenant_id == tenant
+        column = table.c.tenant_id
+        return column.is_(None) if tenant is None else or_(column == tenant, column.is_(None))
 
     owned_packets, owned_items = owned(packets), owned(packet_contents)
     async with engine.connect() as conn:

@@ -149,7 +149,7 @@ class ExportService:
             )
             await work.conn.execute(
                 insert(packet_exports).values(
-                    scope.row(
+                    work.scope.row(  # the packet's tenant, entered by the custody entry
                         id=export_id,
                         packet_id=packet_id,
                         export_format=export_format.value,

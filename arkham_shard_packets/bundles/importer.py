@@ -255,7 +255,7 @@ class ImportService:
                 await self._place_files(work, added, spooled)
                 rows = [prepared[(item.content_type.value, item.content_id)] for item in added]
                 for row in rows:
-                    row["packet_id"] = packet_id
+                    row.update(packet_id=packet_id, tenant_id=work.scope.tenant_id)
                 for start in range(0, len(rows), BATCH):
                     await work.conn.execute(insert(packet_contents), rows[start : start + BATCH])
                 all_rows = None if keep else rows
@@ -311,9 +311,13 @@ class ImportService:
                 await self.store.place(copy)
 
     async def _lock_existing(self, work: UnitOfWork, packet_id: str) -> Any:
-        """Row-lock the packet without touching it (a skipped packet stays as it was)."""
+        """Row-lock the packet without touching it (a skipped packet stays as it was); the work
+        enters its tenant, so an import into a packet of no tenant leaves it one of no tenant."""
         statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
-        return (await work.conn.execute(statement)).mappings().first()
+        row = (await work.conn.execute(statement)).mappings().first()
+        if row is not None:
+            work.enter(row["tenant_id"])
+        return row
 
     @staticmethod
     def _packet_values(document: BundleDocument, seal: bool) -> dict[str, Any]:

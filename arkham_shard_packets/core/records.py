@@ -78,9 +78,12 @@ def stored_size(row: RowLike) -> int:
 
 
 async def load_packet_row(work: UnitOfWork, packet_id: str) -> RowLike:
+    """The packet's row; the work enters its tenant (UnitOfWork.enter), as every way of taking
+    hold of a packet here does."""
     row = await work.first(work.scope.select(packets).where(packets.c.id == packet_id))
     if row is None:
         raise PacketNotFound(packet_id)
+    work.enter(row["tenant_id"])
     return row
 
 
@@ -94,10 +97,14 @@ async def hold_packet(work: UnitOfWork, packet_id: str) -> None:
     if packet_id in work.locked_packets:
         return
     statement = (
-        work.scope.select(packets, packets.c.id).where(packets.c.id == packet_id).with_for_update()
+        work.scope.select(packets, packets.c.tenant_id)
+        .where(packets.c.id == packet_id)
+        .with_for_update()
     )
-    if (await work.conn.execute(statement)).first() is None:
+    found = (await work.conn.execute(statement)).first()
+    if found is None:
         raise PacketNotFound(packet_id)
+    work.enter(found.tenant_id)
     work.locked_packets.add(packet_id)
 
 
@@ -123,6 +130,7 @@ async def lock_packet(
         row = await work.first(touch.returning(*packets.c))
         if row is None:
             raise PacketNotFound(packet_id)
+        work.enter(row["tenant_id"])
         work.locked_packets.add(packet_id)
         packet = packet_from_row(row)
         _check_status(packet, allowed, refusal)
@@ -131,6 +139,7 @@ async def lock_packet(
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:
         raise PacketNotFound(packet_id)
+    work.enter(row["tenant_id"])
     work.locked_packets.add(packet_id)
     packet = packet_from_row(row)
     if not if_match_allows(if_match, etag_of(packet)):

@@ -56,6 +56,11 @@ class UnitOfWork:
         """The first row of a query, by column name, or None."""
         return (await self.conn.execute(statement, parameters)).mappings().first()
 
+    def enter(self, tenant_id: str | None) -> None:
+        """The work acts on a packet of `tenant_id`, one its scope sees: from here on it reads
+        and writes that tenant's rows only, and its events and new rows belong to it."""
+        self.scope = self.scope.within(tenant_id)
+
     def orphan(self, *digests: str) -> None:
         """Files this work stopped pointing at: released after commit if nothing else does."""
         self.orphaned_files.update(digests)

@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from ..core.relay import OutboxRelay
 from ..core.unit_of_work import Transactions
-from ..db.scope import Scope
+from ..db.scope import Page, Scope, page_by_tenant
 from ..db.tables import outbox
 
 
@@ -30,11 +32,11 @@ class EventFeed:
     async def after(self, scope: Scope, position: int, limit: int) -> list[FeedEvent]:
         """Events past `position`; those this process committed before the call included."""
         await self.relay.placed()
-        statement = (
-            scope.select(outbox)
-            .where(outbox.c.position > position)
-            .order_by(outbox.c.position)
-            .limit(limit)
+        statement = page_by_tenant(
+            scope,
+            outbox,
+            lambda owned: select(outbox).where(owned, outbox.c.position > position),
+            Page([outbox.c.position], limit),
         )
         async with self.tx.read(scope) as work:
             rows = (await work.conn.execute(statement)).mappings().all()

@@ -26,7 +26,8 @@ from .seam import actor_of, optional_service
 logger = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CHANGING_ROLES = frozenset({"admin", "analyst"})
+ADMIN_ROLE = "admin"
+CHANGING_ROLES = frozenset({ADMIN_ROLE, "analyst"})
 REQUIRE_USER_KEY = "packets.require_user"  # in the Frame's config service
 
 
@@ -83,8 +84,15 @@ class FrameCaller:
             "but not change them; changes need the analyst or admin role"
         )
 
-    def scope(self) -> Scope:
-        return Scope(tenant_id=self.tenant_id, actor=self.user_id, actor_email=self.email)
+    def check_admin(self) -> None:
+        if self.role != ADMIN_ROLE:
+            raise Forbidden(
+                f"{self.email or self.user_id} has the role '{self.role}'; only an admin may "
+                "move a packet into a tenant"
+            )
+
+    def scope(self, shared: bool) -> Scope:
+        return Scope(self.tenant_id, self.user_id, self.email, shared=shared)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,12 @@ class CallerRules:
     def resolves_users(self) -> bool:
         return FRAME_USER is not None or self.host_auth is not None
 
+    @property
+    def shares_tenantless(self) -> bool:
+        """While anonymous callers are let in, the packets of no tenant are open to anyone, so
+        a caller with a tenant sees and works on them too, beside its tenant's own."""
+        return not self.require_user
+
     async def scope(self, request: Request, frame_user: Any, frame_tenant: Any) -> Scope:
         """The scope a request acts in: its user's tenant and id, or, anonymous, the Frame's
         tenant (if it set one) and `system`."""
@@ -105,7 +119,24 @@ class CallerRules:
         if user is not None:
             caller = FrameCaller.of(user)
             caller.check_may(request.method)
-            return caller.scope()
+            return caller.scope(self.shares_tenantless)
+        self._check_anonymous(request)
+        tenant = None if frame_tenant is None else str(frame_tenant)
+        return Scope(tenant, actor_of(request), shared=self.shares_tenantless)
+
+    async def admin_scope(self, request: Request, frame_user: Any) -> Scope:
+        """An admin's scope, for what only an admin may do; anyone else is 401 or 403."""
+        user = await self._user(request, frame_user)
+        if user is None:
+            self._check_anonymous(request)
+            raise NotAuthenticated(
+                "only a signed-in Frame admin may do this: send Authorization: Bearer <token>"
+            )
+        caller = FrameCaller.of(user)
+        caller.check_admin()
+        return caller.scope(self.shares_tenantless)
+
+    def _check_anonymous(self, request: Request) -> None:
         if self.resolves_users and bearer_token(request) is not None:
             raise NotAuthenticated(
                 "the bearer token is invalid or expired, or names no active Frame user"
@@ -115,8 +146,6 @@ class CallerRules:
                 "packets needs a signed-in Frame user here: send Authorization: Bearer <token> "
                 "(share links need none)"
             )
-        tenant = None if frame_tenant is None else str(frame_tenant)
-        return Scope(tenant_id=tenant, actor=actor_of(request))
 
     async def _user(self, request: Request, frame_user: Any) -> Any:
         if FRAME_USER is not None:

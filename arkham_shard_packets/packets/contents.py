@@ -56,18 +56,17 @@ class ContentService:
 async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> PacketContent:
     """Inside the caller's unit of work, so a share link's edit and its access log are one.
     The packet's counts go up as it is locked; a duplicate item undoes them with the rest."""
-    scope = work.scope
-    values = scope.row(
-        id=str(uuid.uuid4()),
-        packet_id=packet_id,
-        content_type=draft.content_type.value,
-        content_id=draft.content_id,
-        content_title=draft.content_title,
-        added_at=now_text(),
-        added_by=scope.actor,
-        order_num=draft.order,
-        data=None if draft.data is None else canonical_json(draft.data),
-    )
+    values = {
+        "id": str(uuid.uuid4()),
+        "packet_id": packet_id,
+        "content_type": draft.content_type.value,
+        "content_id": draft.content_id,
+        "content_title": draft.content_title,
+        "added_at": now_text(),
+        "added_by": work.scope.actor,
+        "order_num": draft.order,
+        "data": None if draft.data is None else canonical_json(draft.data),
+    }
     await lock_packet(
         work,
         packet_id,
@@ -77,7 +76,7 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         size_bytes=packets.c.size_bytes + stored_size(values),
     )
     statement, head = custody.reading_head(work, packet_id, ADD_ITEM)
-    row = await work.first(statement, values | head)
+    row = await work.first(statement, work.scope.row(**values) | head)  # the packet's tenant
     if row is None:
         item = f"{draft.content_type.value} {draft.content_id}"
         raise DuplicateContent(f"{item} is already in packet {packet_id}")

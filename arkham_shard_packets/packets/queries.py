@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from ..core.clock import now_text, to_text
 from ..core.records import packet_from_row
 from ..core.unit_of_work import Transactions
 from ..db import search
-from ..db.scope import Scope
+from ..db.scope import Page, Scope, page_by_tenant
 from ..db.tables import packet_shares, packets
 from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
 from .totals import Totals, fold_if_needed, read_totals
@@ -58,6 +59,23 @@ def counted_by_tallies(criteria: PacketFilter) -> bool:
     return replace(criteria, status=None, visibility=None) == PacketFilter()
 
 
+def page_query(
+    scope: Scope, window: Window, conditions: list[ColumnElement[bool]], led_by_fts: bool
+) -> Select[Any]:
+    """One page of the scope's packets that meet `conditions`, in the window's order, read
+    from each tenant's (tenant_id, sort, id) index."""
+
+    def rows(owned: ColumnElement[bool]) -> Select[Any]:
+        return select(packets).where(
+            search.led_by_matches(owned) if led_by_fts else owned, *conditions
+        )
+
+    keys = (SORTABLE[window.sort], packets.c.id)
+    return page_by_tenant(
+        scope, packets, rows, Page(keys, window.limit, window.offset, window.descending)
+    )
+
+
 class PacketQueries:
     def __init__(self, transactions: Transactions) -> None:
         self.tx = transactions
@@ -65,21 +83,15 @@ class PacketQueries:
     async def list(
         self, scope: Scope, criteria: PacketFilter, window: Window
     ) -> tuple[list[Packet], int]:
-        # Every row shares one tenant_id, so leading with it changes no order; it lets
-        # PostgreSQL read the page straight from the (tenant_id, sort, id) index, which it
-        # won't do for `tenant_id IS NULL` otherwise.
-        keys = (packets.c.tenant_id, SORTABLE[window.sort], packets.c.id)
-        ordering = [key.desc() if window.descending else key.asc() for key in keys]
         totals = None
         async with self.tx.read(scope) as work:
             dialect = work.conn.dialect.name
-            owned = scope.owns(packets)
-            if search.uses_fts(dialect, criteria.search_text):
-                owned = search.led_by_matches(owned)
-            where = and_(owned, *filter_conditions(criteria, dialect))
-            page = select(packets).where(where).order_by(*ordering)
-            page = page.limit(window.limit).offset(window.offset)
+            conditions = filter_conditions(criteria, dialect)
+            page = page_query(
+                scope, window, conditions, search.uses_fts(dialect, criteria.search_text)
+            )
             rows = (await work.conn.execute(page)).mappings().all()
+            where = and_(scope.owns(packets), *conditions)
             if counted_by_tallies(criteria):
                 totals = await read_totals(work.conn, scope)
                 total = totals.packets(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi import status as http
 
 from ..core.records import etag_of
 from ..core.schemas import PacketOut
-from ..deps import PacketId, ScopeDep, ServicesDep
+from ..deps import AdminScopeDep, PacketId, ScopeDep, ServicesDep
 from ..models import Packet, PacketStatistics, PacketStatus
 from ..routing import PacketsRoute, error_responses
 from ..version import __version__
@@ -22,6 +22,8 @@ from .schemas import (
     PacketPage,
     PacketUpdate,
     StatisticsOut,
+    TenantMove,
+    TenantMoveOut,
 )
 from .service import PacketDraft
 
@@ -191,3 +193,34 @@ async def finalize_packet(packet_id: PacketId, services: ServicesDep, scope: Sco
     (503 when the key can't be read), records the sealed state as the next version and locks
     the packet. Emits `packets.packet.finalized` with the version and checksum."""
     return await services.packets.finalize(scope, packet_id)
+
+
+@item.post(
+    "/{packet_id}/tenant",
+    response_model=TenantMoveOut,
+    responses=error_responses(409),
+    summary="Move a packet of no tenant into a tenant (admins)",
+)
+async def move_to_tenant(
+    packet_id: PacketId,
+    services: ServicesDep,
+    scope: AdminScopeDep,
+    body: Annotated[
+        TenantMove | None,
+        Body(examples=[{"tenant_id": "7c0f3a0e-0000-4000-8000-00000000000a"}, {}]),
+    ] = None,
+) -> TenantMoveOut:
+    """For a Frame `admin` only (401 without a user, 403 for another role). Moves a packet that
+    belongs to no tenant (made without a token: the Shell's Packets page, or before Frame users
+    were resolved), with its items, versions, seals, shares, comments, access logs, exports and
+    custody log, into `tenant_id` (default: the admin's own tenant), in one transaction. The
+    move is the `moved_to_tenant` entry of its custody log, by the admin; emits
+    `packets.packet.updated` with `changes: ["tenant"]`. 404 for no such packet, 409 for one
+    that has a tenant already. Its events published before the move stay where they were."""
+    wanted = None if body is None or body.tenant_id is None else str(body.tenant_id)
+    moved = await services.tenancy.move(scope, packet_id, wanted)
+    return TenantMoveOut(
+        packet=PacketOut.model_validate(moved.packet),
+        tenant_id=moved.tenant_id,
+        moved_by=scope.actor,
+    )

@@ -4,6 +4,7 @@ themselves answer as core/schemas.py's PacketOut and ContentOut)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -108,6 +109,20 @@ class ContentCreate(Strict):
         return ContentDraft(
             self.content_type, self.content_id, self.content_title, self.order, self.data
         )
+
+
+class TenantMove(Strict):
+    model_config = examples({"tenant_id": "7c0f3a0e-0000-4000-8000-00000000000a"}, {})
+
+    tenant_id: UUID | None = Field(
+        None, description="The Frame tenant to move the packet into (a UUID); default: the admin's"
+    )
+
+
+class TenantMoveOut(BaseModel):
+    packet: PacketOut
+    tenant_id: str = Field(description="The tenant the packet and all its rows now belong to")
+    moved_by: str = Field(description="The admin's user id, as the custody entry records it")
 
 
 class CountOut(BaseModel):

@@ -59,7 +59,7 @@ class ShareService:
         expires_at = None if draft.expires_at is None else as_utc(draft.expires_at)
         token = new_token()
         password_hash = None if draft.password is None else await hash_password(draft.password)
-        values = scope.row(
+        values = dict(
             id=str(uuid.uuid4()),
             packet_id=packet_id,
             shared_with=draft.shared_with,
@@ -78,7 +78,11 @@ class ShareService:
             )
             if expires_at is not None and expires_at <= now:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
-            created = insert(packet_shares).values(values).returning(*packet_shares.c)
+            created = (
+                insert(packet_shares)
+                .values(work.scope.row(**values))  # the packet's tenant
+                .returning(*packet_shares.c)
+            )
             row = (
                 (await work.conn.execute(*custody.reading_head(work, packet_id, created)))
                 .mappings()
