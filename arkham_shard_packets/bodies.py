@@ -9,7 +9,6 @@ as soon as it passes the limit. A route may name a check to run before its body 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.types import Message, Receive
 
-from .core.bounds import BODY_MAX_DEPTH, json_problem
+from .core.bounds import BODY_MAX_DEPTH, NotJson, OutOfBounds, TooDeep, read_json
 
 KIB = 1024
 JSON_BODY_MAX = 1024 * KIB
@@ -153,30 +152,22 @@ def _invalid(position: int, reason: str) -> RequestValidationError:
 def parse_json(raw: bytes) -> Any:
     """JSON that the shard can store and render back, or a 422 that says where it is not."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise _invalid(error.start, "the body is not UTF-8 text") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise _invalid(error.pos, error.msg) from None
-    except RecursionError:
+        return read_json(raw, max_depth=BODY_MAX_DEPTH, max_bytes=None, nul=False)
+    except NotJson as error:
+        raise _invalid(error.position, error.reason) from None
+    except TooDeep:
         raise _invalid(0, "nested too deeply") from None
-    except ValueError:  # Python reads integers of at most 4,300 digits
-        raise _invalid(0, "a number has more digits than can be read") from None
-    problem = json_problem(value, max_depth=BODY_MAX_DEPTH, max_bytes=None, nul=False)
-    if problem is not None:
+    except OutOfBounds as error:
         raise RequestValidationError(
             [
                 {
                     "type": "value_error",
-                    "loc": ("body", *problem.location),
-                    "msg": f"Value error, {problem.message}",
+                    "loc": ("body", *error.problem.location),
+                    "msg": f"Value error, {error.problem.message}",
                     "input": None,
                 }
             ]
-        )
-    return value
+        ) from None
 
 
 async def checked_json(request: Request, limit: int = JSON_BODY_MAX) -> Any:

@@ -4,6 +4,7 @@ against the same database and data folder as the app, no server involved."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from .bundle_helpers import assert_same_but_custody, file_bytes, packet_with_files
 from .test_export import unpack
 from .test_import import forget
+from .test_import_hostile import bag_with_last_entry, deep_json, json_with_last_entry, sealed_export
 
 
 async def cli(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -137,3 +139,54 @@ async def test_verify_without_room_to_unpack_says_so_in_one_line(
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("arkham-packets: error: not enough free disk space"), done.stderr
     assert "Traceback" not in done.stderr and "INVALID" not in done.stdout
+
+
+async def test_bundles_the_shard_could_not_store_are_refused_without_a_traceback(
+    client: httpx.AsyncClient, app: FastAPI, database_url: str, tmp_path: Path
+) -> None:
+    """Issue 25, 7 to 9: `verify` took a custody entry nested 980 deep for tampering, and a
+    NaN, a lone surrogate or `content_base64` nested 600 deep were a traceback; `import`
+    stored the first and died on the others. Each is now the problem named, exit 1."""
+    data_dir = Path(app.state.packets_shard.services.data_dir)
+    zipped = await sealed_export(client, app, "zip")
+    document = await sealed_export(client, app, "json")
+    deep = json.loads(document)  # a draft's document would do as well
+    deep["packet"]["metadata"] = json.loads(
+        '{"a":' * 600 + '{"content_base64": "AAAA"}' + "}" * 600
+    )
+    bundles = {
+        "deep.zip": (bag_with_last_entry(zipped, deep_json(980)), "custody.jsonl line 5: at"),
+        "nan.zip": (bag_with_last_entry(zipped, "NaN"), "custody.jsonl line 5: at details.x"),
+        "surrogate.json": (
+            json_with_last_entry(document, '"\\udfff"'),
+            "the json bundle: at custody.4.details.x: must not contain lone surrogates",
+        ),
+        "base64.json": (json.dumps(deep).encode(), "the json bundle: at packet.metadata.a.a"),
+    }
+    for name, (bundle, said) in bundles.items():
+        path = tmp_path / name
+        path.write_bytes(bundle)
+        verified = await cli(database_url, data_dir, "verify", str(path), "--quiet")
+        assert verified.returncode == 1, (name, verified.stdout, verified.stderr)
+        assert verified.stderr == ""
+        assert verified.stdout.splitlines()[0].startswith(f"problem: {said}"), verified.stdout
+        assert verified.stdout.splitlines()[-1] == f"{path}: INVALID (1 problem)"
+        imported = await cli(database_url, data_dir, "import", str(path), "--quiet")
+        assert imported.returncode == 1, (name, imported.stdout, imported.stderr)
+        assert imported.stdout == ""
+        (line,) = imported.stderr.splitlines()
+        assert line.startswith(f"arkham-packets: error: invalid bundle: {said}"), line
+
+
+async def test_a_path_the_system_refuses_is_one_line(
+    client: httpx.AsyncClient, database_url: str, tmp_path: Path
+) -> None:
+    """Issue 25, 11, on the command line: a name too long for the file system was a traceback."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for name, reason in (("b" * 300, "File name too long"), ("loop", "Too many levels")):
+        for command in ("verify", "import"):
+            done = await cli(database_url, tmp_path, command, str(tmp_path / name))
+            assert done.returncode == 2, (command, done.stderr)
+            (line,) = done.stderr.splitlines()
+            assert line.startswith(f"arkham-packets: error: can't read {tmp_path}/"), line
+            assert reason in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,38 @@ async def test_paths_outside_the_allowed_folders_are_403(
         assert "exports/ in the data directory)" in detail
         assert "multipart field 'file'" in detail
         assert str(data_dir) not in detail.removeprefix(path)  # no server layout told
+    assert await database_rows(engine) == before
+
+
+async def test_paths_the_system_refuses_are_4xx(
+    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path, engine: Any
+) -> None:
+    """Issue 25, 11: a name too long for the file system was a 500; so was a loop of links.
+    Whatever the operating system refuses about a given path is a 4xx that says why and shows
+    nothing of the server's folders."""
+    data_dir = app.state.packets_shard.services.data_dir
+    imports = data_dir / "imports"
+    (imports / "loop").symlink_to(imports / "loop")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (imports / "bundle.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    refusals = [
+        ("imports/" + "b" * 300, 422, "a file or folder name too long"),
+        ("imports/" + "b" * 300 + "/x.zip", 422, "a file or folder name too long"),
+        ("imports/loop", 422, "imports/loop leads into a loop of symbolic links"),
+        ("imports/loop/x.zip", 422, "imports/loop/x.zip leads into a loop of symbolic links"),
+        (str(tmp_path / "loop"), 403, "is outside the allowed import folders"),
+        ("imports/bundle.zip/x.zip", 404, "no file at imports/bundle.zip/x.zip"),
+    ]
+    if os.geteuid() != 0:  # root reads whatever the permissions say
+        (imports / "bundle.zip").chmod(0)
+        refusals.append(("imports/bundle.zip", 403, "not permitted to read imports/bundle.zip"))
+    before = await database_rows(engine)
+    for path, status, said in refusals:
+        response = await client.post("/api/packets/import", json={"file_path": path})
+        assert response.status_code == status, (path[:40], response.text)
+        detail = response.json()["detail"]
+        assert said in detail, detail
+        assert str(data_dir) not in detail and str(tmp_path) not in detail.removeprefix(path)
     assert await database_rows(engine) == before
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import gzip
 import hashlib
 import json
+import operator
 import struct
 import tarfile
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,11 @@ from fastapi import FastAPI
 
 from benchmarks.hostile_bundles import central_directory_bomb
 
-from .bundle_helpers import attach, export, packet_with_files
+from .bundle_helpers import attach, database_rows, export, leftover_files, packet_with_files
 from .conftest import add_item, make_packet
+from .custody_helpers import Files, bag_files, jsonl, rechain, rewrite
 from .frame_users import Users
+from .test_custody_bundles import sealed_and_shared
 from .test_import import forget, upload
 from .test_import_safety import Scene, make_scene, pack_tar, pack_zip
 
@@ -400,3 +404,201 @@ async def test_a_packet_made_here_makes_no_claim(client: httpx.AsyncClient) -> N
     page = (await client.get(shared.json()["share_url"])).text
     assert "<dt>Shared by</dt>" in page
     assert "as the bundle claims" not in page and "<dt>Imported</dt>" not in page
+
+
+# issue 25: the custody log and the seal a bundle carries are held to the bounds of all JSON,
+# refused (422, nothing written) also when the caller accepts an unverified bundle
+
+HOSTILE = "@@hostile@@"  # stands in the JSON text for a value json.dumps can't or won't write
+
+
+def deep_json(depth: int) -> str:
+    return '{"d":' * depth + "1" + "}" * depth
+
+
+# name: the value's JSON text, and what the refusal says of it
+HOSTILE_VALUES = {
+    "nested 900 deep": (deep_json(900), "nested more than 32 levels deep"),
+    "nested 33 deep": (deep_json(33), "nested more than 32 levels deep"),
+    "NaN": ("NaN", "must be a finite number"),
+    "-Infinity": ("-Infinity", "must be a finite number"),
+    "1e999": ("1e999", "must be a finite number"),
+    "a lone surrogate": ('"\\ud800"', "must not contain lone surrogates"),
+    "NUL": ('"a\\u0000b"', "must not contain NUL characters"),
+}
+
+
+def with_hostile(value: Any, raw: str) -> bytes:
+    return json.dumps(value).replace(json.dumps(HOSTILE), raw).encode()
+
+
+def hostile_at(value: Any, where: str, raw: str) -> bytes:
+    """`value` as JSON text, with `raw` at `where` (keys joined by dots)."""
+    *parents, field = where.split(".")
+    functools.reduce(operator.getitem, parents, value)[field] = HOSTILE
+    return with_hostile(value, raw)
+
+
+def replacing(name: str, data: bytes) -> Callable[[Files], None]:
+    def change(files: Files) -> None:
+        files[name] = data
+
+    return change
+
+
+async def refused_even_unverified(
+    client: httpx.AsyncClient, app: FastAPI, bundle: bytes, *said: str
+) -> None:
+    engine = app.state.packets_shard.services.database.engine
+    before = await database_rows(engine)
+    for fields in ({}, {"allow_unverified": "true"}):
+        response = await client.post(
+            "/api/packets/import", files={"file": ("b", bundle)}, data=fields
+        )
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert all(part in detail for part in said), (said, detail)
+    assert await database_rows(engine) == before
+    assert leftover_files(Path(app.state.packets_shard.services.data_dir) / "tmp") == []
+
+
+async def sealed_export(client: httpx.AsyncClient, app: FastAPI, fmt: str) -> bytes:
+    """A sealed and shared packet's bundle: its last custody entry (`shared`) comes after the
+    seal, so a change to it alone leaves the seal and the chain checking."""
+    pid = await sealed_and_shared(client)
+    _, archive = await export(client, pid, fmt)
+    await forget(client, app, pid)
+    return archive
+
+
+def bag_with_last_entry(archive: bytes, raw: str) -> bytes:
+    def change(files: Files) -> None:
+        lines = files["custody.jsonl"].splitlines(keepends=True)
+        entry = json.loads(lines[-1])
+        entry["details"]["x"] = HOSTILE
+        lines[-1] = with_hostile(entry, raw) + b"\n"
+        files["custody.jsonl"] = b"".join(lines)
+
+    return rewrite(archive, "zip", change)
+
+
+def json_with_last_entry(archive: bytes, raw: str) -> bytes:
+    document = json.loads(archive)
+    document["custody"][-1]["details"]["x"] = HOSTILE
+    return with_hostile(document, raw)
+
+
+async def test_a_carried_custody_entry_is_held_to_the_bounds(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Issue 25, 7, 8 and 10: nested 900 deep it was imported as verified, then GET /custody
+    answered 500 for good; NaN, Infinity, 1e999 or a lone surrogate were a 500; NUL, with
+    allow_unverified, a 500 on PostgreSQL."""
+    zipped = await sealed_export(client, app, "zip")
+    assert (await upload(client, zipped)).status_code == 201  # as exported, it is fine
+    await forget(client, app, (await client.get("/api/packets/")).json()["items"][0]["id"])
+    for raw, message in HOSTILE_VALUES.values():
+        bad = bag_with_last_entry(zipped, raw)
+        await refused_even_unverified(
+            client, app, bad, "custody.jsonl line 5: at details.x", message
+        )
+    too_big = bag_with_last_entry(zipped, json.dumps("x" * 300_000))
+    await refused_even_unverified(
+        client, app, too_big, "custody.jsonl line 5: larger than 262144 bytes"
+    )
+
+    def not_json_with_nul(files: Files) -> None:  # a damaged entry, but one that can't be stored
+        files["custody.jsonl"] = files["custody.jsonl"].rstrip(b"\n") + b"\x00\n"
+
+    await refused_even_unverified(
+        client,
+        app,
+        rewrite(zipped, "zip", not_json_with_nul),
+        "custody.jsonl line 5: must not contain NUL characters",
+    )
+
+
+async def test_a_json_bundles_custody_entry_is_held_to_the_bounds(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    document = await sealed_export(client, app, "json")
+    for name, (raw, message) in HOSTILE_VALUES.items():
+        if name == "nested 900 deep":  # deeper than any document may nest, entry or not
+            message = "nested more than 200 levels deep"
+        bad = json_with_last_entry(document, raw)
+        await refused_even_unverified(client, app, bad, "at custody.4.details.x", message)
+    too_big = json_with_last_entry(document, json.dumps("x" * 300_000))
+    await refused_even_unverified(
+        client, app, too_big, "the json bundle: at custody.4: larger than 262144 bytes"
+    )
+
+
+SEAL_FIELDS = {  # where in the seal, which hostile value
+    "statement.version": "NaN",
+    "statement.finalized_by": "nested 900 deep",
+    "signature": "NUL",
+    "key_fingerprint": "a lone surrogate",
+}
+
+
+@pytest.mark.parametrize("fmt", ["zip", "json"])
+async def test_a_carried_seal_is_held_to_the_bounds(
+    client: httpx.AsyncClient, app: FastAPI, fmt: str
+) -> None:
+    """Issue 25, 7 and 10: a seal the shard could not store was stored with allow_unverified
+    (a 500 for NaN, and for NUL on PostgreSQL)."""
+    archive = await sealed_export(client, app, fmt)
+    for where, name in SEAL_FIELDS.items():
+        raw, message = HOSTILE_VALUES[name]
+        if fmt == "zip":
+            seal = json.loads(bag_files(archive, "zip")[1]["packet-seal.json"])
+            changed = replacing("packet-seal.json", hostile_at(seal, where, raw))
+            bad, said = rewrite(archive, "zip", changed), f"packet-seal.json: at {where}"
+        else:
+            document = json.loads(archive)
+            bad, said = hostile_at(document, f"seal.{where}", raw), f"at seal.{where}"
+            if name == "nested 900 deep":
+                message = "nested more than 200 levels deep"
+        await refused_even_unverified(client, app, bad, said, message)
+
+
+async def test_content_base64_nested_deeply_in_a_json_bundle(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Issue 25, 9: 600 deep, putting the key's value back raised RecursionError (500)."""
+    document = await draft_document(client, app)
+    for depth, said in (
+        (150, ("packet.json's packet.metadata: at a.a.a", "nested more than 32 levels deep")),
+        (600, ("the json bundle: at packet.metadata.a.a.a", "nested more than 200 levels deep")),
+    ):
+        value: Any = {"content_base64": base64.b64encode(b"not a file").decode()}
+        for _ in range(depth):
+            value = {"a": value}
+        document["packet"]["metadata"] = value
+        await refused_even_unverified(client, app, json.dumps(document).encode(), *said)
+
+
+async def test_what_an_unverified_import_records_stays_within_the_bounds(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The import entry names the problems of a bundle accepted unverified, each cut short: a
+    log claiming three unverified imports, each 100 kB long, is recorded in an entry that the
+    shard's own import takes back."""
+    packet = await make_packet(client)
+    _, archive = await export(client, packet["id"], "zip")
+    await forget(client, app, packet["id"])
+
+    def claims(files: Files) -> None:
+        entries = [json.loads(line) for line in files["custody.jsonl"].splitlines()]
+        claim = {"event": "imported", "at": "x" * 100_000, "details": {"unverified": True}}
+        files["custody.jsonl"] = jsonl(rechain(entries + [{**entries[-1], **claim}] * 3))
+
+    unverified = {"allow_unverified": "true"}
+    bundle = rewrite(archive, "zip", claims)
+    for _ in range(2):
+        response = await client.post(
+            "/api/packets/import", files={"file": ("b.zip", bundle)}, data=unverified
+        )
+        assert response.status_code == 201, response.text
+        _, bundle = await export(client, packet["id"], "zip")
+        await forget(client, app, packet["id"])

@@ -12,6 +12,7 @@ A verified finalized bundle is imported finalized, with its checksum; shares nev
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -42,6 +43,7 @@ from .format.limits import ImportLimits
 from .format.progress import Progress
 from .format.verify import VerifiedBundle, open_bundle
 from .proof import Proof, examine, flag_of
+from .server_paths import path_refused
 
 BATCH = 1000  # content rows per INSERT statement (executemany), not one round trip each
 
@@ -166,18 +168,33 @@ class ImportService:
         return "; ".join(named + elsewhere)
 
     def _allowed(self, file_path: str) -> Path:
-        resolved = (self.data_dir / file_path).resolve()
-        inside = any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
-        if not inside:
-            raise Forbidden(
-                f"{file_path} is outside the allowed import folders ({self.allowed_places()}); "
-                "put the bundle in one of them and give its path (a relative path is read from "
-                "the data directory, as imports/<name>), or upload it as the multipart field "
-                "'file'"
-            )
-        if not resolved.is_file():
-            raise NotFound(f"no file at {file_path}")
+        try:
+            resolved = (self.data_dir / file_path).resolve()
+        except (OSError, RuntimeError) as error:  # a loop of links: where it leads is unknown
+            if not self._inside(Path(os.path.normpath(self.data_dir.resolve() / file_path))):
+                raise self._outside(file_path) from None
+            raise path_refused(file_path, error) from None
+        if not self._inside(resolved):
+            raise self._outside(file_path)
+        try:
+            if not resolved.is_file():
+                raise NotFound(f"no file at {file_path}")
+            with open(resolved, "rb"):  # what the import will read, refused now if it can't be
+                pass
+        except OSError as error:
+            raise path_refused(file_path, error) from None
         return resolved
+
+    def _inside(self, path: Path) -> bool:
+        return any(path.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
+
+    def _outside(self, file_path: str) -> Forbidden:
+        return Forbidden(
+            f"{file_path} is outside the allowed import folders ({self.allowed_places()}); "
+            "put the bundle in one of them and give its path (a relative path is read from "
+            "the data directory, as imports/<name>), or upload it as the multipart field "
+            "'file'"
+        )
 
     async def import_file(
         self,

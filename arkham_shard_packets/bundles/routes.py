@@ -57,7 +57,8 @@ async def import_packet(
 ) -> PacketImportResult:
     """A multipart upload (`file`, `merge_mode`) or JSON `{file_path, merge_mode}`: a file on
     the server in an allowed import folder (`imports/` and `exports/` in the data directory
-    by default; a relative path is read from the data directory; elsewhere is 403).
+    by default; a relative path is read from the data directory; elsewhere is 403; a path the
+    file system refuses is 403 if the server may not read it, else 404 or 422, never a 5xx).
 
     Everything is verified before anything is written (paths, sizes, every digest, the seal):
     a refusal is 422 naming the problems, 413 over the archive limit, 507 when the disk would

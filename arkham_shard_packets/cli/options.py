@@ -5,6 +5,7 @@ errors, and where the database and the data are: a flag wins over the environmen
 from __future__ import annotations
 
 import argparse
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,15 @@ def settings_of(args: argparse.Namespace) -> Settings:
 def bundle_file(name: str) -> Path:
     """A bundle named on the command line, which must be a readable file."""
     path = Path(name)
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"no such file: {name}") from None
+    except OSError as error:  # a name too long, a loop of links, no permission...
+        raise UsageError(f"can't read {name}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
         raise UsageError(f"{name} is a directory: give a bundle file (.zip, .tar.gz or .json)")
-    if not path.exists():
-        raise UsageError(f"no such file: {name}")
-    if not path.is_file():
+    if not stat.S_ISREG(mode):
         raise UsageError(f"{name} is not a regular file")
     try:
         with open(path, "rb"):

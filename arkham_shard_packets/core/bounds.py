@@ -8,10 +8,15 @@ request body or a bundle) may hold only what the shard can store and render back
   - text, keys included, without lone surrogates (they can't be encoded as UTF-8) and
     without NUL (PostgreSQL text can't hold it).
 Dates must be ISO 8601 text that stays within years 1 to 9999 once moved to UTC.
+
+Untrusted JSON text (a request body, a bundle's documents, custody lines and seal) is read by
+`read_json` alone: strictly UTF-8, then held to these bounds, so a value nested too deeply
+for Python is refused like one nested 33 deep, never crashed on.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -27,13 +32,15 @@ from .seal import canonical_json
 NO_NUL = r"^[^\x00]*$"  # what the text checks enforce, stated in OpenAPI as a pattern
 MAX_DEPTH = 32
 MAX_BYTES = 256 * 1024
-# How deep a whole request body may nest; its free-form values are held to MAX_DEPTH.
+# How deep a whole document (a request body, a json bundle) may nest; its free-form values
+# are held to MAX_DEPTH.
 BODY_MAX_DEPTH = 64
 
 Location = tuple[str | int, ...]
 SHOWN_PARTS = 6  # of a problem's location, in its message
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SUSPECT_TEXT = re.compile("[\x00\ud800-\udfff]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # `2026-12-31T18:00:00+02:00` sent unencoded in a query string arrives with a space for the +.
 _SPACE_FOR_PLUS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)? \d{2}(:?\d{2})?$")
@@ -45,6 +52,10 @@ class Problem:
 
     location: Location
     message: str
+
+    def within(self, *outer: str | int) -> Problem:
+        """The same problem, located from a value that holds this one at `outer`."""
+        return Problem((*outer, *self.location), self.message)
 
     def __str__(self) -> str:
         if not self.location:
@@ -64,11 +75,14 @@ def text_problem(text: str, *, nul: bool = True) -> str | None:
     return None
 
 
+NOT_FINITE = "must be a finite number (NaN, Infinity and numbers beyond 1.8e308 can't be stored)"
+
+
 def _scalar_problem(value: Any, nul: bool) -> str | None:
     if isinstance(value, str):
         return text_problem(value, nul=nul)
     if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number (NaN, Infinity and numbers beyond 1.8e308 can't be stored)"
+        return NOT_FINITE
     return None
 
 
@@ -80,28 +94,81 @@ def json_problem(
     Walks without recursion, so a value nested too deeply for Python is reported, not crashed
     on. `nul=False` lets NUL through (for a whole request body, whose text fields say
     themselves whether they take it)."""
+    suspect = _SUSPECT_TEXT if nul else _SURROGATE  # text that may hold what can't be stored
     pending: list[tuple[Any, Location, int]] = [(value, (), 0)]
     while pending:
         node, location, depth = pending.pop()
-        if isinstance(node, dict):
+        if isinstance(node, str):
+            if suspect.search(node) is not None:
+                return Problem(location, str(text_problem(node, nul=nul)))
+        elif isinstance(node, dict):
             if depth >= max_depth:
                 return Problem(location, f"nested more than {max_depth} levels deep")
             for key, item in node.items():
-                problem = _scalar_problem(key, nul)
-                if problem is not None:
-                    return Problem((*location, key), f"key {problem}")
+                if not isinstance(key, str) or suspect.search(key) is not None:
+                    problem = _scalar_problem(key, nul)
+                    if problem is not None:
+                        return Problem((*location, key), f"key {problem}")
                 pending.append((item, (*location, key), depth + 1))
         elif isinstance(node, list):
             if depth >= max_depth:
                 return Problem(location, f"nested more than {max_depth} levels deep")
             pending.extend((item, (*location, index), depth + 1) for index, item in enumerate(node))
-        else:
-            problem = _scalar_problem(node, nul)
-            if problem is not None:
-                return Problem(location, problem)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return Problem(location, NOT_FINITE)
     if max_bytes is not None and len(canonical_json(value).encode("utf-8")) > max_bytes:
         return Problem((), f"larger than {max_bytes} bytes as canonical JSON")
     return None
+
+
+class NotJson(ValueError):
+    """Text that is not JSON at all: where it breaks (a character offset) and why."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"not JSON ({reason}, at character {position})")
+        self.position = position
+        self.reason = reason
+
+
+class OutOfBounds(ValueError):
+    """JSON that the shard may not take: what is wrong, and where inside the value."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class TooDeep(OutOfBounds):
+    """JSON nested too deeply for Python to read at all."""
+
+
+def read_json(
+    raw: str | bytes | bytearray,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_bytes: int | None = MAX_BYTES,
+    nul: bool = True,
+) -> Any:
+    """The value untrusted JSON text holds, within the bounds (as `json_problem` takes them).
+    Raises NotJson for text that is not UTF-8 or not JSON, OutOfBounds for JSON the bounds
+    refuse (TooDeep for JSON nested too deeply for Python to read)."""
+    if not isinstance(raw, str):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise NotJson(error.start, "the text is not UTF-8") from None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise NotJson(error.pos, error.msg) from None
+    except RecursionError:
+        raise TooDeep(Problem((), f"nested more than {max_depth} levels deep")) from None
+    except ValueError:  # Python reads integers of at most 4,300 digits
+        raise NotJson(0, "a number has more digits than can be read") from None
+    problem = json_problem(value, max_depth=max_depth, max_bytes=max_bytes, nul=nul)
+    if problem is not None:
+        raise OutOfBounds(problem)
+    return value
 
 
 def _bounded_object(value: Any) -> Any:

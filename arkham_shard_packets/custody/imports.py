@@ -23,6 +23,7 @@ from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import store_seal
 
 SHOWN_PROBLEMS = 20
+PROBLEM_CHARS = 1000  # of each, so that the entry stays within the bounds of a carried one
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ async def record_import(
         "unverified": record.unverified,
     }
     if record.unverified:
-        details["problems"] = evidence.problems[:SHOWN_PROBLEMS]
+        details["problems"] = [
+            problem if len(problem) <= PROBLEM_CHARS else problem[:PROBLEM_CHARS] + "…"
+            for problem in evidence.problems[:SHOWN_PROBLEMS]
+        ]
     if takes_history:  # evidence.chain: the log the bundle carried, checked
         await append_to_carried(work, packet_id, evidence.chain, IMPORTED, **details)
     else:

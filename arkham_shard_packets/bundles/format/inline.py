@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ...core.bounds import NotJson, OutOfBounds, read_json
 from ...errors import InvalidBundle
-from .limits import ImportLimits
+from .limits import DOCUMENT_MAX_DEPTH, ImportLimits
 from .progress import Progress
 from .reader import Budget
 
@@ -34,6 +35,7 @@ VALUE_START = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\"")
 VALUE_STOP = re.compile(rb'["\\]')
 NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 FILE_KEYS = ("file", "original_file")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class _Splitter:
             while True:
                 window.keep_from(cursor)
                 if not window.data and not window.more():
-                    raise _NotPlain  # unterminated: json.loads will say so
+                    raise _NotPlain  # unterminated: parsing will say so
                 stop = VALUE_STOP.search(window.data)
                 if stop is None:
                     decoder.feed(window.data)
@@ -258,10 +260,16 @@ def load_split(
             progress.expect(os.fstat(handle.fileno()).st_size)
         splitter = _Splitter(handle, dest, limits, progress)
         splitter.run()
+        if splitter.out.startswith(UTF8_BOM):
+            del splitter.out[: len(UTF8_BOM)]
         try:
-            document = json.loads(splitter.out)
-        except (ValueError, RecursionError) as error:
-            raise InvalidBundle([f"the json bundle is not valid JSON ({error})"]) from None
+            document = read_json(
+                splitter.out, max_depth=DOCUMENT_MAX_DEPTH, max_bytes=None, nul=False
+            )
+        except NotJson as error:
+            raise InvalidBundle([f"the json bundle is not valid JSON ({error.reason})"]) from None
+        except OutOfBounds as error:
+            raise InvalidBundle([f"the json bundle: {error.problem}"]) from None
         placed: dict[str, InlineFile] = {}
         for ref in _file_refs(document):
             name = ref.get("content_base64")

@@ -16,6 +16,10 @@ MAX_ORDER = 2**31 - 1  # as the API's `order`
 MAX_VERSION = 1_000_000_000  # leaves room for the versions recorded after an import
 MAX_SIZE = 2**63 - 1
 TAG_BYTES = 128 * MIB  # all files outside data/ together (manifests, bag-info, ...)
+# How deep a whole document (packet.json, a json bundle) may nest: far deeper than a value in
+# it may (whose own check says better what is wrong), shallow enough for Python to walk it
+# recursively (about two frames a level, of the 1,000 it allows).
+DOCUMENT_MAX_DEPTH = 200
 
 
 @dataclass(frozen=True)

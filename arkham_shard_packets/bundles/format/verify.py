@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ...core.bounds import json_problem
+from ...core.bounds import NotJson, OutOfBounds, json_problem, read_json
 from ...core.seal import checksum_of, data_sha256
 from ...errors import InvalidBundle
 from ...models import PacketStatus
@@ -23,7 +22,7 @@ from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, p
 from .document import PACKET_JSON, BundleDocument, FileRef
 from .evidence import CARRIED_KEYS, CarriedEvidence, json_evidence, read_bag_evidence
 from .inline import load_split
-from .limits import MAX_VERSION, ImportLimits
+from .limits import DOCUMENT_MAX_DEPTH, MAX_VERSION, ImportLimits
 from .progress import Progress
 from .reader import Digests, check_free, detect_format, extract
 
@@ -71,14 +70,17 @@ def _read_text(path: Path, limit: int, problems: list[str]) -> str | None:
         return None
 
 
-def _load_json(raw: str | bytes | None, problems: list[str]) -> Any:
+def _load_json(raw: str | None, problems: list[str]) -> Any:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        problems.append(f"packet.json is not valid JSON ({error})")
-        return None
+        return read_json(raw, max_depth=DOCUMENT_MAX_DEPTH, max_bytes=None, nul=False)
+    except NotJson as error:
+        where = f"at character {error.position}"
+        problems.append(f"packet.json is not valid JSON ({error.reason} {where})")
+    except OutOfBounds as error:
+        problems.append(f"packet.json: {error.problem}")
+    return None
 
 
 def _validate_document(
