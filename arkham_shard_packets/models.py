@@ -233,6 +233,7 @@ class PacketImportResult:
     custody_intact: bool = False
     unverified: bool = False
     warnings: list[str] = field(default_factory=list)  # imported, but worth knowing
+    attested_at: str | None = None  # the bundle's seal was signed later, as an attestation
 
 
 @dataclass

@@ -338,6 +338,11 @@ async def test_every_route_keeps_tenants_apart(
     a_before, b_before = await tenant_rows(engine, TENANT_A), await tenant_rows(engine, TENANT_B)
     await walk_across(b_walker, a, b)
     await walk_across(nobody, a, None)
+    # signing an old seal is an admin's; another tenant's admin finds nothing to sign
+    b_admin = Walker(client, TENANT_B, users.headers(TENANT_B, "admin"))
+    await b_admin.call("POST", f"/{a.sealed}/attest", 404)
+    await b_walker.call("POST", f"/{a.sealed}/attest", 403)
+    await nobody.call("POST", f"/{a.sealed}/attest", 403)
     assert await tenant_rows(engine, TENANT_A) == a_before
     b_after = await tenant_rows(engine, TENANT_B)
     await walk_across(a_walker, b, a)
@@ -358,7 +363,7 @@ async def test_every_route_keeps_tenants_apart(
     await walk_links(a_walker, b, a)
     assert not (await feed_packet_ids(nobody)) & (a.ids | b.ids)
 
-    sent = a_walker.sent + b_walker.sent + nobody.sent
+    sent = a_walker.sent + b_walker.sent + nobody.sent + b_admin.sent
     served = set(served_routes(app))
     assert len(served) >= 38  # an empty table would prove nothing
     assert served - covered_routes(app, sent) == set()

@@ -454,4 +454,5 @@ class ImportService:
             trusted=evidence.trusted,
             custody_intact=evidence.custody_intact,
             unverified=proof.unverified,
+            attested_at=evidence.attested_at,
         )

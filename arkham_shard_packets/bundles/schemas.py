@@ -89,8 +89,8 @@ class ImportOut(BaseModel):
     )
     warnings: list[str] = Field(
         description="Imported, but worth knowing: items unresolved at export, a seal that "
-        "proves less (signed by a key not trusted here, or accepted with allow_unverified), "
-        "a new id, a seal a merge dropped"
+        "proves less (unsigned, signed by a key not trusted here, or accepted with "
+        "allow_unverified), a bundle without a custody log, a new id, a seal a merge dropped"
     )
     verified: bool = Field(
         description="The bundle's contents give the checksum it declares, recomputed here (it "
@@ -107,3 +107,7 @@ class ImportOut(BaseModel):
     trusted: bool = Field(description="signed by this installation's key or a trusted one")
     custody_intact: bool
     unverified: bool = Field(description="accepted with allow_unverified despite problems")
+    attested_at: str | None = Field(
+        description="the bundle's seal was signed after the packet was sealed, as an "
+        "attestation, at this time; null for a seal signed at finalize or no seal"
+    )

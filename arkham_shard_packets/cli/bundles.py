@@ -120,6 +120,10 @@ def import_command(args: argparse.Namespace) -> int:
             items = plural(result.contents_imported, "item")
             print(f"packet {result.packet_id}: {items} imported ({seal})")
             signer = result.signed_by or "nobody (no seal that checks)"
+            if result.signed_by is None and result.verified and result.signature_valid is None:
+                signer = "nobody (sealed before signed seals)"
+            if result.attested_at is not None:
+                signer += f", an attestation made at {result.attested_at}"
             print(f"  signed by {signer}; trusted: {'yes' if result.trusted else 'no'}")
             print(f"  custody chain intact: {'yes' if result.custody_intact else 'no'}")
         return 0

@@ -25,6 +25,7 @@ class Scope:
     tenant_id: str | None = None
     actor: str = "system"
     actor_email: str | None = None  # where a person reads who did it (a Frame user's email)
+    admin: bool = False  # a Frame user with the admin role, or the operator's command line
 
     def owns(self, table: Table) -> ColumnElement[bool]:
         column = table.c.tenant_id

@@ -26,7 +26,8 @@ from .seam import actor_of, optional_service
 logger = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CHANGING_ROLES = frozenset({"admin", "analyst"})
+ADMIN_ROLE = "admin"
+CHANGING_ROLES = frozenset({ADMIN_ROLE, "analyst"})
 REQUIRE_USER_KEY = "packets.require_user"  # in the Frame's config service
 
 
@@ -84,7 +85,12 @@ class FrameCaller:
         )
 
     def scope(self) -> Scope:
-        return Scope(tenant_id=self.tenant_id, actor=self.user_id, actor_email=self.email)
+        return Scope(
+            tenant_id=self.tenant_id,
+            actor=self.user_id,
+            actor_email=self.email,
+            admin=self.role == ADMIN_ROLE,
+        )
 
 
 @dataclass(frozen=True)
