@@ -199,9 +199,10 @@ class PacketExportResult:
     file_size_bytes: int
     exported_at: datetime = field(default_factory=utcnow)
     contents_exported: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what could not be exported
     export_id: str = ""
     sha256: str = ""
+    warnings: list[str] = field(default_factory=list)  # exported, but worth knowing
 
 
 @dataclass
@@ -211,7 +212,7 @@ class PacketImportResult:
     imported_at: datetime = field(default_factory=utcnow)
     contents_imported: int = 0
     merge_mode: str = "replace"
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what could not be imported
     verified: bool = False
     skipped: bool = False
     imported_by: str = "system"
@@ -222,6 +223,8 @@ class PacketImportResult:
     trusted: bool = False
     custody_intact: bool = False
     unverified: bool = False
+    warnings: list[str] = field(default_factory=list)  # imported, but worth knowing
+    attested_at: str | None = None  # the bundle's seal was signed later, as an attestation
 
 
 @dataclass

@@ -50,7 +50,11 @@ TAGS = [
     {"name": "packets", "description": "Create, list, read, edit, finalize and archive packets."},
     {"name": "contents", "description": "A packet's items: documents, entities, claims, …"},
     {"name": "files", "description": "Files attached to items: upload and download."},
-    {"name": "versions", "description": "History: snapshots, diffs, restore; verifying the seal."},
+    {
+        "name": "versions",
+        "description": "History: snapshots, diffs, restore; verifying the seal, and signing "
+        "one made before signed seals.",
+    },
     {
         "name": "sharing",
         "description": "The owner's side of share links: make, list, revoke, "

@@ -31,6 +31,7 @@ from .recovery import Recovery
 from .sharing.access import ShareAccessService
 from .sharing.service import ShareService
 from .sharing.uses import UseLog
+from .versions.attest import AttestService
 from .versions.integrity import IntegrityService
 from .versions.service import VersionService
 
@@ -51,6 +52,7 @@ class Services:
     feed: EventFeed
     versions: VersionService
     integrity: IntegrityService
+    attestations: AttestService
     shares: ShareService
     share_access: ShareAccessService
     share_uses: UseLog
@@ -80,7 +82,9 @@ class Services:
         work_dir = data_dir / "tmp"
         keyring = Keyring(transactions, data_dir, settings.signing_key_file)
         trust = TrustedKeys.from_setting(settings.trusted_keys)
-        packets = PacketService(transactions, Sealer(keyring))
+        sealer = Sealer(keyring)
+        packets = PacketService(transactions, sealer)
+        integrity = IntegrityService(transactions, files, trust)
         uses = UseLog(transactions, settings.outbox_retry_seconds)
         transactions.write_queued = uses.flush
         exports = ExportService(
@@ -100,7 +104,8 @@ class Services:
             tenancy=TenancyService(transactions),
             feed=EventFeed(transactions, relay),
             versions=VersionService(transactions),
-            integrity=IntegrityService(transactions, files, trust),
+            integrity=integrity,
+            attestations=AttestService(transactions, integrity, sealer),
             shares=ShareService(transactions, uses),
             share_access=ShareAccessService(
                 transactions,

@@ -93,7 +93,9 @@ async def test_round_trip(
     assert body["import_source"] == f"upload:bundle.{fmt}"
     assert body["skipped"] is False
     assert body["verified"] is finalize
-    assert body["errors"] == [
+    # the unresolved items' records are imported: worth knowing, not a failure
+    assert body["errors"] == []
+    assert body["warnings"] == [
         "document doc-2: unresolved at export",
         "entity ent-9: unresolved at export",
     ]
@@ -171,7 +173,8 @@ async def test_merging_a_sealed_bundle_into_a_draft_keeps_it_a_draft(
     assert merged.status_code == 201, merged.text
     assert merged.json()["verified"] is True
     assert merged.json()["contents_imported"] == 0
-    assert "the bundle's seal does not apply" in merged.json()["errors"][-1]
+    assert "the bundle's seal does not apply" in merged.json()["warnings"][-1]
+    assert merged.json()["errors"] == []
     after = (await client.get(f"/api/packets/{pid}")).json()
     assert after["status"] == "draft"
     assert after["checksum"] is None

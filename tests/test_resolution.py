@@ -42,9 +42,13 @@ class Documents:
     async def get_document(self, doc_id: str) -> Document | None:
         if doc_id == "doc-broken":
             raise RuntimeError("index offline")
+        moment = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+        if doc_id == "doc-lost":  # its record is there, its original is gone from storage
+            return Document(
+                doc_id, "Lost scan.pdf", "documents/gone.pdf", "application/pdf", moment
+            )
         if doc_id != "doc-1":
             return None
-        moment = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
         return Document("doc-1", "Manifest scan.pdf", self.storage_id, "application/pdf", moment)
 
     async def get_document_text(self, doc_id: str) -> str:
@@ -130,7 +134,8 @@ async def test_resolution_order_and_unresolved_items(
 
     # A service that failed or knows nothing is named per item; items nothing here serves
     # (no matrix service, no shard at /api/ach/matrix/) are reported together, once.
-    assert body["errors"] == [
+    assert body["errors"] == []
+    assert body["warnings"] == [
         "document doc-broken: unresolved (the Frame's service failed: index offline)",
         "entity ent-404: unresolved (nothing in the Frame knows it)",
         "1 item was exported without its data (matrix m-1): none was stored with it, and this "
@@ -147,7 +152,8 @@ async def test_the_shard_api_sees_the_callers_credentials(
     packet = await make_packet(client)
     await add_item(client, packet["id"], "claim/7", "claim")
     anonymous = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "json"})
-    assert anonymous.json()["errors"] == [
+    assert anonymous.json()["errors"] == []
+    assert anonymous.json()["warnings"] == [
         "claim claim/7: unresolved (the owning shard's API failed: "
         "GET /api/claims/claim%2F7 answered 401)"
     ]
@@ -190,3 +196,22 @@ async def test_a_share_links_bundle_asks_the_frame_nothing(
     assert linked[0]["original_file"] is None
     assert bags["link"]["packet"]["checksum"] == bags["owner"]["packet"]["checksum"]
     assert not list((tmp_path / "link").rglob("originals"))
+
+
+async def test_an_original_storage_cannot_hand_over_is_an_error_of_the_export(
+    frame_app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The document's record is exported (a warning would do for that); its original file
+    is not, and that is what `errors` is for. The answer names no server path."""
+    packet = await make_packet(client)
+    await add_item(client, packet["id"], "doc-lost", "document")
+    body, archive = await export(client, packet["id"], "zip")
+    assert body["errors"] == [
+        "document doc-lost: its original file was not exported (the storage service could "
+        "not hand it over (FileNotFoundError))"
+    ]
+    assert body["warnings"] == []
+    item = json.loads((unpack(archive, "zip", tmp_path / "bag") / "data/packet.json").read_text())[
+        "contents"
+    ][0]
+    assert (item["resolution"]["source"], item["original_file"]) == ("frame", None)

@@ -75,7 +75,8 @@ class Plan:
     document: BundleDocument
     payload: list[PayloadFile]
     inline: list[InlineItem]
-    errors: list[str]
+    errors: list[str]  # what could not be exported
+    warnings: list[str]  # exported, but worth knowing
     carried: Carried
 
 
@@ -179,6 +180,7 @@ class ExportService:
             errors=plan.errors,
             export_id=export_id,
             sha256=digest,
+            warnings=plan.warnings,
         )
 
     async def open(self, scope: Scope, packet_id: str, export_id: str) -> Download:
@@ -269,15 +271,20 @@ class ExportService:
         inline: list[InlineItem] = []
         items: list[BundleItem] = []
         errors: list[str] = []
+        warnings: list[str] = []  # an unresolved item's record is exported all the same
         unowned: list[PacketContent] = []
         for index, item in enumerate(state.contents, start=1):
             label = f"{item.content_type.value} {item.content_id}"
             resolved = await (resolver or self.resolver).resolve(item, staging, authorization)
             resolution = Resolution(source=resolved.source)
+            if resolved.original_error is not None:
+                errors.append(
+                    f"{label}: its original file was not exported ({resolved.original_error})"
+                )
             if resolved.unowned:
                 unowned.append(item)
             elif resolved.source == "unresolved":
-                errors.append(f"{label}: unresolved ({resolved.error})")
+                warnings.append(f"{label}: unresolved ({resolved.error})")
             else:
                 resolution.path = item_path(index, item.content_type)
                 payload.append(await self._item_file(resolution.path, item, resolved, staging))
@@ -324,12 +331,12 @@ class ExportService:
                 )
             )
         if unowned:
-            errors.append(unowned_report(unowned))
+            warnings.append(unowned_report(unowned))
         document = self._document(state, items)
         packet_json = staging / "packet.json"
         size = await asyncio.to_thread(packet_json.write_bytes, render(document))
         payload.append(PayloadFile(PACKET_JSON, packet_json, size, text=True))
-        return Plan(document, payload, inline, errors, carried)
+        return Plan(document, payload, inline, errors, warnings, carried)
 
     @staticmethod
     async def _item_file(path: str, item: Any, resolved: Resolved, staging: Path) -> PayloadFile:

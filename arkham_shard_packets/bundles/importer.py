@@ -223,7 +223,8 @@ class ImportService:
     ) -> PacketImportResult:
         document = bundle.document
         packet_id = document.packet.id
-        errors = [
+        # Nothing an import accepts fails in part: what it answers is worth knowing, no more.
+        warnings = [
             f"{item.content_type.value} {item.content_id}: unresolved at export"
             for item in document.contents
             if item.resolution.source == "unresolved"
@@ -239,7 +240,7 @@ class ImportService:
                 existing = await self._lock_existing(work, packet_id)
                 if existing is not None and mode is MergeMode.SKIP:
                     return self._result(
-                        packet_id, source, 0, mode, errors, proof, scope.actor, skipped=True
+                        packet_id, source, 0, mode, warnings, proof, scope.actor, skipped=True
                     )
                 if existing is not None and existing["status"] != PacketStatus.DRAFT.value:
                     raise Conflict(
@@ -249,13 +250,13 @@ class ImportService:
                 keep = existing is not None and mode is MergeMode.MERGE
                 seal = bundle.sealed and not keep
                 if keep and bundle.sealed:
-                    errors.append(
+                    warnings.append(
                         "merged into the existing draft: the bundle's seal does not apply"
                     )
                 if existing is None:
                     packet_id = await self._create(work, document, seal)
                     if packet_id != document.packet.id:
-                        errors.append(f"imported as a new packet {packet_id}")
+                        warnings.append(f"imported as a new packet {packet_id}")
                 else:
                     await self._update(work, document, seal)
                 present: set[tuple[str, str]] = set()
@@ -296,8 +297,8 @@ class ImportService:
         finally:
             for file in spooled.values():
                 file.discard()
-        errors.extend(proof.warnings)
-        return self._result(packet_id, source, len(added), mode, errors, proof, scope.actor)
+        warnings.extend(proof.warnings)
+        return self._result(packet_id, source, len(added), mode, warnings, proof, scope.actor)
 
     async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
         """The verified attachments moved beside the store, ready to be renamed in."""
@@ -451,7 +452,7 @@ class ImportService:
         source: str,
         count: int,
         mode: MergeMode,
-        errors: list[str],
+        warnings: list[str],
         proof: Proof,
         actor: str,
         skipped: bool = False,
@@ -463,7 +464,8 @@ class ImportService:
             imported_at=utcnow(),
             contents_imported=count,
             merge_mode=mode.value,
-            errors=errors,
+            errors=[],
+            warnings=warnings,
             verified=proof.bundle.sealed and not proof.unverified,
             skipped=skipped,
             imported_by=actor,
@@ -473,4 +475,5 @@ class ImportService:
             trusted=evidence.trusted,
             custody_intact=evidence.custody_intact,
             unverified=proof.unverified,
+            attested_at=evidence.attested_at,
         )

@@ -43,9 +43,11 @@ class Proof:
 
     @property
     def warnings(self) -> list[str]:
-        """What the answer's `errors` says about the proof."""
+        """What the answer's `warnings` says about the proof: the import happened, as the
+        caller asked, but it proves less than a trusted signed seal would."""
         evidence = self.evidence
         notes = [f"imported as unverified: {problem}" for problem in evidence.problems]
+        notes.extend(evidence.warnings)
         if evidence.signed_by is not None and not evidence.trusted:
             notes.append(
                 f"the seal is signed by {evidence.signed_by}, a key this installation "

@@ -26,7 +26,14 @@ class ExportOut(BaseModel):
     file_size_bytes: int
     exported_at: UtcDatetime
     contents_exported: int
-    errors: list[str]
+    errors: list[str] = Field(
+        description="What could not be exported: files that could not be written into the "
+        "bundle. Empty when everything was exported."
+    )
+    warnings: list[str] = Field(
+        description="Exported, but worth knowing: items whose data nothing could resolve "
+        "(their records, titles and files are in the bundle, marked `unresolved`)"
+    )
     export_id: str
     sha256: str
     download_url: str
@@ -76,7 +83,15 @@ class ImportOut(BaseModel):
     imported_at: UtcDatetime
     contents_imported: int
     merge_mode: MergeMode
-    errors: list[str]
+    errors: list[str] = Field(
+        description="What could not be imported. Empty when the import succeeded: a refused "
+        "import answers 4xx and imports nothing"
+    )
+    warnings: list[str] = Field(
+        description="Imported, but worth knowing: items unresolved at export, a seal that "
+        "proves less (unsigned, signed by a key not trusted here, or accepted with "
+        "allow_unverified), a bundle without a custody log, a new id, a seal a merge dropped"
+    )
     verified: bool = Field(
         description="The bundle's contents give the checksum it declares, recomputed here (it "
         "was sealed and nothing in it changed since): self-consistency only. Anyone can seal "
@@ -92,3 +107,7 @@ class ImportOut(BaseModel):
     trusted: bool = Field(description="signed by this installation's key or a trusted one")
     custody_intact: bool
     unverified: bool = Field(description="accepted with allow_unverified despite problems")
+    attested_at: str | None = Field(
+        description="the bundle's seal was signed after the packet was sealed, as an "
+        "attestation, at this time; null for a seal signed at finalize or no seal"
+    )

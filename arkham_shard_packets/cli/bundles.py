@@ -88,8 +88,7 @@ def export_command(args: argparse.Namespace) -> int:
                     destination=output,
                     progress=bar,
                 )
-        for problem in result.errors:
-            print(f"warning: {problem}", file=sys.stderr)
+        report(result.errors, result.warnings)
         print(f"{result.file_path}\n  {result.file_size_bytes} bytes, sha256 {result.sha256}")
         return 0
 
@@ -111,8 +110,7 @@ def import_command(args: argparse.Namespace) -> int:
                     progress=bar,
                     allow_unverified=args.allow_unverified,
                 )
-        for problem in result.errors:
-            print(f"warning: {problem}", file=sys.stderr)
+        report(result.errors, result.warnings)
         if result.skipped:
             print(f"packet {result.packet_id} already exists: skipped")
         else:
@@ -122,6 +120,10 @@ def import_command(args: argparse.Namespace) -> int:
             items = plural(result.contents_imported, "item")
             print(f"packet {result.packet_id}: {items} imported ({seal})")
             signer = result.signed_by or "nobody (no seal that checks)"
+            if result.signed_by is None and result.verified and result.signature_valid is None:
+                signer = "nobody (sealed before signed seals)"
+            if result.attested_at is not None:
+                signer += f", an attestation made at {result.attested_at}"
             print(f"  signed by {signer}; trusted: {'yes' if result.trusted else 'no'}")
             print(f"  custody chain intact: {'yes' if result.custody_intact else 'no'}")
         return 0
@@ -161,6 +163,14 @@ def verify_command(args: argparse.Namespace) -> int:
     lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
     print("\n".join(lines))
     return status
+
+
+def report(errors: list[str], warnings: list[str]) -> None:
+    """On stderr: what could not be exported or imported, then what is worth knowing."""
+    for problem in errors:
+        print(f"error: {problem}", file=sys.stderr)
+    for note in warnings:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 def plural(count: int, noun: str) -> str:

@@ -17,6 +17,7 @@ from .banner import banner
 from .bundles import add_bundle_commands
 from .keys import add_key_commands
 from .options import Help, UsageError, add_command, add_database_options, settings_of
+from .seals import add_seal_commands
 from .users import UsersUnavailable, add_user_commands, host_auth
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bundle_commands(commands)
     add_user_commands(commands)
     add_key_commands(commands)
+    add_seal_commands(commands)
     return parser
 
 

@@ -40,13 +40,14 @@ def _custody(verdict: Verdict, evidence: Evidence, sealed: bool) -> None:
         verdict.unproven.append(
             "that the custody log is complete: no signature covers it, so it could have been "
             "rewritten as a whole or cut short"
-            if not sealed
+            if not sealed or not evidence.signed
             else "that the custody log is complete: the seal does not check"
         )
         return
     since = "creation" if chain.from_creation else "first recorded entry"
+    to = "its seal" if evidence.attested_at is None else "the attestation of its seal"
     verdict.proven.append(
-        f"the packet's history from its {since} to its seal (custody entries 1 to {covered}) "
+        f"the packet's history from its {since} to {to} (custody entries 1 to {covered}) "
         "is complete and unaltered"
     )
     if chain.length > covered:
@@ -63,16 +64,34 @@ def _custody(verdict: Verdict, evidence: Evidence, sealed: bool) -> None:
         )
 
 
-def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool) -> None:
+def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool, sealed: bool) -> None:
     check = evidence.seal
     if check is None:
+        if sealed:
+            verdict.lines.append("  seal: not signed (sealed before signed seals)")
+            verdict.unproven.append(
+                "who sealed the packet, or when: it was sealed before signed seals, and only "
+                "its checksum vouches for it"
+            )
         return
     if not check.signature_valid:
         verdict.lines.append(f"  seal: names key {check.named_key}; the signature does NOT check")
         verdict.unproven.append("who sealed the packet: its seal's signature does not check")
         return
-    verdict.lines.append(f"  seal: signed by {check.named_key}; the signature checks")
-    verdict.proven.append(f"the holder of key {check.named_key} signed the seal")
+    if check.attested_at is None:
+        verdict.lines.append(f"  seal: signed by {check.named_key}; the signature checks")
+        verdict.proven.append(f"the holder of key {check.named_key} signed the seal")
+    else:
+        verdict.lines.append(
+            f"  seal: signed later, by an attestation of {check.named_key} made at "
+            f"{check.attested_at}; the signature checks"
+        )
+        verdict.proven.append(
+            f"the holder of key {check.named_key} vouched for the seal at {check.attested_at}"
+        )
+        verdict.unproven.append(
+            "who sealed the packet: the attestation was signed after it was sealed"
+        )
     if evidence.trusted:
         verdict.lines.append("  key: trusted (one of the --trust keys)")
         verdict.proven.append(f"{check.named_key} is a key you trust")
@@ -106,11 +125,12 @@ def describe(
         verdict.proven.append("the packet's content gives the checksum it was sealed with")
     else:
         verdict.unproven.append("who made the packet or that it was ever sealed: it is a draft")
-    _seal(verdict, evidence, trust_given)
+    _seal(verdict, evidence, trust_given, sealed)
     _custody(verdict, evidence, sealed)
     lines = verdict.lines
     lines.extend(f"  proven: {fact}" for fact in verdict.proven)
     lines.extend(f"  not proven: {fact}" for fact in verdict.unproven)
+    lines.extend(f"warning: {note}" for note in evidence.warnings)
     if evidence.problems:
         lines.extend(f"problem: {problem}" for problem in evidence.problems)
         count = len(evidence.problems)

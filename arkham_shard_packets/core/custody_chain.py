@@ -31,6 +31,9 @@ class Head:
 CREATED = "created"
 IMPORTED = "imported"
 LOG_STARTED = "log_started"  # the first entry of a packet older than custody recording
+FINALIZED = "finalized"  # a seal signed at finalize
+ATTESTED = "attested"  # a seal made before signed seals, signed later (an attestation)
+SIGNING_EVENTS = (FINALIZED, ATTESTED)
 FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "seq": (int,),
     "prev": (str, type(None)),
@@ -116,6 +119,16 @@ class ChainCheck:
 
     def hash_at(self, seq: int) -> str | None:
         return self.hashes[seq - 1] if 1 <= seq <= len(self.hashes) else None
+
+    def signing_entry(self) -> Entry | None:
+        """The first entry that records a seal being signed (at finalize, or attested later):
+        a packet whose log has one had a signed seal. Every entry is parsed, so an entry
+        written with other spacing is found too; asked only of a sealed packet without a seal."""
+        for text in self.texts:
+            entry = parse_entry(text)
+            if entry is not None and entry["event"] in SIGNING_EVENTS:
+                return entry
+        return None
 
 
 def _unverified_mark(seq: int, entry: Entry) -> str | None:

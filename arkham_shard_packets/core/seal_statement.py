@@ -9,6 +9,18 @@ head, signed with the installation's Ed25519 key over the statement's canonical 
 that records the finalize (core/custody_chain.py): the signature covers the packet's whole
 history up to its seal. Checking a seal, wherever it is (stored, in a bundle), is `check_seal`;
 `check_evidence` adds the custody chain and the trust in the key.
+
+A packet sealed before signed seals existed has a checksum and no seal. Its installation may
+sign it later, as an attestation, a statement of its own format that says so:
+
+    {"format": "arkham-packet-attestation/1", "packet_id", "version", "checksum",
+     "checksum_recipe", "finalized_at", "attested_at", "attested_by", "key_fingerprint",
+     "custody_head", "custody_length"}
+
+`attested_at` is when it was signed (`finalized_at` stays the recorded seal's time), there is
+no `finalized_by` (no signature vouched for who sealed it then), and `custody_head` names the
+`attested` entry: the signature covers the log as it stood when the attestation was made. An
+attestation is checked as a seal is; a verifier that knows only the seal's format refuses it.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .custody_chain import ChainCheck, check_chain
+from .custody_chain import ChainCheck, Entry, check_chain
 from .seal import canonical_json
 from .signing import (
     KEY_BYTES,
@@ -28,6 +40,7 @@ from .signing import (
 )
 
 STATEMENT_FORMAT = "arkham-packet-seal/1"
+ATTESTATION_FORMAT = "arkham-packet-attestation/1"
 STATEMENT_FIELDS = (
     "format",
     "packet_id",
@@ -39,6 +52,24 @@ STATEMENT_FIELDS = (
     "key_fingerprint",
     "custody_head",
     "custody_length",
+)
+ATTESTATION_FIELDS = (
+    "format",
+    "packet_id",
+    "version",
+    "checksum",
+    "checksum_recipe",
+    "finalized_at",
+    "attested_at",
+    "attested_by",
+    "key_fingerprint",
+    "custody_head",
+    "custody_length",
+)
+FIELDS = {STATEMENT_FORMAT: STATEMENT_FIELDS, ATTESTATION_FORMAT: ATTESTATION_FIELDS}
+UNSIGNED = (
+    "sealed before signed seals: the checksum shows the contents are unchanged since they "
+    "were sealed, but no signature says who sealed them"
 )
 
 
@@ -75,6 +106,34 @@ def seal_statement(
         "checksum_recipe": checksum_recipe,
         "finalized_at": finalized_at,
         "finalized_by": finalized_by,
+        "key_fingerprint": key_fingerprint,
+        "custody_head": custody_head,
+        "custody_length": custody_length,
+    }
+
+
+def attestation_statement(
+    *,
+    packet_id: str,
+    version: int,
+    checksum: str,
+    checksum_recipe: int,
+    finalized_at: str,
+    attested_at: str,
+    attested_by: str,
+    key_fingerprint: str,
+    custody_head: str,
+    custody_length: int,
+) -> dict[str, Any]:
+    return {
+        "format": ATTESTATION_FORMAT,
+        "packet_id": packet_id,
+        "version": version,
+        "checksum": checksum,
+        "checksum_recipe": checksum_recipe,
+        "finalized_at": finalized_at,
+        "attested_at": attested_at,
+        "attested_by": attested_by,
         "key_fingerprint": key_fingerprint,
         "custody_head": custody_head,
         "custody_length": custody_length,
@@ -130,6 +189,7 @@ class SealCheck:
     named_key: str  # the fingerprint the seal names
     signature_valid: bool
     problems: list[str] = field(default_factory=list)
+    attested_at: str | None = None  # a seal signed later, as an attestation: when
 
     @property
     def signed_by(self) -> str | None:
@@ -138,13 +198,22 @@ class SealCheck:
 
 
 def _statement_problems(statement: Any) -> list[str]:
-    if not isinstance(statement, dict) or set(statement) != set(STATEMENT_FIELDS):
+    if not isinstance(statement, dict):
         return ["the seal's statement does not have the seal's fields"]
-    if statement["format"] != STATEMENT_FORMAT:
-        return [f"the seal's statement is not in the format {STATEMENT_FORMAT}"]
+    named = statement.get("format")
+    fields = FIELDS.get(named) if isinstance(named, str) else None
+    if fields is None:
+        return [
+            f"the seal's statement is not in the format {STATEMENT_FORMAT} "
+            f"(nor {ATTESTATION_FORMAT})"
+        ]
+    if set(statement) != set(fields):
+        return [f"the seal's statement does not have the fields of {statement['format']}"]
     for name in ("version", "checksum_recipe", "custody_length"):
         if not isinstance(statement[name], int) or isinstance(statement[name], bool):
             return [f"the seal's statement has no whole number {name}"]
+    if fields is ATTESTATION_FIELDS and not isinstance(statement["attested_at"], str):
+        return ["the attestation's statement has no attested_at time"]
     return []
 
 
@@ -176,6 +245,8 @@ def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck) -> SealCheck:
     if shape:
         problems.extend(shape)
         return check
+    if statement["format"] == ATTESTATION_FORMAT:
+        check.attested_at = statement["attested_at"]
     if statement["key_fingerprint"] != named:
         problems.append("the seal's statement names another key than the seal")
     for name, expected in (
@@ -213,8 +284,18 @@ class Evidence:
     chain: ChainCheck
     seal: SealCheck | None  # None: nothing sealed, or no seal to check
     trusted: bool
-    problems: list[str]
+    problems: list[str]  # what does not check
     sealed_length: int | None = None  # the custody entries a seal that checks covers
+    warnings: list[str] = field(default_factory=list)  # what holds, but proves less
+
+    @property
+    def signed(self) -> bool:
+        """There is a signed seal (it may not check: see `signature_valid`)."""
+        return self.seal is not None
+
+    @property
+    def attested_at(self) -> str | None:
+        return None if self.seal is None else self.seal.attested_at
 
     @property
     def signed_by(self) -> str | None:
@@ -236,20 +317,38 @@ def check_evidence(
     facts: SealedFacts | None,
     trusted: Collection[str],
 ) -> Evidence:
-    """`facts` None: the packet is not sealed, so there must be no seal either."""
+    """`facts` None: the packet is not sealed, so there must be no seal either. A sealed
+    packet without a seal was sealed before signed seals (a warning), unless its log records
+    that its seal was signed: then the seal was removed (a problem)."""
     chain = check_chain(custody, packet_id)
     problems = [*chain.problems, *chain.unverified]
+    warnings: list[str] = []
     checked = None
     if facts is None:
         if seal is not None:
             problems.append("there is a seal, but the packet is not sealed")
     elif seal is None:
-        problems.append("the packet is sealed but has no signed seal")
+        signing = chain.signing_entry()
+        if signing is None:
+            warnings.append(UNSIGNED)
+        else:
+            problems.append(_seal_removed(signing))
     else:
         checked = check_seal(seal, facts, chain)
         problems.extend(checked.problems)
     signer = None if checked is None else checked.signed_by
-    evidence = Evidence(chain, checked, signer is not None and signer in trusted, problems)
+    evidence = Evidence(
+        chain, checked, signer is not None and signer in trusted, problems, warnings=warnings
+    )
     if checked is not None and not checked.problems and seal is not None:
         evidence.sealed_length = seal.statement["custody_length"]
     return evidence
+
+
+def _seal_removed(entry: Entry) -> str:
+    key = entry["details"].get("key_fingerprint")
+    signed = "signed" if key is None else f"signed with {key}"
+    return (
+        f"the packet is sealed but has no signed seal, though custody entry {entry['seq']} "
+        f"({entry['event']}) records that its seal was {signed}: the seal was removed"
+    )

@@ -4,6 +4,10 @@ Finalize records the seal in the custody log (`finalized`), then signs a stateme
 entry as the log's head (core/seal_statement.py); the statement's canonical JSON, the signature
 and the public key are stored with the sealed version, so the seal can be checked and exported
 without the private key, and every export of the packet carries the same seal.
+
+A packet sealed before signed seals has none; `attest` signs one later, as an attestation
+(core/seal_statement.py): recorded in the custody log (`attested`), which the statement names
+as its head, and stored with the sealed version as a seal is (origin ATTESTED).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import json
 from sqlalchemy import insert
 
 from ..core.clock import now_text
+from ..core.custody_chain import ATTESTED as ATTESTED_EVENT
+from ..core.custody_chain import FINALIZED
 from ..core.seal import RECIPE_VERSION, canonical_json
-from ..core.seal_statement import Seal, seal_statement, statement_bytes
+from ..core.seal_statement import Seal, attestation_statement, seal_statement, statement_bytes
 from ..core.signing import b64
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_seals
@@ -23,6 +29,7 @@ from .log import append
 
 SIGNED = "signed"
 IMPORTED = "imported"
+ATTESTED = "attested"
 
 
 class Sealer:
@@ -37,7 +44,7 @@ class Sealer:
         head = await append(
             work,
             packet_id,
-            "finalized",
+            FINALIZED,
             version=version,
             checksum=checksum,
             checksum_recipe=RECIPE_VERSION,
@@ -58,6 +65,48 @@ class Sealer:
             statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
         )
         await store_seal(work, packet_id, version, seal, SIGNED)
+        return seal
+
+    async def attest(
+        self,
+        work: UnitOfWork,
+        packet_id: str,
+        version: int,
+        checksum: str,
+        checksum_recipe: int,
+        finalized_at: str,
+    ) -> Seal:
+        """Inside a unit of work holding the packet's lock, once the caller checked that the
+        sealed version has no seal and that the packet verifies."""
+        key = await self.keyring.signer(work)
+        attested_at = now_text()
+        head = await append(
+            work,
+            packet_id,
+            ATTESTED_EVENT,
+            version=version,
+            checksum=checksum,
+            checksum_recipe=checksum_recipe,
+            finalized_at=finalized_at,
+            attested_at=attested_at,
+            key_fingerprint=key.fingerprint,
+        )
+        statement = attestation_statement(
+            packet_id=packet_id,
+            version=version,
+            checksum=checksum,
+            checksum_recipe=checksum_recipe,
+            finalized_at=finalized_at,
+            attested_at=attested_at,
+            attested_by=work.scope.actor,
+            key_fingerprint=key.fingerprint,
+            custody_head=head.sha256,
+            custody_length=head.position,
+        )
+        seal = Seal(
+            statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
+        )
+        await store_seal(work, packet_id, version, seal, ATTESTED)
         return seal
 
 

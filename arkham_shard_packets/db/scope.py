@@ -36,6 +36,7 @@ class Scope:
     actor: str = "system"
     actor_email: str | None = None  # where a person reads it (a Frame user's email)
     shared: bool = False  # also the rows of no tenant (the space anonymous callers work in)
+    admin: bool = False  # a Frame user with the admin role, or the operator's command line
 
     @property
     def tenants(self) -> tuple[str | None, ...]:

@@ -92,7 +92,13 @@ class FrameCaller:
             )
 
     def scope(self, shared: bool) -> Scope:
-        return Scope(self.tenant_id, self.user_id, self.email, shared=shared)
+        return Scope(
+            tenant_id=self.tenant_id,
+            actor=self.user_id,
+            actor_email=self.email,
+            shared=shared,
+            admin=self.role == ADMIN_ROLE,
+        )
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class Resolved:
     data: Any = None
     error: str | None = None
     original: OriginalFile | None = None
+    original_error: str | None = None  # the record resolved, its original file did not
     # Unresolved because nothing here could be asked (no Frame, no service for its type, no
     # shard serving its owner's route), not because something asked failed or said no.
     unowned: bool = False
@@ -129,7 +130,13 @@ class ItemResolver:
             getter = getattr(documents, "get_document_text", None)
             if getter is not None:
                 data["text"] = await _maybe_await(getter(item.content_id))
-            return Resolved("frame", data, original=await self._original(record, staging))
+            try:
+                original = await self._original(record, staging)
+            except Exception as error:  # the record is exported all the same
+                # by its kind only: a storage error's text may name the server's paths
+                failed = f"the storage service could not hand it over ({type(error).__name__})"
+                return Resolved("frame", data, original_error=failed)
+            return Resolved("frame", data, original=original)
         if item.content_type is ContentType.ENTITY:
             entities = optional_service(self.frame, "entities")
             if entities is None:

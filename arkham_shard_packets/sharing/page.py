@@ -283,11 +283,18 @@ def seal_facts(seal: SealView | None) -> str:
     if seal is None:
         return "<dt>Sealed by</dt><dd>not sealed (a draft has no seal)</dd>"
     if seal.key_fingerprint is None:
-        key = "no signed seal"
+        key = "not recorded: sealed before signed seals" if seal.checks else "no signed seal"
     else:
         trust = "this installation trusts it" if seal.trusted else "a key not trusted here"
         key = f"key <code>{esc(seal.key_fingerprint)}</code> ({esc(trust)})"
-    if seal.checks:
+        if seal.attested_at is not None:
+            key += f", signed later (attested {esc(seal.attested_at)})"
+    if seal.checks and not seal.signed:
+        verdict = (
+            '<strong class="holds">sealed before signed seals</strong>: the contents match the '
+            "checksum they were sealed with; no signature says who sealed them"
+        )
+    elif seal.checks:
         verdict = (
             '<strong class="holds">checks</strong>: the signature, the custody log and the '
             "contents all match"

@@ -32,9 +32,13 @@ class Verification:
     snapshot_computed: str | None = None
     sealed_version: int | None = None
     problems: list[str] = field(default_factory=list)
+    finalized_at: str | None = None
+    signed: bool = False
+    attested_at: str | None = None
     signed_by: str | None = None
     signature_valid: bool | None = None
     trusted: bool = False
+    warnings: list[str] = field(default_factory=list)
     custody_intact: bool = False
     custody_head: str | None = None
     custody_length: int = 0
@@ -71,13 +75,16 @@ async def sealed_items(work: UnitOfWork, packet_id: str) -> list[Record]:
 @dataclass(frozen=True)
 class SealView:
     """A sealed packet's seal as a person reading it needs it: the key named, and whether the
-    seal checks (signature, custody log, and the stored contents against the checksum)."""
+    seal checks (signature, custody log, and the stored contents against the checksum). A
+    packet sealed before signed seals checks without a signature (`signed` false)."""
 
     key_fingerprint: str | None
     signed_by: str | None
     trusted: bool
     checks: bool
     problems: list[str]
+    signed: bool = True
+    attested_at: str | None = None
 
 
 async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) -> SealView | None:
@@ -92,7 +99,15 @@ async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) 
     if recipe not in RECIPES or packet_checksum(packet, contents, recipe) != packet["checksum"]:
         problems.append("the stored contents no longer match the sealed checksum")
     named = None if evidence.seal is None else evidence.seal.named_key
-    return SealView(named, evidence.signed_by, evidence.trusted, not problems, problems)
+    return SealView(
+        named,
+        evidence.signed_by,
+        evidence.trusted,
+        not problems,
+        problems,
+        signed=evidence.signed,
+        attested_at=evidence.attested_at,
+    )
 
 
 class IntegrityService:
@@ -116,10 +131,14 @@ class IntegrityService:
             checksum_recipe=packet["checksum_recipe"],
             checked_at=utcnow(),
             sealed_version=None if sealed is None else sealed.version_number,
+            finalized_at=packet["finalized_at"],
         )
         await self._check_checksum(result, packet, contents, stored_count, sealed, digest, frozen)
         evidence = custody.evidence
         result.problems.extend(evidence.problems)
+        result.warnings.extend(evidence.warnings)
+        result.signed = evidence.signed
+        result.attested_at = evidence.attested_at
         result.signed_by = evidence.signed_by
         result.signature_valid = evidence.signature_valid
         result.trusted = evidence.trusted

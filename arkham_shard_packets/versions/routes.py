@@ -1,4 +1,4 @@
-"""Routes for a packet's versions and for verifying its seal."""
+"""Routes for a packet's versions, for verifying its seal, and for signing an old seal."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..models import PacketVersion
 from ..routing import PacketsRoute, error_responses
 from .schemas import (
     SUMMARY_MAX,
+    AttestOut,
     RestoreOut,
     VerifyOut,
     VersionCreate,
@@ -124,6 +125,26 @@ async def restore_version(
 @router.get("/{packet_id}/verify", response_model=VerifyOut, summary="Check the seal")
 async def verify_packet(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> VerifyOut:
     """Recomputes the checksum from the stored rows and from the snapshot frozen at finalize;
-    `valid` only when both give the stored checksum. Each failure is a line in `problems`; a
-    packet never finalized has nothing to verify (`valid: false`)."""
+    `valid` only when both give the stored checksum and the signed seal and custody log
+    check. Each failure is a line in `problems`; a packet never finalized has nothing to
+    verify (`valid: false`). A packet sealed before signed seals has no seal: it is valid when
+    its checksum matches, with `signed: false` and a line in `warnings`; a seal signed later
+    (POST /{id}/attest) is reported with its `attested_at`."""
     return VerifyOut.model_validate(await services.integrity.verify(scope, packet_id))
+
+
+@router.post(
+    "/{packet_id}/attest",
+    response_model=AttestOut,
+    responses=error_responses(403, 409),
+    summary="Sign the seal of a packet sealed before signed seals (admin)",
+)
+async def attest_seal(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> AttestOut:
+    """For a Frame user with the admin role (403 otherwise). A packet sealed before signed
+    seals has no signature; this signs one now with the installation's key, as an attestation:
+    its statement (`arkham-packet-attestation/1`) says when it was made (`attested_at`, not the
+    seal's `finalized_at`) and covers the custody log up to its own `attested` entry. Every
+    later export carries it as the packet's seal, and GET /{id}/verify reports it. 409 for a
+    packet never sealed, one whose seal is signed already, or one that does not verify."""
+    attestation = await services.attestations.attest(scope, packet_id)
+    return AttestOut.model_validate(attestation)

@@ -100,6 +100,16 @@ class VerifyOut(BaseModel):
     checksum_recipe: int | None
     snapshot_computed: str | None
     sealed_version: int | None
+    finalized_at: str | None = Field(description="when the packet was sealed, as recorded")
+    signed: bool = Field(
+        description="the sealed version has a signed seal (signed at finalize, or attested "
+        "later); false for a packet sealed before signed seals, which is valid when its "
+        "checksum matches (`warnings` says what that proves)"
+    )
+    attested_at: str | None = Field(
+        description="when the seal was signed by a later attestation (POST /{id}/attest), "
+        "not at finalize; null for a seal signed at finalize"
+    )
     signed_by: str | None = Field(
         description="fingerprint of the key whose signature on the seal checks"
     )
@@ -107,4 +117,26 @@ class VerifyOut(BaseModel):
     trusted: bool = Field(description="signed by this installation's key or a trusted one")
     custody_intact: bool
     custody_head: str | None
+    custody_length: int
+    warnings: list[str] = Field(
+        description="what holds but proves less, such as a seal made before signed seals; "
+        "never makes `valid` false"
+    )
+
+
+class AttestOut(BaseModel):
+    """The statement the installation's key signed: an attestation, made at `attested_at`,
+    of a seal recorded at `finalized_at` that no signature covered until then."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    packet_id: str
+    version: int = Field(description="the sealed version the attestation is stored with")
+    checksum: str
+    checksum_recipe: int
+    finalized_at: str = Field(description="when the packet was sealed, as recorded")
+    attested_at: str = Field(description="when this attestation was signed")
+    attested_by: str = Field(description="who asked for it: the admin's user id, or `system`")
+    key_fingerprint: str
+    custody_head: str = Field(description="hash of the `attested` custody entry it covers")
     custody_length: int

@@ -4,7 +4,9 @@ files or the json format's `seal` and `custody`, and checked against packet.json
 
 Fixity and the checksum are verify.py's: a bundle that fails them is refused whatever the
 caller asks. What this module finds (a seal or a chain that does not check) is refused too,
-unless the caller explicitly imports the bundle as unverified.
+unless the caller explicitly imports the bundle as unverified. What proves less without being
+wrong is a warning: a sealed packet without a seal (sealed before signed seals), a bundle
+without a custody log (exported before custody logs).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from .seal_file import MAX_SEAL_BYTES, SEAL_FILE, parse_seal
 
 TAG_MANIFEST = "tagmanifest-sha256.txt"
 NO_CUSTODY = f"the bundle carries no custody log ({CUSTODY_FILE})"
+NO_HISTORY = (
+    f"{NO_CUSTODY}: nothing records the packet's history before this import (bundles "
+    "exported before custody logs carry none)"
+)
 CARRIED_KEYS = ("seal", "custody")  # the json format's members beyond packet.json's
 
 
@@ -101,8 +107,9 @@ def check_carried(
         sealed_facts(document),
         trusted,
     )
-    if carried.custody is None:
+    if carried.custody is None:  # not intact, as nothing is; refused only if a seal needs it
         evidence.chain.problems = [NO_CUSTODY]
-        evidence.problems = [NO_CUSTODY if p == EMPTY_LOG else p for p in evidence.problems]
+        evidence.problems = [p for p in evidence.problems if p != EMPTY_LOG]
+        evidence.warnings.insert(0, NO_HISTORY)
     evidence.problems = carried.problems + evidence.problems
     return evidence
