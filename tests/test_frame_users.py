@@ -227,8 +227,8 @@ async def test_a_viewer_reads_but_changes_nothing(
             continue
         assert response.status_code == 403, (method, path, response.text)
         assert response.json()["detail"] == (
-            "vera@example.org has the role 'viewer'; only an admin may move a packet into a tenant"
-            if path.endswith("/tenant")
+            "vera@example.org has the role 'viewer'; only an admin may do this"
+            if path.endswith(("/tenant", "/attest"))
             else "vera@example.org has the role 'viewer', which may read packets but not change "
             "them; changes need the analyst or admin role"
         )

@@ -233,7 +233,7 @@ async def test_an_admin_attests_an_old_seal(
     async with running(old) as (app, http):
         refused = await http.post(f"{API}/{pid}/attest", headers=analyst)
         assert refused.status_code == 403, refused.text
-        assert "only an administrator" in refused.json()["detail"]
+        assert "only an admin may do this" in refused.json()["detail"]
         draft = (await http.post(f"{API}/", json={"name": "New"}, headers=analyst)).json()
         not_sealed = await http.post(f"{API}/{draft['id']}/attest", headers=admin)
         assert not_sealed.status_code == 409 and "never sealed" in not_sealed.json()["detail"]

@@ -129,8 +129,8 @@ async def test_only_an_admin_moves_only_a_tenantless_packet(
     before = await tenant_rows(engine, None)
     for headers, status, detail in [
         ({}, 401, "only a signed-in Frame admin may do this"),
-        (users.headers(TENANT_A), 403, "only an admin may move a packet into a tenant"),
-        (users.headers(TENANT_A, role="viewer"), 403, "only an admin may move"),
+        (users.headers(TENANT_A), 403, "only an admin may do this"),
+        (users.headers(TENANT_A, role="viewer"), 403, "only an admin may do this"),
         ({"Authorization": "Bearer not-a-token"}, 401, "the bearer token is invalid"),
     ]:
         refused = await client.post(f"{API}/{packet}/tenant", headers=headers)

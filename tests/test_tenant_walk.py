@@ -490,7 +490,7 @@ async def test_every_route_keeps_tenants_apart(
     b_admin = Walker(client, TENANT_B, users.headers(TENANT_B, "admin"))
     await b_admin.call("POST", f"/{a.sealed}/attest", 404)
     await b_walker.call("POST", f"/{a.sealed}/attest", 403)
-    await nobody.call("POST", f"/{a.sealed}/attest", 403)
+    await nobody.call("POST", f"/{a.sealed}/attest", 401)
     assert await tenant_rows(engine, TENANT_A) == a_before
     b_after = await tenant_rows(engine, TENANT_B)
     await walk_across(a_walker, b, a, nobody)

@@ -88,7 +88,7 @@ class FrameCaller:
         if self.role != ADMIN_ROLE:
             raise Forbidden(
                 f"{self.email or self.user_id} has the role '{self.role}'; only an admin may "
-                "move a packet into a tenant"
+                "do this"
             )
 
     def scope(self, shared: bool) -> Scope:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from ..core.schemas import NO_NUL, PacketOut
-from ..deps import PacketId, ScopeDep, ServicesDep, VersionNumber
+from ..deps import AdminScopeDep, PacketId, ScopeDep, ServicesDep, VersionNumber
 from ..models import PacketVersion
 from ..routing import PacketsRoute, error_responses
 from .schemas import (
@@ -136,12 +136,15 @@ async def verify_packet(packet_id: PacketId, services: ServicesDep, scope: Scope
 @router.post(
     "/{packet_id}/attest",
     response_model=AttestOut,
-    responses=error_responses(403, 409),
+    responses=error_responses(401, 403, 409),
     summary="Sign the seal of a packet sealed before signed seals (admin)",
 )
-async def attest_seal(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> AttestOut:
-    """For a Frame user with the admin role (403 otherwise). A packet sealed before signed
-    seals has no signature; this signs one now with the installation's key, as an attestation:
+async def attest_seal(
+    packet_id: PacketId, services: ServicesDep, scope: AdminScopeDep
+) -> AttestOut:
+    """For a Frame user with the admin role (401 without a user, 403 for another role). A
+    packet sealed before signed seals has no signature; this signs one now with the
+    installation's key, as an attestation:
     its statement (`arkham-packet-attestation/1`) says when it was made (`attested_at`, not the
     seal's `finalized_at`) and covers the custody log up to its own `attested` entry. Every
     later export carries it as the packet's seal, and GET /{id}/verify reports it. 409 for a
