@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 DEFAULT_DATA_DIR = Path("arkham-packets-data")
+# The longest a standalone host's token may last, by the setting or `token --lifetime`.
+JWT_LIFETIME_MAX_SECONDS = 366 * 24 * 3600
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
     # The standalone host's stand-in for the Frame's auth (host/auth.py): both or neither.
     auth_secret: str | None = None
     auth_users_file: Path | None = None
-    jwt_lifetime_seconds: int = Field(3600, ge=1, le=366 * 24 * 3600)
+    jwt_lifetime_seconds: int = Field(3600, ge=1, le=JWT_LIFETIME_MAX_SECONDS)
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
     share_lockout_seconds: int = 300
