@@ -88,7 +88,7 @@ async def test_every_recorded_action_names_the_user(
     async with engine.connect() as conn:
         exported_by = (await conn.execute(select(packet_exports.c.exported_by))).scalars().all()
     assert exported_by == [str(ana.id)]
-    (created,) = await packet_events(client, "packets.packet.created")
+    (created,) = await packet_events(client, "packets.packet.created", headers=as_ana)
     assert created["payload"]["created_by"] == str(ana.id)
     # The person opening the link reads who shared it by email, not by an id.
     page = (await client.get(shared.json()["share_url"])).text

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
@@ -22,6 +22,7 @@ from ..version import __version__
 from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
+from .routes import host_router
 from .storage import LocalStorage
 
 logger = logging.getLogger(__name__)
@@ -114,14 +115,6 @@ async def load_shards(frame: HostFrame) -> None:
         if router is not None:
             frame.app.include_router(router)
         frame.shards[point.name] = shard
-
-
-def manifest_listing(shards: dict[str, Any]) -> dict[str, Any]:
-    listed = [
-        {**shard.manifest.to_dict(), "loaded": True, "enabled": True} for shard in shards.values()
-    ]
-    listed.sort(key=lambda m: (m.get("navigation") or {}).get("order", 99))
-    return {"shards": listed, "count": len(listed), "loaded_count": len(listed)}
 
 
 def is_public(request: Request) -> bool:
@@ -218,19 +211,5 @@ def create_app(config: HostConfig) -> FastAPI:
             body.update(status="unhealthy", failed=dict(frame.failed))
         return JSONResponse(body, status_code=503 if frame.failed else 200)
 
-    @app.get("/api/events/", tags=["host"], summary="Recent in-process events")
-    async def events(
-        source: str | None = Query(None, description="Only events from this source (packets)"),
-        limit: int = Query(100, ge=1, le=1000, description="At most this many, newest first"),
-    ) -> dict[str, Any]:
-        """The in-process bus's last events, newest first, in the Frame's shape; lost at a
-        restart. The packets shard's durable feed is `GET /api/packets/events`."""
-        recent = bus.recent(source, limit)
-        return {"events": recent, "count": len(recent)}
-
-    @app.get("/api/shards/", tags=["host"], summary="List the loaded shards")
-    async def shards(request: Request) -> dict[str, Any]:
-        """The loaded shards' manifests, in the Frame's shape, sorted by navigation order."""
-        return manifest_listing(request.app.state.frame.shards)
-
+    app.include_router(host_router(bus))
     return app
