@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, sqlite_url
+from ..core.file_modes import FileModes
 from ..openapi import TAGS
 from ..version import __version__
 from .auth import HostAuth
@@ -56,10 +57,16 @@ class HostConfig:
     require_shards: bool = True
     # Where people reach the host (serve --public-base-url): share links' absolute base.
     public_base_url: str | None = None
+    # Who may read the data directory (ARKHAM_PACKETS_DATA_DIR_MODE); None: the environment's.
+    data_dir_mode: int | None = None
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def modes(self) -> FileModes:
+        return FileModes(self.shard_settings().data_dir_mode)
 
     def shard_settings(self) -> Settings:
         """What the host hands the packets shard: its own data directory and database (so the
@@ -68,6 +75,7 @@ class HostConfig:
             data_dir=self.data_dir,
             database_url=self.resolved_database_url,
             public_base_url=self.public_base_url,
+            data_dir_mode=self.data_dir_mode,
         )
 
 
@@ -152,10 +160,11 @@ def create_app(config: HostConfig) -> FastAPI:
     if config.api_token and config.auth is not None:
         # every request would need the API token as its bearer, which is no user's token
         raise ValueError("an API token and Frame users can't both guard the host: choose one")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = HostDatabase(config.resolved_database_url)
+    modes = config.modes
+    modes.own_folder(config.data_dir)
+    database = HostDatabase(config.resolved_database_url, file_mode=modes.file)
     bus = EventBus()
-    storage = LocalStorage(config.data_dir / "storage")
+    storage = LocalStorage(config.data_dir / "storage", modes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
