@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 DEFAULT_DATA_DIR = Path("arkham-packets-data")
+# The longest a standalone host's token may last, by the setting or `token --lifetime`.
+JWT_LIFETIME_MAX_SECONDS = 366 * 24 * 3600
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -44,6 +46,25 @@ def public_base_url(value: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
+def data_dir_mode(value: object) -> int:
+    """ARKHAM_PACKETS_DATA_DIR_MODE: octal, as chmod takes it (`0700`, `750`, `0o750`)."""
+    if isinstance(value, str):
+        text = value.strip().lower().removeprefix("0o")
+        try:
+            value = int(text, 8)
+        except ValueError:
+            raise ValueError(f"'{value}' is not an octal mode such as 0700 or 0750") from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("must be an octal mode such as 0700 or 0750")
+    if value & ~0o777 or value & 0o700 != 0o700:
+        raise ValueError(
+            f"{value:04o}: the folder mode must give its owner rwx (07xx) and nothing beyond 0777"
+        )
+    if value & 0o002:
+        raise ValueError(f"{value:04o}: others may not write to the data directory")
+    return value
+
+
 class Settings(BaseSettings):
     # An error never repeats the value (a secret, or a URL with credentials, may be one).
     model_config = SettingsConfigDict(
@@ -54,6 +75,9 @@ class Settings(BaseSettings):
     # base path (frame.seam.shard_data_dir); outside it, the standalone defaults below.
     database_url: str | None = None
     data_dir: Path | None = None
+    # Who may read the data directory (and a SQLite database): folders get this mode, files it
+    # less the execute bits, stored files less the write bits too (core/file_modes.py).
+    data_dir_mode: int = 0o700
     # The standalone host's bearer token for every /api route (share links aside).
     api_token: str | None = None
     # Unset: the Frame's config `packets.require_user`, else off (the Shell's Packets page sends
@@ -62,7 +86,7 @@ class Settings(BaseSettings):
     # The standalone host's stand-in for the Frame's auth (host/auth.py): both or neither.
     auth_secret: str | None = None
     auth_users_file: Path | None = None
-    jwt_lifetime_seconds: int = Field(3600, ge=1, le=366 * 24 * 3600)
+    jwt_lifetime_seconds: int = Field(3600, ge=1, le=JWT_LIFETIME_MAX_SECONDS)
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
     share_lockout_seconds: int = 300
@@ -90,6 +114,11 @@ class Settings(BaseSettings):
     import_max_json_depth: int = 32
     import_max_value_bytes: int = 1 * MIB
     import_min_free_bytes: int = 256 * MIB
+
+    @field_validator("data_dir_mode", mode="before")
+    @classmethod
+    def _data_dir_mode(cls, value: object) -> int:
+        return data_dir_mode(value)
 
     @field_validator("public_base_url")
     @classmethod

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from .api import PREFIX, build_router
 from .core import logredact
+from .core.file_modes import FileModes
 from .db.engine import create_engine
 from .db.schema import ensure_newest
 from .db.session import Database
@@ -53,7 +54,12 @@ class PacketsShard(ArkhamShard):
         url = settings.database_url or frame_database_url(database_service)
         if not url:
             raise ServiceMissing("the Frame's database service has no config.database_url")
-        engine = create_engine(url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        modes = FileModes(settings.data_dir_mode)
+        data_dir = shard_data_dir(storage, settings.data_dir)
+        modes.own_folder(data_dir)
+        engine = create_engine(
+            url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms, file_mode=modes.file
+        )
         try:
             await ensure_newest(engine)
         except Exception:
@@ -65,10 +71,11 @@ class PacketsShard(ArkhamShard):
                 Database(engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms),
                 bus,
                 storage,
-                data_dir=shard_data_dir(storage, settings.data_dir),
+                data_dir=data_dir,
                 frame=frame,
             )
             self.services.keyring.prepare()  # the installation's signing key
+            self.services.files.staging_folder()  # the store's folders, in the configured mode
             await self.services.imports.prepare()
         except Exception:
             self.services = None

@@ -12,6 +12,7 @@ from .bundles.export import ExportService
 from .bundles.importer import ImportService
 from .bundles.limits import import_limits
 from .config import Settings
+from .core.file_modes import FileModes
 from .core.filestore import FileStore
 from .core.relay import OutboxRelay
 from .core.unit_of_work import Transactions
@@ -76,7 +77,7 @@ class Services:
     ) -> Services:
         relay = OutboxRelay(database, bus, settings.outbox_retry_seconds)
         transactions = Transactions(database, relay)
-        files = FileStore(data_dir / "files")
+        files = FileStore(data_dir / "files", FileModes(settings.data_dir_mode))
         releaser = FileReleaser(transactions, files)
         transactions.release_files = releaser.release_all
         work_dir = data_dir / "tmp"

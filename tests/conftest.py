@@ -86,10 +86,17 @@ async def settle(client: httpx.AsyncClient) -> None:
         assert await shard.services.relay.settle(), "the outbox relay did not finish a pass"
 
 
-async def packet_events(client: httpx.AsyncClient, event_type: str | None = None) -> list[Any]:
-    """What the app's bus received from the shard (once its relay has caught up), newest first."""
+async def packet_events(
+    client: httpx.AsyncClient,
+    event_type: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[Any]:
+    """What the app's bus received from the shard (once its relay has caught up), newest first:
+    the events of the packets the caller (`headers`, else anonymous) may see."""
     await settle(client)
-    response = await client.get("/api/events/", params={"source": "packets", "limit": 1000})
+    response = await client.get(
+        "/api/events/", params={"source": "packets", "limit": 1000}, headers=headers
+    )
     assert response.status_code == 200
     events = response.json()["events"]
     return [e for e in events if event_type is None or e["event_type"] == event_type]

@@ -52,7 +52,7 @@ DOMAINS = {
 ABOVE_DOMAINS = {"wiring", "recovery", "api", "shard", "host", "cli"}
 FRAME_SEAM = {"frame", "host"}
 WEB_GLUE = {"deps", "routing"}
-MOUNTING = {"api", "shard"}
+MOUNTING = {"api", "shard", "host.app"}
 
 
 @dataclass(frozen=True)

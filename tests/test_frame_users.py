@@ -44,6 +44,10 @@ API = PREFIX
 TENANT = "7c0f3a0e-0000-4000-8000-0000000000c1"
 OTHER = "7c0f3a0e-0000-4000-8000-0000000000c2"
 UNRESOLVED = "the bearer token is invalid or expired, or names no active Frame user"
+NO_EXPIRY = (
+    "the bearer token has no expiry (exp): such a token would never expire, so it is refused; "
+    "issue one that expires (arkham-packets token)"
+)
 FRAME_DOUBLE = Path(__file__).parent / "frame_double"
 
 
@@ -84,7 +88,7 @@ async def test_every_recorded_action_names_the_user(
     async with engine.connect() as conn:
         exported_by = (await conn.execute(select(packet_exports.c.exported_by))).scalars().all()
     assert exported_by == [str(ana.id)]
-    (created,) = await packet_events(client, "packets.packet.created")
+    (created,) = await packet_events(client, "packets.packet.created", headers=as_ana)
     assert created["payload"]["created_by"] == str(ana.id)
     # The person opening the link reads who shared it by email, not by an id.
     page = (await client.get(shared.json()["share_url"])).text
@@ -138,6 +142,27 @@ async def test_a_token_that_resolves_to_no_user_is_401(
     # Another scheme is not a Frame token: such a caller is anonymous, as with no header.
     basic = await client.get(f"{API}/", headers={"Authorization": "Basic YTpi"})
     assert basic.status_code == 200 and basic.json()["total"] == 1
+
+
+async def test_a_token_without_an_expiry_is_refused(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    """Signed with the right secret, for the right audience, naming an active user, but
+    without `exp`: a token that would never expire is refused, saying why."""
+    ana = users.user(TENANT)
+    forever = jwt.encode({"sub": str(ana.id), "aud": AUDIENCE}, TOKEN_SECRET, "HS256")
+    for method, path in [("GET", "/"), ("POST", "/"), ("GET", "/count")]:
+        response = await client.request(
+            method, API + path, json={"name": "x"}, headers=bearer(forever)
+        )
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json() == {"detail": NO_EXPIRY}
+        assert response.headers["www-authenticate"] == "Bearer"
+    # the same token with an expiry is let in
+    lasting = jwt.encode(
+        {"sub": str(ana.id), "aud": AUDIENCE, "exp": int(time.time()) + 600}, TOKEN_SECRET
+    )
+    assert (await client.get(f"{API}/", headers=bearer(lasting))).status_code == 200
 
 
 @pytest.fixture
@@ -354,6 +379,28 @@ async def test_token_command_issues_a_token_the_host_accepts(
     monkeypatch.delenv("ARKHAM_PACKETS_AUTH_SECRET")
     assert main(["token", "ana@example.org"]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_token_lifetime_is_held_to_the_settings_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users_file = tmp_path / "users.json"
+    users_file.write_text(f'[{{"email": "ana@example.org", "tenant_id": "{TENANT}"}}]')
+    monkeypatch.setenv("ARKHAM_PACKETS_AUTH_SECRET", TOKEN_SECRET)
+    monkeypatch.setenv("ARKHAM_PACKETS_AUTH_USERS_FILE", str(users_file))
+    year = 366 * 24 * 3600
+    for lifetime in (year + 1, 10 * year, 0, -60):
+        assert main(["token", "ana@example.org", "--lifetime", str(lifetime)]) == 2, lifetime
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == (
+            f"arkham-packets: error: --lifetime {lifetime}: a token lasts 1 to {year} seconds "
+            "(366 days), as ARKHAM_PACKETS_JWT_LIFETIME_SECONDS does\n"
+        )
+    assert main(["token", "ana@example.org", "--lifetime", str(year)]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = jwt.decode(token, TOKEN_SECRET, audience=AUDIENCE, algorithms=["HS256"])
+    assert year - 10 <= claims["exp"] - time.time() <= year
 
 
 @contextmanager

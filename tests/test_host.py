@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,16 +11,25 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import Mount, Route
 
+from arkham_shard_packets.api import PREFIX
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.auth import HostAuth
 
 from .conftest import POSTGRES_URL, make_packet, reset_postgres, settle
+from .frame_users import Users, bearer
 from .live_host import free_port
+
+TENANT = "7c0f3a0e-0000-4000-8000-0000000000d1"
+OTHER = "7c0f3a0e-0000-4000-8000-0000000000d2"
 
 
 async def test_shards_listing_in_the_frames_shape(client: httpx.AsyncClient) -> None:
@@ -48,6 +58,121 @@ async def test_event_history_newest_first(client: httpx.AsyncClient) -> None:
     assert both[0]["sequence"] > both[1]["sequence"]
     none = (await client.get("/api/events/", params={"source": "other"})).json()
     assert none == {"events": [], "count": 0}
+
+
+def host_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route the host itself adds, in its schema or not."""
+    found = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if not path.startswith(PREFIX)
+        for method in operations
+    }
+    for route in app.routes:
+        if isinstance(route, (APIRoute, Route)):
+            found |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
+        elif isinstance(route, Mount):
+            found.add(("GET", route.path + "/{path}"))
+    return found
+
+
+# What the host answers without a user, and why: no packet data in any of them.
+OPEN_HOST_ROUTES = {
+    ("GET", "/"),  # the addresses of the docs, as JSON, or a redirect to them
+    ("GET", "/docs"),  # the API's description, as the Frame serves its own
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/openapi.json"),
+    ("GET", "/static-offline-docs/{path}"),  # Swagger UI's and ReDoc's files
+    ("GET", "/api/health"),  # a liveness probe, as the shard's /health is
+}
+
+
+@pytest.fixture
+async def locked_host(
+    tmp_path: Path, database_url: str, frame_auth: HostAuth, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FastAPI]:
+    """Frame users, and ARKHAM_PACKETS_REQUIRE_USER on: a host `serve` lets bind anywhere."""
+    monkeypatch.setenv("ARKHAM_PACKETS_REQUIRE_USER", "true")
+    if POSTGRES_URL:
+        await reset_postgres(database_url)
+    app = create_app(HostConfig(tmp_path / "locked", database_url, auth=frame_auth))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_the_hosts_own_routes_need_a_user_where_the_shard_does(
+    locked_host: FastAPI, users: Users
+) -> None:
+    transport = httpx.ASGITransport(app=locked_host)
+    async with httpx.AsyncClient(transport=transport, base_url="http://h") as http:
+        as_ana = users.headers(TENANT)
+        made = await http.post("/api/packets/", json={"name": "Ana's harbor"}, headers=as_ana)
+        packet = made.json()
+        routes = host_routes(locked_host)
+        assert {("GET", "/api/events/"), ("GET", "/api/shards/")} <= routes
+        for method, path in sorted(routes - OPEN_HOST_ROUTES):
+            url = path.replace("{path}", "x")
+            response = await http.request(method, url, params={"source": "packets"})
+            assert response.status_code == 401, (method, path, response.text)
+            assert "needs a signed-in Frame user" in response.json()["detail"]
+            assert response.headers["www-authenticate"] == "Bearer"
+            stale = bearer("not-a-token")
+            refused = await http.request(method, url, headers=stale)
+            assert refused.status_code == 401, (method, path)
+            signed_in = await http.request(method, url, headers=users.headers(TENANT, "viewer"))
+            assert signed_in.status_code == 200, (method, path, signed_in.text)
+        for method, path in sorted(OPEN_HOST_ROUTES & routes):
+            if "{" not in path:
+                opened = await http.request(method, path)
+                assert opened.status_code == 200, (method, path)
+                assert packet["id"] not in opened.text and packet["name"] not in opened.text
+
+
+async def host_events(http: httpx.AsyncClient, headers: dict[str, str]) -> list[Any]:
+    await settle(http)
+    answer = await http.get(
+        "/api/events/", params={"source": "packets", "limit": 1000}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["count"] == len(body["events"])
+    return list(body["events"])
+
+
+async def test_the_hosts_event_history_shows_a_caller_its_own_tenants_events(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    """Events carry no tenant on the bus: the packet they name says whose they are."""
+    callers = {"ana": users.headers(TENANT), "ben": users.headers(OTHER), "anonymous": {}}
+    made: dict[str, str] = {}
+    for caller, headers in callers.items():
+        created = await client.post("/api/packets/", json={"name": caller}, headers=headers)
+        pid = created.json()["id"]
+        share = {"shared_with": f"reader-of-{pid}@example.org"}
+        shared = await client.post(f"/api/packets/{pid}/share", json=share, headers=headers)
+        assert shared.status_code == 201
+        made[caller] = pid
+    readers = {"ana": users.headers(TENANT, "viewer"), "ben": users.headers(OTHER, "viewer")}
+    for caller, headers in {**readers, "anonymous": {}}.items():
+        shown = await host_events(client, headers)
+        # a signed-in caller also sees the tenantless space, as on the shard's routes
+        # (docs/users.md, one world for the Shell and scripts)
+        seen = [made[caller]] if caller == "anonymous" else [made[caller], made["anonymous"]]
+        assert sorted((e["event_type"], e["payload"]["packet_id"]) for e in shown) == sorted(
+            (event, pid)
+            for pid in seen
+            for event in ("packets.packet.shared", "packets.packet.created")
+        )
+        text = json.dumps(shown)
+        for pid in set(made.values()) - set(seen):
+            assert pid not in text and f"reader-of-{pid}" not in text
+    # the limit counts the caller's own events, newest first
+    one = await client.get("/api/events/", params={"limit": 1}, headers=users.headers(TENANT))
+    assert [e["event_type"] for e in one.json()["events"]] == ["packets.packet.shared"]
+    # a token that names no one is refused here as on the shard's routes
+    refused = await client.get("/api/events/", headers=bearer("not-a-token"))
+    assert refused.status_code == 401
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ class ExportService:
         export_id = str(uuid.uuid4())
         name = self._file_name(state, export_format, moment, export_id)
         target = destination or self.exports_dir / name
-        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
         staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
         try:
             plan = await self._plan(state, staging, authorization, carried)
@@ -387,10 +387,10 @@ class ExportService:
         progress: Progress | None,
     ) -> tuple[int, str]:
         """Write to a temporary file beside the target, then rename it into place."""
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.store.modes.make_folder(target.parent)
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
         try:
-            with open(temp, "xb") as out:
+            with self.store.modes.create(temp) as out:
                 if export_format is ExportFormat.JSON:
                     write_json(
                         out, plan.document, plan.inline, progress, plan.carried.json_members()

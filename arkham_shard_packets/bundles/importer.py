@@ -107,7 +107,7 @@ class ImportService:
         self.data_dir = data_dir if data_dir is not None else Path.cwd()
 
     async def import_upload(self, scope: Scope, upload: Upload) -> PacketImportResult:
-        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
         received = await upload.receive(self.work_dir, self.limits.max_archive_bytes)
         try:
             mode = merge_mode_of(received.fields.get("merge_mode"))
@@ -150,7 +150,7 @@ class ImportService:
         where to put bundles; folders configured elsewhere are the operator's to make."""
         for folder in self.allowed_dirs:
             if folder.resolve().is_relative_to(self.data_dir.resolve()):
-                await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread(self.store.modes.make_folder, folder)
 
     def allowed_places(self) -> str:
         """The allowed folders as the 403 names them: a folder in the data directory by its
@@ -209,7 +209,7 @@ class ImportService:
         """Any file the caller may read (the CLI); routes go through the two methods above.
         A bundle whose seal or custody chain does not check is refused unless the caller
         `allow_unverified`: then it is imported and marked unverified."""
-        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
         try:
             bundle = await asyncio.to_thread(open_bundle, path, workdir, self.limits, progress)

@@ -16,6 +16,7 @@ from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
+from ..core.file_modes import FileModes
 from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
@@ -39,9 +40,12 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
 
     settings = settings_of(args)
     data_dir = settings.standalone_data_dir
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    modes = FileModes(settings.data_dir_mode)
+    await asyncio.to_thread(modes.own_folder, data_dir)
     engine = create_engine(
-        settings.standalone_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.standalone_database_url,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        file_mode=modes.file,
     )
     database = Database(engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:

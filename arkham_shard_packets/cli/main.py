@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from ..core.file_modes import FileModes, create_file
 from .banner import banner
 from .bundles import add_bundle_commands
 from .keys import add_key_commands
@@ -33,11 +34,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_data_dir(path: Path) -> None:
+def check_data_dir(path: Path, mode: int) -> None:
+    """Made (or narrowed) to `mode` (ARKHAM_PACKETS_DATA_DIR_MODE), and writable."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        FileModes(mode).own_folder(path)
         probe = path / ".write-test"
-        probe.write_bytes(b"")
+        create_file(probe).close()
         probe.unlink()
     except OSError as error:
         raise UsageError(
@@ -57,13 +59,13 @@ def check_port_free(host: str, port: int) -> None:
             raise UsageError(f"can't listen on {host}:{port}: {error.strerror}") from None
 
 
-def check_database(url: str) -> None:
+def check_database(url: str, file_mode: int) -> None:
     import asyncio
 
     from ..db.probe import DatabaseUnusable, probe
 
     try:
-        asyncio.run(probe(url))
+        asyncio.run(probe(url, file_mode))
     except DatabaseUnusable as error:
         raise UsageError(str(error)) from None
 
@@ -88,13 +90,14 @@ def host_config(args: argparse.Namespace) -> HostConfig:
             "ARKHAM_PACKETS_API_TOKEN set, or Frame users with ARKHAM_PACKETS_REQUIRE_USER=true "
             "(or pass --insecure)"
         )
-    check_data_dir(settings.standalone_data_dir)
+    check_data_dir(settings.standalone_data_dir, settings.data_dir_mode)
     return HostConfig(
         data_dir=settings.standalone_data_dir,
         database_url=settings.standalone_database_url,
         api_token=token,
         auth=auth,
         public_base_url=settings.public_base_url,
+        data_dir_mode=settings.data_dir_mode,
     )
 
 
@@ -105,7 +108,7 @@ def serve(args: argparse.Namespace) -> None:
 
     config = host_config(args)
     check_port_free(args.host, args.port)
-    check_database(config.resolved_database_url)
+    check_database(config.resolved_database_url, config.modes.file)
     print(banner(config, args.host, args.port), flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 
@@ -117,11 +120,12 @@ def db_upgrade(args: argparse.Namespace) -> None:
     from ..db.migrate import current_revision, upgrade
 
     settings = settings_of(args)
+    modes = FileModes(settings.data_dir_mode)
     if settings.database_url is None:
-        check_data_dir(settings.standalone_data_dir)
+        check_data_dir(settings.standalone_data_dir, settings.data_dir_mode)
 
     async def run() -> str | None:
-        engine = create_engine(settings.standalone_database_url)
+        engine = create_engine(settings.standalone_database_url, file_mode=modes.file)
         try:
             await upgrade(engine)
             return await current_revision(engine)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import Settings
+from ..config import JWT_LIFETIME_MAX_SECONDS, Settings
 from ..host.auth import AuthConfigError, HostAuth
-from .options import add_command
+from .options import UsageError, add_command
 
 
 class UsersUnavailable(Exception):
@@ -33,6 +33,12 @@ def host_auth(settings: Settings) -> HostAuth | None:
 
 
 def issue_token(args: argparse.Namespace) -> None:
+    lifetime = args.lifetime
+    if lifetime is not None and not 1 <= lifetime <= JWT_LIFETIME_MAX_SECONDS:
+        raise UsageError(
+            f"--lifetime {lifetime}: a token lasts 1 to {JWT_LIFETIME_MAX_SECONDS} seconds "
+            "(366 days), as ARKHAM_PACKETS_JWT_LIFETIME_SECONDS does"
+        )
     auth = host_auth(Settings())
     if auth is None:
         raise UsersUnavailable(
@@ -42,7 +48,7 @@ def issue_token(args: argparse.Namespace) -> None:
     user = auth.by_email(args.email)
     if user is None or not user.is_active:
         raise UsersUnavailable(f"no active user {args.email} in {Settings().auth_users_file}")
-    print(auth.issue(user, args.lifetime))
+    print(auth.issue(user, lifetime))
 
 
 def add_user_commands(commands: Any) -> None:
@@ -55,6 +61,7 @@ def add_user_commands(commands: Any) -> None:
         type=int,
         default=None,
         metavar="SECONDS",
-        help="how long the token lasts (default: ARKHAM_PACKETS_JWT_LIFETIME_SECONDS, else 3600)",
+        help="how long the token lasts, at most 366 days (default: "
+        "ARKHAM_PACKETS_JWT_LIFETIME_SECONDS, else 3600)",
     )
     token.set_defaults(handler=issue_token)

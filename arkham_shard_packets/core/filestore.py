@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .file_modes import PRIVATE, FileModes, create_file
+
 CHUNK = 1024 * 1024
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -45,9 +47,9 @@ class SpooledFile:
 
 class _Spool:
     def __init__(self, directory: Path, limit: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        PRIVATE.make_folder(directory)
         self.path = directory / f".spool-{uuid.uuid4().hex}"
-        self.handle: BinaryIO = open(self.path, "xb")  # noqa: SIM115 - closed in finish/abort
+        self.handle: BinaryIO = create_file(self.path)
         self.digest = hashlib.sha256()
         self.size = 0
         self.limit = limit
@@ -121,13 +123,19 @@ def hash_file(path: Path) -> tuple[int, str]:
 
 
 class FileStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, modes: FileModes = PRIVATE) -> None:
         self.root = root
+        self.modes = modes
 
     @property
     def staging(self) -> Path:
         """Spool here: the same filesystem as the store, so entering it is a rename."""
         return self.root / ".staging"
+
+    def staging_folder(self) -> Path:
+        """The staging folder, made (with the store's folders) when missing: at start, so a
+        spool (which makes a missing folder private) finds it."""
+        return self.modes.make_folder(self.staging)
 
     def path_of(self, sha256: str) -> Path:
         if not SHA256_HEX.match(sha256):
@@ -145,8 +153,7 @@ class FileStore:
     def adopt(self, source: Path, sha256: str) -> SpooledFile:
         """Move a file the caller wrote and hashed itself (in a private folder) into staging
         instead of copying it; a copy, hashed anew, when it is on another filesystem."""
-        self.staging.mkdir(parents=True, exist_ok=True)
-        target = self.staging / f".spool-{uuid.uuid4().hex}"
+        target = self.staging_folder() / f".spool-{uuid.uuid4().hex}"
         try:
             os.replace(source, target)
         except OSError as error:
@@ -164,8 +171,8 @@ class FileStore:
 
     def _place(self, spooled: SpooledFile) -> None:
         target = self.path_of(spooled.sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(spooled.path, 0o444)
+        self.modes.make_folder(target.parent)
+        self.modes.seal(spooled.path)
         os.replace(spooled.path, target)
         _fsync_dir(target.parent)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
 import time
 from functools import partial
 from typing import Any
@@ -15,6 +17,8 @@ from .inline_sqlite import connect as connect_inline
 from .options import ALONE, READ_ONLY
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+PRIVATE_FILE = 0o600  # core/file_modes.py's default: the database is as private as the data
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def to_async_url(url: str) -> URL:
@@ -44,10 +48,37 @@ def server_settings(url: URL) -> tuple[URL, dict[str, str]]:
     return url.difference_update_query(["options"]), settings
 
 
-def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 30_000) -> AsyncEngine:
+def private_sqlite_file(path: str | None, mode: int = PRIVATE_FILE) -> None:
+    """Makes SQLite's database file with `mode` before SQLite does (it would give it 0644, and
+    its -wal and -shm files the database file's mode), or narrows an existing one, and its side
+    files, to `mode`. A database SQLite alone can place (in memory, a `file:` URI, in a folder
+    that isn't there) is left to it, and to its own error."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    for name in (path, *(path + suffix for suffix in SQLITE_SIDE_FILES)):
+        try:
+            flags = os.O_RDONLY | (os.O_CREAT if name == path else 0)
+            descriptor = os.open(name, flags, mode)
+        except OSError:
+            continue
+        try:
+            current = stat.S_IMODE(os.fstat(descriptor).st_mode)
+            if current & ~mode:
+                os.fchmod(descriptor, current & mode)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+
+
+def create_engine(
+    url: str, *, sqlite_busy_timeout_ms: int = 30_000, file_mode: int = PRIVATE_FILE
+) -> AsyncEngine:
+    """`file_mode`: the widest mode of a SQLite database's files (private_sqlite_file)."""
     async_url = to_async_url(url)
     options: dict[str, Any] = {}
     if async_url.get_backend_name() == "sqlite":
+        private_sqlite_file(async_url.database, file_mode)
         options["connect_args"] = {"timeout": sqlite_busy_timeout_ms / 1000}
     else:
         async_url, settings = server_settings(async_url)

@@ -8,7 +8,7 @@ import sqlite3
 from sqlalchemy import exc, text
 from sqlalchemy.engine import make_url
 
-from .engine import create_engine, to_async_url
+from .engine import PRIVATE_FILE, create_engine, private_sqlite_file, to_async_url
 
 PATIENCE_SECONDS = 10.0
 
@@ -33,9 +33,10 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _open_sqlite(path: str) -> None:
+def _open_sqlite(path: str, file_mode: int) -> None:
     # The standard library's driver, in this thread: aiosqlite's worker thread would outlive
     # a failed connection and report into an event loop that is gone.
+    private_sqlite_file(path, file_mode)
     connection = sqlite3.connect(path or ":memory:")
     try:
         connection.execute("SELECT 1")
@@ -52,12 +53,13 @@ async def _select_one(url: str) -> None:
         await engine.dispose()
 
 
-async def probe(url: str) -> None:
-    """Connect and run `SELECT 1`; DatabaseUnusable says in one line why that failed."""
+async def probe(url: str, file_mode: int = PRIVATE_FILE) -> None:
+    """Connect and run `SELECT 1`; DatabaseUnusable says in one line why that failed.
+    `file_mode`: the widest mode of a SQLite database file it makes."""
     shown = shown_url(url)
     try:
         if to_async_url(url).get_backend_name() == "sqlite":
-            _open_sqlite(make_url(url).database or "")
+            _open_sqlite(make_url(url).database or "", file_mode)
         else:
             await asyncio.wait_for(_select_one(url), PATIENCE_SECONDS)
     except asyncio.TimeoutError:

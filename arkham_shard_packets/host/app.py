@@ -12,16 +12,18 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, sqlite_url
+from ..core.file_modes import FileModes
 from ..openapi import TAGS
 from ..version import __version__
 from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
+from .routes import host_router
 from .storage import LocalStorage
 
 logger = logging.getLogger(__name__)
@@ -55,10 +57,16 @@ class HostConfig:
     require_shards: bool = True
     # Where people reach the host (serve --public-base-url): share links' absolute base.
     public_base_url: str | None = None
+    # Who may read the data directory (ARKHAM_PACKETS_DATA_DIR_MODE); None: the environment's.
+    data_dir_mode: int | None = None
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def modes(self) -> FileModes:
+        return FileModes(self.shard_settings().data_dir_mode)
 
     def shard_settings(self) -> Settings:
         """What the host hands the packets shard: its own data directory and database (so the
@@ -67,6 +75,7 @@ class HostConfig:
             data_dir=self.data_dir,
             database_url=self.resolved_database_url,
             public_base_url=self.public_base_url,
+            data_dir_mode=self.data_dir_mode,
         )
 
 
@@ -116,14 +125,6 @@ async def load_shards(frame: HostFrame) -> None:
         frame.shards[point.name] = shard
 
 
-def manifest_listing(shards: dict[str, Any]) -> dict[str, Any]:
-    listed = [
-        {**shard.manifest.to_dict(), "loaded": True, "enabled": True} for shard in shards.values()
-    ]
-    listed.sort(key=lambda m: (m.get("navigation") or {}).get("order", 99))
-    return {"shards": listed, "count": len(listed), "loaded_count": len(listed)}
-
-
 def is_public(request: Request) -> bool:
     """A shard may declare requests that carry their own credential (a share link)."""
     frame = getattr(request.app.state, "frame", None)
@@ -159,10 +160,11 @@ def create_app(config: HostConfig) -> FastAPI:
     if config.api_token and config.auth is not None:
         # every request would need the API token as its bearer, which is no user's token
         raise ValueError("an API token and Frame users can't both guard the host: choose one")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    database = HostDatabase(config.resolved_database_url)
+    modes = config.modes
+    modes.own_folder(config.data_dir)
+    database = HostDatabase(config.resolved_database_url, file_mode=modes.file)
     bus = EventBus()
-    storage = LocalStorage(config.data_dir / "storage")
+    storage = LocalStorage(config.data_dir / "storage", modes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -218,19 +220,5 @@ def create_app(config: HostConfig) -> FastAPI:
             body.update(status="unhealthy", failed=dict(frame.failed))
         return JSONResponse(body, status_code=503 if frame.failed else 200)
 
-    @app.get("/api/events/", tags=["host"], summary="Recent in-process events")
-    async def events(
-        source: str | None = Query(None, description="Only events from this source (packets)"),
-        limit: int = Query(100, ge=1, le=1000, description="At most this many, newest first"),
-    ) -> dict[str, Any]:
-        """The in-process bus's last events, newest first, in the Frame's shape; lost at a
-        restart. The packets shard's durable feed is `GET /api/packets/events`."""
-        recent = bus.recent(source, limit)
-        return {"events": recent, "count": len(recent)}
-
-    @app.get("/api/shards/", tags=["host"], summary="List the loaded shards")
-    async def shards(request: Request) -> dict[str, Any]:
-        """The loaded shards' manifests, in the Frame's shape, sorted by navigation order."""
-        return manifest_listing(request.app.state.frame.shards)
-
+    app.include_router(host_router(bus))
     return app

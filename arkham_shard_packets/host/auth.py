@@ -4,7 +4,9 @@ Tokens are made and checked as the Frame's fastapi-users JWT strategy does: HS25
 shared secret, claims `sub` (the user's id), `aud` = ["fastapi-users:auth"] and `exp`, sent as
 `Authorization: Bearer <token>`. A token that is malformed, expired, signed with another secret,
 meant for another audience, or names an unknown or inactive user resolves to no user, as
-fastapi-users' optional dependency answers. Users are the Frame's: id, email, tenant, role.
+fastapi-users' optional dependency answers. A token without `exp`, which would last forever,
+is refused with a 401 of its own, even when everything else about it checks. Users are the
+Frame's: id, email, tenant, role.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from ..errors import NotAuthenticated
+
 AUDIENCE = ["fastapi-users:auth"]
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash
 DEFAULT_LIFETIME_SECONDS = 3600  # the Frame's JWT_LIFETIME_SECONDS default
+REQUIRED_CLAIMS = ["exp", "sub", "aud"]
+NO_EXPIRY = (
+    "the bearer token has no expiry (exp): such a token would never expire, so it is refused; "
+    "issue one that expires (arkham-packets token)"
+)
 
 
 USER_IDS = uuid.UUID("5b0e7d1c-7a55-4f4e-9d43-6f1f0c2b8a11")  # namespace of derived ids
@@ -106,11 +115,23 @@ class HostAuth:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     async def user_for_token(self, token: str) -> FrameUser | None:
+        """The active user a token names, else None; raises NotAuthenticated for a token that
+        checks but has no expiry."""
         import jwt
 
         try:
-            claims = jwt.decode(token, self._secret, audience=AUDIENCE, algorithms=[ALGORITHM])
+            claims = jwt.decode(
+                token,
+                self._secret,
+                audience=AUDIENCE,
+                algorithms=[ALGORITHM],
+                options={"require": REQUIRED_CLAIMS},
+            )
             user = self._users.get(uuid.UUID(str(claims.get("sub"))))
+        except jwt.MissingRequiredClaimError as error:
+            if error.claim == "exp":
+                raise NotAuthenticated(NO_EXPIRY) from None
+            return None
         except (jwt.PyJWTError, ValueError):
             return None
         return user if user is not None and user.is_active else None

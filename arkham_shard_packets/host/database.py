@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..db.engine import create_engine
+from ..db.engine import PRIVATE_FILE, create_engine
 
 
 @dataclass(frozen=True)
@@ -17,14 +17,15 @@ class DatabaseConfig:
 
 
 class HostDatabase:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, file_mode: int = PRIVATE_FILE) -> None:
         self.config = DatabaseConfig(database_url)
+        self.file_mode = file_mode
         self._engine: AsyncEngine | None = None
 
     @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            self._engine = create_engine(self.config.database_url)
+            self._engine = create_engine(self.config.database_url, file_mode=self.file_mode)
         return self._engine
 
     async def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -8,10 +8,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..core.file_modes import PRIVATE, FileModes
+
 
 class LocalStorage:
-    def __init__(self, base_path: Path) -> None:
+    def __init__(self, base_path: Path, modes: FileModes = PRIVATE) -> None:
         self.base_path = base_path
+        self.modes = modes
 
     def _locate(self, storage_id: str) -> Path:
         category, _, name = storage_id.partition("/")
@@ -32,9 +35,11 @@ class LocalStorage:
         info = {"path": path, "size": len(content), "metadata": metadata or {}}
 
         def write() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-            target.with_name(target.name + ".meta.json").write_text(json.dumps(info))
+            self.modes.make_folder(target.parent)
+            with self.modes.create(target) as out:
+                out.write(content)
+            with self.modes.create(target.with_name(target.name + ".meta.json")) as out:
+                out.write(json.dumps(info).encode())
 
         await asyncio.to_thread(write)
         return storage_id
