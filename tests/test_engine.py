@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -46,3 +50,38 @@ async def test_options_reach_the_server() -> None:
             assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "1234ms"
     finally:
         await engine.dispose()
+
+
+async def test_a_second_engine_on_a_database_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """Making an engine narrows the database file's mode without opening it: closing any
+    descriptor of the file would drop the locks this process's other connections hold on it,
+    and another process could then write beside them (a corrupt database)."""
+    path = tmp_path / "packets.db"
+    first = create_engine(f"sqlite:///{path}")
+    try:
+        async with first.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with first.connect() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))  # holds the write lock
+            second = create_engine(f"sqlite:///{path}")
+            await second.dispose()
+            other_process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", WRITE_NOW, str(path), stdout=asyncio.subprocess.PIPE
+            )
+            said, _ = await other_process.communicate()
+            assert said.decode().strip() == "locked"
+            await conn.rollback()
+    finally:
+        await first.dispose()
+
+
+WRITE_NOW = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+try:
+    db.execute("BEGIN IMMEDIATE")
+except sqlite3.OperationalError as error:
+    print("locked" if "locked" in str(error) else error)
+else:
+    print("wrote beside a writer")
+"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import stat
@@ -49,26 +50,25 @@ def server_settings(url: URL) -> tuple[URL, dict[str, str]]:
 
 
 def private_sqlite_file(path: str | None, mode: int = PRIVATE_FILE) -> None:
-    """Makes SQLite's database file with `mode` before SQLite does (it would give it 0644, and
-    its -wal and -shm files the database file's mode), or narrows an existing one, and its side
-    files, to `mode`. A database SQLite alone can place (in memory, a `file:` URI, in a folder
-    that isn't there) is left to it, and to its own error."""
+    """Makes SQLite's database file with `mode` before SQLite does (it would give it 0644; its
+    -wal and -shm files take the database file's mode), or narrows an existing one, and its
+    side files, to `mode`. A database SQLite alone can place (in memory, a `file:` URI, in a
+    folder that isn't there) is left to it, and to its own error.
+
+    An existing file is never opened here, only changed by its path: closing any descriptor of
+    a database file drops every POSIX lock this process holds on it, SQLite's own included, and
+    another engine of this process may have it open (the classic way to corrupt a database)."""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
+    with contextlib.suppress(OSError):  # there already (narrowed below), or SQLite's to refuse
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
     for name in (path, *(path + suffix for suffix in SQLITE_SIDE_FILES)):
         try:
-            flags = os.O_RDONLY | (os.O_CREAT if name == path else 0)
-            descriptor = os.open(name, flags, mode)
+            current = stat.S_IMODE(os.stat(name).st_mode)
+            if current & ~mode:
+                os.chmod(name, current & mode)
         except OSError:
             continue
-        try:
-            current = stat.S_IMODE(os.fstat(descriptor).st_mode)
-            if current & ~mode:
-                os.fchmod(descriptor, current & mode)
-        except OSError:
-            pass
-        finally:
-            os.close(descriptor)
 
 
 def create_engine(
