@@ -7,6 +7,8 @@ then one transaction creates or updates the packet as the merge mode says.
                      bundle's items it lacks (same content_type and content_id).
   skip:              an existing packet is left untouched; the answer says it was skipped.
 A verified finalized bundle is imported finalized, with its checksum; shares never travel.
+The bundle's account of who made the packet is kept as a claim (bundles/claims.py): here the
+importer made it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
 from ..versions.history import record_version
+from .claims import claims, claims_text
 from .format.document import BundleDocument, BundleItem
 from .format.limits import ImportLimits
 from .format.progress import Progress
@@ -54,26 +57,6 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 def _is_one_of(path: Path, candidates: list[str]) -> bool:
     return any(Path(each).resolve() == path for each in candidates)
-
-
-def claims(document: BundleDocument) -> dict[str, Any]:
-    """What the bundle says of the packet's making, which nothing in it can prove."""
-    packet = document.packet
-    return {
-        "created_by": packet.created_by,
-        "created_at": packet.created_at,
-        "finalized_at": packet.finalized_at,
-        "version": packet.version,
-    }
-
-
-def claims_text(document: BundleDocument) -> str:
-    packet = document.packet
-    finalized = "" if packet.finalized_at is None else f", finalized at {packet.finalized_at}"
-    return (
-        f"as the bundle claims (not verified): created by {packet.created_by} at "
-        f"{packet.created_at}{finalized}, version {packet.version}"
-    )
 
 
 def merge_mode_of(value: str | None) -> MergeMode:
@@ -357,7 +340,7 @@ class ImportService:
         for packet_id in (packet.id, str(uuid.uuid4())):
             values = work.scope.row(
                 id=packet_id,
-                created_by=packet.created_by,
+                created_by=work.scope.actor,
                 created_at=packet.created_at,
                 updated_at=now_text(),
                 version=packet.version,
@@ -402,7 +385,7 @@ class ImportService:
             content_id=item.content_id,
             content_title=item.content_title,
             added_at=item.added_at,
-            added_by=item.added_by,
+            added_by=scope.actor,  # the bundle's account of it is a claim (claims.py)
             order_num=item.order,
             data=None if item.data is None else canonical_json(item.data),
             # as an upload's are: a name and a media type every later download can carry
