@@ -78,7 +78,12 @@ class ClaimedOut(BaseModel):
 class ImportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    packet_id: str
+    packet_id: str = Field(
+        description="The packet the bundle was imported into: the bundle's packet if the caller "
+        "sees it; otherwise a new packet, under the bundle's id for a caller of no tenant (when "
+        "free), under an id made of the caller's tenant and the bundle's id for a caller with a "
+        "tenant, whether or not another tenant holds the bundle's id"
+    )
     import_source: str
     imported_at: UtcDatetime
     contents_imported: int
