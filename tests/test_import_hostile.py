@@ -377,6 +377,8 @@ async def test_attribution_is_a_claim_and_the_importer_is_recorded(
         "created_at": "1999-01-01T00:00:00.000000+00:00",
         "finalized_at": None,
         "version": 7,
+        "added_by": ["system"],
+        "added_by_accounts": 1,
     }
     assert body["verified"] is False  # a draft: nothing sealed, nothing recomputed against
     versions = await client.get(f"/api/packets/{body['packet_id']}/versions", headers=as_alice)

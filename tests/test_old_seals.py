@@ -175,8 +175,10 @@ async def test_an_old_seal_verifies_unsigned_and_its_bundle_imports(
             [],
         )
         assert any(note.startswith(UNSIGNED) for note in answer["warnings"]), answer["warnings"]
-        again = (await http.get(f"{API}/{pid}/verify")).json()
+        # a tenant's import is a packet of its own (bundles.md, which id)
+        again = (await http.get(f"{API}/{answer['packet_id']}/verify")).json()
         assert (again["valid"], again["signed"]) == (True, False), again["problems"]
+        await forget(http, app, answer["packet_id"])
 
         await forget(http, app, pid)
         by_cli = await cli("import", str(bundle), database=old.database)
@@ -295,7 +297,7 @@ async def test_an_admin_attests_an_old_seal(
         assert (imported["signed_by"], imported["trusted"]) == (key["fingerprint"], True)
         assert imported["attested_at"] == attested["attested_at"]
         assert not any(note.startswith(UNSIGNED) for note in imported["warnings"])
-        again = (await http.get(f"{API}/{pid}/verify")).json()
+        again = (await http.get(f"{API}/{imported['packet_id']}/verify")).json()
         assert (again["valid"], again["attested_at"]) == (True, attested["attested_at"])
 
 

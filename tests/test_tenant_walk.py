@@ -339,8 +339,9 @@ async def walk_across(
     assert imported["packet_id"] != owner.sealed
     assert imported["verified"] is True and imported["skipped"] is False
     # ... and says nothing about the packet that holds the bundle's id in another tenant
-    assert f"imported as a new packet {imported['packet_id']}" in imported["warnings"]
-    assert not any(owner.sealed in note for note in imported["warnings"] + imported["errors"])
+    # (test_import_ids.py: the answer is the one a free id gets)
+    notes = imported["warnings"] + imported["errors"]
+    assert not any("new packet" in note or owner.sealed in note for note in notes)
     mine = await json("GET", f"/{imported['packet_id']}", 200)
     assert mine["status"] == "finalized" and mine["contents_count"] == 1
     walker.imports += 1

@@ -6,7 +6,11 @@ then one transaction creates or updates the packet as the merge mode says.
   merge:             like replace, but an existing draft keeps its contents and gains the
                      bundle's items it lacks (same content_type and content_id).
   skip:              an existing packet is left untouched; the answer says it was skipped.
-A verified finalized bundle is imported finalized, with its checksum; shares never travel.
+"Existing" is a packet the importer sees: a new packet takes an id of the importer's own unless
+the bundle's id is free for it to take (bundles/packet_ids.py), so that the answer is the
+same whether or not another tenant has a packet with the bundle's id. A verified finalized
+bundle is imported finalized, with its checksum; shares never travel. The bundle's account of
+who made the packet is kept as a claim (bundles/claims.py): here the importer made it.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
 from ..versions.history import record_version
+from .claims import claims, claims_text
 from .format.document import BundleDocument, BundleItem
 from .format.limits import ImportLimits
 from .format.progress import Progress
 from .format.verify import VerifiedBundle, open_bundle
+from .packet_ids import ids_to_find, ids_to_take
 from .proof import Proof, examine, flag_of
 from .server_paths import path_refused
 
@@ -54,26 +60,6 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 def _is_one_of(path: Path, candidates: list[str]) -> bool:
     return any(Path(each).resolve() == path for each in candidates)
-
-
-def claims(document: BundleDocument) -> dict[str, Any]:
-    """What the bundle says of the packet's making, which nothing in it can prove."""
-    packet = document.packet
-    return {
-        "created_by": packet.created_by,
-        "created_at": packet.created_at,
-        "finalized_at": packet.finalized_at,
-        "version": packet.version,
-    }
-
-
-def claims_text(document: BundleDocument) -> str:
-    packet = document.packet
-    finalized = "" if packet.finalized_at is None else f", finalized at {packet.finalized_at}"
-    return (
-        f"as the bundle claims (not verified): created by {packet.created_by} at "
-        f"{packet.created_at}{finalized}, version {packet.version}"
-    )
 
 
 def merge_mode_of(value: str | None) -> MergeMode:
@@ -237,7 +223,9 @@ class ImportService:
         }
         try:
             async with self.tx.write(scope, bulk=True) as work:
-                existing = await self._lock_existing(work, packet_id)
+                existing = await self._find_existing(work, document.packet.id)
+                if existing is not None:
+                    packet_id = existing["id"]
                 if existing is not None and mode is MergeMode.SKIP:
                     return self._result(
                         packet_id, source, 0, mode, warnings, proof, scope.actor, skipped=True
@@ -255,10 +243,8 @@ class ImportService:
                     )
                 if existing is None:
                     packet_id = await self._create(work, document, seal)
-                    if packet_id != document.packet.id:
-                        warnings.append(f"imported as a new packet {packet_id}")
                 else:
-                    await self._update(work, document, seal)
+                    await self._update(work, packet_id, document, seal)
                 present: set[tuple[str, str]] = set()
                 if keep:
                     current = await load_contents(work, packet_id)
@@ -328,6 +314,14 @@ class ImportService:
             if copy is not None:
                 await self.store.place(copy)
 
+    async def _find_existing(self, work: UnitOfWork, bundle_id: str) -> Any:
+        """The packet the caller sees that the bundle is imported into, row-locked, if any."""
+        for packet_id in ids_to_find(work.scope, bundle_id):
+            row = await self._lock_existing(work, packet_id)
+            if row is not None:
+                return row
+        return None
+
     async def _lock_existing(self, work: UnitOfWork, packet_id: str) -> Any:
         """Row-lock the packet without touching it (a skipped packet stays as it was); the work
         enters its tenant, so an import into a packet of no tenant leaves it one of no tenant."""
@@ -352,13 +346,13 @@ class ImportService:
         }
 
     async def _create(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> str:
-        """Created under the bundle's id, unless a packet of another tenant has that id: then
-        under a new one, so the import neither touches nor reveals the other tenant's packet."""
+        """Created by the importer under the first free id of `ids_to_take`: an id taken by a
+        packet the caller can't see is passed over, neither touched nor told of."""
         packet = document.packet
-        for packet_id in (packet.id, str(uuid.uuid4())):
+        for packet_id in (*ids_to_take(work.scope, packet.id), str(uuid.uuid4())):
             values = work.scope.row(
                 id=packet_id,
-                created_by=packet.created_by,
+                created_by=work.scope.actor,
                 created_at=packet.created_at,
                 updated_at=now_text(),
                 version=packet.version,
@@ -371,18 +365,20 @@ class ImportService:
                     await work.conn.execute(insert(packets).values(values))
                 return packet_id
             except exc.IntegrityError:
-                if await self._lock_existing(work, packet.id) is not None:
+                if await self._lock_existing(work, packet_id) is not None:
                     raise Conflict(
-                        f"packet {packet.id} was created while it was imported"
+                        f"packet {packet_id} was created while it was imported"
                     ) from None
         raise Conflict(f"no free id for the packet of bundle {packet.id}; try again")
 
-    async def _update(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> None:
+    async def _update(
+        self, work: UnitOfWork, packet_id: str, document: BundleDocument, seal: bool
+    ) -> None:
         values = {**self._packet_values(document, seal), "updated_at": now_text()}
         if seal:
             values["version"] = document.packet.version
         await work.conn.execute(
-            work.scope.update(packets).where(packets.c.id == document.packet.id).values(values)
+            work.scope.update(packets).where(packets.c.id == packet_id).values(values)
         )
 
     async def _clear(self, work: UnitOfWork, packet_id: str) -> set[str]:
@@ -403,7 +399,7 @@ class ImportService:
             content_id=item.content_id,
             content_title=item.content_title,
             added_at=item.added_at,
-            added_by=item.added_by,
+            added_by=scope.actor,  # the bundle's account of it is a claim (claims.py)
             order_num=item.order,
             data=None if item.data is None else canonical_json(item.data),
             # as an upload's are: a name and a media type every later download can carry

@@ -15,6 +15,7 @@ from ..db.scope import Scope
 from ..errors import InvalidInput, UnverifiedBundle
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode
+from .claims import claims
 from .format.document import BundleDocument
 from .format.evidence import check_carried
 from .format.verify import VerifiedBundle
@@ -67,6 +68,7 @@ class Proof:
             evidence=self.evidence,
             unverified=self.unverified,
             contents_imported=count,
+            claimed=claims(document),
         )
 
 

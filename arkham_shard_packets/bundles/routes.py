@@ -62,9 +62,14 @@ async def import_packet(
 
     Everything is verified before anything is written (paths, sizes, every digest, the seal):
     a refusal is 422 naming the problems, 413 over the archive limit, 507 when the disk would
-    fill. `merge_mode`: replace (default), merge or skip; an existing non-draft packet is 409
-    unless skipped. A verified finalized bundle is imported finalized. Emits
-    `packets.packet.imported`."""
+    fill. `merge_mode`: replace (default), merge or skip, into the bundle's packet if the
+    caller sees it (or the packet an earlier import of it made); an existing non-draft packet
+    is 409 unless skipped. Otherwise a new packet is made, under the bundle's id for a caller of
+    no tenant, under an id made of the caller's tenant and the bundle's id for a caller with a
+    tenant: the answer is the same whether or not another tenant holds the bundle's id. The
+    importer is the new packet's `created_by` and its items' `added_by`; the bundle's account
+    is answered under `claimed` and kept in the import's custody entry. A verified finalized
+    bundle is imported finalized. Emits `packets.packet.imported`."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         limit = services.settings.import_max_archive_bytes + MULTIPART_SLACK

@@ -67,18 +67,30 @@ class ImportRequest(Strict):
 
 
 class ClaimedOut(BaseModel):
-    """The bundle's own attribution of the packet, kept as it claims it: not verified."""
+    """The bundle's own account of the packet's making, kept as it claims it: not verified.
+    The packet made here names the importer as its `created_by` and its items' `added_by`;
+    the import's custody entry keeps this account under `details.claimed`."""
 
-    created_by: str
+    created_by: str = Field(description="who the bundle says created the packet")
     created_at: str
     finalized_at: str | None
     version: int
+    added_by: list[str] = Field(
+        description="who the bundle says added its items: its accounts, most items first, at "
+        "most 20"
+    )
+    added_by_accounts: int = Field(description="how many accounts the bundle names as adders")
 
 
 class ImportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    packet_id: str
+    packet_id: str = Field(
+        description="The packet the bundle was imported into: the bundle's packet if the caller "
+        "sees it; otherwise a new packet, under the bundle's id for a caller of no tenant (when "
+        "free), under an id made of the caller's tenant and the bundle's id for a caller with a "
+        "tenant, whether or not another tenant holds the bundle's id"
+    )
     import_source: str
     imported_at: UtcDatetime
     contents_imported: int

@@ -5,12 +5,14 @@ bundle carried: its log starts anew with the carried entries (a log the packet h
 superseded, and the import entry names its head). Any other import (into a draft that stays a
 draft) is one more entry of the packet's own log. Either way the import entry says what was
 proven: who signed, whether that key is trusted, whether the chain held, and, when the caller
-accepted a bundle that failed those checks, that it is unverified and why.
+accepted a bundle that failed those checks, that it is unverified and why; and, as a claim
+nothing proves, who the bundle says created the packet and added its items (the packet names
+the importer).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -35,6 +37,7 @@ class ImportRecord:
     evidence: Evidence  # its chain: the log the bundle carried, checked
     unverified: bool  # accepted although `evidence` has problems
     contents_imported: int
+    claimed: dict[str, Any] = field(default_factory=dict)  # the bundle's account of its making
 
 
 def travelling_source(source: str) -> str:
@@ -67,6 +70,7 @@ async def record_import(
         "trusted": evidence.trusted,
         "sealed": sealed_version is not None,
         "unverified": record.unverified,
+        "claimed": record.claimed,
     }
     if record.unverified:
         details["problems"] = [

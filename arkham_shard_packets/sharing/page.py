@@ -256,6 +256,19 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
     return f'<section aria-labelledby="comments">{heading}\n{listed}\n{form}</section>'
 
 
+def claimed_making(packet: Packet, details: dict[str, Any]) -> tuple[datetime, str]:
+    """When and by whom the import's bundle says the packet was created (an import recorded
+    before the entry kept the claim left it on the packet itself)."""
+    claimed = details.get("claimed")
+    if not isinstance(claimed, dict):
+        return packet.created_at, packet.created_by
+    try:
+        created_at = datetime.fromisoformat(str(claimed.get("created_at")))
+    except ValueError:
+        created_at = packet.created_at
+    return created_at, str(claimed.get("created_by", ""))
+
+
 def origin_facts(packet: Packet, origin: dict[str, Any] | None) -> str:
     """For an imported packet: when and from what it was imported, and what the bundle claims
     of its making, shown as a claim (only a seal that checks proves anything about it). People
@@ -264,6 +277,7 @@ def origin_facts(packet: Packet, origin: dict[str, Any] | None) -> str:
         return ""
     details = origin.get("details") or {}
     imported_at = datetime.fromisoformat(str(origin["at"]))
+    created_at, created_by = claimed_making(packet, details)
     warning = (
         " <strong>Imported unverified:</strong> its seal or custody log did not check."
         if details.get("unverified")
@@ -273,7 +287,7 @@ def origin_facts(packet: Packet, origin: dict[str, Any] | None) -> str:
         f"<dt>Imported</dt><dd>{moment(imported_at, '')} from "
         f"{esc(details.get('source', 'a bundle'))}.{warning}</dd>\n"
         "<dt>Created (as the bundle claims)</dt>"
-        f"<dd>{moment(packet.created_at, '')} by {esc(packet.created_by)}: the bundle's own "
+        f"<dd>{moment(created_at, '')} by {esc(created_by)}: the bundle's own "
         "account, not checked here</dd>"
     )
 
