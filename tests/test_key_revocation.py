@@ -70,9 +70,11 @@ async def rotate_and_revoke(
     return old, first.rsplit(" at ", 1)[1]
 
 
-def forged(archive: bytes, key: Ed25519PrivateKey, finalized_at: str) -> bytes:
-    """A sealed bag of the same packet id, rewritten and sealed with `key` at `finalized_at`,
-    every hash and manifest recomputed."""
+def forged(
+    archive: bytes, key: Ed25519PrivateKey, finalized_at: str, stated: str | None = None
+) -> bytes:
+    """A sealed bag of the same packet id, rewritten and sealed with `key` at `finalized_at`
+    (the statement says `stated` if given), every hash and manifest recomputed."""
     root, files = bag_files(archive, "zip")
     document = json.loads(files["data/packet.json"])
     packet = document["packet"]
@@ -108,7 +110,7 @@ def forged(archive: bytes, key: Ed25519PrivateKey, finalized_at: str) -> bytes:
             "version": packet["version"],
             "checksum": packet["checksum"],
             "checksum_recipe": 1,
-            "finalized_at": finalized_at,
+            "finalized_at": finalized_at if stated is None else stated,
             "finalized_by": "alice",
             "custody_head": sha256(canonical(entries[-1])),
             "custody_length": 2,
@@ -247,6 +249,16 @@ async def test_a_bundle_forged_with_the_revoked_key_after_its_revocation_is_not_
     monkeypatch.setenv("ARKHAM_PACKETS_REVOKED_KEYS", f"{old}@last week")
     refused = await offline("verify", path)
     assert refused.returncode == 2 and "is not an ISO 8601 time" in refused.stderr
+
+    # a statement whose time can't be taken to UTC: a problem to report, not a crash
+    odd = forged(archive, leaked, after, stated="0001-01-01T00:00:00+01:00")
+    unreadable = await upload(client, odd)
+    assert unreadable.status_code == 422, unreadable.text
+    assert "the seal's statement says finalized_at" in unreadable.json()["detail"]
+    monkeypatch.setenv("ARKHAM_PACKETS_REVOKED_KEYS", f"{old}@{revoked_at}")
+    odd_checked = await offline("verify", str(write(tmp_path / "odd.zip", odd)))
+    assert odd_checked.returncode == 1, odd_checked.stderr
+    assert "its statement gives no time it can be dated by" in odd_checked.stdout
 
 
 async def test_a_backdated_seal_for_a_packet_sealed_here_is_judged_by_this_installations_record(

@@ -47,7 +47,7 @@ def parse_time(text: Any) -> datetime | None:
         return None
     try:
         return as_utc(datetime.fromisoformat(text.strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+01:00 in UTC
         return None
 
 
@@ -113,7 +113,7 @@ class Revocation:
             )
             return f"{head}: this installation signed it at {made}, {when}"
         if made is None:
-            return f"{head}: its statement gives no time it was made, so it is not trusted"
+            return f"{head}: its statement gives no time it can be dated by, so it is not trusted"
         if not self.before:
             return f"{head}: its statement dates it {made}, after, so it is not trusted"
         return (
