@@ -82,7 +82,7 @@ class Services:
         transactions.release_files = releaser.release_all
         work_dir = data_dir / "tmp"
         keyring = Keyring(transactions, data_dir, settings.signing_key_file)
-        trust = TrustedKeys.from_setting(settings.trusted_keys)
+        trust = TrustedKeys.from_setting(settings.trusted_keys, settings.revoked_keys)
         sealer = Sealer(keyring)
         packets = PacketService(transactions, sealer)
         integrity = IntegrityService(transactions, files, trust)

@@ -33,6 +33,7 @@ FOUNDATION: dict[str, set[str]] = {
         "core.custody_chain",
         "core.seal_statement",
         "core.signing",
+        "core.key_trust",  # which keys are trusted, which revoked since when
         "models",
         "errors",
     },

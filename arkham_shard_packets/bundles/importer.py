@@ -227,8 +227,9 @@ class ImportService:
                 if existing is not None:
                     packet_id = existing["id"]
                 if existing is not None and mode is MergeMode.SKIP:
+                    noted = warnings + proof.trust_notes
                     return self._result(
-                        packet_id, source, 0, mode, warnings, proof, scope.actor, skipped=True
+                        packet_id, source, 0, mode, noted, proof, scope.actor, skipped=True
                     )
                 if existing is not None and existing["status"] != PacketStatus.DRAFT.value:
                     raise Conflict(

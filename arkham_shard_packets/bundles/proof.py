@@ -1,6 +1,7 @@
 """What an import proves beyond fixity and the checksum (format/verify.py): who signed the
 seal, whether this installation trusts that key, and whether the custody chain holds
-(format/evidence.py). A bundle that fails those is refused unless the caller explicitly
+(format/evidence.py); a seal by a revoked key is dated by this installation's own seal of the
+packet when it has one. A bundle that fails those is refused unless the caller explicitly
 accepts it as unverified; then the packet and its custody log say so."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from ..core.seal_statement import Evidence
 from ..core.unit_of_work import Transactions
 from ..custody.imports import ImportRecord
+from ..custody.seals import own_seal
 from ..db.scope import Scope
 from ..errors import InvalidInput, UnverifiedBundle
 from ..keys.trust import TrustedKeys
@@ -48,13 +50,27 @@ class Proof:
         caller asked, but it proves less than a trusted signed seal would."""
         evidence = self.evidence
         notes = [f"imported as unverified: {problem}" for problem in evidence.problems]
-        notes.extend(evidence.warnings)
-        if evidence.signed_by is not None and not evidence.trusted:
-            notes.append(
-                f"the seal is signed by {evidence.signed_by}, a key this installation "
-                "does not trust"
-            )
+        notes.extend(evidence.warnings)  # a revoked key's among them
+        notes.extend(self._untrusted())
         return notes
+
+    @property
+    def trust_notes(self) -> list[str]:
+        """Why a seal that checks is not trusted, or trusted on its own word only."""
+        revocation = self.evidence.revocation
+        notes = [] if revocation is None or revocation.proven_before else [revocation.note]
+        return notes + self._untrusted()
+
+    def _untrusted(self) -> list[str]:
+        evidence = self.evidence
+        revocation = evidence.revocation
+        if evidence.signed_by is None or evidence.trusted:
+            return []
+        if revocation is not None and not revocation.before:
+            return []  # the revocation says why
+        return [
+            f"the seal is signed by {evidence.signed_by}, a key this installation does not trust"
+        ]
 
     def record(
         self, source: str, mode: MergeMode, document: BundleDocument, count: int
@@ -79,9 +95,13 @@ async def examine(
     bundle: VerifiedBundle,
     allow_unverified: bool,
 ) -> Proof:
+    seal = bundle.carried.seal
     async with transactions.read(scope) as work:
-        trusted = await trust.fingerprints(work)
-    evidence = await asyncio.to_thread(check_carried, bundle.document, bundle.carried, trusted)
+        known = await trust.load(work)
+        own = None
+        if seal is not None and seal.key_fingerprint in known.revoked:
+            own = await own_seal(work, bundle.document.packet.id, seal.signature)
+    evidence = await asyncio.to_thread(check_carried, bundle.document, bundle.carried, known, own)
     if evidence.problems and not allow_unverified:
         raise UnverifiedBundle(evidence.problems)
     return Proof(bundle, evidence, bool(evidence.problems))

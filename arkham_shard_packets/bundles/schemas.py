@@ -101,7 +101,7 @@ class ImportOut(BaseModel):
     )
     warnings: list[str] = Field(
         description="Imported, but worth knowing: items unresolved at export, a seal that "
-        "proves less (unsigned, signed by a key not trusted here, or accepted with "
+        "proves less (unsigned, signed by a key not trusted here or revoked, or accepted with "
         "allow_unverified), a bundle without a custody log, a new id, a seal a merge dropped"
     )
     verified: bool = Field(
@@ -116,7 +116,10 @@ class ImportOut(BaseModel):
         description="fingerprint of the key whose signature on the bundle's seal checks"
     )
     signature_valid: bool | None = Field(description="null when the bundle is not sealed")
-    trusted: bool = Field(description="signed by this installation's key or a trusted one")
+    trusted: bool = Field(
+        description="signed by this installation's key or a trusted one, not revoked before "
+        "the seal was made (`warnings` says why when it was)"
+    )
     custody_intact: bool
     unverified: bool = Field(description="accepted with allow_unverified despite problems")
     attested_at: str | None = Field(

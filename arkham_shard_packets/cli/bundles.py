@@ -17,6 +17,7 @@ from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
 from ..core.file_modes import FileModes
+from ..core.key_trust import KeyTrust, merged, parse_revocations
 from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode
@@ -138,12 +139,21 @@ def import_command(args: argparse.Namespace) -> int:
 def verify_command(args: argparse.Namespace) -> int:
     """Offline: no database, no server. Prints every problem; non-zero exit on any."""
     path = bundle_file(args.file)
+    settings = Settings()
     try:
         trusted = parse_trusted(args.trust)
     except UnusableKey as error:
         print(f"arkham-packets: error: --trust {error}", file=sys.stderr)
         return 2
-    limits = import_limits(Settings())
+    try:
+        revoked = merged(
+            parse_revocations((settings.revoked_keys or "").split(",")),
+            parse_revocations(args.revoked),
+        )
+    except ValueError as error:
+        print(f"arkham-packets: error: revoked keys: {error}", file=sys.stderr)
+        return 2
+    limits = import_limits(settings)
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
         Meter("verify", args.quiet) as bar,
@@ -163,7 +173,7 @@ def verify_command(args: argparse.Namespace) -> int:
             print(f"problem: {problem}")
         print(f"{path}: INVALID ({plural(len(problems), 'problem')})")
         return 1
-    evidence = check_carried(bundle.document, bundle.carried, trusted)
+    evidence = check_carried(bundle.document, bundle.carried, KeyTrust(trusted, revoked))
     lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
     print("\n".join(lines))
     return status
@@ -231,7 +241,8 @@ def add_bundle_commands(commands: Any) -> None:
         commands,
         "verify",
         "check a bundle offline, with no database (files, checksum, seal, custody log): exit 0 "
-        "if valid, 1 if not, 2 if unreadable, 3 if no --trust key signed it",
+        "if valid, 1 if not, 2 if unreadable, 3 if no --trust key signed it or its key was "
+        "revoked before",
     )
     verify.add_argument("file", help="the bundle file")
     verify.add_argument(
@@ -241,6 +252,15 @@ def add_bundle_commands(commands: Any) -> None:
         metavar="KEYFILE",
         help="a public key you trust (PEM as `keys export` writes, base64, or a file holding "
         "a sha256: fingerprint); a fingerprint itself works too; repeatable",
+    )
+    verify.add_argument(
+        "--revoked",
+        action="append",
+        default=[],
+        metavar="FINGERPRINT@TIME",
+        help="a revoked key and when (sha256:<hex>@<ISO 8601 time>, as `keys revoke` prints "
+        "it): its seals dated after are not trusted; repeatable, and added to "
+        "ARKHAM_PACKETS_REVOKED_KEYS",
     )
     common(verify, database=False)
     verify.set_defaults(handler=verify_command)

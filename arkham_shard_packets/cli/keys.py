@@ -1,17 +1,21 @@
-"""`arkham-packets keys list|rotate|export`: the installation's signing keys, from its data
-directory and database, with no server running."""
+"""`arkham-packets keys list|rotate|revoke|export`: the installation's signing keys, from its
+data directory and database, with no server running."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.clock import to_text
+from ..core.key_trust import parse_time
 from ..core.signing import KEY_BYTES, public_key_pem, unb64
 from ..errors import NotFound
+from ..models import utcnow
 from .bundles import offline_services, run
-from .options import add_command, add_database_options
+from .options import UsageError, add_command, add_database_options
 
 if TYPE_CHECKING:
     from ..keys.registry import KeyRecord
@@ -24,7 +28,10 @@ def list_command(args: argparse.Namespace) -> int:
             keys = await services.keyring.keys()
         for key in keys:
             state = "active " if key.active else "retired"
-            print(f"{state}  {key.fingerprint}  {key.created_at.isoformat()}  {key.public_key}")
+            line = f"{key.fingerprint}  {key.created_at.isoformat()}  {key.public_key}"
+            if key.revoked_at is not None:
+                state, line = "revoked", f"{line}  revoked at {to_text(key.revoked_at)}"
+            print(f"{state}  {line}")
         return 0
 
     return run(work)
@@ -39,9 +46,41 @@ def rotate_command(args: argparse.Namespace) -> int:
         print(f"active key: {new.fingerprint}")
         for fingerprint in old:
             print(f"retired:    {fingerprint} (kept in the registry: its seals still verify)")
+        if old:
+            print("if a retired key's private key may have leaked: keys revoke FINGERPRINT")
         return 0
 
     return run(work)
+
+
+def revoke_command(args: argparse.Namespace) -> int:
+    at = utcnow() if args.at is None else revocation_time(args.at)
+
+    async def work() -> int:
+        async with offline_services(args) as services:
+            key, changed = await services.keyring.revoke(args.fingerprint, at)
+        assert key.revoked_at is not None
+        revoked = to_text(key.revoked_at)
+        if changed:
+            print(f"revoked: {key.fingerprint} at {revoked}")
+        else:
+            print(f"{key.fingerprint} was revoked at {revoked} already: unchanged")
+        print("its seals made after that are no longer trusted; those made before still are")
+        print(
+            "tell those who check your bundles offline: "
+            f"verify --revoked {key.fingerprint}@{revoked}, or "
+            f"ARKHAM_PACKETS_REVOKED_KEYS={key.fingerprint}@{revoked}"
+        )
+        return 0
+
+    return run(work)
+
+
+def revocation_time(text: str) -> datetime:
+    moment = parse_time(text)
+    if moment is None:
+        raise UsageError(f"--at {text!r} is not an ISO 8601 time (2026-01-31T12:00:00+00:00)")
+    return moment
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -72,7 +111,9 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def add_key_commands(commands: Any) -> None:
-    keys = add_command(commands, "keys", "the installation's signing keys: list, rotate, export")
+    keys = add_command(
+        commands, "keys", "the installation's signing keys: list, rotate, revoke, export"
+    )
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     listing = add_command(key_commands, "list", "every key seals were signed with")
     listing.set_defaults(handler=list_command)
@@ -82,6 +123,20 @@ def add_key_commands(commands: Any) -> None:
         "a new active key; the old one stays listed so its seals still verify",
     )
     rotate.set_defaults(handler=rotate_command)
+    revoke = add_command(
+        key_commands,
+        "revoke",
+        "a retired key whose private key may have leaked: its seals made after the revocation "
+        "are no longer trusted (the active key can't be: rotate first)",
+    )
+    revoke.add_argument("fingerprint", help="sha256:<hex>, as `keys list` shows it")
+    revoke.add_argument(
+        "--at",
+        default=None,
+        metavar="ISO-TIME",
+        help="from when (now or earlier; without an offset, UTC) (default: now)",
+    )
+    revoke.set_defaults(handler=revoke_command)
     export = add_command(
         key_commands,
         "export",
@@ -94,5 +149,5 @@ def add_key_commands(commands: Any) -> None:
         "-o", "--output", default=None, help="file to write (default: standard output)"
     )
     export.set_defaults(handler=export_command)
-    for parser in (listing, rotate, export):
+    for parser in (listing, rotate, revoke, export):
         add_database_options(parser)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..bundles.format.verify import VerifiedBundle
+from ..core.clock import to_text
 from ..core.custody_chain import LOG_STARTED
 from ..core.seal_statement import Evidence
 
@@ -92,6 +93,21 @@ def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool, sealed: bool)
         verdict.unproven.append(
             "who sealed the packet: the attestation was signed after it was sealed"
         )
+    revocation = evidence.revocation
+    if revocation is not None:
+        revoked = to_text(revocation.revoked_at)
+        if not revocation.before:
+            verdict.lines.append(f"  key: REVOKED at {revoked}, before this seal was made")
+            verdict.unproven.append(
+                f"that the seal was made before {check.named_key} was revoked: its holder "
+                "may not be the one who signed it"
+            )
+            return
+        verdict.lines.append(f"  key: revoked at {revoked}; the seal is dated before")
+        verdict.unproven.append(
+            f"that the seal was made before {check.named_key} was revoked: only its "
+            "statement dates it"
+        )
     if evidence.trusted:
         verdict.lines.append("  key: trusted (one of the --trust keys)")
         verdict.proven.append(f"{check.named_key} is a key you trust")
@@ -109,7 +125,8 @@ def describe(
     path: Path, bundle: VerifiedBundle, evidence: Evidence, trust_given: bool
 ) -> tuple[list[str], int]:
     """The lines to print and the exit status: 0 all checks hold (and, with --trust, a
-    trusted key signed), 1 something does not check, 3 it checks but no trusted key signed."""
+    trusted key signed), 1 something does not check, 3 it checks but no trusted key signed
+    (or its key was revoked before the seal was made)."""
     document = bundle.document
     packet = document.packet
     kind = "json bundle" if bundle.kind == "json" else f"BagIt bag in {bundle.kind}"
@@ -136,6 +153,9 @@ def describe(
         count = len(evidence.problems)
         lines.append(f"{path}: INVALID ({count} problem{'s' if count != 1 else ''})")
         return lines, INVALID
+    if evidence.revocation is not None and not evidence.revocation.before:
+        lines.append(f"{path}: UNTRUSTED (it checks, but its key was revoked before it was made)")
+        return lines, UNTRUSTED
     if trust_given and not evidence.trusted:
         lines.append(f"{path}: UNTRUSTED (it checks, but none of the --trust keys signed it)")
         return lines, UNTRUSTED

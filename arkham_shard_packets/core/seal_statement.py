@@ -8,7 +8,8 @@ head, signed with the installation's Ed25519 key over the statement's canonical 
 `custody_head` is the hash of entry `custody_length` of the packet's custody log, the entry
 that records the finalize (core/custody_chain.py): the signature covers the packet's whole
 history up to its seal. Checking a seal, wherever it is (stored, in a bundle), is `check_seal`;
-`check_evidence` adds the custody chain and the trust in the key.
+`check_evidence` adds the custody chain and the trust in the key (and whether
+a revoked key signed it before its revocation: core/key_trust.py).
 
 A packet sealed before signed seals existed has a checksum and no seal. Its installation may
 sign it later, as an attestation, a statement of its own format that says so:
@@ -25,11 +26,12 @@ attestation is checked as a seal is; a verifier that knows only the seal's forma
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .custody_chain import ChainCheck, Entry, check_chain
+from .key_trust import KeyTrust, OwnSeal, Revocation, judge
 from .seal import canonical_json
 from .signing import (
     KEY_BYTES,
@@ -287,6 +289,7 @@ class Evidence:
     problems: list[str]  # what does not check
     sealed_length: int | None = None  # the custody entries a seal that checks covers
     warnings: list[str] = field(default_factory=list)  # what holds, but proves less
+    revocation: Revocation | None = None  # the key that signed is revoked: since when
 
     @property
     def signed(self) -> bool:
@@ -315,11 +318,14 @@ def check_evidence(
     packet_id: str,
     seal: Seal | None,
     facts: SealedFacts | None,
-    trusted: Collection[str],
+    trust: KeyTrust,
+    own: OwnSeal | None = None,
 ) -> Evidence:
     """`facts` None: the packet is not sealed, so there must be no seal either. A sealed
     packet without a seal was sealed before signed seals (a warning), unless its log records
-    that its seal was signed: then the seal was removed (a problem)."""
+    that its seal was signed: then the seal was removed (a problem). `own`: the seal this
+    installation signed itself for the packet, if any, which dates a seal by a revoked key
+    (core/key_trust.py)."""
     chain = check_chain(custody, packet_id)
     problems = [*chain.problems, *chain.unverified]
     warnings: list[str] = []
@@ -337,9 +343,14 @@ def check_evidence(
         checked = check_seal(seal, facts, chain)
         problems.extend(checked.problems)
     signer = None if checked is None else checked.signed_by
-    evidence = Evidence(
-        chain, checked, signer is not None and signer in trusted, problems, warnings=warnings
-    )
+    trusted = signer is not None and signer in trust.keys
+    revocation = None
+    if signer is not None and seal is not None and signer in trust.revoked:
+        revocation = judge(signer, trust.revoked[signer], seal.statement, seal.signature, own)
+        trusted = trusted and revocation.before
+        if not revocation.proven_before:
+            warnings.append(revocation.note)
+    evidence = Evidence(chain, checked, trusted, problems, warnings=warnings, revocation=revocation)
     if checked is not None and not checked.problems and seal is not None:
         evidence.sealed_length = seal.statement["custody_length"]
     return evidence

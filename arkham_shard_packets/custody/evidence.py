@@ -3,11 +3,11 @@ an exported bundle (core/seal_statement.py), plus what only the stored rows can 
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.custody_chain import IMPORTED, check_chain, parse_entry
+from ..core.key_trust import KeyTrust
 from ..core.records import load_packet_row
 from ..core.seal_statement import Evidence, SealedFacts, check_evidence
 from ..core.unit_of_work import UnitOfWork
@@ -15,7 +15,7 @@ from ..db.tables import packet_versions
 from ..models import VersionKind
 from .log import StoredEntry, read_chains
 from .seals import IMPORTED as IMPORTED_SEAL
-from .seals import load_seal
+from .seals import load_seal, own_seal
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,11 @@ async def stored_evidence(
     work: UnitOfWork,
     packet_id: str,
     facts: SealedFacts | None,
-    trusted: Collection[str],
+    trust: KeyTrust,
 ) -> CustodyReport:
     """`facts`: what the packet's row says about its seal, None when it is not sealed (its
-    `version` is the sealed version, whose seal row is read)."""
+    `version` is the sealed version, whose seal row is read). A seal signed by a revoked key
+    is dated by this installation's record when it signed the seal itself."""
     chains = await read_chains(work, packet_id)
     current = max(chains) if chains else 1
     entries = chains.get(current, [])
@@ -81,7 +82,10 @@ async def stored_evidence(
     if facts is not None and origin == IMPORTED_SEAL:
         # numbered as its sealer numbered it; the local history may number it otherwise
         facts = SealedFacts(facts.checksum, facts.checksum_recipe, facts.finalized_at, None)
-    evidence = check_evidence([e.text for e in entries], packet_id, seal, facts, trusted)
+    own = None
+    if seal is not None and seal.key_fingerprint in trust.revoked:
+        own = await own_seal(work, packet_id, seal.signature)
+    evidence = check_evidence([e.text for e in entries], packet_id, seal, facts, trust, own)
     stored = [
         f"custody entry {e.position} no longer has the digest stored beside it"
         for e, digest in zip(entries, evidence.chain.hashes, strict=True)
@@ -117,9 +121,7 @@ async def sealed_version_number(work: UnitOfWork, packet_id: str) -> int | None:
     return number
 
 
-async def packet_evidence(
-    work: UnitOfWork, packet_id: str, trusted: Collection[str]
-) -> CustodyReport:
+async def packet_evidence(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> CustodyReport:
     """The packet's custody log and, when it is sealed, its signed seal, checked."""
     packet = await load_packet_row(work, packet_id)
     facts = None
@@ -130,4 +132,4 @@ async def packet_evidence(
             finalized_at=packet["finalized_at"],
             version=await sealed_version_number(work, packet_id),
         )
-    return await stored_evidence(work, packet_id, facts, trusted)
+    return await stored_evidence(work, packet_id, facts, trust)

@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from ..core.clock import now_text
 from ..core.custody_chain import ATTESTED as ATTESTED_EVENT
 from ..core.custody_chain import FINALIZED
+from ..core.key_trust import OwnSeal
 from ..core.seal import RECIPE_VERSION, canonical_json
 from ..core.seal_statement import Seal, attestation_statement, seal_statement, statement_bytes
 from ..core.signing import b64
@@ -30,6 +31,7 @@ from .log import append
 SIGNED = "signed"
 IMPORTED = "imported"
 ATTESTED = "attested"
+OWN = (SIGNED, ATTESTED)  # signed here: the row's time is when
 
 
 class Sealer:
@@ -144,3 +146,18 @@ async def load_seal(work: UnitOfWork, packet_id: str, version: int) -> tuple[Sea
         statement = row["statement"]  # the check says it is not a statement
     seal = Seal(statement, row["signature"], row["public_key"], row["key_fingerprint"])
     return seal, row["origin"]
+
+
+async def own_seal(work: UnitOfWork, packet_id: str, signature: str) -> OwnSeal | None:
+    """The seal of the packet this installation signed itself (at finalize, or attesting),
+    with the time its row records: the one with `signature` if it is one of them."""
+    statement = (
+        work.scope.select(packet_seals, packet_seals.c.signature, packet_seals.c.created_at)
+        .where(packet_seals.c.packet_id == packet_id, packet_seals.c.origin.in_(OWN))
+        .order_by(packet_seals.c.created_at)
+    )
+    own = [OwnSeal(row.signature, row.created_at) for row in await work.conn.execute(statement)]
+    for seal in own:
+        if seal.signature == signature:
+            return seal
+    return own[0] if own else None

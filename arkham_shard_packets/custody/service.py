@@ -15,4 +15,4 @@ class CustodyService:
 
     async def log(self, scope: Scope, packet_id: str) -> CustodyReport:
         async with self.tx.read(scope, settled=True) as work:
-            return await packet_evidence(work, packet_id, await self.trust.fingerprints(work))
+            return await packet_evidence(work, packet_id, await self.trust.load(work))

@@ -259,6 +259,7 @@ signing_keys = Table(
     Column("public_key", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("retired_at", Text),
+    Column("revoked_at", Text),  # its seals made from then on are not trusted
 )
 
 # The signed seal of a sealed version: the statement (canonical JSON), its signature and the

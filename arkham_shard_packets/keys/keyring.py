@@ -14,8 +14,10 @@ import asyncio
 import logging
 import os
 import stat
+from datetime import datetime
 from pathlib import Path
 
+from ..core.clock import to_text
 from ..core.signing import (
     SigningKey,
     UnusableKey,
@@ -28,9 +30,10 @@ from ..core.signing import (
 )
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
-from ..errors import Conflict, ServiceMissing
+from ..errors import Conflict, InvalidInput, NotFound, ServiceMissing
+from ..models import utcnow
 from . import registry
-from .registry import KeyRecord
+from .registry import KeyRecord, RevokedKey
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +74,17 @@ class Keyring:
             )
 
     async def signer(self, work: UnitOfWork) -> SigningKey:
-        """The key to sign with now, recorded as the active key within `work`."""
+        """The key to sign with now, recorded as the active key within `work`; never a
+        revoked one (the file was put back, say)."""
         key = await self._current()
         if await registry.active_fingerprints(work) != {key.fingerprint}:
-            await registry.activate(work, key.fingerprint, b64(key.public_key))
+            try:
+                await registry.activate(work, key.fingerprint, b64(key.public_key))
+            except RevokedKey as error:
+                raise ServiceMissing(
+                    f"the signing key {self.path} is {error}: it signs nothing more; "
+                    "put a new key there"
+                ) from None
         return key
 
     async def keys(self) -> list[KeyRecord]:
@@ -85,7 +95,7 @@ class Keyring:
 
     async def rotate(self) -> SigningKey:
         """A new key replaces the file and becomes the active one; the old public key stays in
-        the registry, so every seal it made still verifies."""
+        the registry, so every seal it made still verifies (until it is revoked)."""
         if self.configured:
             raise Conflict(
                 f"the signing key is configured (ARKHAM_PACKETS_SIGNING_KEY_FILE={self.path}): "
@@ -97,6 +107,26 @@ class Keyring:
         async with self.tx.write(Scope()) as work:
             await registry.activate(work, key.fingerprint, b64(key.public_key))
         return key
+
+    async def revoke(self, fingerprint: str, at: datetime) -> tuple[KeyRecord, bool]:
+        """Revoke a retired key from `at` (now or earlier; a revocation only moves back): its
+        seals made after are no longer trusted. The key and whether anything changed."""
+        if at > utcnow():
+            raise InvalidInput("a key is revoked from now or from a moment in the past")
+        wanted = fingerprint.strip().lower()
+        async with self.tx.write(Scope()) as work:
+            key = await registry.find_key(work, wanted)
+            if key is None:
+                raise NotFound(f"no key {fingerprint} in this installation's registry")
+            if key.active:
+                raise Conflict(
+                    f"{wanted} is the active key, which signs new seals: rotate first "
+                    "(arkham-packets keys rotate), then revoke it"
+                )
+            changed = await registry.revoke(work, wanted, to_text(at))
+            revoked = await registry.find_key(work, wanted)
+        assert revoked is not None
+        return revoked, changed
 
     async def _current(self) -> SigningKey:
         async with self._lock:

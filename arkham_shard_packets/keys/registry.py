@@ -1,19 +1,27 @@
-"""The public record of the installation's signing keys: every key it has signed with, and
-which one is active. Installation-wide (no tenant), like the file registry: a fingerprint
-and a public key are no tenant's secret."""
+"""The public record of the installation's signing keys: every key it has signed with, which
+one is active, and which are revoked since when (core/key_trust.py). Installation-wide (no
+tenant), like the file registry: a fingerprint and a public key are no tenant's secret."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from ..core.clock import now_text
+from ..core.clock import now_text, to_text
 from ..core.signing import ALGORITHM
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import signing_keys
 from ..db.upsert import insert_or_skip
+
+
+class RevokedKey(Exception):
+    def __init__(self, fingerprint: str, revoked_at: datetime) -> None:
+        super().__init__(f"{fingerprint} was revoked at {to_text(revoked_at)}")
+        self.fingerprint = fingerprint
+        self.revoked_at = revoked_at
 
 
 @dataclass(frozen=True)
@@ -23,20 +31,30 @@ class KeyRecord:
     public_key: str  # base64 of the raw 32 bytes
     created_at: datetime
     active: bool
+    revoked_at: datetime | None = None
+
+
+def _record(row: Any) -> KeyRecord:
+    revoked_at = row["revoked_at"]
+    return KeyRecord(
+        fingerprint=row["fingerprint"],
+        algorithm=row["algorithm"],
+        public_key=row["public_key"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        active=row["retired_at"] is None,
+        revoked_at=None if revoked_at is None else datetime.fromisoformat(revoked_at),
+    )
 
 
 async def list_keys(work: UnitOfWork) -> list[KeyRecord]:
     statement = select(signing_keys).order_by(signing_keys.c.created_at, signing_keys.c.fingerprint)
-    return [
-        KeyRecord(
-            fingerprint=row["fingerprint"],
-            algorithm=row["algorithm"],
-            public_key=row["public_key"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-            active=row["retired_at"] is None,
-        )
-        for row in (await work.conn.execute(statement)).mappings()
-    ]
+    return [_record(row) for row in (await work.conn.execute(statement)).mappings()]
+
+
+async def find_key(work: UnitOfWork, fingerprint: str) -> KeyRecord | None:
+    statement = select(signing_keys).where(signing_keys.c.fingerprint == fingerprint)
+    row = (await work.conn.execute(statement)).mappings().first()
+    return None if row is None else _record(row)
 
 
 async def active_fingerprints(work: UnitOfWork) -> set[str]:
@@ -48,8 +66,35 @@ async def fingerprints(work: UnitOfWork) -> set[str]:
     return set((await work.conn.scalars(select(signing_keys.c.fingerprint))).all())
 
 
+async def revocations(work: UnitOfWork) -> dict[str, datetime]:
+    statement = select(signing_keys.c.fingerprint, signing_keys.c.revoked_at).where(
+        signing_keys.c.revoked_at.is_not(None)
+    )
+    rows = await work.conn.execute(statement)
+    return {fingerprint: datetime.fromisoformat(at) for fingerprint, at in rows}
+
+
+async def revoke(work: UnitOfWork, fingerprint: str, at: str) -> bool:
+    """Revoke a retired key at `at`, or earlier than it was: a revocation only moves back.
+    False when nothing changed (no such retired key, or revoked at `at` or before)."""
+    statement = (
+        update(signing_keys)
+        .where(
+            signing_keys.c.fingerprint == fingerprint,
+            signing_keys.c.retired_at.is_not(None),
+            or_(signing_keys.c.revoked_at.is_(None), signing_keys.c.revoked_at > at),
+        )
+        .values(revoked_at=at)
+    )
+    return bool((await work.conn.execute(statement)).rowcount)
+
+
 async def activate(work: UnitOfWork, fingerprint: str, public_key: str) -> None:
-    """Record the key if it is new and make it the only active one."""
+    """Record the key if it is new and make it the only active one; a revoked key never
+    signs again."""
+    key = await find_key(work, fingerprint)
+    if key is not None and key.revoked_at is not None:
+        raise RevokedKey(fingerprint, key.revoked_at)
     now = now_text()
     await work.conn.execute(
         insert_or_skip(signing_keys).values(
@@ -63,6 +108,10 @@ async def activate(work: UnitOfWork, fingerprint: str, public_key: str) -> None:
     )
     await work.conn.execute(
         update(signing_keys)
-        .where(signing_keys.c.fingerprint == fingerprint, signing_keys.c.retired_at.is_not(None))
+        .where(
+            signing_keys.c.fingerprint == fingerprint,
+            signing_keys.c.retired_at.is_not(None),
+            signing_keys.c.revoked_at.is_(None),
+        )
         .values(retired_at=None)
     )

@@ -25,6 +25,7 @@ async def list_keys(services: ServicesDep) -> KeysOut:
     """Every key a seal made here names, oldest first; the active one signs new seals. A key
     and its fingerprint are public: publish the fingerprint so recipients can check seals.
     `public_key` is the base64 of the raw 32-byte Ed25519 key, `fingerprint` `sha256:` and the
-    hex SHA-256 of those bytes. 503 when the key store can't be read."""
+    hex SHA-256 of those bytes; `revoked_at` is set for a key revoked by `arkham-packets keys
+    revoke` (its seals made after are not trusted). 503 when the key store can't be read."""
     records = await services.keyring.keys()
     return KeysOut(keys=[KeyOut.model_validate(record) for record in records])

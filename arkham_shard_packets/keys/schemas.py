@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.schemas import UtcDatetime
 
@@ -15,6 +15,10 @@ class KeyOut(BaseModel):
     public_key: str
     created_at: UtcDatetime
     active: bool
+    revoked_at: UtcDatetime | None = Field(
+        description="from when its seals are no longer trusted (`arkham-packets keys "
+        "revoke`): a seal it made before stays trusted; null for a key not revoked"
+    )
 
 
 class KeysOut(BaseModel):

@@ -377,7 +377,7 @@ class ShareAccessService:
     async def _page(self, work: UnitOfWork, share: PacketShare) -> SharedPacket:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""
         shown = await self._snapshot(work, share)
-        shown.seal = await seal_view(work, share.packet_id, await self.trust.fingerprints(work))
+        shown.seal = await seal_view(work, share.packet_id, await self.trust.load(work))
         shown.origin = await last_import(work, share.packet_id)
         return shown
 

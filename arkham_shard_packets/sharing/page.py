@@ -301,6 +301,8 @@ def seal_facts(seal: SealView | None) -> str:
     else:
         trust = "this installation trusts it" if seal.trusted else "a key not trusted here"
         key = f"key <code>{esc(seal.key_fingerprint)}</code> ({esc(trust)})"
+        if seal.revoked is not None:
+            key += f"; {esc(seal.revoked)}"
         if seal.attested_at is not None:
             key += f", signed later (attested {esc(seal.attested_at)})"
     if seal.checks and not seal.signed:

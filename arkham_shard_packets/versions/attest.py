@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import exists, select
 
+from ..core.key_trust import KeyTrust
 from ..core.records import hold_packet, load_packet_row
 from ..core.seal_statement import Seal
 from ..core.unit_of_work import Transactions
@@ -94,7 +95,7 @@ class AttestService:
                 raise Conflict(f"packet {packet_id} changed while it was checked; try again")
             if await load_seal(work, packet_id, version) is not None:
                 raise Conflict(f"packet {packet_id}'s seal was signed meanwhile")
-            report = await packet_evidence(work, packet_id, ())
+            report = await packet_evidence(work, packet_id, KeyTrust())
             if report.problems:
                 raise Conflict(
                     f"packet {packet_id}'s custody log no longer checks: "

@@ -4,12 +4,12 @@ snapshot frozen when it was finalized, and say what does not match."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..core.filestore import FileStore
+from ..core.key_trust import KeyTrust
 from ..core.records import load_packet_row
 from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
 from ..core.unit_of_work import Transactions, UnitOfWork
@@ -85,14 +85,15 @@ class SealView:
     problems: list[str]
     signed: bool = True
     attested_at: str | None = None
+    revoked: str | None = None  # the key is revoked: what that means for this seal
 
 
-async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) -> SealView | None:
+async def seal_view(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> SealView | None:
     """None for a packet that was never sealed."""
     packet = packet_record(await load_packet_row(work, packet_id))
     if packet["checksum"] is None:
         return None
-    evidence = (await packet_evidence(work, packet_id, trusted)).evidence
+    evidence = (await packet_evidence(work, packet_id, trust)).evidence
     problems = list(evidence.problems)
     recipe = packet["checksum_recipe"]
     contents = await sealed_items(work, packet_id)
@@ -107,6 +108,7 @@ async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) 
         problems,
         signed=evidence.signed,
         attested_at=evidence.attested_at,
+        revoked=None if evidence.revocation is None else evidence.revocation.note,
     )
 
 
@@ -124,7 +126,7 @@ class IntegrityService:
             digest = None if sealed is None else digest_of(sealed.snapshot_path)
             frozen = None if digest is None else await load_snapshot_text(work, digest)
             stored_count = packet["contents_count"]
-            custody = await packet_evidence(work, packet_id, await self.trust.fingerprints(work))
+            custody = await packet_evidence(work, packet_id, await self.trust.load(work))
         result = Verification(
             packet_id=packet_id,
             checksum=packet["checksum"],

@@ -114,7 +114,10 @@ class VerifyOut(BaseModel):
         description="fingerprint of the key whose signature on the seal checks"
     )
     signature_valid: bool | None = Field(description="null when there is no seal to check")
-    trusted: bool = Field(description="signed by this installation's key or a trusted one")
+    trusted: bool = Field(
+        description="signed by this installation's key or a trusted one, not revoked before "
+        "the seal was made (`warnings` says why when it was)"
+    )
     custody_intact: bool
     custody_head: str | None
     custody_length: int

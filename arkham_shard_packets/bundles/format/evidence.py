@@ -11,12 +11,12 @@ without a custody log (exported before custody logs).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...core.custody_chain import EMPTY_LOG
+from ...core.key_trust import KeyTrust, OwnSeal
 from ...core.seal_statement import Evidence, Seal, SealedFacts, check_evidence
 from .bag import parse_manifest
 from .custody_file import CUSTODY_FILE, MAX_CUSTODY_BYTES, custody_from_json, parse_custody
@@ -96,16 +96,21 @@ def sealed_facts(document: BundleDocument) -> SealedFacts | None:
 
 
 def check_carried(
-    document: BundleDocument, carried: CarriedEvidence, trusted: Collection[str]
+    document: BundleDocument,
+    carried: CarriedEvidence,
+    trust: KeyTrust,
+    own: OwnSeal | None = None,
 ) -> Evidence:
     """The seal's signature and statement against packet.json, the custody chain, and
-    whether the key that signed is one of `trusted`."""
+    whether the key that signed is trusted (`own`: the receiving installation's own seal of
+    the packet, which dates a seal by a revoked key)."""
     evidence = check_evidence(
         carried.custody or [],
         document.packet.id,
         carried.seal,
         sealed_facts(document),
-        trusted,
+        trust,
+        own,
     )
     if carried.custody is None:  # not intact, as nothing is; refused only if a seal needs it
         evidence.chain.problems = [NO_CUSTODY]
