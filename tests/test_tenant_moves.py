@@ -99,7 +99,7 @@ async def test_an_admin_moves_a_tenantless_packet_and_all_its_rows(
     }
     anonymous_feed = (await client.get(f"{API}/events")).json()["events"]
     assert all(e["payload"].get("changes") != ["tenant"] for e in anonymous_feed)
-    (on_bus, *_) = await packet_events(client, "packets.packet.updated")
+    (on_bus, *_) = await packet_events(client, "packets.packet.updated", headers=analyst_a)
     assert on_bus["payload"]["tenant_id"] == TENANT_A
 
     # It goes on as the tenant's: what is added there belongs to the tenant.
