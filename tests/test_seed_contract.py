@@ -180,8 +180,10 @@ async def test_every_seed_route_answers_the_seed_status_and_shape(
     assert all(v.keys() >= VERSION_FIELDS for v in versions)
 
     assert (await call("POST", f"/{pid}/finalize", 200)).json()["status"] == "finalized"
-    share = (await call("POST", f"/{pid}/share", 201, json={"shared_with": "public"})).json()
+    # The seed's own tests share with a user id such as this one.
+    share = (await call("POST", f"/{pid}/share", 201, json={"shared_with": "user-123"})).json()
     assert {*SHARE_FIELDS, "access_token"} <= share.keys()
+    assert share["shared_with"] == "user-123"
     shares = (await call("GET", f"/{pid}/shares", 200)).json()
     assert isinstance(shares, list)
     assert [s["id"] for s in shares] == [share["id"]]

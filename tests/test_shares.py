@@ -94,7 +94,7 @@ async def test_share_validation_writes_nothing(client: httpx.AsyncClient) -> Non
         {},
         {"shared_with": ""},
         {"shared_with": "   "},
-        {"shared_with": "x" * 321},
+        {"shared_with": "x" * 257},
         {"shared_with": "bob@example.org", "permissions": "own"},
         {"shared_with": "bob@example.org", "expires_at": "next tuesday"},
         {"shared_with": "bob@example.org", "expires_at": in_seconds(-1)},
@@ -286,12 +286,24 @@ async def test_shared_with_is_normalised_and_checked(client: httpx.AsyncClient) 
     packet = await finalized_packet(client)
     url = f"/api/packets/{packet['id']}/share"
     user = "7C0F3A0E-0000-4000-8000-00000000000A"
+    longest = "u" * 255 + "9"
     stored = {
         "PUBLIC": "public",
         " Public ": "public",
         "Ana.Lima@Example.ORG": "ana.lima@example.org",
         "józef@przykład.pl": "józef@przykład.pl",
         user: user.lower(),
+        # Any other user id is kept as sent: the seed's own, and ids from other systems.
+        "user-123": "user-123",
+        " User-123\t": "User-123",
+        "bob": "bob",
+        "ana@example": "ana@example",
+        "@example.org": "@example.org",
+        "7C0F3A0E00004000800000000000000A": "7C0F3A0E00004000800000000000000A",
+        "{7c0f3a0e-0000-4000-8000-00000000000b}": "{7c0f3a0e-0000-4000-8000-00000000000b}",
+        "auth0|5f7c8ec7c33c6c004bbafe82": "auth0|5f7c8ec7c33c6c004bbafe82",
+        "<b>ana</b>": "<b>ana</b>",
+        longest: longest,
     }
     for sent, kept in stored.items():
         response = await client.post(url, json={"shared_with": sent})
@@ -299,13 +311,89 @@ async def test_shared_with_is_normalised_and_checked(client: httpx.AsyncClient) 
         assert response.json()["shared_with"] == kept
     listed = {share["shared_with"] for share in (await client.get(f"{url}s")).json()}
     assert listed == set(stored.values())
-    for refused in ("not an email @@", "bob", "ana@example", "@example.org", "a b@example.org"):
-        response = await client.post(url, json={"shared_with": refused})
-        assert response.status_code == 422, (refused, response.text)
+    refused = {
+        "not an email @@": "U+0020 at character 4",
+        "a b@example.org": "U+0020 at character 2",
+        "user 123": "U+0020 at character 5",
+        "user\t123": "U+0009 at character 5",
+        "user\u00a0123": "U+00A0 at character 5",
+        "user\n123": "U+000A at character 5",
+        "user\x01": "U+0001 at character 5",
+        "user\x7f": "U+007F at character 5",
+        "\u200buser-123": "U+200B at character 1",
+        "user\u202e321": "U+202E at character 5",
+    }
+    for sent, found in refused.items():
+        response = await client.post(url, json={"shared_with": sent})
+        assert response.status_code == 422, (sent, response.text)
         problem = response.json()["detail"][0]
         assert problem["loc"] == ["body", "shared_with"]
-        assert "an email address such as ana@example.org" in problem["msg"]
+        assert found in problem["msg"], (sent, problem)
+        assert "a user id such as user-123" in problem["msg"]
+    for sent, why in (("", "blank"), ("  \t ", "blank"), ("u" * 257, "at most 256 characters")):
+        response = await client.post(url, json={"shared_with": sent})
+        assert response.status_code == 422, (sent, response.text)
+        problem = response.json()["detail"][0]
+        assert problem["loc"] == ["body", "shared_with"]
+        assert why in problem["msg"], (sent, problem)
     assert len((await client.get(f"{url}s")).json()) == len(stored)
+
+
+async def test_a_user_id_is_echoed_recorded_and_shown(client: httpx.AsyncClient) -> None:
+    packet = await finalized_packet(client)
+    created = await share(client, packet["id"], "user-123")
+    assert created["shared_with"] == "user-123"
+    listed = (await client.get(f"/api/packets/{packet['id']}/shares")).json()
+    assert [s["shared_with"] for s in listed] == ["user-123"]
+    events = await packet_events(client, "packets.packet.shared")
+    assert [e["payload"]["shared_with"] for e in events] == ["user-123"]
+    opened = (await client.get(f"/api/packets/shared/{created['access_token']}")).json()
+    assert opened["share"]["shared_with"] == "user-123"
+    marked = await share(client, packet["id"], "<b>ana</b>")
+    page = await client.get(f"/api/packets/shared/{marked['access_token']}/view")
+    assert "&lt;b&gt;ana&lt;/b&gt;" in page.text
+    assert "<b>ana</b>" not in page.text
+
+
+async def test_an_archived_packet_refuses_a_share_for_anyone(client: httpx.AsyncClient) -> None:
+    archived = await finalized_packet(client)
+    assert (await client.post(f"/api/packets/{archived['id']}/archive")).status_code == 200
+    url = f"/api/packets/{archived['id']}/share"
+    for shared_with in (
+        "user-123",
+        "public",
+        "ana@example.org",
+        "ana@example",
+        "7c0f3a0e-0000-4000-8000-00000000000a",
+        "u" * 256,
+    ):
+        refused = await client.post(url, json={"shared_with": shared_with})
+        assert refused.status_code == 409, (shared_with, refused.text)
+        assert "archived" in refused.json()["detail"]
+    assert (await client.get(f"{url}s")).json() == []
+
+
+async def test_a_user_id_grants_nothing_to_the_user_it_names(
+    client: httpx.AsyncClient, users: Users
+) -> None:
+    """`shared_with` names the audience; only the token opens the packet. A share naming
+    another tenant's user, by their Frame id in any form or by any other id, shows that user
+    nothing through the API."""
+    A = users.headers("7c0f3a0e-0000-4000-8000-00000000000a")
+    other = users.user("7c0f3a0e-0000-4000-8000-00000000000b")
+    B = users.headers("7c0f3a0e-0000-4000-8000-00000000000b")
+    client.headers.update(A)
+    packet = await finalized_packet(client)
+    for shared_with in (str(other.id), str(other.id).upper(), other.email, "user-123"):
+        await share(client, packet["id"], shared_with)
+    pid = packet["id"]
+    for path in (f"/{pid}", f"/{pid}/contents", f"/{pid}/shares", f"/{pid}/comments"):
+        response = await client.get(f"/api/packets{path}", headers=B)
+        assert response.status_code == 404, (path, response.text)
+    assert (await client.get("/api/packets/", headers=B)).json()["total"] == 0
+    assert (await client.get("/api/packets/count", headers=B)).json() == {"count": 0}
+    stats = (await client.get("/api/packets/stats/overview", headers=B)).json()
+    assert (stats["total_packets"], stats["total_shares"]) == (0, 0)
 
 
 async def test_a_public_base_url_makes_share_urls_absolute(

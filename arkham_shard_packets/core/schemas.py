@@ -18,8 +18,8 @@ UtcDatetime = Annotated[datetime, PlainSerializer(to_text, return_type=str)]
 
 # "Blank" is what str.strip() removes; the class spells those characters out, because
 # regex engines disagree on what \s means.
-_SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
-NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACES}][^\x00]*$"
+BLANKS = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
+NOT_BLANK = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
 
 
 def no_nul(value: str) -> str:

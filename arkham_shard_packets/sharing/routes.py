@@ -36,11 +36,12 @@ VIEWER_ROUTE = "packets_shared_view"
 async def create_share(
     packet_id: PacketId, body: ShareCreate, request: Request, services: ServicesDep, scope: ScopeDep
 ) -> ShareCreated:
-    """Makes a link for `shared_with` (`public`, an email address or a Frame user's id) that
-    allows `view` (default), `comment` or `edit`, optionally until `expires_at` (in the
-    future, else 422) and behind a `password`. The answer is the only place the token ever
-    appears; `share_url` is the viewer page (absolute with a public base URL). An archived
-    packet is 409; the first share of a finalized packet makes it `shared`. Emits
+    """Makes a link for `shared_with` (`public`, an email address or a user id such as
+    `user-123`, which names the audience and grants nothing) that allows `view` (default),
+    `comment` or `edit`, optionally until `expires_at` (in the future, else 422) and behind a
+    `password`. The answer is the only place the token ever appears; `share_url` is the
+    viewer page (absolute with a public base URL). An archived packet is 409, whoever the
+    link is for; the first share of a finalized packet makes it `shared`. Emits
     `packets.packet.shared`."""
     draft = ShareDraft(body.shared_with, body.permissions, body.expires_at, body.password)
     share = await services.shares.create(scope, packet_id, draft)

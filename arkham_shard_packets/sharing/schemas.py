@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..core.bounds import UtcInput
 from ..core.schemas import (
+    BLANKS,
     NO_NUL,
     NOT_BLANK,
     AnyText,
@@ -20,7 +20,8 @@ from ..core.schemas import (
 )
 from ..models import ShareAction, SharePermission, ShareState
 
-SHARED_WITH_MAX = 320  # an email address at its longest
+# A user id at its longest; an email address has at most 254 characters (RFC 5321).
+SHARED_WITH_MAX = 256
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 AUTHOR_MAX, COMMENT_MAX = 200, 10_000
 # The largest body a comment can need: every character of the longest author, comment and
@@ -34,23 +35,40 @@ PUBLIC = "public"
 _EMAIL = re.compile(
     r"^[^\s@<>()\[\],;:\\\"]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$"
 )
+# A UUID as the Frame writes its users' ids (any case); braces, `urn:uuid:` or 32 bare hex
+# digits may be another system's id, and are kept as sent.
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+# What OpenAPI can say of the rule below: blanks around (stripped), none inside, no control
+# character. The server refuses the other unprintable characters too.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+AUDIENCE_PATTERN = rf"^[{BLANKS}]*[^{BLANKS}{_CONTROLS}]+[{BLANKS}]*$"
+
+
+def _unprintable(value: str) -> str | None:
+    for position, char in enumerate(value, 1):
+        if char.isspace() or not char.isprintable():
+            return f"U+{ord(char):04X} at character {position}"
+    return None
 
 
 def audience(value: str) -> str:
-    """`public` (any case), a Frame user's id (a UUID, written in its canonical form) or an
-    email address (lower-cased), so that one audience is always stored one way."""
+    """`public` (any case), an email address (lower-cased), a Frame user's id (a UUID, in its
+    canonical form) or any other user id (kept as sent), so that one audience is always
+    stored one way. Blanks around it are already stripped."""
+    found = _unprintable(value)
+    if found is not None:
+        raise ValueError(
+            f"has a space or an unprintable character ({found}): must be `public` (anyone "
+            "with the link), an email address such as ana@example.org, or a user id such as "
+            f"user-123 (1 to {SHARED_WITH_MAX} printable characters, no spaces)"
+        )
     if value.lower() == PUBLIC:
         return PUBLIC
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        pass
+    if _UUID.match(value):
+        return value.lower()
     if _EMAIL.match(value):
         return value.lower()
-    raise ValueError(
-        "must be `public` (anyone with the link), an email address such as ana@example.org, "
-        "or a Frame user's id (a UUID)"
-    )
+    return value
 
 
 SharedWith = Annotated[
@@ -58,12 +76,15 @@ SharedWith = Annotated[
     Field(
         max_length=SHARED_WITH_MAX,
         description=(
-            "Who the link is for: `public` (anyone holding it), an email address, or a Frame "
-            "user's id (a UUID). Stored normalised: `PUBLIC` as `public`, an address "
-            "lower-cased. The token is the credential either way: this names the audience."
+            "Who the link is for: `public` (anyone holding it), an email address, or a user "
+            f"id (1 to {SHARED_WITH_MAX} printable characters without spaces or control "
+            "characters: a Frame user's UUID, or an id from elsewhere such as `user-123`). "
+            "Stored normalised: `PUBLIC` as `public`, an address lower-cased, a UUID in its "
+            "canonical form, any other id as sent; blanks around it are dropped. It names the "
+            "audience and grants nothing: the token is the only credential."
         ),
-        json_schema_extra={"pattern": NOT_BLANK},
-        examples=["ana@example.org", "public"],
+        json_schema_extra={"pattern": AUDIENCE_PATTERN},
+        examples=["ana@example.org", "user-123", "public"],
     ),
     NotBlankText,
     AfterValidator(audience),
@@ -93,6 +114,7 @@ class ShareCreate(BaseModel):
                     "expires_at": "2099-12-31T18:00:00Z",
                     "password": "correct horse battery",
                 },
+                {"shared_with": "user-123", "permissions": "view"},
                 {"shared_with": "public"},
             ]
         },
