@@ -13,6 +13,7 @@ as its head, and stored with the sealed version as a seal is (origin ATTESTED).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -22,7 +23,7 @@ from ..core.custody_chain import FINALIZED
 from ..core.key_trust import OwnSeal
 from ..core.seal import RECIPE_VERSION, canonical_json
 from ..core.seal_statement import Seal, attestation_statement, seal_statement, statement_bytes
-from ..core.signing import b64
+from ..core.signing import SigningKey, b64
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_seals
 from ..keys.keyring import Keyring
@@ -63,11 +64,7 @@ class Sealer:
             custody_head=head.sha256,
             custody_length=head.position,
         )
-        seal = Seal(
-            statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
-        )
-        await store_seal(work, packet_id, version, seal, SIGNED)
-        return seal
+        return await _sign(work, key, packet_id, version, statement, SIGNED)
 
     async def attest(
         self,
@@ -105,11 +102,22 @@ class Sealer:
             custody_head=head.sha256,
             custody_length=head.position,
         )
-        seal = Seal(
-            statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
-        )
-        await store_seal(work, packet_id, version, seal, ATTESTED)
-        return seal
+        return await _sign(work, key, packet_id, version, statement, ATTESTED)
+
+
+async def _sign(
+    work: UnitOfWork,
+    key: SigningKey,
+    packet_id: str,
+    version: int,
+    statement: dict[str, Any],
+    origin: str,
+) -> Seal:
+    seal = Seal(
+        statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
+    )
+    await store_seal(work, packet_id, version, seal, origin)
+    return seal
 
 
 async def store_seal(
