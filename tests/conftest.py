@@ -64,6 +64,20 @@ async def app(tmp_path: Path, database_url: str, frame_auth: HostAuth) -> AsyncI
 
 
 @pytest.fixture
+async def locked(
+    tmp_path: Path, database_url: str, frame_auth: HostAuth, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FastAPI]:
+    """The host with Frame users and ARKHAM_PACKETS_REQUIRE_USER on (a host `serve` lets bind
+    anywhere)."""
+    monkeypatch.setenv("ARKHAM_PACKETS_REQUIRE_USER", "true")
+    if POSTGRES_URL:
+        await reset_postgres(database_url)
+    app = create_app(HostConfig(tmp_path / "locked", database_url, auth=frame_auth))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

@@ -165,19 +165,6 @@ async def test_a_token_without_an_expiry_is_refused(
     assert (await client.get(f"{API}/", headers=bearer(lasting))).status_code == 200
 
 
-@pytest.fixture
-async def locked(
-    tmp_path: Path, database_url: str, frame_auth: HostAuth, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FastAPI]:
-    """The host with Frame users and ARKHAM_PACKETS_REQUIRE_USER on."""
-    monkeypatch.setenv("ARKHAM_PACKETS_REQUIRE_USER", "true")
-    if POSTGRES_URL:
-        await reset_postgres(database_url)
-    app = create_app(HostConfig(tmp_path / "locked", database_url, auth=frame_auth))
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 async def test_require_user_shuts_out_anonymous_callers_but_not_share_links(
     locked: FastAPI, users: Users
 ) -> None:

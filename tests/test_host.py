@@ -22,7 +22,6 @@ from starlette.routing import Mount, Route
 from arkham_shard_packets.api import PREFIX
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.host.app import HostConfig, create_app
-from arkham_shard_packets.host.auth import HostAuth
 
 from .conftest import POSTGRES_URL, make_packet, reset_postgres, settle
 from .frame_users import Users, bearer
@@ -88,28 +87,15 @@ OPEN_HOST_ROUTES = {
 }
 
 
-@pytest.fixture
-async def locked_host(
-    tmp_path: Path, database_url: str, frame_auth: HostAuth, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FastAPI]:
-    """Frame users, and ARKHAM_PACKETS_REQUIRE_USER on: a host `serve` lets bind anywhere."""
-    monkeypatch.setenv("ARKHAM_PACKETS_REQUIRE_USER", "true")
-    if POSTGRES_URL:
-        await reset_postgres(database_url)
-    app = create_app(HostConfig(tmp_path / "locked", database_url, auth=frame_auth))
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 async def test_the_hosts_own_routes_need_a_user_where_the_shard_does(
-    locked_host: FastAPI, users: Users
+    locked: FastAPI, users: Users
 ) -> None:
-    transport = httpx.ASGITransport(app=locked_host)
+    transport = httpx.ASGITransport(app=locked)
     async with httpx.AsyncClient(transport=transport, base_url="http://h") as http:
         as_ana = users.headers(TENANT)
         made = await http.post("/api/packets/", json={"name": "Ana's harbor"}, headers=as_ana)
         packet = made.json()
-        routes = host_routes(locked_host)
+        routes = host_routes(locked)
         assert {("GET", "/api/events/"), ("GET", "/api/shards/")} <= routes
         for method, path in sorted(routes - OPEN_HOST_ROUTES):
             url = path.replace("{path}", "x")
