@@ -180,3 +180,24 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def restate_packet(files: Files, **changes: Any) -> dict[str, Any]:
+    """A bag's packet.json with `changes` made and its checksum recomputed by the documented
+    recipe (test_integrity.readme_snippet), bag-info's Packet-Checksum with it; the packet."""
+    from .test_integrity import readme_snippet
+
+    document = json.loads(files["data/packet.json"])
+    packet: dict[str, Any] = document["packet"]
+    packet.update(changes)
+    packet["checksum"] = readme_snippet()["packet_checksum"](packet, document["contents"])
+    files["data/packet.json"] = (
+        json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    ).encode()
+    files["bag-info.txt"] = b"".join(
+        f"Packet-Checksum: {packet['checksum']}\n".encode()
+        if line.startswith(b"Packet-Checksum:")
+        else line
+        for line in files["bag-info.txt"].splitlines(keepends=True)
+    )
+    return packet

@@ -35,13 +35,13 @@ from .custody_helpers import (
     raw_public,
     rebuild_bag,
     rechain,
+    restate_packet,
     rewrite,
     sha256,
     sign_seal,
     write,
 )
 from .test_import import forget, upload
-from .test_integrity import readme_snippet
 
 API = "/api/packets"
 
@@ -193,23 +193,12 @@ def forge(archive: bytes, key: Any) -> bytes:
     """What the issue warns of: a bundle claiming alice sealed it in 2001, every hash and
     manifest recomputed, the custody log rewritten, the seal signed by the forger's key."""
     root, files = bag_files(archive, "zip")
-    document = json.loads(files["data/packet.json"])
-    packet = document["packet"]
-    packet.update(
+    packet = restate_packet(
+        files,
         name="Forged",
         created_by="alice",
         created_at="2001-09-10T08:00:00.000000+00:00",
         finalized_at="2001-09-11T08:46:00.000000+00:00",
-    )
-    packet["checksum"] = readme_snippet()["packet_checksum"](packet, document["contents"])
-    files["data/packet.json"] = (
-        json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    ).encode()
-    files["bag-info.txt"] = b"".join(
-        f"Packet-Checksum: {packet['checksum']}\n".encode()
-        if line.startswith(b"Packet-Checksum:")
-        else line
-        for line in files["bag-info.txt"].splitlines(keepends=True)
     )
     entries = rechain(
         [

@@ -28,13 +28,13 @@ from .custody_helpers import (
     raw_public,
     rebuild_bag,
     rechain,
+    restate_packet,
     sha256,
     sign_seal,
     write,
 )
 from .test_custody_bundles import cli as offline
 from .test_import import forget, upload
-from .test_integrity import readme_snippet
 from .test_seals import cli, data_dir_of, keys, sealed
 
 API = "/api/packets"
@@ -76,19 +76,7 @@ def forged(
     """A sealed bag of the same packet id, rewritten and sealed with `key` at `finalized_at`
     (the statement says `stated` if given), every hash and manifest recomputed."""
     root, files = bag_files(archive, "zip")
-    document = json.loads(files["data/packet.json"])
-    packet = document["packet"]
-    packet.update(name="Forged", finalized_at=finalized_at)
-    packet["checksum"] = readme_snippet()["packet_checksum"](packet, document["contents"])
-    files["data/packet.json"] = (
-        json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    ).encode()
-    files["bag-info.txt"] = b"".join(
-        f"Packet-Checksum: {packet['checksum']}\n".encode()
-        if line.startswith(b"Packet-Checksum:")
-        else line
-        for line in files["bag-info.txt"].splitlines(keepends=True)
-    )
+    packet = restate_packet(files, name="Forged", finalized_at=finalized_at)
     entries = rechain(
         [
             {
