@@ -136,9 +136,16 @@ async def test_an_old_seal_verifies_unsigned_and_its_bundle_imports(
         assert report["problems"] == [] and report["warnings"][0].startswith(UNSIGNED)
         log = (await http.get(f"{API}/{pid}/custody")).json()
         assert log["entries"][0]["event"] == "log_started" and log["problems"] == []
+        assert (log["covered_entries"], log["covered_by"], log["unproven_entries"]) == (
+            0,
+            None,
+            None,
+        )
 
         page = (await http.get(f"{API}/shared/{token}/view")).text
         assert "sealed before signed seals" in page and "does not check" not in page
+        said = "1 entry: No signature covers any custody entry; entry 1 was recorded here, and no"
+        assert said in page
 
         body, archive = await export(http, pid, "zip")
         assert body["errors"] == []
@@ -147,6 +154,10 @@ async def test_an_old_seal_verifies_unsigned_and_its_bundle_imports(
         assert checked.returncode == 0, checked.stdout
         assert "seal: not signed (sealed before signed seals)" in checked.stdout
         assert "INVALID" not in checked.stdout and "problem:" not in checked.stdout
+        assert "the bundle's own account, which no signature covers: not proven" in checked.stdout
+        assert "no signature covers them: the packet was sealed before signed seals" in (
+            checked.stdout
+        )
         trusting = await cli(
             "verify", str(bundle), "--trust", str(await own_key_file(old, tmp_path))
         )

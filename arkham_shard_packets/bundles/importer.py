@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -457,7 +458,8 @@ class ImportService:
         actor: str,
         skipped: bool = False,
     ) -> PacketImportResult:
-        evidence = proof.evidence
+        evidence, coverage = proof.evidence, proof.coverage
+        unproven = coverage.unproven
         return PacketImportResult(
             packet_id=packet_id,
             import_source=source,
@@ -476,4 +478,7 @@ class ImportService:
             custody_intact=evidence.custody_intact,
             unverified=proof.unverified,
             attested_at=evidence.attested_at,
+            custody_entries=coverage.length,
+            covered_entries=coverage.covered,
+            unproven_entries=None if unproven is None else asdict(unproven),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ..core.custody_coverage import Coverage, bundle_coverage, coverage_text
 from ..core.seal_statement import Evidence
 from ..core.unit_of_work import Transactions
 from ..custody.imports import ImportRecord
@@ -53,7 +54,14 @@ class Proof:
                 f"the seal is signed by {evidence.signed_by}, a key this installation "
                 "does not trust"
             )
+        if self.bundle.sealed and self.coverage.unproven is not None:
+            notes.append(coverage_text(self.coverage))
         return notes
+
+    @property
+    def coverage(self) -> Coverage:
+        """Which of the bundle's custody entries its seal's signature covers."""
+        return bundle_coverage(self.evidence)
 
     def record(
         self, source: str, mode: MergeMode, document: BundleDocument, count: int

@@ -16,10 +16,11 @@ from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
+from ..core.custody_coverage import Coverage, Span, coverage_text
 from ..core.file_modes import FileModes
 from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
-from ..models import ExportFormat, MergeMode
+from ..models import ExportFormat, MergeMode, PacketImportResult
 from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
 from .progress import Meter
 from .verdict import describe
@@ -130,6 +131,7 @@ def import_command(args: argparse.Namespace) -> int:
                 signer += f", an attestation made at {result.attested_at}"
             print(f"  signed by {signer}; trusted: {'yes' if result.trusted else 'no'}")
             print(f"  custody chain intact: {'yes' if result.custody_intact else 'no'}")
+            print(f"  {coverage_text(coverage_of(result))}")
         return 0
 
     return run(work)
@@ -167,6 +169,19 @@ def verify_command(args: argparse.Namespace) -> int:
     lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
     print("\n".join(lines))
     return status
+
+
+def coverage_of(result: PacketImportResult) -> Coverage:
+    """Which of the bundle's custody entries its seal's signature covered, from the answer."""
+    unproven = result.unproven_entries
+    return Coverage(
+        result.custody_entries,
+        result.covered_entries,
+        result.signed_by if result.covered_entries else None,
+        result.attested_at is not None,
+        None if unproven is None else Span(unproven["first"], unproven["last"]),
+        stored=False,
+    )
 
 
 def report(errors: list[str], warnings: list[str]) -> None:

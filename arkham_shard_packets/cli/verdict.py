@@ -1,5 +1,6 @@
 """What `arkham-packets verify` says about a bundle whose files and checksum held: who signed
-its seal, whether that is a key the caller trusts, what its custody log proves, in plain words.
+its seal, whether that is a key the caller trusts, which custody entries the signature covers
+and which are the bundle's own account, in plain words.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from ..bundles.format.verify import VerifiedBundle
 from ..core.custody_chain import LOG_STARTED
+from ..core.custody_coverage import bundle_coverage, coverage_text
 from ..core.seal_statement import Evidence
 
 VALID, INVALID, UNTRUSTED = 0, 1, 3
@@ -34,34 +36,31 @@ def _custody(verdict: Verdict, evidence: Evidence, sealed: bool) -> None:
         )
     if not chain.intact:
         return
-    covered = evidence.sealed_length
-    if covered is None:
-        verdict.proven.append(f"the {count} of the custody log chain together unaltered")
-        verdict.unproven.append(
-            "that the custody log is complete: no signature covers it, so it could have been "
-            "rewritten as a whole or cut short"
-            if not sealed or not evidence.signed
-            else "that the custody log is complete: the seal does not check"
+    coverage = bundle_coverage(evidence)
+    verdict.lines.append(f"  {coverage_text(coverage)}")
+    unproven = coverage.unproven
+    if coverage.covered:
+        since = "creation" if chain.from_creation else "first recorded entry"
+        to = "its seal" if evidence.attested_at is None else "the attestation of its seal"
+        verdict.proven.append(
+            f"the packet's history from its {since} to {to} (custody {coverage.covered_span}) "
+            "is complete and unaltered"
         )
+    if unproven is None:
         return
-    since = "creation" if chain.from_creation else "first recorded entry"
-    to = "its seal" if evidence.attested_at is None else "the attestation of its seal"
-    verdict.proven.append(
-        f"the packet's history from its {since} to {to} (custody entries 1 to {covered}) "
-        "is complete and unaltered"
+    if coverage.covered:
+        why = "the bundle's own account after the seal"
+    elif not sealed:
+        why = "no signature covers a draft's custody log"
+    elif not evidence.signed:
+        why = "no signature covers them: the packet was sealed before signed seals"
+    else:
+        why = "no signature covers them: the seal does not check"
+    one = unproven.first == unproven.last
+    verdict.unproven.append(
+        f"custody {unproven}: {why}; whoever held the bundle could have changed, invented "
+        f"or removed {'it' if one else 'any of them'} and recomputed the chain"
     )
-    if chain.length > covered:
-        after = (
-            f"entry {chain.length}"
-            if chain.length == covered + 1
-            else f"entries {covered + 1} to {chain.length}"
-        )
-        verdict.lines.append(f"  the seal covers custody entries 1 to {covered}")
-        verdict.proven.append(f"custody {after} chain onto the sealed history unaltered")
-        verdict.unproven.append(
-            f"that the log is complete after the seal: no signature covers {after}, so "
-            "later entries could have been cut off"
-        )
 
 
 def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool, sealed: bool) -> None:

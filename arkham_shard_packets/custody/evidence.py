@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.custody_chain import IMPORTED, check_chain, parse_entry
+from ..core.custody_coverage import Coverage, stored_coverage
 from ..core.records import load_packet_row
 from ..core.seal_statement import Evidence, SealedFacts, check_evidence
 from ..core.unit_of_work import UnitOfWork
@@ -38,6 +39,10 @@ class CustodyReport:
     @property
     def problems(self) -> list[str]:
         return self.evidence.problems
+
+    @property
+    def coverage(self) -> Coverage:
+        return stored_coverage(self.evidence)
 
     def shown(self, limit: int | None, offset: int) -> list[Any]:
         """The current log's entries from `offset`, at most `limit` of them; an entry that is
@@ -81,7 +86,14 @@ async def stored_evidence(
     if facts is not None and origin == IMPORTED_SEAL:
         # numbered as its sealer numbered it; the local history may number it otherwise
         facts = SealedFacts(facts.checksum, facts.checksum_recipe, facts.finalized_at, None)
-    evidence = check_evidence([e.text for e in entries], packet_id, seal, facts, trusted)
+    evidence = check_evidence(
+        [e.text for e in entries],
+        packet_id,
+        seal,
+        facts,
+        trusted,
+        imported_here=origin == IMPORTED_SEAL,
+    )
     stored = [
         f"custody entry {e.position} no longer has the digest stored beside it"
         for e, digest in zip(entries, evidence.chain.hashes, strict=True)

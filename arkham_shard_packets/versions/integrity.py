@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
 from ..core.records import load_packet_row
 from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
@@ -85,6 +86,13 @@ class SealView:
     problems: list[str]
     signed: bool = True
     attested_at: str | None = None
+    coverage: Coverage | None = None  # which custody entries the signature covers
+
+
+async def log_coverage(work: UnitOfWork, packet_id: str, trusted: Collection[str]) -> Coverage:
+    """Which entries of the packet's custody log a signature covers, and which are an
+    imported bundle's own account."""
+    return (await packet_evidence(work, packet_id, trusted)).coverage
 
 
 async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) -> SealView | None:
@@ -92,7 +100,8 @@ async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) 
     packet = packet_record(await load_packet_row(work, packet_id))
     if packet["checksum"] is None:
         return None
-    evidence = (await packet_evidence(work, packet_id, trusted)).evidence
+    report = await packet_evidence(work, packet_id, trusted)
+    evidence = report.evidence
     problems = list(evidence.problems)
     recipe = packet["checksum_recipe"]
     contents = await sealed_items(work, packet_id)
@@ -107,6 +116,7 @@ async def seal_view(work: UnitOfWork, packet_id: str, trusted: Collection[str]) 
         problems,
         signed=evidence.signed,
         attested_at=evidence.attested_at,
+        coverage=report.coverage,
     )
 
 
