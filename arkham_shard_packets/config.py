@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         return None if value is None or not value.strip() else public_base_url(value)
 
     # Chain of custody: the PEM private key seals are signed with (default: one created in
-    # <data-dir>/keys), and the keys an import trusts besides the installation's own
+    # <data-dir>/keys), and the keys an import (and `verify`) trusts besides the installation's own
     # (comma-separated `sha256:` fingerprints or public key files).
     signing_key_file: Path | None = None
     trusted_keys: str | None = None

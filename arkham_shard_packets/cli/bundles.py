@@ -23,7 +23,7 @@ from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode, PacketImportResult
 from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
 from .progress import Meter
-from .verdict import describe
+from .verdict import TRUSTED_KEYS, describe
 
 if TYPE_CHECKING:
     from ..wiring import Services
@@ -137,15 +137,30 @@ def import_command(args: argparse.Namespace) -> int:
     return run(work)
 
 
+def trusted_keys(given: list[str], settings: Settings) -> frozenset[str] | None:
+    """The keys `verify` trusts: the `--trust` ones and ARKHAM_PACKETS_TRUSTED_KEYS, as the
+    server reads that setting. None (after one line on stderr) when one can't be read."""
+    for source, entries in (
+        ("--trust", given),
+        (TRUSTED_KEYS, (settings.trusted_keys or "").split(",")),
+    ):
+        try:
+            parse_trusted(entries)
+        except UnusableKey as error:
+            print(f"arkham-packets: error: {source} {error}", file=sys.stderr)
+            return None
+    return parse_trusted([*given, *(settings.trusted_keys or "").split(",")])
+
+
 def verify_command(args: argparse.Namespace) -> int:
-    """Offline: no database, no server. Prints every problem; non-zero exit on any."""
+    """Offline: no database, no server. Prints every problem; non-zero exit on any, and 3
+    when it checks but no trusted key signed it."""
     path = bundle_file(args.file)
-    try:
-        trusted = parse_trusted(args.trust)
-    except UnusableKey as error:
-        print(f"arkham-packets: error: --trust {error}", file=sys.stderr)
+    settings = Settings()
+    trusted = trusted_keys(args.trust, settings)
+    if trusted is None:
         return 2
-    limits = import_limits(Settings())
+    limits = import_limits(settings)
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
         Meter("verify", args.quiet) as bar,
@@ -166,7 +181,7 @@ def verify_command(args: argparse.Namespace) -> int:
         print(f"{path}: INVALID ({plural(len(problems), 'problem')})")
         return 1
     evidence = check_carried(bundle.document, bundle.carried, trusted)
-    lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
+    lines, status = describe(path, bundle, evidence, trust_given=bool(trusted))
     print("\n".join(lines))
     return status
 
@@ -246,7 +261,8 @@ def add_bundle_commands(commands: Any) -> None:
         commands,
         "verify",
         "check a bundle offline, with no database (files, checksum, seal, custody log): exit 0 "
-        "if valid, 1 if not, 2 if unreadable, 3 if no --trust key signed it",
+        "if valid and signed by a trusted key, 1 if not valid, 2 if unreadable, 3 if valid but "
+        f"no key of --trust or {TRUSTED_KEYS} signed it",
     )
     verify.add_argument("file", help="the bundle file")
     verify.add_argument(
@@ -255,7 +271,8 @@ def add_bundle_commands(commands: Any) -> None:
         default=[],
         metavar="KEYFILE",
         help="a public key you trust (PEM as `keys export` writes, base64, or a file holding "
-        "a sha256: fingerprint); a fingerprint itself works too; repeatable",
+        "a sha256: fingerprint); a fingerprint itself works too; repeatable; added to those "
+        f"of {TRUSTED_KEYS}",
     )
     common(verify, database=False)
     verify.set_defaults(handler=verify_command)

@@ -1,6 +1,7 @@
 """What `arkham-packets verify` says about a bundle whose files and checksum held: who signed
-its seal, whether that is a key the caller trusts, which custody entries the signature covers
-and which are the bundle's own account, in plain words.
+its seal, whether that is a key the caller trusts (`--trust`, ARKHAM_PACKETS_TRUSTED_KEYS),
+which custody entries the signature covers and which are the bundle's own account, in plain
+words.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from ..core.custody_coverage import bundle_coverage, coverage_text
 from ..core.seal_statement import Evidence
 
 VALID, INVALID, UNTRUSTED = 0, 1, 3
+TRUSTED_KEYS = "ARKHAM_PACKETS_TRUSTED_KEYS"
+TRUST_SOURCES = f"the trusted keys (--trust, {TRUSTED_KEYS})"
 
 
 @dataclass
@@ -92,23 +95,25 @@ def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool, sealed: bool)
             "who sealed the packet: the attestation was signed after it was sealed"
         )
     if evidence.trusted:
-        verdict.lines.append("  key: trusted (one of the --trust keys)")
+        verdict.lines.append(f"  key: trusted (one of {TRUST_SOURCES})")
         verdict.proven.append(f"{check.named_key} is a key you trust")
     elif trust_given:
-        verdict.lines.append("  key: NOT trusted (none of the --trust keys)")
+        verdict.lines.append(f"  key: NOT trusted (none of {TRUST_SOURCES})")
         verdict.unproven.append(f"that {check.named_key} belongs to anyone you trust")
     else:
+        verdict.lines.append("  key: NOT trusted (no key is trusted)")
         verdict.unproven.append(
             f"who holds {check.named_key}: compare it with the fingerprint the sender "
-            "published, or pass --trust"
+            f"published, and trust it with --trust or {TRUSTED_KEYS}"
         )
 
 
 def describe(
     path: Path, bundle: VerifiedBundle, evidence: Evidence, trust_given: bool
 ) -> tuple[list[str], int]:
-    """The lines to print and the exit status: 0 all checks hold (and, with --trust, a
-    trusted key signed), 1 something does not check, 3 it checks but no trusted key signed."""
+    """The lines to print and the exit status: 0 all checks hold and a trusted key signed,
+    1 something does not check, 3 it checks but no trusted key signed (`trust_given`: some
+    key is trusted, by --trust or ARKHAM_PACKETS_TRUSTED_KEYS)."""
     document = bundle.document
     packet = document.packet
     kind = "json bundle" if bundle.kind == "json" else f"BagIt bag in {bundle.kind}"
@@ -135,7 +140,15 @@ def describe(
         count = len(evidence.problems)
         lines.append(f"{path}: INVALID ({count} problem{'s' if count != 1 else ''})")
         return lines, INVALID
-    if trust_given and not evidence.trusted:
-        lines.append(f"{path}: UNTRUSTED (it checks, but none of the --trust keys signed it)")
+    if not evidence.trusted:
+        lines.append(f"{path}: UNTRUSTED (it checks, but {_untrusted(evidence, trust_given)})")
         return lines, UNTRUSTED
     return lines, VALID
+
+
+def _untrusted(evidence: Evidence, trust_given: bool) -> str:
+    if evidence.signed_by is None:
+        return "no key signed it"
+    if trust_given:
+        return f"none of {TRUST_SOURCES} signed it"
+    return f"no key is trusted: pass --trust or set {TRUSTED_KEYS}"
