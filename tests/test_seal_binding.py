@@ -27,6 +27,7 @@ from .custody_helpers import (
     sha256,
     write,
 )
+from .frame_users import Users
 from .test_custody_bundles import cli, sealed_and_shared
 from .test_import import forget, upload
 
@@ -202,3 +203,103 @@ async def test_the_documented_recipe_checks_the_packet_id_too(
     moved = write(tmp_path / "moved.json", forged(archive, "json", NEW_ID))
     with pytest.raises(AssertionError, match="the seal is about another packet"):
         check_seal(moved, key["fingerprint"])
+
+
+OWNER, IMPORTER, ELSEWHERE = (
+    "7c0f3a0e-0000-4000-8000-0000000005b1",
+    "7c0f3a0e-0000-4000-8000-0000000005b2",
+    "7c0f3a0e-0000-4000-8000-0000000005b3",
+)
+
+
+async def tenant_export(client: httpx.AsyncClient, headers: dict[str, str], pid: str) -> bytes:
+    made = await client.post(f"{API}/{pid}/export", json={"format": "zip"}, headers=headers)
+    assert made.status_code == 200, made.text
+    download = await client.get(made.json()["download_url"], headers=headers)
+    assert download.status_code == 200, download.text
+    return download.content
+
+
+def renamed(new_id: str) -> Callable[[Files], None]:
+    """packet.json and bag-info moved to `new_id`, the log left as it is, manifests rebuilt."""
+
+    def change(files: Files) -> None:
+        document = json.loads(files["data/packet.json"])
+        old_id = document["packet"]["id"]
+        document["packet"]["id"] = new_id
+        files["data/packet.json"] = (
+            json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        ).encode()
+        files["bag-info.txt"] = files["bag-info.txt"].replace(old_id.encode(), new_id.encode())
+
+    return change
+
+
+async def test_a_tenants_import_under_its_own_id_verifies_exports_and_imports_elsewhere(
+    client: httpx.AsyncClient, users: Users, tmp_path: Path
+) -> None:
+    """A caller with a tenant always imports another tenant's bundle under an id of its own
+    (bundles/packet_ids.py): the seal, which names the bundle's id, still holds there, in its
+    re-export and in a third tenant; a re-export moved to another id does not."""
+    from arkham_shard_packets.bundles.packet_ids import own_id
+
+    from .test_import_ids import imported, sealed_bundle
+
+    owner, importer, elsewhere = (users.headers(t) for t in (OWNER, IMPORTER, ELSEWHERE))
+    pid, bundle = await sealed_bundle(client, owner)
+    status, answer = await imported(client, importer, bundle)
+    assert status == 201, answer
+    mine = answer["packet_id"]
+    assert mine == own_id(IMPORTER, pid) != pid
+    assert (answer["verified"], answer["trusted"], answer["custody_intact"]) == (True,) * 3
+    report = (await client.get(f"{API}/{mine}/verify", headers=importer)).json()
+    assert report["valid"] is True, report["problems"]
+    assert any(
+        f"the seal is about packet {pid}: this installation imported it as packet {mine}" in note
+        for note in report["warnings"]
+    ), report["warnings"]
+
+    again = await tenant_export(client, importer, mine)
+    seal = seal_of(again, "zip")
+    assert seal["statement"]["packet_id"] == packet_of(again, "zip")["id"] == pid
+    log = custody_of(again, "zip")
+    switch = next(entry for entry in log if entry["packet_id"] == mine)
+    assert switch["event"] == "imported" and switch["details"]["bundle_packet_id"] == pid
+    checked = await cli(
+        "verify", str(write(tmp_path / "again.zip", again)), "--trust", seal["key_fingerprint"]
+    )
+    assert checked.returncode == 0, checked.stdout
+    covered = seal["statement"]["custody_length"]
+    assert log[covered:] == [switch]  # after the seal: the import that gave it its id
+    assert (
+        f"custody entries 1 to {covered} are covered by the seal signed by "
+        f"{seal['key_fingerprint']}; entry {covered + 1} is the bundle's own account"
+    ) in checked.stdout
+
+    # the importer's tenant finds its packet again; a third tenant makes one of its own
+    status, skipped = await imported(client, importer, again, "skip")
+    assert (status, skipped["packet_id"], skipped["skipped"]) == (201, mine, True)
+    status, third = await imported(client, elsewhere, again)
+    assert status == 201, third
+    theirs = third["packet_id"]
+    assert theirs == own_id(ELSEWHERE, pid)
+    assert (third["verified"], third["trusted"], third["unverified"]) == (True, True, False)
+    assert (third["covered_entries"], third["unproven_entries"]) == (
+        covered,
+        {"first": covered + 1, "last": covered + 1},
+    )
+    report = (await client.get(f"{API}/{theirs}/verify", headers=elsewhere)).json()
+    assert report["valid"] is True, report["problems"]
+    assert any(f"imported it as packet {theirs}" in note for note in report["warnings"])
+
+    # the re-export moved to another id: with a switch appended, or named as the log's end is
+    for forged_id, change in ((NEW_ID, re_id(NEW_ID)), (mine, renamed(mine))):
+        bad = rewrite(again, "zip", change)
+        status, refused = await imported(client, elsewhere, bad)
+        assert status == 422, refused
+        assert f"the seal is about packet {pid}, not packet {forged_id}" in refused["detail"]
+        checked = await cli(
+            "verify", str(write(tmp_path / "bad.zip", bad)), "--trust", seal["key_fingerprint"]
+        )
+        assert checked.returncode == 1, checked.stdout
+        assert f"problem: the seal is about packet {pid}, not packet {forged_id}" in checked.stdout
