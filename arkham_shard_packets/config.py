@@ -126,9 +126,10 @@ class Settings(BaseSettings):
         return None if value is None or not value.strip() else public_base_url(value)
 
     # Chain of custody: the PEM private key seals are signed with (default: one created in
-    # <data-dir>/keys), the keys an import trusts besides the installation's own
-    # (comma-separated `sha256:` fingerprints or public key files), and keys revoked besides
-    # those revoked in the registry (comma-separated `sha256:<hex>@<ISO 8601 time>`).
+    # <data-dir>/keys), the keys an import (and `verify`) trusts besides the installation's
+    # own (comma-separated `sha256:` fingerprints or public key files), and keys revoked
+    # besides those revoked in the registry (comma-separated `sha256:<hex>@<ISO 8601 time>`;
+    # `verify` reads both).
     signing_key_file: Path | None = None
     trusted_keys: str | None = None
     revoked_keys: str | None = None

@@ -225,6 +225,9 @@ class PacketImportResult:
     unverified: bool = False
     warnings: list[str] = field(default_factory=list)  # imported, but worth knowing
     attested_at: str | None = None  # the bundle's seal was signed later, as an attestation
+    custody_entries: int = 0  # in the bundle's custody log
+    covered_entries: int = 0  # its entries 1..n a seal's signature covers
+    unproven_entries: dict[str, int] | None = None  # {"first", "last"}: its own account
 
 
 @dataclass

@@ -72,7 +72,8 @@ async def test_export_verify_tamper_import(
     exported_bytes = file_bytes(data_dir / response.json()["file_path"])
     assert_same_but_custody(target.read_bytes(), exported_bytes, "zip")
 
-    verified = await cli(database_url, data_dir, "verify", str(target), "--quiet")
+    key = (await client.get("/api/packets/keys")).json()["keys"][0]["fingerprint"]
+    verified = await cli(database_url, data_dir, "verify", str(target), "--quiet", "--trust", key)
     assert verified.returncode == 0, verified.stdout
     assert "OK (BagIt bag in zip)" in verified.stdout
     assert "sealed, checksum verified" in verified.stdout

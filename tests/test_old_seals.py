@@ -136,23 +136,37 @@ async def test_an_old_seal_verifies_unsigned_and_its_bundle_imports(
         assert report["problems"] == [] and report["warnings"][0].startswith(UNSIGNED)
         log = (await http.get(f"{API}/{pid}/custody")).json()
         assert log["entries"][0]["event"] == "log_started" and log["problems"] == []
+        assert (log["covered_entries"], log["covered_by"], log["unproven_entries"]) == (
+            0,
+            None,
+            None,
+        )
 
         page = (await http.get(f"{API}/shared/{token}/view")).text
         assert "sealed before signed seals" in page and "does not check" not in page
+        said = "1 entry: No signature covers any custody entry; entry 1 was recorded here, and no"
+        assert said in page
 
         body, archive = await export(http, pid, "zip")
         assert body["errors"] == []
         bundle = write(tmp_path / "old.zip", archive)
         checked = await cli("verify", str(bundle))
-        assert checked.returncode == 0, checked.stdout
+        assert checked.returncode == 3, checked.stdout  # checks, but no trusted key signed it
         assert "seal: not signed (sealed before signed seals)" in checked.stdout
         assert "INVALID" not in checked.stdout and "problem:" not in checked.stdout
+        assert checked.stdout.splitlines()[-1].endswith(
+            "UNTRUSTED (it checks, but no key signed it)"
+        )
+        assert "the bundle's own account, which no signature covers: not proven" in checked.stdout
+        assert "no signature covers them: the packet was sealed before signed seals" in (
+            checked.stdout
+        )
         trusting = await cli(
             "verify", str(bundle), "--trust", str(await own_key_file(old, tmp_path))
         )
         assert trusting.returncode == 3, trusting.stdout  # checks, but no trusted key signed it
         _, document = await export(http, pid, "json")
-        assert (await cli("verify", str(write(tmp_path / "old.json", document)))).returncode == 0
+        assert (await cli("verify", str(write(tmp_path / "old.json", document)))).returncode == 3
 
         # A bad custody chain is still refused, unsigned or not.
         broken = rewrite(archive, "zip", rewrite_first_entry)

@@ -4,6 +4,7 @@ in a real headless Chromium served by a live host."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -271,6 +272,7 @@ def test_a_recipient_downloads_the_sealed_bundle_in_chromium(
         json={"shared_with": "ana@example.org", "password": "correct horse"},
     ).json()
     name = f"packet-{packet['id']}-v{sealed['version']}.zip"
+    fingerprint = httpx.get(f"{api}/keys").json()["keys"][0]["fingerprint"]
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_FLAGS)
@@ -294,6 +296,7 @@ def test_a_recipient_downloads_the_sealed_bundle_in_chromium(
             capture_output=True,
             text=True,
             timeout=120,
+            env={**os.environ, "ARKHAM_PACKETS_TRUSTED_KEYS": fingerprint},
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "sealed, checksum verified" in checked.stdout

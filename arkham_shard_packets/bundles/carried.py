@@ -42,16 +42,20 @@ def _decoded(text: str) -> Any:
 
 
 async def carried_by_export(work: UnitOfWork, state: PacketState) -> tuple[PacketState, Carried]:
-    """The packet's log and seal, read with its state. A seal an import brought over a local
-    history numbers its version as its sealer did: the export says that number, so the
-    bundle's packet and its seal agree."""
+    """The packet's log and seal, read with its state. A seal an import brought numbers its
+    version as its sealer did, and names the packet by the id it had there (the import may
+    have given it an id of the importer's own, bundles/packet_ids.py): the export says that
+    number and that id, so the bundle's packet is the one its seal is about."""
     packet = state.packet
     seal = None
     if state.sealed:
         loaded = await load_seal(work, packet.id, packet.version)
         if loaded is not None:
             seal, origin = loaded
-            version = seal.statement.get("version") if isinstance(seal.statement, dict) else None
+            named = seal.statement if isinstance(seal.statement, dict) else {}
+            version, sealed_id = named.get("version"), named.get("packet_id")
             if origin == IMPORTED and isinstance(version, int) and version != packet.version:
-                state = replace(state, packet=replace(packet, version=version))
+                state = replace(state, packet=replace(state.packet, version=version))
+            if origin == IMPORTED and isinstance(sealed_id, str) and sealed_id != packet.id:
+                state = replace(state, packet=replace(state.packet, id=sealed_id))
     return state, Carried(await read_log(work, packet.id), seal)

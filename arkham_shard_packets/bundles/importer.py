@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -454,7 +455,8 @@ class ImportService:
         actor: str,
         skipped: bool = False,
     ) -> PacketImportResult:
-        evidence = proof.evidence
+        evidence, coverage = proof.evidence, proof.coverage
+        unproven = coverage.unproven
         return PacketImportResult(
             packet_id=packet_id,
             import_source=source,
@@ -473,4 +475,7 @@ class ImportService:
             custody_intact=evidence.custody_intact,
             unverified=proof.unverified,
             attested_at=evidence.attested_at,
+            custody_entries=coverage.length,
+            covered_entries=coverage.covered,
+            unproven_entries=None if unproven is None else asdict(unproven),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ..core.custody_coverage import Coverage, bundle_coverage, coverage_text
 from ..core.seal_statement import Evidence
 from ..core.unit_of_work import Transactions
 from ..custody.imports import ImportRecord
@@ -52,7 +53,14 @@ class Proof:
         notes = [f"imported as unverified: {problem}" for problem in evidence.problems]
         notes.extend(evidence.warnings)  # a revoked key's among them
         notes.extend(self._untrusted())
+        if self.bundle.sealed and self.coverage.unproven is not None:
+            notes.append(coverage_text(self.coverage))
         return notes
+
+    @property
+    def coverage(self) -> Coverage:
+        """Which of the bundle's custody entries its seal's signature covers."""
+        return bundle_coverage(self.evidence)
 
     @property
     def trust_notes(self) -> list[str]:

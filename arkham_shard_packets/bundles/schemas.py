@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import NO_NUL, Strict, UtcDatetime
+from ..core.schemas import NO_NUL, EntriesOut, Strict, UtcDatetime
 from ..models import ExportFormat, MergeMode
 
 
@@ -102,7 +102,8 @@ class ImportOut(BaseModel):
     warnings: list[str] = Field(
         description="Imported, but worth knowing: items unresolved at export, a seal that "
         "proves less (unsigned, signed by a key not trusted here or revoked, or accepted with "
-        "allow_unverified), a bundle without a custody log, a new id, a seal a merge dropped"
+        "allow_unverified), custody entries no signature covers, a bundle without a custody "
+        "log, a new id, a seal a merge dropped"
     )
     verified: bool = Field(
         description="The bundle's contents give the checksum it declares, recomputed here (it "
@@ -125,4 +126,15 @@ class ImportOut(BaseModel):
     attested_at: str | None = Field(
         description="the bundle's seal was signed after the packet was sealed, as an "
         "attestation, at this time; null for a seal signed at finalize or no seal"
+    )
+    custody_entries: int = Field(description="how many entries the bundle's custody log has")
+    covered_entries: int = Field(
+        description="the bundle's custody entries 1 to this number are covered by its seal's "
+        "signature (signed_by), which checks; 0 when no signature covers any (a draft, a seal "
+        "made before signed seals, a seal that does not check)"
+    )
+    unproven_entries: EntriesOut | None = Field(
+        description="the bundle's custody entries after those: its own account, which no "
+        "signature covers, so whoever held the bundle could have changed, invented or removed "
+        "them (not proven); null when there are none"
     )

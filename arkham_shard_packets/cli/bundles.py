@@ -16,14 +16,15 @@ from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
+from ..core.custody_coverage import Coverage, Span, coverage_text
 from ..core.file_modes import FileModes
 from ..core.key_trust import KeyTrust, merged, parse_revocations
 from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
-from ..models import ExportFormat, MergeMode
+from ..models import ExportFormat, MergeMode, PacketImportResult
 from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
 from .progress import Meter
-from .verdict import describe
+from .verdict import TRUSTED_KEYS, describe
 
 if TYPE_CHECKING:
     from ..wiring import Services
@@ -131,19 +132,34 @@ def import_command(args: argparse.Namespace) -> int:
                 signer += f", an attestation made at {result.attested_at}"
             print(f"  signed by {signer}; trusted: {'yes' if result.trusted else 'no'}")
             print(f"  custody chain intact: {'yes' if result.custody_intact else 'no'}")
+            print(f"  {coverage_text(coverage_of(result))}")
         return 0
 
     return run(work)
 
 
+def trusted_keys(given: list[str], settings: Settings) -> frozenset[str] | None:
+    """The keys `verify` trusts: the `--trust` ones and ARKHAM_PACKETS_TRUSTED_KEYS, as the
+    server reads that setting. None (after one line on stderr) when one can't be read."""
+    for source, entries in (
+        ("--trust", given),
+        (TRUSTED_KEYS, (settings.trusted_keys or "").split(",")),
+    ):
+        try:
+            parse_trusted(entries)
+        except UnusableKey as error:
+            print(f"arkham-packets: error: {source} {error}", file=sys.stderr)
+            return None
+    return parse_trusted([*given, *(settings.trusted_keys or "").split(",")])
+
+
 def verify_command(args: argparse.Namespace) -> int:
-    """Offline: no database, no server. Prints every problem; non-zero exit on any."""
+    """Offline: no database, no server. Prints every problem; non-zero exit on any, and 3
+    when it checks but no trusted key signed it."""
     path = bundle_file(args.file)
     settings = Settings()
-    try:
-        trusted = parse_trusted(args.trust)
-    except UnusableKey as error:
-        print(f"arkham-packets: error: --trust {error}", file=sys.stderr)
+    trusted = trusted_keys(args.trust, settings)
+    if trusted is None:
         return 2
     try:
         revoked = merged(
@@ -174,9 +190,22 @@ def verify_command(args: argparse.Namespace) -> int:
         print(f"{path}: INVALID ({plural(len(problems), 'problem')})")
         return 1
     evidence = check_carried(bundle.document, bundle.carried, KeyTrust(trusted, revoked))
-    lines, status = describe(path, bundle, evidence, trust_given=bool(args.trust))
+    lines, status = describe(path, bundle, evidence, trust_given=bool(trusted))
     print("\n".join(lines))
     return status
+
+
+def coverage_of(result: PacketImportResult) -> Coverage:
+    """Which of the bundle's custody entries its seal's signature covered, from the answer."""
+    unproven = result.unproven_entries
+    return Coverage(
+        result.custody_entries,
+        result.covered_entries,
+        result.signed_by if result.covered_entries else None,
+        result.attested_at is not None,
+        None if unproven is None else Span(unproven["first"], unproven["last"]),
+        stored=False,
+    )
 
 
 def report(errors: list[str], warnings: list[str]) -> None:
@@ -241,8 +270,8 @@ def add_bundle_commands(commands: Any) -> None:
         commands,
         "verify",
         "check a bundle offline, with no database (files, checksum, seal, custody log): exit 0 "
-        "if valid, 1 if not, 2 if unreadable, 3 if no --trust key signed it or its key was "
-        "revoked before",
+        "if valid and signed by a trusted key, 1 if not valid, 2 if unreadable, 3 if valid but "
+        f"no key of --trust or {TRUSTED_KEYS} signed it, or its key was revoked before",
     )
     verify.add_argument("file", help="the bundle file")
     verify.add_argument(
@@ -251,7 +280,8 @@ def add_bundle_commands(commands: Any) -> None:
         default=[],
         metavar="KEYFILE",
         help="a public key you trust (PEM as `keys export` writes, base64, or a file holding "
-        "a sha256: fingerprint); a fingerprint itself works too; repeatable",
+        "a sha256: fingerprint); a fingerprint itself works too; repeatable; added to those "
+        f"of {TRUSTED_KEYS}",
     )
     verify.add_argument(
         "--revoked",

@@ -1,5 +1,7 @@
 """What `arkham-packets verify` says about a bundle whose files and checksum held: who signed
-its seal, whether that is a key the caller trusts, what its custody log proves, in plain words.
+its seal, whether that is a key the caller trusts (`--trust`, ARKHAM_PACKETS_TRUSTED_KEYS),
+which custody entries the signature covers and which are the bundle's own account, in plain
+words.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from pathlib import Path
 from ..bundles.format.verify import VerifiedBundle
 from ..core.clock import to_text
 from ..core.custody_chain import LOG_STARTED
+from ..core.custody_coverage import bundle_coverage, coverage_text
 from ..core.seal_statement import Evidence
 
 VALID, INVALID, UNTRUSTED = 0, 1, 3
+TRUSTED_KEYS = "ARKHAM_PACKETS_TRUSTED_KEYS"
+TRUST_SOURCES = f"the trusted keys (--trust, {TRUSTED_KEYS})"
 
 
 @dataclass
@@ -35,34 +40,31 @@ def _custody(verdict: Verdict, evidence: Evidence, sealed: bool) -> None:
         )
     if not chain.intact:
         return
-    covered = evidence.sealed_length
-    if covered is None:
-        verdict.proven.append(f"the {count} of the custody log chain together unaltered")
-        verdict.unproven.append(
-            "that the custody log is complete: no signature covers it, so it could have been "
-            "rewritten as a whole or cut short"
-            if not sealed or not evidence.signed
-            else "that the custody log is complete: the seal does not check"
+    coverage = bundle_coverage(evidence)
+    verdict.lines.append(f"  {coverage_text(coverage)}")
+    unproven = coverage.unproven
+    if coverage.covered:
+        since = "creation" if chain.from_creation else "first recorded entry"
+        to = "its seal" if evidence.attested_at is None else "the attestation of its seal"
+        verdict.proven.append(
+            f"the packet's history from its {since} to {to} (custody {coverage.covered_span}) "
+            "is complete and unaltered"
         )
+    if unproven is None:
         return
-    since = "creation" if chain.from_creation else "first recorded entry"
-    to = "its seal" if evidence.attested_at is None else "the attestation of its seal"
-    verdict.proven.append(
-        f"the packet's history from its {since} to {to} (custody entries 1 to {covered}) "
-        "is complete and unaltered"
+    if coverage.covered:
+        why = "the bundle's own account after the seal"
+    elif not sealed:
+        why = "no signature covers a draft's custody log"
+    elif not evidence.signed:
+        why = "no signature covers them: the packet was sealed before signed seals"
+    else:
+        why = "no signature covers them: the seal does not check"
+    one = unproven.first == unproven.last
+    verdict.unproven.append(
+        f"custody {unproven}: {why}; whoever held the bundle could have changed, invented "
+        f"or removed {'it' if one else 'any of them'} and recomputed the chain"
     )
-    if chain.length > covered:
-        after = (
-            f"entry {chain.length}"
-            if chain.length == covered + 1
-            else f"entries {covered + 1} to {chain.length}"
-        )
-        verdict.lines.append(f"  the seal covers custody entries 1 to {covered}")
-        verdict.proven.append(f"custody {after} chain onto the sealed history unaltered")
-        verdict.unproven.append(
-            f"that the log is complete after the seal: no signature covers {after}, so "
-            "later entries could have been cut off"
-        )
 
 
 def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool, sealed: bool) -> None:
@@ -109,24 +111,26 @@ def _seal(verdict: Verdict, evidence: Evidence, trust_given: bool, sealed: bool)
             "statement dates it"
         )
     if evidence.trusted:
-        verdict.lines.append("  key: trusted (one of the --trust keys)")
+        verdict.lines.append(f"  key: trusted (one of {TRUST_SOURCES})")
         verdict.proven.append(f"{check.named_key} is a key you trust")
     elif trust_given:
-        verdict.lines.append("  key: NOT trusted (none of the --trust keys)")
+        verdict.lines.append(f"  key: NOT trusted (none of {TRUST_SOURCES})")
         verdict.unproven.append(f"that {check.named_key} belongs to anyone you trust")
     else:
+        verdict.lines.append("  key: NOT trusted (no key is trusted)")
         verdict.unproven.append(
             f"who holds {check.named_key}: compare it with the fingerprint the sender "
-            "published, or pass --trust"
+            f"published, and trust it with --trust or {TRUSTED_KEYS}"
         )
 
 
 def describe(
     path: Path, bundle: VerifiedBundle, evidence: Evidence, trust_given: bool
 ) -> tuple[list[str], int]:
-    """The lines to print and the exit status: 0 all checks hold (and, with --trust, a
-    trusted key signed), 1 something does not check, 3 it checks but no trusted key signed
-    (or its key was revoked before the seal was made)."""
+    """The lines to print and the exit status: 0 all checks hold and a trusted key signed,
+    1 something does not check, 3 it checks but no trusted key signed, or its key was revoked
+    before the seal was made (`trust_given`: some key is trusted, by --trust or
+    ARKHAM_PACKETS_TRUSTED_KEYS)."""
     document = bundle.document
     packet = document.packet
     kind = "json bundle" if bundle.kind == "json" else f"BagIt bag in {bundle.kind}"
@@ -156,7 +160,15 @@ def describe(
     if evidence.revocation is not None and not evidence.revocation.before:
         lines.append(f"{path}: UNTRUSTED (it checks, but its key was revoked before it was made)")
         return lines, UNTRUSTED
-    if trust_given and not evidence.trusted:
-        lines.append(f"{path}: UNTRUSTED (it checks, but none of the --trust keys signed it)")
+    if not evidence.trusted:
+        lines.append(f"{path}: UNTRUSTED (it checks, but {_untrusted(evidence, trust_given)})")
         return lines, UNTRUSTED
     return lines, VALID
+
+
+def _untrusted(evidence: Evidence, trust_given: bool) -> str:
+    if evidence.signed_by is None:
+        return "no key signed it"
+    if trust_given:
+        return f"none of {TRUST_SOURCES} signed it"
+    return f"no key is trusted: pass --trust or set {TRUSTED_KEYS}"

@@ -5,8 +5,15 @@ An entry is {"seq", "prev", "packet_id", "at", "actor", "event", "details"}: `se
 (lower-case hex) of its canonical JSON, the same canonical JSON as the checksum recipe
 (core/seal.py). The head of a log is the hash of its last entry. An entry that is changed,
 removed or moved breaks the chain at the entry after it, whose `prev` no longer names what
-now comes before; only a signature over the head (the seal, core/seal_statement.py) shows
-that nothing was cut off the end.
+now comes before. Whoever holds a log can recompute every hash after an entry they change,
+so only a signature over a head (the seal, core/seal_statement.py) shows that the entries up
+to it are the ones that were signed; entries after it are the holder's account.
+
+Every entry names its packet. The id changes only at an `imported` entry: an import that gave
+the packet an id of the importer's own (bundles/packet_ids.py) records it there, with the id
+the bundle named as `bundle_packet_id`. An export names such a packet as its seal does, so a
+log may end with entries about the new id when its last change of id is an import of the
+packet's own.
 """
 
 from __future__ import annotations
@@ -120,6 +127,22 @@ class ChainCheck:
     def hash_at(self, seq: int) -> str | None:
         return self.hashes[seq - 1] if 1 <= seq <= len(self.hashes) else None
 
+    def history_import(self) -> tuple[int, Entry] | None:
+        """The `imported` entry that started this log with the history a bundle carried, and
+        its position: it names the head and the number of the entries before it, which are
+        that history (custody/imports.py). None when the log began here."""
+        for seq in range(len(self.texts), 1, -1):
+            if f'"{IMPORTED}"' not in self.texts[seq - 1]:
+                continue
+            entry = parse_entry(self.texts[seq - 1])
+            if entry is None or entry["event"] != IMPORTED:
+                continue
+            details = entry["details"]
+            carried = details.get("bundle_custody_entries")
+            if carried == seq - 1 and details.get("bundle_custody_head") == self.hashes[seq - 2]:
+                return seq, entry
+        return None
+
     def signing_entry(self) -> Entry | None:
         """The first entry that records a seal being signed (at finalize, or attested later):
         a packet whose log has one had a signed seal. Every entry is parsed, so an entry
@@ -143,6 +166,15 @@ def _unverified_mark(seq: int, entry: Entry) -> str | None:
     )
 
 
+def _imported_as_new(entry: Entry | None, packet_id: str) -> bool:
+    """`entry` records an import of a bundle of `packet_id` under another id."""
+    return (
+        entry is not None
+        and entry["event"] == IMPORTED
+        and entry["details"].get("bundle_packet_id") == packet_id
+    )
+
+
 def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
     """Every entry well formed, numbered 1..n in order, naming its predecessor's hash, and
     about this packet (an `imported` entry may name the id its packet took on import)."""
@@ -152,6 +184,7 @@ def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
         problems.append(EMPTY_LOG)
     previous_packet: str | None = None
     last: Entry | None = None
+    last_switch: Entry | None = None  # the last entry that names another id than the one before
     for seq, text in enumerate(texts, start=1):
         prev = check.hashes[-1] if check.hashes else None
         last = entry = parse_entry(text)
@@ -171,14 +204,19 @@ def check_chain(texts: Sequence[str], packet_id: str) -> ChainCheck:
                 + (f"entry {seq - 1}" if seq > 1 else "nothing (it is the first)")
                 + ": an entry before it was changed, removed or reordered"
             )
-        renamed = entry["event"] == IMPORTED
-        if previous_packet is not None and entry["packet_id"] != previous_packet and not renamed:
-            problems.append(f"custody entry {seq} is about another packet")
+        if previous_packet is not None and entry["packet_id"] != previous_packet:
+            last_switch = entry
+            if entry["event"] != IMPORTED:
+                problems.append(f"custody entry {seq} is about another packet")
         previous_packet = entry["packet_id"]
         mark = _unverified_mark(seq, entry)
         if mark is not None:
             check.unverified.append(mark)
-    if last is not None and last["packet_id"] != packet_id:
+    if (
+        last is not None
+        and last["packet_id"] != packet_id
+        and not _imported_as_new(last_switch, packet_id)
+    ):
         problems.append(f"the custody log ends with an entry about another packet than {packet_id}")
     check.problems = problems[:SHOWN_PROBLEMS]
     if len(problems) > SHOWN_PROBLEMS:

@@ -39,6 +39,13 @@ AnyText = AfterValidator(no_nul)
 NotBlankText = AfterValidator(not_blank)
 
 
+class EntriesOut(BaseModel):
+    """Custody entries `first` to `last` of a log, both included."""
+
+    first: int
+    last: int
+
+
 class Strict(BaseModel):
     """A request body: a field it doesn't know (a typo, a field that can't be set) is refused."""
 

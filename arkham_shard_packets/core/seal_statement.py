@@ -7,9 +7,10 @@ head, signed with the installation's Ed25519 key over the statement's canonical 
 
 `custody_head` is the hash of entry `custody_length` of the packet's custody log, the entry
 that records the finalize (core/custody_chain.py): the signature covers the packet's whole
-history up to its seal. Checking a seal, wherever it is (stored, in a bundle), is `check_seal`;
-`check_evidence` adds the custody chain and the trust in the key (and whether
-a revoked key signed it before its revocation: core/key_trust.py).
+history up to its seal, and nothing after it. `packet_id` binds the seal to its packet: a
+bundle is the packet its seal names, or it does not check. Checking a seal, wherever it is
+(stored, in a bundle), is `check_seal`; `check_evidence` adds the custody chain and the trust
+in the key (and whether a revoked key signed it before its revocation: core/key_trust.py).
 
 A packet sealed before signed seals existed has a checksum and no seal. Its installation may
 sign it later, as an attestation, a statement of its own format that says so:
@@ -219,7 +220,8 @@ def _statement_problems(statement: Any) -> list[str]:
     return []
 
 
-def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck) -> SealCheck:
+def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck, packet_id: str) -> SealCheck:
+    """`packet_id`: the packet the seal must be about (a bundle's, or a stored packet's own)."""
     named = seal.key_fingerprint
     public_key = unb64(seal.public_key, KEY_BYTES)
     signature = unb64(seal.signature, SIGNATURE_BYTES)
@@ -251,6 +253,10 @@ def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck) -> SealCheck:
         check.attested_at = statement["attested_at"]
     if statement["key_fingerprint"] != named:
         problems.append("the seal's statement names another key than the seal")
+    if statement["packet_id"] != packet_id:
+        problems.append(
+            f"the seal is about packet {statement['packet_id']}, not packet {packet_id}"
+        )
     for name, expected in (
         ("checksum", facts.checksum),
         ("checksum_recipe", facts.checksum_recipe),
@@ -320,12 +326,15 @@ def check_evidence(
     facts: SealedFacts | None,
     trust: KeyTrust,
     own: OwnSeal | None = None,
+    *,
+    imported_here: bool = False,
 ) -> Evidence:
     """`facts` None: the packet is not sealed, so there must be no seal either. A sealed
     packet without a seal was sealed before signed seals (a warning), unless its log records
     that its seal was signed: then the seal was removed (a problem). `own`: the seal this
     installation signed itself for the packet, if any, which dates a seal by a revoked key
-    (core/key_trust.py)."""
+    (core/key_trust.py). `imported_here`: the seal is one an import into this installation
+    stored, under the id its log says."""
     chain = check_chain(custody, packet_id)
     problems = [*chain.problems, *chain.unverified]
     warnings: list[str] = []
@@ -340,7 +349,9 @@ def check_evidence(
         else:
             problems.append(_seal_removed(signing))
     else:
-        checked = check_seal(seal, facts, chain)
+        checked = check_seal(
+            seal, facts, chain, _sealed_as(chain, packet_id, seal, imported_here, warnings)
+        )
         problems.extend(checked.problems)
     signer = None if checked is None else checked.signed_by
     trusted = signer is not None and signer in trust.keys
@@ -354,6 +365,29 @@ def check_evidence(
     if checked is not None and not checked.problems and seal is not None:
         evidence.sealed_length = seal.statement["custody_length"]
     return evidence
+
+
+def _sealed_as(
+    chain: ChainCheck, packet_id: str, seal: Seal, imported_here: bool, warnings: list[str]
+) -> str:
+    """The id the seal must name: the packet's own; for a seal an import stored here, the id
+    the bundle named when the import had to give the packet a new one (its `imported` entry
+    records both). A bundle's packet is always the one its seal names."""
+    named = seal.statement.get("packet_id") if isinstance(seal.statement, dict) else None
+    if not imported_here or not isinstance(named, str) or named == packet_id:
+        return packet_id
+    found = chain.history_import()
+    if found is None:
+        return packet_id
+    seq, entry = found
+    if entry["packet_id"] != packet_id or entry["details"].get("bundle_packet_id") != named:
+        return packet_id
+    warnings.append(
+        f"the seal is about packet {named}: this installation imported it as packet "
+        f"{packet_id} (custody entry {seq}), which the seal does not cover; its exports name "
+        f"it {named}, as its seal does"
+    )
+    return named
 
 
 def _seal_removed(entry: Entry) -> str:

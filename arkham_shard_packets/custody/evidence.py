@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.custody_chain import IMPORTED, check_chain, parse_entry
+from ..core.custody_coverage import Coverage, stored_coverage
 from ..core.key_trust import KeyTrust
 from ..core.records import load_packet_row
 from ..core.seal_statement import Evidence, SealedFacts, check_evidence
@@ -38,6 +39,10 @@ class CustodyReport:
     @property
     def problems(self) -> list[str]:
         return self.evidence.problems
+
+    @property
+    def coverage(self) -> Coverage:
+        return stored_coverage(self.evidence)
 
     def shown(self, limit: int | None, offset: int) -> list[Any]:
         """The current log's entries from `offset`, at most `limit` of them; an entry that is
@@ -85,7 +90,15 @@ async def stored_evidence(
     own = None
     if seal is not None and seal.key_fingerprint in trust.revoked:
         own = await own_seal(work, packet_id, seal.signature)
-    evidence = check_evidence([e.text for e in entries], packet_id, seal, facts, trust, own)
+    evidence = check_evidence(
+        [e.text for e in entries],
+        packet_id,
+        seal,
+        facts,
+        trust,
+        own,
+        imported_here=origin == IMPORTED_SEAL,
+    )
     stored = [
         f"custody entry {e.position} no longer has the digest stored beside it"
         for e, digest in zip(entries, evidence.chain.hashes, strict=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -33,9 +34,12 @@ async def custody_log(
     """Every entry records an event of the packet's life, by whom and when, and the SHA-256
     of the entry before it: a changed, removed or reordered entry breaks the chain. The answer
     gives the head hash, the length, whether the chain checks (`intact`, with `problems`) and
-    whether it starts at the packet's creation; 404 for a packet the caller can't see."""
+    whether it starts at the packet's creation; 404 for a packet the caller can't see.
+    `covered_entries` says which entries the seal's signature covers (1 to that number), and
+    `unproven_entries` which are an imported bundle's own account, not proven; the others
+    were recorded here."""
     report = await services.custody.log(scope, packet_id)
-    chain = report.evidence.chain
+    chain, coverage = report.evidence.chain, report.coverage
     return CustodyOut(
         packet_id=packet_id,
         entries=report.shown(limit, offset),
@@ -45,4 +49,7 @@ async def custody_log(
         from_creation=chain.from_creation,
         problems=report.problems,
         superseded=[SupersededOut.model_validate(s.__dict__) for s in report.superseded],
+        covered_entries=coverage.covered,
+        covered_by=coverage.signed_by,
+        unproven_entries=None if coverage.unproven is None else asdict(coverage.unproven),
     )

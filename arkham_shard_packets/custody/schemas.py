@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from ..core.schemas import EntriesOut
 
 
 class SupersededOut(BaseModel):
@@ -26,3 +28,14 @@ class CustodyOut(BaseModel):
     from_creation: bool
     problems: list[str]
     superseded: list[SupersededOut]
+    covered_entries: int = Field(
+        description="entries 1 to this number are covered by the packet's seal's signature "
+        "(covered_by), which checks; 0 when no signature covers any (a draft, a packet sealed "
+        "before signed seals, a seal that does not check)"
+    )
+    covered_by: str | None = Field(description="the key whose signature covers them")
+    unproven_entries: EntriesOut | None = Field(
+        description="entries an import carried in beyond what the bundle's seal covered: the "
+        "bundle's own account, which no signature covers (not proven); null when there are "
+        "none. The entries after these and the covered ones were recorded here."
+    )

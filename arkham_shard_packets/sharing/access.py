@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from ..attachments.service import OpenedFile, open_attached
 from ..bundles.export import ExportService, SealedBundle
 from ..core.clock import to_text, utc_text
+from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
 from ..core.records import RowLike, hold_packet, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
@@ -53,7 +54,7 @@ from ..models import (
     utcnow,
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
-from ..versions.integrity import SealView, seal_view
+from ..versions.integrity import SealView, log_coverage, seal_view
 from .records import (
     comment_from_row,
     load_comments,
@@ -98,6 +99,7 @@ class SharedPacket:
     comments: list[PacketComment]
     seal: SealView | None = None  # on the viewer page
     origin: dict[str, Any] | None = None  # the custody entry of its latest import, if any
+    custody: Coverage | None = None  # on the viewer page: what a signature covers of its log
 
 
 @dataclass
@@ -377,8 +379,14 @@ class ShareAccessService:
     async def _page(self, work: UnitOfWork, share: PacketShare) -> SharedPacket:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""
         shown = await self._snapshot(work, share)
-        shown.seal = await seal_view(work, share.packet_id, await self.trust.load(work))
+        trust = await self.trust.load(work)
+        shown.seal = await seal_view(work, share.packet_id, trust)
         shown.origin = await last_import(work, share.packet_id)
+        shown.custody = (
+            await log_coverage(work, share.packet_id, trust)
+            if shown.seal is None or shown.seal.coverage is None
+            else shown.seal.coverage
+        )
         return shown
 
     @staticmethod

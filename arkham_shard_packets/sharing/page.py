@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.clock import to_text, utc_text
+from ..core.custody_coverage import Coverage, coverage_text
 from ..models import Packet, PacketComment, PacketContent, SharePermission
 from ..versions.integrity import SealView
 from .access import SharedPacket
@@ -312,8 +313,8 @@ def seal_facts(seal: SealView | None) -> str:
         )
     elif seal.checks:
         verdict = (
-            '<strong class="holds">checks</strong>: the signature, the custody log and the '
-            "contents all match"
+            '<strong class="holds">checks</strong>: the signature, the custody log up to the '
+            "seal and the contents all match"
         )
     else:
         problems = "".join(f"<li>{esc(problem)}</li>" for problem in seal.problems)
@@ -321,6 +322,16 @@ def seal_facts(seal: SealView | None) -> str:
             f'<strong class="broken">does not check</strong><ul class="problems">{problems}</ul>'
         )
     return f"<dt>Sealed by</dt><dd>{key}</dd>\n<dt>Seal</dt><dd>{verdict}</dd>"
+
+
+def custody_facts(coverage: Coverage | None) -> str:
+    """Which entries of the custody log the seal's signature covers, and which nothing proves
+    (an imported bundle's own account)."""
+    if coverage is None:
+        return ""
+    count = f"{coverage.length} entr{'y' if coverage.length == 1 else 'ies'}"
+    text = coverage_text(coverage)
+    return f"<dt>Custody log</dt><dd>{esc(count)}: {esc(text[:1].upper() + text[1:])}.</dd>"
 
 
 def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
@@ -347,6 +358,7 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 <dt>Checksum (SHA-256)</dt><dd>{checksum}</dd>
 {origin_facts(packet, view.origin)}
 {seal_facts(view.seal)}
+{custody_facts(view.custody)}
 <dt>Shared by</dt><dd>{esc(share.shared_by_email or share.shared_by)}</dd>
 <dt>Shared with</dt><dd>{esc(audience)}</dd>
 <dt>Shared on</dt><dd>{moment(share.shared_at, "")}</dd>

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
 from ..core.key_trust import KeyTrust
 from ..core.records import load_packet_row
@@ -86,6 +87,13 @@ class SealView:
     signed: bool = True
     attested_at: str | None = None
     revoked: str | None = None  # the key is revoked: what that means for this seal
+    coverage: Coverage | None = None  # which custody entries the signature covers
+
+
+async def log_coverage(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> Coverage:
+    """Which entries of the packet's custody log a signature covers, and which are an
+    imported bundle's own account."""
+    return (await packet_evidence(work, packet_id, trust)).coverage
 
 
 async def seal_view(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> SealView | None:
@@ -93,7 +101,8 @@ async def seal_view(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> SealVi
     packet = packet_record(await load_packet_row(work, packet_id))
     if packet["checksum"] is None:
         return None
-    evidence = (await packet_evidence(work, packet_id, trust)).evidence
+    report = await packet_evidence(work, packet_id, trust)
+    evidence = report.evidence
     problems = list(evidence.problems)
     recipe = packet["checksum_recipe"]
     contents = await sealed_items(work, packet_id)
@@ -109,6 +118,7 @@ async def seal_view(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> SealVi
         signed=evidence.signed,
         attested_at=evidence.attested_at,
         revoked=None if evidence.revocation is None else evidence.revocation.note,
+        coverage=report.coverage,
     )
 
 
