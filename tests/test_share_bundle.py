@@ -222,7 +222,7 @@ async def test_the_viewer_page_offers_the_bundle_and_says_how_to_check_it(
     assert '<a href="bundle" download>zip</a>' in page
     assert '<a href="bundle?format=tar.gz" download>tar.gz</a>' in page
     assert '<a href="bundle?format=json" download>json</a>' in page
-    assert "<code>arkham-packets verify FILE</code>" in page
+    assert "<code>arkham-packets verify FILE --trust KEY</code>" in page
     assert "<code>python3 -m bagit --validate</code>" in page and "docs/custody.md" in page
 
     # On a link with a password, the page's buttons post the password typed into its form.

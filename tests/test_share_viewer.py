@@ -218,7 +218,7 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
     # The sealed bundle, to download, and how to check it offline.
     assert "Sealed bundle" in page.joined("h2")
     assert '<a href="bundle" download="">zip</a>' in dom
-    assert "arkham-packets verify FILE" in page.joined("code")
+    assert "arkham-packets verify FILE --trust KEY" in page.joined("code")
     assert "python3 -m bagit --validate" in page.joined("code")
 
     # made after the first page, so a slow browser start can't expire it early

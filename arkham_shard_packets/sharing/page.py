@@ -206,9 +206,10 @@ def bundle_section(packet: Packet, protected: bool, password: str | None) -> str
 <h2 id="bundle">Sealed bundle</h2>
 <p>The sealed packet as one file to keep: every item and attached file with its checksum,
 the signed seal and the custody log. Download it as {fetches}.</p>
-<p class="muted">To check it offline: <code>arkham-packets verify FILE</code> (the shard's
-command line) checks every file, the checksum, the seal's signature and the custody log.
-Or unpack it, run <code>python3 -m bagit --validate</code> on its folder, and check the seal as
+<p class="muted">To check it offline: <code>arkham-packets verify FILE --trust KEY</code> (the
+shard's command line), with KEY the key fingerprint the sender published, checks every file,
+the checksum, the seal's signature and the custody log, and whether that key signed it. Or
+unpack it, run <code>python3 -m bagit --validate</code> on its folder, and check the seal as
 the shard's docs/custody.md shows (“Checking a seal with any Ed25519 library”) against the key
 fingerprint the sender published.</p>
 </section>"""
