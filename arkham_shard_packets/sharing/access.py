@@ -1,11 +1,13 @@
 """What a share link opens. The token is the only credential: it names the share, the packet
 and the tenant. Every use checks, in this order: the link exists and is not revoked (404), it
-has not expired (410), the password lockout (429), the password (401), the permission (403),
-then the packet's own rules (409); a use that passes is logged and counted (a read after the
-answer, sharing/uses.py). An unknown, expired, locked or forbidden link writes nothing on the
-request path. A password is checked only once its guess is logged as a failure under the
-share's row lock (withdrawn when it proves right), so guesses arriving together get no more
-tries than the lockout allows.
+has not expired (410), it was not used too often within the last minute (429, sharing/pace.py),
+the password lockout (429), the password (401), the permission (403), then the packet's own
+rules (409); a use that passes is logged and counted (a read after the answer,
+sharing/uses.py), and entered in custody when it opens an hour for its link (sharing/hours.py).
+An unknown, expired, busy, locked or forbidden link writes nothing on the request path. A
+password is checked only once its guess is logged as a failure under the share's row lock
+(withdrawn when it proves right), so guesses arriving together get no more tries than the
+lockout allows.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
 `daily_failures` within a day for good, until its owner revokes it and shares the packet again.
@@ -28,7 +30,6 @@ from ..core.clock import to_text, utc_text
 from ..core.filestore import FileStore
 from ..core.records import RowLike, hold_packet, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
-from ..custody import log as custody
 from ..custody.imports import last_import
 from ..db.scope import Scope
 from ..db.tables import packet_comments, packet_shares, share_access_log
@@ -54,6 +55,9 @@ from ..models import (
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
 from ..versions.integrity import SealView, seal_view
+from . import hours
+from .hours import LinkUse
+from .pace import USES_PER_MINUTE, UsePace
 from .records import (
     comment_from_row,
     load_comments,
@@ -118,10 +122,12 @@ class ShareAccessService:
         trust: TrustedKeys | None = None,
         *,
         bundles: ExportService,
+        uses_per_minute: int = USES_PER_MINUTE,
     ) -> None:
         self.tx = transactions
         self.files = files
         self.uses = uses
+        self.pace = UsePace(uses_per_minute, uses)
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
         self.trust = trust or TrustedKeys()
@@ -132,6 +138,7 @@ class ShareAccessService:
         not exist or was revoked (404), it expired (410), it is locked (429). Writes nothing."""
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, token, lock=False)
+            await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
         return opened
@@ -240,6 +247,7 @@ class ShareAccessService:
         reading = action in READS
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, link.token, lock=False)
+            await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
             elif reading and opened.share.permissions.allows(action):
@@ -269,11 +277,11 @@ class ShareAccessService:
     async def _record(
         work: UnitOfWork, share: PacketShare, action: ShareAction, link: ShareLink, **details: Any
     ) -> None:
-        """A use that changes something or hands a file over, logged before the answer."""
-        await log_access(work, share, action, link.client_address, to_text(utcnow()))
-        await custody.append(
-            work, share.packet_id, "link_used", share_id=share.id, action=action.value, **details
-        )
+        """A use that changes something or hands a file over, logged before the answer, and
+        entered in custody if it opens an hour for its link (`share` read under the lock)."""
+        now = to_text(utcnow())
+        await log_access(work, share, action, link.client_address, now)
+        await hours.account(work, share, share.last_accessed_at, [LinkUse(now, action, details)])
 
     async def _check_password(self, password_hash: str, link: ShareLink) -> None:
         if not link.password:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import case, func, insert, or_
 
 from ..core.records import RowLike
 from ..core.unit_of_work import UnitOfWork
@@ -100,6 +100,12 @@ async def load_comments(
     return [comment_from_row(row) for row in rows]
 
 
+def later(moment: str) -> Any:
+    """`last_accessed_at` moved to `moment`, never back (processes' clocks may differ a little)."""
+    last = packet_shares.c.last_accessed_at
+    return case((last.is_(None) | (last < moment), moment), else_=last)
+
+
 async def log_access(
     work: UnitOfWork,
     share: PacketShare,
@@ -123,7 +129,7 @@ async def log_access(
         await work.conn.execute(
             work.scope.update(packet_shares)
             .where(packet_shares.c.id == share.id)
-            .values(access_count=packet_shares.c.access_count + 1, last_accessed_at=now)
+            .values(access_count=packet_shares.c.access_count + 1, last_accessed_at=later(now))
         )
     return entry_id
 
