@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
@@ -59,6 +60,7 @@ from . import hours
 from .hours import LinkUse
 from .pace import USES_PER_MINUTE, UsePace
 from .records import (
+    Slice,
     comment_from_row,
     load_comments,
     log_access,
@@ -75,6 +77,8 @@ FAILURE_WINDOW = timedelta(minutes=1)
 DAILY_WINDOW = timedelta(days=1)
 SHARE_ACTOR_PREFIX = "share:"
 READS = frozenset({ShareAction.READ, ShareAction.VIEW})
+COMMENTS_SHOWN = 50
+LATEST_COMMENTS = Slice(COMMENTS_SHOWN, None)  # what a link shows unless asked for others
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,10 @@ class SharedPacket:
     share: PacketShare
     packet: Packet
     contents: list[PacketContent]
-    comments: list[PacketComment]
+    comments: list[PacketComment]  # a slice of them, oldest first
+    comments_total: int
+    comments_limit: int
+    comments_offset: int
     seal: SealView | None = None  # on the viewer page
     origin: dict[str, Any] | None = None  # the custody entry of its latest import, if any
 
@@ -143,17 +150,20 @@ class ShareAccessService:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
         return opened
 
-    async def read(self, link: ShareLink) -> SharedPacket:
-        return await self._use(link, ShareAction.READ, self._snapshot)
+    async def read(self, link: ShareLink, comments: Slice = LATEST_COMMENTS) -> SharedPacket:
+        return await self._use(link, ShareAction.READ, partial(self._snapshot, comments=comments))
 
     async def view(
-        self, link: ShareLink, comment: Callable[[], CommentDraft] | None = None
+        self,
+        link: ShareLink,
+        comment: Callable[[], CommentDraft] | None = None,
+        comments: Slice = LATEST_COMMENTS,
     ) -> SharedPacket:
         """The viewer page; from its form, first post the comment the person wrote (read from
         the form only once the link has been checked, so a bad link is never a bad form)."""
         if comment is not None:
             await self.comment(link, comment)
-        return await self._use(link, ShareAction.VIEW, self._page)
+        return await self._use(link, ShareAction.VIEW, partial(self._page, comments=comments))
 
     async def comment(
         self, link: ShareLink, comment: CommentDraft | Callable[[], CommentDraft]
@@ -382,21 +392,19 @@ class ShareAccessService:
                 headers={"Retry-After": str(wait)},
             )
 
-    async def _page(self, work: UnitOfWork, share: PacketShare) -> SharedPacket:
+    async def _page(self, work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""
-        shown = await self._snapshot(work, share)
+        shown = await self._snapshot(work, share, comments)
         shown.seal = await seal_view(work, share.packet_id, await self.trust.fingerprints(work))
         shown.origin = await last_import(work, share.packet_id)
         return shown
 
     @staticmethod
-    async def _snapshot(work: UnitOfWork, share: PacketShare) -> SharedPacket:
-        return SharedPacket(
-            share=share,
-            packet=await load_packet(work, share.packet_id),
-            contents=await load_contents(work, share.packet_id),
-            # A link's recipients see the comments left through that link, never another's
-            # (a public link's visitors don't read what a named reviewer wrote); the owner
-            # reads them all (GET /{packet_id}/comments).
-            comments=await load_comments(work, share.packet_id, share.id),
-        )
+    async def _snapshot(work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
+        packet = await load_packet(work, share.packet_id)
+        contents = await load_contents(work, share.packet_id)
+        # A link's recipients see the comments left through that link, never another's (a
+        # public link's visitors don't read what a named reviewer wrote); the owner reads
+        # them all (GET /{packet_id}/comments).
+        shown, total, offset = await load_comments(work, share.packet_id, share.id, comments)
+        return SharedPacket(share, packet, contents, shown, total, comments.limit, offset)

@@ -166,6 +166,8 @@ class CommentList(BaseModel):
     packet_id: str
     items: list[CommentOut]
     total: int
+    limit: int
+    offset: int
 
 
 class GrantOut(BaseModel):
@@ -185,7 +187,12 @@ class SharedPacketOut(BaseModel):
 
     packet: PacketOut
     contents: list[ContentOut]
-    comments: list[CommentOut]
+    comments: list[CommentOut] = Field(
+        description="A slice of the comments left through this link, oldest first"
+    )
+    comments_total: int = Field(description="How many comments were left through this link")
+    comments_limit: int
+    comments_offset: int = Field(description="Where `comments` starts among them all, from 0")
     share: GrantOut
 
 
@@ -203,3 +210,5 @@ class AccessLog(BaseModel):
     share_id: str
     items: list[AccessEntryOut]
     total: int
+    limit: int
+    offset: int
