@@ -28,6 +28,9 @@ class UsePace:
         self.uses = uses
 
     async def refuse_if_busy(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
+        """Reads at most `per_minute` rows of the log, however busy the link (0: no limit)."""
+        if not self.per_minute:
+            return
         waiting = self.uses.waiting(share_id)
         recent = (
             work.scope.select(share_access_log, share_access_log.c.accessed_at)
