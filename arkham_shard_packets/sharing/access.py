@@ -142,7 +142,8 @@ class ShareAccessService:
 
     async def check(self, token: str) -> OpenShare:
         """The refusals a link earns before anyone reads what the request carries: it does
-        not exist or was revoked (404), it expired (410), it is locked (429). Writes nothing."""
+        not exist or was revoked (404), it expired (410), it was used too often within the last
+        minute or is locked (429). Writes nothing."""
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, token, lock=False)
             await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
@@ -219,8 +220,8 @@ class ShareAccessService:
         """The sealed version's bundle, for any link (view and up); 409 for a draft. It is made
         once the link has passed its checks, outside any transaction, and handed over only
         if the link still holds when its use is recorded (access log, and custody with the
-        bundle's SHA-256) under the share's lock: a link revoked while it was being made gets
-        nothing."""
+        bundle's SHA-256 when it opens an hour for the link) under the share's lock: a link
+        revoked while it was being made gets nothing."""
         opened = await self.check(link.token)
         await self._admit(opened, link, ShareAction.BUNDLE)
         made = await self.bundles.sealed_bundle(opened.scope, opened.share.packet_id, export_format)

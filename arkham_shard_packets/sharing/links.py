@@ -108,7 +108,8 @@ BUNDLE_RULES = (
     "custody log as it stands (tag files). It verifies offline: `arkham-packets verify FILE`, "
     "or bagit and the seal recipe of docs/custody.md. Made on request and kept nowhere. "
     "A packet that is still a draft has no sealed version: 409. Logged as `bundle` in the "
-    "link's access log, and in the packet's custody log with the bundle's SHA-256."
+    "link's access log, and in the packet's custody log with the bundle's SHA-256 when it is "
+    "the link's first use of the hour (later ones of the hour are counted there)."
 )
 
 router = APIRouter(
@@ -122,7 +123,9 @@ LINK_RULES = (
     "\n\nThe token is the credential: no user is needed. A password, when the share has "
     "one, goes in the `X-Share-Password` header (401 missing or wrong; 5 wrong within a minute "
     "lock the link for a few minutes, 429 with Retry-After). An unknown or revoked link is 404, "
-    "an expired one 410, an action the link doesn't allow 403. Every use is logged."
+    "an expired one 410, an action the link doesn't allow 403. A link takes a limited number "
+    "of uses a minute (120 by default): more are 429 with Retry-After, not logged. Every use "
+    "is logged."
 )
 
 

@@ -173,7 +173,11 @@ async def pace(base_url: str, token: str, seconds: float) -> Counter[str]:
     async def reader() -> None:
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
             while time.monotonic() < deadline:
-                response = await client.get(f"{API}/shared/{token}")
+                try:
+                    response = await client.get(f"{API}/shared/{token}")
+                except httpx.HTTPError as error:  # a kept-alive connection closed meanwhile
+                    answers[type(error).__name__] += 1
+                    continue
                 answers[f"HTTP {response.status_code}"] += 1
 
     await asyncio.gather(*(reader() for _ in range(PACE_CLIENTS)))
@@ -189,8 +193,12 @@ async def guesses(base_url: str, token: str, seconds: float) -> Counter[str]:
 
         async def guess(password: str) -> None:
             headers = {"X-Share-Password": password}
-            response = await client.get(f"{API}/shared/{token}", headers=headers)
             right = "right" if password == PASSWORD else "wrong"
+            try:
+                response = await client.get(f"{API}/shared/{token}", headers=headers)
+            except httpx.HTTPError as error:  # a kept-alive connection closed meanwhile
+                answers[f"{right}: {type(error).__name__}"] += 1
+                return
             answers[f"{right}: HTTP {response.status_code}"] += 1
 
         while time.monotonic() < deadline:
