@@ -105,20 +105,24 @@ async def load_comments(
 ) -> tuple[list[PacketComment], int, int]:
     """A slice of the packet's comments, oldest first: of all of them (its owner), or of those
     posted through one share link (that link's recipients); with how many there are in all
-    and the offset of the slice."""
-    counted = _comments_of(work, packet_id, share_id).with_only_columns(func.count())
-    total = int((await work.conn.execute(counted)).scalar_one())
+    and the offset of the slice. Counted only when the slice does not tell (a full one)."""
     order = (packet_comments.c.created_at, packet_comments.c.id)
     statement = _comments_of(work, packet_id, share_id).limit(part.limit)
     if part.offset is None:  # the latest: read from the end, not past every earlier one
         statement = statement.order_by(*(column.desc() for column in order))
-        offset = max(total - part.limit, 0)
     else:
         statement = statement.order_by(*order).offset(part.offset)
-        offset = part.offset
     rows = (await work.conn.execute(statement)).mappings().all()
     comments = [comment_from_row(row) for row in rows]
-    return (comments[::-1] if part.offset is None else comments), total, offset
+    start = part.offset or 0
+    if len(rows) < part.limit and (rows or not start):
+        total = start + len(rows)
+    else:
+        counted = _comments_of(work, packet_id, share_id).with_only_columns(func.count())
+        total = int((await work.conn.execute(counted)).scalar_one())
+    if part.offset is None:
+        return comments[::-1], total, max(total - part.limit, 0)
+    return comments, total, part.offset
 
 
 def later(moment: str) -> Any:
