@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     share_lockout_seconds: int = 300
     # Wrong passwords within a day that lock a share link until its owner replaces it.
     share_daily_password_failures: int = 20
+    # Uses of one share link within any minute; more are refused (429) until the minute frees.
+    # 0: no limit (a proxy in front limits the link routes).
+    share_link_uses_per_minute: int = Field(120, ge=0, le=1_000_000)
     # Files a killed process left are swept at start once this old (another process sharing
     # the data directory may be writing a younger one right now).
     recovery_grace_seconds: float = 3600.0

@@ -116,6 +116,7 @@ class Services:
                 settings.share_daily_password_failures,
                 trust,
                 bundles=exports,
+                uses_per_minute=settings.share_link_uses_per_minute,
             ),
             share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),

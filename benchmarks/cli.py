@@ -38,6 +38,8 @@ PRESETS = {
         bulk_items=200,
         hostile_seconds=2.0,
         refusal_scale=0.02,
+        flood_reads=600,
+        lockout_seconds=2.0,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -54,6 +56,8 @@ PRESETS = {
         memory_mib=64,
         hostile_seconds=5.0,
         refusal_scale=0.2,
+        flood_reads=6_000,
+        lockout_seconds=10.0,
     ),
     # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
     # items to seal, a 1 GiB bulk packet (2 runs: the command line tools alone take a minute
@@ -86,6 +90,8 @@ OVERRIDES = [
     "bulk_runs",
     "bulk_items",
     "hostile_seconds",
+    "flood_reads",
+    "lockout_seconds",
     "seed",
 ]
 

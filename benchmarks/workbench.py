@@ -60,6 +60,8 @@ class Plan:
     bulk_items: int = 10_000  # section bulk: items of the bundle imported beside another writer
     hostile_seconds: float = 15.0  # section hostile: each phase, alone and under attack
     refusal_scale: float = 1.0  # section refusals: the crafted bundles' size, as a fraction
+    flood_reads: int = 60_000  # section floods: reads of one share link
+    lockout_seconds: float = 60.0  # section floods: the limit and the lockout bursts (at most 60)
     seed: int = 7
 
 

@@ -94,6 +94,18 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert sum(hostile["figures"]["outcomes"].values()) > 0
     assert len(hostile["targets"]) == 4
 
+    floods = figures["sections"]["floods"]
+    flood = floods["figures"]
+    assert flood["reads"] == 600 and flood["answers"] == {"HTTP 200": 600}
+    assert flood["custody_after"]["link_used"] <= flood["custody_before"]["link_used"] + 3
+    assert flood["custody_after"]["bytes"] > flood["custody_before"]["bytes"] > 0
+    assert flood["viewer_after"]["runs"] == flood["viewer_before"]["runs"] == 15
+    assert flood["verify_exit"] == 0
+    assert flood["pace"]["answers"]["HTTP 429"] > 0
+    assert flood["lockout"]["wrong_checked"] == 5
+    assert sum(flood["lockout"]["answers"].values()) % 60 == 0
+    assert len(floods["targets"]) == 5
+
     refusals = figures["sections"]["refusals"]
     assert len(refusals["figures"]["bundles"]) == 4
     for bundle in refusals["figures"]["bundles"].values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,10 @@ async def test_a_link_hands_over_the_sealed_bundle_and_it_verifies_offline(
     last = (await custody_entries(client, pid))[-1]
     assert last["event"] == "link_used"
     assert last["actor"] == f"share:{created['id']}"
+    # the link's first use: it opens an hour of its uses in custody, and has none before it
+    opened = datetime.fromisoformat(last["details"].pop("hour"))
+    assert opened.minute == opened.second == opened.microsecond == 0
+    assert timedelta(0) <= datetime.fromisoformat(last["at"]) - opened < timedelta(minutes=61)
     assert last["details"] == {
         "share_id": created["id"],
         "action": "bundle",

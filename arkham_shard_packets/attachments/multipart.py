@@ -207,6 +207,7 @@ def multipart_body(
         "type": "object",
         "properties": {"file": {"type": "string", "format": "binary"}, **fields},
         "required": ["file"],
+        "additionalProperties": False,  # the reader refuses any other field (422)
     }
     content = {"multipart/form-data": {"schema": schema}, **(also or {})}
     return {"requestBody": {"required": True, "content": content}}

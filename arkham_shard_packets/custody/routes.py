@@ -13,7 +13,7 @@ from .schemas import CustodyOut, SupersededOut
 
 router = APIRouter(route_class=PacketsRoute, tags=["custody"], responses=error_responses(404))
 
-LOG_PAGE_MAX = 10_000
+LOG_PAGE_DEFAULT, LOG_PAGE_MAX = 1_000, 10_000
 
 
 @router.get(
@@ -24,9 +24,13 @@ async def custody_log(
     services: ServicesDep,
     scope: ScopeDep,
     limit: Annotated[
-        int | None,
-        Query(ge=1, le=LOG_PAGE_MAX, description="At most this many entries (default: all)"),
-    ] = None,
+        int,
+        Query(
+            ge=1,
+            le=LOG_PAGE_MAX,
+            description=f"At most this many entries (default {LOG_PAGE_DEFAULT})",
+        ),
+    ] = LOG_PAGE_DEFAULT,
     offset: Annotated[
         int, Query(ge=0, le=2**31 - 1, description="Entries to skip from the first")
     ] = 0,
@@ -37,13 +41,16 @@ async def custody_log(
     whether it starts at the packet's creation; 404 for a packet the caller can't see.
     `covered_entries` says which entries the seal's signature covers (1 to that number), and
     `unproven_entries` which are an imported bundle's own account, not proven; the others
-    were recorded here."""
+    were recorded here. `entries` are `limit` of them from `offset` (the chain is checked
+    whole either way)."""
     report = await services.custody.log(scope, packet_id)
     chain, coverage = report.evidence.chain, report.coverage
     return CustodyOut(
         packet_id=packet_id,
         entries=report.shown(limit, offset),
         length=chain.length,
+        limit=limit,
+        offset=offset,
         head=chain.head,
         intact=chain.intact,
         from_creation=chain.from_creation,

@@ -17,12 +17,15 @@ class SupersededOut(BaseModel):
 
 
 class CustodyOut(BaseModel):
-    """`entries`: the log in order (a slice with `limit`/`offset`); `head` the hash of its
-    last entry; `intact` whether the whole chain checks, `problems` what does not."""
+    """`entries`: a slice of the log in order, `limit` entries from `offset` (`length`: how
+    many it has); `head` the hash of its last entry; `intact` whether the whole chain checks,
+    `problems` what does not."""
 
     packet_id: str
     entries: list[Any]
     length: int
+    limit: int
+    offset: int
     head: str | None
     intact: bool
     from_creation: bool

@@ -1,11 +1,13 @@
 """What a share link opens. The token is the only credential: it names the share, the packet
 and the tenant. Every use checks, in this order: the link exists and is not revoked (404), it
-has not expired (410), the password lockout (429), the password (401), the permission (403),
-then the packet's own rules (409); a use that passes is logged and counted (a read after the
-answer, sharing/uses.py). An unknown, expired, locked or forbidden link writes nothing on the
-request path. A password is checked only once its guess is logged as a failure under the
-share's row lock (withdrawn when it proves right), so guesses arriving together get no more
-tries than the lockout allows.
+has not expired (410), it was not used too often within the last minute (429, sharing/pace.py),
+the password lockout (429), the password (401), the permission (403), then the packet's own
+rules (409); a use that passes is logged and counted (a read after the answer,
+sharing/uses.py), and entered in custody when it opens an hour for its link (sharing/hours.py).
+An unknown, expired, busy, locked or forbidden link writes nothing on the request path. A
+password is checked only once its guess is logged as a failure under the share's row lock
+(withdrawn when it proves right), so guesses arriving together get no more tries than the
+lockout allows.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
 `daily_failures` within a day for good, until its owner revokes it and shares the packet again.
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
@@ -29,7 +32,6 @@ from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
 from ..core.records import RowLike, hold_packet, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
-from ..custody import log as custody
 from ..custody.imports import last_import
 from ..db.scope import Scope
 from ..db.tables import packet_comments, packet_shares, share_access_log
@@ -55,7 +57,11 @@ from ..models import (
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
 from ..versions.integrity import SealView, log_coverage, seal_view
+from . import hours
+from .hours import LinkUse
+from .pace import USES_PER_MINUTE, UsePace
 from .records import (
+    Slice,
     comment_from_row,
     load_comments,
     log_access,
@@ -72,6 +78,8 @@ FAILURE_WINDOW = timedelta(minutes=1)
 DAILY_WINDOW = timedelta(days=1)
 SHARE_ACTOR_PREFIX = "share:"
 READS = frozenset({ShareAction.READ, ShareAction.VIEW})
+COMMENTS_SHOWN = 50
+LATEST_COMMENTS = Slice(COMMENTS_SHOWN, None)  # what a link shows unless asked for others
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,10 @@ class SharedPacket:
     share: PacketShare
     packet: Packet
     contents: list[PacketContent]
-    comments: list[PacketComment]
+    comments: list[PacketComment]  # a slice of them, oldest first
+    comments_total: int
+    comments_limit: int
+    comments_offset: int
     seal: SealView | None = None  # on the viewer page
     origin: dict[str, Any] | None = None  # the custody entry of its latest import, if any
     custody: Coverage | None = None  # on the viewer page: what a signature covers of its log
@@ -120,10 +131,12 @@ class ShareAccessService:
         trust: TrustedKeys | None = None,
         *,
         bundles: ExportService,
+        uses_per_minute: int = USES_PER_MINUTE,
     ) -> None:
         self.tx = transactions
         self.files = files
         self.uses = uses
+        self.pace = UsePace(uses_per_minute, uses)
         self.lockout = lockout
         self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
         self.trust = trust or TrustedKeys()
@@ -131,24 +144,29 @@ class ShareAccessService:
 
     async def check(self, token: str) -> OpenShare:
         """The refusals a link earns before anyone reads what the request carries: it does
-        not exist or was revoked (404), it expired (410), it is locked (429). Writes nothing."""
+        not exist or was revoked (404), it expired (410), it was used too often within the last
+        minute or is locked (429). Writes nothing."""
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, token, lock=False)
+            await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
         return opened
 
-    async def read(self, link: ShareLink) -> SharedPacket:
-        return await self._use(link, ShareAction.READ, self._snapshot)
+    async def read(self, link: ShareLink, comments: Slice = LATEST_COMMENTS) -> SharedPacket:
+        return await self._use(link, ShareAction.READ, partial(self._snapshot, comments=comments))
 
     async def view(
-        self, link: ShareLink, comment: Callable[[], CommentDraft] | None = None
+        self,
+        link: ShareLink,
+        comment: Callable[[], CommentDraft] | None = None,
+        comments: Slice = LATEST_COMMENTS,
     ) -> SharedPacket:
         """The viewer page; from its form, first post the comment the person wrote (read from
         the form only once the link has been checked, so a bad link is never a bad form)."""
         if comment is not None:
             await self.comment(link, comment)
-        return await self._use(link, ShareAction.VIEW, self._page)
+        return await self._use(link, ShareAction.VIEW, partial(self._page, comments=comments))
 
     async def comment(
         self, link: ShareLink, comment: CommentDraft | Callable[[], CommentDraft]
@@ -204,8 +222,8 @@ class ShareAccessService:
         """The sealed version's bundle, for any link (view and up); 409 for a draft. It is made
         once the link has passed its checks, outside any transaction, and handed over only
         if the link still holds when its use is recorded (access log, and custody with the
-        bundle's SHA-256) under the share's lock: a link revoked while it was being made gets
-        nothing."""
+        bundle's SHA-256 when it opens an hour for the link) under the share's lock: a link
+        revoked while it was being made gets nothing."""
         opened = await self.check(link.token)
         await self._admit(opened, link, ShareAction.BUNDLE)
         made = await self.bundles.sealed_bundle(opened.scope, opened.share.packet_id, export_format)
@@ -242,6 +260,7 @@ class ShareAccessService:
         reading = action in READS
         async with self.tx.read(Scope()) as work:
             opened = await self._open(work, link.token, lock=False)
+            await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
                 await self._refuse_if_locked(work, opened.share.id, utcnow())
             elif reading and opened.share.permissions.allows(action):
@@ -271,11 +290,11 @@ class ShareAccessService:
     async def _record(
         work: UnitOfWork, share: PacketShare, action: ShareAction, link: ShareLink, **details: Any
     ) -> None:
-        """A use that changes something or hands a file over, logged before the answer."""
-        await log_access(work, share, action, link.client_address, to_text(utcnow()))
-        await custody.append(
-            work, share.packet_id, "link_used", share_id=share.id, action=action.value, **details
-        )
+        """A use that changes something or hands a file over, logged before the answer, and
+        entered in custody if it opens an hour for its link (`share` read under the lock)."""
+        now = to_text(utcnow())
+        await log_access(work, share, action, link.client_address, now)
+        await hours.account(work, share, share.last_accessed_at, [LinkUse(now, action, details)])
 
     async def _check_password(self, password_hash: str, link: ShareLink) -> None:
         if not link.password:
@@ -376,9 +395,9 @@ class ShareAccessService:
                 headers={"Retry-After": str(wait)},
             )
 
-    async def _page(self, work: UnitOfWork, share: PacketShare) -> SharedPacket:
+    async def _page(self, work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""
-        shown = await self._snapshot(work, share)
+        shown = await self._snapshot(work, share, comments)
         trust = await self.trust.load(work)
         shown.seal = await seal_view(work, share.packet_id, trust)
         shown.origin = await last_import(work, share.packet_id)
@@ -390,13 +409,11 @@ class ShareAccessService:
         return shown
 
     @staticmethod
-    async def _snapshot(work: UnitOfWork, share: PacketShare) -> SharedPacket:
-        return SharedPacket(
-            share=share,
-            packet=await load_packet(work, share.packet_id),
-            contents=await load_contents(work, share.packet_id),
-            # A link's recipients see the comments left through that link, never another's
-            # (a public link's visitors don't read what a named reviewer wrote); the owner
-            # reads them all (GET /{packet_id}/comments).
-            comments=await load_comments(work, share.packet_id, share.id),
-        )
+    async def _snapshot(work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
+        packet = await load_packet(work, share.packet_id)
+        contents = await load_contents(work, share.packet_id)
+        # A link's recipients see the comments left through that link, never another's (a
+        # public link's visitors don't read what a named reviewer wrote); the owner reads
+        # them all (GET /{packet_id}/comments).
+        shown, total, offset = await load_comments(work, share.packet_id, share.id, comments)
+        return SharedPacket(share, packet, contents, shown, total, comments.limit, offset)

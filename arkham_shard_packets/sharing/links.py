@@ -13,12 +13,15 @@ from fastapi.responses import StreamingResponse
 
 from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import JSON_BODY_MAX, reads_body
+from ..core.numbers import clamp
 from ..core.schemas import ContentOut
 from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
 from ..models import ExportFormat, PacketComment, PacketContent
+from ..packets.listing import LIMIT_MAX, OFFSET_MAX
 from ..packets.schemas import ContentCreate
 from ..routing import PacketsRoute, error_responses
-from .access import CommentDraft, SharedPacket, ShareLink
+from .access import COMMENTS_SHOWN, CommentDraft, SharedPacket, ShareLink
+from .records import Slice
 from .schemas import COMMENT_BODY_MAX, CommentCreate, CommentOut, SharedPacketOut
 from .tokens import password_from_header
 
@@ -67,6 +70,18 @@ async def link_is_open(request: Request) -> None:
 
 
 LinkDep = Annotated[ShareLink, Depends(share_link)]
+CommentsOffset = Annotated[
+    int | None,
+    Query(description="Skip this many of the link's comments first (default: show the latest)"),
+]
+
+
+def comments_slice(limit: int | None, offset: int | None) -> Slice:
+    """Which of a link's comments to show: clamped, never an error."""
+    size = clamp(COMMENTS_SHOWN if limit is None else limit, 1, LIMIT_MAX)
+    return Slice(size, None if offset is None else clamp(offset, 0, OFFSET_MAX))
+
+
 BundleFormat = Annotated[
     ExportFormat,
     Query(
@@ -93,7 +108,8 @@ BUNDLE_RULES = (
     "custody log as it stands (tag files). It verifies offline: `arkham-packets verify FILE`, "
     "or bagit and the seal recipe of docs/custody.md. Made on request and kept nowhere. "
     "A packet that is still a draft has no sealed version: 409. Logged as `bundle` in the "
-    "link's access log, and in the packet's custody log with the bundle's SHA-256."
+    "link's access log, and in the packet's custody log with the bundle's SHA-256 when it is "
+    "the link's first use of the hour (later ones of the hour are counted there)."
 )
 
 router = APIRouter(
@@ -107,7 +123,9 @@ LINK_RULES = (
     "\n\nThe token is the credential: no user is needed. A password, when the share has "
     "one, goes in the `X-Share-Password` header (401 missing or wrong; 5 wrong within a minute "
     "lock the link for a few minutes, 429 with Retry-After). An unknown or revoked link is 404, "
-    "an expired one 410, an action the link doesn't allow 403. Every use is logged."
+    "an expired one 410, an action the link doesn't allow 403. A link takes a limited number "
+    "of uses a minute (120 by default): more are 429 with Retry-After, not logged. Every use "
+    "is logged."
 )
 
 
@@ -117,10 +135,20 @@ LINK_RULES = (
     summary="Open a share link (JSON)",
     description="The packet, its items in order (with their files' name, size and SHA-256), "
     "the comments left through this link, and the grant (who shared it, with whom, what it "
-    "allows, until when)." + LINK_RULES,
+    "allows, until when). `comments` are a slice of the link's comments, oldest first: "
+    f"`comments_limit` of them (default {COMMENTS_SHOWN}, clamped to 1..{LIMIT_MAX}) from "
+    "`comments_offset`, by default the latest; `comments_total` says how many there are."
+    + LINK_RULES,
 )
-async def open_shared_packet(link: LinkDep, services: ServicesDep) -> SharedPacket:
-    return await services.share_access.read(link)
+async def open_shared_packet(
+    link: LinkDep,
+    services: ServicesDep,
+    comments_limit: Annotated[
+        int | None, Query(description="At most this many of the link's comments")
+    ] = None,
+    comments_offset: CommentsOffset = None,
+) -> SharedPacket:
+    return await services.share_access.read(link, comments_slice(comments_limit, comments_offset))
 
 
 @router.get(

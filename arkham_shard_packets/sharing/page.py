@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core.clock import to_text, utc_text
 from ..core.custody_coverage import Coverage, coverage_text
-from ..models import Packet, PacketComment, PacketContent, SharePermission
+from ..models import Packet, PacketContent, SharePermission
 from ..versions.integrity import SealView
 from .access import SharedPacket
 from .schemas import PUBLIC
@@ -227,7 +227,41 @@ add one, <code>DELETE …/contents/&lt;entry id&gt;</code> to remove one (a pass
 </section>"""
 
 
-def comments_section(comments: list[PacketComment], can_comment: bool, password: str | None) -> str:
+def comments_fetch(label: str, offset: int | None, protected: bool, password: str | None) -> str:
+    """A link to other comments of the link (None: the latest), or on a link with a password a
+    button whose form carries it."""
+    target = "view" if offset is None else f"view?comments_offset={offset}"
+    if protected:
+        return (
+            f'<form class="download" method="post" action="{esc(target)}">'
+            f'{password_field(password)}<button type="submit">{esc(label)}</button></form>'
+        )
+    return f'<a href="{esc(target)}">{esc(label)}</a>'
+
+
+def comments_pages(view: SharedPacket, password: str | None) -> str:
+    """Which comments are shown, when not all, with the way to the earlier and later ones."""
+    shown, total, offset = len(view.comments), view.comments_total, view.comments_offset
+    if shown == total:
+        return ""
+    protected, size = view.share.password_protected, view.comments_limit
+    where = (
+        f"comments {offset + 1:,} to {offset + shown:,} of {total:,}"
+        if shown
+        else f"no comments from number {offset + 1:,}"
+    )
+    fetches = []
+    if offset > 0:
+        earlier = max(min(offset, total) - size, 0)
+        fetches.append(comments_fetch("Earlier comments", earlier, protected, password))
+    if offset + shown < total:
+        later = offset + shown if offset + shown + size < total else None
+        fetches.append(comments_fetch("Later comments", later, protected, password))
+    return f'<p class="muted">Showing {where}. {" · ".join(fetches)}</p>'
+
+
+def comments_section(view: SharedPacket, can_comment: bool, password: str | None) -> str:
+    comments = view.comments
     listed = (
         '<ol class="comments">\n'
         + "\n".join(
@@ -237,10 +271,10 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
         )
         + "\n</ol>"
         if comments
-        else "<p>No comments yet.</p>"
+        else ("<p>No comments yet.</p>" if not view.comments_total else "")
     )
     form = (
-        '<h3>Add a comment</h3>\n<form method="post" action="">\n'
+        '<h3>Add a comment</h3>\n<form method="post" action="view">\n'
         f"{password_field(password)}\n"
         '<label for="author">Your name</label>\n'
         '<input id="author" name="author" required maxlength="200" autocomplete="name">\n'
@@ -251,11 +285,12 @@ def comments_section(comments: list[PacketComment], can_comment: bool, password:
         else ""
     )
     heading = (
-        f'<h2 id="comments">Comments ({len(comments)})</h2>\n<p class="muted">Comments left '
-        "through this link, which the packet's owner reads too; other links' comments are not "
-        "shown here.</p>"
+        f'<h2 id="comments">Comments ({view.comments_total:,})</h2>\n<p class="muted">Comments '
+        "left through this link, which the packet's owner reads too; other links' comments are "
+        "not shown here.</p>"
     )
-    return f'<section aria-labelledby="comments">{heading}\n{listed}\n{form}</section>'
+    pages = comments_pages(view, password)
+    return f'<section aria-labelledby="comments">{heading}\n{pages}\n{listed}\n{form}</section>'
 
 
 def claimed_making(packet: Packet, details: dict[str, Any]) -> tuple[datetime, str]:
@@ -373,7 +408,7 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
 </section>
 {bundle_section(packet, share.password_protected, password)}
 {EDITING if share.permissions is SharePermission.EDIT else ""}
-{comments_section(view.comments, can_comment, password)}
+{comments_section(view, can_comment, password)}
 <footer>Packet <code>{esc(packet.id)}</code>. Anyone holding this link
 can open this page until it expires or is revoked; do not forward it.</footer>"""
     return document(f"{packet.name} · shared packet", body)

@@ -4,10 +4,11 @@ several share services need."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import Select, case, func, insert, or_
 
 from ..core.records import RowLike
 from ..core.unit_of_work import UnitOfWork
@@ -84,20 +85,50 @@ async def count_active_shares(work: UnitOfWork, packet_id: str, now: str) -> int
     return int((await work.conn.execute(statement)).scalar_one())
 
 
-async def load_comments(
-    work: UnitOfWork, packet_id: str, share_id: str | None = None
-) -> list[PacketComment]:
-    """The packet's comments: all of them (its owner), or those posted through one share
-    link (that link's recipients)."""
-    statement = (
-        work.scope.select(packet_comments)
-        .where(packet_comments.c.packet_id == packet_id)
-        .order_by(packet_comments.c.created_at, packet_comments.c.id)
-    )
+@dataclass(frozen=True)
+class Slice:
+    """Rows `offset` to `offset + limit` in their order; `offset` None: the last `limit`."""
+
+    limit: int
+    offset: int | None = 0
+
+
+def _comments_of(work: UnitOfWork, packet_id: str, share_id: str | None) -> Select[Any]:
+    statement = work.scope.select(packet_comments).where(packet_comments.c.packet_id == packet_id)
     if share_id is not None:
         statement = statement.where(packet_comments.c.share_id == share_id)
+    return statement
+
+
+async def load_comments(
+    work: UnitOfWork, packet_id: str, share_id: str | None, part: Slice
+) -> tuple[list[PacketComment], int, int]:
+    """A slice of the packet's comments, oldest first: of all of them (its owner), or of those
+    posted through one share link (that link's recipients); with how many there are in all
+    and the offset of the slice. Counted only when the slice does not tell (a full one)."""
+    order = (packet_comments.c.created_at, packet_comments.c.id)
+    statement = _comments_of(work, packet_id, share_id).limit(part.limit)
+    if part.offset is None:  # the latest: read from the end, not past every earlier one
+        statement = statement.order_by(*(column.desc() for column in order))
+    else:
+        statement = statement.order_by(*order).offset(part.offset)
     rows = (await work.conn.execute(statement)).mappings().all()
-    return [comment_from_row(row) for row in rows]
+    comments = [comment_from_row(row) for row in rows]
+    start = part.offset or 0
+    if len(rows) < part.limit and (rows or not start):
+        total = start + len(rows)
+    else:
+        counted = _comments_of(work, packet_id, share_id).with_only_columns(func.count())
+        total = int((await work.conn.execute(counted)).scalar_one())
+    if part.offset is None:
+        return comments[::-1], total, max(total - part.limit, 0)
+    return comments, total, part.offset
+
+
+def later(moment: str) -> Any:
+    """`last_accessed_at` moved to `moment`, never back (processes' clocks may differ a little)."""
+    last = packet_shares.c.last_accessed_at
+    return case((last.is_(None) | (last < moment), moment), else_=last)
 
 
 async def log_access(
@@ -123,7 +154,7 @@ async def log_access(
         await work.conn.execute(
             work.scope.update(packet_shares)
             .where(packet_shares.c.id == share.id)
-            .values(access_count=packet_shares.c.access_count + 1, last_accessed_at=now)
+            .values(access_count=packet_shares.c.access_count + 1, last_accessed_at=later(now))
         )
     return entry_id
 

@@ -4,12 +4,16 @@ recipients left: comments and the access log."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
+from ..core.numbers import clamp
 from ..deps import PacketId, ScopeDep, ServicesDep, ShareId
-from ..models import PacketShare, ShareAccessEntry
+from ..models import PacketShare
+from ..packets.listing import LIMIT_DEFAULT, LIMIT_MAX, OFFSET_MAX
 from ..routing import PacketsRoute, error_responses
+from .records import Slice
 from .schemas import (
     AccessEntryOut,
     AccessLog,
@@ -75,34 +79,67 @@ async def revoke_share(
     await services.shares.revoke(scope, packet_id, share_id)
 
 
+Limit = Annotated[
+    int | None,
+    Query(description=f"At most this many (default {LIMIT_DEFAULT}, clamped to 1..{LIMIT_MAX})"),
+]
+Offset = Annotated[int | None, Query(description="Skip this many first (default 0)")]
+
+
+def window(limit: int | None, offset: int | None) -> tuple[int, int]:
+    """`limit` and `offset` as the list routes take them: clamped, never an error."""
+    return clamp(LIMIT_DEFAULT if limit is None else limit, 1, LIMIT_MAX), clamp(
+        offset or 0, 0, OFFSET_MAX
+    )
+
+
 @router.get(
     "/{packet_id}/shares/{share_id}/access",
     response_model=AccessLog,
     summary="Read a share's access log",
 )
 async def share_access_log(
-    packet_id: PacketId, share_id: ShareId, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId,
+    share_id: ShareId,
+    services: ServicesDep,
+    scope: ScopeDep,
+    limit: Limit = None,
+    offset: Offset = None,
 ) -> AccessLog:
     """Every use of the link (read, view, download, bundle, comment, edit) and every wrong
-    password, with the time and client address, oldest first; kept after revocation."""
-    entries: list[ShareAccessEntry] = await services.shares.access_log(scope, packet_id, share_id)
+    password, with the time and client address, oldest first, `limit` rows from `offset`
+    (`total`: how many the log holds); kept after revocation. The access log is the exact
+    record of a link's uses; the custody log counts them an hour at a time."""
+    size, skip = window(limit, offset)
+    entries, total = await services.shares.access_log(scope, packet_id, share_id, size, skip)
     return AccessLog(
         share_id=share_id,
         items=[AccessEntryOut.model_validate(entry) for entry in entries],
-        total=len(entries),
+        total=total,
+        limit=size,
+        offset=skip,
     )
 
 
 @router.get(
     "/{packet_id}/comments", response_model=CommentList, summary="Read every link's comments"
 )
-async def list_comments(packet_id: PacketId, services: ServicesDep, scope: ScopeDep) -> CommentList:
+async def list_comments(
+    packet_id: PacketId,
+    services: ServicesDep,
+    scope: ScopeDep,
+    limit: Limit = None,
+    offset: Offset = None,
+) -> CommentList:
     """The owner's view: the comments left through all of the packet's links (revoked ones
-    included), oldest first, each with its `share_id`. A link's recipients see only the
-    comments of their own link."""
-    comments = await services.shares.comments(scope, packet_id)
+    included), oldest first, `limit` from `offset` (`total`: how many there are), each with
+    its `share_id`. A link's recipients see only the comments of their own link."""
+    size, skip = window(limit, offset)
+    comments, total = await services.shares.comments(scope, packet_id, Slice(size, skip))
     return CommentList(
         packet_id=packet_id,
         items=[CommentOut.model_validate(comment) for comment in comments],
-        total=len(comments),
+        total=total,
+        limit=size,
+        offset=skip,
     )

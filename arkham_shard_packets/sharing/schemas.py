@@ -188,6 +188,8 @@ class CommentList(BaseModel):
     packet_id: str
     items: list[CommentOut]
     total: int
+    limit: int
+    offset: int
 
 
 class GrantOut(BaseModel):
@@ -207,7 +209,12 @@ class SharedPacketOut(BaseModel):
 
     packet: PacketOut
     contents: list[ContentOut]
-    comments: list[CommentOut]
+    comments: list[CommentOut] = Field(
+        description="A slice of the comments left through this link, oldest first"
+    )
+    comments_total: int = Field(description="How many comments were left through this link")
+    comments_limit: int
+    comments_offset: int = Field(description="Where `comments` starts among them all, from 0")
     share: GrantOut
 
 
@@ -225,3 +232,5 @@ class AccessLog(BaseModel):
     share_id: str
     items: list[AccessEntryOut]
     total: int
+    limit: int
+    offset: int

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 
 from ..core.clock import as_utc, to_text
 from ..core.records import load_packet, lock_packet
@@ -28,6 +28,7 @@ from ..models import (
     utcnow,
 )
 from .records import (
+    Slice,
     access_entry_from_row,
     count_active_shares,
     load_comments,
@@ -164,15 +165,20 @@ class ShareService:
                     previous_status=PacketStatus.SHARED.value,
                 )
 
-    async def comments(self, scope: Scope, packet_id: str) -> list[PacketComment]:
+    async def comments(
+        self, scope: Scope, packet_id: str, part: Slice
+    ) -> tuple[list[PacketComment], int]:
+        """A slice of every link's comments, oldest first, and how many there are."""
         async with self.tx.read(scope) as work:
             await load_packet(work, packet_id)
-            return await load_comments(work, packet_id)
+            comments, total, _ = await load_comments(work, packet_id, None, part)
+        return comments, total
 
     async def access_log(
-        self, scope: Scope, packet_id: str, share_id: str
-    ) -> list[ShareAccessEntry]:
-        """Revoked shares keep their log, so it can still be read."""
+        self, scope: Scope, packet_id: str, share_id: str, limit: int, offset: int
+    ) -> tuple[list[ShareAccessEntry], int]:
+        """A slice of the share's access log, oldest first, and how many rows it has. Revoked
+        shares keep their log, so it can still be read."""
         await self.uses.flush()
         async with self.tx.read(scope) as work:
             await load_packet(work, packet_id)
@@ -185,18 +191,20 @@ class ShareService:
             ).first()
             if found is None:
                 raise ShareNotFound(f"share {share_id} not found in packet {packet_id}")
+            logged = scope.select(share_access_log).where(share_access_log.c.share_id == share_id)
+            total = (await work.conn.execute(logged.with_only_columns(func.count()))).scalar_one()
             rows = (
                 (
                     await work.conn.execute(
-                        scope.select(share_access_log)
-                        .where(share_access_log.c.share_id == share_id)
-                        .order_by(share_access_log.c.accessed_at, share_access_log.c.id)
+                        logged.order_by(share_access_log.c.accessed_at, share_access_log.c.id)
+                        .limit(limit)
+                        .offset(offset)
                     )
                 )
                 .mappings()
                 .all()
             )
-        return [access_entry_from_row(row) for row in rows]
+        return [access_entry_from_row(row) for row in rows], int(total)
 
     @staticmethod
     async def _set_status(work: UnitOfWork, packet_id: str, status: PacketStatus) -> None:

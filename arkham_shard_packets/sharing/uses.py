@@ -1,12 +1,13 @@
 """Reads through a share link recorded after the answer, many to a transaction.
 
 A read or view of a shared packet takes no write lock on the request path: the use is queued
-here and a background writer records every queued use in one transaction: the log rows, an
-entry (`link_used`) in each packet's custody log, and each share's `access_count` raised by as
-many (`+ n`, so writers in several processes never
-lose a count), and `last_accessed_at` only ever moved forward. Count and log stay equal in
-every committed state. The owner's routes wait for this process's queue first, so they see
-every use answered before them; another process's uses show within one writer's pass.
+here and a background writer records every queued use in one transaction: the log rows, each
+share's `access_count` raised by as many (`+ n`, so writers in several processes never lose a
+count), `last_accessed_at` only ever moved forward, and a `link_used` entry in the packet's
+custody log for each hour a use opens for its link (sharing/hours.py). Count and log stay
+equal in every committed state. The owner's routes wait for this process's queue first, so
+they see every use answered before them; another process's uses show within one writer's
+pass.
 
 What is queued only: uses answered in the last moments before a SIGKILL can be lost (never
 counted, logged or entered in the custody log, so count and log still agree). Shutdown writes
@@ -23,18 +24,20 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, insert
+from sqlalchemy import insert
 
 from ..core.alarm import Alarm, Watch
+from ..core.records import hold_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
-from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_shares, share_access_log
 from ..models import PacketShare, ShareAction
+from . import hours
+from .records import later
 
 logger = logging.getLogger(__name__)
 
@@ -53,29 +56,31 @@ class Use:
 
 async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
     """One transaction: every use's log row, each share's count raised by its uses, and the
-    use in its packet's custody log. Locks are taken packets first, then shares (the order of
-    every writer of a packet, the owner's and a link's), each in the order of their ids, so
-    that writers never wait in a ring."""
+    entries its packet's custody log takes for them (one for each hour a use opens for its
+    link: sharing/hours.py). Locks are taken packets first, then shares, each in the order of
+    their ids (the order of every writer of a packet, the owner's and a link's), so that
+    writers never wait in a ring."""
     by_share: dict[str, list[Use]] = defaultdict(list)
     for use in uses:
         by_share[use.share.id].append(use)
     # Not through `tx.write`, which first waits for this very queue to be written.
     async with tx.database.writing() as conn:
         work = UnitOfWork(conn, Scope())
-        for use in sorted(uses, key=lambda use: (use.share.packet_id, use.at)):
-            work.scope = use.scope
-            details = {"share_id": use.share.id, "action": use.action.value}
-            await custody.append(work, use.share.packet_id, "link_used", **details)
+        for packet_id, scope in sorted({use.share.packet_id: use.scope for use in uses}.items()):
+            work.scope = scope
+            await hold_packet(work, packet_id)
+        openings: list[tuple[str, Use, hours.Opening]] = []
         for share_id, group in sorted(by_share.items()):
-            latest = max(use.at for use in group)
-            last = packet_shares.c.last_accessed_at
+            work.scope = group[0].scope
+            before = await _last_use(work, share_id)
+            linked = [hours.LinkUse(use.at, use.action) for use in group]
+            openings += [(o.use.at, group[0], o) for o in hours.openings(before, linked)]
             await work.conn.execute(
-                group[0]
-                .scope.update(packet_shares)
+                work.scope.update(packet_shares)
                 .where(packet_shares.c.id == share_id)
                 .values(
                     access_count=packet_shares.c.access_count + len(group),
-                    last_accessed_at=case((last.is_(None) | (last < latest), latest), else_=last),
+                    last_accessed_at=later(max(use.at for use in group)),
                 )
             )
         rows = [
@@ -90,7 +95,18 @@ async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
             for use in uses
         ]
         await work.conn.execute(insert(share_access_log), rows)
+        for _, use, opening in sorted(openings, key=lambda found: found[0]):
+            work.scope = use.scope
+            await hours.enter(work, use.share, opening)
         await work.flush()  # the custody entries
+
+
+async def _last_use(work: UnitOfWork, share_id: str) -> str | None:
+    statement = work.scope.select(packet_shares, packet_shares.c.last_accessed_at).where(
+        packet_shares.c.id == share_id
+    )
+    last: str | None = await work.conn.scalar(statement)
+    return last
 
 
 class UseLog:
@@ -99,6 +115,7 @@ class UseLog:
         self.retry_seconds = retry_seconds
         self._queue: list[Use] = []
         self._queued = 0  # uses ever queued, and written: flush() waits for one to reach the other
+        self._waiting: Counter[str] = Counter()  # queued uses by share
         self._written = 0
         self._alarm = Alarm()
         self._watch = Watch()
@@ -110,7 +127,12 @@ class UseLog:
             return
         self._queue.append(use)
         self._queued += 1
+        self._waiting[use.share.id] += 1
         self._alarm.ring()
+
+    def waiting(self, share_id: str) -> int:
+        """The link's uses this process answered and has not written yet."""
+        return self._waiting[share_id]
 
     async def flush(self) -> bool:
         """Waits until every use queued before the call is written; False after the patience."""
@@ -153,5 +175,6 @@ class UseLog:
         batch = self._queue[:]
         await write_uses(self.tx, batch)
         del self._queue[: len(batch)]
+        self._waiting -= Counter(use.share.id for use in batch)
         self._written += len(batch)
         self._watch.changed()

@@ -27,7 +27,9 @@ from .links import (
     BUNDLE_ANSWER,
     BUNDLE_RULES,
     BundleFormat,
+    CommentsOffset,
     client_address,
+    comments_slice,
     link_is_open,
     share_link,
 )
@@ -163,12 +165,16 @@ def comment_from_form(author: str | None, body: str | None) -> CommentDraft:
     name=VIEWER_ROUTE,
     summary="Open a share link's viewer page",
 )
-async def view_shared_packet(link: LinkDep, services: ServicesDep) -> HTMLResponse:
+async def view_shared_packet(
+    link: LinkDep, services: ServicesDep, comments_offset: CommentsOffset = None
+) -> HTMLResponse:
     """The page a link's recipient opens in a browser: the packet, its items with their files
-    (size, SHA-256, a download link), the grant, and this link's comments with a form when the
-    link allows commenting. No scripts, no external assets. A link with a password shows a
-    password form (401); errors (expired 410, revoked 404, too many attempts 429) are pages."""
-    return HTMLResponse(shared_packet_page(await services.share_access.view(link)))
+    (size, SHA-256, a download link), the grant, and this link's comments (the latest 50, or
+    50 from `comments_offset`, with links to the others) with a form when the link allows
+    commenting. No scripts, no external assets. A link with a password shows a password form
+    (401); errors (expired 410, revoked 404, too many attempts 429) are pages."""
+    shown = await services.share_access.view(link, comments=comments_slice(None, comments_offset))
+    return HTMLResponse(shared_packet_page(shown))
 
 
 @router.post(
@@ -230,13 +236,19 @@ async def bundle_from_viewer(
 )
 @reads_body(VIEWER_FORM_MAX, before=link_is_open)
 async def submit_viewer_form(
-    token: ShareToken, form: FormDep, request: Request, services: ServicesDep
+    token: ShareToken,
+    form: FormDep,
+    request: Request,
+    services: ServicesDep,
+    comments_offset: CommentsOffset = None,
 ) -> HTMLResponse:
     """The page's forms, form-encoded: `password` typed in, and (with it or not) `author` and
-    `body` of a comment to post (comment and edit links; 403 otherwise). Answers the page."""
+    `body` of a comment to post (comment and edit links; 403 otherwise). Answers the page,
+    with the comments from `comments_offset` (the buttons to earlier comments of a link with
+    a password) or the latest."""
     link = ShareLink(token, form.password or None, client_address(request))
     comment = (
         partial(comment_from_form, form.author, form.body) if form.author or form.body else None
     )
-    page = await services.share_access.view(link, comment)
+    page = await services.share_access.view(link, comment, comments_slice(None, comments_offset))
     return HTMLResponse(shared_packet_page(page, link.password))

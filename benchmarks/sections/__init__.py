@@ -12,7 +12,7 @@ from types import ModuleType
 
 from ..stats import SectionResult
 from ..workbench import Workbench
-from . import bulk, growth, hostile, load, memory, overhead, refusals, seal, trips
+from . import bulk, floods, growth, hostile, load, memory, overhead, refusals, seal, trips
 
 Runner = Callable[[Workbench], Awaitable[SectionResult]]
 
@@ -26,5 +26,6 @@ MODULES: list[ModuleType] = [
     hostile,
     refusals,
     trips,
+    floods,
 ]
 SECTIONS: dict[str, Runner] = {module.NAME: module.run for module in MODULES}
