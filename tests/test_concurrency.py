@@ -120,3 +120,35 @@ async def test_a_write_waiting_for_another_process_s_lock_leaves_reads_served(
     finally:
         other.close()
     assert (await asyncio.wait_for(write, 10)).status_code == 201
+
+
+async def test_revoking_links_while_they_are_used_never_deadlocks(
+    client: httpx.AsyncClient,
+) -> None:
+    """The owner revoking a link and the link's holder commenting through it, at once: both
+    lock the packet before the share, so neither waits on the other in a ring (on PostgreSQL
+    a deadlock is an aborted transaction)."""
+    packet = await make_packet(client)
+    links = []
+    for n in range(12):
+        made = await client.post(
+            f"/api/packets/{packet['id']}/share",
+            json={"shared_with": f"reader{n}@example.org", "permissions": "comment"},
+        )
+        assert made.status_code == 201, made.text
+        links.append(made.json())
+
+    async def use_and_revoke(link: dict[str, str]) -> list[int]:
+        comment = client.post(
+            f"/api/packets/shared/{link['access_token']}/comments",
+            json={"author": "a", "body": "b"},
+        )
+        revoke = client.delete(f"/api/packets/{packet['id']}/shares/{link['id']}")
+        answers = await asyncio.gather(comment, revoke)
+        return [answer.status_code for answer in answers]
+
+    outcomes = await asyncio.gather(*(use_and_revoke(link) for link in links))
+    for commented, revoked in outcomes:
+        assert revoked == 204
+        assert commented in (201, 404)  # before the revocation, or refused after it
+    await settle(client)

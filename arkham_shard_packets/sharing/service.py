@@ -130,8 +130,9 @@ class ShareService:
 
     async def revoke(self, scope: Scope, packet_id: str, share_id: str) -> None:
         async with self.tx.write(scope) as work:
-            await load_packet(work, packet_id)
-            # Share row first, then the packet: the order every share path takes its locks in.
+            # The packet first, then the share: the order every writer of a packet takes its
+            # locks in (a link's use too), so that a revocation and a use never wait in a ring.
+            packet = await lock_packet(work, packet_id, ANY_STATUS, "")
             found = (
                 await work.conn.execute(
                     scope.select(packet_shares, packet_shares.c.id)
@@ -145,7 +146,6 @@ class ShareService:
             ).first()
             if found is None:
                 raise ShareNotFound(f"share {share_id} not found in packet {packet_id}")
-            packet = await lock_packet(work, packet_id, ANY_STATUS, "")
             now = to_text(utcnow())
             await work.conn.execute(
                 scope.update(packet_shares)
