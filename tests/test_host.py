@@ -68,6 +68,8 @@ def host_routes(app: FastAPI) -> set[tuple[str, str]]:
         for method in operations
     }
     for route in app.routes:
+        if getattr(route, "path", "").startswith(PREFIX):  # the shard's (older FastAPI)
+            continue
         if isinstance(route, (APIRoute, Route)):
             found |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
         elif isinstance(route, Mount):
