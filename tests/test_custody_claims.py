@@ -92,7 +92,7 @@ async def test_entries_after_the_seal_are_reported_as_the_bundles_account(
     share = (await client.post(f"{API}/{pid}/share", json={"shared_with": "public"})).json()
     page = (await client.get(f"{API}/shared/{share['access_token']}/view")).text
     assert (
-        f"<dt>Custody log</dt><dd>8 entries: Custody entries 1 to 4 are covered by the seal "
+        f"<dt>Custody log</dt><dd>8 entries. Custody entries 1 to 4 are covered by the seal "
         f"signed by {key}; entries 5 to 6 are the account an imported bundle brought, which no "
         "signature covers: not proven; entries 7 to 8 were recorded here after the seal, and "
         "no signature covers them.</dd>"

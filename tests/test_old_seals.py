@@ -144,7 +144,7 @@ async def test_an_old_seal_verifies_unsigned_and_its_bundle_imports(
 
         page = (await http.get(f"{API}/shared/{token}/view")).text
         assert "sealed before signed seals" in page and "does not check" not in page
-        said = "1 entry: No signature covers any custody entry; entry 1 was recorded here, and no"
+        said = "1 entry. No signature covers any custody entry; entry 1 was recorded here, and no"
         assert said in page
 
         body, archive = await export(http, pid, "zip")

@@ -367,7 +367,7 @@ def custody_facts(coverage: Coverage | None) -> str:
         return ""
     count = f"{coverage.length} entr{'y' if coverage.length == 1 else 'ies'}"
     text = coverage_text(coverage)
-    return f"<dt>Custody log</dt><dd>{esc(count)}: {esc(text[:1].upper() + text[1:])}.</dd>"
+    return f"<dt>Custody log</dt><dd>{esc(count)}. {esc(text[:1].upper() + text[1:])}.</dd>"
 
 
 def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
