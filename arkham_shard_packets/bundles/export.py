@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,21 +117,16 @@ class ExportService:
         authorization: str | None = None,
         progress: Progress | None = None,
     ) -> PacketExportResult:
-        async with self.tx.read(scope, settled=True) as work:
-            state, carried = await carried_by_export(work, await export_state(work, packet_id))
+        state, carried = await self._state(scope, packet_id)
         moment = state.sealed_at or utcnow()
         export_id = str(uuid.uuid4())
         name = self._file_name(state, export_format, moment, export_id)
         target = destination or self.exports_dir / name
-        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
-        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
-        try:
+        async with self._staging() as staging:
             plan = await self._plan(state, staging, authorization, carried)
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, moment, progress
             )
-        finally:
-            await asyncio.to_thread(shutil.rmtree, staging, True)
         exported_at = utcnow()
         # Answers and events name the file by its place in the data directory; only a file
         # written where the caller asked (the command line) is named as the caller named it.
@@ -222,23 +219,18 @@ class ExportService:
         No export is recorded; the caller records whom it went to. Only what the packet holds:
         a link has no user's credentials to ask the Frame with, so an item without stored
         data is carried unresolved. 409 for a draft."""
-        async with self.tx.read(scope, settled=True) as work:
-            state, carried = await carried_by_export(work, await export_state(work, packet_id))
+        state, carried = await self._state(scope, packet_id)
         if state.sealed_at is None:
             raise Conflict(
                 f"packet {packet_id} is a draft; a bundle is offered only for a sealed version"
             )
-        await asyncio.to_thread(self.work_dir.mkdir, parents=True, exist_ok=True)
-        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
-        try:
+        async with self._staging() as staging:
             plan = await self._plan(state, staging, None, carried, STORED_ONLY)
             target = staging / f"bundle.{export_format.value}"
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, state.sealed_at, None
             )
             handle = await asyncio.to_thread(open, target, "rb")
-        finally:
-            await asyncio.to_thread(shutil.rmtree, staging, True)
         version = state.packet.version
         return SealedBundle(
             handle,
@@ -248,6 +240,20 @@ class ExportService:
             digest,
             version,
         )
+
+    async def _state(self, scope: Scope, packet_id: str) -> tuple[PacketState, Carried]:
+        async with self.tx.read(scope, settled=True) as work:
+            return await carried_by_export(work, await export_state(work, packet_id))
+
+    @contextlib.asynccontextmanager
+    async def _staging(self) -> AsyncIterator[Path]:
+        """A private folder of its own under the work folder, removed with all it holds."""
+        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
+        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
+        try:
+            yield staging
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
 
     @staticmethod
     def _file_name(
