@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from arkham_shard_packets.core.canonical import canonical_json
 from arkham_shard_packets.core.clock import to_text
 from arkham_shard_packets.core.records import stored_size
-from arkham_shard_packets.core.seal import canonical_json
 from arkham_shard_packets.db.tables import packet_contents, packet_shares, packet_versions, packets
 from arkham_shard_packets.models import ContentType, PacketStatus, PacketVisibility, VersionKind
 

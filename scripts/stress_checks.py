@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from arkham_shard_packets.core.canonical import canonical_json
 from arkham_shard_packets.core.records import stored_size
-from arkham_shard_packets.core.seal import canonical_json
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import (
     outbox,

@@ -27,6 +27,7 @@ FOUNDATION: dict[str, set[str]] = {
     "bundles.format": {
         "bundles.format",
         "core.bounds",
+        "core.canonical",
         "core.seal",
         "core.clock",
         # the chain-of-custody recipes, pure like core.seal: entries, statements, Ed25519

@@ -29,12 +29,13 @@ from sqlalchemy import exc, insert
 
 from ..attachments.service import claim_blob
 from ..attachments.uploads import Upload
+from ..core.canonical import canonical_json
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
 from ..core.places import place_in, shown_path
 from ..core.records import RowLike, load_contents, load_packet, stored_size
-from ..core.seal import RECIPE_VERSION, canonical_json, checksum_of
+from ..core.seal import RECIPE_VERSION, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import record_import
 from ..db.scope import Scope

@@ -26,8 +26,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, SkipValidation
 from typing_extensions import TypeAliasType
 
+from .canonical import canonical_json
 from .clock import as_utc
-from .seal import canonical_json
 
 NO_NUL = r"^[^\x00]*$"  # what the text checks enforce, stated in OpenAPI as a pattern
 MAX_DEPTH = 32

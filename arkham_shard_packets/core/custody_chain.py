@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .seal import canonical_json, sha256_hex
+from .canonical import canonical_json, sha256_hex
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,10 @@ from ..db.session import Database
 from ..db.tables import outbox
 from ..models import utcnow
 from .clock import now_text, to_text
+from .unit_of_work import Event
 
 PLACER_LOCK_KEY = 0x7061636B657473  # "packets"; written out in migration 0010's function
 BATCH = 500
-
-
-@dataclass(frozen=True)
-class Event:
-    event_type: str
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,15 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Executable, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.session import Database
 from . import outbox
 from .alarm import Alarm, Watch
 from .clock import now_text
 from .outbox import Placed
+from .unit_of_work import Event
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,16 @@ class OutboxRelay:
         """This relay's identity while it hands events to a bus: the relay a write's events
         name. None: whoever claims them delivers them."""
         return self.identity if self.running and self.bus is not None else None
+
+    async def record(
+        self,
+        conn: AsyncConnection,
+        tenant_id: str | None,
+        events: Sequence[Event],
+        at_commit: Sequence[Executable],
+    ) -> list[Placed]:
+        """Writes a unit of work's events in its transaction, to be delivered by this relay."""
+        return await outbox.append(conn, tenant_id, events, self.delivering, at_commit)
 
     async def committed(self, events: Sequence[Placed]) -> None:
         """A unit of work of this process committed `events` (placed in the feed already on

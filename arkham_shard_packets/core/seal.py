@@ -15,31 +15,16 @@ the number of the recipe that made it, and `RECIPES` keeps every published recip
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from ..models import ContentType, PacketVisibility
+from .canonical import canonical_json, sha256_hex
 
 RECIPE_VERSION = 1
 
 Record = Mapping[str, Any]
-
-
-# One encoder for every call: json.dumps with options builds a new one each time.
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-
-
-def canonical_json(value: Any) -> str:
-    return _CANONICAL.encode(value)
-
-
-def sha256_hex(data: bytes | str) -> str:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return hashlib.sha256(raw).hexdigest()
 
 
 def data_sha256(data: Any) -> str | None:

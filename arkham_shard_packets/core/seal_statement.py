@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .canonical import canonical_json
 from .custody_chain import ChainCheck, Entry, check_chain
 from .key_trust import KeyTrust, OwnSeal, Revocation, judge
-from .seal import canonical_json
 from .signing import (
     KEY_BYTES,
     SIGNATURE_BYTES,

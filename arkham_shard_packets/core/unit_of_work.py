@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Executable, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db.scope import Scope
 from ..db.session import Database
-from .custody_chain import Head
-from .outbox import Event, append
-from .relay import OutboxRelay
+
+if TYPE_CHECKING:
+    from .custody_chain import Head
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    event_type: str
+    payload: dict[str, Any]
+
+
+class EventSink(Protocol):
+    """Where a unit of work's events go (the outbox and its relay): written in its
+    transaction, then told that it committed."""
+
+    async def record(
+        self,
+        conn: AsyncConnection,
+        tenant_id: str | None,
+        events: Sequence[Event],
+        at_commit: Sequence[Executable],
+    ) -> Sequence[Any]: ...
+
+    async def committed(self, written: Sequence[Any]) -> None: ...
 
 
 @dataclass
@@ -67,9 +88,9 @@ class UnitOfWork:
 
 
 class Transactions:
-    def __init__(self, database: Database, relay: OutboxRelay) -> None:
+    def __init__(self, database: Database, events: EventSink) -> None:
         self.database = database
-        self.relay = relay
+        self.events = events
         self.release_files: Callable[[set[str]], Awaitable[None]] | None = None
         # Work queued to be written after an answer (share link reads) that a later change of
         # this process must not overtake: written first, so the custody log keeps their order.
@@ -85,12 +106,12 @@ class Transactions:
             work = UnitOfWork(conn, scope)
             yield work
             # the work's scope, not the caller's: a share link switches it to the share's tenant
-            written = await append(
-                conn, work.scope.tenant_id, work.events, self.relay.delivering, work.at_commit
+            written = await self.events.record(
+                conn, work.scope.tenant_id, work.events, work.at_commit
             )
         if written:
             try:
-                await self.relay.committed(written)
+                await self.events.committed(written)
             except Exception:
                 logger.exception("the outbox relay was not told of a commit; its retry takes over")
         if work.orphaned_files and self.release_files is not None:

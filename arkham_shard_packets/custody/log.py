@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, bindparam, insert, select
 from sqlalchemy.sql.dml import UpdateBase
 
+from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
 from ..core.custody_chain import ChainCheck, Head, new_entry
 from ..core.records import hold_packet
-from ..core.seal import canonical_json, sha256_hex
 from ..core.unit_of_work import UnitOfWork
 from ..db.scope import owned_by_parameter
 from ..db.tables import packet_custody

@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from ..core.canonical import canonical_json
 from ..core.clock import now_text
 from ..core.custody_chain import ATTESTED as ATTESTED_EVENT
 from ..core.custody_chain import FINALIZED
 from ..core.key_trust import OwnSeal
-from ..core.seal import RECIPE_VERSION, canonical_json
+from ..core.seal import RECIPE_VERSION
 from ..core.seal_statement import Seal, attestation_statement, seal_statement, statement_bytes
 from ..core.signing import SigningKey, b64
 from ..core.unit_of_work import UnitOfWork

@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.canonical import canonical_json
 from ..core.clock import now_text
 from ..core.lifecycle import DRAFT_ONLY, EDITABLE
 from ..core.records import content_from_row, load_contents, load_packet, lock_packet, stored_size
-from ..core.seal import canonical_json
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope

@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from ..core.canonical import canonical_json
 from ..core.clock import now_text, to_text
 from ..core.lifecycle import DRAFT_ONLY, EDITABLE, NOT_ARCHIVED
 from ..core.records import load_packet, lock_packet, packet_from_row
-from ..core.seal import RECIPE_VERSION, canonical_json, packet_checksum
+from ..core.seal import RECIPE_VERSION, packet_checksum
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..custody.seals import Sealer

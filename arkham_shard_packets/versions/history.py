@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import func, insert
 
+from ..core.canonical import sha256_hex
 from ..core.clock import now_text
 from ..core.records import load_packet_row
-from ..core.seal import RECIPE_VERSION, packet_checksum, sha256_hex
+from ..core.seal import RECIPE_VERSION, packet_checksum
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_versions, packets
 from ..errors import SnapshotDamaged, VersionNotFound

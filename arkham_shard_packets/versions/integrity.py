@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..core.canonical import sha256_hex
 from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
 from ..core.key_trust import KeyTrust
 from ..core.records import load_packet_row
-from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum, sha256_hex
+from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.evidence import packet_evidence
 from ..db.scope import Scope

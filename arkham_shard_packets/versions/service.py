@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from ..core.canonical import canonical_json
 from ..core.lifecycle import EDITABLE, NOT_ARCHIVED
 from ..core.records import load_packet, lock_packet, stored_size
-from ..core.seal import canonical_json
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope

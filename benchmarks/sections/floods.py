@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from arkham_shard_packets.core.seal import canonical_json
+from arkham_shard_packets.core.canonical import canonical_json
 from arkham_shard_packets.db.tables import share_access_log
 from arkham_shard_packets.sharing.pace import USES_PER_MINUTE
 

@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from ...core.bounds import MAX_BYTES, NotJson, OutOfBounds, json_problem, read_json, text_problem
-from ...core.seal import canonical_json
+from ...core.canonical import canonical_json
 from ...errors import InvalidBundle
 
 CUSTODY_FILE = "custody.jsonl"
