@@ -23,7 +23,7 @@ from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
 from .routing import PacketsRoute, error_responses
-from .sharing import router as sharing
+from .sharing import routes as sharing
 from .versions import routes as versions
 
 PREFIX = "/api/packets"

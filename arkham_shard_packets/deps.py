@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request
 
-from .core.schemas import NO_NUL
 from .db.scope import Scope
 from .errors import ServiceMissing
 from .frame.callers import FrameUserDep
+from .records.schemas import NO_NUL
 
 if TYPE_CHECKING:  # the wiring imports every domain, whose routes import this module
     from .wiring import Services

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from .api import PREFIX, build_router
-from .core import logredact
 from .core.file_modes import FileModes
 from .db.engine import create_engine
 from .db.schema import ensure_newest
@@ -23,7 +22,8 @@ from .frame.seam import (
     required_service,
     shard_data_dir,
 )
-from .sharing.router import opens_share_link
+from .sharing import log_redaction
+from .sharing.routes import opens_share_link
 from .version import __version__
 from .wiring import Services
 
@@ -88,7 +88,7 @@ class PacketsShard(ArkhamShard):
         self.services.recovery.start()
         self.services.relay.start()
         self.services.share_uses.start()
-        logredact.install()
+        log_redaction.install()
         app = getattr(frame, "app", None)
         if app is not None:
             setattr(app.state, STATE_KEY, self)

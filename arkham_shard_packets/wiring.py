@@ -14,12 +14,12 @@ from .bundles.limits import import_limits
 from .config import Settings
 from .core.file_modes import FileModes
 from .core.filestore import FileStore
-from .core.relay import OutboxRelay
 from .core.unit_of_work import Transactions
 from .custody.seals import Sealer
 from .custody.service import CustodyService
 from .db.session import Database
 from .events.feed import EventFeed
+from .events.relay import OutboxRelay
 from .frame.resolver import ItemResolver
 from .keys.keyring import Keyring
 from .keys.trust import TrustedKeys

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from arkham_shard_packets.core.canonical import canonical_json
 from arkham_shard_packets.core.clock import to_text
-from arkham_shard_packets.core.records import stored_size
 from arkham_shard_packets.db.tables import packet_contents, packet_shares, packet_versions, packets
 from arkham_shard_packets.models import ContentType, PacketStatus, PacketVisibility, VersionKind
+from arkham_shard_packets.records.packets import stored_size
 
 BATCH_PACKETS = 2_000
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)

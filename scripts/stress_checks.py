@@ -15,7 +15,6 @@ import httpx
 from sqlalchemy import func, select
 
 from arkham_shard_packets.core.canonical import canonical_json
-from arkham_shard_packets.core.records import stored_size
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import (
     outbox,
@@ -24,6 +23,7 @@ from arkham_shard_packets.db.tables import (
     packet_versions,
     packets,
 )
+from arkham_shard_packets.records.packets import stored_size
 
 SEALED = {"finalized", "shared"}
 DELIVERY_PATIENCE = 20.0

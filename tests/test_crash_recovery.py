@@ -29,8 +29,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from arkham_shard_packets.core.records import stored_size
-from arkham_shard_packets.core.seal import data_sha256
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import (
     outbox,
@@ -42,6 +40,8 @@ from arkham_shard_packets.db.tables import (
     snapshot_files,
 )
 from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.records.packets import stored_size
+from arkham_shard_packets.sealing.checksum import data_sha256
 
 from .conftest import POSTGRES_URL, reset_postgres
 from .live_host import free_port

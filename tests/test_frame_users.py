@@ -31,7 +31,7 @@ from arkham_shard_packets.cli import main
 from arkham_shard_packets.db.tables import packet_exports
 from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 from arkham_shard_packets.host.auth import AUDIENCE, FrameUser, HostAuth
-from arkham_shard_packets.sharing.router import opens_share_link
+from arkham_shard_packets.sharing.routes import opens_share_link
 
 from .conftest import POSTGRES_URL, packet_events, reset_postgres
 from .frame_users import TOKEN_SECRET, Users, bearer

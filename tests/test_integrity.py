@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text
 
-from arkham_shard_packets.core.seal import packet_checksum
 from arkham_shard_packets.db.tables import packet_contents, packets
+from arkham_shard_packets.sealing.checksum import packet_checksum
 
 from .conftest import add_item, make_packet
 

@@ -8,7 +8,7 @@ import logging
 
 import httpx
 
-from arkham_shard_packets.core.logredact import RedactShareTokens, redact
+from arkham_shard_packets.sharing.log_redaction import RedactShareTokens, redact
 
 from .live_host import LiveHost
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from arkham_shard_packets.core.outbox import PLACER_LOCK_KEY
+from arkham_shard_packets.events.outbox import PLACER_LOCK_KEY
 
 from .conftest import POSTGRES_URL, make_packet, packet_events
 from .test_cli_bundles import cli

@@ -1,5 +1,5 @@
 """One checksum adapter: finalize, verify, export, import and the CLI all reach the recipe
-through `core.seal.content_entry`, and every shape an item is held in (a stored row, a
+through `sealing.checksum.content_entry`, and every shape an item is held in (a stored row, a
 snapshot record, a `PacketContent`, a bundle's `BundleItem`) gives it the same input."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from arkham_shard_packets.bundles.format.limits import ImportLimits
 from arkham_shard_packets.bundles.format.verify import open_bundle
-from arkham_shard_packets.core.seal import checksum_of, content_entry, item_as_row
 from arkham_shard_packets.db.scope import Scope
 from arkham_shard_packets.db.tables import packet_contents
+from arkham_shard_packets.sealing.checksum import checksum_of, content_entry, item_as_row
 
 from .bundle_helpers import attach, export
 from .conftest import add_item, make_packet

@@ -257,7 +257,7 @@ async def test_the_readme_shows_how_to_check_a_seal(
 def test_private_keys_are_written_for_cryptography_to_read(tmp_path: Path) -> None:
     """The key file is made without loading cryptography; cryptography reads it, and the
     public key PEM we write is the one cryptography writes."""
-    from arkham_shard_packets.core import signing
+    from arkham_shard_packets.sealing import signing
 
     pem = signing.new_private_pem()
     key = serialization.load_pem_private_key(pem, password=None)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from ..bodies import reads_body
-from ..core.schemas import ContentOut
 from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
 from ..models import PacketContent
+from ..records.schemas import ContentOut
 from ..routing import PacketsRoute, error_responses
 from .downloads import FILE_ANSWER, download
 from .multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body

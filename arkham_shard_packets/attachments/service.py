@@ -21,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore
-from ..core.lifecycle import DRAFT_ONLY, EDITABLE
-from ..core.records import attached_file, content_from_row, load_packet, lock_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -30,6 +28,8 @@ from ..db.tables import packet_contents, packet_files, packets, snapshot_files
 from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, NotFound, PacketLocked, StoredFileBroken
 from ..models import AttachedFile, PacketContent
+from ..records.lifecycle import DRAFT_ONLY, EDITABLE
+from ..records.packets import attached_file, content_from_row, load_packet, lock_packet
 from .uploads import Upload
 
 

@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..core.seal_statement import Seal
 from ..core.unit_of_work import UnitOfWork
 from ..custody.log import read_log
 from ..custody.seals import IMPORTED, load_seal
+from ..sealing.statement import Seal
 from .format.custody_file import CUSTODY_FILE, render_custody
 from .format.seal_file import SEAL_FILE, render_seal
 from .state import PacketState

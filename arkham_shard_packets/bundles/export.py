@@ -20,7 +20,6 @@ from sqlalchemy import insert
 from ..core.clock import to_text
 from ..core.filestore import FileStore, hash_file
 from ..core.places import place_in
-from ..core.seal import RECIPE_VERSION, checksum_of, data_sha256
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -28,6 +27,7 @@ from ..db.tables import packet_exports
 from ..errors import Conflict, NotFound, StoredFileBroken
 from ..frame.resolver import ItemResolver, Resolved, unowned_report
 from ..models import ExportFormat, PacketContent, PacketExportResult, utcnow
+from ..sealing.checksum import RECIPE_VERSION, checksum_of, data_sha256
 from ..version import __version__
 from .carried import Carried, carried_by_export
 from .format.document import (

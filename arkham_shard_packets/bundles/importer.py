@@ -34,8 +34,6 @@ from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
 from ..core.places import place_in, shown_path
-from ..core.records import RowLike, load_contents, load_packet, stored_size
-from ..core.seal import RECIPE_VERSION, checksum_of
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import record_import
 from ..db.scope import Scope
@@ -43,6 +41,8 @@ from ..db.tables import packet_contents, packet_exports, packets
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
+from ..records.packets import RowLike, load_contents, load_packet, stored_size
+from ..sealing.checksum import RECIPE_VERSION, checksum_of
 from ..versions.history import record_version
 from .claims import claims, claims_text
 from .format.document import BundleDocument, BundleItem

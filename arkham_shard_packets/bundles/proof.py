@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ..core.custody_coverage import Coverage, bundle_coverage, coverage_text
-from ..core.seal_statement import Evidence
 from ..core.unit_of_work import Transactions
 from ..custody.imports import ImportRecord
 from ..custody.seals import own_seal
@@ -18,6 +16,8 @@ from ..db.scope import Scope
 from ..errors import InvalidInput, UnverifiedBundle
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode
+from ..sealing.custody_coverage import Coverage, bundle_coverage, coverage_text
+from ..sealing.statement import Evidence
 from .claims import claims
 from .format.document import BundleDocument
 from .format.evidence import check_carried

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import NO_NUL, EntriesOut, Strict, UtcDatetime
 from ..models import ExportFormat, MergeMode
+from ..records.schemas import NO_NUL, EntriesOut, Strict, UtcDatetime
 
 
 class ExportRequest(Strict):

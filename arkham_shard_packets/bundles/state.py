@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ..core.records import content_from_row, load_contents, load_packet_row, packet_from_row
-from ..core.seal import checksum_of
 from ..core.unit_of_work import UnitOfWork
 from ..errors import Conflict, SnapshotDamaged
 from ..models import Packet, PacketContent, PacketStatus, PacketVisibility
+from ..records.packets import content_from_row, load_contents, load_packet_row, packet_from_row
+from ..sealing.checksum import checksum_of
 from ..versions.history import read_snapshot
 from ..versions.integrity import sealed_version
 from ..versions.snapshots import content_values

@@ -16,12 +16,12 @@ from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_bundle
 from ..bundles.limits import import_limits
 from ..config import Settings
-from ..core.custody_coverage import Coverage, Span, coverage_text
 from ..core.file_modes import FileModes
-from ..core.key_trust import KeyTrust, merged, parse_revocations
-from ..core.signing import UnusableKey, parse_trusted
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode, PacketImportResult
+from ..sealing.custody_coverage import Coverage, Span, coverage_text
+from ..sealing.key_trust import KeyTrust, merged, parse_revocations
+from ..sealing.signing import UnusableKey, parse_trusted
 from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
 from .progress import Meter
 from .verdict import TRUSTED_KEYS, describe

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.clock import to_text
-from ..core.key_trust import parse_time
-from ..core.signing import KEY_BYTES, public_key_pem, unb64
 from ..errors import NotFound
 from ..models import utcnow
+from ..sealing.key_trust import parse_time
+from ..sealing.signing import KEY_BYTES, public_key_pem, unb64
 from .bundles import offline_services, run
 from .options import UsageError, add_command, add_database_options
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ..bundles.format.verify import VerifiedBundle
 from ..core.clock import to_text
-from ..core.custody_chain import LOG_STARTED
-from ..core.custody_coverage import bundle_coverage, coverage_text
-from ..core.seal_statement import Evidence
+from ..sealing.custody_chain import LOG_STARTED
+from ..sealing.custody_coverage import bundle_coverage, coverage_text
+from ..sealing.statement import Evidence
 
 VALID, INVALID, UNTRUSTED = 0, 1, 3
 TRUSTED_KEYS = "ARKHAM_PACKETS_TRUSTED_KEYS"

@@ -15,7 +15,7 @@ from ..db.scope import Scope
 from ..db.session import Database
 
 if TYPE_CHECKING:
-    from .custody_chain import Head
+    from ..sealing.custody_chain import Head
 
 logger = logging.getLogger(__name__)
 

@@ -1,19 +1,19 @@
 """Checking a packet's stored custody log and signed seal: the same checks a recipient runs on
-an exported bundle (core/seal_statement.py), plus what only the stored rows can show."""
+an exported bundle (sealing/statement.py), plus what only the stored rows can show."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.custody_chain import IMPORTED, check_chain, parse_entry
-from ..core.custody_coverage import Coverage, stored_coverage
-from ..core.key_trust import KeyTrust
-from ..core.records import load_packet_row
-from ..core.seal_statement import Evidence, SealedFacts, check_evidence
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_versions
 from ..models import VersionKind
+from ..records.packets import load_packet_row
+from ..sealing.custody_chain import IMPORTED, check_chain, parse_entry
+from ..sealing.custody_coverage import Coverage, stored_coverage
+from ..sealing.key_trust import KeyTrust
+from ..sealing.statement import Evidence, SealedFacts, check_evidence
 from .log import StoredEntry, read_chains
 from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import load_seal, own_seal

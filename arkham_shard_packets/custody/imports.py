@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from ..core.custody_chain import IMPORTED, parse_entry
-from ..core.seal_statement import Evidence, Seal
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_custody
+from ..sealing.custody_chain import IMPORTED, parse_entry
+from ..sealing.statement import Evidence, Seal
 from .log import append, append_to_carried
 from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import store_seal

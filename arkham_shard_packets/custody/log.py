@@ -1,5 +1,5 @@
 """A packet's custody log: appending an entry in the unit of work of the change it records,
-and reading the log back. The chain itself (entries, hashes, checks) is core/custody_chain.py.
+and reading the log back. The chain itself (entries, hashes, checks) is sealing/custody_chain.py.
 
 Appends to one packet's log are serialized by the packet's row lock, which every change holds
 already and which an append takes if its caller does not (a share link's use, an export).
@@ -21,11 +21,11 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
-from ..core.custody_chain import ChainCheck, Head, new_entry
-from ..core.records import hold_packet
 from ..core.unit_of_work import UnitOfWork
 from ..db.scope import owned_by_parameter
 from ..db.tables import packet_custody
+from ..records.packets import hold_packet
+from ..sealing.custody_chain import ChainCheck, Head, new_entry
 
 INSERT_BATCH = 1000
 HEAD_COLUMNS = {

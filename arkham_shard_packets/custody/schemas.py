@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..core.schemas import EntriesOut
+from ..records.schemas import EntriesOut
 
 
 class SupersededOut(BaseModel):

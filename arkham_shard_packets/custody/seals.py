@@ -1,12 +1,12 @@
 """Signed seals: signing one at finalize, storing one an import carried in, reading them back.
 
 Finalize records the seal in the custody log (`finalized`), then signs a statement naming that
-entry as the log's head (core/seal_statement.py); the statement's canonical JSON, the signature
+entry as the log's head (sealing/statement.py); the statement's canonical JSON, the signature
 and the public key are stored with the sealed version, so the seal can be checked and exported
 without the private key, and every export of the packet carries the same seal.
 
 A packet sealed before signed seals has none; `attest` signs one later, as an attestation
-(core/seal_statement.py): recorded in the custody log (`attested`), which the statement names
+(sealing/statement.py): recorded in the custody log (`attested`), which the statement names
 as its head, and stored with the sealed version as a seal is (origin ATTESTED).
 """
 
@@ -19,15 +19,15 @@ from sqlalchemy import insert
 
 from ..core.canonical import canonical_json
 from ..core.clock import now_text
-from ..core.custody_chain import ATTESTED as ATTESTED_EVENT
-from ..core.custody_chain import FINALIZED
-from ..core.key_trust import OwnSeal
-from ..core.seal import RECIPE_VERSION
-from ..core.seal_statement import Seal, attestation_statement, seal_statement, statement_bytes
-from ..core.signing import SigningKey, b64
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_seals
 from ..keys.keyring import Keyring
+from ..sealing.checksum import RECIPE_VERSION
+from ..sealing.custody_chain import ATTESTED as ATTESTED_EVENT
+from ..sealing.custody_chain import FINALIZED
+from ..sealing.key_trust import OwnSeal
+from ..sealing.signing import SigningKey, b64
+from ..sealing.statement import Seal, attestation_statement, seal_statement, statement_bytes
 from .log import append
 
 SIGNED = "signed"

@@ -145,7 +145,7 @@ packet_versions = Table(
 )
 
 # The event outbox: each event is written in the transaction of the change it describes, in the
-# order of `sequence`; after commit the relay (core/relay.py) gives it its `position`, which
+# order of `sequence`; after commit the relay (events/relay.py) gives it its `position`, which
 # orders the feed, and delivers it to the Frame's bus.
 outbox = Table(
     "arkham_packet_outbox",

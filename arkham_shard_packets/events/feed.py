@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from ..core.relay import OutboxRelay
 from ..core.unit_of_work import Transactions
 from ..db.scope import Page, Scope, page_by_tenant
 from ..db.tables import outbox, packets
+from .relay import OutboxRelay
 
 BusEvent = TypeVar("BusEvent", bound=Mapping[str, Any])
 IDS_PER_STATEMENT = 500  # below SQLite's oldest limit on bound parameters (999)

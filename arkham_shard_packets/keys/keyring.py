@@ -18,7 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.clock import to_text
-from ..core.signing import (
+from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.scope import Scope
+from ..errors import Conflict, InvalidInput, NotFound, ServiceMissing
+from ..models import utcnow
+from ..sealing.signing import (
     SigningKey,
     UnusableKey,
     b64,
@@ -28,10 +32,6 @@ from ..core.signing import (
     replace_private_key,
     write_private_key,
 )
-from ..core.unit_of_work import Transactions, UnitOfWork
-from ..db.scope import Scope
-from ..errors import Conflict, InvalidInput, NotFound, ServiceMissing
-from ..models import utcnow
 from . import registry
 from .registry import KeyRecord, RevokedKey
 

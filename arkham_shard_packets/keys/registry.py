@@ -1,5 +1,5 @@
 """The public record of the installation's signing keys: every key it has signed with, which
-one is active, and which are revoked since when (core/key_trust.py). Installation-wide (no
+one is active, and which are revoked since when (sealing/key_trust.py). Installation-wide (no
 tenant), like the file registry: a fingerprint and a public key are no tenant's secret."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from ..core.clock import now_text, to_text
-from ..core.signing import ALGORITHM
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import signing_keys
 from ..db.upsert import insert_or_skip
+from ..sealing.signing import ALGORITHM
 
 
 class RevokedKey(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import UtcDatetime
+from ..records.schemas import UtcDatetime
 
 
 class KeyOut(BaseModel):

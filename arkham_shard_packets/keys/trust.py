@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from ..core.key_trust import KeyTrust, merged, parse_revocations
-from ..core.signing import UnusableKey, parse_trusted
 from ..core.unit_of_work import UnitOfWork
+from ..sealing.key_trust import KeyTrust, merged, parse_revocations
+from ..sealing.signing import UnusableKey, parse_trusted
 from . import registry
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import NO_NUL, Strict
 from ..deps import ScopeDep, ServicesDep
+from ..records.schemas import NO_NUL, Strict
 from ..routing import PacketsRoute
 from .batch import BatchAction
 

@@ -8,8 +8,6 @@ from typing import Any
 
 from ..core.canonical import canonical_json
 from ..core.clock import now_text
-from ..core.lifecycle import DRAFT_ONLY, EDITABLE
-from ..core.records import content_from_row, load_contents, load_packet, lock_packet, stored_size
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -17,6 +15,8 @@ from ..db.tables import packet_contents, packets
 from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
+from ..records.lifecycle import DRAFT_ONLY, EDITABLE
+from ..records.packets import content_from_row, load_contents, load_packet, lock_packet, stored_size
 
 # Skipped when it breaks uq_contents_item (the packet holds that type and id already); the
 # values are the execution's parameters, so the statement is built once.

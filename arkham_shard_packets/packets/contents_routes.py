@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from ..core.numbers import clamp
-from ..core.schemas import ContentOut
 from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
 from ..models import PacketContent
+from ..records.schemas import ContentOut
 from ..routing import PacketsRoute, error_responses
 from .listing import LIMIT_MAX, OFFSET_MAX
 from .schemas import ContentCreate

@@ -12,9 +12,9 @@ from fastapi import Depends, Query
 
 from ..core.bounds import UtcInput
 from ..core.numbers import INT32_MAX, clamp
-from ..core.schemas import NO_NUL
 from ..errors import InvalidInput
 from ..models import PacketFilter, PacketStatus, PacketVisibility
+from ..records.schemas import NO_NUL
 from .queries import Window
 
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from ..core.clock import now_text, to_text
-from ..core.records import packet_from_row
 from ..core.unit_of_work import Transactions
 from ..db import search
 from ..db.scope import Page, Scope, page_by_tenant
 from ..db.tables import packet_shares, packets
 from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
+from ..records.packets import packet_from_row
 from .totals import Totals, fold_if_needed, read_totals
 
 SORTABLE = {

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi import status as http
 
-from ..core.records import etag_of
-from ..core.schemas import PacketOut
 from ..deps import AdminScopeDep, PacketId, ScopeDep, ServicesDep
 from ..models import Packet, PacketStatistics, PacketStatus
+from ..records.packets import etag_of
+from ..records.schemas import PacketOut
 from ..routing import PacketsRoute, error_responses
 from ..version import __version__
 from .listing import FilterDep, Paging, PagingDep

@@ -1,5 +1,5 @@
 """Request and response bodies of the packet and content routes (the packet and content item
-themselves answer as core/schemas.py's PacketOut and ContentOut)."""
+themselves answer as records/schemas.py's PacketOut and ContentOut)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..core.bounds import JsonObject, WholeNumber
-from ..core.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from ..models import ContentType, PacketVisibility
+from ..records.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from .contents import ContentDraft
 
 NAME_MAX = 200

@@ -1,4 +1,4 @@
-"""The packet lifecycle (core/lifecycle.py): create, edit, finalize, archive.
+"""The packet lifecycle (records/lifecycle.py): create, edit, finalize, archive.
 
 Only a draft can be edited; finalize seals the content with its checksum and records the
 sealed state as a version (versions/history.py).
@@ -14,15 +14,15 @@ from sqlalchemy import insert
 
 from ..core.canonical import canonical_json
 from ..core.clock import now_text, to_text
-from ..core.lifecycle import DRAFT_ONLY, EDITABLE, NOT_ARCHIVED
-from ..core.records import load_packet, lock_packet, packet_from_row
-from ..core.seal import RECIPE_VERSION, packet_checksum
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..custody.seals import Sealer
 from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
+from ..records.lifecycle import DRAFT_ONLY, EDITABLE, NOT_ARCHIVED
+from ..records.packets import load_packet, lock_packet, packet_from_row
+from ..sealing.checksum import RECIPE_VERSION, packet_checksum
 from ..versions.history import Sealed, record_first_version, record_version
 from ..versions.snapshots import current_state
 

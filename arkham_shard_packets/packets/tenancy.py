@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from ..core.clock import now_text
-from ..core.records import load_packet
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import metadata, packets
 from ..errors import Conflict, InvalidInput, PacketNotFound
 from ..models import Packet
+from ..records.packets import load_packet
 
 # Every table whose rows belong to a packet and carry its tenant (the outbox's events stay in
 # the space they were published to; the tallies follow by trigger).

@@ -28,9 +28,7 @@ from sqlalchemy import insert, select
 from ..attachments.service import OpenedFile, open_attached
 from ..bundles.export import ExportService, SealedBundle
 from ..core.clock import to_text, utc_text
-from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
-from ..core.records import RowLike, hold_packet, load_contents, load_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import last_import
 from ..db.scope import Scope
@@ -56,6 +54,8 @@ from ..models import (
     utcnow,
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
+from ..records.packets import RowLike, hold_packet, load_contents, load_packet
+from ..sealing.custody_coverage import Coverage
 from ..versions.integrity import SealView, log_coverage, seal_view
 from . import hours
 from .hours import LinkUse

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from ..core.clock import to_text, utc_text
-from ..core.custody_coverage import Coverage, coverage_text
 from ..models import Packet, PacketContent, SharePermission
+from ..sealing.custody_coverage import Coverage, coverage_text
 from ..versions.integrity import SealView
 from .access import SharedPacket
 from .schemas import PUBLIC

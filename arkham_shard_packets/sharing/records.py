@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, insert, or_
 
-from ..core.records import RowLike
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..models import (
@@ -21,6 +20,7 @@ from ..models import (
     SharePermission,
     ShareState,
 )
+from ..records.packets import RowLike
 
 
 def _moment(text: str | None) -> datetime | None:

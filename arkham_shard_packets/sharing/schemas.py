@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..core.bounds import UtcInput
-from ..core.schemas import (
+from ..models import ShareAction, SharePermission, ShareState
+from ..records.schemas import (
     BLANKS,
     NO_NUL,
     NOT_BLANK,
@@ -18,7 +19,6 @@ from ..core.schemas import (
     PacketOut,
     UtcDatetime,
 )
-from ..models import ShareAction, SharePermission, ShareState
 
 # A user id at its longest; an email address has at most 254 characters (RFC 5321).
 SHARED_WITH_MAX = 256

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import func, insert
 
 from ..core.clock import as_utc, to_text
-from ..core.records import load_packet, lock_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -27,6 +26,7 @@ from ..models import (
     SharePermission,
     utcnow,
 )
+from ..records.packets import load_packet, lock_packet
 from .records import (
     Slice,
     access_entry_from_row,

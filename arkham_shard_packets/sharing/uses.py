@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from sqlalchemy import insert
 
 from ..core.alarm import Alarm, Watch
-from ..core.records import hold_packet
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
 from ..db.tables import packet_shares, share_access_log
 from ..models import PacketShare, ShareAction
+from ..records.packets import hold_packet
 from . import hours
 from .records import later
 

@@ -23,7 +23,7 @@ from ..errors import InvalidInput, PacketsError
 from ..models import ExportFormat
 from ..routing import STATUS_TEXT, PacketsRoute
 from .access import CommentDraft, ShareLink
-from .links import (
+from .link_routes import (
     BUNDLE_ANSWER,
     BUNDLE_RULES,
     BundleFormat,
@@ -33,8 +33,8 @@ from .links import (
     link_is_open,
     share_link,
 )
+from .owner_routes import VIEWER_ROUTE
 from .page import SECURITY_HEADERS, error_page, shared_packet_page
-from .routes import VIEWER_ROUTE
 from .schemas import AUTHOR_MAX, COMMENT_BODY_MAX, COMMENT_MAX, PASSWORD_MAX, CommentCreate
 
 VIEWER_FORM_MAX = COMMENT_BODY_MAX

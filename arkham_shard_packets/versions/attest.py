@@ -4,7 +4,7 @@ The installation's key then vouches for a seal it did not sign when it was made,
 administrator may ask (or the operator, with `arkham-packets seals attest`), only for a packet
 that verifies (its rows, its finalize snapshot, its files and its custody log), and only once:
 a sealed version that has a seal keeps it. The statement says it is an attestation and when it
-was made (core/seal_statement.py); the custody log records it (`attested`).
+was made (sealing/statement.py); the custody log records it (`attested`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import exists, select
 
-from ..core.key_trust import KeyTrust
-from ..core.records import hold_packet, load_packet_row
-from ..core.seal_statement import Seal
 from ..core.unit_of_work import Transactions
 from ..custody.evidence import packet_evidence, sealed_version_number
 from ..custody.seals import Sealer, load_seal
 from ..db.scope import Scope
 from ..db.tables import packet_seals, packets
 from ..errors import Conflict, Forbidden
+from ..records.packets import hold_packet, load_packet_row
+from ..sealing.key_trust import KeyTrust
+from ..sealing.statement import Seal
 from .integrity import IntegrityService, Verification
 
 NOT_ADMIN = (

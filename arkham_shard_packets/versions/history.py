@@ -18,12 +18,12 @@ from sqlalchemy import func, insert
 
 from ..core.canonical import sha256_hex
 from ..core.clock import now_text
-from ..core.records import load_packet_row
-from ..core.seal import RECIPE_VERSION, packet_checksum
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_versions, packets
 from ..errors import SnapshotDamaged, VersionNotFound
 from ..models import PacketVersion, VersionKind
+from ..records.packets import load_packet_row
+from ..sealing.checksum import RECIPE_VERSION, packet_checksum
 from .snapshots import (
     Record,
     content_records,

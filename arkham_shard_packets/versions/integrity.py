@@ -9,17 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from ..core.canonical import sha256_hex
-from ..core.custody_coverage import Coverage
 from ..core.filestore import FileStore
-from ..core.key_trust import KeyTrust
-from ..core.records import load_packet_row
-from ..core.seal import ITEM_FIELDS, RECIPES, packet_checksum
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.evidence import packet_evidence
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_versions
 from ..keys.trust import TrustedKeys
 from ..models import PacketVersion, VersionKind, utcnow
+from ..records.packets import load_packet_row
+from ..sealing.checksum import ITEM_FIELDS, RECIPES, packet_checksum
+from ..sealing.custody_coverage import Coverage
+from ..sealing.key_trust import KeyTrust
 from .history import version_from_row
 from .snapshots import Record, digest_of, load_snapshot_text, packet_record, record_sort_key
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from ..core.schemas import NO_NUL, PacketOut
 from ..deps import AdminScopeDep, PacketId, ScopeDep, ServicesDep, VersionNumber
 from ..models import PacketVersion
+from ..records.schemas import NO_NUL, PacketOut
 from ..routing import PacketsRoute, error_responses
 from .schemas import (
     SUMMARY_MAX,

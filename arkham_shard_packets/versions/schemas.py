@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.schemas import NO_NUL, PacketOut, Strict, UtcDatetime
 from ..models import VersionKind
+from ..records.schemas import NO_NUL, PacketOut, Strict, UtcDatetime
 
 SUMMARY_MAX = 2_000
 

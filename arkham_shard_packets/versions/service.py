@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import insert
 
 from ..core.canonical import canonical_json
-from ..core.lifecycle import EDITABLE, NOT_ARCHIVED
-from ..core.records import load_packet, lock_packet, stored_size
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..models import Packet, PacketVersion, VersionKind
+from ..records.lifecycle import EDITABLE, NOT_ARCHIVED
+from ..records.packets import load_packet, lock_packet, stored_size
 from .diff import SnapshotDiff, diff_snapshots
 from .history import list_versions, load_version, read_snapshot, record_version
 from .snapshots import content_values

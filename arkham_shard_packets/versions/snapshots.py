@@ -23,10 +23,10 @@ from sqlalchemy import Table, select
 
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
-from ..core.records import load_packet_row
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_contents, packet_snapshots, packets, snapshot_files
 from ..db.upsert import insert_or_skip
+from ..records.packets import load_packet_row
 
 SNAPSHOT_FORMAT = "arkham-packet-snapshot/1"
 PATH_PREFIX = "sha256:"

@@ -1,6 +1,6 @@
 """custody.jsonl: a packet's custody log as a tag file at the bag's root (and under `custody`
 in the json format): one entry per line, each line the entry's canonical JSON, whose SHA-256
-the next entry names as `prev` (core/custody_chain.py).
+the next entry names as `prev` (sealing/custody_chain.py).
 
 A carried entry is stored as it came, so it is held to the bounds of every JSON value the
 shard stores (core/bounds.py) before anything is written, whatever the caller accepts: a

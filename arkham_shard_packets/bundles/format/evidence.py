@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...core.custody_chain import EMPTY_LOG
-from ...core.key_trust import KeyTrust, OwnSeal
-from ...core.seal_statement import Evidence, Seal, SealedFacts, check_evidence
+from ...sealing.custody_chain import EMPTY_LOG
+from ...sealing.key_trust import KeyTrust, OwnSeal
+from ...sealing.statement import Evidence, Seal, SealedFacts, check_evidence
 from .bag import parse_manifest
 from .custody_file import CUSTODY_FILE, MAX_CUSTODY_BYTES, custody_from_json, parse_custody
 from .document import BundleDocument

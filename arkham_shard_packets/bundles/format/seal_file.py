@@ -4,7 +4,7 @@
     {"statement": {...}, "signature": "<base64>", "public_key": "<base64 of the raw key>",
      "key_fingerprint": "sha256:<hex>"}
 
-The signature covers the statement's canonical JSON bytes (core/seal_statement.py). A seal is
+The signature covers the statement's canonical JSON bytes (sealing/statement.py). A seal is
 stored as it came, so it is held to the bounds of every JSON value the shard stores
 (core/bounds.py) before anything is written, whatever the caller accepts.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.bounds import NotJson, OutOfBounds, json_problem, read_json
-from ...core.seal_statement import Seal
 from ...errors import InvalidBundle
+from ...sealing.statement import Seal
 from .document import dumps
 
 SEAL_FILE = "packet-seal.json"

@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...core.bounds import NotJson, OutOfBounds, json_problem, read_json
-from ...core.seal import checksum_of, data_sha256
 from ...errors import InvalidBundle
 from ...models import PacketStatus
+from ...sealing.checksum import checksum_of, data_sha256
 from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
 from .document import PACKET_JSON, BundleDocument, FileRef
 from .evidence import CARRIED_KEYS, CarriedEvidence, json_evidence, read_bag_evidence

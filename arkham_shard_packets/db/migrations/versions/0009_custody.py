@@ -25,7 +25,7 @@ BATCH = 1000
 
 
 def _canonical(value: object) -> str:
-    """core/seal.py's canonical JSON, spelled out: a migration does not import the package."""
+    """core/canonical.py's canonical JSON, spelled out: a migration does not import the package."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

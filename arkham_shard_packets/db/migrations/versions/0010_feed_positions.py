@@ -4,7 +4,7 @@ Until now every transaction that wrote events took one advisory lock on PostgreS
 committed, so that `sequence` (the outbox's key, given at insert) followed commit order and a
 reader of the feed never saw 7 before 6: every writer of every process waited for the commit of
 the one before. Events are now written without a place in the feed; the relay of some server
-process (core/relay.py) gives committed events the next `position`s in one short transaction at
+process (events/relay.py) gives committed events the next `position`s in one short transaction at
 a time, and the feed serves them by position. Events written before keep their order: their
 position is their sequence, so a consumer's cursor stays valid. Each event also names the relay
 that hands it to the bus (`relay`): the writing process's, or none, and then the first relay to
@@ -30,7 +30,7 @@ UNDELIVERED = sa.text("delivered_at IS NULL")
 PLACE = "arkham_packet_outbox_place"
 # PostgreSQL: placing in one round trip. Each statement of a volatile function takes its own
 # snapshot, so the highest position is read once the placers' lock is held (the key is
-# core/outbox.py's PLACER_LOCK_KEY, "packets"); the lock ends with the calling transaction.
+# events/outbox.py's PLACER_LOCK_KEY, "packets"); the lock ends with the calling transaction.
 PLACE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {PLACE}(batch integer)
 RETURNS TABLE (sequence bigint, "position" bigint, event_type text, payload text)

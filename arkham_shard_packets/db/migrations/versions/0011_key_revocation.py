@@ -1,5 +1,5 @@
 """Revoking a signing key: from `revoked_at` on, the seals it signs are not trusted (a seal it
-made before stays trusted; see core/key_trust.py). Keys listed before are not revoked.
+made before stays trusted; see sealing/key_trust.py). Keys listed before are not revoked.
 
 Revision ID: 0011
 Revises: 0010

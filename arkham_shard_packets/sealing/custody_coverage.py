@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .seal_statement import Evidence
+from .statement import Evidence
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+from ..core.clock import now_text, to_text
+from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_contents, packets
 from ..errors import PacketLocked, PacketNotFound, StaleVersion
 from ..models import (
@@ -19,8 +21,6 @@ from ..models import (
     PacketStatus,
     PacketVisibility,
 )
-from .clock import now_text, to_text
-from .unit_of_work import UnitOfWork
 
 RowLike = Mapping[Any, Any]
 # An entity tag in an If-Match list: strong `"…"` or weak `W/"…"` (RFC 9110 8.8.3).

@@ -1,4 +1,4 @@
-"""The per-process relay: takes the outbox's events (core/outbox.py) from commit to the Frame's
+"""The per-process relay: takes the outbox's events (events/outbox.py) from commit to the Frame's
 bus, off the request path.
 
 Two loops run in every server process. The deliverer hands events to the bus in the order of
@@ -33,12 +33,12 @@ from typing import Any
 from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..core.alarm import Alarm, Watch
+from ..core.clock import now_text
+from ..core.unit_of_work import Event
 from ..db.session import Database
 from . import outbox
-from .alarm import Alarm, Watch
-from .clock import now_text
 from .outbox import Placed
-from .unit_of_work import Event
 
 logger = logging.getLogger(__name__)
 

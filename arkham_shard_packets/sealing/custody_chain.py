@@ -3,10 +3,10 @@
 An entry is {"seq", "prev", "packet_id", "at", "actor", "event", "details"}: `seq` counts from
 1, `prev` is the hash of entry seq-1 (null for the first), and an entry's hash is the SHA-256
 (lower-case hex) of its canonical JSON, the same canonical JSON as the checksum recipe
-(core/seal.py). The head of a log is the hash of its last entry. An entry that is changed,
+(sealing/checksum.py). The head of a log is the hash of its last entry. An entry that is changed,
 removed or moved breaks the chain at the entry after it, whose `prev` no longer names what
 now comes before. Whoever holds a log can recompute every hash after an entry they change,
-so only a signature over a head (the seal, core/seal_statement.py) shows that the entries up
+so only a signature over a head (the seal, sealing/statement.py) shows that the entries up
 to it are the ones that were signed; entries after it are the holder's account.
 
 Every entry names its packet. The id changes only at an `imported` entry: an import that gave
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .canonical import canonical_json, sha256_hex
+from ..core.canonical import canonical_json, sha256_hex
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from ..core.canonical import canonical_json, sha256_hex
 from ..models import ContentType, PacketVisibility
-from .canonical import canonical_json, sha256_hex
 
 RECIPE_VERSION = 1
 

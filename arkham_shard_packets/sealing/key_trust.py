@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .clock import as_utc, to_text
+from ..core.clock import as_utc, to_text
 from .signing import FINGERPRINT
 
 RECORD = "record"  # this installation signed the seal, and its row says when

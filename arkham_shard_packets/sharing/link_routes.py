@@ -14,11 +14,11 @@ from fastapi.responses import StreamingResponse
 from ..attachments.downloads import FILE_ANSWER, download
 from ..bodies import JSON_BODY_MAX, reads_body
 from ..core.numbers import clamp
-from ..core.schemas import ContentOut
 from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
 from ..models import ExportFormat, PacketComment, PacketContent
 from ..packets.listing import LIMIT_MAX, OFFSET_MAX
 from ..packets.schemas import ContentCreate
+from ..records.schemas import ContentOut
 from ..routing import PacketsRoute, error_responses
 from .access import COMMENTS_SHOWN, CommentDraft, SharedPacket, ShareLink
 from .records import Slice

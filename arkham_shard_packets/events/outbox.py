@@ -1,5 +1,5 @@
 """Events that are never lost: written to the outbox in the transaction of the change they
-describe, placed in the feed, then handed to the Frame's bus (core/relay.py).
+describe, placed in the feed, then handed to the Frame's bus (events/relay.py).
 
 Writing (`append`) takes no lock shared with other writers on PostgreSQL: an event is written
 in the order of its `sequence` key, without a place in the feed. Placing (`place`) gives
@@ -25,11 +25,11 @@ from typing import Any, cast
 from sqlalchemy import Executable, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..core.clock import now_text, to_text
+from ..core.unit_of_work import Event
 from ..db.session import Database
 from ..db.tables import outbox
 from ..models import utcnow
-from .clock import now_text, to_text
-from .unit_of_work import Event
 
 PLACER_LOCK_KEY = 0x7061636B657473  # "packets"; written out in migration 0010's function
 BATCH = 500

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
+from ..core.bounds import NO_NUL as NO_NUL  # the schemas of every domain take it from here
+from ..core.clock import to_text
 from ..models import ContentType, PacketStatus, PacketVisibility
-from .bounds import NO_NUL as NO_NUL  # the schemas of every domain take it from here
-from .clock import to_text
 
 UtcDatetime = Annotated[datetime, PlainSerializer(to_text, return_type=str)]
 

@@ -1,16 +1,16 @@
 """The signed seal: a statement of what was sealed, when, by whom and under which custody log
 head, signed with the installation's Ed25519 key over the statement's canonical JSON bytes
-(the canonical JSON of the checksum recipe, core/seal.py).
+(the canonical JSON of the checksum recipe, core/canonical.py).
 
     {"format": "arkham-packet-seal/1", "packet_id", "version", "checksum", "checksum_recipe",
      "finalized_at", "finalized_by", "key_fingerprint", "custody_head", "custody_length"}
 
 `custody_head` is the hash of entry `custody_length` of the packet's custody log, the entry
-that records the finalize (core/custody_chain.py): the signature covers the packet's whole
+that records the finalize (sealing/custody_chain.py): the signature covers the packet's whole
 history up to its seal, and nothing after it. `packet_id` binds the seal to its packet: a
 bundle is the packet its seal names, or it does not check. Checking a seal, wherever it is
 (stored, in a bundle), is `check_seal`; `check_evidence` adds the custody chain and the trust
-in the key (and whether a revoked key signed it before its revocation: core/key_trust.py).
+in the key (and whether a revoked key signed it before its revocation: sealing/key_trust.py).
 
 A packet sealed before signed seals existed has a checksum and no seal. Its installation may
 sign it later, as an attestation, a statement of its own format that says so:
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .canonical import canonical_json
+from ..core.canonical import canonical_json
 from .custody_chain import ChainCheck, Entry, check_chain
 from .key_trust import KeyTrust, OwnSeal, Revocation, judge
 from .signing import (
@@ -333,7 +333,7 @@ def check_evidence(
     packet without a seal was sealed before signed seals (a warning), unless its log records
     that its seal was signed: then the seal was removed (a problem). `own`: the seal this
     installation signed itself for the packet, if any, which dates a seal by a revoked key
-    (core/key_trust.py). `imported_here`: the seal is one an import into this installation
+    (sealing/key_trust.py). `imported_here`: the seal is one an import into this installation
     stored, under the id its log says."""
     chain = check_chain(custody, packet_id)
     problems = [*chain.problems, *chain.unverified]
