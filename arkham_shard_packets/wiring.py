@@ -79,15 +79,15 @@ class Services:
         transactions = Transactions(database, relay)
         files = FileStore(data_dir / "files", FileModes(settings.data_dir_mode))
         releaser = FileReleaser(transactions, files)
-        transactions.release_files = releaser.release_all
+        uses = UseLog(transactions, settings.outbox_retry_seconds)
+        # both work through the transactions whose hooks they are, so are given to them after
+        transactions.hook(release_files=releaser.release_all, write_queued=uses.flush)
         work_dir = data_dir / "tmp"
         keyring = Keyring(transactions, data_dir, settings.signing_key_file)
         trust = TrustedKeys.from_setting(settings.trusted_keys, settings.revoked_keys)
         sealer = Sealer(keyring)
         packets = PacketService(transactions, sealer)
         integrity = IntegrityService(transactions, files, trust)
-        uses = UseLog(transactions, settings.outbox_retry_seconds)
-        transactions.write_queued = uses.flush
         exports = ExportService(
             transactions, files, ItemResolver(frame), data_dir / "exports", work_dir
         )

@@ -2,6 +2,8 @@
 packages, and every arrow pointing the way the layout says (routes -> service -> core/db; the
 wiring, the shard, the host and the CLI above every domain; the Frame only behind frame/ and
 host/). Imports under `if TYPE_CHECKING:` are for the type checker only and are not counted.
+And one owner of transactions: only `Transactions` begins a unit of work, and the few modules
+below or beside it that open a connection of their own are listed with why.
 """
 
 from __future__ import annotations
@@ -239,3 +241,93 @@ def test_services_never_reach_the_web_glue() -> None:
     routes = route_modules() | MOUNTING | WEB_GLUE
     wrong = [str(each) for each in OURS if each.target in WEB_GLUE and each.source not in routes]
     assert wrong == []
+
+
+# What opens a connection or a transaction: a unit of work (`UnitOfWork(`), the Database's
+# `writing`, `reading` and `alone`, and an engine's or a driver's `begin`, `connect` and
+# `commit`. A savepoint inside a unit of work (`begin_nested`) opens none.
+OPENING_METHODS = {"writing", "reading", "alone", "begin", "connect", "commit"}
+
+# The modules that open one, and what each may call. Every other module works in a unit of
+# work that `Transactions` begins and commits.
+OPENERS: dict[str, set[str]] = {
+    # `Transactions`: every unit of work on the shard's records begins and commits here.
+    "core.unit_of_work": {"UnitOfWork", "writing", "reading"},
+    # The Database under it (its writing, reading and autocommit connections) and the SQLite
+    # driver of its short writes, with a sqlite3 connection of its own.
+    "db.session": {"begin", "connect"},
+    "db.inline_sqlite": {"connect", "commit"},
+    # The schema, before any unit of work: migrations, the revision a database is at, and the
+    # `SELECT 1` that says why a database can't be used before a server starts.
+    "db.migrate": {"begin", "connect"},
+    "db.schema": {"connect"},
+    "db.probe": {"connect"},
+    # The outbox's bookkeeping on its own table once the work that wrote the events committed
+    # (placing, claiming, marking delivered; each statement alone), and its relay's NOTIFY and
+    # LISTEN: no unit of work, no record of the shard's.
+    "events.outbox": {"alone", "reading"},
+    "events.relay": {"writing", "connect"},
+    # The standalone host's stand-in for the Frame's database service: its SQL helpers are the
+    # Frame's to offer shards; this shard never calls them.
+    "host.database": {"begin", "connect"},
+}
+
+
+def opening_calls(tree: ast.AST) -> list[tuple[str, int]]:
+    """Each call that opens a connection, a transaction or a unit of work: its name, its line.
+    By name, whatever it is called on (the source doesn't say what a receiver is)."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name == "UnitOfWork" or (isinstance(func, ast.Attribute) and name in OPENING_METHODS):
+            found.append((name, node.lineno))
+    return sorted(found, key=lambda call: call[1])
+
+
+OPENED = {
+    module: opening_calls(ast.parse(path.read_text(encoding="utf-8")))
+    for module, path in MODULES.items()
+}
+
+
+def test_opening_calls_are_found() -> None:
+    """What sharing/uses.py once did by hand is seen; a savepoint in a work is not."""
+    sample = ast.parse(
+        "async def write(tx, engine):\n"
+        "    async with tx.database.writing() as conn:\n"
+        "        work = UnitOfWork(conn, Scope())\n"
+        "        await work.conn.begin_nested()\n"
+        "    async with engine.connect() as conn:\n"
+        "        await conn.commit()\n"
+        "    unit_of_work.UnitOfWork(conn, Scope())\n"
+    )
+    assert [name for name, _ in opening_calls(sample)] == [
+        "writing",
+        "UnitOfWork",
+        "connect",
+        "commit",
+        "UnitOfWork",
+    ]
+    assert {name for name, _ in OPENED["core.unit_of_work"]} == {"UnitOfWork", "writing", "reading"}
+
+
+def test_only_transactions_begin_a_unit_of_work() -> None:
+    """No module but those in OPENERS opens a connection or a transaction, and those only as
+    listed: every other works in a unit of work from `Transactions`."""
+    wrong = [
+        f"{module}: {name}( (line {line})"
+        for module, calls in OPENED.items()
+        for name, line in calls
+        if name not in OPENERS.get(module, set())
+    ]
+    assert wrong == []
+
+
+def test_every_opener_listed_still_opens() -> None:
+    """The list stays as short as the code: an entry nothing calls any more goes."""
+    called = {(module, name) for module, calls in OPENED.items() for name, _ in calls}
+    listed = {(module, name) for module, names in OPENERS.items() for name in names}
+    assert listed - called == set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -87,36 +87,63 @@ class UnitOfWork:
         self.orphaned_files.update(digests)
 
 
-class Transactions:
-    def __init__(self, database: Database, events: EventSink) -> None:
-        self.database = database
-        self.events = events
-        self.release_files: Callable[[set[str]], Awaitable[None]] | None = None
-        # Work queued to be written after an answer (share link reads) that a later change of
-        # this process must not overtake: written first, so the custody log keeps their order.
-        self.write_queued: Callable[[], Awaitable[object]] | None = None
+ReleaseFiles = Callable[[set[str]], Awaitable[None]]
+WriteQueued = Callable[[], Awaitable[object]]
 
-    @asynccontextmanager
-    async def write(self, scope: Scope, *, bulk: bool = False) -> AsyncIterator[UnitOfWork]:
+
+class Transactions:
+    """The one owner of the shard's transactions: every unit of work begins and commits here,
+    as a `write`, a `read`, or the `write_behind` of work queued after an answer."""
+
+    def __init__(self, database: Database, events: EventSink) -> None:
+        self._database = database
+        self._events = events
+        self._release_files: ReleaseFiles | None = None
+        self._write_queued: WriteQueued | None = None
+
+    def hook(self, *, release_files: ReleaseFiles, write_queued: WriteQueued) -> None:
+        """What a unit of work calls outside its transaction, given once by the wiring (each
+        works through these transactions, so exists only after them): `release_files`, after a
+        commit, with the files the work stopped pointing at; `write_queued`, before every write
+        and settled read, writes the work queued to be written after an answer (share link
+        reads) that a later change of this process must not overtake, so the custody log keeps
+        their order."""
+        if self._release_files is not None or self._write_queued is not None:
+            raise RuntimeError("the transactions' hooks are given once")
+        self._release_files = release_files
+        self._write_queued = write_queued
+
+    def write(self, scope: Scope, *, bulk: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """Commits the block's changes with its events in the outbox; the relay delivers them
         after the answer. `bulk`: the work reads or writes many rows (db/session.py)."""
-        if self.write_queued is not None:
-            await self.write_queued()
-        async with self.database.writing(bulk=bulk) as conn:
+        return self._write(scope, bulk=bulk, after_queue=True)
+
+    def write_behind(self, scope: Scope) -> AbstractAsyncContextManager[UnitOfWork]:
+        """The write of work queued to be written after an answer (sharing/uses.py): as
+        `write`, but without first waiting for that queue, which it is writing."""
+        return self._write(scope, bulk=False, after_queue=False)
+
+    @asynccontextmanager
+    async def _write(
+        self, scope: Scope, *, bulk: bool, after_queue: bool
+    ) -> AsyncIterator[UnitOfWork]:
+        if after_queue and self._write_queued is not None:
+            await self._write_queued()
+        async with self._database.writing(bulk=bulk) as conn:
             work = UnitOfWork(conn, scope)
             yield work
             # the work's scope, not the caller's: a share link switches it to the share's tenant
-            written = await self.events.record(
+            written = await self._events.record(
                 conn, work.scope.tenant_id, work.events, work.at_commit
             )
         if written:
             try:
-                await self.events.committed(written)
+                await self._events.committed(written)
             except Exception:
                 logger.exception("the outbox relay was not told of a commit; its retry takes over")
-        if work.orphaned_files and self.release_files is not None:
+        if work.orphaned_files and self._release_files is not None:
             try:
-                await self.release_files(work.orphaned_files)
+                await self._release_files(work.orphaned_files)
             except Exception:
                 logger.exception("releasing unreferenced files failed; they stay on disk")
 
@@ -124,9 +151,9 @@ class Transactions:
     async def read(self, scope: Scope, *, settled: bool = False) -> AsyncIterator[UnitOfWork]:
         """`settled`: what this process queued to write after an answer (share link reads) is
         written first, for reads of the records it lands in (access logs, custody logs)."""
-        if settled and self.write_queued is not None:
-            await self.write_queued()
-        async with self.database.reading() as conn:
+        if settled and self._write_queued is not None:
+            await self._write_queued()
+        async with self._database.reading() as conn:
             work = UnitOfWork(conn, scope)
             yield work
             if work.at_commit:

@@ -64,8 +64,7 @@ async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
     for use in uses:
         by_share[use.share.id].append(use)
     # Not through `tx.write`, which first waits for this very queue to be written.
-    async with tx.database.writing() as conn:
-        work = UnitOfWork(conn, Scope())
+    async with tx.write_behind(Scope()) as work:
         for packet_id, scope in sorted({use.share.packet_id: use.scope for use in uses}.items()):
             work.scope = scope
             await hold_packet(work, packet_id)
