@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..db.scope import Scope
 from ..errors import Forbidden, NotAuthenticated
-from .seam import actor_of, optional_service
+from .seam import optional_service
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_ROLE = "admin"
 CHANGING_ROLES = frozenset({ADMIN_ROLE, "analyst"})
 REQUIRE_USER_KEY = "packets.require_user"  # in the Frame's config service
+SYSTEM_ACTOR = "system"
 
 
 def _frame_user_dependency() -> Callable[..., Any] | None:
@@ -55,6 +56,13 @@ def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer` header, parsed as the Frame's transport does."""
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     return token if scheme.lower() == "bearer" and token else None
+
+
+def actor_of(request: Request) -> str:
+    """The authenticated user's id as the Frame's auth puts it on `request.state.user`."""
+    user = getattr(request.state, "user", None)
+    user_id = user.get("id") if isinstance(user, dict) else getattr(user, "id", None)
+    return str(user_id) if user_id else SYSTEM_ACTOR
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
-"""The one seam to the Arkham Frame: its shard base class, its services, the tenant and the actor.
+"""The one seam to the Arkham Frame: its shard base class, its services, the settings and data
+directory it offers.
 
-Nothing outside `frame/` imports `arkham_frame`; its auth is met in `callers.py`.
+Nothing outside `frame/` imports `arkham_frame`; its auth, and who calls, are met in
+`callers.py` (which reads the request, so the seam itself needs nothing of the web).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from fastapi import Request
 
 from ..config import DEFAULT_DATA_DIR, Settings
 from ..errors import ServiceMissing
@@ -21,9 +21,7 @@ else:
     except ImportError:
         from .fallback import ArkhamShard
 
-__all__ = ["ArkhamShard", "actor_of", "optional_service", "required_service"]
-
-SYSTEM_ACTOR = "system"
+__all__ = ["ArkhamShard", "optional_service", "required_service"]
 
 
 def optional_service(frame: Any, name: str) -> Any:
@@ -49,13 +47,6 @@ def offered_settings(frame: Any) -> Settings:
     uses the host's database and data directory; inside the Frame, the environment's."""
     offered = getattr(frame, "packets_settings", None)
     return offered if isinstance(offered, Settings) else Settings()
-
-
-def actor_of(request: Request) -> str:
-    """The authenticated user's id as the Frame's auth puts it on `request.state.user`."""
-    user = getattr(request.state, "user", None)
-    user_id = user.get("id") if isinstance(user, dict) else getattr(user, "id", None)
-    return str(user_id) if user_id else SYSTEM_ACTOR
 
 
 def shard_data_dir(storage: Any, configured: Path | None) -> Path:
