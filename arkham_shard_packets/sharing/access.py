@@ -346,8 +346,8 @@ class ShareAccessService:
         return (await self._open(work, token)).share
 
     async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
-        # The one statement of a request not built through a Scope: the caller has no tenant;
-        # the token is the credential, and the share it names decides the tenant from now on.
+        # Not built through a Scope (db/scope.py names the places that aren't): the caller has
+        # no tenant; the token is the credential, and the share it names decides the tenant.
         statement = select(packet_shares).where(packet_shares.c.access_token == token_digest(token))
         if lock:
             statement = statement.with_for_update()
