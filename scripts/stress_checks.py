@@ -146,19 +146,19 @@ async def api_violations(client: httpx.AsyncClient, rows: Rows) -> list[str]:
 
 async def feed_violations(client: httpx.AsyncClient, rows: Rows) -> list[str]:
     """The durable feed serves every event once, in the order of its positions."""
-    sequences: list[int] = []
+    positions: list[int] = []  # each event's `sequence` field: its position in the feed
     after = 0
     while True:
         page = (await client.get("/events", params={"after": after, "limit": 1000})).json()
-        sequences += [event["sequence"] for event in page["events"]]
+        positions += [event["sequence"] for event in page["events"]]
         if not page["events"]:
             break
         after = page["next_after"]
     problems = []
-    if sequences != sorted(set(sequences)):
-        problems.append("the feed repeats or reorders sequence numbers")
-    if sequences != sorted(p for p in rows.outbox_positions if p is not None):
-        problems.append(f"the feed served {len(sequences)} of {len(rows.outbox_positions)} events")
+    if positions != sorted(set(positions)):
+        problems.append("the feed repeats or reorders positions")
+    if positions != sorted(p for p in rows.outbox_positions if p is not None):
+        problems.append(f"the feed served {len(positions)} of {len(rows.outbox_positions)} events")
     return problems
 
 

@@ -156,8 +156,8 @@ async def test_the_feed_serves_every_change_without_gaps(client: httpx.AsyncClie
     assert [e["event_type"] for e in seen] == ["packets.packet.created"] + [
         "packets.content.added"
     ] * 5
-    sequences = [e["sequence"] for e in seen]
-    assert sequences == sorted(sequences) and len(set(sequences)) == 6
+    positions = [e["sequence"] for e in seen]  # the wire's name for the feed position
+    assert positions == sorted(positions) and len(set(positions)) == 6
     assert seen[1]["payload"]["content_id"] == "d0"
     assert all(e["source"] == "packets" for e in seen)
     tail = (await client.get("/api/packets/events", params={"after": after})).json()

@@ -26,9 +26,9 @@ from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_files, packets, snapshot_files
 from ..db.upsert import insert_or_skip
-from ..errors import ContentNotFound, NotFound, PacketLocked, StoredFileBroken
+from ..errors import ContentNotFound, NotFound, StoredFileBroken
 from ..models import AttachedFile, PacketContent
-from ..records.lifecycle import DRAFT_ONLY, EDITABLE
+from ..records import lifecycle
 from ..records.packets import attached_file, content_from_row, load_packet, lock_packet
 from .uploads import Upload
 
@@ -121,15 +121,13 @@ class AttachmentService:
         self, scope: Scope, packet_id: str, entry_id: str, upload: Upload
     ) -> PacketContent:
         async with self.tx.read(scope) as work:  # refuse before receiving the bytes
-            packet = await load_packet(work, packet_id)
-            if packet.status not in EDITABLE:
-                raise PacketLocked(DRAFT_ONLY.format(id=packet_id, status=packet.status.value))
+            lifecycle.EDIT.check(await load_packet(work, packet_id))
             await entry_row(work, packet_id, entry_id)
         received = await upload.receive(self.store.staging, self.max_file_bytes)
         spooled = received.spooled
         try:
             async with self.tx.write(scope) as work:
-                await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+                await lock_packet(work, packet_id, lifecycle.EDIT)
                 old = attached_file(await entry_row(work, packet_id, entry_id))
                 await claim_blob(work.conn, spooled.sha256, spooled.size)
                 await self.store.place(spooled)

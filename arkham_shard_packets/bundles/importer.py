@@ -41,6 +41,7 @@ from ..db.tables import packet_contents, packet_exports, packets
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
+from ..records import lifecycle
 from ..records.packets import RowLike, load_contents, load_packet, stored_size
 from ..sealing.checksum import RECIPE_VERSION, checksum_of
 from ..versions.history import record_version
@@ -233,11 +234,8 @@ class ImportService:
                     return self._result(
                         packet_id, source, 0, mode, noted, proof, scope.actor, skipped=True
                     )
-                if existing is not None and existing["status"] != PacketStatus.DRAFT.value:
-                    raise Conflict(
-                        f"packet {packet_id} exists and is {existing['status']}; "
-                        "only a draft can take an import"
-                    )
+                if existing is not None:
+                    lifecycle.IMPORT_INTO.check_status(packet_id, PacketStatus(existing["status"]))
                 keep = existing is not None and mode is MergeMode.MERGE
                 seal = bundle.sealed and not keep
                 if keep and bundle.sealed:

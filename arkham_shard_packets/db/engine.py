@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .inline_sqlite import connect as connect_inline
-from .options import ALONE, READ_ONLY
+from .options import AUTOCOMMIT, READ_ONLY
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 PRIVATE_FILE = 0o600  # core/file_modes.py's default: the database is as private as the data
@@ -151,6 +151,6 @@ def _configure_sqlite(
         # A writer takes the write lock up front, so two writers queue on busy_timeout
         # instead of failing with "database is locked" when one upgrades its read lock.
         options = connection.get_execution_options()
-        if options.get(ALONE, False):
+        if options.get(AUTOCOMMIT, False):
             return
         connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")

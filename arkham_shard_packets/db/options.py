@@ -2,4 +2,4 @@
 transaction begins (db/engine.py)."""
 
 READ_ONLY = "packets_read_only"
-ALONE = "packets_alone"  # SQLite: no BEGIN; each statement commits on its own
+AUTOCOMMIT = "packets_autocommit"  # SQLite: no BEGIN; each statement commits on its own

@@ -1,9 +1,29 @@
-"""Tenant scoping in one place: every statement on a shard table is built through `Scope`.
+"""Tenant scoping in one place: the statements a caller's work makes on a table with a
+`tenant_id` are built through `Scope` (`select`, `update`, `delete`, `owns`, `page_by_tenant`,
+and `row` to stamp an insert), so a caller reads and writes its tenant's rows only.
 
 A scope sees the rows of its tenant; a `shared` one (a signed-in caller while anonymous callers
 are let in) sees the rows of no tenant beside them, which every anonymous caller sees anyway.
 Work on one packet narrows its scope to that packet's tenant (`within`), so what it writes
 belongs where the packet does: a tenantless packet stays tenantless, whoever works on it.
+
+Four places reach those tables without a Scope, by design: in each, no one tenant is asking.
+- A share link's lookup by its token (sharing/access.py, `_open`): the caller has no tenant;
+  the token is the credential, and the share it names sets the work's scope from then on.
+- The event relay (events/outbox.py, and on PostgreSQL the placing function of migration
+  0010): it places, claims and marks delivered the events of every tenant, which `append`
+  wrote with their tenant. What a caller reads of them, the feed, goes through a Scope
+  (events/feed.py).
+- Housekeeping: the recovery sweeps (recovery.py: export files and blobs that no row names)
+  and a blob's reference count (attachments/service.py, `is_referenced`), which count every
+  tenant's rows because one blob serves every packet that holds its bytes.
+- The operator and an admin across tenants: the packets whose seal is unsigned, of every
+  tenant (versions/attest.py, `unsigned`; the command then signs each in its own tenant), and
+  moving a packet of no tenant into one (packets/tenancy.py, which rewrites `tenant_id`).
+Below all of these, the migrations and the triggers they create (the tallies and the search
+index of migration 0006) work on every tenant's rows. Tables without a `tenant_id` (the file and
+snapshot registries, the key registry of keys/registry.py) are installation-wide: there is
+nothing in them for a Scope to narrow.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .engine import create_inline_writer
-from .options import ALONE, READ_ONLY
+from .options import AUTOCOMMIT, READ_ONLY
 
 LOCK_POLL_S = (0.001, 0.05)  # first and longest sleep while another process writes
 
@@ -65,10 +65,10 @@ class Database:
             pause = min(pause * 2, longest)
 
     @asynccontextmanager
-    async def alone(self) -> AsyncIterator[AsyncConnection]:
-        """Statements that each stand alone: every one is its own transaction, with no BEGIN
-        and COMMIT to send (on SQLite, its write lock is held for one statement at a time)."""
-        async with self._turn(), self._connected(ALONE) as connection:
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """Autocommit: every statement is its own transaction, with no BEGIN and COMMIT to
+        send (on SQLite, its write lock is held for one statement at a time)."""
+        async with self._turn(), self._connected(AUTOCOMMIT) as connection:
             yield connection
 
     @asynccontextmanager

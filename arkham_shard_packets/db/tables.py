@@ -146,7 +146,8 @@ packet_versions = Table(
 
 # The event outbox: each event is written in the transaction of the change it describes, in the
 # order of `sequence`; after commit the relay (events/relay.py) gives it its `position`, which
-# orders the feed, and delivers it to the Frame's bus.
+# orders the feed (whose answer names it `sequence`: docs/events.md), and delivers it to the
+# Frame's bus.
 outbox = Table(
     "arkham_packet_outbox",
     metadata,

@@ -1,6 +1,11 @@
 """The outbox as a durable feed, for consumers in other processes, in the order of the positions
 the relay hands out after commit: a reader never sees a position before every lower one; and
-which of the events a bus kept a caller may see."""
+which of the events a bus kept a caller may see.
+
+An event's place in the feed is the outbox's `position` column, never its `sequence` column
+(the key an event takes when it is written, in the order of its writers' inserts, not of their
+commits). The feed's answer names the position `sequence` (events/routes.py), as it always has:
+consumers read that field."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ IDS_PER_STATEMENT = 500  # below SQLite's oldest limit on bound parameters (999)
 
 @dataclass(frozen=True)
 class FeedEvent:
-    sequence: int
+    position: int  # its place in the feed: the outbox's `position`
     event_type: str
     payload: dict[str, Any]
     source: str
@@ -47,7 +52,7 @@ class EventFeed:
             rows = (await work.conn.execute(statement)).mappings().all()
         return [
             FeedEvent(
-                sequence=row["position"],
+                position=row["position"],
                 event_type=row["event_type"],
                 payload=json.loads(row["payload"]),
                 source="packets",

@@ -160,7 +160,7 @@ async def place(database: Database) -> list[Placed]:
     """Places every committed event without a position; what was placed, in feed order."""
     placed: list[Placed] = []
     while True:
-        async with database.alone() as conn:
+        async with database.autocommit() as conn:
             if database.dialect == "postgresql":
                 batch = _in_sequence(await conn.execute(PLACING_CALL))
             else:
@@ -194,7 +194,7 @@ async def claim_unrelayed(database: Database, relay: str) -> list[Placed]:
         .values(relay=relay)
         .returning(*PLACED_COLUMNS)
     )
-    async with database.alone() as conn:
+    async with database.autocommit() as conn:
         return _in_sequence(await conn.execute(claiming))
 
 
@@ -230,12 +230,12 @@ async def mark_delivered(database: Database, taken: Mapping[int, str]) -> None:
         .values(delivered_at=bindparam("taken_at"))
     )
     params = [{"taken_sequence": seq, "taken_at": at} for seq, at in taken.items()]
-    async with database.alone() as conn:
+    async with database.autocommit() as conn:
         await conn.execute(statement, params)
 
 
 async def count_attempt(database: Database, sequence: int) -> None:
-    async with database.alone() as conn:
+    async with database.autocommit() as conn:
         await conn.execute(
             update(outbox)
             .where(outbox.c.sequence == sequence)

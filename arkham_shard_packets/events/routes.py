@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..core.numbers import INT64_SAFE, clamp
 from ..deps import ScopeDep, ServicesDep
@@ -17,7 +17,11 @@ FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
 
 
 class FeedEventOut(BaseModel):
-    sequence: int
+    # The wire's name for the event's position in the feed (FeedEvent.position), which
+    # consumers read: not the outbox's `sequence` column.
+    sequence: int = Field(
+        description="The event's position in the feed, which `after` and `next_after` count in"
+    )
     event_type: str
     payload: dict[str, Any]
     source: str
@@ -35,7 +39,7 @@ async def event_feed(
     services: ServicesDep,
     scope: ScopeDep,
     after: Annotated[
-        int, Query(description="Return events with a larger sequence (the last next_after)")
+        int, Query(description="Return events past this position in the feed (the last next_after)")
     ] = 0,
     limit: Annotated[
         int,
@@ -48,7 +52,16 @@ async def event_feed(
     after = clamp(after, 0, INT64_SAFE)
     events = await services.feed.after(scope, after, clamp(limit, 1, FEED_LIMIT_MAX))
     return FeedOut(
-        events=[FeedEventOut.model_validate(e, from_attributes=True) for e in events],
+        events=[
+            FeedEventOut(
+                sequence=event.position,
+                event_type=event.event_type,
+                payload=event.payload,
+                source=event.source,
+                created_at=event.created_at,
+            )
+            for event in events
+        ],
         count=len(events),
-        next_after=events[-1].sequence if events else after,
+        next_after=events[-1].position if events else after,
     )

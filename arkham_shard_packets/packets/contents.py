@@ -15,7 +15,7 @@ from ..db.tables import packet_contents, packets
 from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
-from ..records.lifecycle import DRAFT_ONLY, EDITABLE
+from ..records import lifecycle
 from ..records.packets import content_from_row, load_contents, load_packet, lock_packet, stored_size
 
 # Skipped when it breaks uq_contents_item (the packet holds that type and id already); the
@@ -70,8 +70,7 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
     await lock_packet(
         work,
         packet_id,
-        EDITABLE,
-        DRAFT_ONLY,
+        lifecycle.EDIT,
         contents_count=packets.c.contents_count + 1,
         size_bytes=packets.c.size_bytes + stored_size(values),
     )
@@ -100,7 +99,7 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
 
 
 async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str) -> None:
-    await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY)
+    await lock_packet(work, packet_id, lifecycle.EDIT)
     removed = (
         work.scope.delete(packet_contents)
         .where(packet_contents.c.id == content_entry_id, packet_contents.c.packet_id == packet_id)

@@ -20,7 +20,7 @@ from ..custody.seals import Sealer
 from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
-from ..records.lifecycle import DRAFT_ONLY, EDITABLE, NOT_ARCHIVED
+from ..records import lifecycle
 from ..records.packets import load_packet, lock_packet, packet_from_row
 from ..sealing.checksum import RECIPE_VERSION, packet_checksum
 from ..versions.history import Sealed, record_first_version, record_version
@@ -89,7 +89,7 @@ class PacketService:
         if "metadata" in values:
             values["metadata"] = canonical_json(values["metadata"])
         async with self.tx.write(scope) as work:
-            packet = await lock_packet(work, packet_id, EDITABLE, DRAFT_ONLY, if_match, **values)
+            packet = await lock_packet(work, packet_id, lifecycle.EDIT, if_match, **values)
             if changes:
                 await custody.append(work, packet_id, "edited", fields=sorted(changes))
                 work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
@@ -97,9 +97,7 @@ class PacketService:
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
         async with self.tx.write(scope, bulk=True) as work:
-            packet = await lock_packet(
-                work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be finalized"
-            )
+            packet = await lock_packet(work, packet_id, lifecycle.FINALIZE)
             fields, contents = await current_state(work, packet.id)
             checksum = packet_checksum(fields, contents)
             finalized_at = to_text(packet.updated_at)
@@ -131,9 +129,7 @@ class PacketService:
 
     async def archive(self, scope: Scope, packet_id: str) -> Packet:
         async with self.tx.write(scope) as work:
-            packet = await lock_packet(
-                work, packet_id, NOT_ARCHIVED, "packet {id} is already archived"
-            )
+            packet = await lock_packet(work, packet_id, lifecycle.ARCHIVE)
             row = (
                 (
                     await work.conn.execute(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_contents, packets
-from ..errors import PacketLocked, PacketNotFound, StaleVersion
+from ..errors import PacketNotFound, StaleVersion
 from ..models import (
     AttachedFile,
     ContentType,
@@ -21,6 +21,7 @@ from ..models import (
     PacketStatus,
     PacketVisibility,
 )
+from .lifecycle import Rule
 
 RowLike = Mapping[Any, Any]
 # An entity tag in an If-Match list: strong `"…"` or weak `W/"…"` (RFC 9110 8.8.3).
@@ -111,13 +112,13 @@ async def hold_packet(work: UnitOfWork, packet_id: str) -> None:
 async def lock_packet(
     work: UnitOfWork,
     packet_id: str,
-    allowed: Collection[PacketStatus],
-    refusal: str,
+    rule: Rule,
     if_match: str | None = None,
     **changes: Any,
 ) -> Packet:
-    """Take the packet's row lock, check its status (and the caller's ETag), touch `updated_at`
-    and apply `changes` (column values: a refusal rolls them back with the rest).
+    """Take the packet's row lock, check its status against the change's `rule` (and the
+    caller's ETag), touch `updated_at` and apply `changes` (column values: a refusal rolls them
+    back with the rest).
 
     Every change to a packet or its contents starts here, so concurrent changes to one
     packet queue behind each other and always see the status they are checked against.
@@ -133,7 +134,7 @@ async def lock_packet(
         work.enter(row["tenant_id"])
         work.locked_packets.add(packet_id)
         packet = packet_from_row(row)
-        _check_status(packet, allowed, refusal)
+        rule.check(packet)
         return packet
     statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
     row = (await work.conn.execute(statement)).mappings().first()
@@ -144,7 +145,7 @@ async def lock_packet(
     packet = packet_from_row(row)
     if not if_match_allows(if_match, etag_of(packet)):
         raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")
-    _check_status(packet, allowed, refusal)
+    rule.check(packet)
     row = await work.first(
         work.scope.update(packets)
         .where(packets.c.id == packet_id)
@@ -153,11 +154,6 @@ async def lock_packet(
     )
     assert row is not None
     return packet_from_row(row)
-
-
-def _check_status(packet: Packet, allowed: Collection[PacketStatus], refusal: str) -> None:
-    if packet.status not in allowed:
-        raise PacketLocked(refusal.format(id=packet.id, status=packet.status.value))
 
 
 def if_match_allows(header: str, etag: str) -> bool:

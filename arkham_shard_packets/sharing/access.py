@@ -35,7 +35,6 @@ from ..db.scope import Scope
 from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..errors import (
     Forbidden,
-    PacketLocked,
     PasswordRequired,
     ShareExpired,
     ShareNotFound,
@@ -48,12 +47,12 @@ from ..models import (
     PacketComment,
     PacketContent,
     PacketShare,
-    PacketStatus,
     ShareAction,
     ShareState,
     utcnow,
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
+from ..records import lifecycle
 from ..records.packets import RowLike, hold_packet, load_contents, load_packet
 from ..sealing.custody_coverage import Coverage
 from ..versions.integrity import SealView, log_coverage, seal_view
@@ -174,8 +173,7 @@ class ShareAccessService:
         async def post(work: UnitOfWork, share: PacketShare) -> PacketComment:
             draft = comment() if callable(comment) else comment
             packet = await load_packet(work, share.packet_id)
-            if packet.status is PacketStatus.ARCHIVED:
-                raise PacketLocked(f"packet {packet.id} is archived; it takes no more comments")
+            lifecycle.COMMENT.check(packet)
             values = work.scope.row(
                 id=str(uuid.uuid4()),
                 packet_id=packet.id,
@@ -348,8 +346,8 @@ class ShareAccessService:
         return (await self._open(work, token)).share
 
     async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
-        # The one statement of a request not built through a Scope: the caller has no tenant;
-        # the token is the credential, and the share it names decides the tenant from now on.
+        # Not built through a Scope (db/scope.py names the places that aren't): the caller has
+        # no tenant; the token is the credential, and the share it names decides the tenant.
         statement = select(packet_shares).where(packet_shares.c.access_token == token_digest(token))
         if lock:
             statement = statement.with_for_update()

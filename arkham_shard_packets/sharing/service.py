@@ -26,6 +26,7 @@ from ..models import (
     SharePermission,
     utcnow,
 )
+from ..records import lifecycle
 from ..records.packets import load_packet, lock_packet
 from .records import (
     Slice,
@@ -36,9 +37,6 @@ from .records import (
 )
 from .tokens import hash_password, new_token, token_digest
 from .uses import UseLog
-
-SHAREABLE = (PacketStatus.DRAFT, PacketStatus.FINALIZED, PacketStatus.SHARED)
-ANY_STATUS = tuple(PacketStatus)
 
 
 @dataclass
@@ -74,9 +72,7 @@ class ShareService:
             access_count=0,
         )
         async with self.tx.write(scope) as work:
-            packet = await lock_packet(
-                work, packet_id, SHAREABLE, "packet {id} is {status}; it can't be shared"
-            )
+            packet = await lock_packet(work, packet_id, lifecycle.SHARE)
             if expires_at is not None and expires_at <= now:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
             created = (
@@ -132,7 +128,7 @@ class ShareService:
         async with self.tx.write(scope) as work:
             # The packet first, then the share: the order every writer of a packet takes its
             # locks in (a link's use too), so that a revocation and a use never wait in a ring.
-            packet = await lock_packet(work, packet_id, ANY_STATUS, "")
+            packet = await lock_packet(work, packet_id, lifecycle.REVOKE_SHARE)
             found = (
                 await work.conn.execute(
                     scope.select(packet_shares, packet_shares.c.id)

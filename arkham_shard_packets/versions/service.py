@@ -17,7 +17,7 @@ from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..models import Packet, PacketVersion, VersionKind
-from ..records.lifecycle import EDITABLE, NOT_ARCHIVED
+from ..records import lifecycle
 from ..records.packets import load_packet, lock_packet, stored_size
 from .diff import SnapshotDiff, diff_snapshots
 from .history import list_versions, load_version, read_snapshot, record_version
@@ -44,9 +44,7 @@ class VersionService:
 
     async def create(self, scope: Scope, packet_id: str, summary: str) -> PacketVersion:
         async with self.tx.write(scope, bulk=True) as work:
-            await lock_packet(
-                work, packet_id, NOT_ARCHIVED, "packet {id} is archived; it takes no new versions"
-            )
+            await lock_packet(work, packet_id, lifecycle.NEW_VERSION)
             version = await record_version(work, packet_id, VersionKind.MANUAL, summary)
             await custody.append(
                 work,
@@ -82,9 +80,7 @@ class VersionService:
 
     async def restore(self, scope: Scope, packet_id: str, number: int) -> Restored:
         async with self.tx.write(scope, bulk=True) as work:
-            await lock_packet(
-                work, packet_id, EDITABLE, "packet {id} is {status}; only a draft can be restored"
-            )
+            await lock_packet(work, packet_id, lifecycle.RESTORE)
             snapshot = await read_snapshot(work, await load_version(work, packet_id, number))
             await self._reinstate(work, packet_id, snapshot)
             version = await record_version(
