@@ -341,7 +341,7 @@ def test_the_web_layer_names_what_is_there() -> None:
     assert gone == []
 
 
-OPENING_METHODS = {"writing", "reading", "alone", "begin", "connect", "commit"}
+OPENING_METHODS = {"writing", "reading", "autocommit", "begin", "connect", "commit"}
 
 # The modules that open one, and what each may call. Every other module works in a unit of
 # work that `Transactions` begins and commits.
@@ -360,7 +360,7 @@ OPENERS: dict[str, set[str]] = {
     # The outbox's bookkeeping on its own table once the work that wrote the events committed
     # (placing, claiming, marking delivered; each statement alone), and its relay's NOTIFY and
     # LISTEN: no unit of work, no record of the shard's.
-    "events.outbox": {"alone", "reading"},
+    "events.outbox": {"autocommit", "reading"},
     "events.relay": {"writing", "connect"},
     # The standalone host's stand-in for the Frame's database service: its SQL helpers are the
     # Frame's to offer shards; this shard never calls them.
