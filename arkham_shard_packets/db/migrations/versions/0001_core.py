@@ -16,6 +16,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _packets()
+    _contents()
+    _shares()
+    _versions()
+
+
+def _packets() -> None:
     op.create_table(
         "arkham_packets",
         sa.Column("id", sa.Text, primary_key=True),
@@ -37,6 +44,8 @@ def upgrade() -> None:
     op.create_index("idx_packets_creator", "arkham_packets", ["created_by"])
     op.create_index("idx_packets_tenant_created", "arkham_packets", ["tenant_id", "created_at"])
 
+
+def _contents() -> None:
     op.create_table(
         "arkham_packet_contents",
         sa.Column("id", sa.Text, primary_key=True),
@@ -53,6 +62,8 @@ def upgrade() -> None:
     )
     op.create_index("idx_contents_packet", "arkham_packet_contents", ["packet_id"])
 
+
+def _shares() -> None:
     op.create_table(
         "arkham_packet_shares",
         sa.Column("id", sa.Text, primary_key=True),
@@ -67,6 +78,8 @@ def upgrade() -> None:
     op.create_index("idx_shares_packet", "arkham_packet_shares", ["packet_id"])
     op.create_index("idx_shares_token", "arkham_packet_shares", ["access_token"])
 
+
+def _versions() -> None:
     op.create_table(
         "arkham_packet_versions",
         sa.Column("id", sa.Text, primary_key=True),

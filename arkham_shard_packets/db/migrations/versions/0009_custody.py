@@ -30,6 +30,11 @@ def _canonical(value: object) -> str:
 
 
 def upgrade() -> None:
+    _start_logs(_create_tables())
+
+
+def _create_tables() -> sa.Table:
+    """The signing keys, the seals and the custody log (its table returned, to be filled)."""
     op.create_table(
         "arkham_packet_signing_keys",
         sa.Column("fingerprint", sa.Text, primary_key=True),
@@ -59,6 +64,11 @@ def upgrade() -> None:
         sa.Column("entry_sha256", sa.Text, nullable=False),
         sa.Column("tenant_id", sa.Text),
     )
+    return custody
+
+
+def _start_logs(custody: sa.Table) -> None:
+    """Each packet there already is gets its first custody entry, `log_started`."""
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     packets = op.get_bind().execute(
         sa.text("SELECT id, tenant_id, status, version FROM arkham_packets ORDER BY id")
