@@ -108,37 +108,69 @@ class Services:
             integrity=integrity,
             attestations=AttestService(transactions, integrity, sealer),
             shares=ShareService(transactions, uses),
-            share_access=ShareAccessService(
-                transactions,
-                files,
-                uses,
-                timedelta(seconds=settings.share_lockout_seconds),
-                settings.share_daily_password_failures,
-                trust,
-                bundles=exports,
-                uses_per_minute=settings.share_link_uses_per_minute,
-            ),
+            share_access=_share_access(settings, transactions, files, uses, trust, exports),
             share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=exports,
-            imports=ImportService(
-                transactions,
-                files,
-                work_dir,
-                import_limits(settings),
-                settings.allowed_import_dirs(data_dir),
-                exports_dir=data_dir / "exports",
-                data_dir=data_dir,
-                trust=trust,
-            ),
-            recovery=Recovery(
-                transactions,
-                files,
-                tmp_dir=work_dir,
-                exports_dir=data_dir / "exports",
-                grace_seconds=settings.recovery_grace_seconds,
-                interval_seconds=settings.recovery_sweep_seconds,
-            ),
+            imports=_imports(settings, transactions, files, data_dir, work_dir, trust),
+            recovery=_recovery(settings, transactions, files, data_dir, work_dir),
             keyring=keyring,
             custody=CustodyService(transactions, trust),
         )
+
+
+def _share_access(
+    settings: Settings,
+    transactions: Transactions,
+    files: FileStore,
+    uses: UseLog,
+    trust: TrustedKeys,
+    exports: ExportService,
+) -> ShareAccessService:
+    return ShareAccessService(
+        transactions,
+        files,
+        uses,
+        timedelta(seconds=settings.share_lockout_seconds),
+        settings.share_daily_password_failures,
+        trust,
+        bundles=exports,
+        uses_per_minute=settings.share_link_uses_per_minute,
+    )
+
+
+def _imports(
+    settings: Settings,
+    transactions: Transactions,
+    files: FileStore,
+    data_dir: Path,
+    work_dir: Path,
+    trust: TrustedKeys,
+) -> ImportService:
+    return ImportService(
+        transactions,
+        files,
+        work_dir,
+        import_limits(settings),
+        settings.allowed_import_dirs(data_dir),
+        exports_dir=data_dir / "exports",
+        data_dir=data_dir,
+        trust=trust,
+    )
+
+
+def _recovery(
+    settings: Settings,
+    transactions: Transactions,
+    files: FileStore,
+    data_dir: Path,
+    work_dir: Path,
+) -> Recovery:
+    return Recovery(
+        transactions,
+        files,
+        tmp_dir=work_dir,
+        exports_dir=data_dir / "exports",
+        grace_seconds=settings.recovery_grace_seconds,
+        interval_seconds=settings.recovery_sweep_seconds,
+    )

@@ -117,7 +117,7 @@ class Refused(Exception):
     pass
 
 
-@canary("bundles/format/reader.py", "_proc_member")
+@canary("bundles/format/tar_reader.py", "_proc_member")
 @pytest.mark.parametrize(
     ("form", "header"),
     [(tarfile.GNU_FORMAT, tarfile.GNUTYPE_LONGNAME), (tarfile.PAX_FORMAT, tarfile.XHDTYPE)],
@@ -125,7 +125,7 @@ class Refused(Exception):
 def test_tarfile_shows_proc_member_each_header_before_reading_its_body(
     form: int, header: bytes
 ) -> None:
-    where = "bundles/format/reader.py"
+    where = "bundles/format/tar_reader.py"
     raw = one_member_tar(LONG_NAME, b"x" * 10, form)
     stated = int(raw[124:135], 8)  # the size field of the first header: its body's
     seen: list[tuple[bytes, int, int]] = []

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
-from ..core.filestore import FileStore
+from ..core.filestore import FileStore, SpooledFile
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -30,7 +30,7 @@ from ..errors import ContentNotFound, NotFound, StoredFileBroken
 from ..models import AttachedFile, PacketContent
 from ..records import lifecycle
 from ..records.packets import attached_file, content_from_row, load_packet, lock_packet
-from .uploads import Upload
+from .uploads import ReceivedFile, Upload
 
 
 @dataclass
@@ -106,6 +106,58 @@ class FileReleaser:
             await self.store.delete(sha256)
 
 
+async def _point_at(work: UnitOfWork, entry_id: str, received: ReceivedFile) -> Any:
+    """The item's row, pointing at the received file: its name and media type cleaned."""
+    spooled = received.spooled
+    return (
+        (
+            await work.conn.execute(
+                work.scope.update(packet_contents)
+                .where(packet_contents.c.id == entry_id)
+                .values(
+                    file_name=clean_file_name(received.filename),
+                    file_media_type=clean_media_type(received.content_type),
+                    file_size=spooled.size,
+                    file_sha256=spooled.sha256,
+                )
+                .returning(*packet_contents.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
+
+
+async def _log_attached(
+    work: UnitOfWork,
+    packet_id: str,
+    entry_id: str,
+    row: Any,
+    spooled: SpooledFile,
+    old: AttachedFile | None,
+) -> None:
+    """The attach in the packet's custody log (with the file it replaced), and its event."""
+    await custody.append(
+        work,
+        packet_id,
+        "file_attached",
+        content_entry_id=entry_id,
+        content_type=row["content_type"],
+        content_id=row["content_id"],
+        name=row["file_name"],
+        media_type=row["file_media_type"],
+        size=spooled.size,
+        sha256=spooled.sha256,
+        replaced_sha256=None if old is None else old.sha256,
+    )
+    work.emit(
+        "packets.packet.updated",
+        packet_id=packet_id,
+        changes=["file"],
+        content_entry_id=entry_id,
+    )
+
+
 class AttachmentService:
     def __init__(
         self,
@@ -131,23 +183,7 @@ class AttachmentService:
                 old = attached_file(await entry_row(work, packet_id, entry_id))
                 await claim_blob(work.conn, spooled.sha256, spooled.size)
                 await self.store.place(spooled)
-                row = (
-                    (
-                        await work.conn.execute(
-                            work.scope.update(packet_contents)
-                            .where(packet_contents.c.id == entry_id)
-                            .values(
-                                file_name=clean_file_name(received.filename),
-                                file_media_type=clean_media_type(received.content_type),
-                                file_size=spooled.size,
-                                file_sha256=spooled.sha256,
-                            )
-                            .returning(*packet_contents.c)
-                        )
-                    )
-                    .mappings()
-                    .one()
-                )
+                row = await _point_at(work, entry_id, received)
                 await work.conn.execute(
                     work.scope.update(packets)
                     .where(packets.c.id == packet_id)
@@ -155,25 +191,7 @@ class AttachmentService:
                         size_bytes=packets.c.size_bytes + spooled.size - (old.size if old else 0)
                     )
                 )
-                await custody.append(
-                    work,
-                    packet_id,
-                    "file_attached",
-                    content_entry_id=entry_id,
-                    content_type=row["content_type"],
-                    content_id=row["content_id"],
-                    name=row["file_name"],
-                    media_type=row["file_media_type"],
-                    size=spooled.size,
-                    sha256=spooled.sha256,
-                    replaced_sha256=None if old is None else old.sha256,
-                )
-                work.emit(
-                    "packets.packet.updated",
-                    packet_id=packet_id,
-                    changes=["file"],
-                    content_entry_id=entry_id,
-                )
+                await _log_attached(work, packet_id, entry_id, row, spooled, old)
                 if old is not None and old.sha256 != spooled.sha256:
                     work.orphan(old.sha256)
         finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -13,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy import insert
 
@@ -25,25 +24,15 @@ from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_exports
 from ..errors import Conflict, NotFound, StoredFileBroken
-from ..frame.resolver import ItemResolver, Resolved, unowned_report
-from ..models import ExportFormat, PacketContent, PacketExportResult, utcnow
-from ..sealing.checksum import RECIPE_VERSION, checksum_of, data_sha256
+from ..frame.resolver import ItemResolver
+from ..models import ExportFormat, PacketExportResult, utcnow
+from ..sealing.checksum import RECIPE_VERSION, checksum_of
 from ..version import __version__
 from .carried import Carried, carried_by_export
-from .format.document import (
-    FORMAT_VERSION,
-    PACKET_JSON,
-    BundleDocument,
-    BundleItem,
-    BundlePacket,
-    FileRef,
-    Resolution,
-    file_path,
-    item_path,
-    render,
-)
+from .export_plan import Plan, plan_export
+from .format.document import BundleDocument
 from .format.progress import Progress
-from .format.writer import InlineItem, PayloadFile, SourceChanged, write_bag, write_json
+from .format.writer import SourceChanged, write_bag, write_json
 from .state import PacketState, export_state
 
 # What the packet holds and nothing the Frame would add: a share link's bundle.
@@ -72,24 +61,8 @@ class SealedBundle(Download):
     version: int
 
 
-@dataclass
-class Plan:
-    document: BundleDocument
-    payload: list[PayloadFile]
-    inline: list[InlineItem]
-    errors: list[str]  # what could not be exported
-    warnings: list[str]  # exported, but worth knowing
-    carried: Carried
-
-
 def download_url(packet_id: str, export_id: str) -> str:
     return f"/api/packets/{packet_id}/exports/{export_id}"
-
-
-def _write_json_file(path: Path, value: Any) -> int:
-    data = (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-    path.write_bytes(data)
-    return len(data)
 
 
 class ExportService:
@@ -123,10 +96,41 @@ class ExportService:
         name = self._file_name(state, export_format, moment, export_id)
         target = destination or self.exports_dir / name
         async with self._staging() as staging:
-            plan = await self._plan(state, staging, authorization, carried)
+            plan = await plan_export(
+                state, staging, authorization, carried, self.resolver, self.store
+            )
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, moment, progress
             )
+        exported_at, shown = await self._record(
+            scope, packet_id, export_id, export_format, target, size, digest, len(state.contents)
+        )
+        return PacketExportResult(
+            packet_id=packet_id,
+            export_format=export_format,
+            file_path=shown,
+            file_size_bytes=size,
+            exported_at=exported_at,
+            contents_exported=len(state.contents),
+            errors=plan.errors,
+            export_id=export_id,
+            sha256=digest,
+            warnings=plan.warnings,
+        )
+
+    async def _record(
+        self,
+        scope: Scope,
+        packet_id: str,
+        export_id: str,
+        export_format: ExportFormat,
+        target: Path,
+        size: int,
+        digest: str,
+        count: int,
+    ) -> tuple[datetime, str]:
+        """The export in the packet's custody log and its list of exports, and its event; when
+        it was made and how answers name its file."""
         exported_at = utcnow()
         # Answers and events name the file by its place in the data directory; only a file
         # written where the caller asked (the command line) is named as the caller named it.
@@ -143,7 +147,7 @@ class ExportService:
                 format=export_format.value,
                 sha256=digest,
                 size=size,
-                contents_exported=len(state.contents),
+                contents_exported=count,
             )
             await work.conn.execute(
                 insert(packet_exports).values(
@@ -157,7 +161,7 @@ class ExportService:
                         sha256=digest,
                         exported_at=to_text(exported_at),
                         exported_by=scope.actor,
-                        contents_exported=len(state.contents),
+                        contents_exported=count,
                     )
                 )
             )
@@ -167,18 +171,7 @@ class ExportService:
                 format=export_format.value,
                 file_path=shown,
             )
-        return PacketExportResult(
-            packet_id=packet_id,
-            export_format=export_format,
-            file_path=shown,
-            file_size_bytes=size,
-            exported_at=exported_at,
-            contents_exported=len(state.contents),
-            errors=plan.errors,
-            export_id=export_id,
-            sha256=digest,
-            warnings=plan.warnings,
-        )
+        return exported_at, shown
 
     async def open(self, scope: Scope, packet_id: str, export_id: str) -> Download:
         """The export's file, opened; the download is recorded in the packet's custody log."""
@@ -225,7 +218,7 @@ class ExportService:
                 f"packet {packet_id} is a draft; a bundle is offered only for a sealed version"
             )
         async with self._staging() as staging:
-            plan = await self._plan(state, staging, None, carried, STORED_ONLY)
+            plan = await plan_export(state, staging, None, carried, STORED_ONLY, self.store)
             target = staging / f"bundle.{export_format.value}"
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, state.sealed_at, None
@@ -264,124 +257,6 @@ class ExportService:
         packet = state.packet
         stamp = f"v{packet.version}" if state.sealed else moment.strftime("%Y%m%dT%H%M%S%fZ")
         return f"packet-{packet.id}-{stamp}-{export_id}.{export_format.value}"
-
-    async def _plan(
-        self,
-        state: PacketState,
-        staging: Path,
-        authorization: str | None,
-        carried: Carried,
-        resolver: ItemResolver | None = None,
-    ) -> Plan:
-        payload: list[PayloadFile] = []
-        inline: list[InlineItem] = []
-        items: list[BundleItem] = []
-        errors: list[str] = []
-        warnings: list[str] = []  # an unresolved item's record is exported all the same
-        unowned: list[PacketContent] = []
-        for index, item in enumerate(state.contents, start=1):
-            label = f"{item.content_type.value} {item.content_id}"
-            resolved = await (resolver or self.resolver).resolve(item, staging, authorization)
-            resolution = Resolution(source=resolved.source)
-            if resolved.original_error is not None:
-                errors.append(
-                    f"{label}: its original file was not exported ({resolved.original_error})"
-                )
-            if resolved.unowned:
-                unowned.append(item)
-            elif resolved.source == "unresolved":
-                warnings.append(f"{label}: unresolved ({resolved.error})")
-            else:
-                resolution.path = item_path(index, item.content_type)
-                payload.append(await self._item_file(resolution.path, item, resolved, staging))
-            stored = original = None
-            file_ref = original_ref = None
-            if item.file is not None:
-                path = file_path(index, item.file.name)
-                stored = PayloadFile(
-                    path, self.store.path_of(item.file.sha256), item.file.size, item.file.sha256
-                )
-                file_ref = FileRef(
-                    name=item.file.name,
-                    media_type=item.file.media_type,
-                    size=item.file.size,
-                    sha256=item.file.sha256,
-                    path=path,
-                )
-            if resolved.original is not None:
-                size, digest = await asyncio.to_thread(hash_file, resolved.original.path)
-                path = file_path(index, resolved.original.name, "originals")
-                original = PayloadFile(path, resolved.original.path, size, digest)
-                original_ref = FileRef(
-                    name=resolved.original.name,
-                    media_type=resolved.original.media_type,
-                    size=size,
-                    sha256=digest,
-                    path=path,
-                )
-            payload.extend(entry for entry in (stored, original) if entry is not None)
-            inline.append(InlineItem(resolved.data, stored, original))
-            items.append(
-                BundleItem(
-                    content_type=item.content_type,
-                    content_id=item.content_id,
-                    content_title=item.content_title,
-                    order=item.order,
-                    added_at=to_text(item.added_at),
-                    added_by=item.added_by,
-                    data=item.data,
-                    data_sha256=data_sha256(item.data),
-                    file=file_ref,
-                    original_file=original_ref,
-                    resolution=resolution,
-                )
-            )
-        if unowned:
-            warnings.append(unowned_report(unowned))
-        document = self._document(state, items)
-        packet_json = staging / "packet.json"
-        size = await asyncio.to_thread(packet_json.write_bytes, render(document))
-        payload.append(PayloadFile(PACKET_JSON, packet_json, size, text=True))
-        return Plan(document, payload, inline, errors, warnings, carried)
-
-    @staticmethod
-    async def _item_file(path: str, item: Any, resolved: Resolved, staging: Path) -> PayloadFile:
-        source = staging / f"item-{uuid.uuid4().hex}.json"
-        body = {
-            "content_type": item.content_type.value,
-            "content_id": item.content_id,
-            "content_title": item.content_title,
-            "source": resolved.source,
-            "data": resolved.data,
-        }
-        size = await asyncio.to_thread(_write_json_file, source, body)
-        return PayloadFile(path, source, size, text=True)
-
-    @staticmethod
-    def _document(state: PacketState, items: list[BundleItem]) -> BundleDocument:
-        packet = state.packet
-        return BundleDocument(
-            format="arkham-packet",
-            format_version=FORMAT_VERSION,
-            packet=BundlePacket(
-                id=packet.id,
-                name=packet.name,
-                description=packet.description,
-                status=packet.status,
-                visibility=packet.visibility,
-                created_by=packet.created_by,
-                created_at=to_text(packet.created_at),
-                updated_at=to_text(packet.updated_at),
-                finalized_at=None if state.sealed_at is None else to_text(state.sealed_at),
-                version=packet.version,
-                contents_count=len(items),
-                size_bytes=packet.size_bytes,
-                checksum=packet.checksum,
-                checksum_recipe=RECIPE_VERSION,
-                metadata=packet.metadata,
-            ),
-            contents=items,
-        )
 
     def _write(
         self,

@@ -16,45 +16,43 @@ who made the packet is kept as a claim (bundles/claims.py): here the importer ma
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
-import uuid
-from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc, insert
-
 from ..attachments.service import claim_blob
 from ..attachments.uploads import Upload
-from ..core.canonical import canonical_json
-from ..core.clock import now_text
-from ..core.file_names import clean_file_name, clean_media_type
+from ..core.file_names import clean_file_name
 from ..core.filestore import FileStore, SpooledFile
-from ..core.places import place_in, shown_path
+from ..core.places import shown_path
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import record_import
 from ..db.scope import Scope
-from ..db.tables import packet_contents, packet_exports, packets
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..db.tables import packet_exports
+from ..errors import InvalidInput, NotFound
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode, PacketImportResult, PacketStatus, VersionKind, utcnow
 from ..records import lifecycle
-from ..records.packets import RowLike, load_contents, load_packet, stored_size
-from ..sealing.checksum import RECIPE_VERSION, checksum_of
+from ..records.packets import load_contents
 from ..versions.history import record_version
 from .claims import claims, claims_text
-from .format.document import BundleDocument, BundleItem
+from .format.document import BundleItem
 from .format.limits import ImportLimits
 from .format.progress import Progress
 from .format.verify import VerifiedBundle, open_bundle
-from .packet_ids import ids_to_find, ids_to_take
+from .import_rows import (
+    clear_contents,
+    content_row,
+    create_packet,
+    find_existing,
+    insert_contents,
+    set_totals,
+    update_packet,
+)
 from .proof import Proof, examine, flag_of
-from .server_paths import path_refused
-
-BATCH = 1000  # content rows per INSERT statement (executemany), not one round trip each
+from .server_paths import ImportFolders
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
@@ -63,6 +61,16 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 def _is_one_of(path: Path, candidates: list[str]) -> bool:
     return any(Path(each).resolve() == path for each in candidates)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The packet an import goes into, and how."""
+
+    packet_id: str
+    created: bool  # by this import
+    keep: bool  # merged: the existing draft keeps its contents
+    seal: bool  # imported sealed, with the bundle's checksum
 
 
 def merge_mode_of(value: str | None) -> MergeMode:
@@ -95,6 +103,10 @@ class ImportService:
         # A relative `file_path` is a place in the data directory, as export answers name it.
         self.data_dir = data_dir if data_dir is not None else Path.cwd()
 
+    @property
+    def folders(self) -> ImportFolders:
+        return ImportFolders(self.data_dir, self.allowed_dirs)
+
     async def import_upload(self, scope: Scope, upload: Upload) -> PacketImportResult:
         await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
         received = await upload.receive(self.work_dir, self.limits.max_archive_bytes)
@@ -113,7 +125,7 @@ class ImportService:
     ) -> PacketImportResult:
         """A server-side file: only inside an allowed import folder, after following links.
         The answer names it by its place in the data directory (or in its import folder)."""
-        resolved = await asyncio.to_thread(self._allowed, file_path)
+        resolved = await asyncio.to_thread(self.folders.file_at, file_path)
         if not await self._readable_export(scope, resolved):
             raise NotFound(f"no file at {file_path}")
         source = await asyncio.to_thread(shown_path, self.data_dir, resolved, *self.allowed_dirs)
@@ -141,50 +153,6 @@ class ImportService:
             if folder.resolve().is_relative_to(self.data_dir.resolve()):
                 await asyncio.to_thread(self.store.modes.make_folder, folder)
 
-    def allowed_places(self) -> str:
-        """The allowed folders as the 403 names them: a folder in the data directory by its
-        place there (`imports/`), one configured elsewhere as configured."""
-        data_dir = self.data_dir.resolve()
-        inside: list[str] = []
-        elsewhere: list[str] = []
-        for folder in self.allowed_dirs:
-            place = place_in(data_dir, folder.resolve())
-            if place is None:
-                elsewhere.append(str(folder))
-            else:
-                inside.append(f"{place}/")
-        named = [" and ".join(inside) + " in the data directory"] if inside else []
-        return "; ".join(named + elsewhere)
-
-    def _allowed(self, file_path: str) -> Path:
-        try:
-            resolved = (self.data_dir / file_path).resolve()
-        except (OSError, RuntimeError) as error:  # a loop of links: where it leads is unknown
-            if not self._inside(Path(os.path.normpath(self.data_dir.resolve() / file_path))):
-                raise self._outside(file_path) from None
-            raise path_refused(file_path, error) from None
-        if not self._inside(resolved):
-            raise self._outside(file_path)
-        try:
-            if not resolved.is_file():
-                raise NotFound(f"no file at {file_path}")
-            with open(resolved, "rb"):  # what the import will read, refused now if it can't be
-                pass
-        except OSError as error:
-            raise path_refused(file_path, error) from None
-        return resolved
-
-    def _inside(self, path: Path) -> bool:
-        return any(path.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
-
-    def _outside(self, file_path: str) -> Forbidden:
-        return Forbidden(
-            f"{file_path} is outside the allowed import folders ({self.allowed_places()}); "
-            "put the bundle in one of them and give its path (a relative path is read from "
-            "the data directory, as imports/<name>), or upload it as the multipart field "
-            "'file'"
-        )
-
     async def import_file(
         self,
         scope: Scope,
@@ -211,7 +179,6 @@ class ImportService:
         self, scope: Scope, bundle: VerifiedBundle, mode: MergeMode, source: str, proof: Proof
     ) -> PacketImportResult:
         document = bundle.document
-        packet_id = document.packet.id
         # Nothing an import accepts fails in part: what it answers is worth knowing, no more.
         warnings = [
             f"{item.content_type.value} {item.content_id}: unresolved at export"
@@ -221,71 +188,104 @@ class ImportService:
         spooled = await self._spool_files(bundle)
         # built before the write lock is taken: it is held only for the statements
         prepared = {
-            (item.content_type.value, item.content_id): self._content_row(scope, packet_id, item)
+            (item.content_type.value, item.content_id): content_row(scope, document.packet.id, item)
             for item in document.contents
         }
         try:
             async with self.tx.write(scope, bulk=True) as work:
-                existing = await self._find_existing(work, document.packet.id)
-                if existing is not None:
-                    packet_id = existing["id"]
+                existing = await find_existing(work, document.packet.id)
                 if existing is not None and mode is MergeMode.SKIP:
                     noted = warnings + proof.trust_notes
                     return self._result(
-                        packet_id, source, 0, mode, noted, proof, scope.actor, skipped=True
+                        existing["id"], source, 0, mode, noted, proof, scope.actor, skipped=True
                     )
-                if existing is not None:
-                    lifecycle.IMPORT_INTO.check_status(packet_id, PacketStatus(existing["status"]))
-                keep = existing is not None and mode is MergeMode.MERGE
-                seal = bundle.sealed and not keep
-                if keep and bundle.sealed:
-                    warnings.append(
-                        "merged into the existing draft: the bundle's seal does not apply"
-                    )
-                if existing is None:
-                    packet_id = await self._create(work, document, seal)
-                else:
-                    await self._update(work, packet_id, document, seal)
-                present: set[tuple[str, str]] = set()
-                if keep:
-                    current = await load_contents(work, packet_id)
-                    present = {(c.content_type.value, c.content_id) for c in current}
-                elif existing is not None:
-                    work.orphan(*await self._clear(work, packet_id))
-                added = [
-                    item
-                    for item in document.contents
-                    if (item.content_type.value, item.content_id) not in present
-                ]
-                await self._place_files(work, added, spooled)
-                rows = [prepared[(item.content_type.value, item.content_id)] for item in added]
-                for row in rows:
-                    row.update(packet_id=packet_id, tenant_id=work.scope.tenant_id)
-                for start in range(0, len(rows), BATCH):
-                    await work.conn.execute(insert(packet_contents), rows[start : start + BATCH])
-                all_rows = None if keep else rows
-                await self._totals(work, packet_id, all_rows, bundle if seal else None)
-                version = await record_version(
-                    work,
-                    packet_id,
-                    VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
-                    proof.mark
-                    + f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
-                    at_least=document.packet.version if existing is None else 1,
-                )
-                await record_import(
-                    work,
-                    packet_id,
-                    proof.record(source, mode, document, len(added)),
-                    takes_history=existing is None or seal,
-                    sealed_version=version.version_number if seal else None,
-                )
-                work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
+                target = await self._land(work, existing, mode, bundle, warnings)
+                added = await self._fill(work, target, bundle, prepared, spooled)
+                await self._record(work, target, bundle, mode, source, proof, len(added))
         finally:
             for file in spooled.values():
                 file.discard()
         warnings.extend(proof.warnings)
-        return self._result(packet_id, source, len(added), mode, warnings, proof, scope.actor)
+        return self._result(
+            target.packet_id, source, len(added), mode, warnings, proof, scope.actor
+        )
+
+    @staticmethod
+    async def _land(
+        work: UnitOfWork,
+        existing: Any,
+        mode: MergeMode,
+        bundle: VerifiedBundle,
+        warnings: list[str],
+    ) -> Target:
+        """The packet the import goes into, as the merge mode says: a new one, or the existing
+        draft (anything else is a 409), its row written from the bundle's."""
+        if existing is not None:
+            lifecycle.IMPORT_INTO.check_status(existing["id"], PacketStatus(existing["status"]))
+        keep = existing is not None and mode is MergeMode.MERGE
+        seal = bundle.sealed and not keep
+        if keep and bundle.sealed:
+            warnings.append("merged into the existing draft: the bundle's seal does not apply")
+        if existing is None:
+            return Target(await create_packet(work, bundle.document, seal), True, keep, seal)
+        await update_packet(work, existing["id"], bundle.document, seal)
+        return Target(existing["id"], False, keep, seal)
+
+    async def _fill(
+        self,
+        work: UnitOfWork,
+        target: Target,
+        bundle: VerifiedBundle,
+        prepared: dict[tuple[str, str], dict[str, Any]],
+        spooled: dict[str, SpooledFile],
+    ) -> list[BundleItem]:
+        """The bundle's items in the packet (a merge adds those it lacks), their files placed,
+        its totals set; the items added."""
+        present: set[tuple[str, str]] = set()
+        if target.keep:
+            current = await load_contents(work, target.packet_id)
+            present = {(c.content_type.value, c.content_id) for c in current}
+        elif not target.created:
+            work.orphan(*await clear_contents(work, target.packet_id))
+        added = [
+            item
+            for item in bundle.document.contents
+            if (item.content_type.value, item.content_id) not in present
+        ]
+        await self._place_files(work, added, spooled)
+        rows = [prepared[(item.content_type.value, item.content_id)] for item in added]
+        await insert_contents(work, target.packet_id, rows)
+        all_rows = None if target.keep else rows
+        await set_totals(work, target.packet_id, all_rows, bundle if target.seal else None)
+        return added
+
+    @staticmethod
+    async def _record(
+        work: UnitOfWork,
+        target: Target,
+        bundle: VerifiedBundle,
+        mode: MergeMode,
+        source: str,
+        proof: Proof,
+        count: int,
+    ) -> None:
+        """The import in the packet's history and custody log, and its event."""
+        document, packet_id, seal = bundle.document, target.packet_id, target.seal
+        version = await record_version(
+            work,
+            packet_id,
+            VersionKind.FINALIZED if seal else VersionKind.IMPORTED,
+            proof.mark + f"imported from {source} by {work.scope.actor}; {claims_text(document)}",
+            at_least=document.packet.version if target.created else 1,
+        )
+        await record_import(
+            work,
+            packet_id,
+            proof.record(source, mode, document, count),
+            takes_history=target.created or seal,
+            sealed_version=version.version_number if seal else None,
+        )
+        work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
 
     async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
         """The verified attachments moved beside the store, ready to be renamed in."""
@@ -314,134 +314,6 @@ class ImportService:
             copy = spooled.get(digest)
             if copy is not None:
                 await self.store.place(copy)
-
-    async def _find_existing(self, work: UnitOfWork, bundle_id: str) -> Any:
-        """The packet the caller sees that the bundle is imported into, row-locked, if any."""
-        for packet_id in ids_to_find(work.scope, bundle_id):
-            row = await self._lock_existing(work, packet_id)
-            if row is not None:
-                return row
-        return None
-
-    async def _lock_existing(self, work: UnitOfWork, packet_id: str) -> Any:
-        """Row-lock the packet without touching it (a skipped packet stays as it was); the work
-        enters its tenant, so an import into a packet of no tenant leaves it one of no tenant."""
-        statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
-        row = (await work.conn.execute(statement)).mappings().first()
-        if row is not None:
-            work.enter(row["tenant_id"])
-        return row
-
-    @staticmethod
-    def _packet_values(document: BundleDocument, seal: bool) -> dict[str, Any]:
-        packet = document.packet
-        return {
-            "name": packet.name,
-            "description": packet.description,
-            "visibility": packet.visibility.value,
-            "metadata": canonical_json(packet.metadata),
-            "status": (PacketStatus.FINALIZED if seal else PacketStatus.DRAFT).value,
-            "checksum": packet.checksum if seal else None,
-            "checksum_recipe": RECIPE_VERSION if seal else None,
-            "finalized_at": packet.finalized_at if seal else None,
-        }
-
-    async def _create(self, work: UnitOfWork, document: BundleDocument, seal: bool) -> str:
-        """Created by the importer under the first free id of `ids_to_take`: an id taken by a
-        packet the caller can't see is passed over, neither touched nor told of."""
-        packet = document.packet
-        for packet_id in (*ids_to_take(work.scope, packet.id), str(uuid.uuid4())):
-            values = work.scope.row(
-                id=packet_id,
-                created_by=work.scope.actor,
-                created_at=packet.created_at,
-                updated_at=now_text(),
-                version=packet.version,
-                contents_count=0,
-                size_bytes=0,
-                **self._packet_values(document, seal),
-            )
-            try:
-                async with work.conn.begin_nested():
-                    await work.conn.execute(insert(packets).values(values))
-                return packet_id
-            except exc.IntegrityError:
-                if await self._lock_existing(work, packet_id) is not None:
-                    raise Conflict(
-                        f"packet {packet_id} was created while it was imported"
-                    ) from None
-        raise Conflict(f"no free id for the packet of bundle {packet.id}; try again")
-
-    async def _update(
-        self, work: UnitOfWork, packet_id: str, document: BundleDocument, seal: bool
-    ) -> None:
-        values = {**self._packet_values(document, seal), "updated_at": now_text()}
-        if seal:
-            values["version"] = document.packet.version
-        await work.conn.execute(
-            work.scope.update(packets).where(packets.c.id == packet_id).values(values)
-        )
-
-    async def _clear(self, work: UnitOfWork, packet_id: str) -> set[str]:
-        rows = await work.conn.execute(
-            work.scope.delete(packet_contents)
-            .where(packet_contents.c.packet_id == packet_id)
-            .returning(packet_contents.c.file_sha256)
-        )
-        return {digest for (digest,) in rows.all() if digest is not None}
-
-    @staticmethod
-    def _content_row(scope: Scope, packet_id: str, item: BundleItem) -> dict[str, Any]:
-        file = item.file
-        return scope.row(
-            id=str(uuid.uuid4()),
-            packet_id=packet_id,
-            content_type=item.content_type.value,
-            content_id=item.content_id,
-            content_title=item.content_title,
-            added_at=item.added_at,
-            added_by=scope.actor,  # the bundle's account of it is a claim (claims.py)
-            order_num=item.order,
-            data=None if item.data is None else canonical_json(item.data),
-            # as an upload's are: a name and a media type every later download can carry
-            file_name=None if file is None else clean_file_name(file.name),
-            file_media_type=None if file is None else clean_media_type(file.media_type),
-            file_size=None if file is None else file.size,
-            file_sha256=None if file is None else file.sha256,
-        )
-
-    async def _totals(
-        self,
-        work: UnitOfWork,
-        packet_id: str,
-        rows: Sequence[RowLike] | None,
-        sealed: VerifiedBundle | None,
-    ) -> None:
-        """The packet's count and size: from the rows just inserted when they are all its
-        items, else read back; a sealed bundle's checksum recomputed from what was stored."""
-        if rows is None:
-            rows = (
-                (
-                    await work.conn.execute(
-                        work.scope.select(packet_contents).where(
-                            packet_contents.c.packet_id == packet_id
-                        )
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        await work.conn.execute(
-            work.scope.update(packets)
-            .where(packets.c.id == packet_id)
-            .values(contents_count=len(rows), size_bytes=sum(stored_size(row) for row in rows))
-        )
-        if sealed is not None:
-            packet = await load_packet(work, packet_id)
-            if checksum_of(packet, await load_contents(work, packet_id)) != sealed.checksum:
-                raise Conflict(
-                    f"packet {packet_id} would not match its sealed checksum; not imported"
-                )
 
     @staticmethod
     def _result(

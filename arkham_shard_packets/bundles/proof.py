@@ -17,7 +17,7 @@ from ..errors import InvalidInput, UnverifiedBundle
 from ..keys.trust import TrustedKeys
 from ..models import MergeMode
 from ..sealing.custody_coverage import Coverage, bundle_coverage, coverage_text
-from ..sealing.statement import Evidence
+from ..sealing.evidence import Evidence
 from .claims import claims
 from .format.document import BundleDocument
 from .format.evidence import check_carried

@@ -220,17 +220,24 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def add_bundle_commands(commands: Any) -> None:
-    def common(parser: argparse.ArgumentParser, database: bool = True) -> None:
-        parser.add_argument(
-            "--quiet",
-            "-q",
-            action="store_true",
-            help="no progress bar (there is none anyway when stderr is not a terminal)",
-        )
-        if database:
-            add_database_options(parser)
+def _common(parser: argparse.ArgumentParser, database: bool = True) -> None:
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar (there is none anyway when stderr is not a terminal)",
+    )
+    if database:
+        add_database_options(parser)
 
+
+def add_bundle_commands(commands: Any) -> None:
+    _add_export(commands)
+    _add_import(commands)
+    _add_verify(commands)
+
+
+def _add_export(commands: Any) -> None:
     export = add_command(commands, "export", "export a packet as a bundle, with no server")
     export.add_argument("packet_id", help="the packet's id")
     export.add_argument(
@@ -245,9 +252,11 @@ def add_bundle_commands(commands: Any) -> None:
         metavar="FILE",
         help="the file to write (default: <data-dir>/exports/packet-<id>-v<version>.<format>)",
     )
-    common(export)
+    _common(export)
     export.set_defaults(handler=export_command)
 
+
+def _add_import(commands: Any) -> None:
     importer = add_command(
         commands, "import", "check a bundle (zip, tar.gz or json) and import it, with no server"
     )
@@ -263,9 +272,11 @@ def add_bundle_commands(commands: Any) -> None:
         action="store_true",
         help="import a bundle whose seal or custody chain does not check, marked unverified",
     )
-    common(importer)
+    _common(importer)
     importer.set_defaults(handler=import_command)
 
+
+def _add_verify(commands: Any) -> None:
     verify = add_command(
         commands,
         "verify",
@@ -292,5 +303,5 @@ def add_bundle_commands(commands: Any) -> None:
         "it): its seals dated after are not trusted; repeatable, and added to "
         "ARKHAM_PACKETS_REVOKED_KEYS",
     )
-    common(verify, database=False)
+    _common(verify, database=False)
     verify.set_defaults(handler=verify_command)

@@ -13,7 +13,7 @@ from ..bundles.format.verify import VerifiedBundle
 from ..core.clock import to_text
 from ..sealing.custody_chain import LOG_STARTED
 from ..sealing.custody_coverage import bundle_coverage, coverage_text
-from ..sealing.statement import Evidence
+from ..sealing.evidence import Evidence
 
 VALID, INVALID, UNTRUSTED = 0, 1, 3
 TRUSTED_KEYS = "ARKHAM_PACKETS_TRUSTED_KEYS"

@@ -1,5 +1,5 @@
 """Checking a packet's stored custody log and signed seal: the same checks a recipient runs on
-an exported bundle (sealing/statement.py), plus what only the stored rows can show."""
+an exported bundle (sealing/evidence.py), plus what only the stored rows can show."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from ..models import VersionKind
 from ..records.packets import load_packet_row
 from ..sealing.custody_chain import IMPORTED, check_chain, parse_entry
 from ..sealing.custody_coverage import Coverage, stored_coverage
+from ..sealing.evidence import Evidence, check_evidence
 from ..sealing.key_trust import KeyTrust
-from ..sealing.statement import Evidence, SealedFacts, check_evidence
+from ..sealing.statement import SealedFacts
 from .log import StoredEntry, read_chains
 from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import load_seal, own_seal

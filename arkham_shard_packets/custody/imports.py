@@ -19,7 +19,8 @@ from typing import Any
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_custody
 from ..sealing.custody_chain import IMPORTED, parse_entry
-from ..sealing.statement import Evidence, Seal
+from ..sealing.evidence import Evidence
+from ..sealing.statement import Seal
 from .log import append, append_to_carried
 from .seals import IMPORTED as IMPORTED_SEAL
 from .seals import store_seal

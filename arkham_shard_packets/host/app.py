@@ -6,7 +6,7 @@ import gc
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -156,15 +156,11 @@ def require_token(token: str) -> Callable[..., Awaitable[Response]]:
     return check
 
 
-def create_app(config: HostConfig) -> FastAPI:
-    if config.api_token and config.auth is not None:
-        # every request would need the API token as its bearer, which is no user's token
-        raise ValueError("an API token and Frame users can't both guard the host: choose one")
-    modes = config.modes
-    modes.own_folder(config.data_dir)
-    database = HostDatabase(config.resolved_database_url, file_mode=modes.file)
-    bus = EventBus()
-    storage = LocalStorage(config.data_dir / "storage", modes)
+def _lifespan(
+    config: HostConfig, database: HostDatabase, bus: EventBus, storage: LocalStorage
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The shards' life in the app's: loaded with the host's services at start-up (a shard
+    that fails stops it, if `require_shards`), shut down in reverse order at the end."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,12 +188,25 @@ def create_app(config: HostConfig) -> FastAPI:
                 await shard.shutdown()
             await database.close()
 
+    return lifespan
+
+
+def create_app(config: HostConfig) -> FastAPI:
+    if config.api_token and config.auth is not None:
+        # every request would need the API token as its bearer, which is no user's token
+        raise ValueError("an API token and Frame users can't both guard the host: choose one")
+    modes = config.modes
+    modes.own_folder(config.data_dir)
+    database = HostDatabase(config.resolved_database_url, file_mode=modes.file)
+    bus = EventBus()
+    storage = LocalStorage(config.data_dir / "storage", modes)
+
     # The docs pages load Swagger UI and ReDoc from the installed package, never from a CDN:
     # evidence work often runs on machines without internet.
     app = FastAPIOffline(
         title="Arkham Packets (standalone host)",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan(config, database, bus, storage),
         description=HOST_DESCRIPTION,
         openapi_tags=[*TAGS, HOST_TAG],
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .statement import Evidence
+from .evidence import Evidence
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ head, signed with the installation's Ed25519 key over the statement's canonical 
 that records the finalize (sealing/custody_chain.py): the signature covers the packet's whole
 history up to its seal, and nothing after it. `packet_id` binds the seal to its packet: a
 bundle is the packet its seal names, or it does not check. Checking a seal, wherever it is
-(stored, in a bundle), is `check_seal`; `check_evidence` adds the custody chain and the trust
-in the key (and whether a revoked key signed it before its revocation: sealing/key_trust.py).
+(stored, in a bundle), is `check_seal`; `check_evidence` (sealing/evidence.py) adds the
+custody chain and the trust in the key (and whether a revoked key signed it before its
+revocation: sealing/key_trust.py).
 
 A packet sealed before signed seals existed has a checksum and no seal. Its installation may
 sign it later, as an attestation, a statement of its own format that says so:
@@ -27,13 +28,11 @@ attestation is checked as a seal is; a verifier that knows only the seal's forma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.canonical import canonical_json
-from .custody_chain import ChainCheck, Entry, check_chain
-from .key_trust import KeyTrust, OwnSeal, Revocation, judge
+from .custody_chain import ChainCheck
 from .signing import (
     KEY_BYTES,
     SIGNATURE_BYTES,
@@ -70,10 +69,6 @@ ATTESTATION_FIELDS = (
     "custody_length",
 )
 FIELDS = {STATEMENT_FORMAT: STATEMENT_FIELDS, ATTESTATION_FORMAT: ATTESTATION_FIELDS}
-UNSIGNED = (
-    "sealed before signed seals: the checksum shows the contents are unchanged since they "
-    "were sealed, but no signature says who sealed them"
-)
 
 
 def statement_bytes(statement: Any) -> bytes:
@@ -222,6 +217,21 @@ def _statement_problems(statement: Any) -> list[str]:
 
 def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck, packet_id: str) -> SealCheck:
     """`packet_id`: the packet the seal must be about (a bundle's, or a stored packet's own)."""
+    check = _check_signature(seal)
+    statement = seal.statement
+    shape = _statement_problems(statement)
+    if shape:
+        check.problems.extend(shape)
+        return check
+    if statement["format"] == ATTESTATION_FORMAT:
+        check.attested_at = statement["attested_at"]
+    check.problems.extend(_fact_problems(statement, seal.key_fingerprint, facts, packet_id))
+    check.problems.extend(_custody_problems(statement, chain))
+    return check
+
+
+def _check_signature(seal: Seal) -> SealCheck:
+    """Whether the seal's key is the one it names and its signature covers its statement."""
     named = seal.key_fingerprint
     public_key = unb64(seal.public_key, KEY_BYTES)
     signature = unb64(seal.signature, SIGNATURE_BYTES)
@@ -244,13 +254,12 @@ def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck, packet_id: str
             "the seal's signature does not check against its key: "
             "the statement or the signature was changed"
         )
-    statement = seal.statement
-    shape = _statement_problems(statement)
-    if shape:
-        problems.extend(shape)
-        return check
-    if statement["format"] == ATTESTATION_FORMAT:
-        check.attested_at = statement["attested_at"]
+    return check
+
+
+def _fact_problems(statement: Any, named: str, facts: SealedFacts, packet_id: str) -> list[str]:
+    """Where the statement says otherwise than the seal and the packet."""
+    problems = []
     if statement["key_fingerprint"] != named:
         problems.append("the seal's statement names another key than the seal")
     if statement["packet_id"] != packet_id:
@@ -267,133 +276,21 @@ def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck, packet_id: str
             problems.append(
                 f"the seal's statement says {name} {statement[name]!r}, the packet {expected!r}"
             )
+    return problems
+
+
+def _custody_problems(statement: Any, chain: ChainCheck) -> list[str]:
+    """Whether the custody log up to the entry the statement names is the one sealed."""
     length = statement["custody_length"]
     head = chain.hash_at(length)
     if head is None:
-        problems.append(
-            f"the seal covers custody entries 1 to {length}, the log holds {chain.length}"
-        )
-    elif head != statement["custody_head"]:
-        problems.append(
+        return [f"the seal covers custody entries 1 to {length}, the log holds {chain.length}"]
+    if head != statement["custody_head"]:
+        return [
             f"the custody log up to entry {length} is not the one that was sealed "
             f"(its head is {head}, the seal names {statement['custody_head']})"
-        )
-    else:
-        entry = chain.entry_at(length)
-        if entry is not None and entry["packet_id"] != statement["packet_id"]:
-            problems.append("the seal is about another packet than its custody log")
-    return check
-
-
-@dataclass
-class Evidence:
-    """What a packet's seal and custody log prove, wherever they were read from."""
-
-    chain: ChainCheck
-    seal: SealCheck | None  # None: nothing sealed, or no seal to check
-    trusted: bool
-    problems: list[str]  # what does not check
-    sealed_length: int | None = None  # the custody entries a seal that checks covers
-    warnings: list[str] = field(default_factory=list)  # what holds, but proves less
-    revocation: Revocation | None = None  # the key that signed is revoked: since when
-
-    @property
-    def signed(self) -> bool:
-        """There is a signed seal (it may not check: see `signature_valid`)."""
-        return self.seal is not None
-
-    @property
-    def attested_at(self) -> str | None:
-        return None if self.seal is None else self.seal.attested_at
-
-    @property
-    def signed_by(self) -> str | None:
-        return None if self.seal is None else self.seal.signed_by
-
-    @property
-    def signature_valid(self) -> bool | None:
-        return None if self.seal is None else self.seal.signature_valid
-
-    @property
-    def custody_intact(self) -> bool:
-        return self.chain.intact
-
-
-def check_evidence(
-    custody: Sequence[str],
-    packet_id: str,
-    seal: Seal | None,
-    facts: SealedFacts | None,
-    trust: KeyTrust,
-    own: OwnSeal | None = None,
-    *,
-    imported_here: bool = False,
-) -> Evidence:
-    """`facts` None: the packet is not sealed, so there must be no seal either. A sealed
-    packet without a seal was sealed before signed seals (a warning), unless its log records
-    that its seal was signed: then the seal was removed (a problem). `own`: the seal this
-    installation signed itself for the packet, if any, which dates a seal by a revoked key
-    (sealing/key_trust.py). `imported_here`: the seal is one an import into this installation
-    stored, under the id its log says."""
-    chain = check_chain(custody, packet_id)
-    problems = [*chain.problems, *chain.unverified]
-    warnings: list[str] = []
-    checked = None
-    if facts is None:
-        if seal is not None:
-            problems.append("there is a seal, but the packet is not sealed")
-    elif seal is None:
-        signing = chain.signing_entry()
-        if signing is None:
-            warnings.append(UNSIGNED)
-        else:
-            problems.append(_seal_removed(signing))
-    else:
-        checked = check_seal(
-            seal, facts, chain, _sealed_as(chain, packet_id, seal, imported_here, warnings)
-        )
-        problems.extend(checked.problems)
-    signer = None if checked is None else checked.signed_by
-    trusted = signer is not None and signer in trust.keys
-    revocation = None
-    if signer is not None and seal is not None and signer in trust.revoked:
-        revocation = judge(signer, trust.revoked[signer], seal.statement, seal.signature, own)
-        trusted = trusted and revocation.before
-        if not revocation.proven_before:
-            warnings.append(revocation.note)
-    evidence = Evidence(chain, checked, trusted, problems, warnings=warnings, revocation=revocation)
-    if checked is not None and not checked.problems and seal is not None:
-        evidence.sealed_length = seal.statement["custody_length"]
-    return evidence
-
-
-def _sealed_as(
-    chain: ChainCheck, packet_id: str, seal: Seal, imported_here: bool, warnings: list[str]
-) -> str:
-    """The id the seal must name: the packet's own; for a seal an import stored here, the id
-    the bundle named when the import had to give the packet a new one (its `imported` entry
-    records both). A bundle's packet is always the one its seal names."""
-    named = seal.statement.get("packet_id") if isinstance(seal.statement, dict) else None
-    if not imported_here or not isinstance(named, str) or named == packet_id:
-        return packet_id
-    found = chain.history_import()
-    if found is None:
-        return packet_id
-    seq, entry = found
-    if entry["packet_id"] != packet_id or entry["details"].get("bundle_packet_id") != named:
-        return packet_id
-    warnings.append(
-        f"the seal is about packet {named}: this installation imported it as packet "
-        f"{packet_id} (custody entry {seq}), which the seal does not cover; its exports name "
-        f"it {named}, as its seal does"
-    )
-    return named
-
-
-def _seal_removed(entry: Entry) -> str:
-    key = entry["details"].get("key_fingerprint")
-    signed = "signed" if key is None else f"signed with {key}"
-    return (
-        f"the packet is sealed but has no signed seal, though custody entry {entry['seq']} "
-        f"({entry['event']}) records that its seal was {signed}: the seal was removed"
-    )
+        ]
+    entry = chain.entry_at(length)
+    if entry is not None and entry["packet_id"] != statement["packet_id"]:
+        return ["the seal is about another packet than its custody log"]
+    return []

@@ -10,16 +10,16 @@ password is checked only once its guess is logged as a failure under the share's
 lockout allows.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
-`daily_failures` within a day for good, until its owner revokes it and shares the packet again.
+`daily_failures` within a day for good, until its owner revokes it and shares the packet again
+(sharing/lockout.py).
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -32,13 +32,12 @@ from ..core.filestore import FileStore
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import last_import
 from ..db.scope import Scope
-from ..db.tables import packet_comments, packet_shares, share_access_log
+from ..db.tables import packet_comments, packet_shares
 from ..errors import (
     Forbidden,
     PasswordRequired,
     ShareExpired,
     ShareNotFound,
-    TooManyAttempts,
 )
 from ..keys.trust import TrustedKeys
 from ..models import (
@@ -58,6 +57,7 @@ from ..sealing.custody_coverage import Coverage
 from ..versions.integrity import SealView, log_coverage, seal_view
 from . import hours
 from .hours import LinkUse
+from .lockout import PasswordLockout
 from .pace import USES_PER_MINUTE, UsePace
 from .records import (
     Slice,
@@ -72,9 +72,6 @@ from .uses import Use, UseLog
 
 T = TypeVar("T")
 
-MAX_PASSWORD_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=1)
-DAILY_WINDOW = timedelta(days=1)
 SHARE_ACTOR_PREFIX = "share:"
 READS = frozenset({ShareAction.READ, ShareAction.VIEW})
 COMMENTS_SHOWN = 50
@@ -136,8 +133,7 @@ class ShareAccessService:
         self.files = files
         self.uses = uses
         self.pace = UsePace(uses_per_minute, uses)
-        self.lockout = lockout
-        self.daily_failures = max(daily_failures, MAX_PASSWORD_FAILURES)
+        self.lockout = PasswordLockout(lockout, daily_failures)
         self.trust = trust or TrustedKeys()
         self.bundles = bundles
 
@@ -149,7 +145,7 @@ class ShareAccessService:
             opened = await self._open(work, token, lock=False)
             await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
-                await self._refuse_if_locked(work, opened.share.id, utcnow())
+                await self.lockout.refuse_if_locked(work, opened.share.id, utcnow())
         return opened
 
     async def read(self, link: ShareLink, comments: Slice = LATEST_COMMENTS) -> SharedPacket:
@@ -260,7 +256,7 @@ class ShareAccessService:
             opened = await self._open(work, link.token, lock=False)
             await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
-                await self._refuse_if_locked(work, opened.share.id, utcnow())
+                await self.lockout.refuse_if_locked(work, opened.share.id, utcnow())
             elif reading and opened.share.permissions.allows(action):
                 return await self._read(work, opened.share, link, action, perform)
         await self._admit(opened, link, action)
@@ -316,7 +312,7 @@ class ShareAccessService:
         row's id."""
         async with self.tx.write(Scope()) as work:
             share = await self._lock(work, link.token)
-            await self._refuse_if_locked(work, share.id, utcnow())
+            await self.lockout.refuse_if_locked(work, share.id, utcnow())
             now = to_text(utcnow())
             entry = await log_access(
                 work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
@@ -363,35 +359,6 @@ class ShareAccessService:
                 for_page=f"this share link expired at {utc_text(share.expires_at)}",
             )
         return OpenShare(share, row["password_hash"], work.scope)
-
-    async def _refuse_if_locked(self, work: UnitOfWork, share_id: str, now: datetime) -> None:
-        """Failures live in the access log, so every process agrees on the locks. A link with
-        `daily_failures` of them within a day is locked for good: once locked, no guess is
-        checked or logged any more, so its newest failures stay the ones that locked it."""
-        statement = (
-            work.scope.select(share_access_log, share_access_log.c.accessed_at)
-            .where(
-                share_access_log.c.share_id == share_id,
-                share_access_log.c.action == ShareAction.PASSWORD_FAILURE.value,
-            )
-            .order_by(share_access_log.c.accessed_at.desc())
-            .limit(self.daily_failures)
-        )
-        times = [datetime.fromisoformat(t) for t in (await work.conn.scalars(statement)).all()]
-        if len(times) == self.daily_failures and times[0] - times[-1] <= DAILY_WINDOW:
-            raise TooManyAttempts(
-                f"this share link is locked after {self.daily_failures} wrong passwords within "
-                "a day; ask its owner for a new link"
-            )
-        recent = times[:MAX_PASSWORD_FAILURES]
-        if len(recent) < MAX_PASSWORD_FAILURES or recent[0] - recent[-1] > FAILURE_WINDOW:
-            return
-        wait = math.ceil((recent[0] + self.lockout - now).total_seconds())
-        if wait > 0:
-            raise TooManyAttempts(
-                f"too many wrong passwords for this share link; try again in {wait} seconds",
-                headers={"Retry-After": str(wait)},
-            )
 
     async def _page(self, work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ...sealing.custody_chain import EMPTY_LOG
+from ...sealing.evidence import Evidence, check_evidence
 from ...sealing.key_trust import KeyTrust, OwnSeal
-from ...sealing.statement import Evidence, Seal, SealedFacts, check_evidence
+from ...sealing.statement import Seal, SealedFacts
 from .bag import parse_manifest
 from .custody_file import CUSTODY_FILE, MAX_CUSTODY_BYTES, custody_from_json, parse_custody
 from .document import BundleDocument

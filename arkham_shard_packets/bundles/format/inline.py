@@ -24,9 +24,9 @@ from typing import Any, BinaryIO
 
 from ...core.bounds import NotJson, OutOfBounds, read_json
 from ...errors import InvalidBundle
+from .budget import Budget
 from .limits import DOCUMENT_MAX_DEPTH, ImportLimits
 from .progress import Progress
-from .reader import Budget
 
 CHUNK = 1024 * 1024
 KEY = b'"content_base64"'

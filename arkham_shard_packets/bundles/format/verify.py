@@ -19,12 +19,14 @@ from ...errors import InvalidBundle
 from ...models import PacketStatus
 from ...sealing.checksum import checksum_of, data_sha256
 from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
+from .budget import check_free
 from .document import PACKET_JSON, BundleDocument, FileRef
 from .evidence import CARRIED_KEYS, CarriedEvidence, json_evidence, read_bag_evidence
+from .extraction import Digests
 from .inline import load_split
 from .limits import DOCUMENT_MAX_DEPTH, MAX_VERSION, ImportLimits
 from .progress import Progress
-from .reader import Digests, check_free, detect_format, extract
+from .reader import detect_format, extract
 
 CHUNK = 1024 * 1024
 SEALED_STATUSES = (PacketStatus.FINALIZED, PacketStatus.SHARED)
