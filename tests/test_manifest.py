@@ -128,8 +128,9 @@ def test_wheel_ships_the_manifest(tmp_path: Path) -> None:
     assert f"\nVersion: {MANIFEST['version']}\n" in metadata.decode()
     probe = (
         "import json, arkham_shard_packets as p; from arkham_shard_packets import PacketsShard;"
+        "from arkham_shard_packets.sharing import page;"
         "print(json.dumps([p.__file__, PacketsShard().manifest.to_dict(), p.__version__,"
-        " PacketsShard.version]))"
+        " PacketsShard.version, page.SHARED_PACKET.filename, page.error_page(404, 'gone')]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -139,8 +140,11 @@ def test_wheel_ships_the_manifest(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    location, manifest, version, shard_version = json.loads(out)
+    location, manifest, version, shard_version, template, shown = json.loads(out)
     assert location.startswith(str(tmp_path / "site"))
+    # The share page's templates are package data: the wheel ships them, and they are read there.
+    assert template.startswith(str(tmp_path / "site"))
+    assert "<h1>Link not found</h1>" in shown
     assert manifest["navigation"]["badge_endpoint"] == "/api/packets/count"
     assert version == shard_version == MANIFEST["version"]
 

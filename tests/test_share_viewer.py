@@ -76,11 +76,12 @@ async def test_viewer_page_shows_the_packet_and_the_grant(client: httpx.AsyncCli
     assert "<script" not in page and "<img" not in page
     assert ESCAPED_SCRIPT in page
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
-    assert "He said &quot;&lt;b&gt;no&lt;/b&gt;&quot; &amp; left" in page
+    assert "&lt;b&gt;no&lt;/b&gt;" in page and "<b>" not in page
     assert "http://" not in page and "https://" not in page  # no external assets
     assert 'name="viewport"' in page
     parsed = parse(page)
     assert parsed.joined("h1") == SCRIPT_TITLE
+    assert 'He said "<b>no</b>" & left' in parsed.joined("p")  # read back as the text it is
     assert sealed["checksum"] in parsed.joined("code")
     cells = parsed.joined("td")
     assert cells.index("<img src=x onerror=alert(2)>") < cells.index("Harbor Co.")  # by order
