@@ -106,6 +106,18 @@ class PayloadTooLarge(PacketsError):
     status_code = 413
 
 
+class RangeNotSatisfiable(PacketsError):
+    """A `Range` of none of the file's bytes: past its end, or the last 0 of them."""
+
+    status_code = 416
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the requested range is not within the file's {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+
+
 class InsufficientStorage(PacketsError):
     """The disk (the data directory's or the database's) is full or has too little free space
     left for the work: nothing was changed."""

@@ -58,6 +58,7 @@ STATUS_TEXT = {
     410: "Expired",
     412: "Stale version",
     413: "Too large",
+    416: "The requested range is not within the file",
     422: "Invalid input",
     429: "Too many attempts",
     503: "The database is unavailable; try again after Retry-After seconds",

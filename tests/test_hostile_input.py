@@ -500,3 +500,64 @@ async def test_a_small_refused_upload_is_read_so_the_client_reads_the_answer(
     large = await client.put(url, files={"file": ("a.txt", b"x" * 1_000_000)})
     assert large.status_code == 409, large.text
     assert large.headers.get("connection") == "close"
+
+
+# -- Range headers on every download ----------------------------------------------------------
+
+HOSTILE_RANGES: list[tuple[bytes, int]] = [
+    (b"bytes=999999999999999999999999-", 416),
+    (b"bytes=999999999999999999999999-999999999999999999999999", 416),
+    (b"bytes=-0", 416),
+    (b"bytes=-000000000000000000000000000000", 416),
+    (b"bytes=" + b"9" * 5000 + b"-", 200),  # longer than any one range: ignored
+    (b"bytes=-99999999999999999999999999", 206),  # the whole file, as a range
+    (b"bytes=0-99999999999999999999999999", 206),
+    (b"bytes=00000000000000000000000000001-2", 206),
+    (b"bytes=5-1", 200),
+    (b"bytes=a-b", 200),
+    (b"bytes=-", 200),
+    (b"bytes=", 200),
+    (b"bytes=--5", 200),
+    (b"bytes=0-0-0", 200),
+    (b"bytes=+1-2", 200),
+    (b"bytes=0x10-", 200),
+    (b"bytes=\xb2-5", 200),  # a superscript two, a digit to str.isdigit()
+    (b"bytes=1 - 2", 200),
+    (b"bytes=-1,-1", 200),
+    (b"bytes=" + b",".join(b"%d-%d" % (i, i) for i in range(1000)), 200),
+    (b"bytes=0-0" + b" " * 100_000, 200),
+    (b"x" * 100_000, 200),
+    (b"=", 200),
+    (b"", 200),
+]
+
+
+async def test_hostile_range_headers_are_never_a_server_error(client: httpx.AsyncClient) -> None:
+    packet = await make_packet(client)
+    item = await add_item(client, packet["id"])
+    content = b"evidence " * 1000
+    sent = await client.put(
+        f"{API}/{packet['id']}/contents/{item['id']}/file", files={"file": ("a.bin", content)}
+    )
+    assert sent.status_code == 200, sent.text
+    assert (await client.post(f"{API}/{packet['id']}/finalize")).status_code == 200
+    link = await share(client, packet["id"])
+    exported = (await client.post(f"{API}/{packet['id']}/export", json={"format": "zip"})).json()
+    urls = [
+        f"{API}/{packet['id']}/contents/{item['id']}/file",
+        f"{API}/shared/{link['access_token']}/contents/{item['id']}/file",
+        exported["download_url"],
+    ]
+    for url in urls:
+        size = len((await client.get(url)).content)
+        for value, expected in HOSTILE_RANGES:
+            answer = await client.get(url, headers={b"range": value})
+            assert answer.status_code == expected, (url, value[:60], answer.text[:200])
+            if expected == 416:
+                assert answer.headers["content-range"] == f"bytes */{size}"
+                assert "not within" in answer.json()["detail"]
+            elif expected == 200:
+                assert len(answer.content) == size
+        for if_range in (b"x" * 100_000, b'"' * 5000, b"\xff\xfe", b"W/", b""):
+            answer = await client.get(url, headers={b"range": b"bytes=0-0", b"if-range": if_range})
+            assert answer.status_code == 200, (url, if_range[:60])

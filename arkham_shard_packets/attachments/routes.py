@@ -10,7 +10,7 @@ from ..deps import EntryId, PacketId, ScopeDep, ServicesDep
 from ..models import PacketContent
 from ..records.schemas import ContentOut
 from ..routing import PacketsRoute, error_responses
-from .downloads import FILE_ANSWER, download
+from .downloads import RANGED_FILE_ANSWER, WantedDep, download
 from .multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 
 router = APIRouter(route_class=PacketsRoute, tags=["files"], responses=error_responses(404))
@@ -46,15 +46,20 @@ async def attach_file(
 @router.get(
     FILE_PATH,
     response_class=StreamingResponse,
-    responses={**error_responses(409), **FILE_ANSWER},
+    responses={**error_responses(409), **RANGED_FILE_ANSWER},
     summary="Download an item's file",
 )
 async def get_file(
-    packet_id: PacketId, content_entry_id: EntryId, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId,
+    content_entry_id: EntryId,
+    services: ServicesDep,
+    scope: ScopeDep,
+    wanted: WantedDep,
 ) -> StreamingResponse:
-    """Streams the attached file with its media type, `Content-Length` and
-    `Content-Disposition: attachment`. 404 when the item has none; 409 when the stored file
-    is missing."""
-    opened = await services.attachments.open(scope, packet_id, content_entry_id)
+    """Streams the attached file with its media type, `Content-Length`,
+    `Content-Disposition: attachment` and `ETag` (its SHA-256), or the one `Range` asked for
+    (206, resumable with `If-Range`; 416 past the end). 404 when the item has none; 409 when
+    the stored file is missing."""
+    opened = await services.attachments.open(scope, packet_id, content_entry_id, wanted)
     file = opened.file
-    return download(opened.handle, file.name, file.media_type, file.size)
+    return download(opened.source, file.name, file.media_type, span=opened.span, etag=opened.etag)

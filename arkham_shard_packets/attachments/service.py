@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..core.byte_ranges import WHOLE, ByteSource, HandleSource, Span, Wanted, strong_etag
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
 from ..core.filestore import FileStore, SpooledFile
@@ -35,8 +36,10 @@ from .uploads import ReceivedFile, Upload
 
 @dataclass
 class OpenedFile:
-    handle: BinaryIO
+    source: ByteSource
     file: AttachedFile
+    span: Span | None  # the range to answer, None for the whole file
+    etag: str
 
 
 async def claim_blob(conn: AsyncConnection, sha256: str, size: int) -> None:
@@ -198,16 +201,19 @@ class AttachmentService:
             spooled.discard()
         return content_from_row(row)
 
-    async def open(self, scope: Scope, packet_id: str, entry_id: str) -> OpenedFile:
+    async def open(
+        self, scope: Scope, packet_id: str, entry_id: str, wanted: Wanted = WHOLE
+    ) -> OpenedFile:
         async with self.tx.read(scope) as work:
             await load_packet(work, packet_id)
-            return await open_attached(work, self.store, packet_id, entry_id)
+            return await open_attached(work, self.store, packet_id, entry_id, wanted)
 
 
 async def open_attached(
-    work: UnitOfWork, store: FileStore, packet_id: str, entry_id: str
+    work: UnitOfWork, store: FileStore, packet_id: str, entry_id: str, wanted: Wanted = WHOLE
 ) -> OpenedFile:
-    """The item's attached file, opened for reading (404 when it has none)."""
+    """The item's attached file, opened for reading the part `wanted` asks for (404 when it
+    has none, 409 when its stored file is missing, 416 for a range of none of its bytes)."""
     file = attached_file(await entry_row(work, packet_id, entry_id))
     if file is None:
         raise NotFound(f"content entry {entry_id} of packet {packet_id} has no attached file")
@@ -215,4 +221,11 @@ async def open_attached(
         handle = await asyncio.to_thread(store.open, file.sha256)
     except FileNotFoundError:
         raise StoredFileBroken(f"the stored file {file.sha256} is missing") from None
-    return OpenedFile(handle, file)
+    source = HandleSource(handle, file.size)
+    etag = strong_etag(file.sha256)
+    try:
+        span = wanted.span(file.size, etag)
+    except BaseException:
+        source.close()
+        raise
+    return OpenedFile(source, file, span, etag)

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import insert
 
+from ..core.byte_ranges import WHOLE, ByteSource, HandleSource, Span, Wanted, strong_etag
 from ..core.clock import to_text
 from ..core.filestore import FileStore, hash_file
 from ..core.places import place_in
@@ -47,13 +47,14 @@ MEDIA_TYPES = {
 
 @dataclass
 class Download:
-    handle: BinaryIO
+    source: ByteSource
     name: str
     media_type: str
-    size: int
+    span: Span | None = None  # the range to answer, None for the whole file
+    etag: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SealedBundle(Download):
     """A sealed version's bundle, open for reading; its file is already gone from the disk."""
 
@@ -173,8 +174,12 @@ class ExportService:
             )
         return exported_at, shown
 
-    async def open(self, scope: Scope, packet_id: str, export_id: str) -> Download:
-        """The export's file, opened; the download is recorded in the packet's custody log."""
+    async def open(
+        self, scope: Scope, packet_id: str, export_id: str, wanted: Wanted = WHOLE
+    ) -> Download:
+        """The export's file, opened for the part `wanted` asks for; the download is recorded
+        in the packet's custody log, a range with the bytes it hands over (`range`). A range
+        of none of its bytes is 416 and recorded nowhere."""
         async with self.tx.write(scope) as work:
             row = await work.first(
                 work.scope.select(packet_exports).where(
@@ -189,6 +194,9 @@ class ExportService:
             except FileNotFoundError:
                 raise NotFound(f"the file of export {export_id} is no longer there") from None
             try:
+                source = HandleSource(handle, os.fstat(handle.fileno()).st_size)
+                etag = strong_etag(row["sha256"])
+                span = wanted.span(source.size, etag)
                 await custody.append(
                     work,
                     packet_id,
@@ -196,12 +204,13 @@ class ExportService:
                     export_id=export_id,
                     format=row["export_format"],
                     sha256=row["sha256"],
+                    **({} if span is None else {"range": span.content_range}),
                 )
             except BaseException:
                 handle.close()
                 raise
         media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
-        return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
+        return Download(source, row["file_name"], media_type, span, etag)
 
     async def sealed_bundle(
         self, scope: Scope, packet_id: str, export_format: ExportFormat
@@ -226,12 +235,11 @@ class ExportService:
             handle = await asyncio.to_thread(open, target, "rb")
         version = state.packet.version
         return SealedBundle(
-            handle,
+            HandleSource(handle, size),
             f"packet-{packet_id}-v{version}.{export_format.value}",
             MEDIA_TYPES[export_format],
-            size,
-            digest,
-            version,
+            sha256=digest,
+            version=version,
         )
 
     async def _state(self, scope: Scope, packet_id: str) -> tuple[PacketState, Carried]:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from ..attachments.downloads import FILE_ANSWER, download
+from ..attachments.downloads import RANGED_FILE_ANSWER, WantedDep, download
 from ..attachments.multipart import MULTIPART_SLACK, FormUpload, MultipartForm, multipart_body
 from ..bodies import checked_json, inline_schema, reads_body
 from ..deps import ExportId, PacketId, ScopeDep, ServicesDep
@@ -122,13 +122,22 @@ async def export_packet(
 @item.get(
     "/{packet_id}/exports/{export_id}",
     response_class=StreamingResponse,
-    responses=FILE_ANSWER,
+    responses=RANGED_FILE_ANSWER,
     summary="Download an export",
 )
 async def download_export(
-    packet_id: PacketId, export_id: ExportId, services: ServicesDep, scope: ScopeDep
+    packet_id: PacketId,
+    export_id: ExportId,
+    services: ServicesDep,
+    scope: ScopeDep,
+    wanted: WantedDep,
 ) -> StreamingResponse:
     """Streams the export file (`application/zip`, `application/gzip` or `application/json`)
-    with its filename; 404 for an export of another packet or tenant."""
-    opened = await services.exports.open(scope, packet_id, export_id)
-    return download(opened.handle, opened.name, opened.media_type, opened.size)
+    with its filename and `ETag` (its SHA-256), or the one `Range` asked for (206, resumable
+    with `If-Range`; 416 past the end). Each answer with bytes is an `export_downloaded`
+    entry of the custody log, a range's with the bytes it handed over. 404 for an export of
+    another packet or tenant."""
+    opened = await services.exports.open(scope, packet_id, export_id, wanted)
+    return download(
+        opened.source, opened.name, opened.media_type, span=opened.span, etag=opened.etag
+    )

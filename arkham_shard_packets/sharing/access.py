@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 
 from ..attachments.service import OpenedFile, open_attached
 from ..bundles.export import ExportService, SealedBundle
+from ..core.byte_ranges import WHOLE, Wanted
 from ..core.clock import to_text, utc_text
 from ..core.filestore import FileStore
 from ..core.unit_of_work import Transactions, UnitOfWork
@@ -191,14 +192,27 @@ class ShareAccessService:
 
         return await self._use(link, ShareAction.COMMENT, post)
 
-    async def open_file(self, link: ShareLink, content_entry_id: str) -> OpenedFile:
-        """An item's attached file, for any link (view and up); the download is logged."""
+    async def open_file(
+        self, link: ShareLink, content_entry_id: str, wanted: Wanted = WHOLE
+    ) -> OpenedFile:
+        """An item's attached file, or the range `wanted` asks for, for any link (view and
+        up): every answer with bytes is a download, logged and counted as the link's other
+        uses are; a range of none of the file's bytes (416) hands nothing over and is not."""
+
+        opened: list[OpenedFile] = []
 
         async def open_it(work: UnitOfWork, share: PacketShare) -> OpenedFile:
             await load_packet(work, share.packet_id)
-            return await open_attached(work, self.files, share.packet_id, content_entry_id)
+            file = await open_attached(work, self.files, share.packet_id, content_entry_id, wanted)
+            opened.append(file)
+            return file
 
-        return await self._use(link, ShareAction.DOWNLOAD, open_it)
+        try:
+            return await self._use(link, ShareAction.DOWNLOAD, open_it)
+        except BaseException:  # opened, but its use could not be logged: nothing is handed over
+            for file in opened:
+                file.source.close()
+            raise
 
     async def add_content(self, link: ShareLink, draft: ContentDraft) -> PacketContent:
         async def add(work: UnitOfWork, share: PacketShare) -> PacketContent:
@@ -232,10 +246,10 @@ class ShareAccessService:
                     format=export_format.value,
                     version=made.version,
                     sha256=made.sha256,
-                    size=made.size,
+                    size=made.source.size,
                 )
         except BaseException:
-            made.handle.close()
+            made.source.close()
             raise
         return made
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from ..attachments.downloads import FILE_ANSWER, download
+from ..attachments.downloads import RANGED_FILE_ANSWER, WantedDep, download
 from ..bodies import JSON_BODY_MAX, reads_body
 from ..core.numbers import clamp
 from ..deps import SHARE_TOKEN_MAX, EntryId, ServicesDep, ShareToken, get_services
@@ -154,17 +154,18 @@ async def open_shared_packet(
 @router.get(
     "/contents/{content_entry_id}/file",
     response_class=StreamingResponse,
-    responses={**error_responses(409), **FILE_ANSWER},
+    responses={**error_responses(409), **RANGED_FILE_ANSWER},
     summary="Download an item's file through a link",
-    description="Any link (view and up) streams an attached file of its packet, as the "
-    "owner's download does; logged as `download`. 404 when the item has none." + LINK_RULES,
+    description="Any link (view and up) streams an attached file of its packet, or the one "
+    "`Range` asked for, as the owner's download does; each answer with bytes (200 or 206) is "
+    "logged as `download` and counted, a 416 is not. 404 when the item has none." + LINK_RULES,
 )
 async def download_through_share(
-    content_entry_id: EntryId, link: LinkDep, services: ServicesDep
+    content_entry_id: EntryId, link: LinkDep, services: ServicesDep, wanted: WantedDep
 ) -> StreamingResponse:
-    opened = await services.share_access.open_file(link, content_entry_id)
+    opened = await services.share_access.open_file(link, content_entry_id, wanted)
     file = opened.file
-    return download(opened.handle, file.name, file.media_type, file.size)
+    return download(opened.source, file.name, file.media_type, span=opened.span, etag=opened.etag)
 
 
 @router.get(
@@ -178,7 +179,7 @@ async def bundle_through_share(
     link: LinkDep, services: ServicesDep, bundle_format: BundleFormat = ExportFormat.ZIP
 ) -> StreamingResponse:
     made = await services.share_access.bundle(link, bundle_format)
-    return download(made.handle, made.name, made.media_type, made.size)
+    return download(made.source, made.name, made.media_type, ranges=False)
 
 
 @router.post(

@@ -194,13 +194,14 @@ async def download_from_viewer(
 ) -> StreamingResponse:
     """The viewer page's download button on a link with a password, which a plain link can't
     send: the password comes in the form (`password`, form-encoded). Errors are pages, with
-    the status codes of the JSON routes. Logged as `download`."""
+    the status codes of the JSON routes. The whole file (a POST takes no `Range`). Logged as
+    `download`."""
     if form.author or form.body:
         raise InvalidInput("a download takes only the password")
     link = ShareLink(token, form.password or None, client_address(request))
     opened = await services.share_access.open_file(link, content_entry_id)
     file = opened.file
-    return download(opened.handle, file.name, file.media_type, file.size)
+    return download(opened.source, file.name, file.media_type, etag=opened.etag, ranges=False)
 
 
 @router.post(
@@ -225,7 +226,7 @@ async def bundle_from_viewer(
         raise InvalidInput("a download takes only the password")
     link = ShareLink(token, form.password or None, client_address(request))
     made = await services.share_access.bundle(link, bundle_format)
-    return download(made.handle, made.name, made.media_type, made.size)
+    return download(made.source, made.name, made.media_type, ranges=False)
 
 
 @router.post(
