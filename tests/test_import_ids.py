@@ -5,6 +5,7 @@ made of its tenant and the bundle's, which a second import of the bundle finds a
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import httpx
@@ -63,9 +64,17 @@ async def owners_view(client: httpx.AsyncClient, owner: dict[str, str], pid: str
     return views
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def comparable(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with what differs between two bundles taken out (times, ids)."""
     claimed = {k: v for k, v in answer["claimed"].items() if k not in CLAIMED_TIMES}
-    return {k: v for k, v in answer.items() if k not in DIFFERENT} | {"claimed": claimed}
+    warnings = [
+        UUID.sub("<id>", note.replace(answer["packet_id"], "<mine>")) for note in answer["warnings"]
+    ]
+    kept = {k: v for k, v in answer.items() if k not in DIFFERENT}
+    return kept | {"claimed": claimed, "warnings": warnings}
 
 
 async def test_an_id_taken_in_another_tenant_changes_nothing_in_the_answer(

@@ -252,6 +252,11 @@ async def test_a_tenants_import_under_its_own_id_verifies_exports_and_imports_el
     mine = answer["packet_id"]
     assert mine == own_id(IMPORTER, pid) != pid
     assert (answer["verified"], answer["trusted"], answer["custody_intact"]) == (True,) * 3
+    assert answer["errors"] == []
+    assert (
+        f"imported as packet {mine}: the bundle's seal and custody log name it {pid}"
+        in (answer["warnings"])
+    )
     report = (await client.get(f"{API}/{mine}/verify", headers=importer)).json()
     assert report["valid"] is True, report["problems"]
     assert any(

@@ -227,9 +227,16 @@ class ImportService:
         if keep and bundle.sealed:
             warnings.append("merged into the existing draft: the bundle's seal does not apply")
         if existing is None:
-            return Target(await create_packet(work, bundle.document, seal), True, keep, seal)
-        await update_packet(work, existing["id"], bundle.document, seal)
-        return Target(existing["id"], False, keep, seal)
+            target = Target(await create_packet(work, bundle.document, seal), True, keep, seal)
+        else:
+            await update_packet(work, existing["id"], bundle.document, seal)
+            target = Target(existing["id"], False, keep, seal)
+        if target.packet_id != bundle.document.packet.id:
+            warnings.append(
+                f"imported as packet {target.packet_id}: the bundle's seal and custody log name "
+                f"it {bundle.document.packet.id}"
+            )
+        return target
 
     async def _fill(
         self,
