@@ -7,6 +7,10 @@ it waits for another process's writer here too, in short sleeps that leave the e
 loop's thread (db/inline_sqlite.py), so the lock is held for the statements alone; a bulk write
 (an import, a seal, a restore: many rows) runs them in aiosqlite's thread, so the loop keeps
 serving reads meanwhile. PostgreSQL's writers take row locks and queue nowhere here.
+
+Every connection is back in its pool before the work that took it ends, even when that work is
+cancelled (a background loop stopped by the shard's shutdown), so the engine is disposed of
+only once nothing is out: see `_connection`.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,6 +29,52 @@ from .engine import create_inline_writer
 from .options import AUTOCOMMIT, READ_ONLY
 
 LOCK_POLL_S = (0.001, 0.05)  # first and longest sleep while another process writes
+
+T = TypeVar("T")
+
+
+async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """Runs `work` in a task of its own and waits for it to end, even when the caller is
+    cancelled meanwhile; the cancellation is raised once `work` is done."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise
+            cancelled = error
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
+
+
+@asynccontextmanager
+async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.connect()`, with its connection back in the pool before this returns, also when
+    the caller is cancelled while taking or giving it back. SQLAlchemy before 2.0.55 gives it
+    back in a task of its own on leaving `async with engine.connect()` and, cancelled there,
+    returns at once: a background loop stopped at that moment (the relay's, by the shard's
+    shutdown) ended with its connection still out, the engine was disposed of, and the
+    connection went back into the discarded pool, never closed, its aiosqlite thread left to
+    answer into an event loop that had closed meanwhile."""
+    connection = engine.connect()
+    try:
+        await _to_the_end(connection.start())
+        yield connection
+    finally:
+        if connection.sync_connection is not None:
+            await _to_the_end(connection.close())
+
+
+@asynccontextmanager
+async def _begun(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()` on a connection of `_connection`."""
+    async with _connection(engine) as connection, connection.begin():
+        yield connection
 
 
 class Database:
@@ -44,7 +95,7 @@ class Database:
     @asynccontextmanager
     async def writing(self, *, bulk: bool = False) -> AsyncIterator[AsyncConnection]:
         if self.inline is None or bulk:
-            async with self._turn(), self.engine.begin() as connection:
+            async with self._turn(), _begun(self.engine) as connection:
                 yield connection
             return
         async with self._turn(), AsyncExitStack() as stack:
@@ -57,7 +108,7 @@ class Database:
         pause, longest = LOCK_POLL_S
         while True:
             try:
-                return await stack.enter_async_context(self.inline.begin())
+                return await stack.enter_async_context(_begun(self.inline))
             except exc.OperationalError as error:
                 if "database is locked" not in str(error) or time.monotonic() >= deadline:
                     raise
@@ -84,7 +135,7 @@ class Database:
     async def _connected(self, option: str) -> AsyncIterator[AsyncConnection]:
         """A connection with `option` set (db/engine.py's BEGIN reads it), in autocommit on
         PostgreSQL."""
-        async with self.engine.connect() as connection:
+        async with _connection(self.engine) as connection:
             options: dict[str, object] = {option: True}
             if self.dialect == "postgresql":
                 options["isolation_level"] = "AUTOCOMMIT"
