@@ -7,12 +7,15 @@ which wins over the default. The standalone host hands the settings it resolved 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -63,6 +66,23 @@ def data_dir_mode(value: object) -> int:
     if value & 0o002:
         raise ValueError(f"{value:04o}: others may not write to the data directory")
     return value
+
+
+def key_encryption_key(text: str) -> bytes:
+    """ARKHAM_PACKETS_KEY_ENCRYPTION_KEY: 32 bytes, as 64 hex digits or base64."""
+    value = text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        return bytes.fromhex(value)
+    standard = value.replace("-", "+").replace("_", "/")  # the URL-safe alphabet too
+    try:
+        raw = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(
+            "must be 32 random bytes, as 64 hex digits or base64 (openssl rand -base64 32)"
+        )
+    return raw
 
 
 class Settings(BaseSettings):
@@ -136,6 +156,23 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = None
     trusted_keys: str | None = None
     revoked_keys: str | None = None
+    # Set (the same on every server sharing the database): the signing key is kept in the
+    # database, encrypted with this key-encryption key, instead of in a file (docs/custody.md).
+    key_encryption_key: SecretStr | None = None
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _key_encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        key_encryption_key(value.get_secret_value())
+        return value
+
+    @property
+    def kek(self) -> bytes | None:
+        """The key-encryption key's 32 bytes, when one is set."""
+        secret = self.key_encryption_key
+        return None if secret is None else key_encryption_key(secret.get_secret_value())
 
     @classmethod
     def with_flags(cls, **flags: Any) -> Settings:

@@ -74,7 +74,7 @@ class PacketsShard(ArkhamShard):
                 data_dir=data_dir,
                 frame=frame,
             )
-            self.services.keyring.prepare()  # the installation's signing key
+            await self.services.keyring.prepare()  # the installation's signing key
             self.services.files.staging_folder()  # the store's folders, in the configured mode
             await self.services.imports.prepare()
         except Exception:

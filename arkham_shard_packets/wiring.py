@@ -83,7 +83,7 @@ class Services:
         # both work through the transactions whose hooks they are, so are given to them after
         transactions.hook(release_files=releaser.release_all, write_queued=uses.flush)
         work_dir = data_dir / "tmp"
-        keyring = Keyring(transactions, data_dir, settings.signing_key_file)
+        keyring = Keyring(transactions, data_dir, settings.signing_key_file, settings.kek)
         trust = TrustedKeys.from_setting(settings.trusted_keys, settings.revoked_keys)
         sealer = Sealer(keyring)
         packets = PacketService(transactions, sealer)

@@ -34,7 +34,9 @@ async def test_reads_on_two_processes_are_counted_exactly(
     packet = await finalized_packet(client)
     created = await share(client, packet["id"], permissions="comment")
     url = f"/api/packets/shared/{created['access_token']}"
-    other = create_app(HostConfig(data_dir=tmp_path / "second", database_url=database_url))
+    # a second worker process: the same database and data directory (with one of its own, it
+    # would refuse to start: tests/test_one_key.py)
+    other = create_app(HostConfig(data_dir=tmp_path / "data", database_url=database_url))
     async with other.router.lifespan_context(other):
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://second") as second:

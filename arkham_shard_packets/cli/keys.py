@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def list_command(args: argparse.Namespace) -> int:
     async def work() -> int:
         async with offline_services(args) as services:
-            services.keyring.prepare()
+            await services.keyring.prepare()
             keys = await services.keyring.keys()
         for key in keys:
             state = "active " if key.active else "retired"
@@ -39,10 +39,11 @@ def list_command(args: argparse.Namespace) -> int:
 
 def rotate_command(args: argparse.Namespace) -> int:
     async def work() -> int:
+        # No start-up check here: rotating is how a server whose key is not the active one
+        # (a lost key file, a new configured one) makes its key the installation's.
         async with offline_services(args) as services:
-            services.keyring.prepare()
-            old = [key.fingerprint for key in await services.keyring.keys() if key.active]
-            new = await services.keyring.rotate()
+            old = [key.fingerprint for key in await services.keyring.listed() if key.active]
+            new = await services.keyring.rotate(args.new_key_encryption_key)
         print(f"active key: {new.fingerprint}")
         for fingerprint in old:
             print(f"retired:    {fingerprint} (kept in the registry: its seals still verify)")
@@ -88,7 +89,7 @@ def export_command(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         async with offline_services(args) as services:
-            services.keyring.prepare()
+            await services.keyring.prepare()
             keys = await services.keyring.keys()
         wanted = args.fingerprint
         chosen.extend(k for k in keys if (k.fingerprint == wanted if wanted else k.active))
@@ -121,6 +122,13 @@ def add_key_commands(commands: Any) -> None:
         key_commands,
         "rotate",
         "a new active key; the old one stays listed so its seals still verify",
+    )
+    rotate.add_argument(
+        "--new-key-encryption-key",
+        action="store_true",
+        help="ARKHAM_PACKETS_KEY_ENCRYPTION_KEY is set to a new key-encryption key: the new "
+        "signing key is kept with it, and servers given the old one refuse to sign until "
+        "given the new one",
     )
     rotate.set_defaults(handler=rotate_command)
     revoke = add_command(

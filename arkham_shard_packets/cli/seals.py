@@ -25,7 +25,7 @@ def attest_command(args: argparse.Namespace) -> int:
     async def work() -> int:
         refused = 0
         async with offline_services(args) as services:
-            services.keyring.prepare()
+            await services.keyring.prepare()
             unsigned = await services.attestations.unsigned(wanted)
             found = {packet.packet_id for packet in unsigned}
             for missing in [packet_id for packet_id in wanted or () if packet_id not in found]:

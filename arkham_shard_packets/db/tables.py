@@ -261,6 +261,13 @@ signing_keys = Table(
     Column("created_at", Text, nullable=False),
     Column("retired_at", Text),
     Column("revoked_at", Text),  # its seals made from then on are not trusted
+    # The active key kept in the database: its private key wrapped by the key-encryption key
+    # (keys/wrapping.py) and that key's check value; erased when the key is retired.
+    Column("encrypted_private_key", Text),
+    Column("kek_check", Text),
+    # A key kept in a file: the check value of its private key, which tells a starting server
+    # whether its file holds this key.
+    Column("key_check", Text),
 )
 
 # The signed seal of a sealed version: the statement (canonical JSON), its signature and the

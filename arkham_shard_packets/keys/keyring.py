@@ -1,45 +1,30 @@
-"""The installation's signing key: where it lives, which one signs, and rotating it.
+"""The installation's signing key: which one signs, listing the keys, rotating and revoking.
 
-The key is a PEM file: `ARKHAM_PACKETS_SIGNING_KEY_FILE` when configured, else
-`<data-dir>/keys/signing-key.pem` (mode 0600 in a 0700 folder), created at the first start.
-Every process sharing the data directory signs with that file's key: it is read when the first
-seal is signed and read again whenever the file changes (a rotation replaces it). The key a
-process signs with is made the registry's active one in the same transaction, so GET /keys
-always lists every key a seal names.
+It is kept in a file (keys/key_file.py), or with `ARKHAM_PACKETS_KEY_ENCRYPTION_KEY` in the
+database, encrypted (keys/key_vault.py), so that servers sharing the database sign with one
+key whatever their data directories. Either way a server signs only with the registry's active
+key, and refuses to start when it can't. The key a process signs with is the registry's active
+one in the same transaction, so GET /keys always lists every key a seal names.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import stat
 from datetime import datetime
 from pathlib import Path
 
 from ..core.clock import to_text
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
-from ..errors import Conflict, InvalidInput, NotFound, ServiceMissing
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import utcnow
-from ..sealing.signing import (
-    SigningKey,
-    UnusableKey,
-    b64,
-    load_private_key,
-    looks_like_private_pem,
-    new_private_pem,
-    replace_private_key,
-    write_private_key,
-)
+from ..sealing.signing import SigningKey
 from . import registry
-from .registry import KeyRecord, RevokedKey
-
-logger = logging.getLogger(__name__)
+from .key_file import KEK_SETTING, FileKey
+from .key_vault import DatabaseKey
+from .registry import KeyRecord
+from .wrapping import KeyEncryption
 
 KEY_FILE = "signing-key.pem"
-
-Stamp = tuple[int, int, int]
 
 
 def key_path(data_dir: Path) -> Path:
@@ -47,66 +32,52 @@ def key_path(data_dir: Path) -> Path:
 
 
 class Keyring:
-    def __init__(self, transactions: Transactions, data_dir: Path, configured: Path | None):
+    def __init__(
+        self,
+        transactions: Transactions,
+        data_dir: Path,
+        configured: Path | None,
+        kek: bytes | None = None,
+    ):
         self.tx = transactions
-        self.configured = configured is not None
-        self.path = configured if configured is not None else key_path(data_dir)
-        self._key: SigningKey | None = None
-        self._stamp: Stamp | None = None
-        self._lock = asyncio.Lock()
+        self.file = FileKey(transactions, configured or key_path(data_dir), configured is not None)
+        self.held: FileKey | DatabaseKey = (
+            self.file if kek is None else DatabaseKey(transactions, KeyEncryption(kek), self.file)
+        )
 
-    def prepare(self) -> None:
-        """At start, without loading cryptography: the configured key must be there; else the
-        data directory's key is created if it is missing."""
-        if self.configured:
-            try:
-                readable = looks_like_private_pem(self.path.read_bytes())
-            except OSError as error:
-                raise UnusableKey(f"the signing key file {self.path}: {error.strerror}") from None
-            if not readable:
-                raise UnusableKey(f"the signing key file {self.path} holds no PEM private key")
-        elif write_private_key(self.path, new_private_pem()):
-            logger.info("packets: created the installation's signing key %s", self.path)
-        mode = stat.S_IMODE(self.path.stat().st_mode)
-        if mode & 0o077:
-            logger.warning(
-                "packets: the signing key %s is readable by others (mode %o)", self.path, mode
-            )
+    async def prepare(self) -> None:
+        """At start: this server can sign with the installation's active key (made now when
+        there is none), else it refuses to start, saying why."""
+        await self.held.prepare()
 
     async def signer(self, work: UnitOfWork) -> SigningKey:
-        """The key to sign with now, recorded as the active key within `work`; never a
-        revoked one (the file was put back, say)."""
-        key = await self._current()
-        if await registry.active_fingerprints(work) != {key.fingerprint}:
-            try:
-                await registry.activate(work, key.fingerprint, b64(key.public_key))
-            except RevokedKey as error:
-                raise ServiceMissing(
-                    f"the signing key {self.path} is {error}: it signs nothing more; "
-                    "put a new key there"
-                ) from None
-        return key
+        """The key to sign with now: the registry's active key, within `work`."""
+        return await self.held.signer(work)
 
     async def keys(self) -> list[KeyRecord]:
-        """Every key this installation has signed with, the active one recorded first if new."""
+        """Every key this installation has signed with, the active one recorded first if
+        there is none yet."""
         async with self.tx.write(Scope()) as work:
-            await self.signer(work)
+            if await registry.active_key(work) is None:
+                await self.signer(work)
             return await registry.list_keys(work)
 
-    async def rotate(self) -> SigningKey:
-        """A new key replaces the file and becomes the active one; the old public key stays in
-        the registry, so every seal it made still verifies (until it is revoked)."""
-        if self.configured:
-            raise Conflict(
-                f"the signing key is configured (ARKHAM_PACKETS_SIGNING_KEY_FILE={self.path}): "
-                "put a new key in that file and restart the servers"
-            )
-        pem = new_private_pem()
-        key = await asyncio.to_thread(load_private_key, pem)
-        await asyncio.to_thread(replace_private_key, self.path, pem)
-        async with self.tx.write(Scope()) as work:
-            await registry.activate(work, key.fingerprint, b64(key.public_key))
-        return key
+    async def listed(self) -> list[KeyRecord]:
+        """Every key in the registry, as it is."""
+        async with self.tx.read(Scope()) as work:
+            return await registry.list_keys(work)
+
+    async def rotate(self, new_kek: bool = False) -> SigningKey:
+        """A new key becomes the active one; the old public key stays in the registry, so
+        every seal it made still verifies (until it is revoked). `new_kek`: kept with this
+        server's key-encryption key, which replaces the one the active key is kept with."""
+        if isinstance(self.held, FileKey):
+            if new_kek:
+                raise InvalidInput(
+                    f"a new key-encryption key is given by setting {KEK_SETTING} to it"
+                )
+            return await self.held.rotate()
+        return await self.held.rotate(new_kek)
 
     async def revoke(self, fingerprint: str, at: datetime) -> tuple[KeyRecord, bool]:
         """Revoke a retired key from `at` (now or earlier; a revocation only moves back): its
@@ -127,23 +98,3 @@ class Keyring:
             revoked = await registry.find_key(work, wanted)
         assert revoked is not None
         return revoked, changed
-
-    async def _current(self) -> SigningKey:
-        async with self._lock:
-            try:
-                found = await asyncio.to_thread(os.stat, self.path)
-            except OSError as error:
-                raise ServiceMissing(
-                    f"the signing key {self.path} can't be read: {error.strerror}"
-                ) from None
-            stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
-            if self._key is None or stamp != self._stamp:
-                try:
-                    data = await asyncio.to_thread(self.path.read_bytes)
-                    self._key = await asyncio.to_thread(load_private_key, data)
-                except (OSError, UnusableKey) as error:
-                    raise ServiceMissing(
-                        f"the signing key {self.path} is not usable: {error}"
-                    ) from None
-                self._stamp = stamp
-            return self._key

@@ -78,7 +78,21 @@ def _pem_body(text: str, label: str) -> bytes | None:
 
 def new_private_pem() -> bytes:
     """A fresh Ed25519 private key (PKCS#8 PEM, unencrypted): 32 bytes from the OS's CSPRNG."""
-    return _pem(PRIVATE_PEM, PRIVATE_DER_PREFIX + os.urandom(KEY_BYTES)).encode("ascii")
+    return private_pem(os.urandom(KEY_BYTES))
+
+
+def private_pem(raw: bytes) -> bytes:
+    """The PKCS#8 PEM of the raw 32-byte Ed25519 private key."""
+    return _pem(PRIVATE_PEM, PRIVATE_DER_PREFIX + raw).encode("ascii")
+
+
+def private_raw(pem: bytes) -> bytes | None:
+    """The raw 32 bytes of a PKCS#8 Ed25519 private key PEM as `private_pem` (and OpenSSL)
+    write it, without loading cryptography; None for any other layout."""
+    der = _pem_body(pem.decode("ascii", errors="replace"), PRIVATE_PEM)
+    if der is None or len(der) != len(PRIVATE_DER_PREFIX) + KEY_BYTES:
+        return None
+    return der[len(PRIVATE_DER_PREFIX) :] if der.startswith(PRIVATE_DER_PREFIX) else None
 
 
 def looks_like_private_pem(data: bytes) -> bool:
@@ -145,6 +159,10 @@ class SigningKey:
 
     def sign(self, message: bytes) -> str:
         return b64(self.private_key.sign(message))
+
+    def private_bytes(self) -> bytes:
+        """The raw 32-byte private key."""
+        return self.private_key.private_bytes_raw()
 
 
 def load_private_key(data: bytes) -> SigningKey:
