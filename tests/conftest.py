@@ -38,8 +38,13 @@ async def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return POSTGRES_URL or f"sqlite:///{tmp_path / 'packets.db'}"
+async def database_url(tmp_path: Path) -> str:
+    """A database of the test's own: a new SQLite file, or PostgreSQL's emptied (whatever an
+    earlier test left there, its signing key included, would be this test's installation)."""
+    if POSTGRES_URL:
+        await reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'packets.db'}"
 
 
 @pytest.fixture
@@ -55,8 +60,6 @@ def users(frame_auth: HostAuth) -> Users:
 
 @pytest.fixture
 async def app(tmp_path: Path, database_url: str, frame_auth: HostAuth) -> AsyncIterator[FastAPI]:
-    if POSTGRES_URL:
-        await reset_postgres(database_url)
     config = HostConfig(data_dir=tmp_path / "data", database_url=database_url, auth=frame_auth)
     application = create_app(config)
     async with application.router.lifespan_context(application):
