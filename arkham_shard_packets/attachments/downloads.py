@@ -1,15 +1,14 @@
-"""Streaming a file from disk as a download: its media type, length and filename."""
+"""Streaming a stored file as a download: its media type, length and filename."""
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
-from collections.abc import AsyncIterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from fastapi.responses import StreamingResponse
 
-CHUNK = 256 * 1024
+from ..core.store import Reader
+
 # What a file download answers, for OpenAPI (the media type is the file's own, any at all).
 FILE_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {
@@ -25,17 +24,9 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
-    try:
-        while chunk := await asyncio.to_thread(handle.read, CHUNK):
-            yield chunk
-    finally:
-        handle.close()
-
-
-def download(handle: BinaryIO, name: str, media_type: str, size: int) -> StreamingResponse:
+def download(handle: Reader, name: str, media_type: str, size: int) -> StreamingResponse:
     return StreamingResponse(
-        _chunks(handle),
+        handle.chunks(),
         media_type=media_type,
         headers={
             "content-disposition": content_disposition(name),

@@ -1,4 +1,10 @@
-"""Exporting a packet as a verifiable bundle, and serving the exported file back."""
+"""Exporting a packet as a verifiable bundle, and serving the exported file back.
+
+A bundle is assembled on this machine (scratch under the work folder) and then put in the store
+under `exports/<name>`, which its row names (`store_key`), so any server sharing the database
+and the store serves its download. A bundle written where a command was told (`export -o`)
+stays only there, and so does every export made before the store: their rows name a path.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import insert
 
 from ..core.clock import to_text
-from ..core.filestore import FileStore, hash_file
 from ..core.places import place_in
+from ..core.spool import hash_file
+from ..core.store import FileReader, ObjectMissing, Reader, Store, blob_key, download, export_key
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -58,7 +65,7 @@ MEDIA_TYPES = {
 
 @dataclass
 class Download:
-    handle: BinaryIO
+    handle: Reader
     name: str
     media_type: str
     size: int
@@ -96,7 +103,7 @@ class ExportService:
     def __init__(
         self,
         transactions: Transactions,
-        store: FileStore,
+        store: Store,
         resolver: ItemResolver,
         exports_dir: Path,
         work_dir: Path,
@@ -121,16 +128,20 @@ class ExportService:
         moment = state.sealed_at or utcnow()
         export_id = str(uuid.uuid4())
         name = self._file_name(state, export_format, moment, export_id)
-        target = destination or self.exports_dir / name
+        key = None if destination is not None else export_key(name)
         async with self._staging() as staging:
             plan = await self._plan(state, staging, authorization, carried)
+            target = destination or staging / name
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, moment, progress
             )
+            if key is not None:
+                await self.store.put(key, target)
         exported_at = utcnow()
-        # Answers and events name the file by its place in the data directory; only a file
-        # written where the caller asked (the command line) is named as the caller named it.
-        shown = place_in(self.exports_dir.parent, target) or str(target)
+        # Answers and events name a stored bundle by its key, which is its place in the data
+        # directory on the local store (`exports/<name>`); only a file written where the caller
+        # asked (the command line) is named as the caller named it.
+        shown = key or place_in(self.exports_dir.parent, target) or str(target)
         async with self.tx.write(scope) as work:
             # the packet's row is locked (by the custody entry) before the export row that
             # refers to it is written: in the other order two exports of one packet deadlock
@@ -152,7 +163,8 @@ class ExportService:
                         packet_id=packet_id,
                         export_format=export_format.value,
                         file_name=target.name,
-                        file_path=str(target),
+                        file_path=key or str(target),
+                        store_key=key,
                         file_size=size,
                         sha256=digest,
                         exported_at=to_text(exported_at),
@@ -191,10 +203,7 @@ class ExportService:
             )
             if row is None:
                 raise NotFound(f"export {export_id} of packet {packet_id} not found")
-            try:
-                handle = await asyncio.to_thread(open, row["file_path"], "rb")
-            except FileNotFoundError:
-                raise NotFound(f"the file of export {export_id} is no longer there") from None
+            handle = await self._open_file(row)
             try:
                 await custody.append(
                     work,
@@ -205,10 +214,20 @@ class ExportService:
                     sha256=row["sha256"],
                 )
             except BaseException:
-                handle.close()
+                await handle.aclose()
                 raise
         media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
-        return Download(handle, row["file_name"], media_type, os.fstat(handle.fileno()).st_size)
+        return Download(handle, row["file_name"], media_type, handle.size)
+
+    async def _open_file(self, row: Any) -> Reader:
+        """From the store; a file an export wrote outside it (see the module's docstring) from
+        this machine's disk, where it was written."""
+        try:
+            if row["store_key"] is not None:
+                return await self.store.open(row["store_key"])
+            return await FileReader.open(Path(row["file_path"]))
+        except (ObjectMissing, FileNotFoundError):
+            raise NotFound(f"the file of export {row['id']} is no longer there") from None
 
     async def sealed_bundle(
         self, scope: Scope, packet_id: str, export_format: ExportFormat
@@ -230,7 +249,7 @@ class ExportService:
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, state.sealed_at, None
             )
-            handle = await asyncio.to_thread(open, target, "rb")
+            handle = await FileReader.open(target)
         version = state.packet.version
         return SealedBundle(
             handle,
@@ -279,6 +298,7 @@ class ExportService:
         errors: list[str] = []
         warnings: list[str] = []  # an unresolved item's record is exported all the same
         unowned: list[PacketContent] = []
+        fetched: dict[str, Path] = {}
         for index, item in enumerate(state.contents, start=1):
             label = f"{item.content_type.value} {item.content_id}"
             resolved = await (resolver or self.resolver).resolve(item, staging, authorization)
@@ -298,9 +318,8 @@ class ExportService:
             file_ref = original_ref = None
             if item.file is not None:
                 path = file_path(index, item.file.name)
-                stored = PayloadFile(
-                    path, self.store.path_of(item.file.sha256), item.file.size, item.file.sha256
-                )
+                source = await self._stored_file(item.file.sha256, staging, fetched, state)
+                stored = PayloadFile(path, source, item.file.size, item.file.sha256)
                 file_ref = FileRef(
                     name=item.file.name,
                     media_type=item.file.media_type,
@@ -343,6 +362,27 @@ class ExportService:
         size = await asyncio.to_thread(packet_json.write_bytes, render(document))
         payload.append(PayloadFile(PACKET_JSON, packet_json, size, text=True))
         return Plan(document, payload, inline, errors, warnings, carried)
+
+    async def _stored_file(
+        self, sha256: str, staging: Path, fetched: dict[str, Path], state: PacketState
+    ) -> Path:
+        """An attached file where the bundle's writer reads it: in place on this machine's disk,
+        else fetched from the store into the scratch folder (once per digest). The writer
+        checks every file's digest as it reads it."""
+        key = blob_key(sha256)
+        local = self.store.local_path(key)
+        if local is not None:
+            return local
+        if sha256 not in fetched:
+            target = staging / f"file-{sha256}"
+            try:
+                await download(self.store, key, target, self.store.modes)
+            except ObjectMissing:
+                raise StoredFileBroken(
+                    f"a stored file of packet {state.packet.id} is missing"
+                ) from None
+            fetched[sha256] = target
+        return fetched[sha256]
 
     @staticmethod
     async def _item_file(path: str, item: Any, resolved: Resolved, staging: Path) -> PayloadFile:

@@ -28,7 +28,7 @@ from sqlalchemy import insert, select
 from ..attachments.service import OpenedFile, open_attached
 from ..bundles.export import ExportService, SealedBundle
 from ..core.clock import to_text, utc_text
-from ..core.filestore import FileStore
+from ..core.store import Store
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import last_import
 from ..db.scope import Scope
@@ -123,7 +123,7 @@ class ShareAccessService:
     def __init__(
         self,
         transactions: Transactions,
-        files: FileStore,
+        files: Store,
         uses: UseLog,
         lockout: timedelta,
         daily_failures: int = 20,
@@ -239,7 +239,7 @@ class ShareAccessService:
                     size=made.size,
                 )
         except BaseException:
-            made.handle.close()
+            await made.handle.aclose()
             raise
         return made
 
