@@ -6,6 +6,7 @@ in one line, and one lost later is a 503, never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from arkham_shard_packets.cli import main
+from arkham_shard_packets.cli.banner import banner
 from arkham_shard_packets.config import Settings
 from arkham_shard_packets.core.file_modes import PRIVATE
 from arkham_shard_packets.core.store import (
@@ -254,6 +256,12 @@ async def test_damage_in_the_bucket_is_found(
         assert "is missing" in export.json()["detail"]
 
 
+def test_the_banner_names_the_bucket(tmp_path: Path, s3_store: str, s3_bucket: Bucket) -> None:
+    shown = banner(HostConfig(data_dir=tmp_path), "127.0.0.1", 8100)
+    where = f"s3://{s3_bucket.name}/{s3_store} at {s3_bucket.endpoint_url}"
+    assert f"\n  files     {where}\n" in shown
+
+
 async def test_health_reports_the_store(tmp_path: Path, database: str, s3_store: str) -> None:
     async with server(tmp_path / "one", database) as http:
         shard = await http.get(f"{API}/health")
@@ -309,6 +317,41 @@ async def test_a_bucket_lost_while_serving_is_a_503(
         health = await http.get(f"{API}/health")
         assert health.status_code == 200
         assert health.json()["store"] == {"backend": "s3", "reachable": False}
+
+
+async def test_the_command_line_exports_into_the_bucket_and_imports_from_it(
+    tmp_path: Path,
+    database: str,
+    s3_store: str,
+    s3_bucket: Bucket,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with server(tmp_path / "one", database) as http:
+        packet = await packet_with_files(http)
+        assert (await http.post(f"{API}/{packet['id']}/finalize")).status_code == 200
+    desk = ["--data-dir", str(tmp_path / "desk"), "--database-url", database, "--quiet"]
+    code = await asyncio.to_thread(main, ["export", packet["id"], *desk])
+    assert code == 0
+    place, sizes = capsys.readouterr().out.splitlines()
+    assert place.startswith("exports/packet-") and place in await s3_bucket.keys(s3_store)
+    bundle = await s3_bucket.read(s3_store + place)
+    assert sizes == f"  {len(bundle)} bytes, sha256 {hashlib.sha256(bundle).hexdigest()}"
+    assert files_on_disk(tmp_path / "desk") == []
+
+    (tmp_path / "bundle.zip").write_bytes(bundle)
+    other = [*desk, "--database-url", f"sqlite:///{tmp_path / 'other.db'}"]
+    code = await asyncio.to_thread(main, ["import", str(tmp_path / "bundle.zip"), *other])
+    assert code == 0, capsys.readouterr().err
+    assert "verified and sealed" in capsys.readouterr().out
+
+    monkeypatch.delenv("ARKHAM_PACKETS_S3_BUCKET")
+    code = await asyncio.to_thread(main, ["export", packet["id"], *desk])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "arkham-packets: error: ARKHAM_PACKETS_STORE is s3, but no bucket is set "
+        "(ARKHAM_PACKETS_S3_BUCKET)\n"
+    )
 
 
 def refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str) -> str:
