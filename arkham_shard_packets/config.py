@@ -13,7 +13,7 @@ import os
 import re
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -147,6 +147,34 @@ class Settings(BaseSettings):
     @classmethod
     def _public_base_url(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else public_base_url(value)
+
+    # Where finished bytes (attached files, export bundles) are kept: `local`, in the data
+    # directory, or `s3`, under S3_PREFIX in S3_BUCKET of any S3-compatible service (AWS,
+    # MinIO, Ceph RGW, Garage, SeaweedFS; needs arkham-shard-packets[s3]), with credentials from
+    # the standard AWS chain. Scratch stays in the data directory either way. Unset inside the
+    # Frame: its config `packets.store`, `packets.s3_bucket`, ... (frame/seam.py).
+    store: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # unset: AWS itself
+    s3_prefix: str = ""
+    s3_region: str | None = None  # unset: the AWS chain's (AWS_REGION, a profile), else us-east-1
+    # `path` (https://host/bucket/key) for most self-hosted services, `virtual`
+    # (https://bucket.host/key), or `auto`: botocore's choice.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _s3_prefix(cls, value: str) -> str:
+        """Keys go under the prefix as under a folder: `evidence` is `evidence/`."""
+        value = value.strip().strip("/")
+        if any(part in ("", ".", "..") for part in value.split("/")) and value:
+            raise ValueError("must be folder names separated by /, such as packets/evidence")
+        return f"{value}/" if value else ""
+
+    @field_validator("s3_bucket", "s3_endpoint_url", "s3_region")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip()
 
     # Chain of custody: the PEM private key seals are signed with (default: one created in
     # <data-dir>/keys), the keys an import (and `verify`) trusts besides the installation's

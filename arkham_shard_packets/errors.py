@@ -161,3 +161,14 @@ class DatabaseUnavailable(PacketsError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": self.RETRY_AFTER})
+
+
+class StoreUnavailable(PacketsError):
+    """The store of files (an S3 bucket) can't be reached or refused the request: nothing was
+    written that the client can't see; it may try again."""
+
+    status_code = 503
+    RETRY_AFTER = "5"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": self.RETRY_AFTER})

@@ -1,14 +1,15 @@
 """Recovery: sweeping away the files a killed process left behind, at start and periodically.
 
 Rows need no repair: every change is one transaction, so a crash leaves none half-written.
-Files are written before the rows that name them (spooled, then renamed into place), so a
-crash can leave files that nothing names: temporary files under `tmp/`, spools under
-`files/.staging`, a half-written or unrecorded export under `exports/`, and a blob under
-`files/` whose transaction never committed. `Recovery.sweep` removes them when a process
-starts, and `start` runs it again every `interval_seconds` while the process lives. Only
-what is older than a grace period goes, so a file that another process sharing the data
-directory is writing at this moment is never taken from under it; a blob is removed under
-its registry lock and only while no item and no snapshot names it (attachments/service).
+Files are written before the rows that name them (spooled, then put in the store), so a crash
+can leave files that nothing names: temporary files under `tmp/`, spools in the store's
+staging folder, a half-written or unrecorded export under `exports/` in the store, and a blob
+under `files/` in the store whose transaction never committed. `Recovery.sweep` removes them
+when a process starts, and `start` runs it again every `interval_seconds` while the process
+lives. Only what is older than a grace period goes, so a file that another process sharing the
+data directory or the store is writing at this moment is never taken from under it; a blob is
+removed under its registry lock and only while no item and no snapshot names it
+(attachments/service).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
 from .attachments.service import claim_blob, is_referenced
-from .core.filestore import SHA256_HEX, FileStore
+from .core.places import place_in
+from .core.store import BLOBS, EXPORTS, Store, blob_digest, blob_key
 from .core.unit_of_work import Transactions
 from .db.scope import Scope
 from .db.tables import packet_contents, packet_exports, packet_files, snapshot_files
@@ -84,53 +85,23 @@ def _sweep_folder(folder: Path, cutoff: float) -> int:
     return removed
 
 
-def _stale_exports(folder: Path, recorded: set[Path], cutoff: float) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return [
-        entry
-        for entry in folder.iterdir()
-        if entry.is_file() and entry.resolve() not in recorded and _stale(entry, cutoff)
-    ]
-
-
-def _resolved(paths: list[str]) -> set[Path]:
-    return {Path(path).resolve() for path in paths}
-
-
-def _stored_blobs(root: Path) -> Iterator[Path]:
-    """Files at `<root>/<aa>/<sha256>`, the store's only layout (the staging folder aside)."""
-    if not root.is_dir():
-        return
-    for prefix in root.iterdir():
-        if prefix.name.startswith(".") or not prefix.is_dir():
-            continue
-        for blob in prefix.iterdir():
-            if SHA256_HEX.match(blob.name) and blob.name[:2] == prefix.name and blob.is_file():
-                yield blob
-
-
-def _blob_ages(root: Path, cutoff: float) -> tuple[dict[str, int], set[str]]:
-    """The blobs older than the cutoff (digest and size), and the digests of the others."""
-    stale: dict[str, int] = {}
-    fresh: set[str] = set()
-    for blob in _stored_blobs(root):
-        try:
-            status = blob.lstat()
-        except FileNotFoundError:
-            continue
-        if status.st_mtime <= cutoff:
-            stale[blob.name] = status.st_size
-        else:
-            fresh.add(blob.name)
-    return stale, fresh
+def _legacy_keys(paths: list[str], exports_dir: Path) -> set[str]:
+    """The keys, in the local store, of export files rows name by their path (made before the
+    store, or where a command was told)."""
+    folder = exports_dir.resolve()
+    keys = set()
+    for path in paths:
+        place = place_in(folder, Path(path).resolve())
+        if place is not None:
+            keys.add(f"{EXPORTS}{place}")
+    return keys
 
 
 class Recovery:
     def __init__(
         self,
         transactions: Transactions,
-        store: FileStore,
+        store: Store,
         *,
         tmp_dir: Path,
         exports_dir: Path,
@@ -182,20 +153,39 @@ class Recovery:
         return swept
 
     async def _sweep_exports(self, cutoff: float) -> int:
-        """Export files no `arkham_packet_exports` row names: half-written (`.part`) or
-        renamed into place by a process killed before it recorded them."""
+        """Stored exports no `arkham_packet_exports` row names: half-written (`.part`) or put
+        in the store by a process killed before it recorded them."""
         # Across tenants: this is the shard's own housekeeping, not a tenant's request.
         async with self.tx.read(Scope()) as work:
-            paths = list((await work.conn.scalars(select(packet_exports.c.file_path))).all())
-        recorded = await asyncio.to_thread(_resolved, paths)
-        strays = await asyncio.to_thread(_stale_exports, self.exports_dir, recorded, cutoff)
-        for stray in strays:
-            await asyncio.to_thread(_remove, stray)
+            rows = (
+                await work.conn.execute(
+                    select(packet_exports.c.file_path, packet_exports.c.store_key)
+                )
+            ).all()
+        recorded = {key for _, key in rows if key is not None}
+        legacy = [path for path, key in rows if key is None]
+        recorded |= await asyncio.to_thread(_legacy_keys, legacy, self.exports_dir)
+        strays = [
+            found.key
+            async for found in self.store.list(EXPORTS)
+            if found.key not in recorded and found.modified <= cutoff
+        ]
+        for key in strays:
+            await self.store.delete(key)
         return len(strays)
 
     async def _sweep_blobs(self, cutoff: float) -> int:
-        """Blob files, and registry rows, that no content item and no snapshot names."""
-        on_disk, fresh = await asyncio.to_thread(_blob_ages, self.store.root, cutoff)
+        """Blobs in the store, and registry rows, that no content item and no snapshot names."""
+        stored: dict[str, int] = {}
+        fresh: set[str] = set()
+        async for found in self.store.list(BLOBS):
+            sha256 = blob_digest(found.key)
+            if sha256 is None:
+                continue
+            if found.modified <= cutoff:
+                stored[sha256] = found.size
+            else:
+                fresh.add(sha256)
         async with self.tx.read(Scope()) as work:
             registered = set((await work.conn.scalars(select(packet_files.c.sha256))).all())
             named = set(
@@ -205,18 +195,18 @@ class Recovery:
                 (await work.conn.scalars(select(snapshot_files.c.file_sha256).distinct())).all()
             )
         removed = 0
-        for sha256 in sorted((on_disk.keys() | registered) - named - fresh):
-            if await self._remove_blob(sha256, on_disk.get(sha256, 0)):
-                removed += sha256 in on_disk
+        for sha256 in sorted((stored.keys() | registered) - named - fresh):
+            if await self._remove_blob(sha256, stored.get(sha256, 0)):
+                removed += sha256 in stored
         return removed
 
     async def _remove_blob(self, sha256: str, size: int) -> bool:
         """Checked again under the blob's registry lock, which every attach and import of
-        these bytes takes before it places them."""
+        these bytes takes before it confirms them in the store."""
         async with self.tx.write(Scope()) as work:
             await claim_blob(work.conn, sha256, size)
             if await is_referenced(work, sha256):
                 return False
             await work.conn.execute(packet_files.delete().where(packet_files.c.sha256 == sha256))
-            await self.store.delete(sha256)
+            await self.store.delete(blob_key(sha256))
         return True

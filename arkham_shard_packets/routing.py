@@ -61,7 +61,7 @@ STATUS_TEXT = {
     416: "The requested range is not within the file",
     422: "Invalid input",
     429: "Too many attempts",
-    503: "The database is unavailable; try again after Retry-After seconds",
+    503: "The database or the file store is unavailable; try again after Retry-After seconds",
     507: "The disk is full; nothing was changed",
 }
 

@@ -21,6 +21,7 @@ from .frame.seam import (
     optional_service,
     required_service,
     shard_data_dir,
+    with_frame_config,
 )
 from .sharing import log_redaction
 from .sharing.routes import opens_share_link
@@ -49,7 +50,7 @@ class PacketsShard(ArkhamShard):
         storage = optional_service(frame, "storage")
         if storage is None:
             logger.info("packets: no storage service; files stay in the shard's data directory")
-        settings = offered_settings(frame)
+        settings = with_frame_config(offered_settings(frame), frame)
         self.callers = caller_rules(frame, settings.require_user)
         url = settings.database_url or frame_database_url(database_service)
         if not url:
@@ -75,9 +76,13 @@ class PacketsShard(ArkhamShard):
                 frame=frame,
             )
             await self.services.keyring.prepare()  # the installation's signing key
-            self.services.files.staging_folder()  # the store's folders, in the configured mode
+            # written, read and deleted from, or the shard refuses to start saying why; its
+            # folders here (a spool's, the local store's) made in the configured mode
+            await self.services.files.check()
             await self.services.imports.prepare()
         except Exception:
+            if self.services is not None:
+                await self.services.files.close()
             self.services = None
             await engine.dispose()
             raise
@@ -98,8 +103,16 @@ class PacketsShard(ArkhamShard):
             await self.services.recovery.stop()
             await self.services.share_uses.stop()
             await self.services.relay.stop()
+            await self.services.files.close()
             await self.services.database.dispose()
             self.services = None
+
+    async def store_health(self) -> dict[str, Any]:
+        """Which store keeps the files, and whether it answers now (for the host's health)."""
+        if self.services is None:
+            return {}
+        store = self.services.files
+        return {"backend": store.backend, "reachable": await store.reachable()}
 
     def get_routes(self) -> APIRouter:
         return build_router()

@@ -13,7 +13,7 @@ from .bundles.importer import ImportService
 from .bundles.limits import import_limits
 from .config import Settings
 from .core.file_modes import FileModes
-from .core.filestore import FileStore
+from .core.store import Store
 from .core.unit_of_work import Transactions
 from .custody.seals import Sealer
 from .custody.service import CustodyService
@@ -32,6 +32,7 @@ from .recovery import Recovery
 from .sharing.access import ShareAccessService
 from .sharing.service import ShareService
 from .sharing.uses import UseLog
+from .stores import build_store
 from .versions.attest import AttestService
 from .versions.integrity import IntegrityService
 from .versions.service import VersionService
@@ -44,7 +45,7 @@ class Services:
     storage: Any
     data_dir: Path
     relay: OutboxRelay
-    files: FileStore
+    files: Store  # attached files and export bundles (ARKHAM_PACKETS_STORE)
     packets: PacketService
     contents: ContentService
     queries: PacketQueries
@@ -77,7 +78,7 @@ class Services:
     ) -> Services:
         relay = OutboxRelay(database, bus, settings.outbox_retry_seconds)
         transactions = Transactions(database, relay)
-        files = FileStore(data_dir / "files", FileModes(settings.data_dir_mode))
+        files = build_store(settings, data_dir, FileModes(settings.data_dir_mode))
         releaser = FileReleaser(transactions, files)
         uses = UseLog(transactions, settings.outbox_retry_seconds)
         # both work through the transactions whose hooks they are, so are given to them after
@@ -122,7 +123,7 @@ class Services:
 def _share_access(
     settings: Settings,
     transactions: Transactions,
-    files: FileStore,
+    files: Store,
     uses: UseLog,
     trust: TrustedKeys,
     exports: ExportService,
@@ -142,7 +143,7 @@ def _share_access(
 def _imports(
     settings: Settings,
     transactions: Transactions,
-    files: FileStore,
+    files: Store,
     data_dir: Path,
     work_dir: Path,
     trust: TrustedKeys,
@@ -162,7 +163,7 @@ def _imports(
 def _recovery(
     settings: Settings,
     transactions: Transactions,
-    files: FileStore,
+    files: Store,
     data_dir: Path,
     work_dir: Path,
 ) -> Recovery:

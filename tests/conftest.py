@@ -1,7 +1,9 @@
 """Every test drives the real host app over HTTP, on a fresh database.
 
 SQLite by default (a new file per test); PostgreSQL when PACKETS_TEST_DATABASE_URL is set,
-with the shard's tables dropped before each test.
+with the shard's tables dropped before each test. Files in the local store (the data
+directory) by default; in an S3 bucket when PACKETS_TEST_STORE=s3 (moto_server on 127.0.0.1,
+or the bucket PACKETS_TEST_S3_URL names: tests/s3_bucket.py), under a prefix of each test's own.
 """
 
 from __future__ import annotations
@@ -25,8 +27,51 @@ from arkham_shard_packets.host.auth import HostAuth
 
 from .frame_users import TOKEN_SECRET, Users
 from .live_host import LiveHost
+from .s3_bucket import S3_URL, Bucket, moto_server, real_bucket
 
 POSTGRES_URL = os.environ.get("PACKETS_TEST_DATABASE_URL")
+STORE = os.environ.get("PACKETS_TEST_STORE", "local")
+if STORE not in ("local", "s3"):
+    raise ValueError(f"PACKETS_TEST_STORE={STORE}: local or s3")
+
+
+@pytest.fixture(scope="session")
+def s3_bucket() -> Iterator[Bucket]:
+    """The session's bucket: on moto_server (stopped at the session's end), or the real one
+    PACKETS_TEST_S3_URL names, emptied of what the session wrote."""
+    if S3_URL:
+        bucket = real_bucket(S3_URL)
+        asyncio.run(bucket.ensure())
+        try:
+            yield bucket
+        finally:
+            asyncio.run(bucket.empty(bucket.session_prefix))
+        return
+    server = moto_server()
+    bucket = next(server)
+    try:
+        asyncio.run(bucket.ensure())
+        yield bucket
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def s3_store(s3_bucket: Bucket, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every host this test starts (in process or not) keeps its files in the s3 store, under a
+    prefix of the test's own in the session's bucket: that prefix."""
+    prefix = s3_bucket.new_prefix()
+    for name, value in s3_bucket.settings(prefix).items():
+        monkeypatch.setenv(name, value)
+    return prefix
+
+
+@pytest.fixture(autouse=True)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The store every test's hosts use: PACKETS_TEST_STORE, local by default."""
+    if STORE == "s3":
+        request.getfixturevalue("s3_store")
+    return STORE
 
 
 async def reset_postgres(url: str) -> None:

@@ -17,7 +17,7 @@ from .frame_users import Users
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
 
-async def test_health(client: httpx.AsyncClient) -> None:
+async def test_health(client: httpx.AsyncClient, store_backend: str) -> None:
     response = await client.get("/api/packets/health")
     assert response.status_code == 200
     body = response.json()
@@ -25,6 +25,7 @@ async def test_health(client: httpx.AsyncClient) -> None:
     assert body["shard"] == "packets"
     assert body["database"] in {"sqlite", "postgresql"}
     assert body["storage"] is True
+    assert body["store"] == {"backend": store_backend, "reachable": True}
 
 
 async def test_create_returns_the_packet_as_the_frame_ui_reads_it(

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 # work, clock, bounds, file store) on `db` alone; `sealing` holds the recipes of a sealed record
 # (checksum, custody chain, seal statements, Ed25519, key trust), pure: no database, no web;
 # `records` reads, locks and shows a packet's rows for every domain; `bundles.format` reads and
-# writes bundles and knows nothing of the database or the web.
+# writes bundles and knows nothing of the database or the web; `stores` holds the store's
+# backends, which only what assembles the shard picks (STORE_PICKERS).
 FOUNDATION: dict[str, set[str]] = {
     "models": set(),
     "errors": set(),
@@ -41,6 +42,8 @@ FOUNDATION: dict[str, set[str]] = {
         "models",
         "errors",
     },
+    # the store's backends (core/store.py's interface): built from the settings
+    "stores": {"stores", "core", "config", "errors"},
 }
 WEB = {"fastapi", "fastapi_offline", "starlette", "uvicorn", "python_multipart", "httpx"}
 # The web layer: what speaks HTTP. Every route module (one that builds an APIRouter:
@@ -82,6 +85,8 @@ DOMAINS = {
     "keys",
 }
 ABOVE_DOMAINS = {"wiring", "recovery", "api", "shard", "host", "cli"}
+# Who picks a store's backend: services see only core/store.py's interface.
+STORE_PICKERS = {"wiring", "shard", "host", "cli", "stores"}
 FRAME_SEAM = {"frame", "host"}
 MOUNTING = {"api", "shard", "host.app"}
 
@@ -267,6 +272,26 @@ def test_domains_never_import_what_assembles_them() -> None:
         str(each)
         for each in OURS
         if area(each.source) in DOMAINS | {"bundles.format"} and area(each.target) in ABOVE_DOMAINS
+    ]
+    assert wrong == []
+
+
+def test_only_what_assembles_the_shard_picks_a_store() -> None:
+    wrong = [
+        str(each)
+        for each in OURS
+        if area(each.target) == "stores" and area(each.source) not in STORE_PICKERS
+    ]
+    assert wrong == []
+
+
+def test_only_the_s3_backend_imports_its_client() -> None:
+    """aiobotocore is an optional extra: nothing but `stores/s3.py` (imported only when the
+    s3 store is chosen) may need it."""
+    wrong = [
+        str(each)
+        for each in IMPORTS
+        if each.target in {"aiobotocore", "botocore"} and each.source != "stores.s3"
     ]
     assert wrong == []
 

@@ -15,19 +15,20 @@ from sqlalchemy import func, select
 
 from arkham_shard_packets.db.tables import packet_files
 
-from .bundle_helpers import attach
+from .bundle_helpers import attach, leftover_files
 from .conftest import add_item, make_packet, packet_events
 from .frame_users import Users
+from .stored import stored_keys
 
 
-def store_root(app: FastAPI) -> Path:
-    root: Path = app.state.packets_shard.services.files.root
-    return root
+async def blobs(app: FastAPI) -> list[str]:
+    """The attached files the app's store holds, by key (`files/<aa>/<sha256>`)."""
+    return await stored_keys(app, "files/")
 
 
-def blobs(app: FastAPI) -> list[Path]:
-    root = store_root(app)
-    return sorted(p for p in root.glob("??/*") if p.is_file()) if root.exists() else []
+def spools(app: FastAPI) -> list[Path]:
+    """What is left where uploads are spooled."""
+    return leftover_files(app.state.packets_shard.services.files.staging)
 
 
 async def test_upload_then_download(client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -46,7 +47,7 @@ async def test_upload_then_download(client: httpx.AsyncClient, app: FastAPI) -> 
         "size": len(content),
         "sha256": digest,
     }
-    assert blobs(app) == [store_root(app) / digest[:2] / digest]
+    assert await blobs(app) == [f"files/{digest[:2]}/{digest}"]
 
     got = await client.get(f"/api/packets/{packet['id']}/contents/{entry['id']}/file")
     assert got.status_code == 200
@@ -91,16 +92,16 @@ async def test_same_bytes_are_stored_once(
     other = await add_item(client, second["id"], "d1")
     for pid, entry in [(first["id"], entries[0]), (first["id"], entries[1]), (second["id"], other)]:
         assert (await attach(client, pid, entry["id"], content)).status_code == 200
-    assert len(blobs(app)) == 1
+    assert len(await blobs(app)) == 1
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(packet_files))).scalar() == 1
 
     # removing two of the three items keeps the blob; removing the last one releases it
     await client.delete(f"/api/packets/{first['id']}/contents/{entries[0]['id']}")
     await client.delete(f"/api/packets/{first['id']}/contents/{entries[1]['id']}")
-    assert len(blobs(app)) == 1
+    assert len(await blobs(app)) == 1
     await client.delete(f"/api/packets/{second['id']}/contents/{other['id']}")
-    assert blobs(app) == []
+    assert await blobs(app) == []
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(packet_files))).scalar() == 0
 
@@ -114,7 +115,7 @@ async def test_replacing_a_file_releases_the_old_blob(
     response = await attach(client, packet["id"], entry["id"], b"second", "v2.txt", "text/plain")
     assert response.json()["file"]["name"] == "v2.txt"
     digest = hashlib.sha256(b"second").hexdigest()
-    assert [p.name for p in blobs(app)] == [digest]
+    assert [key.rsplit("/", 1)[1] for key in await blobs(app)] == [digest]
     assert (await client.get(f"/api/packets/{packet['id']}")).json()["size_bytes"] == 6
     got = await client.get(f"/api/packets/{packet['id']}/contents/{entry['id']}/file")
     assert got.content == b"second"
@@ -138,8 +139,8 @@ async def test_only_a_draft_takes_a_file(client: httpx.AsyncClient, app: FastAPI
     response = await attach(client, packet["id"], entry["id"], b"late")
     assert response.status_code == 409
     assert "only a draft" in response.json()["detail"]
-    assert blobs(app) == []
-    assert [p for p in store_root(app).rglob("*") if p.is_file()] == []
+    assert await blobs(app) == []
+    assert spools(app) == []
 
 
 async def test_missing_things_are_404(client: httpx.AsyncClient) -> None:
@@ -191,7 +192,7 @@ async def test_over_the_limit_is_413_and_leaves_nothing(
         headers={"content-type": "multipart/form-data; boundary=b"},
     )
     assert streamed.status_code == 413
-    assert [p for p in store_root(app).rglob("*") if p.is_file()] == []
+    assert await blobs(app) == [] and spools(app) == []
     item = (await client.get(f"/api/packets/{packet['id']}/contents")).json()[0]
     assert item["file"] is None
     assert (await attach(client, packet["id"], entry["id"], b"x" * 1000)).status_code == 200
@@ -268,7 +269,7 @@ async def test_concurrent_attach_and_release_never_lose_a_blob(
 
     results = await asyncio.gather(*[remove(e) for e in old], *[add(e) for e in new])
     assert results == [204] * 4 + [200] * 6
-    assert len(blobs(app)) == 1
+    assert len(await blobs(app)) == 1
     for entry in new:
         got = await client.get(f"/api/packets/{pid}/contents/{entry['id']}/file")
         assert got.content == content

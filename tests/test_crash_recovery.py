@@ -180,7 +180,8 @@ def _exists(path: Path) -> bool:
 
 
 def _part_files(folder: Path) -> list[Path]:
-    return list(folder.glob(".*.part")) if folder.is_dir() else []
+    """Files being written in `folder` or in a folder of its own there."""
+    return [*folder.glob(".*.part"), *folder.glob("*/.*.part")] if folder.is_dir() else []
 
 
 def _entries(folder: Path) -> list[str]:
@@ -283,7 +284,7 @@ def stray_files(data_dir: Path, exported: set[str], kept_blobs: set[str]) -> lis
     problems = [f"left in tmp/: {name}" for name in _entries(data_dir / "tmp")]
     staging = data_dir / "files" / ".staging"
     problems += [f"left in files/.staging: {name}" for name in _entries(staging)]
-    recorded = {Path(path).resolve() for path in exported}
+    recorded = {(data_dir / path).resolve() for path in exported}  # a place, or a path
     exports = data_dir / "exports"
     if exports.is_dir():
         problems += [
@@ -337,8 +338,10 @@ async def test_a_killed_server_leaves_nothing_half_done(
         kept = (await http.post(f"{packet_url}/export", json={"format": "json"})).json()
         exports = data_dir / "exports"
         export = http.post(f"{packet_url}/export", json={"format": "zip"})
+        # assembled in a scratch folder of its own under tmp/, then put in the store
+        assembling = data_dir / "tmp"
         await kill_when(
-            server, export, lambda: asyncio.to_thread(lambda: bool(_part_files(exports)))
+            server, export, lambda: asyncio.to_thread(lambda: bool(_part_files(assembling)))
         )
     await server.start()
     assert await leftovers(data_dir, database_url) == []

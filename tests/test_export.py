@@ -23,11 +23,11 @@ from .bundle_helpers import (
     attach,
     custody_lines,
     export,
-    file_bytes,
     members,
     packet_with_files,
 )
 from .conftest import add_item, make_packet, packet_events
+from .stored import overwrite, stored_bytes, stored_keys
 
 
 def unpack(archive: bytes, fmt: str, dest: Path) -> Path:
@@ -128,7 +128,7 @@ async def test_export_response_and_download(client: httpx.AsyncClient, app: Any)
     assert body["sha256"] == hashlib.sha256(archive).hexdigest()
     # named by its place in the data directory, never by an absolute server path
     assert body["file_path"] == f"exports/{Path(body['file_path']).name}"
-    assert file_bytes(app.state.packets_shard.services.data_dir / body["file_path"]) == archive
+    assert await stored_bytes(app, body["file_path"]) == archive
     assert body["download_url"] == f"/api/packets/{packet['id']}/exports/{body['export_id']}"
     download = await client.get(body["download_url"])
     assert download.headers["content-type"] == "application/gzip"
@@ -209,9 +209,8 @@ async def test_every_export_keeps_its_own_bytes(
         assert len(download.content) == answer["file_size_bytes"]
         assert answer["export_id"] in download.headers["content-disposition"]
         downloads.append(download.content)
-    data_dir = app.state.packets_shard.services.data_dir
     for answer, content in zip(answers, downloads, strict=True):
-        assert file_bytes(data_dir / answer["file_path"]) == content
+        assert await stored_bytes(app, answer["file_path"]) == content
     if sealed:
         assert_same_but_custody(downloads[0], downloads[2], fmt)
         if fmt != "json":
@@ -268,14 +267,12 @@ async def test_a_damaged_stored_file_fails_the_export(client: httpx.AsyncClient,
     entry = await add_item(client, packet["id"])
     item = (await attach(client, packet["id"], entry["id"], b"original bytes")).json()
     await client.post(f"/api/packets/{packet['id']}/finalize")
-    blob = app.state.packets_shard.services.files.path_of(item["file"]["sha256"])
-    blob.chmod(0o644)
-    blob.write_bytes(b"tampered bytes")
+    digest = item["file"]["sha256"]
+    await overwrite(app, f"files/{digest[:2]}/{digest}", b"tampered bytes")
     response = await client.post(f"/api/packets/{packet['id']}/export", json={"format": "zip"})
     assert response.status_code == 409
     assert "damaged" in response.json()["detail"]
-    exports = app.state.packets_shard.services.data_dir / "exports"
-    assert [p for p in exports.rglob("*") if p.is_file()] == []
+    assert await stored_keys(app, "exports/") == []
 
 
 async def test_export_memory_does_not_grow_with_the_packet(

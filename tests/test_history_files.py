@@ -24,7 +24,7 @@ async def test_a_versioned_file_outlives_its_replacement(
     await attach(client, pid, entry["id"], b"the scan as first received")
     await client.post(f"/api/packets/{pid}/versions", json={"changes_summary": "scan in"})
     await attach(client, pid, entry["id"], b"a later scan")
-    kept = {p.name for p in blobs(app)}
+    kept = {key.rsplit("/", 1)[1] for key in await blobs(app)}
     assert hashlib.sha256(b"the scan as first received").hexdigest() in kept
 
     restored = await client.post(f"/api/packets/{pid}/versions/2/restore")
@@ -41,7 +41,8 @@ async def test_an_unversioned_replaced_file_is_released(
     entry = await add_item(client, packet["id"])
     await attach(client, packet["id"], entry["id"], b"draft only")
     await attach(client, packet["id"], entry["id"], b"replacement")
-    assert [p.name for p in blobs(app)] == [hashlib.sha256(b"replacement").hexdigest()]
+    digest = hashlib.sha256(b"replacement").hexdigest()
+    assert await blobs(app) == [f"files/{digest[:2]}/{digest}"]
 
 
 async def test_a_sealed_packet_exports_its_seal_however_its_history_grows(

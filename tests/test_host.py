@@ -31,7 +31,9 @@ TENANT = "7c0f3a0e-0000-4000-8000-0000000000d1"
 OTHER = "7c0f3a0e-0000-4000-8000-0000000000d2"
 
 
-async def test_shards_listing_in_the_frames_shape(client: httpx.AsyncClient) -> None:
+async def test_shards_listing_in_the_frames_shape(
+    client: httpx.AsyncClient, store_backend: str
+) -> None:
     body = (await client.get("/api/shards/")).json()
     assert body["count"] == 1
     assert body["loaded_count"] == 1
@@ -40,7 +42,11 @@ async def test_shards_listing_in_the_frames_shape(client: httpx.AsyncClient) -> 
     assert packets["loaded"] is True
     assert packets["enabled"] is True
     assert packets["navigation"]["order"] == 62
-    assert (await client.get("/api/health")).json() == {"status": "healthy", "shards": ["packets"]}
+    assert (await client.get("/api/health")).json() == {
+        "status": "healthy",
+        "shards": ["packets"],
+        "stores": {"packets": {"backend": store_backend, "reachable": True}},
+    }
 
 
 async def test_event_history_newest_first(client: httpx.AsyncClient) -> None:

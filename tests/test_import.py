@@ -17,11 +17,11 @@ from .bundle_helpers import (
     attach,
     database_rows,
     export,
-    file_bytes,
     leftover_files,
     packet_with_files,
 )
 from .conftest import add_item, packet_events
+from .stored import stored_bytes
 
 
 async def upload(
@@ -234,7 +234,7 @@ async def test_import_from_an_allowed_folder(client: httpx.AsyncClient, app: Fas
     data_dir = app.state.packets_shard.services.data_dir
     imports = data_dir / "imports"
     assert imports.is_dir()  # the drop folder is there from the start
-    (imports / "copy.tgz").write_bytes(file_bytes(data_dir / body["file_path"]))
+    (imports / "copy.tgz").write_bytes(await stored_bytes(app, body["file_path"]))
     await forget(client, app, packet["id"])
     response = await client.post(
         "/api/packets/import",
@@ -258,7 +258,7 @@ async def test_paths_outside_the_allowed_folders_are_403(
     await forget(client, app, packet["id"])
     data_dir = app.state.packets_shard.services.data_dir
     outside = tmp_path / "outside.zip"
-    outside.write_bytes(file_bytes(data_dir / body["file_path"]))
+    outside.write_bytes(await stored_bytes(app, body["file_path"]))
     link = data_dir / "imports" / "link.zip"
     link.symlink_to(outside)
     before = await database_rows(engine)
@@ -317,7 +317,7 @@ async def test_a_relative_path_is_read_from_the_data_directory(
     packet = await packet_with_files(client)
     body, _ = await export(client, packet["id"])
     data_dir = app.state.packets_shard.services.data_dir
-    (data_dir / "imports" / "drop.zip").write_bytes(file_bytes(data_dir / body["file_path"]))
+    (data_dir / "imports" / "drop.zip").write_bytes(await stored_bytes(app, body["file_path"]))
     await forget(client, app, packet["id"])
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "imports").mkdir(parents=True)

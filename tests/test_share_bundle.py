@@ -21,6 +21,7 @@ from .bundle_helpers import assert_same_but_custody, export, leftover_files, pac
 from .conftest import settle
 from .frame_users import Users
 from .share_helpers import PASSWORD_HEADER, access_actions, in_seconds, share, share_row
+from .stored import stored_keys
 from .test_cli_bundles import cli
 from .test_export import unpack
 from .test_seals import readme_code
@@ -123,9 +124,7 @@ async def test_a_link_hands_over_the_sealed_bundle_and_it_verifies_offline(
     assert await export_rows(engine) == exports_before
     data_dir = Path(app.state.packets_shard.services.data_dir)
     assert leftover_files(data_dir / "tmp") == []
-    assert [p.name for p in leftover_files(data_dir / "exports")] == [
-        Path(owners["file_path"]).name
-    ]
+    assert await stored_keys(app, "exports/") == [owners["file_path"]]
     assert (await client.get(f"/api/packets/{pid}/verify")).json()["valid"] is True
 
 

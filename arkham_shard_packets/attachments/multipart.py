@@ -14,7 +14,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..bodies import BODY_READ, declared_length
-from ..core.filestore import SpooledFile, SpoolTooLarge, spool
+from ..core.spool import SpooledFile, SpoolTooLarge, spool
 from ..errors import InvalidInput, PayloadTooLarge
 from .uploads import ReceivedFile
 

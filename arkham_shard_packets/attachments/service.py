@@ -5,23 +5,27 @@ Blobs are shared by digest across packets and tenants, so the registry (`packet_
 the reference count are deliberately not tenant-scoped; items, which are, are the only way
 to reach a blob. A blob is claimed (registry row inserted and row-locked) before it is placed
 and before the item points at it, and released under the same lock, so a concurrent attach
-of the same bytes can never lose its file. A crash can leave an unreferenced blob behind,
-never an item without its blob.
+of the same bytes can never lose its file. The bytes are put in the store before (outside any
+transaction: an upload to a bucket takes as long as it takes), and confirmed there again under
+the claim, put again if a release took them meanwhile. A crash can leave an unreferenced blob
+behind, never an item without its blob.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..core.byte_ranges import WHOLE, ByteSource, HandleSource, Span, Wanted, strong_etag
+from ..core.byte_ranges import WHOLE, ByteSource, Span, Wanted, strong_etag
 from ..core.clock import now_text
 from ..core.file_names import clean_file_name, clean_media_type
-from ..core.filestore import FileStore, SpooledFile
+from ..core.spool import SpooledFile
+from ..core.store import ObjectMissing, Store, blob_key, exists, open_part
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -50,6 +54,12 @@ async def claim_blob(conn: AsyncConnection, sha256: str, size: int) -> None:
     await conn.execute(
         select(packet_files.c.sha256).where(packet_files.c.sha256 == sha256).with_for_update()
     )
+
+
+async def store_blob(store: Store, sha256: str, source: Path) -> None:
+    """The bytes in the store under their digest, sent from `source` unless already there."""
+    if not await exists(store, blob_key(sha256)):
+        await store.put(blob_key(sha256), source)
 
 
 async def entry_row(work: UnitOfWork, packet_id: str, entry_id: str) -> Any:
@@ -85,7 +95,7 @@ async def is_referenced(work: UnitOfWork, sha256: str) -> bool:
 class FileReleaser:
     """Deletes a blob once nothing points at it."""
 
-    def __init__(self, transactions: Transactions, store: FileStore) -> None:
+    def __init__(self, transactions: Transactions, store: Store) -> None:
         self.tx = transactions
         self.store = store
 
@@ -105,8 +115,8 @@ class FileReleaser:
             if locked is None or await is_referenced(work, sha256):
                 return
             await work.conn.execute(packet_files.delete().where(packet_files.c.sha256 == sha256))
-            # unlinked before commit, while the row lock keeps attaches of these bytes waiting
-            await self.store.delete(sha256)
+            # deleted before commit, while the row lock keeps attaches of these bytes waiting
+            await self.store.delete(blob_key(sha256))
 
 
 async def _point_at(work: UnitOfWork, entry_id: str, received: ReceivedFile) -> Any:
@@ -165,7 +175,7 @@ class AttachmentService:
     def __init__(
         self,
         transactions: Transactions,
-        store: FileStore,
+        store: Store,
         max_file_bytes: int,
     ) -> None:
         self.tx = transactions
@@ -181,11 +191,12 @@ class AttachmentService:
         received = await upload.receive(self.store.staging, self.max_file_bytes)
         spooled = received.spooled
         try:
+            await store_blob(self.store, spooled.sha256, spooled.path)
             async with self.tx.write(scope) as work:
                 await lock_packet(work, packet_id, lifecycle.EDIT)
                 old = attached_file(await entry_row(work, packet_id, entry_id))
                 await claim_blob(work.conn, spooled.sha256, spooled.size)
-                await self.store.place(spooled)
+                await store_blob(self.store, spooled.sha256, spooled.path)  # still there
                 row = await _point_at(work, entry_id, received)
                 await work.conn.execute(
                     work.scope.update(packets)
@@ -210,22 +221,17 @@ class AttachmentService:
 
 
 async def open_attached(
-    work: UnitOfWork, store: FileStore, packet_id: str, entry_id: str, wanted: Wanted = WHOLE
+    work: UnitOfWork, store: Store, packet_id: str, entry_id: str, wanted: Wanted = WHOLE
 ) -> OpenedFile:
     """The item's attached file, opened for reading the part `wanted` asks for (404 when it
     has none, 409 when its stored file is missing, 416 for a range of none of its bytes)."""
     file = attached_file(await entry_row(work, packet_id, entry_id))
     if file is None:
         raise NotFound(f"content entry {entry_id} of packet {packet_id} has no attached file")
-    try:
-        handle = await asyncio.to_thread(store.open, file.sha256)
-    except FileNotFoundError:
-        raise StoredFileBroken(f"the stored file {file.sha256} is missing") from None
-    source = HandleSource(handle, file.size)
     etag = strong_etag(file.sha256)
+    key = blob_key(file.sha256)
     try:
-        span = wanted.span(file.size, etag)
-    except BaseException:
-        source.close()
-        raise
+        source, span = await open_part(partial(store.open, key), file.size, wanted, etag)
+    except ObjectMissing:
+        raise StoredFileBroken(f"the stored file {file.sha256} is missing") from None
     return OpenedFile(source, file, span, etag)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..core.filestore import SpooledFile
+from ..core.spool import SpooledFile
 
 
 @dataclass

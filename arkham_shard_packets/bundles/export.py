@@ -1,4 +1,10 @@
-"""Exporting a packet as a verifiable bundle, and serving the exported file back."""
+"""Exporting a packet as a verifiable bundle, and serving the exported file back.
+
+A bundle is assembled on this machine (scratch under the work folder) and then put in the store
+under `exports/<name>`, which its row names (`store_key`), so any server sharing the database
+and the store serves its download. A bundle written where a command was told (`export -o`)
+stays only there, and so does every export made before the store: their rows name a path.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,20 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
 from ..core.byte_ranges import WHOLE, ByteSource, HandleSource, Span, Wanted, strong_etag
 from ..core.clock import to_text
-from ..core.filestore import FileStore, hash_file
 from ..core.places import place_in
+from ..core.spool import hash_file
+from ..core.store import FileReader, ObjectMissing, Reader, Store, export_key, open_part
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -70,7 +79,7 @@ class ExportService:
     def __init__(
         self,
         transactions: Transactions,
-        store: FileStore,
+        store: Store,
         resolver: ItemResolver,
         exports_dir: Path,
         work_dir: Path,
@@ -95,16 +104,27 @@ class ExportService:
         moment = state.sealed_at or utcnow()
         export_id = str(uuid.uuid4())
         name = self._file_name(state, export_format, moment, export_id)
-        target = destination or self.exports_dir / name
+        key = None if destination is not None else export_key(name)
         async with self._staging() as staging:
             plan = await plan_export(
                 state, staging, authorization, carried, self.resolver, self.store
             )
+            target = destination or staging / name
             size, digest = await asyncio.to_thread(
                 self._write, plan, state, export_format, target, moment, progress
             )
+            if key is not None:
+                await self.store.put(key, target)
         exported_at, shown = await self._record(
-            scope, packet_id, export_id, export_format, target, size, digest, len(state.contents)
+            scope,
+            packet_id,
+            export_id,
+            export_format,
+            target,
+            key,
+            size,
+            digest,
+            len(state.contents),
         )
         return PacketExportResult(
             packet_id=packet_id,
@@ -126,6 +146,7 @@ class ExportService:
         export_id: str,
         export_format: ExportFormat,
         target: Path,
+        key: str | None,
         size: int,
         digest: str,
         count: int,
@@ -133,9 +154,10 @@ class ExportService:
         """The export in the packet's custody log and its list of exports, and its event; when
         it was made and how answers name its file."""
         exported_at = utcnow()
-        # Answers and events name the file by its place in the data directory; only a file
-        # written where the caller asked (the command line) is named as the caller named it.
-        shown = place_in(self.exports_dir.parent, target) or str(target)
+        # Answers and events name a stored bundle by its key, which is its place in the data
+        # directory on the local store (`exports/<name>`); only a file written where the caller
+        # asked (the command line) is named as the caller named it.
+        shown = key or place_in(self.exports_dir.parent, target) or str(target)
         async with self.tx.write(scope) as work:
             # the packet's row is locked (by the custody entry) before the export row that
             # refers to it is written: in the other order two exports of one packet deadlock
@@ -157,7 +179,8 @@ class ExportService:
                         packet_id=packet_id,
                         export_format=export_format.value,
                         file_name=target.name,
-                        file_path=str(target),
+                        file_path=key or str(target),
+                        store_key=key,
                         file_size=size,
                         sha256=digest,
                         exported_at=to_text(exported_at),
@@ -189,14 +212,12 @@ class ExportService:
             )
             if row is None:
                 raise NotFound(f"export {export_id} of packet {packet_id} not found")
+            etag = strong_etag(row["sha256"])
             try:
-                handle = await asyncio.to_thread(open, row["file_path"], "rb")
-            except FileNotFoundError:
+                source, span = await open_part(self._opener(row), row["file_size"], wanted, etag)
+            except (ObjectMissing, FileNotFoundError):
                 raise NotFound(f"the file of export {export_id} is no longer there") from None
             try:
-                source = HandleSource(handle, os.fstat(handle.fileno()).st_size)
-                etag = strong_etag(row["sha256"])
-                span = wanted.span(source.size, etag)
                 await custody.append(
                     work,
                     packet_id,
@@ -207,10 +228,17 @@ class ExportService:
                     **({} if span is None else {"range": span.content_range}),
                 )
             except BaseException:
-                handle.close()
+                source.close()
                 raise
         media_type = MEDIA_TYPES[ExportFormat(row["export_format"])]
         return Download(source, row["file_name"], media_type, span, etag)
+
+    def _opener(self, row: Any) -> Callable[[int, int | None], Awaitable[Reader]]:
+        """Opens the export's file: from the store; a file an export wrote outside it (see the
+        module's docstring) from this machine's disk, where it was written."""
+        if row["store_key"] is not None:
+            return partial(self.store.open, row["store_key"])
+        return partial(FileReader.open, Path(row["file_path"]))
 
     async def sealed_bundle(
         self, scope: Scope, packet_id: str, export_format: ExportFormat

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import to_text
-from ..core.filestore import FileStore, hash_file
+from ..core.spool import hash_file
+from ..core.store import ObjectMissing, Store, blob_key, download
+from ..errors import StoredFileBroken
 from ..frame.resolver import ItemResolver, Resolved, unowned_report
 from ..models import PacketContent
 from ..sealing.checksum import RECIPE_VERSION, data_sha256
@@ -55,7 +57,7 @@ async def plan_export(
     authorization: str | None,
     carried: Carried,
     resolver: ItemResolver,
-    store: FileStore,
+    store: Store,
 ) -> Plan:
     payload: list[PayloadFile] = []
     inline: list[InlineItem] = []
@@ -63,6 +65,7 @@ async def plan_export(
     errors: list[str] = []
     warnings: list[str] = []  # an unresolved item's record is exported all the same
     unowned: list[PacketContent] = []
+    fetched: dict[str, Path] = {}
     for index, item in enumerate(state.contents, start=1):
         label = f"{item.content_type.value} {item.content_id}"
         resolved = await resolver.resolve(item, staging, authorization)
@@ -78,7 +81,7 @@ async def plan_export(
         else:
             resolution.path = item_path(index, item.content_type)
             payload.append(await _item_file(resolution.path, item, resolved, staging))
-        stored, file_ref = _stored_file(index, item, store)
+        stored, file_ref = await _stored_file(index, item, store, staging, fetched)
         original, original_ref = await _original_file(index, resolved)
         payload.extend(entry for entry in (stored, original) if entry is not None)
         inline.append(InlineItem(resolved.data, stored, original))
@@ -105,14 +108,15 @@ async def _item_file(path: str, item: Any, resolved: Resolved, staging: Path) ->
     return PayloadFile(path, source, size, text=True)
 
 
-def _stored_file(
-    index: int, item: PacketContent, store: FileStore
+async def _stored_file(
+    index: int, item: PacketContent, store: Store, staging: Path, fetched: dict[str, Path]
 ) -> tuple[PayloadFile | None, FileRef | None]:
-    """The file attached to the item, as the store holds it."""
+    """The file attached to the item, where the bundle's writer reads it."""
     if item.file is None:
         return None, None
     path = file_path(index, item.file.name)
-    stored = PayloadFile(path, store.path_of(item.file.sha256), item.file.size, item.file.sha256)
+    source = await _fetched(store, item.file.sha256, staging, fetched, item.packet_id)
+    stored = PayloadFile(path, source, item.file.size, item.file.sha256)
     file_ref = FileRef(
         name=item.file.name,
         media_type=item.file.media_type,
@@ -121,6 +125,25 @@ def _stored_file(
         path=path,
     )
     return stored, file_ref
+
+
+async def _fetched(
+    store: Store, sha256: str, staging: Path, fetched: dict[str, Path], packet_id: str
+) -> Path:
+    """An attached file in place on this machine's disk, else fetched from the store into the
+    scratch folder (once per digest). The writer checks every file's digest as it reads it."""
+    key = blob_key(sha256)
+    local = store.local_path(key)
+    if local is not None:
+        return local
+    if sha256 not in fetched:
+        target = staging / f"file-{sha256}"
+        try:
+            await download(store, key, target, store.modes)
+        except ObjectMissing:
+            raise StoredFileBroken(f"a stored file of packet {packet_id} is missing") from None
+        fetched[sha256] = target
+    return fetched[sha256]
 
 
 async def _original_file(

@@ -18,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..attachments.service import claim_blob
+from ..attachments.service import claim_blob, store_blob
 from ..attachments.uploads import Upload
 from ..core.file_names import clean_file_name
-from ..core.filestore import FileStore, SpooledFile
 from ..core.places import shown_path
+from ..core.store import EXPORTS, Store, download
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import record_import
 from ..db.scope import Scope
@@ -85,7 +86,7 @@ class ImportService:
     def __init__(
         self,
         transactions: Transactions,
-        store: FileStore,
+        store: Store,
         work_dir: Path,
         limits: ImportLimits,
         allowed_dirs: list[Path],
@@ -125,6 +126,9 @@ class ImportService:
     ) -> PacketImportResult:
         """A server-side file: only inside an allowed import folder, after following links.
         The answer names it by its place in the data directory (or in its import folder)."""
+        key = await self._stored_export(scope, file_path)
+        if key is not None:
+            return await self._import_stored(scope, key, mode, allow_unverified)
         resolved = await asyncio.to_thread(self.folders.file_at, file_path)
         if not await self._readable_export(scope, resolved):
             raise NotFound(f"no file at {file_path}")
@@ -139,12 +143,40 @@ class ImportService:
         exports = self.exports_dir
         if exports is None or not await asyncio.to_thread(_is_inside, path, exports):
             return True
-        statement = scope.select(packet_exports, packet_exports.c.file_path).where(
-            packet_exports.c.file_name == path.name
+        statement = scope.select(
+            packet_exports, packet_exports.c.file_path, packet_exports.c.store_key
+        ).where(packet_exports.c.file_name == path.name)
+        async with self.tx.read(scope) as work:
+            rows = (await work.conn.execute(statement)).all()
+        written = [str(self.data_dir / key) if key else file for file, key in rows]
+        return await asyncio.to_thread(_is_one_of, path, written)
+
+    async def _stored_export(self, scope: Scope, file_path: str) -> str | None:
+        """The key of a bundle an export of the caller's scope put in a store that keeps it off
+        this machine, when `file_path` names its place (`exports/<name>`, as the export's
+        answer did) and the exports folder is an allowed import folder; else None."""
+        if self.exports_dir is None or self.store.local_path(EXPORTS) is not None:
+            return None
+        key = await asyncio.to_thread(self.folders.place_named, file_path)
+        if key is None or not key.startswith(EXPORTS):
+            return None
+        statement = scope.select(packet_exports, packet_exports.c.id).where(
+            packet_exports.c.store_key == key
         )
         async with self.tx.read(scope) as work:
-            written = list((await work.conn.scalars(statement)).all())
-        return await asyncio.to_thread(_is_one_of, path, written)
+            return key if await work.conn.scalar(statement) is not None else None
+
+    async def _import_stored(
+        self, scope: Scope, key: str, mode: MergeMode, allow_unverified: bool
+    ) -> PacketImportResult:
+        """A stored export, fetched into the work folder and imported from there."""
+        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
+        copy = self.work_dir / f".bundle-{uuid.uuid4().hex}"
+        try:
+            await download(self.store, key, copy, self.store.modes)
+            return await self.import_file(scope, copy, mode, key, allow_unverified=allow_unverified)
+        finally:
+            copy.unlink(missing_ok=True)
 
     async def prepare(self) -> None:
         """Create the drop folders the data directory holds (`imports/`), so an operator finds
@@ -185,26 +217,22 @@ class ImportService:
             for item in document.contents
             if item.resolution.source == "unresolved"
         ]
-        spooled = await self._spool_files(bundle)
+        await self._store_files(bundle)
         # built before the write lock is taken: it is held only for the statements
         prepared = {
             (item.content_type.value, item.content_id): content_row(scope, document.packet.id, item)
             for item in document.contents
         }
-        try:
-            async with self.tx.write(scope, bulk=True) as work:
-                existing = await find_existing(work, document.packet.id)
-                if existing is not None and mode is MergeMode.SKIP:
-                    noted = warnings + proof.trust_notes
-                    return self._result(
-                        existing["id"], source, 0, mode, noted, proof, scope.actor, skipped=True
-                    )
-                target = await self._land(work, existing, mode, bundle, warnings)
-                added = await self._fill(work, target, bundle, prepared, spooled)
-                await self._record(work, target, bundle, mode, source, proof, len(added))
-        finally:
-            for file in spooled.values():
-                file.discard()
+        async with self.tx.write(scope, bulk=True) as work:
+            existing = await find_existing(work, document.packet.id)
+            if existing is not None and mode is MergeMode.SKIP:
+                noted = warnings + proof.trust_notes
+                return self._result(
+                    existing["id"], source, 0, mode, noted, proof, scope.actor, skipped=True
+                )
+            target = await self._land(work, existing, mode, bundle, warnings)
+            added = await self._fill(work, target, bundle, prepared)
+            await self._record(work, target, bundle, mode, source, proof, len(added))
         warnings.extend(proof.warnings)
         return self._result(
             target.packet_id, source, len(added), mode, warnings, proof, scope.actor
@@ -244,7 +272,6 @@ class ImportService:
         target: Target,
         bundle: VerifiedBundle,
         prepared: dict[tuple[str, str], dict[str, Any]],
-        spooled: dict[str, SpooledFile],
     ) -> list[BundleItem]:
         """The bundle's items in the packet (a merge adds those it lacks), their files placed,
         its totals set; the items added."""
@@ -259,7 +286,7 @@ class ImportService:
             for item in bundle.document.contents
             if (item.content_type.value, item.content_id) not in present
         ]
-        await self._place_files(work, added, spooled)
+        await self._place_files(work, added, bundle.files)
         rows = [prepared[(item.content_type.value, item.content_id)] for item in added]
         await insert_contents(work, target.packet_id, rows)
         all_rows = None if target.keep else rows
@@ -294,33 +321,24 @@ class ImportService:
         )
         work.emit("packets.packet.imported", packet_id=packet_id, import_source=source)
 
-    async def _spool_files(self, bundle: VerifiedBundle) -> dict[str, SpooledFile]:
-        """The verified attachments moved beside the store, ready to be renamed in."""
-        spooled: dict[str, SpooledFile] = {}
-        try:
-            for digest, path in bundle.files.items():
-                copy = await asyncio.to_thread(self.store.adopt, path, digest)
-                if copy.sha256 != digest:
-                    copy.discard()
-                    raise InvalidInput(f"file {digest} changed while it was imported")
-                spooled[digest] = copy
-        except BaseException:
-            for file in spooled.values():
-                file.discard()
-            raise
-        return spooled
+    async def _store_files(self, bundle: VerifiedBundle) -> None:
+        """The verified attachments the store lacks, put in it before the transaction (which
+        confirms each under its claim)."""
+        for digest, path in sorted(bundle.files.items()):
+            await store_blob(self.store, digest, path)
 
     async def _place_files(
-        self, work: UnitOfWork, items: list[BundleItem], spooled: dict[str, SpooledFile]
+        self, work: UnitOfWork, items: list[BundleItem], files: dict[str, Path]
     ) -> None:
-        """Claim and place each new item's blob, in digest order so that concurrent imports
-        sharing files never wait on each other in a cycle."""
+        """Claim each new item's blob and confirm its bytes are stored (put again if a release
+        took them meanwhile), in digest order so that concurrent imports sharing files never
+        wait on each other in a cycle."""
         sizes = {item.file.sha256: item.file.size for item in items if item.file is not None}
         for digest in sorted(sizes):
             await claim_blob(work.conn, digest, sizes[digest])
-            copy = spooled.get(digest)
-            if copy is not None:
-                await self.store.place(copy)
+            source = files.get(digest)
+            if source is not None:
+                await store_blob(self.store, digest, source)
 
     @staticmethod
     def _result(

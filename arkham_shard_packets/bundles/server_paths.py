@@ -76,6 +76,12 @@ class ImportFolders:
             raise path_refused(file_path, error) from None
         return resolved
 
+    def place_named(self, file_path: str) -> str | None:
+        """The place in the data directory `file_path` names, when in an allowed folder."""
+        data_dir = self.data_dir.resolve()
+        named = Path(os.path.normpath(data_dir / file_path))
+        return place_in(data_dir, named) if self._inside(named) else None
+
     def _inside(self, path: Path) -> bool:
         return any(path.is_relative_to(folder.resolve()) for folder in self.allowed_dirs)
 

@@ -42,6 +42,11 @@ def banner(config: HostConfig, host: str, port: int) -> str:
         f"  data      {config.data_dir.resolve()}",
         f"  database  {without_password(config.resolved_database_url)}",
     ]
+    settings = config.shard_settings()
+    if settings.store == "s3":
+        endpoint = settings.s3_endpoint_url or "AWS"
+        place = f"s3://{settings.s3_bucket}/{settings.s3_prefix}"
+        lines.append(f"  files     {place} at {without_password(endpoint)}")
     if config.public_base_url:
         lines.append(f"  public    {config.public_base_url} (share links are made absolute)")
     return "\n".join([*lines, "  Ctrl-C stops the server."])

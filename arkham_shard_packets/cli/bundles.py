@@ -54,7 +54,11 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
         await ensure_newest(engine)
         # No Frame bus here: each commit places its events in the feed, and a server process
         # on this database delivers them (told at once on PostgreSQL, else at its next retry).
-        yield Services.build(settings, database, None, None, data_dir=data_dir)
+        services = Services.build(settings, database, None, None, data_dir=data_dir)
+        try:
+            yield services
+        finally:
+            await services.files.close()
     finally:
         await database.dispose()
 
@@ -62,8 +66,13 @@ async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
 def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ..core.store import StoreUnusable
+
     try:
         return asyncio.run(work())
+    except StoreUnusable as error:
+        print(f"arkham-packets: error: {error}", file=sys.stderr)
+        return 2
     except PacketsError as error:
         print(f"arkham-packets: error: {error.detail}", file=sys.stderr)
         return 1
@@ -250,7 +259,8 @@ def _add_export(commands: Any) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        help="the file to write (default: <data-dir>/exports/packet-<id>-v<version>.<format>)",
+        help="the file to write, and nowhere else (default: the store's exports/<name>, "
+        "<data-dir>/exports/packet-<id>-v<version>-<export id>.<format> on the local store)",
     )
     _common(export)
     export.set_defaults(handler=export_command)

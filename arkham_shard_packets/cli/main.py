@@ -70,6 +70,20 @@ def check_database(url: str, file_mode: int) -> None:
         raise UsageError(str(error)) from None
 
 
+def check_store(config: HostConfig) -> None:
+    """The store the settings name, written, read and deleted from once (an S3 bucket: head,
+    then a small object under the prefix), or one line saying why not."""
+    import asyncio
+
+    from ..core.store import StoreUnusable
+    from ..stores import probe
+
+    try:
+        asyncio.run(probe(config.shard_settings(), config.data_dir, config.modes))
+    except StoreUnusable as error:
+        raise UsageError(str(error)) from None
+
+
 def host_config(args: argparse.Namespace) -> HostConfig:
     """The host's settings, checked: a public address only with a token (or --insecure), and
     a data directory it can write."""
@@ -109,6 +123,7 @@ def serve(args: argparse.Namespace) -> None:
     config = host_config(args)
     check_port_free(args.host, args.port)
     check_database(config.resolved_database_url, config.modes.file)
+    check_store(config)
     print(banner(config, args.host, args.port), flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 

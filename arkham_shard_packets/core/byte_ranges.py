@@ -3,10 +3,11 @@
 through.
 
 `ByteSource` is what a store hands a download: the stored bytes' `size`, `read(start, length)`
-streaming the bytes [start, start + length) in order, and `close()`. `HandleSource` is the
-local store's: a file handle opened while the file's row was read (the file may be unlinked
-meanwhile: the handle keeps its bytes), seeked to `start`. An object store's source would make
-one ranged GET per `read`.
+streaming the bytes [start, start + length) in order, and `close()`. A stored object's source
+is core/store.py's `ReaderSource`: the object opened, on either backend, for the bytes the
+download answers while the row naming it was read (a local file may be unlinked meanwhile: its
+handle keeps its bytes; on s3 it is one ranged GET). `HandleSource` is a file handle's, seeked
+to `start`: a bundle made for one answer.
 
 One range only (`bytes=a-b`, `bytes=a-`, `bytes=-n`). What the server may ignore it ignores,
 answering the whole file: another unit, several ranges, a range that isn't one (`bytes=5-1`,
@@ -135,7 +136,7 @@ class ByteSource(Protocol):
 
 @dataclass
 class HandleSource:
-    """The local store's source: an open file handle of `size` bytes."""
+    """An open file handle of `size` bytes as a source."""
 
     handle: BinaryIO
     size: int

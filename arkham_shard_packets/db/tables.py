@@ -204,7 +204,11 @@ packet_exports = Table(
     Column("packet_id", Text, ForeignKey("arkham_packets.id"), nullable=False),
     Column("export_format", Text, nullable=False),
     Column("file_name", Text, nullable=False),
+    # A stored bundle's key (`exports/<name>`), then also its `file_path`; NULL for a file an
+    # export wrote where a command was told (`export -o`) or made before exports were stored
+    # (migration 0013), which `file_path` names on the machine that wrote it.
     Column("file_path", Text, nullable=False),
+    Column("store_key", Text),
     Column("file_size", BigInteger, nullable=False),
     Column("sha256", Text, nullable=False),
     Column("exported_at", Text, nullable=False),

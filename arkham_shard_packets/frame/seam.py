@@ -49,6 +49,35 @@ def offered_settings(frame: Any) -> Settings:
     return offered if isinstance(offered, Settings) else Settings()
 
 
+# Settings the Frame's config may give under `packets.` (`packets.store`, `packets.s3_bucket`,
+# ...) when the environment doesn't: those every server of an installation must share.
+FRAME_CONFIG_SETTINGS = (
+    "store",
+    "s3_bucket",
+    "s3_endpoint_url",
+    "s3_prefix",
+    "s3_region",
+    "s3_addressing_style",
+)
+
+
+def with_frame_config(settings: Settings, frame: Any) -> Settings:
+    """`settings`, with what the Frame's config says under `packets.` for each of
+    FRAME_CONFIG_SETTINGS the environment (or the host) left unset."""
+    getter = getattr(optional_service(frame, "config"), "get", None)
+    if not callable(getter):
+        return settings
+    given = {
+        name: value
+        for name in FRAME_CONFIG_SETTINGS
+        if name not in settings.model_fields_set
+        and (value := getter(f"packets.{name}")) is not None
+    }
+    if not given:
+        return settings
+    return Settings(**settings.model_dump(exclude_unset=True), **given)
+
+
 def shard_data_dir(storage: Any, configured: Path | None) -> Path:
     """Where the shard keeps its files (file store, exports, imports, temporary files).
 

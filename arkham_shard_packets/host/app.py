@@ -34,8 +34,9 @@ HOST_TAG = {"name": "host", "description": "The standalone host's own Frame-shap
 HOST_DESCRIPTION = (
     "Investigation packets, served without the Arkham Frame. Every route of the packets shard "
     'is under `/api/packets`; errors are `{"detail": …}` (validation errors a list of '
-    "problems). Codes 503 (database unavailable, with Retry-After) and 507 (disk full) can "
-    "come from any route, 401 and 403 from any route but `/health` and the share links."
+    "problems). Codes 503 (database or file store unavailable, with Retry-After) and 507 "
+    "(disk full) can come from any route, 401 and 403 from any route but `/health` and the "
+    "share links."
 )
 HOME_LINKS = {
     "docs": "/docs",
@@ -222,9 +223,17 @@ def create_app(config: HostConfig) -> FastAPI:
 
     @app.get("/api/health", tags=["host"], summary="Check the host and its shards")
     async def health(request: Request) -> Response:
-        """`healthy` only when every shard started; otherwise 503 with the reasons."""
+        """`healthy` only when every shard started; otherwise 503 with the reasons. `stores`:
+        where each shard that keeps files keeps them, and whether that answers now."""
         frame = request.app.state.frame
         body: dict[str, Any] = {"status": "healthy", "shards": sorted(frame.shards)}
+        stores = {
+            name: await report()
+            for name, shard in sorted(frame.shards.items())
+            if callable(report := getattr(shard, "store_health", None))
+        }
+        if stores:
+            body["stores"] = stores
         if frame.failed:
             body.update(status="unhealthy", failed=dict(frame.failed))
         return JSONResponse(body, status_code=503 if frame.failed else 200)

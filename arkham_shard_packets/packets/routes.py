@@ -22,6 +22,7 @@ from .schemas import (
     PacketPage,
     PacketUpdate,
     StatisticsOut,
+    StoreHealthOut,
     TenantMove,
     TenantMoveOut,
 )
@@ -48,14 +49,19 @@ def page_of(items: list[Packet], total: int, paging: Paging) -> PacketPage:
 
 @collection.get("/health", response_model=HealthOut, summary="Check the shard is up")
 async def health(services: ServicesDep) -> HealthOut:
-    """A liveness probe: the shard's version, its database's dialect and whether the Frame's
-    storage service is there. Needs no user and shows no packet data."""
+    """A liveness probe: the shard's version, its database's dialect, whether the Frame's
+    storage service is there, and which store keeps the files (`local` or `s3`) and whether it
+    answers now (an unreachable bucket is reported here, the shard stays up). Needs no user
+    and shows no packet data."""
     return HealthOut(
         status="healthy",
         shard="packets",
         version=__version__,
         database=services.database.dialect,
         storage=services.storage is not None,
+        store=StoreHealthOut(
+            backend=services.files.backend, reachable=await services.files.reachable()
+        ),
     )
 
 

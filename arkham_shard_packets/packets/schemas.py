@@ -145,9 +145,15 @@ class StatisticsOut(BaseModel):
     avg_size_bytes: float
 
 
+class StoreHealthOut(BaseModel):
+    backend: str = Field(description="where files are kept: `local` or `s3`")
+    reachable: bool = Field(description="whether the store answered just now")
+
+
 class HealthOut(BaseModel):
     status: str
     shard: str
     version: str
     database: str
     storage: bool
+    store: StoreHealthOut

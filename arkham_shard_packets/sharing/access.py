@@ -29,7 +29,7 @@ from ..attachments.service import OpenedFile, open_attached
 from ..bundles.export import ExportService, SealedBundle
 from ..core.byte_ranges import WHOLE, Wanted
 from ..core.clock import to_text, utc_text
-from ..core.filestore import FileStore
+from ..core.store import Store
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import last_import
 from ..db.scope import Scope
@@ -121,7 +121,7 @@ class ShareAccessService:
     def __init__(
         self,
         transactions: Transactions,
-        files: FileStore,
+        files: Store,
         uses: UseLog,
         lockout: timedelta,
         daily_failures: int = 20,

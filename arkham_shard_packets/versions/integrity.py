@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.canonical import sha256_hex
-from ..core.filestore import FileStore
+from ..core.store import Store, blob_key
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.evidence import packet_evidence
 from ..db.scope import Scope
@@ -124,7 +124,7 @@ async def seal_view(work: UnitOfWork, packet_id: str, trust: KeyTrust) -> SealVi
 
 
 class IntegrityService:
-    def __init__(self, transactions: Transactions, files: FileStore, trust: TrustedKeys) -> None:
+    def __init__(self, transactions: Transactions, files: Store, trust: TrustedKeys) -> None:
         self.tx = transactions
         self.files = files
         self.trust = trust
@@ -191,7 +191,7 @@ class IntegrityService:
         attached = sorted((item for item in contents if item["file_sha256"]), key=record_sort_key)
         for item in attached:
             sha256 = item["file_sha256"]
-            if not await self.files.intact(sha256):
+            if await self.files.sha256(blob_key(sha256)) != sha256:
                 result.problems.append(
                     f"the file attached to {item['content_type']} {item['content_id']} "
                     f"is missing or no longer hashes to {sha256}"
