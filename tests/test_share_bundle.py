@@ -336,7 +336,7 @@ async def test_a_link_revoked_while_its_bundle_is_made_gets_nothing(
     monkeypatch.setattr(access, "bundles", racing)
     answer = await client.get(bundle_url(created))
     assert answer.status_code == 404
-    assert racing.handed[0].source.handle.closed
+    assert racing.handed[0].source.reader.handle.closed
     assert await access_actions(engine, created["id"]) == []
     entries = await custody_entries(client, packet["id"])
     assert [entry["event"] for entry in entries[before:]] == ["link_revoked"]

@@ -23,11 +23,19 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from ..core.byte_ranges import WHOLE, ByteSource, HandleSource, Span, Wanted, strong_etag
+from ..core.byte_ranges import WHOLE, ByteSource, Span, Wanted, strong_etag
 from ..core.clock import to_text
 from ..core.places import place_in
 from ..core.spool import hash_file
-from ..core.store import FileReader, ObjectMissing, Reader, Store, export_key, open_part
+from ..core.store import (
+    FileReader,
+    ObjectMissing,
+    Reader,
+    ReaderSource,
+    Store,
+    export_key,
+    open_part,
+)
 from ..core.unit_of_work import Transactions
 from ..custody import log as custody
 from ..db.scope import Scope
@@ -263,7 +271,7 @@ class ExportService:
             handle = await asyncio.to_thread(open, target, "rb")
         version = state.packet.version
         return SealedBundle(
-            HandleSource(handle, size),
+            ReaderSource(FileReader(handle, size), 0, size),
             f"packet-{packet_id}-v{version}.{export_format.value}",
             MEDIA_TYPES[export_format],
             sha256=digest,

@@ -6,8 +6,8 @@ through.
 streaming the bytes [start, start + length) in order, and `close()`. A stored object's source
 is core/store.py's `ReaderSource`: the object opened, on either backend, for the bytes the
 download answers while the row naming it was read (a local file may be unlinked meanwhile: its
-handle keeps its bytes; on s3 it is one ranged GET). `HandleSource` is a file handle's, seeked
-to `start`: a bundle made for one answer.
+handle keeps its bytes; on s3 it is one ranged GET), or a bundle made for one answer, its file
+opened as a `FileReader`.
 
 One range only (`bytes=a-b`, `bytes=a-`, `bytes=-n`). What the server may ignore it ignores,
 answering the whole file: another unit, several ranges, a range that isn't one (`bytes=5-1`,
@@ -17,15 +17,13 @@ strong ETag. A range past the end (`bytes=<size>-`) or of no bytes (`bytes=-0`) 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from ..errors import RangeNotSatisfiable
 
-CHUNK = 256 * 1024
 # Two 20-digit numbers, a dash, the unit and some spaces fit many times over: longer is a list.
 RANGE_HEADER_MAX = 200
 # A number longer than this is larger than any file (sizes stay far below 10**19 bytes).
@@ -132,26 +130,3 @@ class ByteSource(Protocol):
     def close(self) -> None:
         """Let go of what the source holds, whether or not it was read; called once."""
         ...
-
-
-@dataclass
-class HandleSource:
-    """An open file handle of `size` bytes as a source."""
-
-    handle: BinaryIO
-    size: int
-
-    async def read(self, start: int, length: int) -> AsyncIterator[bytes]:
-        if start < 0 or length < 0 or start + length > self.size:
-            raise ValueError(f"bytes {start}+{length} are not within {self.size}")
-        await asyncio.to_thread(self.handle.seek, start)
-        left = length
-        while left > 0:
-            chunk = await asyncio.to_thread(self.handle.read, min(CHUNK, left))
-            if not chunk:
-                return
-            left -= len(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self.handle.close()
