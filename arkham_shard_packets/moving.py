@@ -117,7 +117,7 @@ class StoreMove:
                 wanted = unkeyed[found.key][0][1]
             moves.append(Move(found.key, found.size, wanted))
         here = {move.key for move in moves}
-        outside = sum(len(rows) for key, rows in unkeyed.items() if key not in here)
+        outside = sum(len(named) for key, named in unkeyed.items() if key not in here)
         unkeyed = {key: rows for key, rows in unkeyed.items() if key in here}
         return Plan(sorted(moves, key=lambda move: move.key), unkeyed, outside)
 

@@ -376,7 +376,12 @@ def test_the_banner_says_the_installation_is_moving(
     ) in shown
 
 
-def test_the_fallback_is_read_only_beside_the_bucket(tmp_path: Path) -> None:
+def test_the_fallback_is_read_only_beside_the_bucket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("ARKHAM_PACKETS_"):
+            monkeypatch.delenv(name)
     moving = Settings(store="s3", s3_bucket="evidence", store_fallback="local")
     built = build_store(moving, tmp_path, PRIVATE)
     assert isinstance(built, FallbackStore) and built.backend == "s3"
