@@ -45,6 +45,7 @@ class Services:
     storage: Any
     data_dir: Path
     relay: OutboxRelay
+    transactions: Transactions
     files: Store  # attached files and export bundles (ARKHAM_PACKETS_STORE)
     packets: PacketService
     contents: ContentService
@@ -98,6 +99,7 @@ class Services:
             storage=storage,
             data_dir=data_dir,
             relay=relay,
+            transactions=transactions,
             files=files,
             packets=packets,
             contents=ContentService(transactions),

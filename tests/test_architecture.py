@@ -84,7 +84,7 @@ DOMAINS = {
     "custody",
     "keys",
 }
-ABOVE_DOMAINS = {"wiring", "recovery", "api", "shard", "host", "cli"}
+ABOVE_DOMAINS = {"wiring", "recovery", "moving", "api", "shard", "host", "cli"}
 # Who picks a store's backend: services see only core/store.py's interface.
 STORE_PICKERS = {"wiring", "shard", "host", "cli", "stores"}
 FRAME_SEAM = {"frame", "host"}

@@ -19,6 +19,7 @@ from .bundles import add_bundle_commands
 from .keys import add_key_commands
 from .options import Help, UsageError, add_command, add_database_options, settings_of
 from .seals import add_seal_commands
+from .store import add_store_commands
 from .users import UsersUnavailable, add_user_commands, host_auth
 
 if TYPE_CHECKING:
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(commands)
     add_key_commands(commands)
     add_seal_commands(commands)
+    add_store_commands(commands)
     return parser
 
 
