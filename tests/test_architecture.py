@@ -68,6 +68,9 @@ WEB_LAYER = {
 REACHES_WEB: dict[str, set[str]] = {
     "": {"shard"},  # the package hands the Frame its shard
     "cli": {"host", "uvicorn"},  # `arkham-packets serve` runs the standalone host
+    # It serves no request: the client commands (`push`, `pull`, ...) call a running server's
+    # API over the network, with httpx, as any script would.
+    "client": {"httpx"},
     # It serves no request: it calls an owning shard through the Frame's own app in process
     # (httpx's ASGI transport, Starlette's route matching) and encodes the Frame's records as
     # the Frame's API would (FastAPI's encoder).
@@ -84,7 +87,7 @@ DOMAINS = {
     "custody",
     "keys",
 }
-ABOVE_DOMAINS = {"wiring", "recovery", "moving", "api", "shard", "host", "cli"}
+ABOVE_DOMAINS = {"wiring", "recovery", "moving", "api", "shard", "host", "cli", "client"}
 # Who picks a store's backend: services see only core/store.py's interface.
 STORE_PICKERS = {"wiring", "shard", "host", "cli", "stores"}
 FRAME_SEAM = {"frame", "host"}
@@ -292,6 +295,19 @@ def test_only_the_s3_backend_imports_its_client() -> None:
         str(each)
         for each in IMPORTS
         if each.target in {"aiobotocore", "botocore"} and each.source != "stores.s3"
+    ]
+    assert wrong == []
+
+
+def test_the_client_speaks_to_the_server_only_over_http() -> None:
+    """client/ (what `push`, `pull`, ... call) imports nothing of the package but itself: it
+    reaches the packets through a server's API, never through a service, the database or the
+    store; only the CLI uses it."""
+    wrong = [
+        str(each)
+        for each in OURS
+        if (area(each.source) == "client") != (area(each.target) == "client")
+        and not (area(each.source) == "cli" and area(each.target) == "client")
     ]
     assert wrong == []
 

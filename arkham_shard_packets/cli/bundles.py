@@ -163,17 +163,20 @@ def trusted_keys(given: list[str], settings: Settings) -> frozenset[str] | None:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    return verify_bundle(bundle_file(args.file), args.trust, args.revoked, args.quiet)
+
+
+def verify_bundle(path: Path, trust: list[str], revoked_keys: list[str], quiet: bool) -> int:
     """Offline: no database, no server. Prints every problem; non-zero exit on any, and 3
-    when it checks but no trusted key signed it."""
-    path = bundle_file(args.file)
+    when it checks but no trusted key signed it (`pull` verifies what it downloads so too)."""
     settings = Settings()
-    trusted = trusted_keys(args.trust, settings)
+    trusted = trusted_keys(trust, settings)
     if trusted is None:
         return 2
     try:
         revoked = merged(
             parse_revocations((settings.revoked_keys or "").split(",")),
-            parse_revocations(args.revoked),
+            parse_revocations(revoked_keys),
         )
     except ValueError as error:
         print(f"arkham-packets: error: revoked keys: {error}", file=sys.stderr)
@@ -181,7 +184,7 @@ def verify_command(args: argparse.Namespace) -> int:
     limits = import_limits(settings)
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
-        Meter("verify", args.quiet) as bar,
+        Meter("verify", quiet) as bar,
     ):
         try:
             bundle = open_bundle(path, Path(workdir), limits, bar)

@@ -1,5 +1,6 @@
-"""The `arkham-packets` command: the standalone host, and the packets' bundles and database
-without a server."""
+"""The `arkham-packets` command: the standalone host, the packets' bundles and database
+without a server, and a running server's packets for scripts (push, pull, ls, show, finalize,
+share)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from ..core.file_modes import FileModes, create_file
 from .banner import banner
 from .bundles import add_bundle_commands
+from .client_commands import add_client_commands
 from .keys import add_key_commands
 from .options import Help, UsageError, add_command, add_database_options, settings_of
 from .seals import add_seal_commands
@@ -197,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_key_commands(commands)
     add_seal_commands(commands)
     add_store_commands(commands)
+    add_client_commands(commands)
     return parser
 
 

@@ -83,6 +83,13 @@ class Meter:
         if self.bar is not None and self.things is not None:
             self.bar.counted = f", {self.counted} of {self.count} {self.things}"
 
+    def say(self, line: str) -> None:
+        """A line on stdout, printed above the bar (which is drawn again below it)."""
+        if self.bar is None:
+            print(line, flush=True)
+        else:
+            self.bar.write(line, file=sys.stdout)
+
     def __enter__(self) -> Meter:
         return self
 
