@@ -118,7 +118,9 @@ class PacketService:
                 "finalized",
                 sealed=Sealed(contents, checksum),
             )
-            await self.sealer.seal(work, packet_id, version.version_number, checksum, finalized_at)
+            await self.sealer.seal(
+                work, packet_id, version.version_number, checksum, finalized_at, contents
+            )
             work.emit(
                 "packets.packet.finalized",
                 packet_id=packet_id,
