@@ -13,7 +13,6 @@ as its head, and stored with the sealed version as a seal is (origin ATTESTED).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert
@@ -23,10 +22,10 @@ from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_seals
 from ..keys.keyring import Keyring
-from ..sealing.checksum import RECIPE_VERSION, Record
+from ..sealing.checksum import RECIPE_VERSION
 from ..sealing.custody_chain import ATTESTED as ATTESTED_EVENT
 from ..sealing.custody_chain import FINALIZED
-from ..sealing.item_proofs import items_root, new_salts
+from ..sealing.item_proofs import SealedItems, new_salts
 from ..sealing.key_trust import OwnSeal
 from ..sealing.signing import SigningKey, b64
 from ..sealing.statement import Seal, attestation_statement, seal_statement, statement_bytes
@@ -49,13 +48,13 @@ class Sealer:
         version: int,
         checksum: str,
         finalized_at: str,
-        contents: Sequence[Record],
+        items: SealedItems,
     ) -> Seal:
-        """Inside finalize's unit of work, after the sealed version is recorded: `contents`
-        the records it sealed, each committed to with a fresh salt (sealing/item_proofs.py)."""
+        """Inside finalize's unit of work, after the sealed version is recorded: `items` those
+        it sealed, each committed to with a fresh salt (sealing/item_proofs.py)."""
         key = await self.keyring.signer(work)
-        salts = new_salts(len(contents))
-        root = items_root(contents, salts)
+        salts = new_salts(len(items.entries))
+        root = items.tree(salts).root.hex()
         head = await append(
             work,
             packet_id,
@@ -76,7 +75,7 @@ class Sealer:
             custody_head=head.sha256,
             custody_length=head.position,
             items_root=root,
-            items_count=len(contents),
+            items_count=len(items.entries),
         )
         return await _sign(work, key, packet_id, version, statement, SIGNED, salts)
 
