@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .attachments.service import AttachmentService, FileReleaser
+from .bundles.disclosure import DisclosureService
 from .bundles.export import ExportService
 from .bundles.importer import ImportService
 from .bundles.limits import import_limits
@@ -61,6 +62,7 @@ class Services:
     share_uses: UseLog
     attachments: AttachmentService
     exports: ExportService
+    disclosures: DisclosureService
     imports: ImportService
     recovery: Recovery
     keyring: Keyring
@@ -115,6 +117,7 @@ class Services:
             share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=exports,
+            disclosures=DisclosureService(transactions, files, work_dir),
             imports=_imports(settings, transactions, files, data_dir, work_dir, trust),
             recovery=_recovery(settings, transactions, files, data_dir, work_dir),
             keyring=keyring,

@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..bundles.format.disclosure import OpenedDisclosure
 from ..bundles.format.evidence import check_carried
-from ..bundles.format.verify import open_bundle
+from ..bundles.format.verify import open_any
 from ..bundles.limits import import_limits
 from ..config import Settings
 from ..core.file_modes import FileModes
@@ -24,7 +25,7 @@ from ..sealing.key_trust import KeyTrust, merged, parse_revocations
 from ..sealing.signing import UnusableKey, parse_trusted
 from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
 from .progress import Meter
-from .verdict import TRUSTED_KEYS, describe
+from .verdict import TRUSTED_KEYS, describe, describe_disclosure
 
 if TYPE_CHECKING:
     from ..wiring import Services
@@ -186,8 +187,9 @@ def verify_bundle(path: Path, trust: list[str], revoked_keys: list[str], quiet: 
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
         Meter("verify", quiet) as bar,
     ):
+        trust = KeyTrust(trusted, revoked)
         try:
-            bundle = open_bundle(path, Path(workdir), limits, bar)
+            bundle = open_any(path, Path(workdir), limits, bar, trust)
         except InvalidBundle as error:
             problems = error.problems
         except (PacketsError, OSError) as error:  # e.g. no room to unpack it: not a verdict
@@ -201,7 +203,11 @@ def verify_bundle(path: Path, trust: list[str], revoked_keys: list[str], quiet: 
             print(f"problem: {problem}")
         print(f"{path}: INVALID ({plural(len(problems), 'problem')})")
         return 1
-    evidence = check_carried(bundle.document, bundle.carried, KeyTrust(trusted, revoked))
+    if isinstance(bundle, OpenedDisclosure):
+        lines, status = describe_disclosure(path, bundle, trust_given=bool(trusted))
+        print("\n".join(lines))
+        return status
+    evidence = check_carried(bundle.document, bundle.carried, trust)
     lines, status = describe(path, bundle, evidence, trust_given=bool(trusted))
     print("\n".join(lines))
     return status
