@@ -187,9 +187,9 @@ def verify_bundle(path: Path, trust: list[str], revoked_keys: list[str], quiet: 
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
         Meter("verify", quiet) as bar,
     ):
-        trust = KeyTrust(trusted, revoked)
+        key_trust = KeyTrust(trusted, revoked)
         try:
-            bundle = open_any(path, Path(workdir), limits, bar, trust)
+            bundle = open_any(path, Path(workdir), limits, bar, key_trust)
         except InvalidBundle as error:
             problems = error.problems
         except (PacketsError, OSError) as error:  # e.g. no room to unpack it: not a verdict
@@ -207,7 +207,7 @@ def verify_bundle(path: Path, trust: list[str], revoked_keys: list[str], quiet: 
         lines, status = describe_disclosure(path, bundle, trust_given=bool(trusted))
         print("\n".join(lines))
         return status
-    evidence = check_carried(bundle.document, bundle.carried, trust)
+    evidence = check_carried(bundle.document, bundle.carried, key_trust)
     lines, status = describe(path, bundle, evidence, trust_given=bool(trusted))
     print("\n".join(lines))
     return status
