@@ -9,7 +9,9 @@ when a process starts, and `start` runs it again every `interval_seconds` while 
 lives. Only what is older than a grace period goes, so a file that another process sharing the
 data directory or the store is writing at this moment is never taken from under it; a blob is
 removed under its registry lock and only while no item and no snapshot names it
-(attachments/service).
+(attachments/service). In a bucket, a killed process can also leave a multipart upload it never
+completed (parts that hold space, unseen by a listing of objects): the sweep aborts those that
+nothing added to within the grace period.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .db.scope import Scope
 from .db.tables import packet_contents, packet_exports, packet_files, snapshot_files
 
 logger = logging.getLogger(__name__)
+STORED = (BLOBS, EXPORTS)  # where the shard puts objects, and so may leave an upload
 
 
 @dataclass
@@ -40,10 +43,11 @@ class Swept:
     temporary: int = 0
     exports: int = 0
     blobs: int = 0
+    uploads: int = 0  # incomplete multipart uploads aborted
 
     @property
     def total(self) -> int:
-        return self.temporary + self.exports + self.blobs
+        return self.temporary + self.exports + self.blobs + self.uploads
 
 
 def _newest_change(path: Path) -> float:
@@ -140,17 +144,24 @@ class Recovery:
         swept = Swept()
         for folder in (self.tmp_dir, self.store.staging):
             swept.temporary += await asyncio.to_thread(_sweep_folder, folder, cutoff)
-        swept.exports = await self._sweep_exports(cutoff)
-        swept.blobs = await self._sweep_blobs(cutoff)
+        await self._sweep_store(swept, cutoff)
         if swept.total:
             logger.warning(
                 "packets: removed what an interrupted process left: %d temporary, "
-                "%d unrecorded export, %d unreferenced blob file(s)",
+                "%d unrecorded export, %d unreferenced blob file(s), "
+                "%d incomplete upload(s)",
                 swept.temporary,
                 swept.exports,
                 swept.blobs,
+                swept.uploads,
             )
         return swept
+
+    async def _sweep_store(self, swept: Swept, cutoff: float) -> None:
+        swept.exports = await self._sweep_exports(cutoff)
+        swept.blobs = await self._sweep_blobs(cutoff)
+        for prefix in STORED:
+            swept.uploads += await self.store.abort_incomplete(prefix, cutoff)
 
     async def _sweep_exports(self, cutoff: float) -> int:
         """Stored exports no `arkham_packet_exports` row names: half-written (`.part`) or put

@@ -285,13 +285,21 @@ def test_only_what_assembles_the_shard_picks_a_store() -> None:
     assert wrong == []
 
 
+S3_BACKEND = {"stores.s3", "stores.s3_uploads"}  # the backend, and what only it imports
+
+
 def test_only_the_s3_backend_imports_its_client() -> None:
     """aiobotocore is an optional extra: nothing but `stores/s3.py` (imported only when the
-    s3 store is chosen) may need it."""
+    s3 store is chosen) and the modules it alone imports may need it."""
     wrong = [
         str(each)
         for each in IMPORTS
-        if each.target in {"aiobotocore", "botocore"} and each.source != "stores.s3"
+        if each.target in {"aiobotocore", "botocore"} and each.source not in S3_BACKEND
+    ]
+    wrong += [
+        str(each)
+        for each in OURS
+        if each.target in S3_BACKEND - {"stores.s3"} and each.source != "stores.s3"
     ]
     assert wrong == []
 
