@@ -12,6 +12,12 @@ removed under its registry lock and only while no item and no snapshot names it
 (attachments/service). In a bucket, a killed process can also leave a multipart upload it never
 completed (parts that hold space, unseen by a listing of objects): the sweep aborts those that
 nothing added to within the grace period.
+
+Each server sweeps its own machine's scratch (`tmp/`, staging); the store, which servers share,
+is swept by one server at a time: the one holding the sweep's lease (db/lease.py), named for
+the store's location. The others skip the store that round. The lease spares work and
+duplicate log lines; every removal is checked where it is made, so two sweeps at once would
+still take nothing in use.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from .attachments.service import claim_blob, is_referenced
 from .core.places import place_in
 from .core.store import BLOBS, EXPORTS, Store, blob_digest, blob_key
 from .core.unit_of_work import Transactions
+from .db.lease import Lease
 from .db.scope import Scope
 from .db.tables import packet_contents, packet_exports, packet_files, snapshot_files
 
@@ -44,6 +51,7 @@ class Swept:
     exports: int = 0
     blobs: int = 0
     uploads: int = 0  # incomplete multipart uploads aborted
+    store_swept: bool = False  # False: another server held the lease, and swept the store
 
     @property
     def total(self) -> int:
@@ -106,6 +114,7 @@ class Recovery:
         self,
         transactions: Transactions,
         store: Store,
+        lease: Lease,
         *,
         tmp_dir: Path,
         exports_dir: Path,
@@ -114,6 +123,7 @@ class Recovery:
     ) -> None:
         self.tx = transactions
         self.store = store
+        self.lease = lease
         self.tmp_dir = tmp_dir
         self.exports_dir = exports_dir
         self.grace_seconds = grace_seconds
@@ -144,7 +154,11 @@ class Recovery:
         swept = Swept()
         for folder in (self.tmp_dir, self.store.staging):
             swept.temporary += await asyncio.to_thread(_sweep_folder, folder, cutoff)
-        await self._sweep_store(swept, cutoff)
+        async with self.lease.held() as mine:
+            if mine:
+                await self._sweep_store(swept, cutoff)
+            else:
+                logger.debug("packets: another server is sweeping the store; skipped this round")
         if swept.total:
             logger.warning(
                 "packets: removed what an interrupted process left: %d temporary, "
@@ -162,6 +176,7 @@ class Recovery:
         swept.blobs = await self._sweep_blobs(cutoff)
         for prefix in STORED:
             swept.uploads += await self.store.abort_incomplete(prefix, cutoff)
+        swept.store_swept = True
 
     async def _sweep_exports(self, cutoff: float) -> int:
         """Stored exports no `arkham_packet_exports` row names: half-written (`.part`) or put

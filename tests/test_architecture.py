@@ -374,7 +374,7 @@ def test_the_web_layer_names_what_is_there() -> None:
     assert gone == []
 
 
-OPENING_METHODS = {"writing", "reading", "autocommit", "begin", "connect", "commit"}
+OPENING_METHODS = {"writing", "reading", "autocommit", "dedicated", "begin", "connect", "commit"}
 
 # The modules that open one, and what each may call. Every other module works in a unit of
 # work that `Transactions` begins and commits.
@@ -395,6 +395,9 @@ OPENERS: dict[str, set[str]] = {
     # LISTEN: no unit of work, no record of the shard's.
     "events.outbox": {"autocommit", "reading"},
     "events.relay": {"writing", "connect"},
+    # The sweep's lease: PostgreSQL's advisory lock, held by a session of its own that is
+    # closed (never pooled) to end it, so a killed holder's lock ends with its connection.
+    "db.lease": {"dedicated"},
     # The standalone host's stand-in for the Frame's database service: its SQL helpers are the
     # Frame's to offer shards; this shard never calls them.
     "host.database": {"begin", "connect"},

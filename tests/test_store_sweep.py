@@ -1,6 +1,7 @@
 """The sweep of a shared store: incomplete multipart uploads a killed server left in the bucket
 are aborted by another server's sweep once the grace period has passed, never sooner and never
-outside the store's own keys.
+outside the store's own keys; and servers sharing a database sweep the store one at a time,
+through a lease that a killed holder doesn't keep.
 
 Real servers on the suite's database (SQLite, or PostgreSQL with PACKETS_TEST_DATABASE_URL):
 in process, and `arkham-packets serve` in a subprocess where a server is killed. The bucket is
@@ -14,9 +15,13 @@ import asyncio
 import hashlib
 import logging
 import os
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from subprocess import PIPE
 
 import httpx
 import pytest
@@ -24,7 +29,7 @@ from fastapi import FastAPI
 
 from arkham_shard_packets.core.store import blob_key
 from arkham_shard_packets.host.app import HostConfig, create_app
-from arkham_shard_packets.recovery import Recovery
+from arkham_shard_packets.recovery import Recovery, Swept
 
 from .conftest import POSTGRES_URL, reset_postgres
 from .s3_bucket import Bucket
@@ -32,6 +37,20 @@ from .test_crash_recovery import Server, kill_when
 
 API = "/api/packets"
 MIB = 1024 * 1024
+GRACE = "ARKHAM_PACKETS_RECOVERY_GRACE_SECONDS"
+HOLD_LEASE = """
+import asyncio, sys
+from arkham_shard_packets.db.engine import create_engine
+from arkham_shard_packets.db.lease import Lease
+from arkham_shard_packets.db.session import Database
+
+async def hold(url, name):
+    async with Lease(Database(create_engine(url)), name).held() as mine:
+        print("held" if mine else "not held", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(hold(*sys.argv[1:]))
+"""
 
 
 @asynccontextmanager
@@ -52,10 +71,22 @@ def with_grace(recovery: Recovery, seconds: float) -> Recovery:
     return Recovery(
         recovery.tx,
         recovery.store,
+        recovery.lease,
         tmp_dir=recovery.tmp_dir,
         exports_dir=recovery.exports_dir,
         grace_seconds=seconds,
     )
+
+
+@pytest.fixture(params=["local", "s3"])
+def either_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The servers this test starts keep their files in the data directory, or in the bucket
+    under a prefix of the test's own, whatever PACKETS_TEST_STORE says."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_store")
+    else:
+        monkeypatch.setenv("ARKHAM_PACKETS_STORE", "local")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -102,7 +133,7 @@ async def test_a_left_upload_is_aborted_after_the_grace_and_a_fresh_one_is_not(
     await leave_upload(s3_bucket, other_store + blob_key("cd" * 32), parts=0)
     async with server(tmp_path / "one", database) as app:
         swept = await recovery_of(app).sweep()  # an hour's grace: its part arrived just now
-        assert swept.uploads == 0
+        assert (swept.store_swept, swept.uploads) == (True, 0)
         assert await uploads(s3_bucket, s3_store) == {
             blob_key("ab" * 32): 1,
             "elsewhere/notes.bin": 0,
@@ -157,7 +188,7 @@ async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
         await asyncio.sleep(1.1)
         with caplog.at_level(logging.WARNING, logger="arkham_shard_packets.recovery"):
             swept = await with_grace(recovery_of(app), 1.0).sweep()
-        assert swept.uploads == 1
+        assert (swept.store_swept, swept.uploads) == (True, 1)
         assert "1 incomplete upload(s)" in caplog.text
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://other"
@@ -166,3 +197,78 @@ async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
             assert entry["file"] is None
     assert await uploads(s3_bucket, s3_store) == {}
     assert [key for key in await s3_bucket.keys(s3_store) if key.startswith("files/")] == []
+
+
+async def leave_strays(app: FastAPI, tmp_path: Path) -> list[str]:
+    """An unreferenced blob and an unrecorded export, put in the store as a killed server
+    would have left them: their keys."""
+    store = app.state.packets_shard.services.files
+    source = tmp_path / "stray.bin"
+    await asyncio.to_thread(source.write_bytes, b"nobody names me")
+    keys = [blob_key(hashlib.sha256(b"nobody names me").hexdigest()), "exports/packet-k.zip"]
+    for key in keys:
+        await store.put(key, source)
+    return keys
+
+
+async def present(app: FastAPI, keys: list[str]) -> list[str]:
+    store = app.state.packets_shard.services.files
+    return [key for key in keys if await store.size(key) is not None]
+
+
+def store_work(swept: Swept) -> tuple[bool, int]:
+    return swept.store_swept, swept.blobs + swept.exports + swept.uploads
+
+
+async def test_two_servers_sharing_a_store_sweep_it_one_at_a_time(
+    tmp_path: Path,
+    database: str,
+    either_store: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv(GRACE, "0")
+    shared = tmp_path / "data"  # the same store, local or in the bucket: the same lease
+    async with server(shared, database) as one, server(shared, database) as two:
+        first, second = recovery_of(one), recovery_of(two)
+        assert first.lease.name == second.lease.name
+        strays = await leave_strays(one, tmp_path)
+        async with first.lease.held() as mine:
+            assert mine
+            with caplog.at_level(logging.DEBUG, logger="arkham_shard_packets.recovery"):
+                skipped = await second.sweep()
+        assert store_work(skipped) == (False, 0)
+        assert "another server is sweeping the store" in caplog.text
+        assert await present(one, strays) == strays
+
+        both = await asyncio.gather(first.sweep(), second.sweep())
+        assert sorted(store_work(swept) for swept in both) == [(False, 0), (True, 2)]
+        assert await present(one, strays) == []
+        assert store_work(await second.sweep()) == (True, 0)  # the lease was given back
+
+
+async def test_a_lease_whose_holder_was_killed_is_taken(
+    tmp_path: Path, database: str, either_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(GRACE, "0")
+    async with server(tmp_path / "data", database) as app:
+        recovery = recovery_of(app)
+        strays = await leave_strays(app, tmp_path)
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLD_LEASE, database, recovery.lease.name, stdout=PIPE
+        )
+        try:
+            assert holder.stdout is not None
+            assert await holder.stdout.readline() == b"held\n"
+            assert store_work(await recovery.sweep()) == (False, 0)
+            assert await present(app, strays) == strays
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            await holder.wait()
+        swept = await recovery.sweep()
+        deadline = time.monotonic() + 30
+        while not swept.store_swept and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)  # PostgreSQL ends the dead holder's session
+            swept = await recovery.sweep()
+        assert store_work(swept) == (True, 2)
+        assert await present(app, strays) == []
