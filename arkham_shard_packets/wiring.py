@@ -18,6 +18,7 @@ from .core.store import Store
 from .core.unit_of_work import Transactions
 from .custody.seals import Sealer
 from .custody.service import CustodyService
+from .db.lease import Lease
 from .db.session import Database
 from .events.feed import EventFeed
 from .events.relay import OutboxRelay
@@ -119,7 +120,7 @@ class Services:
             exports=exports,
             disclosures=DisclosureService(transactions, files, work_dir),
             imports=_imports(settings, transactions, files, data_dir, work_dir, trust),
-            recovery=_recovery(settings, transactions, files, data_dir, work_dir),
+            recovery=_recovery(settings, database, transactions, files, data_dir, work_dir),
             keyring=keyring,
             custody=CustodyService(transactions, trust),
         )
@@ -167,6 +168,7 @@ def _imports(
 
 def _recovery(
     settings: Settings,
+    database: Database,
     transactions: Transactions,
     files: Store,
     data_dir: Path,
@@ -175,6 +177,7 @@ def _recovery(
     return Recovery(
         transactions,
         files,
+        Lease(database, f"sweep {files.location}"),  # servers sharing the store share it
         tmp_dir=work_dir,
         exports_dir=data_dir / "exports",
         grace_seconds=settings.recovery_grace_seconds,

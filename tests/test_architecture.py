@@ -288,13 +288,21 @@ def test_only_what_assembles_the_shard_picks_a_store() -> None:
     assert wrong == []
 
 
+S3_BACKEND = {"stores.s3", "stores.s3_uploads"}  # the backend, and what only it imports
+
+
 def test_only_the_s3_backend_imports_its_client() -> None:
     """aiobotocore is an optional extra: nothing but `stores/s3.py` (imported only when the
-    s3 store is chosen) may need it."""
+    s3 store is chosen) and the modules it alone imports may need it."""
     wrong = [
         str(each)
         for each in IMPORTS
-        if each.target in {"aiobotocore", "botocore"} and each.source != "stores.s3"
+        if each.target in {"aiobotocore", "botocore"} and each.source not in S3_BACKEND
+    ]
+    wrong += [
+        str(each)
+        for each in OURS
+        if each.target in S3_BACKEND - {"stores.s3"} and each.source != "stores.s3"
     ]
     assert wrong == []
 
@@ -382,7 +390,7 @@ def test_the_web_layer_names_what_is_there() -> None:
     assert gone == []
 
 
-OPENING_METHODS = {"writing", "reading", "autocommit", "begin", "connect", "commit"}
+OPENING_METHODS = {"writing", "reading", "autocommit", "dedicated", "begin", "connect", "commit"}
 
 # The modules that open one, and what each may call. Every other module works in a unit of
 # work that `Transactions` begins and commits.
@@ -403,6 +411,9 @@ OPENERS: dict[str, set[str]] = {
     # LISTEN: no unit of work, no record of the shard's.
     "events.outbox": {"autocommit", "reading"},
     "events.relay": {"writing", "connect"},
+    # The sweep's lease: PostgreSQL's advisory lock, held by a session of its own that is
+    # closed (never pooled) to end it, so a killed holder's lock ends with its connection.
+    "db.lease": {"dedicated"},
     # The standalone host's stand-in for the Frame's database service: its SQL helpers are the
     # Frame's to offer shards; this shard never calls them.
     "host.database": {"begin", "connect"},
