@@ -148,6 +148,25 @@ async def test_a_left_upload_is_aborted_after_the_grace_and_a_fresh_one_is_not(
         assert (await with_grace(recovery_of(app), 0).sweep()).uploads == 0
 
 
+async def test_a_server_moving_into_the_bucket_aborts_its_left_uploads(
+    tmp_path: Path,
+    database: str,
+    s3_store: str,
+    s3_bucket: Bucket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While an installation moves (the bucket, reads falling back to the data directory), the
+    bucket's left uploads are swept as on the s3 store alone."""
+    monkeypatch.setenv("ARKHAM_PACKETS_STORE_FALLBACK", "local")
+    await leave_upload(s3_bucket, s3_store + blob_key("ef" * 32), parts=1)
+    async with server(tmp_path / "moving", database) as app:
+        assert type(recovery_of(app).store).__name__ == "FallbackStore"
+        await asyncio.sleep(1.1)  # S3 dates a part to the second
+        swept = await with_grace(recovery_of(app), 1.0).sweep()
+        assert swept.uploads == 1
+        assert await uploads(s3_bucket, s3_store) == {}
+
+
 async def parts_sent(bucket: Bucket, prefix: str) -> bool:
     """Whether an upload under `prefix` has a part in the bucket."""
     return any(parts >= 1 for parts in (await uploads(bucket, prefix + "files/")).values())

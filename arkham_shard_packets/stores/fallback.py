@@ -61,6 +61,11 @@ class FallbackStore:
             if found.key not in seen:
                 yield found
 
+    async def abort_incomplete(self, prefix: str, cutoff: float) -> int:
+        return await self.primary.abort_incomplete(
+            prefix, cutoff
+        ) + await self.fallback.abort_incomplete(prefix, cutoff)
+
     def local_path(self, key: str) -> Path | None:
         """The new store's (a bucket has none): a caller then reads through `open`, which
         falls back."""
