@@ -140,9 +140,13 @@ async def test_a_left_upload_is_aborted_after_the_grace_and_a_fresh_one_is_not(
         }
 
         await leave_upload(s3_bucket, s3_store + "exports/packet-x.zip", parts=0)
+        # Without parts, an upload counts as begun when a sweep first saw it so (a service may
+        # date it wrongly, as moto_server does: 2010): its first part may be on its way.
+        first = await with_grace(recovery_of(app), 1.0).sweep()
+        assert "exports/packet-x.zip" in await uploads(s3_bucket, s3_store)
         await asyncio.sleep(1.1)  # S3 dates a part to the second
         swept = await with_grace(recovery_of(app), 1.0).sweep()
-        assert (swept.uploads, swept.total) == (2, 2)
+        assert (first.uploads + swept.uploads, first.total + swept.total) == (2, 2)
         assert await uploads(s3_bucket, s3_store) == {"elsewhere/notes.bin": 0}
         assert await uploads(s3_bucket, other_store) == {blob_key("cd" * 32): 0}
         assert (await with_grace(recovery_of(app), 0).sweep()).uploads == 0

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from ..core.file_modes import PRIVATE, FileModes
 from ..core.store import CHUNK, ObjectMissing, StoredObject, StoreUnusable, sha256_of
 from ..errors import StoreUnavailable
-from .s3_uploads import abort_left
+from .s3_uploads import Unseen, abort_left
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -88,6 +88,7 @@ class S3Store:
         self._client: S3Client | None = None
         self._clients = contextlib.AsyncExitStack()
         self._made = asyncio.Lock()
+        self._unseen = Unseen()  # uploads without parts, for the sweep
 
     @property
     def location(self) -> str:
@@ -265,7 +266,9 @@ class S3Store:
             ) from None
 
     async def abort_incomplete(self, prefix: str, cutoff: float) -> int:
-        return await self._call(lambda s3: abort_left(s3, self.bucket, self._key(prefix), cutoff))
+        return await self._call(
+            lambda s3: abort_left(s3, self.bucket, self._key(prefix), cutoff, self._unseen)
+        )
 
     async def sha256(self, key: str) -> str | None:
         try:

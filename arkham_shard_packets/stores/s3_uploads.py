@@ -2,14 +2,18 @@
 (recovery.py): the parts of one hold space, unseen by a listing of objects, until aborted.
 
 An upload is left when nothing came to it since the cutoff: it began before, and its newest
-part (if any) arrived before. A live upload of a large file may have begun longer ago than the
-grace period, but its newest part never is that old. Uploads are listed and aborted page by
+part arrived before. A live upload of a large file may have begun longer ago than the grace
+period, but its newest part never is that old. An upload without parts has only its start
+date, which not every service keeps (moto_server dates every upload 2010): one counts as begun
+no later than when this process first saw it without parts (`Unseen`), so an upload whose
+first part is on its way is never taken for a left one. Uploads are listed and aborted page by
 page of the service's answers; one completed or aborted meanwhile (by its server, or another
 server's sweep) is no longer there, and is not counted.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -21,11 +25,31 @@ if TYPE_CHECKING:
 GONE = {"NoSuchUpload", "NoSuchKey", "404"}
 
 
-async def abort_left(s3: S3Client, bucket: str, prefix: str, cutoff: float) -> int:
+class Unseen:
+    """When this process first saw each upload without parts, by the prefix listed and the
+    upload's id; an upload no longer listed so is forgotten."""
+
+    def __init__(self) -> None:
+        self.empty_since: dict[str, dict[str, float]] = {}
+
+    def since(self, prefix: str, upload_id: str, now: float) -> float:
+        return self.empty_since.setdefault(prefix, {}).setdefault(upload_id, now)
+
+    def keep_only(self, prefix: str, upload_ids: set[str]) -> None:
+        seen = self.empty_since.get(prefix, {})
+        self.empty_since[prefix] = {key: seen[key] for key in seen.keys() & upload_ids}
+
+
+async def abort_left(s3: S3Client, bucket: str, prefix: str, cutoff: float, unseen: Unseen) -> int:
     """Abort the uploads to keys under `prefix` with nothing since `cutoff`; how many."""
     aborted = 0
+    now = time.time()
+    empty: set[str] = set()
     async for key, upload_id in _begun_before(s3, bucket, prefix, cutoff):
         newest = await _newest_part(s3, bucket, key, upload_id)
+        if newest == 0.0:
+            empty.add(upload_id)
+            newest = unseen.since(prefix, upload_id, now)
         if newest is None or newest > cutoff:
             continue
         try:
@@ -35,6 +59,7 @@ async def abort_left(s3: S3Client, bucket: str, prefix: str, cutoff: float) -> i
                 raise
             continue
         aborted += 1
+    unseen.keep_only(prefix, empty)
     return aborted
 
 
