@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from botocore.exceptions import ClientError
 from stress_bucket import Bucket, blobs_held, bucket_violations, moto_server, real_bucket
 from stress_checks import check_everything
 from stress_cluster import Cluster, Tally, free_port, reset_database
@@ -165,14 +166,19 @@ def write_random(path: Path, size: int) -> None:
 
 
 async def first_upload(bucket: Bucket, sending: asyncio.Task[httpx.Response]) -> str | None:
-    """The key of the first multipart upload under way in the bucket, None if the request
-    ended before one showed."""
+    """The key of the first multipart upload under way in the bucket once a part of it is
+    there (the upload well begun), None if the request ended before."""
     async with bucket.client() as s3:
         while not sending.done():
             listed = await s3.list_multipart_uploads(Bucket=bucket.name, Prefix=bucket.prefix)
-            uploads = listed.get("Uploads", [])
-            if uploads:
-                return str(uploads[0]["Key"])[len(bucket.prefix) :]
+            for upload in listed.get("Uploads", []):
+                key, upload_id = upload["Key"], upload["UploadId"]
+                try:
+                    parts = await s3.list_parts(Bucket=bucket.name, Key=key, UploadId=upload_id)
+                except ClientError:  # completed (or aborted) meanwhile
+                    continue
+                if parts.get("Parts"):
+                    return key[len(bucket.prefix) :]
             await asyncio.sleep(0.01)
     return None
 
