@@ -52,6 +52,7 @@ class World:
     draft: str = ""
     entry: str = ""  # an item of the draft with an attached file
     spare_entry: str = ""  # an item of the draft without one
+    sealed_entry: str = ""  # the sealed packet's item
     sealed: str = ""  # finalized, then shared
     share_id: str = ""  # a comment link on the sealed packet
     comment_token: str = ""
@@ -143,8 +144,12 @@ async def populate(walker: Walker, tenant: str | None) -> World:
 
     sealed = await json("POST", "/", 201, json={"name": f"Sealed {label}"})
     world.sealed = sealed["id"]
-    await call("POST", f"/{world.sealed}/contents", 201, json=item)
+    world.sealed_entry = (await json("POST", f"/{world.sealed}/contents", 201, json=item))["id"]
     await call("POST", f"/{world.sealed}/finalize", 200)
+    disclosed = await json(
+        "POST", f"/{world.sealed}/disclosures", 200, json={"item_ids": [world.sealed_entry]}
+    )
+    assert disclosed["contents_exported"] == 1
     assert (await json("GET", f"/{world.sealed}/verify", 200))["valid"] is True
     shared = await json(
         "POST",
@@ -291,6 +296,7 @@ async def walk_across(
         ("GET", f"/{sealed}/shares/{owner.share_id}/access", {}),
         ("GET", f"/{sealed}/comments", {}),
         ("POST", f"/{sealed}/export", {"json": {"format": "json"}}),
+        ("POST", f"/{sealed}/disclosures", {"json": {"item_ids": [owner.sealed_entry]}}),
         ("GET", f"/{sealed}/exports/{owner.export_id}", {}),
     ]:
         await call(method, path, 404, **kwargs)
