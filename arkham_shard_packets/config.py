@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     # `path` (https://host/bucket/key) for most self-hosted services, `virtual`
     # (https://bucket.host/key), or `auto`: botocore's choice.
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # While an installation moves into the bucket (`arkham-packets store migrate --to s3`):
+    # `local` with STORE=s3 reads what is not in the bucket yet from the data directory.
+    store_fallback: Literal["local"] | None = None
 
     @field_validator("s3_prefix")
     @classmethod
@@ -181,6 +184,11 @@ class Settings(BaseSettings):
         if any(part in ("", ".", "..") for part in value.split("/")) and value:
             raise ValueError("must be folder names separated by /, such as packets/evidence")
         return f"{value}/" if value else ""
+
+    @field_validator("store_fallback", mode="before")
+    @classmethod
+    def _no_fallback(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region")
     @classmethod

@@ -9,7 +9,15 @@ when a process starts, and `start` runs it again every `interval_seconds` while 
 lives. Only what is older than a grace period goes, so a file that another process sharing the
 data directory or the store is writing at this moment is never taken from under it; a blob is
 removed under its registry lock and only while no item and no snapshot names it
-(attachments/service).
+(attachments/service). In a bucket, a killed process can also leave a multipart upload it never
+completed (parts that hold space, unseen by a listing of objects): the sweep aborts those that
+nothing added to within the grace period.
+
+Each server sweeps its own machine's scratch (`tmp/`, staging); the store, which servers share,
+is swept by one server at a time: the one holding the sweep's lease (db/lease.py), named for
+the store's location. The others skip the store that round. The lease spares work and
+duplicate log lines; every removal is checked where it is made, so two sweeps at once would
+still take nothing in use.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ from .attachments.service import claim_blob, is_referenced
 from .core.places import place_in
 from .core.store import BLOBS, EXPORTS, Store, blob_digest, blob_key
 from .core.unit_of_work import Transactions
+from .db.lease import Lease
 from .db.scope import Scope
 from .db.tables import packet_contents, packet_exports, packet_files, snapshot_files
 
 logger = logging.getLogger(__name__)
+STORED = (BLOBS, EXPORTS)  # where the shard puts objects, and so may leave an upload
 
 
 @dataclass
@@ -40,10 +50,12 @@ class Swept:
     temporary: int = 0
     exports: int = 0
     blobs: int = 0
+    uploads: int = 0  # incomplete multipart uploads aborted
+    store_swept: bool = False  # False: another server held the lease, and swept the store
 
     @property
     def total(self) -> int:
-        return self.temporary + self.exports + self.blobs
+        return self.temporary + self.exports + self.blobs + self.uploads
 
 
 def _newest_change(path: Path) -> float:
@@ -102,6 +114,7 @@ class Recovery:
         self,
         transactions: Transactions,
         store: Store,
+        lease: Lease,
         *,
         tmp_dir: Path,
         exports_dir: Path,
@@ -110,6 +123,7 @@ class Recovery:
     ) -> None:
         self.tx = transactions
         self.store = store
+        self.lease = lease
         self.tmp_dir = tmp_dir
         self.exports_dir = exports_dir
         self.grace_seconds = grace_seconds
@@ -140,17 +154,29 @@ class Recovery:
         swept = Swept()
         for folder in (self.tmp_dir, self.store.staging):
             swept.temporary += await asyncio.to_thread(_sweep_folder, folder, cutoff)
-        swept.exports = await self._sweep_exports(cutoff)
-        swept.blobs = await self._sweep_blobs(cutoff)
+        async with self.lease.held() as mine:
+            if mine:
+                await self._sweep_store(swept, cutoff)
+            else:
+                logger.debug("packets: another server is sweeping the store; skipped this round")
         if swept.total:
             logger.warning(
                 "packets: removed what an interrupted process left: %d temporary, "
-                "%d unrecorded export, %d unreferenced blob file(s)",
+                "%d unrecorded export, %d unreferenced blob file(s), "
+                "%d incomplete upload(s)",
                 swept.temporary,
                 swept.exports,
                 swept.blobs,
+                swept.uploads,
             )
         return swept
+
+    async def _sweep_store(self, swept: Swept, cutoff: float) -> None:
+        swept.exports = await self._sweep_exports(cutoff)
+        swept.blobs = await self._sweep_blobs(cutoff)
+        for prefix in STORED:
+            swept.uploads += await self.store.abort_incomplete(prefix, cutoff)
+        swept.store_swept = True
 
     async def _sweep_exports(self, cutoff: float) -> int:
         """Stored exports no `arkham_packet_exports` row names: half-written (`.part`) or put

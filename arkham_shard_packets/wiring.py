@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .attachments.service import AttachmentService, FileReleaser
+from .bundles.disclosure import DisclosureService
 from .bundles.export import ExportService
 from .bundles.importer import ImportService
 from .bundles.limits import import_limits
@@ -17,6 +18,7 @@ from .core.store import Store
 from .core.unit_of_work import Transactions
 from .custody.seals import Sealer
 from .custody.service import CustodyService
+from .db.lease import Lease
 from .db.session import Database
 from .events.feed import EventFeed
 from .events.relay import OutboxRelay
@@ -45,6 +47,7 @@ class Services:
     storage: Any
     data_dir: Path
     relay: OutboxRelay
+    transactions: Transactions
     files: Store  # attached files and export bundles (ARKHAM_PACKETS_STORE)
     packets: PacketService
     contents: ContentService
@@ -60,6 +63,7 @@ class Services:
     share_uses: UseLog
     attachments: AttachmentService
     exports: ExportService
+    disclosures: DisclosureService
     imports: ImportService
     recovery: Recovery
     keyring: Keyring
@@ -98,6 +102,7 @@ class Services:
             storage=storage,
             data_dir=data_dir,
             relay=relay,
+            transactions=transactions,
             files=files,
             packets=packets,
             contents=ContentService(transactions),
@@ -113,8 +118,9 @@ class Services:
             share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=exports,
+            disclosures=DisclosureService(transactions, files, work_dir),
             imports=_imports(settings, transactions, files, data_dir, work_dir, trust),
-            recovery=_recovery(settings, transactions, files, data_dir, work_dir),
+            recovery=_recovery(settings, database, transactions, files, data_dir, work_dir),
             keyring=keyring,
             custody=CustodyService(transactions, trust),
         )
@@ -162,6 +168,7 @@ def _imports(
 
 def _recovery(
     settings: Settings,
+    database: Database,
     transactions: Transactions,
     files: Store,
     data_dir: Path,
@@ -170,6 +177,7 @@ def _recovery(
     return Recovery(
         transactions,
         files,
+        Lease(database, f"sweep {files.location}"),  # servers sharing the store share it
         tmp_dir=work_dir,
         exports_dir=data_dir / "exports",
         grace_seconds=settings.recovery_grace_seconds,

@@ -40,6 +40,8 @@ PRESETS = {
         refusal_scale=0.02,
         flood_reads=600,
         lockout_seconds=2.0,
+        transfer_mib=16,
+        transfer_runs=1,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -58,10 +60,12 @@ PRESETS = {
         refusal_scale=0.2,
         flood_reads=6_000,
         lockout_seconds=10.0,
+        transfer_mib=256,
     ),
     # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
     # items to seal, a 1 GiB bulk packet (2 runs: the command line tools alone take a minute
-    # a run at that size).
+    # a run at that size), a 1 GiB file up and down on each store (2 runs: a run on moto takes
+    # about two minutes).
     "full": Plan(
         small=1_000,
         large=100_000,
@@ -73,6 +77,7 @@ PRESETS = {
         seal_items=10_000,
         seal_runs=15,
         bulk_runs=2,
+        transfer_runs=2,
     ),
 }
 OVERRIDES = [
@@ -92,6 +97,8 @@ OVERRIDES = [
     "hostile_seconds",
     "flood_reads",
     "lockout_seconds",
+    "transfer_mib",
+    "transfer_runs",
     "seed",
 ]
 

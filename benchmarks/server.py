@@ -44,9 +44,13 @@ async def live_server(database_url: str, data_dir: Path) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def live_process(
-    database_url: str, data_dir: Path, api_token: str | None = None
+    database_url: str,
+    data_dir: Path,
+    api_token: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> AsyncIterator[LiveServer]:
-    """`live_server`, telling also the server's process id; `api_token` guards its API."""
+    """`live_server`, telling also the server's process id; `api_token` guards its API,
+    `settings` are the shard's besides (`ARKHAM_PACKETS_STORE`, ...)."""
     port = free_port()
     command = [
         sys.executable,
@@ -62,7 +66,12 @@ async def live_process(
         "warning",
         "--no-access-log",
     ]
-    env = {**os.environ, DATABASE_ENV: database_url, DATA_DIR_ENV: str(data_dir)}
+    env = {
+        **os.environ,
+        **(settings or {}),
+        DATABASE_ENV: database_url,
+        DATA_DIR_ENV: str(data_dir),
+    }
     env.pop(API_TOKEN_ENV, None)
     if api_token is not None:
         env[API_TOKEN_ENV] = api_token

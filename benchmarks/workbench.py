@@ -62,6 +62,8 @@ class Plan:
     refusal_scale: float = 1.0  # section refusals: the crafted bundles' size, as a fraction
     flood_reads: int = 60_000  # section floods: reads of one share link
     lockout_seconds: float = 60.0  # section floods: the limit and the lockout bursts (at most 60)
+    transfer_mib: int = 1024  # section transfer: the file uploaded and downloaded
+    transfer_runs: int = 3  # section transfer: runs on each store
     seed: int = 7
 
 
@@ -158,9 +160,12 @@ class BenchDatabase:
         """A live uvicorn server on this database; yields its base URL."""
         return live_server(self.url, self.data_dir)
 
-    def process(self) -> AbstractAsyncContextManager[LiveServer]:
-        """`server()`, telling also the server's process id (to read its memory)."""
-        return live_process(self.url, self.data_dir)
+    def process(
+        self, settings: dict[str, str] | None = None
+    ) -> AbstractAsyncContextManager[LiveServer]:
+        """`server()`, telling also the server's process id (to read its memory); `settings`:
+        the shard's besides its database and data directory, as environment variables."""
+        return live_process(self.url, self.data_dir, settings=settings)
 
 
 class Workbench:

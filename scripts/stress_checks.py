@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 from sqlalchemy import func, select
 
 from arkham_shard_packets.core.canonical import canonical_json
+from arkham_shard_packets.core.store import blob_digest
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import (
     outbox,
@@ -73,7 +75,15 @@ async def drained_rows(database_url: str) -> tuple[Rows, list[str]]:
         await asyncio.sleep(0.5)
 
 
-def sql_violations(rows: Rows, data_dir: Path) -> list[str]:
+def local_blobs(data_dir: Path) -> set[str]:
+    """The digests of the attached files in a local store (`files/<aa>/<sha256>`)."""
+    found = (
+        blob_digest(path.relative_to(data_dir).as_posix()) for path in data_dir.glob("files/*/*")
+    )
+    return {digest for digest in found if digest is not None}
+
+
+def sql_violations(rows: Rows, stored: set[str]) -> list[str]:
     problems: list[str] = []
     contents_of: dict[str, list[Any]] = {}
     for item in rows.contents:
@@ -101,7 +111,7 @@ def sql_violations(rows: Rows, data_dir: Path) -> list[str]:
             continue
         if sha256 not in rows.registered:
             problems.append(f"blob {sha256} is attached but not registered")
-        if not (data_dir / "files" / sha256[:2] / sha256).is_file():
+        if sha256 not in stored:
             problems.append(f"blob {sha256} is attached but not stored")
     if len(set(rows.outbox_sequences)) != len(rows.outbox_sequences):
         problems.append("the outbox has duplicate sequence numbers")
@@ -163,10 +173,11 @@ async def feed_violations(client: httpx.AsyncClient, rows: Rows) -> list[str]:
 
 
 async def check_everything(
-    client: httpx.AsyncClient, database_url: str, data_dir: Path
+    client: httpx.AsyncClient, database_url: str, stored_blobs: Callable[[], Awaitable[set[str]]]
 ) -> list[str]:
+    """`stored_blobs`: the digests of the attached files the store holds."""
     rows, problems = await drained_rows(database_url)
-    problems += await asyncio.to_thread(sql_violations, rows, data_dir)
+    problems += sql_violations(rows, await stored_blobs())
     problems += await api_violations(client, rows)
     problems += await feed_violations(client, rows)
     sealed = sum(row["status"] in SEALED for row in rows.packets)

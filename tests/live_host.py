@@ -43,12 +43,17 @@ def free_port() -> int:
 class LiveHost:
     """The standalone host in its own process, as `arkham-packets serve` runs it."""
 
-    def __init__(self, data_dir: Path, database_url: str) -> None:
+    def __init__(
+        self, data_dir: Path, database_url: str, settings: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.output = ""
         self.database_url = database_url
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARKHAM_PACKETS_")}
+        env.update(settings or {})  # ARKHAM_PACKETS_... settings of this host's own
+        token = env.get("ARKHAM_PACKETS_API_TOKEN")
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         command = [sys.executable, "-m", "arkham_shard_packets.cli", "serve"]
         command += ["--port", str(self.port), "--data-dir", str(data_dir)]
         command += ["--database-url", database_url]
@@ -60,7 +65,8 @@ class LiveHost:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{self.base}/api/packets/health").status_code == 200:
+                health = httpx.get(f"{self.base}/api/packets/health", headers=self.headers)
+                if health.status_code == 200:
                     return
             except httpx.TransportError:
                 if time.monotonic() > deadline or self.process.poll() is not None:

@@ -68,6 +68,9 @@ WEB_LAYER = {
 REACHES_WEB: dict[str, set[str]] = {
     "": {"shard"},  # the package hands the Frame its shard
     "cli": {"host", "uvicorn"},  # `arkham-packets serve` runs the standalone host
+    # It serves no request: the client commands (`push`, `pull`, ...) call a running server's
+    # API over the network, with httpx, as any script would.
+    "client": {"httpx"},
     # It serves no request: it calls an owning shard through the Frame's own app in process
     # (httpx's ASGI transport, Starlette's route matching) and encodes the Frame's records as
     # the Frame's API would (FastAPI's encoder).
@@ -84,7 +87,7 @@ DOMAINS = {
     "custody",
     "keys",
 }
-ABOVE_DOMAINS = {"wiring", "recovery", "api", "shard", "host", "cli"}
+ABOVE_DOMAINS = {"wiring", "recovery", "moving", "api", "shard", "host", "cli", "client"}
 # Who picks a store's backend: services see only core/store.py's interface.
 STORE_PICKERS = {"wiring", "shard", "host", "cli", "stores"}
 FRAME_SEAM = {"frame", "host"}
@@ -285,13 +288,34 @@ def test_only_what_assembles_the_shard_picks_a_store() -> None:
     assert wrong == []
 
 
+S3_BACKEND = {"stores.s3", "stores.s3_uploads"}  # the backend, and what only it imports
+
+
 def test_only_the_s3_backend_imports_its_client() -> None:
     """aiobotocore is an optional extra: nothing but `stores/s3.py` (imported only when the
-    s3 store is chosen) may need it."""
+    s3 store is chosen) and the modules it alone imports may need it."""
     wrong = [
         str(each)
         for each in IMPORTS
-        if each.target in {"aiobotocore", "botocore"} and each.source != "stores.s3"
+        if each.target in {"aiobotocore", "botocore"} and each.source not in S3_BACKEND
+    ]
+    wrong += [
+        str(each)
+        for each in OURS
+        if each.target in S3_BACKEND - {"stores.s3"} and each.source != "stores.s3"
+    ]
+    assert wrong == []
+
+
+def test_the_client_speaks_to_the_server_only_over_http() -> None:
+    """client/ (what `push`, `pull`, ... call) imports nothing of the package but itself: it
+    reaches the packets through a server's API, never through a service, the database or the
+    store; only the CLI uses it."""
+    wrong = [
+        str(each)
+        for each in OURS
+        if (area(each.source) == "client") != (area(each.target) == "client")
+        and not (area(each.source) == "cli" and area(each.target) == "client")
     ]
     assert wrong == []
 
@@ -366,7 +390,7 @@ def test_the_web_layer_names_what_is_there() -> None:
     assert gone == []
 
 
-OPENING_METHODS = {"writing", "reading", "autocommit", "begin", "connect", "commit"}
+OPENING_METHODS = {"writing", "reading", "autocommit", "dedicated", "begin", "connect", "commit"}
 
 # The modules that open one, and what each may call. Every other module works in a unit of
 # work that `Transactions` begins and commits.
@@ -387,6 +411,9 @@ OPENERS: dict[str, set[str]] = {
     # LISTEN: no unit of work, no record of the shard's.
     "events.outbox": {"autocommit", "reading"},
     "events.relay": {"writing", "connect"},
+    # The sweep's lease: PostgreSQL's advisory lock, held by a session of its own that is
+    # closed (never pooled) to end it, so a killed holder's lock ends with its connection.
+    "db.lease": {"dedicated"},
     # The standalone host's stand-in for the Frame's database service: its SQL helpers are the
     # Frame's to offer shards; this shard never calls them.
     "host.database": {"begin", "connect"},

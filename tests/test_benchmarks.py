@@ -106,6 +106,18 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert sum(flood["lockout"]["answers"].values()) % 60 == 0
     assert len(floods["targets"]) == 5
 
+    transfer = figures["sections"]["transfer"]
+    assert transfer["figures"]["mib"] == 16 and transfer["figures"]["runs"] == 1
+    for store in ("local", "s3"):
+        shown = transfer["figures"][store]
+        assert shown["peak_reset"]
+        for direction in ("upload", "download"):
+            row = shown[direction]
+            assert all(row[kind]["runs"] == 1 for kind in ("shard", "route", "store"))
+            assert all(row[f"{kind}_mb_s"] > 0 for kind in ("shard", "route", "store"))
+            assert row["peak_mb"] >= shown["idle"]["rss_mb"] > 0
+    assert len(transfer["targets"]) == 4
+
     refusals = figures["sections"]["refusals"]
     assert len(refusals["figures"]["bundles"]) == 4
     for bundle in refusals["figures"]["bundles"].values():

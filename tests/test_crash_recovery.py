@@ -109,10 +109,13 @@ async def build_source(data_dir: Path) -> Source:
 class Server:
     """`arkham-packets serve` in a subprocess; each start is a new process on a new port."""
 
-    def __init__(self, data_dir: Path, database_url: str, log: Path) -> None:
+    def __init__(
+        self, data_dir: Path, database_url: str, log: Path, settings: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.log = log
+        self.settings = settings or {}  # the environment's ARKHAM_PACKETS_… (the store's)
         self.process: subprocess.Popen[bytes] | None = None
         self.base = ""
 
@@ -121,6 +124,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARKHAM_PACKETS_")}
         env["ARKHAM_PACKETS_RECOVERY_GRACE_SECONDS"] = "0"
         env["ARKHAM_PACKETS_OUTBOX_RETRY_SECONDS"] = "3600"  # no background writer
+        env.update(self.settings)
         command = [sys.executable, "-m", "arkham_shard_packets.cli", "serve", "--port", str(port)]
         command += ["--data-dir", str(self.data_dir), "--database-url", self.database_url]
         self.base = f"http://127.0.0.1:{port}"

@@ -43,10 +43,14 @@ def blobs_in(root: Path) -> list[Path]:
 
 
 def sqlite_files(database_url: str) -> list[Path]:
+    """The database's files, the sweep's lease file beside it (db/lease.py) included."""
     if POSTGRES_URL:
         return []
     database = Path(database_url.removeprefix("sqlite:///"))
-    return [p for p in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if p.exists()]
+    files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    return [p for p in files if p.exists()] + sorted(
+        database.parent.glob(f"{database.name}-lease-*")
+    )
 
 
 async def workout(client: httpx.AsyncClient) -> None:
@@ -88,7 +92,7 @@ async def test_the_data_directory_is_its_owners_alone(
     assert len(stored) == 2 and all(mode_of(path) == 0o600 for path in stored)
     # the test's SQLite database is outside the data directory: private all the same
     database = sqlite_files(database_url)
-    assert len(database) == (0 if POSTGRES_URL else 3)
+    assert len(database) == (0 if POSTGRES_URL else 4)
     assert {path.name: f"{mode_of(path):04o}" for path in database} == {
         path.name: "0600" for path in database
     }
@@ -124,7 +128,9 @@ async def test_the_setting_lets_a_group_read(
             assert mode == 0o440, (place, f"{mode:04o}")
         else:
             assert mode == 0o640, (place, f"{mode:04o}")
-    assert all(mode_of(path) == 0o640 for path in sqlite_files(database_url))
+    database = sqlite_files(database_url)
+    assert len(database) == (0 if POSTGRES_URL else 4)
+    assert all(mode_of(path) == 0o640 for path in database)
 
 
 async def test_an_existing_wider_data_directory_is_narrowed(

@@ -17,7 +17,7 @@ from ..errors import InvalidInput
 from ..models import PacketImportResult
 from ..routing import PacketsRoute, error_responses
 from .export import download_url
-from .schemas import ExportOut, ExportRequest, ImportOut, ImportRequest
+from .schemas import DisclosureRequest, ExportOut, ExportRequest, ImportOut, ImportRequest
 
 collection = APIRouter(route_class=PacketsRoute, tags=["bundles"])
 item = APIRouter(route_class=PacketsRoute, tags=["bundles"], responses=error_responses(404))
@@ -113,6 +113,29 @@ async def export_packet(
     Frame, and `errors` says which could not be. Emits `packets.packet.exported`."""
     result = await services.exports.export(
         scope, packet_id, body.format, authorization=request.headers.get("authorization")
+    )
+    return ExportOut.model_validate(
+        {**result.__dict__, "download_url": download_url(packet_id, result.export_id)}
+    )
+
+
+@item.post(
+    "/{packet_id}/disclosures",
+    response_model=ExportOut,
+    responses=error_responses(409, 422),
+    summary="Disclose some items of a sealed version",
+)
+async def disclose_items(
+    packet_id: PacketId, services: ServicesDep, scope: ScopeDep, body: DisclosureRequest
+) -> ExportOut:
+    """A bundle of the chosen items of a sealed version (default the latest) with the
+    version's signed seal and each item's Merkle inclusion proof against it, and nothing else
+    of the packet (docs/bundles.md); answered and downloaded as an export is, and recorded in
+    the custody log (`disclosed`). 422 for an id that is not an item of the version, 409 for a
+    version that is not sealed or whose seal commits to no items one by one. Emits
+    `packets.packet.exported`."""
+    result = await services.disclosures.disclose(
+        scope, packet_id, body.item_ids, body.format, body.version, body.recipient
     )
     return ExportOut.model_validate(
         {**result.__dict__, "download_url": download_url(packet_id, result.export_id)}

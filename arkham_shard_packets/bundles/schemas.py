@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import ConfigDict, Field
 
 from ..models import ExportFormat, MergeMode
 from ..records.examples import Answer
 from ..records.schemas import NO_NUL, EntriesOut, Strict, UtcDatetime
+from .disclosure import MAX_ITEMS as MAX_DISCLOSED
 
 
 class ExportRequest(Strict):
@@ -15,6 +18,32 @@ class ExportRequest(Strict):
     format: ExportFormat = Field(
         ExportFormat.ZIP,
         description="zip or tar.gz (a BagIt bag), or json (one document, files inline)",
+    )
+
+
+class DisclosureRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"item_ids": ["<content entry id>"], "format": "zip"}]}
+    )
+
+    item_ids: list[Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]] = Field(
+        min_length=1,
+        max_length=MAX_DISCLOSED,
+        description="The items to disclose: their content entry ids (`id` of an item)",
+    )
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="A sealed version; default the latest sealed"
+    )
+    format: ExportFormat = Field(
+        ExportFormat.ZIP,
+        description="zip or tar.gz (a BagIt bag), or json (one document, files inline)",
+    )
+    recipient: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        pattern=NO_NUL,
+        description="For whom, as the custody log's `disclosed` entry records it",
     )
 
 

@@ -51,6 +51,8 @@ def banner(config: HostConfig, host: str, port: int) -> str:
         endpoint = settings.s3_endpoint_url or "AWS"
         place = f"s3://{settings.s3_bucket}/{settings.s3_prefix}"
         lines.append(f"  files     {place} at {without_password(endpoint)}")
+        if settings.store_fallback == "local":
+            lines.append("            and the data directory for those not in it yet (moving)")
     if config.public_base_url:
         lines.append(f"  public    {config.public_base_url} (share links are made absolute)")
     return "\n".join([*lines, "  Ctrl-C stops the server."])

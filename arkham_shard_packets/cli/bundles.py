@@ -9,8 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..bundles.format.disclosure import OpenedDisclosure
 from ..bundles.format.evidence import check_carried
-from ..bundles.format.verify import open_bundle
+from ..bundles.format.verify import open_any
 from ..bundles.limits import import_limits
 from ..config import Settings
 from ..errors import InvalidBundle, PacketsError
@@ -21,7 +22,7 @@ from ..sealing.signing import UnusableKey, parse_trusted
 from .installation import offline_services, run
 from .options import UsageError, add_command, add_database_options, bundle_file
 from .progress import Meter
-from .verdict import TRUSTED_KEYS, describe
+from .verdict import TRUSTED_KEYS, describe, describe_disclosure
 
 # The database and the services are imported by the commands that use them, so `verify`
 # (no database) and a mistyped command answer without loading them.
@@ -105,17 +106,20 @@ def trusted_keys(given: list[str], settings: Settings) -> frozenset[str] | None:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    return verify_bundle(bundle_file(args.file), args.trust, args.revoked, args.quiet)
+
+
+def verify_bundle(path: Path, trust: list[str], revoked_keys: list[str], quiet: bool) -> int:
     """Offline: no database, no server. Prints every problem; non-zero exit on any, and 3
-    when it checks but no trusted key signed it."""
-    path = bundle_file(args.file)
+    when it checks but no trusted key signed it (`pull` verifies what it downloads so too)."""
     settings = Settings()
-    trusted = trusted_keys(args.trust, settings)
+    trusted = trusted_keys(trust, settings)
     if trusted is None:
         return 2
     try:
         revoked = merged(
             parse_revocations((settings.revoked_keys or "").split(",")),
-            parse_revocations(args.revoked),
+            parse_revocations(revoked_keys),
         )
     except ValueError as error:
         print(f"arkham-packets: error: revoked keys: {error}", file=sys.stderr)
@@ -123,10 +127,11 @@ def verify_command(args: argparse.Namespace) -> int:
     limits = import_limits(settings)
     with (
         tempfile.TemporaryDirectory(prefix="arkham-verify-") as workdir,
-        Meter("verify", args.quiet) as bar,
+        Meter("verify", quiet) as bar,
     ):
+        key_trust = KeyTrust(trusted, revoked)
         try:
-            bundle = open_bundle(path, Path(workdir), limits, bar)
+            bundle = open_any(path, Path(workdir), limits, bar, key_trust)
         except InvalidBundle as error:
             problems = error.problems
         except (PacketsError, OSError) as error:  # e.g. no room to unpack it: not a verdict
@@ -140,7 +145,11 @@ def verify_command(args: argparse.Namespace) -> int:
             print(f"problem: {problem}")
         print(f"{path}: INVALID ({plural(len(problems), 'problem')})")
         return 1
-    evidence = check_carried(bundle.document, bundle.carried, KeyTrust(trusted, revoked))
+    if isinstance(bundle, OpenedDisclosure):
+        lines, status = describe_disclosure(path, bundle, trust_given=bool(trusted))
+        print("\n".join(lines))
+        return status
+    evidence = check_carried(bundle.document, bundle.carried, key_trust)
     lines, status = describe(path, bundle, evidence, trust_given=bool(trusted))
     print("\n".join(lines))
     return status

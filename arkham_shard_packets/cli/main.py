@@ -1,5 +1,6 @@
-"""The `arkham-packets` command: the standalone host, and the packets' bundles and database
-without a server."""
+"""The `arkham-packets` command: the standalone host, the packets' bundles and database
+without a server, and a running server's packets for scripts (push, pull, ls, show, finalize,
+share)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from ..core.file_modes import FileModes
 from ..version import __version__
 from .banner import banner
 from .bundles import add_bundle_commands
+from .client_commands import add_client_commands
 from .installation import add_init_command, check_data_dir, require_installation, run
 from .keys import add_key_commands
 from .options import Help, UsageError, add_command, add_database_options, settings_of
 from .pipes import ending_quietly_on_a_closed_pipe
 from .seals import add_seal_commands
+from .store import add_store_commands
 from .users import UsersUnavailable, add_user_commands, host_auth
 
 if TYPE_CHECKING:
@@ -197,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(commands)
     add_key_commands(commands)
     add_seal_commands(commands)
+    add_store_commands(commands)
+    add_client_commands(commands)
     return parser
 
 

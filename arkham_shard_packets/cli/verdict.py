@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bundles.format.disclosure import OpenedDisclosure
 from ..bundles.format.verify import VerifiedBundle
 from ..core.clock import to_text
 from ..sealing.custody_chain import LOG_STARTED
@@ -172,3 +173,47 @@ def _untrusted(evidence: Evidence, trust_given: bool) -> str:
     if trust_given:
         return f"none of {TRUST_SOURCES} signed it"
     return f"no key is trusted: pass --trust or set {TRUSTED_KEYS}"
+
+
+def describe_disclosure(
+    path: Path, opened: OpenedDisclosure, trust_given: bool
+) -> tuple[list[str], int]:
+    """What a disclosure proves, with the exit status of `describe`."""
+    check = opened.check
+    kind = "json document" if opened.kind == "json" else f"BagIt bag in {opened.kind}"
+    if check.problems:
+        lines = [f"{path}: a disclosure ({kind})"]
+        lines.extend(f"problem: {problem}" for problem in check.problems)
+        count = len(check.problems)
+        lines.append(f"{path}: INVALID ({count} problem{'s' if count != 1 else ''})")
+        return lines, INVALID
+    statement = check.statement
+    shown = len(check.items)
+    lines = [
+        f"{path}: OK (disclosure, {kind}) {shown} of {statement['items_count']} items of "
+        f"packet {statement['packet_id']} version {statement['version']}, sealed by "
+        f"{check.signed_by}, each proven part of it; their files match",
+        f"  items root {statement['items_root']}, sealed at {statement['finalized_at']}",
+    ]
+    for item in check.items:
+        entry = item["entry"]
+        named = f"{entry.get('content_type')} {entry.get('content_id')}"
+        lines.append(f"  item {item['index']}: {named} '{entry.get('content_title')}'")
+    lines.append(
+        "  not proven: anything of the packet's other items but that they exist (their number); "
+        "its name, description and custody log are not in a disclosure"
+    )
+    revocation = check.revocation
+    if revocation is not None and not revocation.before:
+        lines.append(f"{path}: UNTRUSTED (it checks, but its key was revoked before it was made)")
+        return lines, UNTRUSTED
+    if not check.trusted:
+        why = (
+            f"none of {TRUST_SOURCES} signed it"
+            if trust_given
+            else (f"no key is trusted: pass --trust or set {TRUSTED_KEYS}")
+        )
+        lines.append(f"{path}: UNTRUSTED (it checks, but {why})")
+        return lines, UNTRUSTED
+    lines.append(f"  key: trusted (one of {TRUST_SOURCES})")
+    return lines, VALID

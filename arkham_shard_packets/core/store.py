@@ -137,6 +137,12 @@ class Store(Protocol):
         """Every object whose key starts with `prefix`."""
         ...
 
+    async def abort_incomplete(self, prefix: str, cutoff: float) -> int:
+        """Abort the multipart uploads to keys under `prefix` that nothing added to since
+        `cutoff` (seconds since the epoch): those a killed process left. How many; 0 on a
+        store without them."""
+        ...
+
     def local_path(self, key: str) -> Path | None:
         """The object's own file when this machine holds it (read in place), else None."""
         ...

@@ -25,6 +25,7 @@ from ..keys.keyring import Keyring
 from ..sealing.checksum import RECIPE_VERSION
 from ..sealing.custody_chain import ATTESTED as ATTESTED_EVENT
 from ..sealing.custody_chain import FINALIZED
+from ..sealing.item_proofs import SealedItems, new_salts
 from ..sealing.key_trust import OwnSeal
 from ..sealing.signing import SigningKey, b64
 from ..sealing.statement import Seal, attestation_statement, seal_statement, statement_bytes
@@ -41,10 +42,19 @@ class Sealer:
         self.keyring = keyring
 
     async def seal(
-        self, work: UnitOfWork, packet_id: str, version: int, checksum: str, finalized_at: str
+        self,
+        work: UnitOfWork,
+        packet_id: str,
+        version: int,
+        checksum: str,
+        finalized_at: str,
+        items: SealedItems,
     ) -> Seal:
-        """Inside finalize's unit of work, after the sealed version is recorded."""
+        """Inside finalize's unit of work, after the sealed version is recorded: `items` those
+        it sealed, each committed to with a fresh salt (sealing/item_proofs.py)."""
         key = await self.keyring.signer(work)
+        salts = new_salts(len(items.entries))
+        root = items.tree(salts).root.hex()
         head = await append(
             work,
             packet_id,
@@ -64,8 +74,10 @@ class Sealer:
             key_fingerprint=key.fingerprint,
             custody_head=head.sha256,
             custody_length=head.position,
+            items_root=root,
+            items_count=len(items.entries),
         )
-        return await _sign(work, key, packet_id, version, statement, SIGNED)
+        return await _sign(work, key, packet_id, version, statement, SIGNED, salts)
 
     async def attest(
         self,
@@ -113,16 +125,22 @@ async def _sign(
     version: int,
     statement: dict[str, Any],
     origin: str,
+    salts: list[str] | None = None,
 ) -> Seal:
     seal = Seal(
         statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
     )
-    await store_seal(work, packet_id, version, seal, origin)
+    await store_seal(work, packet_id, version, seal, origin, salts)
     return seal
 
 
 async def store_seal(
-    work: UnitOfWork, packet_id: str, version: int, seal: Seal, origin: str
+    work: UnitOfWork,
+    packet_id: str,
+    version: int,
+    seal: Seal,
+    origin: str,
+    salts: list[str] | None = None,
 ) -> None:
     await work.conn.execute(
         insert(packet_seals).values(
@@ -135,6 +153,7 @@ async def store_seal(
                 key_fingerprint=seal.key_fingerprint,
                 origin=origin,
                 created_at=now_text(),
+                item_salts=None if salts is None else json.dumps(salts),
             )
         )
     )
@@ -155,6 +174,19 @@ async def load_seal(work: UnitOfWork, packet_id: str, version: int) -> tuple[Sea
         statement = row["statement"]  # the check says it is not a statement
     seal = Seal(statement, row["signature"], row["public_key"], row["key_fingerprint"])
     return seal, row["origin"]
+
+
+async def item_salts(work: UnitOfWork, packet_id: str, version: int) -> list[str] | None:
+    """The salts of the version's items, for a seal signed here with item proofs; else None."""
+    row = await work.first(
+        work.scope.select(packet_seals, packet_seals.c.item_salts).where(
+            packet_seals.c.packet_id == packet_id, packet_seals.c.version_number == version
+        )
+    )
+    if row is None or row["item_salts"] is None:
+        return None
+    salts: list[str] = json.loads(row["item_salts"])
+    return salts
 
 
 async def own_seal(work: UnitOfWork, packet_id: str, signature: str) -> OwnSeal | None:

@@ -123,6 +123,16 @@ class Database:
             yield connection
 
     @asynccontextmanager
+    async def dedicated(self) -> AsyncIterator[AsyncConnection]:
+        """A connection of its own in autocommit, for a session's state that must end with it
+        (db/lease.py's advisory lock): closed at the end, never given back to the pool."""
+        async with _connection(self.engine) as connection:
+            try:
+                yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+            finally:
+                await connection.invalidate()
+
+    @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """A read. On PostgreSQL without BEGIN and COMMIT: under READ COMMITTED every statement
         sees its own snapshot, in a transaction or not, so one would add two round trips and no

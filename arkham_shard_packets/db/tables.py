@@ -287,6 +287,9 @@ packet_seals = Table(
     Column("key_fingerprint", Text, nullable=False),
     Column("origin", Text, nullable=False),  # "signed" here or "imported"
     Column("created_at", Text, nullable=False),
+    # a seal signed here since 0.5.0: its items' salts, a JSON list in the recipe's item order
+    # (sealing/item_proofs.py); none for older seals and imported ones
+    Column("item_salts", Text),
     Column("tenant_id", Text),
 )
 

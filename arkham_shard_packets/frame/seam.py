@@ -58,6 +58,7 @@ FRAME_CONFIG_SETTINGS = (
     "s3_prefix",
     "s3_region",
     "s3_addressing_style",
+    "store_fallback",
 )
 
 

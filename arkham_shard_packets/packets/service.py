@@ -22,7 +22,8 @@ from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..records import lifecycle
 from ..records.packets import load_packet, lock_packet, packet_from_row
-from ..sealing.checksum import RECIPE_VERSION, packet_checksum
+from ..sealing.checksum import RECIPE_VERSION, checksum_of_entries
+from ..sealing.item_proofs import SealedItems
 from ..versions.history import Sealed, record_first_version, record_version
 from ..versions.snapshots import current_state
 
@@ -99,7 +100,8 @@ class PacketService:
         async with self.tx.write(scope, bulk=True) as work:
             packet = await lock_packet(work, packet_id, lifecycle.FINALIZE)
             fields, contents = await current_state(work, packet.id)
-            checksum = packet_checksum(fields, contents)
+            items = SealedItems.of(contents)
+            checksum = checksum_of_entries(fields, items.entries)
             finalized_at = to_text(packet.updated_at)
             await work.conn.execute(
                 work.scope.update(packets)
@@ -118,7 +120,9 @@ class PacketService:
                 "finalized",
                 sealed=Sealed(contents, checksum),
             )
-            await self.sealer.seal(work, packet_id, version.version_number, checksum, finalized_at)
+            await self.sealer.seal(
+                work, packet_id, version.version_number, checksum, finalized_at, items
+            )
             work.emit(
                 "packets.packet.finalized",
                 packet_id=packet_id,

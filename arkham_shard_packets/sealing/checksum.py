@@ -136,6 +136,13 @@ def _recipe_v1(packet: Record, contents: Iterable[Record]) -> str:
     return sha256_hex(canonical_json(checksum_document(packet, contents)))
 
 
+def checksum_of_entries(packet: Record, entries: list[dict[str, Any]]) -> str:
+    """Recipe 1 from the items' entries already made and sorted (`content_entry`,
+    `content_sort_key`): finalize makes them once for the checksum and the items root."""
+    document = {**checksum_document(packet, ()), "contents": entries}
+    return sha256_hex(canonical_json(document))
+
+
 RECIPES: dict[int, Callable[[Record, Iterable[Record]], str]] = {1: _recipe_v1}
 
 

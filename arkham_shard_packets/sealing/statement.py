@@ -2,8 +2,13 @@
 head, signed with the installation's Ed25519 key over the statement's canonical JSON bytes
 (the canonical JSON of the checksum recipe, core/canonical.py).
 
-    {"format": "arkham-packet-seal/1", "packet_id", "version", "checksum", "checksum_recipe",
-     "finalized_at", "finalized_by", "key_fingerprint", "custody_head", "custody_length"}
+    {"format": "arkham-packet-seal/2", "packet_id", "version", "checksum", "checksum_recipe",
+     "finalized_at", "finalized_by", "key_fingerprint", "custody_head", "custody_length",
+     "items_root", "items_count"}
+
+`items_root` commits to the items one by one (sealing/item_proofs.py), so a disclosure can
+prove some of them without the rest. Seals of format `arkham-packet-seal/1` (the same without
+those two) were signed before it and keep verifying.
 
 `custody_head` is the hash of entry `custody_length` of the packet's custody log, the entry
 that records the finalize (sealing/custody_chain.py): the signature covers the packet's whole
@@ -41,9 +46,11 @@ from .signing import (
     unb64,
 )
 
-STATEMENT_FORMAT = "arkham-packet-seal/1"
+SEAL_V1 = "arkham-packet-seal/1"
+STATEMENT_FORMAT = "arkham-packet-seal/2"
+HEX = frozenset("0123456789abcdef")
 ATTESTATION_FORMAT = "arkham-packet-attestation/1"
-STATEMENT_FIELDS = (
+SEAL_V1_FIELDS = (
     "format",
     "packet_id",
     "version",
@@ -55,6 +62,7 @@ STATEMENT_FIELDS = (
     "custody_head",
     "custody_length",
 )
+STATEMENT_FIELDS = (*SEAL_V1_FIELDS, "items_root", "items_count")
 ATTESTATION_FIELDS = (
     "format",
     "packet_id",
@@ -68,7 +76,11 @@ ATTESTATION_FIELDS = (
     "custody_head",
     "custody_length",
 )
-FIELDS = {STATEMENT_FORMAT: STATEMENT_FIELDS, ATTESTATION_FORMAT: ATTESTATION_FIELDS}
+FIELDS = {
+    SEAL_V1: SEAL_V1_FIELDS,
+    STATEMENT_FORMAT: STATEMENT_FIELDS,
+    ATTESTATION_FORMAT: ATTESTATION_FIELDS,
+}
 
 
 def statement_bytes(statement: Any) -> bytes:
@@ -95,6 +107,8 @@ def seal_statement(
     key_fingerprint: str,
     custody_head: str,
     custody_length: int,
+    items_root: str,
+    items_count: int,
 ) -> dict[str, Any]:
     return {
         "format": STATEMENT_FORMAT,
@@ -107,6 +121,8 @@ def seal_statement(
         "key_fingerprint": key_fingerprint,
         "custody_head": custody_head,
         "custody_length": custody_length,
+        "items_root": items_root,
+        "items_count": items_count,
     }
 
 
@@ -203,21 +219,29 @@ def _statement_problems(statement: Any) -> list[str]:
     if fields is None:
         return [
             f"the seal's statement is not in the format {STATEMENT_FORMAT} "
-            f"(nor {ATTESTATION_FORMAT})"
+            f"(nor {SEAL_V1} or {ATTESTATION_FORMAT})"
         ]
     if set(statement) != set(fields):
         return [f"the seal's statement does not have the fields of {statement['format']}"]
-    for name in ("version", "checksum_recipe", "custody_length"):
+    for name in ("version", "checksum_recipe", "custody_length", "items_count"):
+        if name not in statement:
+            continue
         if not isinstance(statement[name], int) or isinstance(statement[name], bool):
             return [f"the seal's statement has no whole number {name}"]
     if fields is ATTESTATION_FIELDS and not isinstance(statement["attested_at"], str):
         return ["the attestation's statement has no attested_at time"]
+    if fields is STATEMENT_FIELDS and not _is_hex64(statement["items_root"]):
+        return ["the seal's statement has no items_root of 64 hex digits"]
     return []
+
+
+def _is_hex64(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value)
 
 
 def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck, packet_id: str) -> SealCheck:
     """`packet_id`: the packet the seal must be about (a bundle's, or a stored packet's own)."""
-    check = _check_signature(seal)
+    check = check_signature(seal)
     statement = seal.statement
     shape = _statement_problems(statement)
     if shape:
@@ -230,7 +254,7 @@ def check_seal(seal: Seal, facts: SealedFacts, chain: ChainCheck, packet_id: str
     return check
 
 
-def _check_signature(seal: Seal) -> SealCheck:
+def check_signature(seal: Seal) -> SealCheck:
     """Whether the seal's key is the one it names and its signature covers its statement."""
     named = seal.key_fingerprint
     public_key = unb64(seal.public_key, KEY_BYTES)

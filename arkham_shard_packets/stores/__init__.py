@@ -1,5 +1,6 @@
 """The store's backends (core/store.py says what a store is): `local` in the data directory,
-`s3` in an S3-compatible bucket; which one, from the settings."""
+`s3` in an S3-compatible bucket, and both while an installation moves into the bucket
+(`fallback.py`); which, from the settings."""
 
 from __future__ import annotations
 
@@ -8,17 +9,35 @@ from pathlib import Path
 from ..config import Settings
 from ..core.file_modes import FileModes
 from ..core.store import Store, StoreUnusable
+from .fallback import FallbackStore
 from .local import LocalStore
 
 
 def build_store(settings: Settings, data_dir: Path, modes: FileModes) -> Store:
-    """The store the settings name (ARKHAM_PACKETS_STORE), or StoreUnusable saying why not."""
+    """The store the settings name (ARKHAM_PACKETS_STORE, and ARKHAM_PACKETS_STORE_FALLBACK
+    while moving), or StoreUnusable saying why not."""
     if settings.store == "local":
+        if settings.store_fallback is not None:
+            raise StoreUnusable(
+                "ARKHAM_PACKETS_STORE_FALLBACK=local reads from the data directory what is not "
+                "in the bucket yet: it needs ARKHAM_PACKETS_STORE=s3"
+            )
         return LocalStore(data_dir, modes)
     if settings.s3_bucket is None:
         raise StoreUnusable(
             "ARKHAM_PACKETS_STORE is s3, but no bucket is set (ARKHAM_PACKETS_S3_BUCKET)"
         )
+    bucket = bucket_store(settings, data_dir, modes)
+    if settings.store_fallback == "local":
+        return FallbackStore(bucket, LocalStore(data_dir, modes))
+    return bucket
+
+
+def bucket_store(settings: Settings, data_dir: Path, modes: FileModes) -> Store:
+    """The bucket the S3 settings name, whatever ARKHAM_PACKETS_STORE says (the target of a
+    move), or StoreUnusable."""
+    if settings.s3_bucket is None:
+        raise StoreUnusable("no bucket is set (ARKHAM_PACKETS_S3_BUCKET)")
     try:
         from .s3 import S3Store
     except ModuleNotFoundError as error:

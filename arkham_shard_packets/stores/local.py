@@ -133,6 +133,11 @@ class LocalStore:
                 found.append(StoredObject(key, status.st_size, status.st_mtime))
         return found
 
+    async def abort_incomplete(self, prefix: str, cutoff: float) -> int:
+        """None here: an object being put is a `.part` file, in staging or beside its place,
+        which the sweep finds as a file."""
+        return 0
+
     async def sha256(self, key: str) -> str | None:
         try:
             _, digest = await asyncio.to_thread(hash_file, self.local_path(key))

@@ -5,8 +5,9 @@ Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_A
 profiles, instance roles). An object is sent from a file on this machine in one request, or,
 when larger than a part, in parts of a multipart upload read one at a time, so memory stays
 flat whatever its size; a failed multipart upload is aborted (one a killed process leaves is
-the bucket's lifecycle rule's, or the sweep's). Reads stream the object's bytes, all or a
-range. What the service says is wrong becomes StoreUnavailable (503), never a 500.
+the sweep's, stores/s3_uploads.py, and the bucket's lifecycle rule's). Reads stream the
+object's bytes, all or a range. What the service says is wrong becomes StoreUnavailable (503),
+never a 500.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from ..core.file_modes import PRIVATE, FileModes
 from ..core.store import CHUNK, ObjectMissing, StoredObject, StoreUnusable, sha256_of
 from ..errors import StoreUnavailable
+from .s3_uploads import Unseen, abort_left
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -86,6 +88,7 @@ class S3Store:
         self._client: S3Client | None = None
         self._clients = contextlib.AsyncExitStack()
         self._made = asyncio.Lock()
+        self._unseen = Unseen()  # uploads without parts, for the sweep
 
     @property
     def location(self) -> str:
@@ -261,6 +264,11 @@ class S3Store:
             raise StoreUnavailable(
                 f"the file store is unavailable ({said(error)}); try again"
             ) from None
+
+    async def abort_incomplete(self, prefix: str, cutoff: float) -> int:
+        return await self._call(
+            lambda s3: abort_left(s3, self.bucket, self._key(prefix), cutoff, self._unseen)
+        )
 
     async def sha256(self, key: str) -> str | None:
         try:

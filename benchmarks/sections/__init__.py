@@ -12,7 +12,19 @@ from types import ModuleType
 
 from ..stats import SectionResult
 from ..workbench import Workbench
-from . import bulk, floods, growth, hostile, load, memory, overhead, refusals, seal, trips
+from . import (
+    bulk,
+    floods,
+    growth,
+    hostile,
+    load,
+    memory,
+    overhead,
+    refusals,
+    seal,
+    transfer,
+    trips,
+)
 
 Runner = Callable[[Workbench], Awaitable[SectionResult]]
 
@@ -27,5 +39,6 @@ MODULES: list[ModuleType] = [
     refusals,
     trips,
     floods,
+    transfer,
 ]
 SECTIONS: dict[str, Runner] = {module.NAME: module.run for module in MODULES}

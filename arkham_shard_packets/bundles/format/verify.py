@@ -18,8 +18,17 @@ from ...core.bounds import NotJson, OutOfBounds, json_problem, read_json
 from ...errors import InvalidBundle
 from ...models import PacketStatus
 from ...sealing.checksum import checksum_of, data_sha256
+from ...sealing.disclosure import NOT_A_PACKET
+from ...sealing.key_trust import KeyTrust
 from .bag import ALGORITHMS, bag_path_problem, parse_bag_info, parse_manifest, payload_oxum
 from .budget import check_free
+from .disclosure import (
+    DISCLOSURE_FILE,
+    OpenedDisclosure,
+    looks_like_disclosure,
+    read_bag_disclosure,
+    read_json_disclosure,
+)
 from .document import PACKET_JSON, BundleDocument, FileRef
 from .evidence import CARRIED_KEYS, CarriedEvidence, json_evidence, read_bag_evidence
 from .extraction import Digests
@@ -174,7 +183,8 @@ class BagCheck:
                 found.append((Path(folder) / name).relative_to(self.root).as_posix())
         return sorted(found)
 
-    def run(self) -> VerifiedBundle:
+    def fixity(self) -> tuple[dict[str, list[str]], dict[str, Digests]]:
+        """bagit.txt, manifests, Payload-Oxum, tag manifest: bag-info's fields, the payload."""
         problems = self.problems
         bagit = _read_text(self.root / "bagit.txt", 4096, problems)
         if bagit is not None:
@@ -190,6 +200,11 @@ class BagCheck:
         self._check_manifests(payload, measured)
         self._check_oxum(info, measured)
         self._check_tag_manifest()
+        return info, measured
+
+    def run(self) -> VerifiedBundle:
+        problems = self.problems
+        info, measured = self.fixity()
         raw = _read_text(self.root / PACKET_JSON, self.limits.max_json_bytes, problems)
         document = _validate_document(_load_json(raw, problems), problems, self.limits)
         if document is None:
@@ -313,6 +328,8 @@ def verify_json(
     check_free(dest, 0, limits)
     value, decoded = load_split(path, dest, limits, progress)
     # the json format's seal and custody sit beside packet.json's members: taken out first
+    if isinstance(value, dict) and "disclosure" in value:
+        raise InvalidBundle([NOT_A_PACKET])
     members = {key: value.pop(key, None) for key in CARRIED_KEYS} if isinstance(value, dict) else {}
     document = _validate_document(value, problems, limits)
     if document is None:
@@ -344,14 +361,38 @@ def verify_json(
 def open_bundle(
     path: Path, workdir: Path, limits: ImportLimits, progress: Progress | None = None
 ) -> VerifiedBundle:
-    """Detect, unpack into `workdir` (empty, private) and verify; raises InvalidBundle."""
+    """Detect, unpack into `workdir` (empty, private) and verify; raises InvalidBundle (a
+    disclosure too: it is no packet)."""
+    opened = open_any(path, workdir, limits, progress)
+    if isinstance(opened, OpenedDisclosure):
+        raise InvalidBundle([NOT_A_PACKET])
+    return opened
+
+
+def open_any(
+    path: Path,
+    workdir: Path,
+    limits: ImportLimits,
+    progress: Progress | None = None,
+    trust: KeyTrust | None = None,
+) -> VerifiedBundle | OpenedDisclosure:
+    """A packet's bundle verified, or a disclosure with what it proves (by `trust`'s keys)."""
     size = path.stat().st_size
     if size > limits.max_archive_bytes:
         raise InvalidBundle([f"the bundle is larger than {limits.max_archive_bytes} bytes"])
     kind = detect_format(path)
     if kind == "json":
+        with open(path, "rb") as handle:
+            if looks_like_disclosure(handle.read(64)):
+                return read_json_disclosure(path, trust or KeyTrust(), limits.max_archive_bytes)
         return verify_json(path, workdir, limits, progress)
     extracted = extract(path, kind, workdir, limits, progress)
+    if (extracted.root / DISCLOSURE_FILE).is_file():
+        check = BagCheck(extracted.root, limits, progress, extracted.digests)
+        digests = {name: found[1] for name, found in check.fixity()[1].items()}
+        return read_bag_disclosure(
+            extracted.root, digests, trust or KeyTrust(), kind, check.problems
+        )
     verified = BagCheck(extracted.root, limits, progress, extracted.digests).run()
     verified.kind = kind
     verified.carried = read_bag_evidence(extracted.root)

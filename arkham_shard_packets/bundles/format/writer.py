@@ -113,12 +113,15 @@ def _write_entries(
         sha256[entry.path], sha512[entry.path] = reader.sha256, reader.sha512
         if progress is not None:
             progress(entry.size)
+    between = sorted(name for name in extra if "data/" < name < "manifest-sha256.txt")
+    for name in between:
+        archive.add(name, len(extra[name]), _Bytes(extra[name]), True)
     tags = {"bag-info.txt": info_bytes, "bagit.txt": BAGIT_TXT}
     tags["manifest-sha256.txt"] = manifest(sha256)
     tags["manifest-sha512.txt"] = manifest(sha512)
     for name in ("manifest-sha256.txt", "manifest-sha512.txt"):
         archive.add(name, len(tags[name]), _Bytes(tags[name]), True)
-    for name in sorted(set(extra) - set(before_data)):
+    for name in sorted(set(extra) - set(before_data) - set(between)):
         assert "manifest-sha512.txt" < name < "tagmanifest-sha256.txt", name
         archive.add(name, len(extra[name]), _Bytes(extra[name]), True)
     tags.update(extra)
