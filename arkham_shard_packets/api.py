@@ -18,11 +18,10 @@ from .bundles import routes as bundles
 from .custody import routes as custody
 from .events import routes as events
 from .keys import routes as keys
-from .openapi import add_links
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
-from .routing import PacketsRoute, error_responses
+from .routing import PacketsRoute
 from .sharing import routes as sharing
 from .versions import routes as versions
 
@@ -75,12 +74,9 @@ def add_method_not_allowed(router: APIRouter, parts: Iterable[APIRouter]) -> Non
 
 
 def build_router() -> APIRouter:
-    # 401 and 403: the caller's Frame user (frame/callers.py), or a share link's password
-    router = APIRouter(
-        prefix=PREFIX,
-        route_class=PacketsRoute,
-        responses=error_responses(401, 403),
-    )
+    # 401 and 403 (the caller's Frame user, or a share link's password) are every route's but
+    # the liveness probe's: PacketsRoute documents them.
+    router = APIRouter(prefix=PREFIX, route_class=PacketsRoute)
     parts = (
         packets.collection,
         bundles.collection,
@@ -99,5 +95,4 @@ def build_router() -> APIRouter:
         router.include_router(part)
     add_without_slash(router, parts)
     add_method_not_allowed(router, parts)
-    add_links(PREFIX, parts)
     return router

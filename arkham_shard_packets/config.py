@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 DEFAULT_DATA_DIR = Path("arkham-packets-data")
+DEFAULT_PORT = 8100
 # The longest a standalone host's token may last, by the setting or `token --lifetime`.
 JWT_LIFETIME_MAX_SECONDS = 366 * 24 * 3600
 
@@ -95,6 +96,9 @@ class Settings(BaseSettings):
     # base path (frame.seam.shard_data_dir); outside it, the standalone defaults below.
     database_url: str | None = None
     data_dir: Path | None = None
+    # Where `arkham-packets serve` listens (its --host and --port win over these).
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     # Who may read the data directory (and a SQLite database): folders get this mode, files it
     # less the execute bits, stored files less the write bits too (core/file_modes.py).
     data_dir_mode: int = 0o700
@@ -137,6 +141,13 @@ class Settings(BaseSettings):
     import_max_json_depth: int = 32
     import_max_value_bytes: int = 1 * MIB
     import_min_free_bytes: int = 256 * MIB
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value.strip()):
+            raise ValueError("must be an address or a host name, such as 127.0.0.1 or ::1")
+        return value.strip().removeprefix("[").removesuffix("]")
 
     @field_validator("data_dir_mode", mode="before")
     @classmethod

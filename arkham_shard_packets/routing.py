@@ -20,7 +20,6 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from .bodies import (
     BodyTooLarge,
@@ -33,8 +32,9 @@ from .bodies import (
     replayed,
 )
 from .core.bounds import json_problem
-from .core.outages import outage_of
+from .core.outages import LOST, outage_of
 from .errors import DatabaseUnavailable, PacketsError, PayloadTooLarge
+from .records.examples import PACKET_ID, Answer
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ CONTEXT_EXCERPT = 256
 VALUE_ERROR = "Value error, "
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Answer):
     detail: str
 
 
@@ -66,11 +66,44 @@ STATUS_TEXT = {
 }
 
 
+# What each failure's answer looks like, as the shard words it (the interactive docs show it).
+ERROR_EXAMPLES = {
+    401: "packets needs a signed-in Frame user here: send Authorization: Bearer <token> "
+    "(share links need none)",
+    403: "vera@example.org has the role 'viewer', which may read packets but not change them; "
+    "changes need the analyst or admin role",
+    404: f"packet {PACKET_ID} not found",
+    409: f"packet {PACKET_ID} is finalized; only a draft can be changed",
+    410: "this share link expired at 2026-03-31T18:00:00.000000+00:00",
+    412: f"packet {PACKET_ID} has changed since it was read (ETag mismatch)",
+    413: "the request body is larger than the limit of 1048576 bytes",
+    416: "the requested range is not within the file's 45 bytes",
+    422: "invalid bundle: data/items/0001-document.json: its sha256 does not match the manifest",
+    429: "too many wrong passwords for this share link; try again in 300 seconds",
+    503: LOST,
+    507: "the server's disk is full; nothing was changed",
+}
+VALIDATION_EXAMPLE = {
+    "detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": {}}]
+}
+
+
+def example_of(code: int) -> dict[str, Any]:
+    return {
+        "application/json": {"example": {"detail": ERROR_EXAMPLES.get(code, STATUS_TEXT[code])}}
+    }
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error codes a route can answer with (422, 413, 503 and 507
     are added by `PacketsRoute` itself)."""
     return {
-        code: {"model": ErrorBody, "description": STATUS_TEXT.get(code, "Error")} for code in codes
+        code: {
+            "model": ErrorBody,
+            "description": STATUS_TEXT.get(code, "Error"),
+            "content": example_of(code),
+        }
+        for code in codes
     }
 
 
@@ -161,6 +194,9 @@ def clean_problems(problems: Any) -> list[dict[str, Any]]:
 class PacketsRoute(APIRoute):
     # A route that records something (an access log entry) even when it answers a GET.
     writes_on_read = False
+    # Its caller's failures: no Frame user where one is needed, a role that may not do it, a
+    # share link's password (frame/callers.py, sharing/).
+    caller_failures: tuple[int, ...] = (401, 403)
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         # 422 is documented below, in the shape both our checks and FastAPI's give it.
@@ -169,6 +205,7 @@ class PacketsRoute(APIRoute):
             for code, entry in (options.pop("responses", None) or {}).items()
             if str(code) != "422"
         }
+        responses = {**error_responses(*self.caller_failures), **responses}
         super().__init__(path, endpoint, responses=responses, **options)
         self.body_rule = body_rule(endpoint, self.body_field is not None)
         for code, entry in self._failures().items():
@@ -177,9 +214,12 @@ class PacketsRoute(APIRoute):
     # -- OpenAPI ---------------------------------------------------------------------------
 
     def failure_entry(self, code: int, schema: dict[str, Any]) -> dict[str, Any]:
+        content = example_of(code)["application/json"]
+        if code == 422:
+            content = {"example": VALIDATION_EXAMPLE}
         return {
             "description": STATUS_TEXT.get(code, "Error"),
-            "content": {"application/json": {"schema": schema}},
+            "content": {"application/json": {"schema": schema, **content}},
         }
 
     def _failures(self) -> dict[int | str, dict[str, Any]]:
@@ -249,3 +289,14 @@ class PacketsRoute(APIRoute):
             raise error
         logger.warning("packets: %s (%s: %s)", outage.detail, type(error).__name__, error)
         return outage
+
+
+class ProbeRoute(PacketsRoute):
+    """A liveness probe's route: it needs no caller and reads no database, so its answer is
+    its 200 alone; the 401 and 403 of the routes beside it and the 503 any other route may
+    give are not its answers, and its OpenAPI entry does not list them."""
+
+    caller_failures = ()
+
+    def _failures(self) -> dict[int | str, dict[str, Any]]:
+        return {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,15 @@ import pytest
 from arkham_shard_packets.config import Settings
 
 from .conftest import POSTGRES_URL, reset_postgres
-from .doc_examples import ROOT, blocks_of, documents, problems_of, script_of, shown
+from .doc_examples import (
+    EXAMPLE_LANGUAGES,
+    ROOT,
+    blocks_of,
+    documents,
+    problems_of,
+    script_of,
+    shown,
+)
 from .live_host import LiveHost
 
 RUNNABLE = [path for path in documents() if any(block.runs for block in blocks_of(path))]
@@ -109,3 +118,23 @@ def test_every_setting_is_documented() -> None:
         if f"`{prefix}{name}`".upper() not in documented.upper()
     ]
     assert missing == []
+
+
+def test_each_document_names_the_server_once() -> None:
+    """The examples reach the server through one variable, `SERVER`, set once per document:
+    serving on another port (`--port`, ARKHAM_PACKETS_PORT) is one edit, not one a call."""
+    for path in documents():
+        shells = [b for b in blocks_of(path) if b.language in EXAMPLE_LANGUAGES]
+        if path.name == "README.md":
+            shells = shells[1:]  # the set-up commands, which serve on the address
+        named = [
+            line.strip()
+            for block in shells
+            for line in block.body.splitlines()
+            if re.search(r":8100\b", line)  # the documented server's port
+        ]
+        assert len(named) <= 1, (shown(path), named)
+        assert all(line.startswith("SERVER=http://127.0.0.1:8100") for line in named), named
+        calls = "".join(block.body for block in shells)
+        if "$API" in calls:
+            assert "API=$SERVER/api/packets" in calls, shown(path)

@@ -188,7 +188,7 @@ def test_the_command_line_makes_its_data_directory_private(
 ) -> None:
     monkeypatch.delenv("ARKHAM_PACKETS_DATABASE_URL", raising=False)
     data_dir = tmp_path / "deep" / "cli-data"
-    assert main(["db", "upgrade", "--data-dir", str(data_dir)]) == 0
+    assert main(["init", "--data-dir", str(data_dir)]) == 0
     assert mode_of(data_dir) == 0o700 and mode_of(data_dir.parent) == 0o700
     assert mode_of(data_dir / "packets.db") == 0o600
     for wrong, said in [
@@ -197,7 +197,7 @@ def test_the_command_line_makes_its_data_directory_private(
         ("rwx", "not an octal mode"),
     ]:
         monkeypatch.setenv("ARKHAM_PACKETS_DATA_DIR_MODE", wrong)
-        assert main(["db", "upgrade", "--data-dir", str(tmp_path / "other")]) == 2
+        assert main(["init", "--data-dir", str(tmp_path / "other")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("arkham-packets: error: data_dir_mode (ARKHAM_PACKETS_DATA_DIR_MODE)")
         assert said in err and len(err.strip().splitlines()) == 1

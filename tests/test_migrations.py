@@ -117,7 +117,12 @@ def test_cli_db_upgrade(
 ) -> None:
     monkeypatch.delenv("ARKHAM_PACKETS_DATABASE_URL", raising=False)
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    assert main(["db", "upgrade", "--database-url", url]) == 0
+    assert main(["db", "upgrade", "--database-url", url]) == 2  # no installation there
+    assert "`arkham-packets init` makes one" in capsys.readouterr().err
+    assert not (tmp_path / "cli.db").exists()
+    assert main(["init", "--database-url", url, "--data-dir", str(tmp_path / "data")]) == 0
+    capsys.readouterr()
+    assert main(["db", "upgrade", "--database-url", url]) == 0  # the data directory unused
     first = capsys.readouterr().out
     assert main(["db", "upgrade", "--database-url", url]) == 0
     assert capsys.readouterr().out == first

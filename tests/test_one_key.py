@@ -150,18 +150,18 @@ async def test_processes_starting_at_once_make_one_key(
     tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Processes started together on machines of their own, before the installation has a
-    key (`keys list` starts as a server does): they take it under the registry's lock, so
-    they agree on the one the first made, and servers started then sign with it."""
+    key (`init` prepares the key as a server does): they take it under the registry's lock,
+    so they agree on the one the first made, and servers started then sign with it."""
     monkeypatch.setenv(KEK_SETTING, KEK.hex())
     await migrated(url)  # so their starts overlap rather than wait on one migration
     started = await asyncio.gather(
-        *(cli(url, tmp_path / f"p{n}", "keys", "list") for n in range(PROCESSES))
+        *(cli(url, tmp_path / f"p{n}", "init") for n in range(PROCESSES))
     )
     assert [ran.returncode for ran in started] == [0] * PROCESSES, [r.stderr for r in started]
-    (line,) = {ran.stdout for ran in started}
-    assert line.startswith("active   sha256:") and line.count("\n") == 1, line
+    (line,) = {ran.stdout.splitlines()[-1] for ran in started}
+    assert line.startswith("  signing key sha256:"), line
     (row,) = await stored(url)
-    assert line.split()[1] == row["fingerprint"]
+    assert line.split()[-1] == row["fingerprint"]
     async with server(tmp_path / "a", url) as a, server(tmp_path / "b", url) as b:
         for http in (a, b):
             report = await verified_on(http, (await sealed(http))["id"])
@@ -334,6 +334,7 @@ async def test_a_new_key_encryption_key_comes_with_a_new_signing_key(
         first = await sealed(a)
         (old,) = await keys(a)
         changed = {KEK_SETTING: OTHER_KEK.hex()}
+        (tmp_path / "b").mkdir()  # another machine's data directory
         plain = await cli(url, tmp_path / "b", "keys", "rotate", **changed)
         assert plain.returncode == 1 and f"{KEK_SETTING} is not the key-encryption" in plain.stderr
         rotated = await cli(

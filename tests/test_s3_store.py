@@ -363,6 +363,7 @@ async def test_the_command_line_exports_into_the_bucket_and_imports_from_it(
         packet = await packet_with_files(http)
         assert (await http.post(f"{API}/{packet['id']}/finalize")).status_code == 200
     desk = ["--data-dir", str(tmp_path / "desk"), "--database-url", database, "--quiet"]
+    (tmp_path / "desk").mkdir(mode=0o700)  # another machine's data directory: scratch only
     code = await asyncio.to_thread(main, ["export", packet["id"], *desk])
     assert code == 0
     place, sizes = capsys.readouterr().out.splitlines()
@@ -373,6 +374,8 @@ async def test_the_command_line_exports_into_the_bucket_and_imports_from_it(
 
     (tmp_path / "bundle.zip").write_bytes(bundle)
     other = [*desk, "--database-url", f"sqlite:///{tmp_path / 'other.db'}"]
+    other_desk = ["--data-dir", str(tmp_path / "desk"), "--database-url", other[-1]]
+    assert await asyncio.to_thread(main, ["init", *other_desk]) == 0
     code = await asyncio.to_thread(main, ["import", str(tmp_path / "bundle.zip"), *other])
     assert code == 0, capsys.readouterr().err
     assert "verified and sealed" in capsys.readouterr().out

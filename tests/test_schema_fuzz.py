@@ -1,7 +1,8 @@
 """Schemathesis against the app's own OpenAPI schema, over a live server on a real database.
 
 Every operation goes through the examples, coverage, fuzzing and stateful phases (the stateful
-one follows the schema's links from a created packet to everything that needs its ids), with
+one follows links from a created packet to everything that needs its ids, which the test adds
+to the served document: tests/openapi_links.py), with
 every check: no 5xx, no status code, content type or header the schema doesn't list, every
 response matching its schema, invalid data refused, valid data accepted (with the exceptions
 named in CONFIG, each for a reason a schema can't state)."""
@@ -22,6 +23,7 @@ import pytest
 
 from .conftest import POSTGRES_URL
 from .live_host import free_port
+from .openapi_links import linked
 
 EXAMPLES = int(os.environ.get("PACKETS_FUZZ_EXAMPLES", "10"))
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -115,8 +117,10 @@ def test_api_honours_its_schema(live_server: str, tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     report = tmp_path / "report.json"
+    schema = tmp_path / "openapi.json"  # the served document, with the links to follow
+    schema.write_text(json.dumps(linked(httpx.get(f"{live_server}/openapi.json").json())))
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run"]
-    command += [f"{live_server}/openapi.json", "--include-path-regex", "^/api/packets"]
+    command += [str(schema), "--url", live_server, "--include-path-regex", "^/api/packets"]
     command += ["--phases", ",".join(PHASES), "--max-examples", str(EXAMPLES), "--seed", "1"]
     command += ["--workers", "1", "--generation-database", "none", "--no-color"]
     command += ["--report", "json", "--report-json-path", str(report)]

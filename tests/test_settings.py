@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from arkham_shard_packets.cli.main import build_parser, host_config, main
+from arkham_shard_packets.cli.options import settings_of
 from arkham_shard_packets.db.revision import VERSION_TABLE
 from arkham_shard_packets.host.app import HostConfig, create_app
 
@@ -104,11 +105,55 @@ def test_serve(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_db_upgrade(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_then_db_upgrade(level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = arrange(level, tmp_path, monkeypatch)
+    assert main(["db", "upgrade", *expected.args]) == 2  # nothing there yet
+    assert main(["init", *expected.args]) == 0
+    assert (tmp_path / expected.data_dir / "keys" / "signing-key.pem").is_file()
     assert main(["db", "upgrade", *expected.args]) == 0
     assert rows(expected.database, f"SELECT version_num FROM {VERSION_TABLE}")
     assert not [path for path in expected.unused if path.exists()]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_serve_listens_where_told(
+    level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--host and --port, else ARKHAM_PACKETS_HOST and ARKHAM_PACKETS_PORT, else loopback
+    and 8100."""
+    arrange("default", tmp_path, monkeypatch)
+    flags: list[str] = []
+    expected = ("127.0.0.1", 8100)
+    if level != "default":
+        monkeypatch.setenv("ARKHAM_PACKETS_HOST", "::1")
+        monkeypatch.setenv("ARKHAM_PACKETS_PORT", "8211")
+        expected = ("::1", 8211)
+    if level == "flag":
+        flags = ["--host", "localhost", "--port", "8322"]
+        expected = ("localhost", 8322)
+    settings = settings_of(build_parser().parse_args(["serve", *flags]))
+    assert (settings.host, settings.port) == expected
+
+
+def test_a_bad_host_or_port_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arrange("default", tmp_path, monkeypatch)
+    for name, value, said in [
+        ("PORT", "80000", "port (ARKHAM_PACKETS_PORT): Input should be less than or equal to"),
+        ("PORT", "http", "port (ARKHAM_PACKETS_PORT): Input should be a valid integer"),
+        ("HOST", " ", "host (ARKHAM_PACKETS_HOST): must be an address or a host name"),
+    ]:
+        monkeypatch.setenv(f"ARKHAM_PACKETS_{name}", value)
+        assert main(["serve"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"arkham-packets: error: {said}"), err
+        assert len(err.splitlines()) == 1
+        monkeypatch.delenv(f"ARKHAM_PACKETS_{name}")
+    monkeypatch.setenv("ARKHAM_PACKETS_HOST", "0.0.0.0")  # refused as --host 0.0.0.0 is
+    assert main(["serve"]) == 2
+    assert "refusing to serve on non-loopback address 0.0.0.0" in capsys.readouterr().err
+    assert not (tmp_path / "arkham-packets-data").exists()
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -120,6 +165,7 @@ def test_import_then_export(
     source.write_bytes(content)
     expected = arrange(level, tmp_path, monkeypatch)
 
+    assert main(["init", *expected.args]) == 0
     assert main(["import", str(source), "--quiet", *expected.args]) == 0
     assert packet_ids(expected.database) == {packet_id}
     assert main(["export", packet_id, "--format", "zip", "--quiet", *expected.args]) == 0

@@ -359,6 +359,11 @@ async def test_a_move_refuses_in_one_line_what_it_cannot_use(
     )
     code, out, err = await migrate(data_dir, database, capsys, "--jobs", "0")
     assert (code, err) == (2, "arkham-packets: error: --jobs 0: give 1 to 64\n")
+    code, out, err = await migrate(data_dir, database, capsys)  # no installation there
+    assert code == 2 and "`arkham-packets init` makes one" in err
+    init = ["init", "--data-dir", str(data_dir), "--database-url", database]
+    assert await asyncio.to_thread(main, init) == 0
+    capsys.readouterr()
     code, out, err = await migrate(data_dir, database, capsys)  # an empty installation
     assert code == 0 and out.startswith("copied 0 of 0 objects (0 B) into s3://")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ..models import ExportFormat, MergeMode
+from ..records.examples import Answer
 from ..records.schemas import NO_NUL, EntriesOut, Strict, UtcDatetime
 from .disclosure import MAX_ITEMS as MAX_DISCLOSED
 
@@ -46,7 +47,7 @@ class DisclosureRequest(Strict):
     )
 
 
-class ExportOut(BaseModel):
+class ExportOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     packet_id: str
@@ -95,7 +96,7 @@ class ImportRequest(Strict):
     )
 
 
-class ClaimedOut(BaseModel):
+class ClaimedOut(Answer):
     """The bundle's own account of the packet's making, kept as it claims it: not verified.
     The packet made here names the importer as its `created_by` and its items' `added_by`;
     the import's custody entry keeps this account under `details.claimed`."""
@@ -106,12 +107,13 @@ class ClaimedOut(BaseModel):
     version: int
     added_by: list[str] = Field(
         description="who the bundle says added its items: its accounts, most items first, at "
-        "most 20"
+        "most 20",
+        examples=[["system"]],
     )
     added_by_accounts: int = Field(description="how many accounts the bundle names as adders")
 
 
-class ImportOut(BaseModel):
+class ImportOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     packet_id: str = Field(

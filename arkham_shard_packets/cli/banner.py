@@ -1,5 +1,6 @@
 """What `serve` prints before it starts: where the API, its docs, the data and the database
-are (never a database password)."""
+are (never a password: the database's URL is shown as it can be pasted back, its password
+***)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ SECRET_PARAMETERS = {"password", "passwd", "sslpassword"}
 
 
 def without_password(url: str) -> str:
-    """The database URL with any password, in its user part or its query, shown as ***."""
+    """An http(s) URL (the S3 endpoint) with any password, in its user part or its query,
+    shown as ***."""
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
@@ -34,13 +36,15 @@ def without_password(url: str) -> str:
 
 
 def banner(config: HostConfig, host: str, port: int) -> str:
+    from ..db.probe import shown_url
+
     address = f"[{host}]" if ":" in host else host
     url = f"http://{address}:{port}"
     lines = [
         f"arkham-packets {__version__}: the packets API at {url}/api/packets",
         f"  docs      {url}/docs (ReDoc: {url}/redoc)",
         f"  data      {config.data_dir.resolve()}",
-        f"  database  {without_password(config.resolved_database_url)}",
+        f"  database  {shown_url(config.resolved_database_url)}",
     ]
     settings = config.shard_settings()
     if settings.store == "s3":

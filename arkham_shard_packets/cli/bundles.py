@@ -4,86 +4,28 @@ against the configured database, with no server running (verify needs no databas
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..bundles.format.disclosure import OpenedDisclosure
 from ..bundles.format.evidence import check_carried
 from ..bundles.format.verify import open_any
 from ..bundles.limits import import_limits
 from ..config import Settings
-from ..core.file_modes import FileModes
 from ..errors import InvalidBundle, PacketsError
 from ..models import ExportFormat, MergeMode, PacketImportResult
 from ..sealing.custody_coverage import Coverage, Span, coverage_text
 from ..sealing.key_trust import KeyTrust, merged, parse_revocations
 from ..sealing.signing import UnusableKey, parse_trusted
-from .options import UsageError, add_command, add_database_options, bundle_file, settings_of
+from .installation import offline_services, run
+from .options import UsageError, add_command, add_database_options, bundle_file
 from .progress import Meter
 from .verdict import TRUSTED_KEYS, describe, describe_disclosure
 
-if TYPE_CHECKING:
-    from ..wiring import Services
-
 # The database and the services are imported by the commands that use them, so `verify`
 # (no database) and a mistyped command answer without loading them.
-
-
-@asynccontextmanager
-async def offline_services(args: argparse.Namespace) -> AsyncIterator[Services]:
-    from ..db.engine import create_engine
-    from ..db.schema import ensure_newest
-    from ..db.session import Database
-    from ..wiring import Services
-
-    settings = settings_of(args)
-    data_dir = settings.standalone_data_dir
-    modes = FileModes(settings.data_dir_mode)
-    await asyncio.to_thread(modes.own_folder, data_dir)
-    engine = create_engine(
-        settings.standalone_database_url,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        file_mode=modes.file,
-    )
-    database = Database(engine, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    try:
-        await ensure_newest(engine)
-        # No Frame bus here: each commit places its events in the feed, and a server process
-        # on this database delivers them (told at once on PostgreSQL, else at its next retry).
-        services = Services.build(settings, database, None, None, data_dir=data_dir)
-        try:
-            yield services
-        finally:
-            await services.files.close()
-    finally:
-        await database.dispose()
-
-
-def run(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ..core.store import StoreUnusable
-
-    try:
-        return asyncio.run(work())
-    except StoreUnusable as error:
-        print(f"arkham-packets: error: {error}", file=sys.stderr)
-        return 2
-    except PacketsError as error:
-        print(f"arkham-packets: error: {error.detail}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"arkham-packets: error: {where}{error.strerror or error}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as error:
-        print(f"arkham-packets: error: {error}", file=sys.stderr)
-        return 2
 
 
 def export_command(args: argparse.Namespace) -> int:

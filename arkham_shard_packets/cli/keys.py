@@ -14,18 +14,24 @@ from ..errors import NotFound
 from ..models import utcnow
 from ..sealing.key_trust import parse_time
 from ..sealing.signing import KEY_BYTES, public_key_pem, unb64
-from .bundles import offline_services, run
+from .installation import offline_services, run
 from .options import UsageError, add_command, add_database_options
 
 if TYPE_CHECKING:
     from ..keys.registry import KeyRecord
 
 
+NO_KEY_YET = "no signing key yet: the first `serve` (or `init`) makes the installation's key"
+
+
 def list_command(args: argparse.Namespace) -> int:
+    """The registry as it is: listing never makes a key."""
+
     async def work() -> int:
         async with offline_services(args) as services:
-            await services.keyring.prepare()
-            keys = await services.keyring.keys()
+            keys = await services.keyring.recorded()
+        if not keys:
+            print(NO_KEY_YET, file=sys.stderr)
         for key in keys:
             state = "active " if key.active else "retired"
             line = f"{key.fingerprint}  {key.created_at.isoformat()}  {key.public_key}"
@@ -89,12 +95,13 @@ def export_command(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         async with offline_services(args) as services:
-            await services.keyring.prepare()
-            keys = await services.keyring.keys()
+            keys = await services.keyring.recorded()
         wanted = args.fingerprint
         chosen.extend(k for k in keys if (k.fingerprint == wanted if wanted else k.active))
         if not chosen:
-            raise NotFound(f"no key {wanted} in this installation's registry")
+            raise NotFound(
+                f"no key {wanted} in this installation's registry" if wanted else NO_KEY_YET
+            )
         return 0
 
     status = run(work)

@@ -9,17 +9,20 @@ import errno
 import ipaddress
 import socket
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from ..core.file_modes import FileModes, create_file
+from ..config import DEFAULT_PORT
+from ..core.file_modes import FileModes
+from ..version import __version__
 from .banner import banner
 from .bundles import add_bundle_commands
 from .client_commands import add_client_commands
+from .installation import add_init_command, check_data_dir, require_installation, run
 from .keys import add_key_commands
 from .options import Help, UsageError, add_command, add_database_options, settings_of
+from .pipes import ending_quietly_on_a_closed_pipe
 from .seals import add_seal_commands
 from .store import add_store_commands
 from .users import UsersUnavailable, add_user_commands, host_auth
@@ -35,19 +38,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def check_data_dir(path: Path, mode: int) -> None:
-    """Made (or narrowed) to `mode` (ARKHAM_PACKETS_DATA_DIR_MODE), and writable."""
-    try:
-        FileModes(mode).own_folder(path)
-        probe = path / ".write-test"
-        create_file(probe).close()
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(
-            f"data directory {path} is not usable: {error.strerror or error}"
-        ) from None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -101,9 +91,9 @@ def host_config(args: argparse.Namespace) -> HostConfig:
             "the host: choose one"
         )
     users_required = auth is not None and settings.require_user is True
-    if not is_loopback(args.host) and not (token or users_required or args.insecure):
+    if not is_loopback(settings.host) and not (token or users_required or args.insecure):
         raise UsageError(
-            f"refusing to serve on non-loopback address {args.host} without "
+            f"refusing to serve on non-loopback address {settings.host} without "
             "ARKHAM_PACKETS_API_TOKEN set, or Frame users with ARKHAM_PACKETS_REQUIRE_USER=true "
             "(or pass --insecure)"
         )
@@ -124,70 +114,82 @@ def serve(args: argparse.Namespace) -> None:
     from ..host.app import create_app
 
     config = host_config(args)
-    check_port_free(args.host, args.port)
+    host, port = (settings := settings_of(args)).host, settings.port
+    check_port_free(host, port)
     check_database(config.resolved_database_url, config.modes.file)
     check_store(config)
-    print(banner(config, args.host, args.port), flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
+    print(banner(config, host, port), flush=True)
+    uvicorn.run(create_app(config), host=host, port=port, log_level=args.log_level)
 
 
-def db_upgrade(args: argparse.Namespace) -> None:
-    import asyncio
-
+def db_upgrade(args: argparse.Namespace) -> int:
+    """Migrates the installation's database (only its database: `--data-dir` matters when it
+    holds the database)."""
     from ..db.engine import create_engine
     from ..db.migrate import current_revision, upgrade
 
     settings = settings_of(args)
     modes = FileModes(settings.data_dir_mode)
-    if settings.database_url is None:
-        check_data_dir(settings.standalone_data_dir, settings.data_dir_mode)
 
-    async def run() -> str | None:
+    async def work() -> int:
+        await require_installation(settings, uses_data_dir=False)
         engine = create_engine(settings.standalone_database_url, file_mode=modes.file)
         try:
             await upgrade(engine)
-            return await current_revision(engine)
+            revision = await current_revision(engine)
         finally:
             await engine.dispose()
+        print(f"database at revision {revision}")
+        return 0
 
-    print(f"database at revision {asyncio.run(run())}")
+    return run(work)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arkham-packets", description=__doc__, formatter_class=Help
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="its version"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = add_command(
+    serving = add_command(
         commands, "serve", "run the standalone host (the packets API and its docs) until Ctrl-C"
     )
-    run.add_argument(
+    serving.add_argument(
         "--host",
-        default="127.0.0.1",
+        default=None,
         help="the address to listen on; one other than loopback needs ARKHAM_PACKETS_API_TOKEN, "
-        "Frame users with ARKHAM_PACKETS_REQUIRE_USER=true, or --insecure",
+        "Frame users with ARKHAM_PACKETS_REQUIRE_USER=true, or --insecure (default: "
+        "ARKHAM_PACKETS_HOST, else 127.0.0.1)",
     )
-    run.add_argument("--port", type=int, default=8100, help="the port to listen on")
-    add_database_options(run)
-    run.add_argument(
+    serving.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"the port to listen on (default: ARKHAM_PACKETS_PORT, else {DEFAULT_PORT})",
+    )
+    add_database_options(serving)
+    serving.add_argument(
         "--insecure",
         action="store_true",
         help="allow an address other than loopback without a token or users",
     )
-    run.add_argument(
+    serving.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help="how much the server logs",
     )
-    run.add_argument(
+    serving.add_argument(
         "--public-base-url",
         default=None,
         metavar="URL",
         help="where people reach the server, such as https://evidence.example.org: makes "
         "share links absolute (default: ARKHAM_PACKETS_PUBLIC_BASE_URL, else paths)",
     )
-    run.set_defaults(handler=serve)
+    serving.set_defaults(handler=serve)
+    add_init_command(commands)
 
     db = add_command(commands, "db", "database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
@@ -204,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with ending_quietly_on_a_closed_pipe():
+        return command_status(argv)
+
+
+def command_status(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = args.handler(args)

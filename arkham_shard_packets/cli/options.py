@@ -54,10 +54,13 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
+    """The settings, with the command's flags (those it has) over the environment."""
     return Settings.with_flags(
         data_dir=args.data_dir,
         database_url=args.database_url,
         public_base_url=getattr(args, "public_base_url", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
     )
 
 

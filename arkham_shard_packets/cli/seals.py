@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from ..errors import PacketsError
-from .bundles import offline_services, run
+from .installation import offline_services, run
 from .options import UsageError, add_command, add_database_options
 
 OPERATOR = "system"  # the actor the command line records, as its imports and exports do

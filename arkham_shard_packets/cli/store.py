@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.file_modes import FileModes
-from .bundles import offline_services, plural, run
+from .bundles import plural
+from .installation import offline_services, run
 from .options import UsageError, add_command, add_database_options, settings_of
 from .progress import Meter, binary_size
 

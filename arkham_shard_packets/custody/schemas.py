@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from ..records.examples import Answer
 from ..records.schemas import EntriesOut
 
 
-class SupersededOut(BaseModel):
+class SupersededOut(Answer):
     chain: int
     head: str | None
     entries: int
     intact: bool
 
 
-class CustodyOut(BaseModel):
+class CustodyOut(Answer):
     """`entries`: a slice of the log in order, `limit` entries from `offset` (`length`: how
     many it has); `head` the hash of its last entry; `intact` whether the whole chain checks,
     `problems` what does not."""

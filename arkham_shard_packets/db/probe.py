@@ -1,4 +1,5 @@
-"""Reaching a database once, to say in one line why it can't be used before a server starts."""
+"""Reaching a database once, to say in one line why it can't be used before a server starts
+or a command runs; and a database URL as it may be shown (its passwords masked)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy.engine import make_url
 from .engine import PRIVATE_FILE, create_engine, private_sqlite_file, to_async_url
 
 PATIENCE_SECONDS = 10.0
+SECRET_PARAMETERS = frozenset({"password", "passwd", "sslpassword"})
+MASK = "***"
 
 
 class DatabaseUnusable(Exception):
@@ -18,17 +21,24 @@ class DatabaseUnusable(Exception):
 
 
 def shown_url(url: str) -> str:
+    """The URL as it can be pasted back (`--database-url`, ARKHAM_PACKETS_DATABASE_URL), with
+    every password, in its user part or its query, shown as ***."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except exc.ArgumentError:
         return repr(url)
+    secrets = {key: MASK for key in parsed.query if key.lower() in SECRET_PARAMETERS}
+    shown = parsed.update_query_dict(secrets).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", f"={MASK}")  # `*` needs no escape in a query
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
+    """Why a database can't be used, in one line."""
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
         error = error.orig
     if isinstance(error, ModuleNotFoundError):
-        return f"its driver is not installed ({error.name}); install arkham-shard-packets[postgres]"
+        driver = error.name or "its driver"
+        return f"{driver} is not installed: pip install 'arkham-shard-packets[postgres]'"
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
@@ -67,4 +77,4 @@ async def probe(url: str, file_mode: int = PRIVATE_FILE) -> None:
             f"can't reach the database {shown}: no answer in {PATIENCE_SECONDS:.0f} s"
         ) from None
     except Exception as error:
-        raise DatabaseUnusable(f"can't use the database {shown}: {_reason(error)}") from None
+        raise DatabaseUnusable(f"can't use the database {shown}: {reason(error)}") from None

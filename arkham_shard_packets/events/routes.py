@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..core.numbers import INT64_SAFE, clamp
 from ..deps import ScopeDep, ServicesDep
+from ..records.examples import Answer
 from ..routing import PacketsRoute
 
 router = APIRouter(route_class=PacketsRoute, tags=["events"])
@@ -16,7 +17,7 @@ router = APIRouter(route_class=PacketsRoute, tags=["events"])
 FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
 
 
-class FeedEventOut(BaseModel):
+class FeedEventOut(Answer):
     # The wire's name for the event's position in the feed (FeedEvent.position), which
     # consumers read: not the outbox's `sequence` column.
     sequence: int = Field(
@@ -28,7 +29,7 @@ class FeedEventOut(BaseModel):
     created_at: str
 
 
-class FeedOut(BaseModel):
+class FeedOut(Answer):
     events: list[FeedEventOut]
     count: int
     next_after: int

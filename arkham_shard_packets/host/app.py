@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from ..version import __version__
 from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
-from .routes import host_router
+from .openapi import documented
+from .routes import HEALTH_ANSWERS, host_router
 from .storage import LocalStorage
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ HOST_DESCRIPTION = (
     'is under `/api/packets`; errors are `{"detail": …}` (validation errors a list of '
     "problems). Codes 503 (database or file store unavailable, with Retry-After) and 507 "
     "(disk full) can come from any route, 401 and 403 from any route but `/health` and the "
-    "share links."
+    "share links. Where a bearer token applies (ARKHAM_PACKETS_API_TOKEN, or Frame users), "
+    "Authorize takes it."
 )
 HOME_LINKS = {
     "docs": "/docs",
@@ -126,15 +129,18 @@ async def load_shards(frame: HostFrame) -> None:
         frame.shards[point.name] = shard
 
 
-def is_public(request: Request) -> bool:
+def opens_freely(app: FastAPI, method: str, path: str) -> bool:
     """A shard may declare requests that carry their own credential (a share link)."""
-    frame = getattr(request.app.state, "frame", None)
+    frame = getattr(app.state, "frame", None)
     shards = frame.shards.values() if frame is not None else ()
     return any(
-        callable(check := getattr(shard, "is_public_request", None))
-        and check(request.method, request.url.path)
+        callable(check := getattr(shard, "is_public_request", None)) and check(method, path)
         for shard in shards
     )
+
+
+def is_public(request: Request) -> bool:
+    return opens_freely(request.app, request.method, request.url.path)
 
 
 def require_token(token: str) -> Callable[..., Awaitable[Response]]:
@@ -213,6 +219,10 @@ def create_app(config: HostConfig) -> FastAPI:
     )
     if config.api_token:
         app.middleware("http")(require_token(config.api_token))
+    users_required = None if config.auth is None else config.shard_settings().require_user is True
+    documented(
+        app, partial(opens_freely, app), bool(config.api_token), users_required=users_required
+    )
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def home(request: Request) -> Response:
@@ -221,7 +231,13 @@ def create_app(config: HostConfig) -> FastAPI:
             return RedirectResponse("/docs")
         return JSONResponse(HOME_LINKS)
 
-    @app.get("/api/health", tags=["host"], summary="Check the host and its shards")
+    @app.get(
+        "/api/health",
+        tags=["host"],
+        summary="Check the host and its shards",
+        response_model=None,
+        responses=HEALTH_ANSWERS,
+    )
     async def health(request: Request) -> Response:
         """`healthy` only when every shard started; otherwise 503 with the reasons. `stores`:
         where each shard that keeps files keeps them, and whether that answers now."""

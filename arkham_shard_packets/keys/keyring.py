@@ -67,6 +67,15 @@ class Keyring:
         async with self.tx.read(Scope()) as work:
             return await registry.list_keys(work)
 
+    async def recorded(self) -> list[KeyRecord]:
+        """Every key in the registry; when it has none yet, the key file this installation
+        holds (one made before signed seals were recorded) recorded first. Never makes a
+        key: that is for a server's start, or `arkham-packets init`."""
+        keys = await self.listed()
+        if keys or not self.file.path.exists():
+            return keys
+        return await self.keys()
+
     async def rotate(self, new_kek: bool = False) -> SigningKey:
         """A new key becomes the active one; the old public key stays in the registry, so
         every seal it made still verifies (until it is revoked). `new_kek`: kept with this

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from ..records.examples import Answer
 from ..records.schemas import UtcDatetime
 
 
-class KeyOut(BaseModel):
+class KeyOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     fingerprint: str
@@ -21,5 +22,5 @@ class KeyOut(BaseModel):
     )
 
 
-class KeysOut(BaseModel):
+class KeysOut(Answer):
     keys: list[KeyOut]

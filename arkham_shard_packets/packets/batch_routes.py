@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ..deps import ScopeDep, ServicesDep
+from ..records.examples import Answer
 from ..records.schemas import NO_NUL, Strict
 from ..routing import PacketsRoute
 from .batch import BatchAction
@@ -39,7 +40,7 @@ class BatchRequest(Strict):
     )
 
 
-class BatchOut(BaseModel):
+class BatchOut(Answer):
     success: bool
     processed: int
     failed: int

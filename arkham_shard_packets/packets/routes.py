@@ -12,7 +12,7 @@ from ..deps import AdminScopeDep, PacketId, ScopeDep, ServicesDep
 from ..models import Packet, PacketStatistics, PacketStatus
 from ..records.packets import etag_of
 from ..records.schemas import PacketOut
-from ..routing import PacketsRoute, error_responses
+from ..routing import PacketsRoute, ProbeRoute, error_responses
 from ..version import __version__
 from .listing import FilterDep, Paging, PagingDep
 from .schemas import (
@@ -47,7 +47,6 @@ def page_of(items: list[Packet], total: int, paging: Paging) -> PacketPage:
     )
 
 
-@collection.get("/health", response_model=HealthOut, summary="Check the shard is up")
 async def health(services: ServicesDep) -> HealthOut:
     """A liveness probe: the shard's version, its database's dialect, whether the Frame's
     storage service is there, and which store keeps the files (`local` or `s3`) and whether it
@@ -63,6 +62,16 @@ async def health(services: ServicesDep) -> HealthOut:
             backend=services.files.backend, reachable=await services.files.reachable()
         ),
     )
+
+
+collection.add_api_route(
+    "/health",
+    health,
+    methods=["GET"],
+    response_model=HealthOut,
+    summary="Check the shard is up",
+    route_class_override=ProbeRoute,
+)
 
 
 @collection.get("/count", response_model=CountOut, summary="Count packets (the badge)")

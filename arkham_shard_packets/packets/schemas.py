@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..core.bounds import JsonObject, WholeNumber
 from ..models import ContentType, PacketVisibility
+from ..records.examples import Answer
 from ..records.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
+from ..version import __version__
 from .contents import ContentDraft
 
 NAME_MAX = 200
@@ -73,7 +75,7 @@ class PacketUpdate(Strict):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
-class PacketPage(BaseModel):
+class PacketPage(Answer):
     items: list[PacketOut]
     total: int
     page: int
@@ -119,17 +121,17 @@ class TenantMove(Strict):
     )
 
 
-class TenantMoveOut(BaseModel):
+class TenantMoveOut(Answer):
     packet: PacketOut
     tenant_id: str = Field(description="The tenant the packet and all its rows now belong to")
     moved_by: str = Field(description="The admin's user id, as the custody entry records it")
 
 
-class CountOut(BaseModel):
+class CountOut(Answer):
     count: int
 
 
-class StatisticsOut(BaseModel):
+class StatisticsOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     total_packets: int
@@ -145,15 +147,15 @@ class StatisticsOut(BaseModel):
     avg_size_bytes: float
 
 
-class StoreHealthOut(BaseModel):
+class StoreHealthOut(Answer):
     backend: str = Field(description="where files are kept: `local` or `s3`")
     reachable: bool = Field(description="whether the store answered just now")
 
 
-class HealthOut(BaseModel):
-    status: str
+class HealthOut(Answer):
+    status: str = Field(description="`healthy`: the shard is up")
     shard: str
-    version: str
+    version: str = Field(examples=[__version__])
     database: str
     storage: bool
     store: StoreHealthOut

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 from ..core.bounds import NO_NUL as NO_NUL  # the schemas of every domain take it from here
 from ..core.clock import to_text
 from ..models import ContentType, PacketStatus, PacketVisibility
+from .examples import Answer
 
 UtcDatetime = Annotated[datetime, PlainSerializer(to_text, return_type=str)]
 
@@ -39,7 +40,7 @@ AnyText = AfterValidator(no_nul)
 NotBlankText = AfterValidator(not_blank)
 
 
-class EntriesOut(BaseModel):
+class EntriesOut(Answer):
     """Custody entries `first` to `last` of a log, both included."""
 
     first: int
@@ -52,7 +53,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PacketOut(BaseModel):
+class PacketOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -70,7 +71,7 @@ class PacketOut(BaseModel):
     metadata: dict[str, Any]
 
 
-class AttachedFileOut(BaseModel):
+class AttachedFileOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     name: str
@@ -79,7 +80,7 @@ class AttachedFileOut(BaseModel):
     sha256: str
 
 
-class ContentOut(BaseModel):
+class ContentOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     id: str

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..core.bounds import UtcInput
 from ..models import ShareAction, SharePermission, ShareState
+from ..records.examples import Answer
 from ..records.schemas import (
     BLANKS,
     NO_NUL,
@@ -134,7 +135,7 @@ class ShareCreate(BaseModel):
     )
 
 
-class ShareFields(BaseModel):
+class ShareFields(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -173,7 +174,7 @@ class CommentCreate(BaseModel):
     body: CommentBody = Field(description=f"The comment, up to {COMMENT_MAX} characters")
 
 
-class CommentOut(BaseModel):
+class CommentOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -184,7 +185,7 @@ class CommentOut(BaseModel):
     created_at: UtcDatetime
 
 
-class CommentList(BaseModel):
+class CommentList(Answer):
     packet_id: str
     items: list[CommentOut]
     total: int
@@ -192,7 +193,7 @@ class CommentList(BaseModel):
     offset: int
 
 
-class GrantOut(BaseModel):
+class GrantOut(Answer):
     """The share as its recipient sees it: what the link allows and until when."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -204,7 +205,7 @@ class GrantOut(BaseModel):
     expires_at: UtcDatetime | None
 
 
-class SharedPacketOut(BaseModel):
+class SharedPacketOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     packet: PacketOut
@@ -218,7 +219,7 @@ class SharedPacketOut(BaseModel):
     share: GrantOut
 
 
-class AccessEntryOut(BaseModel):
+class AccessEntryOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -228,7 +229,7 @@ class AccessEntryOut(BaseModel):
     client_address: str | None
 
 
-class AccessLog(BaseModel):
+class AccessLog(Answer):
     share_id: str
     items: list[AccessEntryOut]
     total: int

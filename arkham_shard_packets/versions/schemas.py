@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ..models import VersionKind
+from ..records.examples import Answer
 from ..records.schemas import NO_NUL, PacketOut, Strict, UtcDatetime
 
 SUMMARY_MAX = 2_000
@@ -22,7 +23,7 @@ class VersionCreate(Strict):
     )
 
 
-class VersionOut(BaseModel):
+class VersionOut(Answer):
     """The seed's version fields, then why the version was made, by whom, and its checksum."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -39,14 +40,14 @@ class VersionOut(BaseModel):
     checksum_recipe: int | None
 
 
-class VersionSnapshotOut(BaseModel):
+class VersionSnapshotOut(Answer):
     """`snapshot` is the stored body: its canonical JSON hashes to `snapshot_path`."""
 
     version: VersionOut
     snapshot: dict[str, Any]
 
 
-class FieldChangeOut(BaseModel):
+class FieldChangeOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     field: str
@@ -54,14 +55,14 @@ class FieldChangeOut(BaseModel):
     after: Any
 
 
-class ContentSummaryOut(BaseModel):
+class ContentSummaryOut(Answer):
     content_type: str
     content_id: str
     content_title: str
     order: int
 
 
-class ContentChangeOut(BaseModel):
+class ContentChangeOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     content_type: str
@@ -69,7 +70,7 @@ class ContentChangeOut(BaseModel):
     changes: list[FieldChangeOut]
 
 
-class VersionDiffOut(BaseModel):
+class VersionDiffOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     packet_id: str
@@ -81,14 +82,14 @@ class VersionDiffOut(BaseModel):
     contents_changed: list[ContentChangeOut]
 
 
-class RestoreOut(BaseModel):
+class RestoreOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     packet: PacketOut
     version: VersionOut
 
 
-class VerifyOut(BaseModel):
+class VerifyOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
     packet_id: str
@@ -127,7 +128,7 @@ class VerifyOut(BaseModel):
     )
 
 
-class AttestOut(BaseModel):
+class AttestOut(Answer):
     """The statement the installation's key signed: an attestation, made at `attested_at`,
     of a seal recorded at `finalized_at` that no signature covered until then."""
 
