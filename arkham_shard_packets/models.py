@@ -156,6 +156,8 @@ class PacketShare:
     last_accessed_at: datetime | None = None
     revoked_at: datetime | None = None
     state: ShareState = ShareState.ACTIVE
+    item_ids: list[str] | None = None  # a link limited to these items of a sealed version
+    items_version: int | None = None
 
 
 @dataclass

@@ -32,6 +32,7 @@ from .packets.service import PacketService
 from .packets.tenancy import TenancyService
 from .recovery import Recovery
 from .sharing.access import ShareAccessService
+from .sharing.item_limits import LinkBundles
 from .sharing.service import ShareService
 from .sharing.uses import UseLog
 from .stores import build_store
@@ -96,6 +97,7 @@ class Services:
         exports = ExportService(
             transactions, files, ItemResolver(frame), data_dir / "exports", work_dir
         )
+        bundles = LinkBundles(exports, DisclosureService(transactions, files, work_dir))
         return cls(
             settings=settings,
             database=database,
@@ -114,11 +116,11 @@ class Services:
             integrity=integrity,
             attestations=AttestService(transactions, integrity, sealer),
             shares=ShareService(transactions, uses),
-            share_access=_share_access(settings, transactions, files, uses, trust, exports),
+            share_access=_share_access(settings, transactions, files, uses, trust, bundles),
             share_uses=uses,
             attachments=AttachmentService(transactions, files, settings.max_file_bytes),
             exports=exports,
-            disclosures=DisclosureService(transactions, files, work_dir),
+            disclosures=bundles.disclosures,
             imports=_imports(settings, transactions, files, data_dir, work_dir, trust),
             recovery=_recovery(settings, database, transactions, files, data_dir, work_dir),
             keyring=keyring,
@@ -132,7 +134,7 @@ def _share_access(
     files: Store,
     uses: UseLog,
     trust: TrustedKeys,
-    exports: ExportService,
+    bundles: LinkBundles,
 ) -> ShareAccessService:
     return ShareAccessService(
         transactions,
@@ -141,7 +143,7 @@ def _share_access(
         timedelta(seconds=settings.share_lockout_seconds),
         settings.share_daily_password_failures,
         trust,
-        bundles=exports,
+        bundles=bundles,
         uses_per_minute=settings.share_link_uses_per_minute,
     )
 

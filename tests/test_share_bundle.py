@@ -313,8 +313,8 @@ class RevokedWhileMade:
         self.revoke = revoke
         self.handed: list[Any] = []
 
-    async def sealed_bundle(self, *args: Any) -> Any:
-        made = await self.real.sealed_bundle(*args)
+    async def made(self, *args: Any) -> Any:
+        made = await self.real.made(*args)
         self.handed.append(made)
         await self.revoke()
         return made

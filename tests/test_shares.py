@@ -170,6 +170,8 @@ async def test_list_shares_never_shows_a_token(client: httpx.AsyncClient, engine
             "state",
             "access_count",
             "last_accessed_at",
+            "item_ids",
+            "items_version",
         }
         assert item["state"] == "active"
         assert item["access_count"] == 0

@@ -21,7 +21,15 @@ from sqlalchemy import func, insert
 from ..core.canonical import canonical_json
 from ..core.clock import to_text
 from ..core.spool import hash_file
-from ..core.store import ObjectMissing, Store, blob_key, download, export_key
+from ..core.store import (
+    FileReader,
+    ObjectMissing,
+    ReaderSource,
+    Store,
+    blob_key,
+    download,
+    export_key,
+)
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..custody.seals import item_salts, load_seal
@@ -35,6 +43,7 @@ from ..sealing.item_proofs import SealedItems, disclose
 from ..sealing.statement import STATEMENT_FORMAT, Seal
 from ..version import __version__
 from ..versions.history import load_version, read_snapshot
+from .export import MEDIA_TYPES, SealedBundle
 from .format.disclosure import data_path, file_path, render_disclosure, write_disclosure_json
 from .format.seal_file import SEAL_FILE, render_seal
 from .format.writer import PayloadFile, SourceChanged, write_bag
@@ -67,7 +76,7 @@ class DisclosureService:
         recipient: str | None = None,
     ) -> PacketExportResult:
         async with self.tx.read(scope, settled=True) as work:
-            disclosed = await self._read(work, packet_id, item_ids, version)
+            disclosed = await read_disclosed(work, packet_id, item_ids, version)
         number = disclosed.document["version"]
         export_id = str(uuid.uuid4())
         name = f"disclosure-{packet_id}-v{number}-{export_id}.{export_format.value}"
@@ -91,6 +100,34 @@ class DisclosureService:
             contents_exported=len(disclosed.records),
             export_id=export_id,
             sha256=digest,
+        )
+
+    async def link_bundle(
+        self,
+        scope: Scope,
+        packet_id: str,
+        item_ids: list[str],
+        version: int,
+        export_format: ExportFormat,
+    ) -> SealedBundle:
+        """The disclosure a share link limited to items hands over: made on request under the
+        work folder, opened, and its file removed; neither stored nor recorded here (the link
+        records its use, with the bundle's SHA-256)."""
+        async with self.tx.read(scope, settled=True) as work:
+            disclosed = await read_disclosed(work, packet_id, item_ids, version)
+        async with self._staging() as staging:
+            payload = await self._payload(disclosed, staging, packet_id)
+            target = staging / f"disclosure.{export_format.value}"
+            size, digest = await asyncio.to_thread(
+                self._write, disclosed, payload, export_format, target
+            )
+            handle = await asyncio.to_thread(open, target, "rb")
+        return SealedBundle(
+            ReaderSource(FileReader(handle, size), 0, size),
+            f"disclosure-{packet_id}-v{version}.{export_format.value}",
+            MEDIA_TYPES[export_format],
+            sha256=digest,
+            version=version,
         )
 
     async def _record(
@@ -145,47 +182,6 @@ class DisclosureService:
                 file_path=key,
             )
         return exported_at
-
-    async def _read(
-        self, work: UnitOfWork, packet_id: str, item_ids: list[str], version: int | None
-    ) -> Disclosed:
-        await load_packet_row(work, packet_id)  # 404 for a packet the caller doesn't see
-        if version is None:
-            version = await _latest_sealed(work, packet_id)
-        found = await load_seal(work, packet_id, version)
-        if found is None:
-            raise Conflict(f"version {version} of packet {packet_id} is not sealed")
-        seal = found[0]
-        salts = await item_salts(work, packet_id, version)
-        if salts is None or seal.statement.get("format") != STATEMENT_FORMAT:
-            raise Conflict(
-                f"the seal of version {version} of packet {packet_id} commits to no items one "
-                f"by one (only seals signed here in format {STATEMENT_FORMAT} do): its items "
-                "can be proven only with the whole packet, by an export"
-            )
-        body = await read_snapshot(work, await load_version(work, packet_id, version))
-        items = SealedItems.of(body["contents"])
-        tree = items.tree(salts)
-        if tree.root.hex() != seal.statement["items_root"]:
-            raise SnapshotDamaged(
-                f"the items of version {version} of packet {packet_id} no longer give the "
-                "items_root its seal signed"
-            )
-        index_of = {record["id"]: index for index, record in enumerate(items.records)}
-        unknown = [item_id for item_id in item_ids if item_id not in index_of]
-        if unknown:
-            raise InvalidInput(
-                f"not items of version {version} of packet {packet_id}: {', '.join(unknown[:10])}"
-            )
-        indexes = sorted({index_of[item_id] for item_id in item_ids})
-        document = {
-            "packet_id": packet_id,
-            "version": version,
-            "items_count": len(items.entries),
-            "items_root": seal.statement["items_root"],
-            "items": disclose(items, salts, indexes),
-        }
-        return Disclosed(seal, document, [items.records[index] for index in indexes])
 
     async def _payload(
         self, disclosed: Disclosed, staging: Path, packet_id: str
@@ -270,6 +266,51 @@ class DisclosureService:
             yield staging
         finally:
             await asyncio.to_thread(shutil.rmtree, staging, True)
+
+
+async def read_disclosed(
+    work: UnitOfWork, packet_id: str, item_ids: list[str], version: int | None
+) -> Disclosed:
+    """What disclosing `item_ids` of the version (default the latest sealed) is made of: 404
+    for a packet the caller doesn't see, 409 for a version without item proofs, 422 for an id
+    that is not an item of it."""
+    await load_packet_row(work, packet_id)  # 404 for a packet the caller doesn't see
+    if version is None:
+        version = await _latest_sealed(work, packet_id)
+    found = await load_seal(work, packet_id, version)
+    if found is None:
+        raise Conflict(f"version {version} of packet {packet_id} is not sealed")
+    seal = found[0]
+    salts = await item_salts(work, packet_id, version)
+    if salts is None or seal.statement.get("format") != STATEMENT_FORMAT:
+        raise Conflict(
+            f"the seal of version {version} of packet {packet_id} commits to no items one "
+            f"by one (only seals signed here in format {STATEMENT_FORMAT} do): its items "
+            "can be proven only with the whole packet, by an export"
+        )
+    body = await read_snapshot(work, await load_version(work, packet_id, version))
+    items = SealedItems.of(body["contents"])
+    tree = items.tree(salts)
+    if tree.root.hex() != seal.statement["items_root"]:
+        raise SnapshotDamaged(
+            f"the items of version {version} of packet {packet_id} no longer give the "
+            "items_root its seal signed"
+        )
+    index_of = {record["id"]: index for index, record in enumerate(items.records)}
+    unknown = [item_id for item_id in item_ids if item_id not in index_of]
+    if unknown:
+        raise InvalidInput(
+            f"not items of version {version} of packet {packet_id}: {', '.join(unknown[:10])}"
+        )
+    indexes = sorted({index_of[item_id] for item_id in item_ids})
+    document = {
+        "packet_id": packet_id,
+        "version": version,
+        "items_count": len(items.entries),
+        "items_root": seal.statement["items_root"],
+        "items": disclose(items, salts, indexes),
+    }
+    return Disclosed(seal, document, [items.records[index] for index in indexes])
 
 
 async def _latest_sealed(work: UnitOfWork, packet_id: str) -> int:

@@ -94,6 +94,9 @@ packet_shares = Table(
     Column("access_count", Integer, server_default="0", nullable=False),
     Column("last_accessed_at", Text),
     Column("revoked_at", Text),
+    # a link limited to items: their content entry ids (JSON) and the sealed version's number
+    Column("item_ids", Text),
+    Column("items_version", Integer),
     Index("idx_shares_packet", "packet_id"),
     Index("idx_shares_token", "access_token"),
     # the statistics count shares not yet expired from here, reading only those

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select
 
 from ..attachments.service import OpenedFile, open_attached
-from ..bundles.export import ExportService, SealedBundle
+from ..bundles.export import SealedBundle
 from ..core.byte_ranges import WHOLE, Wanted
 from ..core.clock import to_text, utc_text
 from ..core.store import Store
@@ -58,6 +58,7 @@ from ..sealing.custody_coverage import Coverage
 from ..versions.integrity import SealView, log_coverage, seal_view
 from . import hours
 from .hours import LinkUse
+from .item_limits import LinkBundles, refuse_unshown, shown_items
 from .lockout import PasswordLockout
 from .pace import USES_PER_MINUTE, UsePace
 from .records import (
@@ -127,7 +128,7 @@ class ShareAccessService:
         daily_failures: int = 20,
         trust: TrustedKeys | None = None,
         *,
-        bundles: ExportService,
+        bundles: LinkBundles,
         uses_per_minute: int = USES_PER_MINUTE,
     ) -> None:
         self.tx = transactions
@@ -203,6 +204,7 @@ class ShareAccessService:
 
         async def open_it(work: UnitOfWork, share: PacketShare) -> OpenedFile:
             await load_packet(work, share.packet_id)
+            refuse_unshown(share, content_entry_id)
             file = await open_attached(work, self.files, share.packet_id, content_entry_id, wanted)
             opened.append(file)
             return file
@@ -234,7 +236,7 @@ class ShareAccessService:
         revoked while it was being made gets nothing."""
         opened = await self.check(link.token)
         await self._admit(opened, link, ShareAction.BUNDLE)
-        made = await self.bundles.sealed_bundle(opened.scope, opened.share.packet_id, export_format)
+        made = await self.bundles.made(opened.scope, opened.share, export_format)
         try:
             async with self.tx.write(Scope()) as work:
                 share = await self._lock(work, link.token)
@@ -390,7 +392,7 @@ class ShareAccessService:
     @staticmethod
     async def _snapshot(work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
         packet = await load_packet(work, share.packet_id)
-        contents = await load_contents(work, share.packet_id)
+        contents = shown_items(share, await load_contents(work, share.packet_id))
         # A link's recipients see the comments left through that link, never another's (a
         # public link's visitors don't read what a named reviewer wrote); the owner reads
         # them all (GET /{packet_id}/comments).

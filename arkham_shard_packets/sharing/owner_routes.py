@@ -46,8 +46,13 @@ async def create_share(
     `password`. The answer is the only place the token ever appears; `share_url` is the
     viewer page (absolute with a public base URL). An archived packet is 409, whoever the
     link is for; the first share of a finalized packet makes it `shared`. Emits
-    `packets.packet.shared`."""
-    draft = ShareDraft(body.shared_with, body.permissions, body.expires_at, body.password)
+    `packets.packet.shared`. `item_ids` limits a view or comment link to some items of the
+    latest sealed version (409 without a seal that proves items one by one, 422 for an id not
+    among its items or with `edit`): the link shows only them, and its bundle is their
+    disclosure."""
+    draft = ShareDraft(
+        body.shared_with, body.permissions, body.expires_at, body.password, body.item_ids
+    )
     share = await services.shares.create(scope, packet_id, draft)
     viewer = str(request.app.url_path_for(VIEWER_ROUTE, token=share.access_token))
     base = services.settings.public_base_url

@@ -3,6 +3,7 @@ several share services need."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,8 @@ def share_from_row(row: RowLike, now: datetime) -> PacketShare:
         last_accessed_at=_moment(row["last_accessed_at"]),
         revoked_at=_moment(row["revoked_at"]),
         state=share_state(expires_at, now),
+        item_ids=None if row["item_ids"] is None else json.loads(row["item_ids"]),
+        items_version=row["items_version"],
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ..bundles.disclosure import MAX_ITEMS as MAX_DISCLOSED
 from ..core.bounds import UtcInput
 from ..models import ShareAction, SharePermission, ShareState
 from ..records.examples import Answer
@@ -96,6 +97,7 @@ Author = Annotated[
 CommentBody = Annotated[
     str, Field(max_length=COMMENT_MAX, json_schema_extra={"pattern": NOT_BLANK}), NotBlankText
 ]
+ItemId = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Password = Annotated[
     str,
     Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, json_schema_extra={"pattern": NO_NUL}),
@@ -133,6 +135,15 @@ class ShareCreate(BaseModel):
     password: Password | None = Field(
         None, description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; kept as a scrypt hash"
     )
+    item_ids: list[ItemId] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_DISCLOSED,
+        description="Limit the link to these items (their content entry ids) of the latest "
+        "sealed version, whose seal must be of format arkham-packet-seal/2 (else 409): its "
+        "page, JSON and files show only them, and its bundle is their disclosure. A view or "
+        "comment link only (edit is 422). Omitted: the whole packet",
+    )
 
 
 class ShareFields(Answer):
@@ -146,6 +157,10 @@ class ShareFields(Answer):
     expires_at: UtcDatetime | None
     shared_by: str
     password_protected: bool
+    item_ids: list[str] | None = Field(
+        None, description="The items a link limited to items shows, in the seal's order"
+    )
+    items_version: int | None = Field(None, description="The sealed version they are items of")
 
 
 class ShareCreated(ShareFields):
@@ -203,6 +218,10 @@ class GrantOut(Answer):
     permissions: SharePermission
     shared_at: UtcDatetime
     expires_at: UtcDatetime | None
+    item_ids: list[str] | None = Field(
+        None, description="The items this link is limited to (null: the whole packet)"
+    )
+    items_version: int | None = Field(None, description="The sealed version they are items of")
 
 
 class SharedPacketOut(Answer):

@@ -6,19 +6,23 @@ A draft can be shared for collaboration and stays a draft; an archived packet ca
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert
 
+from ..bundles.disclosure import read_disclosed
 from ..core.clock import as_utc, to_text
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope
 from ..db.tables import packet_shares, packets, share_access_log
-from ..errors import InvalidInput, ShareNotFound
+from ..errors import Conflict, InvalidInput, ShareNotFound
 from ..models import (
+    Packet,
     PacketComment,
     PacketShare,
     PacketStatus,
@@ -45,6 +49,7 @@ class ShareDraft:
     permissions: SharePermission = SharePermission.VIEW
     expires_at: datetime | None = None
     password: str | None = None
+    item_ids: list[str] | None = None  # a link limited to these items of the sealed version
 
 
 class ShareService:
@@ -75,6 +80,8 @@ class ShareService:
             packet = await lock_packet(work, packet_id, lifecycle.SHARE)
             if expires_at is not None and expires_at <= now:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
+            limit = await _limited_to_items(work, packet, draft)
+            values.update(limit)
             created = (
                 insert(packet_shares)
                 .values(work.scope.row(**values))  # the packet's tenant
@@ -97,6 +104,7 @@ class ShareService:
                 permissions=draft.permissions.value,
                 expires_at=row["expires_at"],
                 password_protected=password_hash is not None,
+                **(_limit_entry(limit)),
             )
             work.emit(
                 "packets.packet.shared",
@@ -207,3 +215,35 @@ class ShareService:
         await work.conn.execute(
             work.scope.update(packets).where(packets.c.id == packet_id).values(status=status.value)
         )
+
+
+async def _limited_to_items(work: UnitOfWork, packet: Packet, draft: ShareDraft) -> dict[str, Any]:
+    """A link limited to items shows them of the latest sealed version, whose seal must prove
+    them one by one: checked as a disclosure of them is (409 without such a seal, 422 for an
+    id that is not one of its items, or for an edit link). The ids are kept in the recipe's
+    order."""
+    item_ids = draft.item_ids
+    if item_ids is None:
+        return {}
+    if draft.permissions is SharePermission.EDIT:
+        raise InvalidInput(
+            "a link limited to items (item_ids) can view or comment, not edit: it shows "
+            "items of a sealed version, which takes no edits"
+        )
+    if packet.status is PacketStatus.DRAFT:
+        raise Conflict(
+            f"packet {packet.id} is a draft: a link limited to items (item_ids) shows items "
+            "of a sealed version"
+        )
+    disclosed = await read_disclosed(work, packet.id, item_ids, None)
+    return dict(
+        item_ids=json.dumps([record["id"] for record in disclosed.records]),
+        items_version=disclosed.document["version"],
+    )
+
+
+def _limit_entry(limit: dict[str, Any]) -> dict[str, Any]:
+    """The custody entry's account of a link limited to items (nothing for a whole packet)."""
+    if not limit:
+        return {}
+    return {"items": json.loads(limit["item_ids"]), "items_version": limit["items_version"]}

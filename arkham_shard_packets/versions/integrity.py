@@ -12,6 +12,7 @@ from ..core.canonical import sha256_hex
 from ..core.store import Store, blob_key
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.evidence import packet_evidence
+from ..custody.seals import item_salts, load_seal
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_versions
 from ..keys.trust import TrustedKeys
@@ -19,7 +20,9 @@ from ..models import PacketVersion, VersionKind, utcnow
 from ..records.packets import load_packet_row
 from ..sealing.checksum import ITEM_FIELDS, RECIPES, packet_checksum
 from ..sealing.custody_coverage import Coverage
+from ..sealing.item_proofs import items_root
 from ..sealing.key_trust import KeyTrust
+from ..sealing.statement import STATEMENT_FORMAT
 from .history import version_from_row
 from .snapshots import Record, digest_of, load_snapshot_text, packet_record, record_sort_key
 
@@ -72,6 +75,30 @@ async def sealed_items(work: UnitOfWork, packet_id: str) -> list[Record]:
     ).where(packet_contents.c.packet_id == packet_id)
     rows = await work.conn.execute(statement)
     return [dict(zip(ITEM_FIELDS, row, strict=True)) for row in rows]
+
+
+async def items_root_problem(
+    work: UnitOfWork, packet_id: str, sealed: PacketVersion | None, contents: list[Record]
+) -> str | None:
+    """A seal of format 2 signed here keeps its items' salts: with the stored items they must
+    give the `items_root` it signed, or no disclosure of them can be proven. Seals of format
+    1, and format-2 seals an import carried in (they keep no salts), have nothing to check."""
+    if sealed is None:
+        return None
+    found = await load_seal(work, packet_id, sealed.version_number)
+    if found is None or found[0].statement.get("format") != STATEMENT_FORMAT:
+        return None
+    where = f"the item salts kept with the seal of version {sealed.version_number}"
+    try:
+        salts = await item_salts(work, packet_id, sealed.version_number)
+        if salts is None:
+            return None
+        root = items_root(contents, salts)
+    except (ValueError, TypeError, AttributeError):
+        return f"{where} are damaged: they are not one 64-hex salt per sealed item"
+    if root != found[0].statement.get("items_root"):
+        return f"{where} and the stored items no longer give the items_root the seal signed"
+    return None
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,7 @@ class IntegrityService:
             frozen = None if digest is None else await load_snapshot_text(work, digest)
             stored_count = packet["contents_count"]
             custody = await packet_evidence(work, packet_id, await self.trust.load(work))
+            salts_problem = await items_root_problem(work, packet_id, sealed, contents)
         result = Verification(
             packet_id=packet_id,
             checksum=packet["checksum"],
@@ -149,6 +177,8 @@ class IntegrityService:
         await self._check_checksum(result, packet, contents, stored_count, sealed, digest, frozen)
         evidence = custody.evidence
         result.problems.extend(evidence.problems)
+        if salts_problem is not None:
+            result.problems.append(salts_problem)
         result.warnings.extend(evidence.warnings)
         result.signed = evidence.signed
         result.attested_at = evidence.attested_at
