@@ -2,7 +2,7 @@
 checksum recipe's item order) and the sealed version they are items of. A link without them
 shows the whole packet, as every link made before did.
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
