@@ -24,6 +24,7 @@ DEFAULT_DATA_DIR = Path("arkham-packets-data")
 DEFAULT_PORT = 8100
 # The longest a standalone host's token may last, by the setting or `token --lifetime`.
 JWT_LIFETIME_MAX_SECONDS = 366 * 24 * 3600
+SHARE_SESSION_MAX_SECONDS = 24 * 3600
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -119,6 +120,8 @@ class Settings(BaseSettings):
     # Uses of one share link within any minute; more are refused (429) until the minute frees.
     # 0: no limit (a proxy in front limits the link routes).
     share_link_uses_per_minute: int = Field(120, ge=0, le=1_000_000)
+    # How long the viewer page remembers a link's password once typed (its session cookie).
+    share_session_seconds: int = Field(1800, ge=60, le=SHARE_SESSION_MAX_SECONDS)
     # Files a killed process left are swept at start once this old (another process sharing
     # the data directory may be writing a younger one right now).
     recovery_grace_seconds: float = 3600.0

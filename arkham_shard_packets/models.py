@@ -170,6 +170,16 @@ class PacketComment:
     share_id: str | None = None
 
 
+@dataclass(frozen=True)
+class HandedFile:
+    """The file a use of a share link handed over: an item's attached file (`download`, with
+    the item's entry id) or the sealed bundle (`bundle`)."""
+
+    name: str
+    sha256: str
+    content_entry_id: str | None = None
+
+
 @dataclass
 class ShareAccessEntry:
     id: str
@@ -177,6 +187,7 @@ class ShareAccessEntry:
     action: ShareAction
     accessed_at: datetime
     client_address: str | None = None
+    file: HandedFile | None = None
 
 
 @dataclass

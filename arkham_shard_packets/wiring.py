@@ -145,6 +145,7 @@ def _share_access(
         trust,
         bundles=bundles,
         uses_per_minute=settings.share_link_uses_per_minute,
+        session_lifetime=timedelta(seconds=settings.share_session_seconds),
     )
 
 

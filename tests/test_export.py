@@ -245,8 +245,8 @@ async def test_already_compressed_files_are_stored(client: httpx.AsyncClient) ->
     _, archive = await export(client, packet["id"])
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         kinds = {i.filename.rsplit("/", 1)[-1]: i.compress_type for i in bundle.infolist()}
-    assert kinds["0001-note.txt"] == zipfile.ZIP_DEFLATED  # items sort by order, type, id
-    assert kinds["0002-photo.jpg"] == zipfile.ZIP_STORED
+    assert kinds["0001-photo.jpg"] == zipfile.ZIP_STORED  # items in their order
+    assert kinds["0002-note.txt"] == zipfile.ZIP_DEFLATED
 
 
 async def test_unknown_packet_and_format(client: httpx.AsyncClient) -> None:

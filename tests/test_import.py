@@ -149,11 +149,13 @@ async def test_merge_keeps_the_drafts_items_and_adds_the_missing(
     assert response.json()["contents_imported"] == 1
     after = await state(client, pid)
     assert after["packet"]["name"] == "Harbor leak"
-    assert [(i["content_type"], i["content_id"]) for i in after["contents"]] == [
-        ("claim", "claim-1"),
-        ("document", "doc-1"),
-        ("document", "doc-2"),
-        ("entity", "ent-9"),
+    # claim-1 went after the last item then (order 2); ent-9 came back with its order, 2, and
+    # its `added_at`, earlier than claim-1's: items of one order, in the order they were added
+    assert [(i["content_type"], i["content_id"], i["order"]) for i in after["contents"]] == [
+        ("document", "doc-1", 0),
+        ("document", "doc-2", 1),
+        ("entity", "ent-9", 2),
+        ("claim", "claim-1", 2),
     ]
     assert after["packet"]["contents_count"] == 4
 

@@ -404,7 +404,7 @@ async def test_a_packet_made_here_makes_no_claim(client: httpx.AsyncClient) -> N
     packet = await make_packet(client)
     shared = await client.post(f"/api/packets/{packet['id']}/share", json={"shared_with": "public"})
     page = (await client.get(shared.json()["share_url"])).text
-    assert "<dt>Shared by</dt>" in page
+    assert "<dt>Shared with</dt>" in page
     assert "as the bundle claims" not in page and "<dt>Imported</dt>" not in page
 
 

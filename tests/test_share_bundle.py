@@ -229,13 +229,18 @@ async def test_the_viewer_page_offers_the_bundle_and_says_how_to_check_it(
     assert "<code>arkham-packets verify FILE --trust KEY</code>" in page
     assert "<code>python3 -m bagit --validate</code>" in page and "docs/custody.md" in page
 
-    # On a link with a password, the page's buttons post the password typed into its form.
+    # On a link with a password, the page's buttons post the page's session (a cookie, set
+    # when the password was typed into its form), or a password in the form.
     protected = await share(client, packet["id"], password="correct horse")
     url = protected["share_url"]
-    opened = await client.post(url, data={"password": "correct horse"})
+    assert (await client.post(url, data={"password": "correct horse"})).status_code == 303
+    opened = await client.get(url)
     assert opened.status_code == 200
     assert '<form class="download" method="post" action="bundle?format=tar.gz">' in opened.text
     bundle = url.removesuffix("/view") + "/bundle"
+    by_session = await client.post(bundle, params={"format": "tar.gz"})
+    assert by_session.status_code == 200, by_session.text
+    client.cookies.clear()
     posted = await client.post(
         bundle, params={"format": "tar.gz"}, data={"password": "correct horse"}
     )
@@ -251,6 +256,7 @@ async def test_the_viewer_page_offers_the_bundle_and_says_how_to_check_it(
     await settle(client)
     assert await access_actions(engine, protected["id"]) == [
         "view",
+        "bundle",
         "bundle",
         "password_failure",
     ]

@@ -14,7 +14,8 @@ import pytest
 from fastapi import FastAPI
 
 from arkham_shard_packets.host.app import HostConfig, create_app
-from arkham_shard_packets.sharing import access, tokens
+from arkham_shard_packets.sharing import passwords as link_passwords
+from arkham_shard_packets.sharing import tokens
 
 from .conftest import (
     POSTGRES_URL,
@@ -306,7 +307,7 @@ async def test_a_burst_of_guesses_gets_no_more_checks_than_the_lockout_allows(
         checked.append(password)
         return await real_check(password, stored)
 
-    monkeypatch.setattr(access, "verify_password", counted)
+    monkeypatch.setattr(link_passwords, "verify_password", counted)
     packet = await finalized_packet(client)
     created = await share(client, packet["id"], permissions="comment", password="correct horse")
     url = f"/api/packets/shared/{created['access_token']}{route}"

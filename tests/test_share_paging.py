@@ -99,23 +99,25 @@ async def test_a_link_shows_its_latest_comments_and_pages_to_the_others(
     assert "comment 0<" in earlier and "comment 50<" not in earlier
 
 
-async def test_a_protected_link_s_page_carries_its_password_to_other_comments(
+async def test_a_protected_link_s_page_links_to_other_comments_with_its_session(
     client: httpx.AsyncClient,
 ) -> None:
     packet = await finalized_packet(client)
     link = await share(client, packet["id"], permissions="comment", password=PASSWORD)
     await comment_through(client, link["access_token"], 52, **{PASSWORD_HEADER: PASSWORD})
     url = f"{API}/shared/{link['access_token']}/view"
-    page = (await client.post(url, data={"password": PASSWORD})).text
+    signed_in = await client.post(url, data={"password": PASSWORD})
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "view")
+    page = (await client.get(url)).text  # the session, a cookie, stands in for the password
     assert "Showing comments 3 to 52 of 52." in page
-    assert (
-        '<form class="download" method="post" action="view?comments_offset=0">'
-        f'<input type="hidden" name="password" value="{PASSWORD}">'
-        '<button type="submit">Earlier comments</button></form>'
-    ) in page
-    earlier = await client.post(url, params={"comments_offset": 0}, data={"password": PASSWORD})
+    assert '<a href="view?comments_offset=0">Earlier comments</a>' in page
+    earlier = await client.get(url, params={"comments_offset": 0})
     assert earlier.status_code == 200
     assert "Showing comments 1 to 50 of 52." in earlier.text
+    # Typed in on a page of earlier comments (a session that ended), back to that page.
+    client.cookies.clear()
+    again = await client.post(url, params={"comments_offset": 0}, data={"password": PASSWORD})
+    assert (again.status_code, again.headers["location"]) == (303, "view?comments_offset=0")
 
 
 async def test_the_custody_log_answers_a_page_by_default(

@@ -106,9 +106,10 @@ async def test_a_password_in_any_language_opens_the_link(
         "view",
         "password_failure",
     ]
-    # the form of the viewer page sends it as UTF-8 too
-    page = await client.post(created["share_url"], data={"password": password})
-    assert page.status_code == 200
+    # the form of the viewer page sends it as UTF-8 too, and opens the page's session
+    signed_in = await client.post(created["share_url"], data={"password": password})
+    assert signed_in.status_code == 303, signed_in.text
+    assert (await client.get(created["share_url"])).status_code == 200
 
 
 async def test_a_latin1_password_still_opens_its_link(client: httpx.AsyncClient) -> None:

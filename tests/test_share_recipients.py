@@ -124,14 +124,18 @@ async def test_the_viewer_page_lists_files_with_size_and_digest(
         assert (await client.get(base + target)).status_code == 200
 
     protected = await share(client, packet["id"], password="correct horse")
-    opened = await client.post(protected["share_url"], data={"password": "correct horse"})
+    signed_in = await client.post(protected["share_url"], data={"password": "correct horse"})
+    assert signed_in.status_code == 303
+    opened = await client.get(protected["share_url"])  # with the page's session
     assert opened.status_code == 200
     assert download_targets(opened.text) == targets
-    assert 'method="post" action="contents/' in opened.text  # buttons that carry the password
-    carried = (
-        'action="contents/[^"]+/file"><input type="hidden" name="password" value="correct horse">'
-    )
-    assert len(re.findall(carried, opened.text)) == 2
+    # buttons, posted with the page's session: none carries the password
+    buttons = 'action="contents/[^"]+/file"><button type="submit">'
+    assert len(re.findall(buttons, opened.text)) == 2
+    assert "correct horse" not in opened.text
+    base = protected["share_url"].removesuffix("view")
+    for target in targets:
+        assert (await client.post(base + target)).status_code == 200
 
 
 async def test_recipients_see_only_their_own_links_comments(client: httpx.AsyncClient) -> None:

@@ -86,7 +86,9 @@ async def test_viewer_page_shows_the_packet_and_the_grant(client: httpx.AsyncCli
     cells = parsed.joined("td")
     assert cells.index("<img src=x onerror=alert(2)>") < cells.index("Harbor Co.")  # by order
     facts = parsed.joined("dd")
-    assert "ana@example.org" in facts and "system" in facts
+    assert "ana@example.org" in facts
+    # who shared it, when known: an anonymous caller of the standalone host is not anyone
+    assert "Shared by" not in parsed.joined("dt") and "system" not in facts
     assert parsed.joined("span") == "shared"
     expires = datetime.fromisoformat(created["expires_at"]).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert expires in parsed.joined("time")
@@ -102,8 +104,9 @@ async def test_viewer_form_posts_comments(client: httpx.AsyncClient) -> None:
     assert "anyone with the link" in page
     assert "<form" in page and 'name="body"' in page
     posted = await client.post(url, data={"author": "Ray <b>", "body": "Line one\n<i>two</i>"})
-    assert posted.status_code == 200
-    assert "Ray &lt;b&gt;" in posted.text and "Line one\n&lt;i&gt;two&lt;/i&gt;" in posted.text
+    assert (posted.status_code, posted.headers["location"]) == (303, "view#comments")
+    shown = (await client.get(url)).text
+    assert "Ray &lt;b&gt;" in shown and "Line one\n&lt;i&gt;two&lt;/i&gt;" in shown
     comments = (await client.get(f"/api/packets/{packet['id']}/comments")).json()
     assert [(c["author"], c["body"]) for c in comments["items"]] == [
         ("Ray <b>", "Line one\n<i>two</i>")
@@ -152,17 +155,25 @@ async def test_viewer_asks_for_the_password(client: httpx.AsyncClient) -> None:
     assert missing.json()["detail"] == (
         "this share link needs a password: send it in the X-Share-Password header"
     )
-    opened = await client.post(url, data={"password": "correct horse"})
+    signed_in = await client.post(url, data={"password": "correct horse"})
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "view")
+    opened = await client.get(url)  # the page's session, a cookie, stands in for it
     assert opened.status_code == 200
     assert "Sealed file" in opened.text
-    # Its comment form carries the password on, so posting works.
-    assert 'type="hidden" name="password"' in opened.text
-    posted = await client.post(
-        url, data={"password": "correct horse", "author": "Ann", "body": "Seen."}
-    )
-    assert posted.status_code == 200 and "Seen." in posted.text
+    assert 'name="password"' not in opened.text  # no form carries the password
+    posted = await client.post(url, data={"author": "Ann", "body": "Seen."})
+    assert posted.status_code == 303
+    assert "Seen." in (await client.get(url)).text
+    client.cookies.clear()
     by_header = await client.get(url, headers={PASSWORD_HEADER: "correct horse"})
     assert by_header.status_code == 200
+    with_comment = await client.post(
+        url, data={"password": "correct horse", "author": "Ann", "body": "Again."}
+    )
+    assert (
+        with_comment.status_code == 303
+        and "packets_link_session" in with_comment.headers["set-cookie"]
+    )
 
 
 # A live host and a real headless Chromium.

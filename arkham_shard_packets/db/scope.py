@@ -8,7 +8,7 @@ Work on one packet narrows its scope to that packet's tenant (`within`), so what
 belongs where the packet does: a tenantless packet stays tenantless, whoever works on it.
 
 Four places reach those tables without a Scope, by design: in each, no one tenant is asking.
-- A share link's lookup by its token (sharing/access.py, `_open`): the caller has no tenant;
+- A share link's lookup by its token (sharing/links.py, `open_link`): the caller has no tenant;
   the token is the credential, and the share it names sets the work's scope from then on.
 - The event relay (events/outbox.py, and on PostgreSQL the placing function of migration
   0010): it places, claims and marks delivered the events of every tenant, which `append`

@@ -75,6 +75,9 @@ packet_contents = Table(
     Column("tenant_id", Text),
     UniqueConstraint("packet_id", "content_type", "content_id", name="uq_contents_item"),
     Index("idx_contents_packet", "packet_id"),
+    # A packet's items in their order (lists, pages) and its last place (an item added
+    # without `order` goes after it), read from the index rather than sorted
+    Index("idx_contents_order", "packet_id", "order_num", "added_at", "id"),
 )
 
 packet_shares = Table(
@@ -113,6 +116,10 @@ share_access_log = Table(
     Column("action", Text, nullable=False),
     Column("client_address", Text),
     Column("tenant_id", Text),
+    # what a `download` or `bundle` handed over (migration 0016; earlier rows have none)
+    Column("content_entry_id", Text),
+    Column("file_name", Text),
+    Column("file_sha256", Text),
     Index("idx_share_access_share", "share_id", "action", "accessed_at"),
 )
 

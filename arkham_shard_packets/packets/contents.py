@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json
 from ..core.clock import now_text
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
-from ..db.scope import Scope
+from ..db.scope import Scope, owned_by_parameter
 from ..db.tables import packet_contents, packets
 from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
@@ -21,6 +25,23 @@ from ..records.packets import content_from_row, load_contents, load_packet, lock
 # Skipped when it breaks uq_contents_item (the packet holds that type and id already); the
 # values are the execution's parameters, so the statement is built once.
 ADD_ITEM = insert_or_skip(packet_contents).returning(*packet_contents.c)
+ORDER_MAX = 2**31 - 1  # `order` is a 32-bit integer column on both databases
+NEXT_OF, NEXT_TENANT = "next_of_packet", "next_of_tenant"
+
+
+@lru_cache(maxsize=2)
+def add_next_item(tenant_scoped: bool) -> UpdateBase:
+    """ADD_ITEM, the item placed after the packet's last (0 for its first; past ORDER_MAX, at
+    it), read by the insert itself under the packet's row lock, so items added together each
+    get their own place. The packet (and its tenant) are the execution's NEXT_OF (and
+    NEXT_TENANT); built once for each kind of scope."""
+    last = func.max(packet_contents.c.order_num)
+    place = select(case((last.is_(None), 0), (last >= ORDER_MAX, ORDER_MAX), else_=last + 1))
+    place = place.where(
+        packet_contents.c.packet_id == bindparam(NEXT_OF),
+        owned_by_parameter(packet_contents, NEXT_TENANT if tenant_scoped else None),
+    )
+    return ADD_ITEM.values(order_num=place.scalar_subquery())
 
 
 @dataclass
@@ -28,7 +49,7 @@ class ContentDraft:
     content_type: ContentType
     content_id: str
     content_title: str = ""
-    order: int = 0
+    order: int | None = None  # None: after the packet's last item
     data: dict[str, Any] | None = None
 
 
@@ -74,8 +95,15 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         contents_count=packets.c.contents_count + 1,
         size_bytes=packets.c.size_bytes + stored_size(values),
     )
-    statement, head = custody.reading_head(work, packet_id, ADD_ITEM)
-    row = await work.first(statement, work.scope.row(**values) | head)  # the packet's tenant
+    adding: UpdateBase = ADD_ITEM
+    place: dict[str, Any] = {}
+    if draft.order is None:  # after the last item
+        del values["order_num"]
+        tenant = work.scope.tenant_id
+        adding = add_next_item(tenant is not None)
+        place = {NEXT_OF: packet_id} | ({} if tenant is None else {NEXT_TENANT: tenant})
+    statement, head = custody.reading_head(work, packet_id, adding)
+    row = await work.first(statement, work.scope.row(**values) | place | head)  # its tenant
     if row is None:
         item = f"{draft.content_type.value} {draft.content_id}"
         raise DuplicateContent(f"{item} is already in packet {packet_id}")

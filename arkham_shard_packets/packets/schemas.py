@@ -14,7 +14,7 @@ from ..models import ContentType, PacketVisibility
 from ..records.examples import Answer
 from ..records.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from ..version import __version__
-from .contents import ContentDraft
+from .contents import ORDER_MAX, ContentDraft
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -84,6 +84,10 @@ class PacketPage(Answer):
     offset: int
 
 
+def without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ContentCreate(Strict):
     model_config = examples(
         {
@@ -99,7 +103,15 @@ class ContentCreate(Strict):
     content_type: ContentType
     content_id: ContentId = Field(description="The item's id in the shard that owns it")
     content_title: Title = ""
-    order: WholeNumber = Field(0, ge=0, le=2**31 - 1, description="Position in the packet")
+    # Left out is not 0: the item goes after the last one (`draft`), so no default is shown.
+    order: WholeNumber = Field(
+        0,
+        ge=0,
+        le=ORDER_MAX,
+        description="Position in the packet, lowest first; items of one position in the order "
+        "they were added. Left out: after the last item",
+        json_schema_extra=without_default,
+    )
     data: JsonObject | None = Field(
         None,
         description="Data kept with the item, exported and sealed with it; without it an "
@@ -108,8 +120,9 @@ class ContentCreate(Strict):
 
     def draft(self) -> ContentDraft:
         """The item to add, by the owner or through an edit link."""
+        order = self.order if "order" in self.model_fields_set else None
         return ContentDraft(
-            self.content_type, self.content_id, self.content_title, self.order, self.data
+            self.content_type, self.content_id, self.content_title, order, self.data
         )
 
 

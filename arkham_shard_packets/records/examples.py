@@ -49,6 +49,7 @@ BY_NAME: dict[str, Any] = {
     "data": {"pages": 2, "source": "port authority"},
     "media_type": "text/plain",
     "sha256": FILE_SHA256,
+    "content_entry_id": ITEM_ID,
     "checksum": CHECKSUM,
     "computed": CHECKSUM,
     "snapshot_computed": CHECKSUM,

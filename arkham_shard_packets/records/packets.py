@@ -172,14 +172,15 @@ def etag_of(packet: Packet) -> str:
 async def load_contents(
     work: UnitOfWork, packet_id: str, limit: int | None = None, offset: int = 0
 ) -> list[PacketContent]:
-    """The packet's items in their order; a slice of them when `limit` is given."""
+    """The packet's items in their order, those of one `order` in the order they were added;
+    a slice of them when `limit` is given (read in the order of idx_contents_order)."""
     statement = (
         work.scope.select(packet_contents)
         .where(packet_contents.c.packet_id == packet_id)
         .order_by(
             packet_contents.c.order_num,
-            packet_contents.c.content_type,
-            packet_contents.c.content_id,
+            packet_contents.c.added_at,
+            packet_contents.c.id,
         )
         .limit(limit)
         .offset(offset or None)

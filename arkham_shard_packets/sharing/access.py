@@ -4,10 +4,9 @@ has not expired (410), it was not used too often within the last minute (429, sh
 the password lockout (429), the password (401), the permission (403), then the packet's own
 rules (409); a use that passes is logged and counted (a read after the answer,
 sharing/uses.py), and entered in custody when it opens an hour for its link (sharing/hours.py).
-An unknown, expired, busy, locked or forbidden link writes nothing on the request path. A
-password is checked only once its guess is logged as a failure under the share's row lock
-(withdrawn when it proves right), so guesses arriving together get no more tries than the
-lockout allows.
+An unknown, expired, busy, locked or forbidden link writes nothing on the request path. The
+viewer page's session stands in for the password, never for the other checks; a password is
+checked as sharing/passwords.py says.
 
 Wrong passwords lock a link twice over: 5 within a minute for `lockout` (a few minutes), and
 `daily_failures` within a day for good, until its owner revokes it and shares the packet again
@@ -23,70 +22,50 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from ..attachments.service import OpenedFile, open_attached
 from ..bundles.export import SealedBundle
 from ..core.byte_ranges import WHOLE, Wanted
-from ..core.clock import to_text, utc_text
+from ..core.clock import to_text
 from ..core.store import Store
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody.imports import last_import
 from ..db.scope import Scope
-from ..db.tables import packet_comments, packet_shares
-from ..errors import (
-    Forbidden,
-    PasswordRequired,
-    ShareExpired,
-    ShareNotFound,
-)
+from ..db.tables import packet_comments
+from ..errors import Forbidden
 from ..keys.trust import TrustedKeys
 from ..models import (
     ExportFormat,
+    HandedFile,
     Packet,
     PacketComment,
     PacketContent,
     PacketShare,
     ShareAction,
-    ShareState,
     utcnow,
 )
 from ..packets.contents import ContentDraft, add_content, remove_content
 from ..records import lifecycle
-from ..records.packets import RowLike, hold_packet, load_contents, load_packet
+from ..records.packets import load_contents, load_packet
 from ..sealing.custody_coverage import Coverage
 from ..versions.integrity import SealView, log_coverage, seal_view
 from . import hours
 from .hours import LinkUse
 from .item_limits import LinkBundles, refuse_unshown, shown_items
+from .links import OpenShare, ShareLink, lock_link, open_link
 from .lockout import PasswordLockout
 from .pace import USES_PER_MINUTE, UsePace
-from .records import (
-    Slice,
-    comment_from_row,
-    load_comments,
-    log_access,
-    share_from_row,
-    withdraw_access,
-)
-from .tokens import token_digest, verify_password
+from .passwords import LinkPasswords
+from .records import Slice, comment_from_row, load_comments, log_access
+from .sessions import LinkSessions
 from .uses import Use, UseLog
 
 T = TypeVar("T")
 
-SHARE_ACTOR_PREFIX = "share:"
 READS = frozenset({ShareAction.READ, ShareAction.VIEW})
 COMMENTS_SHOWN = 50
 LATEST_COMMENTS = Slice(COMMENTS_SHOWN, None)  # what a link shows unless asked for others
-
-
-@dataclass(frozen=True)
-class ShareLink:
-    """How a request presents a share link."""
-
-    token: str
-    password: str | None = None
-    client_address: str | None = None
 
 
 @dataclass
@@ -111,13 +90,6 @@ class SharedPacket:
     custody: Coverage | None = None  # on the viewer page: what a signature covers of its log
 
 
-@dataclass
-class OpenShare:
-    share: PacketShare
-    password_hash: str | None
-    scope: Scope  # the share's tenant, and the link as the actor
-
-
 class ShareAccessService:
     def __init__(
         self,
@@ -130,12 +102,14 @@ class ShareAccessService:
         *,
         bundles: LinkBundles,
         uses_per_minute: int = USES_PER_MINUTE,
+        session_lifetime: timedelta = timedelta(minutes=30),
     ) -> None:
         self.tx = transactions
         self.files = files
         self.uses = uses
         self.pace = UsePace(uses_per_minute, uses)
         self.lockout = PasswordLockout(lockout, daily_failures)
+        self.passwords = LinkPasswords(transactions, self.lockout, LinkSessions(session_lifetime))
         self.trust = trust or TrustedKeys()
         self.bundles = bundles
 
@@ -144,30 +118,32 @@ class ShareAccessService:
         not exist or was revoked (404), it expired (410), it was used too often within the last
         minute or is locked (429). Writes nothing."""
         async with self.tx.read(Scope()) as work:
-            opened = await self._open(work, token, lock=False)
+            opened = await open_link(work, token, lock=False)
             await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
                 await self.lockout.refuse_if_locked(work, opened.share.id, utcnow())
         return opened
 
+    async def sign_in(self, link: ShareLink) -> str | None:
+        """The viewer page's session for a link with a password, once the password the link
+        sends proves right (a wrong one counted by the lockout); None for a link without one.
+        Not a use of the link: what the page then opens is."""
+        return await self.passwords.sign_in(await self.check(link.token), link)
+
     async def read(self, link: ShareLink, comments: Slice = LATEST_COMMENTS) -> SharedPacket:
         return await self._use(link, ShareAction.READ, partial(self._snapshot, comments=comments))
 
-    async def view(
-        self,
-        link: ShareLink,
-        comment: Callable[[], CommentDraft] | None = None,
-        comments: Slice = LATEST_COMMENTS,
-    ) -> SharedPacket:
-        """The viewer page; from its form, first post the comment the person wrote (read from
-        the form only once the link has been checked, so a bad link is never a bad form)."""
-        if comment is not None:
-            await self.comment(link, comment)
+    async def view(self, link: ShareLink, comments: Slice = LATEST_COMMENTS) -> SharedPacket:
+        """The viewer page."""
         return await self._use(link, ShareAction.VIEW, partial(self._page, comments=comments))
 
     async def comment(
         self, link: ShareLink, comment: CommentDraft | Callable[[], CommentDraft]
     ) -> PacketComment:
+        """Posts a comment through the link; a callable `comment` (the viewer page's form) is
+        read only once the link has been checked, so a bad link is never a bad form. Emits
+        `packets.comment.added`."""
+
         async def post(work: UnitOfWork, share: PacketShare) -> PacketComment:
             draft = comment() if callable(comment) else comment
             packet = await load_packet(work, share.packet_id)
@@ -189,6 +165,13 @@ class ShareAccessService:
                 .mappings()
                 .one()
             )
+            work.emit(
+                "packets.comment.added",
+                packet_id=packet.id,
+                comment_id=row["id"],
+                share_id=share.id,
+                author=draft.author,
+            )
             return comment_from_row(row)
 
         return await self._use(link, ShareAction.COMMENT, post)
@@ -209,8 +192,11 @@ class ShareAccessService:
             opened.append(file)
             return file
 
+        def handed(opened: OpenedFile) -> HandedFile:
+            return HandedFile(opened.file.name, opened.file.sha256, content_entry_id)
+
         try:
-            return await self._use(link, ShareAction.DOWNLOAD, open_it)
+            return await self._use(link, ShareAction.DOWNLOAD, open_it, handed)
         except BaseException:  # opened, but its use could not be logged: nothing is handed over
             for file in opened:
                 file.source.close()
@@ -239,12 +225,13 @@ class ShareAccessService:
         made = await self.bundles.made(opened.scope, opened.share, export_format)
         try:
             async with self.tx.write(Scope()) as work:
-                share = await self._lock(work, link.token)
+                share = await lock_link(work, link.token)
                 await self._record(
                     work,
                     share,
                     ShareAction.BUNDLE,
                     link,
+                    HandedFile(made.name, made.sha256),
                     format=export_format.value,
                     version=made.version,
                     sha256=made.sha256,
@@ -260,16 +247,17 @@ class ShareAccessService:
         link: ShareLink,
         action: ShareAction,
         perform: Callable[[UnitOfWork, PacketShare], Awaitable[T]],
+        handed: Callable[[T], HandedFile] | None = None,
     ) -> T:
         # The checks read. A password is hashed outside any transaction, and only once its
-        # guess has taken a place among the failures the lockout counts (`_claim_guess`), so
-        # no more guesses are checked than the lockout allows, however many arrive at once.
-        # Only a change (a comment, an edit) takes the write lock on the request path: a read
-        # is recorded after the answer, and through a link without a password it is one read
-        # transaction.
+        # guess has taken a place among the failures the lockout counts (sharing/passwords.py),
+        # so no more guesses are checked than the lockout allows, however many arrive at once.
+        # Only a change (a comment, an edit, a download: the file `handed` names) takes the
+        # write lock on the request path: a read is recorded after the answer, and through a
+        # link without a password it is one read transaction.
         reading = action in READS
         async with self.tx.read(Scope()) as work:
-            opened = await self._open(work, link.token, lock=False)
+            opened = await open_link(work, link.token, lock=False)
             await self.pace.refuse_if_busy(work, opened.share.id, utcnow())
             if opened.password_hash is not None:
                 await self.lockout.refuse_if_locked(work, opened.share.id, utcnow())
@@ -278,18 +266,19 @@ class ShareAccessService:
         await self._admit(opened, link, action)
         if reading:
             async with self.tx.read(Scope()) as work:
-                share = (await self._open(work, link.token, lock=False)).share
+                share = (await open_link(work, link.token, lock=False)).share
                 return await self._read(work, share, link, action, perform)
         async with self.tx.write(Scope()) as work:
-            share = await self._lock(work, link.token)
+            share = await lock_link(work, link.token)
             result = await perform(work, share)
-            await self._record(work, share, action, link)
+            file = None if handed is None else handed(result)
+            await self._record(work, share, action, link, file)
         return result
 
     async def _admit(self, opened: OpenShare, link: ShareLink, action: ShareAction) -> None:
-        """The password (a wrong one is logged), then whether the link allows the action."""
-        if opened.password_hash is not None:
-            await self._check_password(opened.password_hash, link)
+        """The password or the page's session (a wrong password is logged), then whether the
+        link allows the action."""
+        await self.passwords.admit(opened, link)
         if not opened.share.permissions.allows(action):
             raise Forbidden(
                 f"this share link allows {opened.share.permissions.value} only; "
@@ -298,42 +287,18 @@ class ShareAccessService:
 
     @staticmethod
     async def _record(
-        work: UnitOfWork, share: PacketShare, action: ShareAction, link: ShareLink, **details: Any
+        work: UnitOfWork,
+        share: PacketShare,
+        action: ShareAction,
+        link: ShareLink,
+        file: HandedFile | None = None,
+        **details: Any,
     ) -> None:
-        """A use that changes something or hands a file over, logged before the answer, and
+        """A use that changes something or hands a `file` over, logged before the answer, and
         entered in custody if it opens an hour for its link (`share` read under the lock)."""
         now = to_text(utcnow())
-        await log_access(work, share, action, link.client_address, now)
+        await log_access(work, share, action, link.client_address, now, file)
         await hours.account(work, share, share.last_accessed_at, [LinkUse(now, action, details)])
-
-    async def _check_password(self, password_hash: str, link: ShareLink) -> None:
-        if not link.password:
-            raise PasswordRequired(
-                "this share link needs a password: send it in the X-Share-Password header",
-                for_page="this link is protected by a password: type it below to open the packet",
-            )
-        scope, guess = await self._claim_guess(link)
-        if not await verify_password(link.password, password_hash):
-            raise PasswordRequired(
-                "wrong password for this share link",
-                for_page="that password is not right; try again",
-            )
-        async with self.tx.write(scope) as work:
-            await withdraw_access(work, guess)
-
-    async def _claim_guess(self, link: ShareLink) -> tuple[Scope, str]:
-        """A guess counts as a wrong password until it proves right: under the share's row
-        lock, refused if the link is locked, else logged as a failure (and so counted by every
-        guess after it) before its password is checked. Answers the share's scope and the log
-        row's id."""
-        async with self.tx.write(Scope()) as work:
-            share = await self._lock(work, link.token)
-            await self.lockout.refuse_if_locked(work, share.id, utcnow())
-            now = to_text(utcnow())
-            entry = await log_access(
-                work, share, ShareAction.PASSWORD_FAILURE, link.client_address, now
-            )
-            return work.scope, entry
 
     async def _read(
         self,
@@ -349,32 +314,6 @@ class ShareAccessService:
         use = Use(share, work.scope, action, link.client_address, at)
         await self.uses.record(use)
         return shown
-
-    async def _lock(self, work: UnitOfWork, token: str) -> PacketShare:
-        """The link's share, its packet's row locked first and then its own: every writer of a
-        packet (the owner revoking this link, too) locks the packet before anything of it, so
-        a link's use and the owner's changes never wait on each other in a cycle."""
-        await hold_packet(work, (await self._open(work, token, lock=False)).share.packet_id)
-        return (await self._open(work, token)).share
-
-    async def _open(self, work: UnitOfWork, token: str, lock: bool = True) -> OpenShare:
-        # Not built through a Scope (db/scope.py names the places that aren't): the caller has
-        # no tenant; the token is the credential, and the share it names decides the tenant.
-        statement = select(packet_shares).where(packet_shares.c.access_token == token_digest(token))
-        if lock:
-            statement = statement.with_for_update()
-        row: RowLike | None = (await work.conn.execute(statement)).mappings().first()
-        if row is None or row["revoked_at"] is not None:
-            raise ShareNotFound("this share link does not exist or has been revoked")
-        work.scope = Scope(tenant_id=row["tenant_id"], actor=SHARE_ACTOR_PREFIX + row["id"])
-        share = share_from_row(row, utcnow())
-        if share.state is ShareState.EXPIRED:
-            assert share.expires_at is not None
-            raise ShareExpired(
-                f"this share link expired at {to_text(share.expires_at)}",
-                for_page=f"this share link expired at {utc_text(share.expires_at)}",
-            )
-        return OpenShare(share, row["password_hash"], work.scope)
 
     async def _page(self, work: UnitOfWork, share: PacketShare, comments: Slice) -> SharedPacket:
         """What the viewer page shows: the packet, and who sealed it and whether that holds."""

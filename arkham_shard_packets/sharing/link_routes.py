@@ -20,7 +20,8 @@ from ..packets.listing import LIMIT_MAX, OFFSET_MAX
 from ..packets.schemas import ContentCreate
 from ..records.schemas import ContentOut
 from ..routing import PacketsRoute, error_responses
-from .access import COMMENTS_SHOWN, CommentDraft, SharedPacket, ShareLink
+from .access import COMMENTS_SHOWN, CommentDraft, SharedPacket
+from .links import ShareLink
 from .records import Slice
 from .schemas import COMMENT_BODY_MAX, CommentCreate, CommentOut, SharedPacketOut
 from .tokens import password_from_header

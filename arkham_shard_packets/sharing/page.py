@@ -9,6 +9,7 @@ page's Content-Security-Policy forbids scripts anyway, so an escaping slip could
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,26 @@ def thousands(number: int) -> str:
     return f"{number:,}"
 
 
+DATA_FIELDS_SHOWN = 20
+DATA_VALUE_SHOWN = 300  # characters
+
+
+def data_fields(data: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An item's `data` as the page lists it: each field's name and value as text (text as it
+    is, anything else as JSON), the first fields only, each cut short (the link's JSON and
+    bundle carry all of it). The template escapes them as it does all it prints."""
+    if not data:
+        return []
+    fields = []
+    for name, value in list(data.items())[:DATA_FIELDS_SHOWN]:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        cut = text if len(text) <= DATA_VALUE_SHOWN else text[: DATA_VALUE_SHOWN - 1] + "…"
+        fields.append((name[:DATA_VALUE_SHOWN], cut))
+    if len(data) > DATA_FIELDS_SHOWN:
+        fields.append(("…", f"and {len(data) - DATA_FIELDS_SHOWN:,} more fields"))
+    return fields
+
+
 # Autoescaping is on for every template, whatever its name; a variable a template names but
 # isn't given fails the render rather than printing nothing; a line holding only a tag leaves
 # no line in the page. The templates are package data, compiled once at import (a missing one
@@ -77,7 +98,12 @@ PAGES = Environment(
     auto_reload=False,
 )
 PAGES.filters.update(
-    iso=to_text, utc=utc_text, file_size=file_size, segment=path_segment, thousands=thousands
+    iso=to_text,
+    utc=utc_text,
+    file_size=file_size,
+    segment=path_segment,
+    thousands=thousands,
+    data_fields=data_fields,
 )
 SHARED_PACKET = PAGES.get_template("shared_packet.html")
 ERROR = PAGES.get_template("error.html")
@@ -168,9 +194,9 @@ def custody_facts(coverage: Coverage | None) -> str | None:
     return f"{count}. {text[:1].upper() + text[1:]}"
 
 
-def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
-    """The page; `password`, when it was opened through the password form, goes on in its
-    forms."""
+def shared_packet_page(view: SharedPacket) -> str:
+    """The page; a link with a password reaches it with its session, which its forms send on
+    (a cookie), so they carry no password."""
     packet, share = view.packet, view.share
     return SHARED_PACKET.render(
         packet=packet,
@@ -182,7 +208,6 @@ def shared_packet_page(view: SharedPacket, password: str | None = None) -> str:
         custody=custody_facts(view.custody),
         contents=view.contents,
         protected=share.password_protected,
-        password=password,
         bundle_formats=BUNDLE_FORMATS,
         edits=share.permissions is SharePermission.EDIT,
         comments=view.comments,

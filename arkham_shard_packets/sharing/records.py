@@ -14,6 +14,7 @@ from sqlalchemy import Select, case, func, insert, or_
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_comments, packet_shares, share_access_log
 from ..models import (
+    HandedFile,
     PacketComment,
     PacketShare,
     ShareAccessEntry,
@@ -74,6 +75,9 @@ def access_entry_from_row(row: RowLike) -> ShareAccessEntry:
         action=ShareAction(row["action"]),
         accessed_at=datetime.fromisoformat(row["accessed_at"]),
         client_address=row["client_address"],
+        file=None
+        if row["file_sha256"] is None
+        else HandedFile(row["file_name"], row["file_sha256"], row["content_entry_id"]),
     )
 
 
@@ -140,9 +144,10 @@ async def log_access(
     action: ShareAction,
     client_address: str | None,
     now: str,
+    file: HandedFile | None = None,
 ) -> str:
-    """Logs a use of a link (and counts it, unless it is a wrong password); answers the
-    log row's id."""
+    """Logs a use of a link (and counts it, unless it is a wrong password), with the `file`
+    it handed over if any; answers the log row's id."""
     entry_id = str(uuid.uuid4())
     values: dict[str, Any] = work.scope.row(
         id=entry_id,
@@ -151,6 +156,9 @@ async def log_access(
         accessed_at=now,
         action=action.value,
         client_address=client_address,
+        content_entry_id=None if file is None else file.content_entry_id,
+        file_name=None if file is None else file.name,
+        file_sha256=None if file is None else file.sha256,
     )
     await work.conn.execute(insert(share_access_log).values(values))
     if action is not ShareAction.PASSWORD_FAILURE:

@@ -238,6 +238,16 @@ class SharedPacketOut(Answer):
     share: GrantOut
 
 
+class HandedFileOut(Answer):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str = Field(description="The file's name, as it was handed over")
+    sha256: str = Field(description="The SHA-256 of the whole file")
+    content_entry_id: str | None = Field(
+        description="The item whose attached file it is; null for the sealed bundle"
+    )
+
+
 class AccessEntryOut(Answer):
     model_config = ConfigDict(from_attributes=True)
 
@@ -246,6 +256,11 @@ class AccessEntryOut(Answer):
     action: ShareAction
     accessed_at: UtcDatetime
     client_address: str | None
+    file: HandedFileOut | None = Field(
+        description="What a `download` or `bundle` handed over (a download of a range names "
+        "the whole file); null for other uses, and for downloads logged before the log named "
+        "their files (migration 0016)"
+    )
 
 
 class AccessLog(Answer):
