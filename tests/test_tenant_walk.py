@@ -162,7 +162,7 @@ async def populate(walker: Walker, tenant: str | None) -> World:
     await call("POST", f"{link}/comments", 201, json={"author": label, "body": "seen"})
     await call("GET", link, 200)
     await call("GET", f"{link}/view", 200)
-    await call("POST", f"{link}/view", 200, data={"author": label, "body": "from the page"})
+    await call("POST", f"{link}/view", 303, data={"author": label, "body": "from the page"})
     await json("GET", f"/{world.sealed}/shares", 200)
     await json("GET", f"/{world.sealed}/shares/{world.share_id}/access", 200)
     assert len((await json("GET", f"/{world.sealed}/comments", 200))["items"]) == 2

@@ -50,6 +50,8 @@ BY_NAME: dict[str, Any] = {
     "media_type": "text/plain",
     "sha256": FILE_SHA256,
     "content_entry_id": ITEM_ID,
+    "item_ids": [ITEM_ID],  # a link limited to items; null for a whole-packet link
+    "items_version": 2,
     "checksum": CHECKSUM,
     "computed": CHECKSUM,
     "snapshot_computed": CHECKSUM,
