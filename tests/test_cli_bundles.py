@@ -156,7 +156,9 @@ async def test_bundles_the_shard_could_not_store_are_refused_without_a_traceback
         '{"a":' * 600 + '{"content_base64": "AAAA"}' + "}" * 600
     )
     bundles = {
-        "deep.zip": (bag_with_last_entry(zipped, deep_json(980)), "custody.jsonl line 5: at"),
+        # where the depth is found (by the bounds, or by Python's own limit first) depends on
+        # the stack the command has already used: the problem is named either way
+        "deep.zip": (bag_with_last_entry(zipped, deep_json(980)), "custody.jsonl line 5: "),
         "nan.zip": (bag_with_last_entry(zipped, "NaN"), "custody.jsonl line 5: at details.x"),
         "surrogate.json": (
             json_with_last_entry(document, '"\\udfff"'),
@@ -171,6 +173,8 @@ async def test_bundles_the_shard_could_not_store_are_refused_without_a_traceback
         assert verified.returncode == 1, (name, verified.stdout, verified.stderr)
         assert verified.stderr == ""
         assert verified.stdout.splitlines()[0].startswith(f"problem: {said}"), verified.stdout
+        if name == "deep.zip":
+            assert "nested more than 32 levels deep" in verified.stdout.splitlines()[0]
         assert verified.stdout.splitlines()[-1] == f"{path}: INVALID (1 problem)"
         imported = await cli(database_url, data_dir, "import", str(path), "--quiet")
         assert imported.returncode == 1, (name, imported.stdout, imported.stderr)
