@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ..seed import NEEDLE
+from ..seed import ITEM_NEEDLE, NEEDLE
 from ..stats import Sample, SectionResult, Target, compared_row, timed
 from ..workbench import BenchDatabase, Workbench
 
@@ -72,6 +72,10 @@ def probes(small: int) -> list[Probe]:
             ),
         ),
         Probe(f"GET /?search={NEEDLE}", lambda _: Call("GET", f"{API}/", {"search": NEEDLE})),
+        Probe(
+            f"GET /?search={ITEM_NEEDLE} (items)",
+            lambda _: Call("GET", f"{API}/", {"search": ITEM_NEEDLE}),
+        ),
         Probe("GET /{id}", lambda pools: Call("GET", f"{API}/{next(pools.ids)}")),
         Probe(
             "POST /",
