@@ -268,3 +268,18 @@ class PacketFilter:
     min_version: int | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+ItemField = Literal["title", "content_id", "file_name"]
+
+
+@dataclass(frozen=True)
+class MatchedItem:
+    """An item a search found its packet by, and the first field the text was found in."""
+
+    id: str
+    content_type: ContentType
+    content_id: str
+    content_title: str
+    file_name: str | None
+    matched: ItemField

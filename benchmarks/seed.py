@@ -32,6 +32,10 @@ STEP = timedelta(seconds=30)
 # kind of search an analyst runs for a case name.
 NEEDLE = "zanzibar"
 NEEDLE_EVERY, NEEDLE_MAX = 50, 20
+# The same, carried by one item of a few packets (in its title, or its content id), for a
+# search that finds packets by their items.
+ITEM_NEEDLE = "kestrel"
+ITEM_NEEDLE_AT = 23
 
 STATUSES = [
     (PacketStatus.DRAFT, 60),
@@ -84,8 +88,16 @@ WORDS = [
 ]
 
 
-def is_needle(seq: int) -> bool:
-    return seq % NEEDLE_EVERY == 7 and seq // NEEDLE_EVERY < NEEDLE_MAX
+def is_needle(seq: int, at: int = 7) -> bool:
+    return seq % NEEDLE_EVERY == at and seq // NEEDLE_EVERY < NEEDLE_MAX
+
+
+def thread_item_needle(seq: int, items: list[dict[str, Any]]) -> None:
+    """The item needle into the first item of the packets that carry it."""
+    if not items or not is_needle(seq, ITEM_NEEDLE_AT):
+        return
+    field = "content_title" if seq // NEEDLE_EVERY % 2 else "content_id"
+    items[0][field] = f"{ITEM_NEEDLE.title()}-{items[0][field]}"
 
 
 def pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
@@ -123,6 +135,7 @@ class Seeder:
             packet_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             created = START + STEP * seq
             items = self.items(rng, packet_id, to_text(created))
+            thread_item_needle(seq, items)
             content_rows += items
             status = pick(rng, STATUSES)
             words = rng.sample(WORDS, 3)

@@ -156,3 +156,42 @@ async def test_a_database_at_head_starts_without_alembic(
     out, _ = await process.communicate()
     assert process.returncode == 0
     assert out.decode().strip() == "[]"
+
+
+async def test_items_already_there_are_searched_after_the_upgrade(
+    fresh: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    """Migration 0017 builds the item search index for the rows it finds."""
+    await upgrade(fresh, "0016")
+    now = "2026-01-02T03:04:05.000006+00:00"
+    async with fresh.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO arkham_packets (id, name, created_at, updated_at, contents_count)"
+                " VALUES ('p-old', 'Harbor', :now, :now, 1)"
+            ),
+            {"now": now},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO arkham_packet_contents (id, packet_id, content_type, content_id,"
+                " content_title, added_at, file_name, file_sha256)"
+                " VALUES ('c-old', 'p-old', 'document', 'doc-17', 'Cargo manifest', :now,"
+                " 'bill-of-lading.pdf', :digest)"
+            ),
+            {"now": now, "digest": "0" * 64},
+        )
+    app = create_app(HostConfig(data_dir=tmp_path / "d", database_url=database_url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        for searched, matched in (
+            ("manifest", "title"),
+            ("doc-1", "content_id"),
+            ("lading", "file_name"),
+        ):
+            items = (await http.get("/api/packets/", params={"search": searched})).json()["items"]
+            assert [(p["id"], [m["matched"] for m in p["matched_items"]]) for p in items] == [
+                ("p-old", [matched])
+            ]

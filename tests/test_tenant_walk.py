@@ -191,6 +191,7 @@ async def populate(walker: Walker, tenant: str | None) -> World:
     await call("DELETE", f"/{gone['id']}", 204)
     batched = await json("POST", "/", 201, json={"name": f"Batched {label}"})
     assert (await json("POST", "/batch/archive", 200, json={"ids": [batched["id"]]}))["failed"] == 0
+    await search_own_items(world)
     return world
 
 
@@ -317,6 +318,7 @@ async def walk_across(
     assert not (await visible_ids(walker)) & owner.ids
     searched = await json("GET", "/", 200, params={"search": "Sealed", "q": "Sealed"})
     assert not {p["id"] for p in searched["items"]} & owner.ids
+    await search_items_across(walker, owner, own)
     count = (await json("GET", "/count", 200))["count"]
     stats = await json("GET", "/stats/overview", 200)
     own_total = (0 if own is None else PACKETS_PER_WORLD) + walker.imports
@@ -364,6 +366,32 @@ async def walk_across(
         await owner.walker.call("GET", f"/{imported['packet_id']}", seen)
     # The owner's export file is not the walker's to read, even by its path on the server.
     await call("POST", "/import", 404, json={"file_path": owner.export_path})
+
+
+def item_texts(world: World) -> dict[str, set[str]]:
+    """Text found in a world's items, by index and (under three characters) by scan, and the
+    packets it finds there: the draft's item has the file, the sealed packet's the same id."""
+    label = "N" if world.tenant is None else world.tenant[-1].upper()
+    both, draft = world.ids, {world.draft}
+    return {f"doc-{label}": both, f"c-{label}": both, "scan.pdf": draft, "df": draft}
+
+
+async def search_own_items(world: World) -> None:
+    for text, expected in item_texts(world).items():
+        found = await world.walker.json("GET", "/", 200, params={"search": text})
+        assert {p["id"] for p in found["items"]} >= expected, text
+        assert world.entry in {m["id"] for p in found["items"] for m in p["matched_items"]}
+
+
+async def search_items_across(walker: Walker, owner: World, own: World | None) -> None:
+    """Searching for the owner's items finds the walker's own, never the owner's packets nor
+    names the owner's items."""
+    for text in item_texts(owner):
+        found = await walker.json("GET", "/", 200, params={"q": text, "page_size": 100})
+        assert not {p["id"] for p in found["items"]} & owner.ids, text
+        assert owner.entry not in {m["id"] for p in found["items"] for m in p["matched_items"]}
+        if own is not None and text in ("scan.pdf", "df"):
+            assert own.draft in {p["id"] for p in found["items"]}, text
 
 
 async def walk_links(walker: Walker, owner: World, own: World) -> None:

@@ -87,8 +87,9 @@ async def common_filter(
         Query(
             max_length=200,
             pattern=NO_NUL,
-            description="Text the name or description contains (case-insensitive; % and _ "
-            "are literal)",
+            description="Text the name or description contains, or an item's title, content "
+            "id or attached file name (case-insensitive; % and _ are literal); the items "
+            "found are named in each packet's matched_items",
         ),
     ] = None,
     q: Annotated[

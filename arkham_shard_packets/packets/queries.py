@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Transactions
 from ..db import search
 from ..db.scope import Page, Scope, page_by_tenant
-from ..db.tables import packet_shares, packets
-from ..models import Packet, PacketFilter, PacketStatistics, PacketStatus
+from ..db.tables import packet_contents, packet_shares, packets
+from ..models import (
+    ContentType,
+    MatchedItem,
+    Packet,
+    PacketFilter,
+    PacketStatistics,
+    PacketStatus,
+)
 from ..records.packets import packet_from_row
 from .totals import Totals, fold_if_needed, read_totals
 
@@ -76,22 +85,53 @@ def page_query(
     )
 
 
+@dataclass(frozen=True)
+class PacketList:
+    """A page of packets, how many match in all, and for a search the items each packet of
+    the page was found by (a few at most; none for a packet found by its own text alone)."""
+
+    packets: list[Packet]
+    total: int
+    matched: dict[str, list[MatchedItem]] = field(default_factory=dict)
+
+
+async def matched_items(
+    conn: AsyncConnection, scope: Scope, searched: str, packet_ids: Sequence[str]
+) -> dict[str, list[MatchedItem]]:
+    found: dict[str, list[MatchedItem]] = {packet_id: [] for packet_id in packet_ids}
+    if not packet_ids:
+        return found
+    statement = search.matched_items(
+        scope.owns(packet_contents), conn.dialect.name, searched, packet_ids
+    )
+    for row in (await conn.execute(statement)).mappings():
+        found[row["packet_id"]].append(
+            MatchedItem(
+                id=row["id"],
+                content_type=ContentType(row["content_type"]),
+                content_id=row["content_id"],
+                content_title=row["content_title"] or "",
+                file_name=row["file_name"],
+                matched=row["matched"],
+            )
+        )
+    return found
+
+
 class PacketQueries:
     def __init__(self, transactions: Transactions) -> None:
         self.tx = transactions
 
-    async def list(
-        self, scope: Scope, criteria: PacketFilter, window: Window
-    ) -> tuple[list[Packet], int]:
-        totals = None
+    async def list(self, scope: Scope, criteria: PacketFilter, window: Window) -> PacketList:
+        totals, matched = None, {}
         async with self.tx.read(scope) as work:
             dialect = work.conn.dialect.name
             conditions = filter_conditions(criteria, dialect)
-            page = page_query(
-                scope, window, conditions, search.uses_fts(dialect, criteria.search_text)
-            )
+            led_by_fts = search.uses_fts(dialect, criteria.search_text)
+            page = page_query(scope, window, conditions, led_by_fts)
             rows = (await work.conn.execute(page)).mappings().all()
-            where = and_(scope.owns(packets), *conditions)
+            owned = scope.owns(packets)
+            where = and_(search.led_by_matches(owned) if led_by_fts else owned, *conditions)
             if counted_by_tallies(criteria):
                 totals = await read_totals(work.conn, scope)
                 total = totals.packets(
@@ -101,9 +141,12 @@ class PacketQueries:
             else:
                 count = select(func.count()).select_from(packets).where(where)
                 total = (await work.conn.execute(count)).scalar_one()
+            if criteria.search_text:
+                page_ids = [row["id"] for row in rows]
+                matched = await matched_items(work.conn, scope, criteria.search_text, page_ids)
         if totals is not None:
             await fold_if_needed(self.tx, scope, totals)
-        return [packet_from_row(row) for row in rows], total
+        return PacketList([packet_from_row(row) for row in rows], total, matched)
 
     async def count(self, scope: Scope, status: PacketStatus | None) -> int:
         async with self.tx.read(scope) as work:

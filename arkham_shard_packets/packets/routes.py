@@ -15,10 +15,12 @@ from ..records.schemas import PacketOut
 from ..routing import PacketsRoute, ProbeRoute, error_responses
 from ..version import __version__
 from .listing import FilterDep, Paging, PagingDep
+from .queries import PacketList
 from .schemas import (
     CountOut,
     HealthOut,
     PacketCreate,
+    PacketFoundOut,
     PacketPage,
     PacketUpdate,
     StatisticsOut,
@@ -36,10 +38,16 @@ StatusQuery = Annotated[
 ]
 
 
-def page_of(items: list[Packet], total: int, paging: Paging) -> PacketPage:
+def page_of(found: PacketList, paging: Paging) -> PacketPage:
+    items = [
+        PacketFoundOut.model_validate(
+            {**vars(packet), "matched_items": [vars(m) for m in found.matched.get(packet.id, [])]}
+        )
+        for packet in found.packets
+    ]
     return PacketPage(
-        items=[PacketOut.model_validate(packet) for packet in items],
-        total=total,
+        items=items,
+        total=found.total,
         page=paging.page,
         page_size=paging.page_size,
         limit=paging.window.limit,
@@ -105,10 +113,10 @@ async def list_by_status(
 ) -> PacketPage:
     """As `GET /api/packets/` with `status` set from the path; the same filters, sorting and
     paging."""
-    items, total = await services.queries.list(
+    found = await services.queries.list(
         scope, replace(criteria, status=packet_status), paging.window
     )
-    return page_of(items, total, paging)
+    return page_of(found, paging)
 
 
 @collection.get("/", response_model=PacketPage, summary="List and search packets")
@@ -119,11 +127,13 @@ async def list_packets(
 
     Page either by `page` and `page_size` (the Shell's way) or by `limit` and `offset`, never
     both in one request (422). Out-of-range numbers are clamped, never an error; an unknown
-    enum value is 422. `search` (or `q`) matches name and description, case-insensitive, `%`
-    and `_` literal. Dates are ISO 8601, no offset meaning UTC; in a URL write `Z` or `%2B`
-    for the offset's `+`. `/api/packets` without the slash answers the same."""
-    items, total = await services.queries.list(scope, criteria, paging.window)
-    return page_of(items, total, paging)
+    enum value is 422. `search` (or `q`) finds the text, case-insensitive, `%` and `_`
+    literal, in a packet's name or description or in one of its items' title, content id or
+    attached file name; each packet answered then names in `matched_items` the first few items
+    it was found by and where (`matched`: `title`, `content_id` or `file_name`). Dates are
+    ISO 8601, no offset meaning UTC; in a URL write `Z` or `%2B` for the offset's `+`.
+    `/api/packets` without the slash answers the same."""
+    return page_of(await services.queries.list(scope, criteria, paging.window), paging)
 
 
 @collection.post(

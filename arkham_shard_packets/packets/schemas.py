@@ -10,7 +10,8 @@ from pydantic import ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..core.bounds import JsonObject, WholeNumber
-from ..models import ContentType, PacketVisibility
+from ..db.search import MATCHED_MAX
+from ..models import ContentType, ItemField, PacketVisibility
 from ..records.examples import Answer
 from ..records.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from ..version import __version__
@@ -75,8 +76,34 @@ class PacketUpdate(Strict):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
+class MatchedItemOut(Answer):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    content_type: ContentType
+    content_id: str
+    content_title: str
+    file_name: str | None = Field(
+        description="The attached file's name, if any", examples=["manifest.txt"]
+    )
+    matched: ItemField = Field(
+        description="The first field the searched text was found in: the item's title, its "
+        "content id or its attached file's name",
+        examples=["title"],
+    )
+
+
+class PacketFoundOut(PacketOut):
+    matched_items: list[MatchedItemOut] = Field(
+        default_factory=list,
+        description=f"With `search`: the packet's first {MATCHED_MAX} items (in the contents' "
+        "order) the text was found in, and where; empty without `search`, or for a packet "
+        "found by its name or description alone",
+    )
+
+
 class PacketPage(Answer):
-    items: list[PacketOut]
+    items: list[PacketFoundOut]
     total: int
     page: int
     page_size: int

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ..seed import NEEDLE
+from ..seed import ITEM_NEEDLE, NEEDLE
 from ..stats import Sample, SectionResult, Target, compared_row, timed
 from ..workbench import BenchDatabase, Workbench
 
@@ -72,6 +72,10 @@ def probes(small: int) -> list[Probe]:
             ),
         ),
         Probe(f"GET /?search={NEEDLE}", lambda _: Call("GET", f"{API}/", {"search": NEEDLE})),
+        Probe(
+            f"GET /?search={ITEM_NEEDLE} (items)",
+            lambda _: Call("GET", f"{API}/", {"search": ITEM_NEEDLE}),
+        ),
         Probe("GET /{id}", lambda pools: Call("GET", f"{API}/{next(pools.ids)}")),
         Probe(
             "POST /",
@@ -97,6 +101,15 @@ async def send(client: httpx.AsyncClient, call: Call) -> None:
         raise RuntimeError(f"{call.method} {call.url}: {response.status_code} {response.text}")
 
 
+async def check_found(client: httpx.AsyncClient) -> None:
+    """The item search finds packets by their items, naming them: a search that finds nothing
+    would be flat for the wrong reason."""
+    response = await client.get(f"{API}/", params={"search": ITEM_NEEDLE})
+    found = response.json()["items"] if response.status_code == 200 else []
+    if not found or not all(packet["matched_items"] for packet in found):
+        raise RuntimeError(f"search={ITEM_NEEDLE} found no packet by its items: {response.text}")
+
+
 async def pools_of(database: BenchDatabase) -> Pools:
     return Pools(
         itertools.cycle(await database.sample_ids(500)),
@@ -111,6 +124,8 @@ async def measure(
     samples = {size: {probe.label: Sample() for probe in probe_list} for size in pools}
     async with small.client() as small_client, large.client() as large_client:
         clients = {"small": small_client, "large": large_client}
+        for client in clients.values():
+            await check_found(client)
         for round_number in range(WARMUP_ROUNDS + rounds):
             order = ["small", "large"] if round_number % 2 == 0 else ["large", "small"]
             for probe in probe_list:
