@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arkham_shard_packets.sealing.checksum import checksum_of_entries, packet_checksum
 from arkham_shard_packets.sealing.item_proofs import (
     SealedItems,
     disclose,
@@ -189,3 +190,63 @@ def test_a_proof_that_is_no_proof_is_refused_not_raised() -> None:
         "not an item",
     ):
         assert proof_problem(broken, root, 5) is not None
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=TEXT,
+    description=st.none() | TEXT,
+    metadata=st.none() | st.dictionaries(st.sampled_from(["contents", "a", '"contents":[]']), TEXT),
+    items=st.lists(
+        st.tuples(st.sampled_from(["document", "entity"]), TEXT, TEXT, st.integers(0, 3)),
+        max_size=8,
+    ),
+)
+def test_finalize_s_shortcuts_are_the_recipe(
+    name: str,
+    description: str | None,
+    metadata: dict[str, str] | None,
+    items: list[tuple[str, str, str, int]],
+) -> None:
+    """Finalize encodes each entry once: the checksum put together from those encodings and the
+    leaves made from them are the recipe's and the issue's canonical JSON exactly."""
+    packet = {
+        "name": name,
+        "description": description,
+        "visibility": "private",
+        "metadata": metadata,
+    }
+    contents = [
+        {
+            "id": f"item-{index}",
+            "content_type": kind,
+            "content_id": content_id,
+            "content_title": title,
+            "order_num": order,
+            "data": {"title": title},
+            "file_sha256": None,
+            "file_name": None,
+            "added_by": "analyst",
+            "added_at": "2026-01-02T03:04:05.000006+00:00",
+        }
+        for index, (kind, content_id, title, order) in enumerate(items)
+    ]
+    sealed = SealedItems.of(contents)
+    assert checksum_of_entries(packet, sealed.encoded) == packet_checksum(packet, contents)
+    salts = new_salts(len(contents))
+    assert len(set(salts)) == len(salts) and all(len(salt) == 64 for salt in salts)
+    expected = [
+        leaf_hash(
+            json.dumps(
+                {"entry": entry, "salt": salt},
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            ).encode("utf-8")
+        )
+        for entry, salt in zip(sealed.entries, salts, strict=True)
+    ]
+    assert sealed.tree(salts).root == Tree(expected).root

@@ -101,7 +101,7 @@ class PacketService:
             packet = await lock_packet(work, packet_id, lifecycle.FINALIZE)
             fields, contents = await current_state(work, packet.id)
             items = SealedItems.of(contents)
-            checksum = checksum_of_entries(fields, items.entries)
+            checksum = checksum_of_entries(fields, items.encoded)
             finalized_at = to_text(packet.updated_at)
             await work.conn.execute(
                 work.scope.update(packets)

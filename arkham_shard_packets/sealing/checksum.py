@@ -136,11 +136,19 @@ def _recipe_v1(packet: Record, contents: Iterable[Record]) -> str:
     return sha256_hex(canonical_json(checksum_document(packet, contents)))
 
 
-def checksum_of_entries(packet: Record, entries: list[dict[str, Any]]) -> str:
-    """Recipe 1 from the items' entries already made and sorted (`content_entry`,
-    `content_sort_key`): finalize makes them once for the checksum and the items root."""
-    document = {**checksum_document(packet, ()), "contents": entries}
-    return sha256_hex(canonical_json(document))
+def checksum_of_entries(packet: Record, encoded_entries: list[str]) -> str:
+    """Recipe 1 from the items' entries already made, sorted and each in canonical JSON
+    (`content_entry`, `content_sort_key`): finalize encodes them once for the checksum and the
+    items root. The document is the canonical JSON `_recipe_v1` hashes, put together from its
+    members in key order."""
+    document = checksum_document(packet, ())
+    members = (
+        canonical_json(key)
+        + ":"
+        + ("[" + ",".join(encoded_entries) + "]" if key == "contents" else canonical_json(value))
+        for key, value in sorted(document.items())
+    )
+    return sha256_hex("{" + ",".join(members) + "}")
 
 
 RECIPES: dict[int, Callable[[Record, Iterable[Record]], str]] = {1: _recipe_v1}

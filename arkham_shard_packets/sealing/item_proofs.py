@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..core.canonical import canonical_json
@@ -25,11 +26,19 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def new_salts(count: int) -> list[str]:
-    return [os.urandom(SALT_BYTES).hex() for _ in range(count)]
+    drawn = os.urandom(SALT_BYTES * count).hex()
+    step = 2 * SALT_BYTES
+    return [drawn[start : start + step] for start in range(0, len(drawn), step)]
 
 
 def item_leaf(entry: Mapping[str, Any], salt: str) -> bytes:
-    return canonical_json({"entry": entry, "salt": salt}).encode("utf-8")
+    return encoded_leaf(canonical_json(entry), salt)
+
+
+def encoded_leaf(encoded_entry: str, salt: str) -> bytes:
+    """The leaf from the entry already in canonical JSON: the canonical JSON of the object of
+    its two members, in key order (`salt` is hex, which JSON carries as it is)."""
+    return ('{"entry":' + encoded_entry + ',"salt":"' + salt + '"}').encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -47,13 +56,18 @@ class SealedItems:
         )
         return cls([record for _, record in pairs], [entry for entry, _ in pairs])
 
+    @cached_property
+    def encoded(self) -> list[str]:
+        """Each entry in canonical JSON, made once for the checksum and the leaves."""
+        return [canonical_json(entry) for entry in self.entries]
+
     def tree(self, salts: Sequence[str]) -> Tree:
         if len(salts) != len(self.entries):
             raise ValueError(f"{len(salts)} salts for {len(self.entries)} items")
         return Tree(
             [
-                leaf_hash(item_leaf(entry, salt))
-                for entry, salt in zip(self.entries, salts, strict=True)
+                leaf_hash(encoded_leaf(entry, salt))
+                for entry, salt in zip(self.encoded, salts, strict=True)
             ]
         )
 
