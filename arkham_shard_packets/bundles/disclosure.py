@@ -5,12 +5,8 @@ downloaded as an export is, and recorded in the packet's custody log (`disclosed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import tempfile
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +43,7 @@ from .export import MEDIA_TYPES, SealedBundle
 from .format.disclosure import data_path, file_path, render_disclosure, write_disclosure_json
 from .format.seal_file import SEAL_FILE, render_seal
 from .format.writer import PayloadFile, SourceChanged, write_bag
+from .scratch import scratch_folder
 
 MAX_ITEMS = 10_000
 
@@ -80,7 +77,7 @@ class DisclosureService:
         number = disclosed.document["version"]
         export_id = str(uuid.uuid4())
         name = f"disclosure-{packet_id}-v{number}-{export_id}.{export_format.value}"
-        async with self._staging() as staging:
+        async with scratch_folder(self.store.modes, self.work_dir) as staging:
             payload = await self._payload(disclosed, staging, packet_id)
             target = staging / name
             size, digest = await asyncio.to_thread(
@@ -115,7 +112,7 @@ class DisclosureService:
         records its use, with the bundle's SHA-256)."""
         async with self.tx.read(scope, settled=True) as work:
             disclosed = await read_disclosed(work, packet_id, item_ids, version)
-        async with self._staging() as staging:
+        async with scratch_folder(self.store.modes, self.work_dir) as staging:
             payload = await self._payload(disclosed, staging, packet_id)
             target = staging / f"disclosure.{export_format.value}"
             size, digest = await asyncio.to_thread(
@@ -257,15 +254,6 @@ class DisclosureService:
                 write_bag(out, export_format.value, root, payload, info, utcnow(), None, tags)
             out.flush()
             os.fsync(out.fileno())
-
-    @contextlib.asynccontextmanager
-    async def _staging(self) -> AsyncIterator[Path]:
-        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
-        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
-        try:
-            yield staging
-        finally:
-            await asyncio.to_thread(shutil.rmtree, staging, True)
 
 
 async def read_disclosed(

@@ -9,12 +9,9 @@ stays only there, and so does every export made before the store: their rows nam
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -50,6 +47,7 @@ from .export_plan import Plan, plan_export
 from .format.document import BundleDocument
 from .format.progress import Progress
 from .format.writer import SourceChanged, write_bag, write_json
+from .scratch import scratch_folder
 from .state import PacketState, export_state
 
 # What the packet holds and nothing the Frame would add: a share link's bundle.
@@ -113,7 +111,7 @@ class ExportService:
         export_id = str(uuid.uuid4())
         name = self._file_name(state, export_format, moment, export_id)
         key = None if destination is not None else export_key(name)
-        async with self._staging() as staging:
+        async with scratch_folder(self.store.modes, self.work_dir) as staging:
             plan = await plan_export(
                 state, staging, authorization, carried, self.resolver, self.store
             )
@@ -262,7 +260,7 @@ class ExportService:
             raise Conflict(
                 f"packet {packet_id} is a draft; a bundle is offered only for a sealed version"
             )
-        async with self._staging() as staging:
+        async with scratch_folder(self.store.modes, self.work_dir) as staging:
             plan = await plan_export(state, staging, None, carried, STORED_ONLY, self.store)
             target = staging / f"bundle.{export_format.value}"
             size, digest = await asyncio.to_thread(
@@ -281,16 +279,6 @@ class ExportService:
     async def _state(self, scope: Scope, packet_id: str) -> tuple[PacketState, Carried]:
         async with self.tx.read(scope, settled=True) as work:
             return await carried_by_export(work, await export_state(work, packet_id))
-
-    @contextlib.asynccontextmanager
-    async def _staging(self) -> AsyncIterator[Path]:
-        """A private folder of its own under the work folder, removed with all it holds."""
-        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
-        staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
-        try:
-            yield staging
-        finally:
-            await asyncio.to_thread(shutil.rmtree, staging, True)
 
     @staticmethod
     def _file_name(

@@ -16,8 +16,6 @@ who made the packet is kept as a claim (bundles/claims.py): here the importer ma
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +51,7 @@ from .import_rows import (
     update_packet,
 )
 from .proof import Proof, examine, flag_of
+from .scratch import scratch_folder
 from .server_paths import ImportFolders
 
 
@@ -198,14 +197,10 @@ class ImportService:
         """Any file the caller may read (the CLI); routes go through the two methods above.
         A bundle whose seal or custody chain does not check is refused unless the caller
         `allow_unverified`: then it is imported and marked unverified."""
-        await asyncio.to_thread(self.store.modes.make_folder, self.work_dir)
-        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self.work_dir))
-        try:
+        async with scratch_folder(self.store.modes, self.work_dir) as workdir:
             bundle = await asyncio.to_thread(open_bundle, path, workdir, self.limits, progress)
             proof = await examine(self.tx, self.trust, scope, bundle, allow_unverified)
             return await self._apply(scope, bundle, mode, source or str(path), proof)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _apply(
         self, scope: Scope, bundle: VerifiedBundle, mode: MergeMode, source: str, proof: Proof
