@@ -14,7 +14,7 @@ from ..attachments.multipart import MULTIPART_SLACK, FormUpload, MultipartForm, 
 from ..bodies import checked_json, inline_schema, reads_body
 from ..deps import ExportId, PacketId, ScopeDep, ServicesDep
 from ..errors import InvalidInput
-from ..models import PacketImportResult
+from ..models import PacketExportResult, PacketImportResult
 from ..routing import PacketsRoute, error_responses
 from .export import download_url
 from .schemas import DisclosureRequest, ExportOut, ExportRequest, ImportOut, ImportRequest
@@ -114,9 +114,7 @@ async def export_packet(
     result = await services.exports.export(
         scope, packet_id, body.format, authorization=request.headers.get("authorization")
     )
-    return ExportOut.model_validate(
-        {**result.__dict__, "download_url": download_url(packet_id, result.export_id)}
-    )
+    return _export_out(result)
 
 
 @item.post(
@@ -137,8 +135,13 @@ async def disclose_items(
     result = await services.disclosures.disclose(
         scope, packet_id, body.item_ids, body.format, body.version, body.recipient
     )
+    return _export_out(result)
+
+
+def _export_out(result: PacketExportResult) -> ExportOut:
+    """An export's answer (a disclosure's too), with where to download its file."""
     return ExportOut.model_validate(
-        {**result.__dict__, "download_url": download_url(packet_id, result.export_id)}
+        {**result.__dict__, "download_url": download_url(result.packet_id, result.export_id)}
     )
 
 
