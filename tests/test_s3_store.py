@@ -41,7 +41,7 @@ from arkham_shard_packets.stores.local import LocalStore
 from arkham_shard_packets.stores.s3 import S3Store
 
 from .bundle_helpers import attach, packet_with_files
-from .conftest import POSTGRES_URL, add_item, make_packet, reset_postgres
+from .conftest import add_item, make_packet
 from .live_host import free_port
 from .s3_bucket import S3_URL, Bucket
 
@@ -74,13 +74,6 @@ def files_on_disk(data_dir: Path) -> list[Path]:
         if path.is_file() and place[0] in ("files", "exports"):
             kept.append(path)
     return kept
-
-
-@pytest.fixture
-async def database(database_url: str) -> str:
-    if POSTGRES_URL:
-        await reset_postgres(database_url)
-    return database_url
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -185,10 +178,10 @@ async def test_a_download_opens_only_the_part_it_answers(store: Store, tmp_path:
 
 
 async def test_two_servers_one_database_one_bucket_serve_each_others_files(
-    tmp_path: Path, database: str, s3_store: str, s3_bucket: Bucket
+    tmp_path: Path, database_url: str, s3_store: str, s3_bucket: Bucket
 ) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    async with server(one, database) as a, server(two, database) as b:
+    async with server(one, database_url) as a, server(two, database_url) as b:
         packet = await packet_with_files(a)
         pid = packet["id"]
         items = (await a.get(f"{API}/{pid}/contents")).json()
@@ -235,9 +228,9 @@ async def test_two_servers_one_database_one_bucket_serve_each_others_files(
 
 
 async def test_a_released_file_leaves_the_bucket(
-    tmp_path: Path, database: str, s3_store: str, s3_bucket: Bucket
+    tmp_path: Path, database_url: str, s3_store: str, s3_bucket: Bucket
 ) -> None:
-    async with server(tmp_path / "one", database) as http:
+    async with server(tmp_path / "one", database_url) as http:
         packet = await make_packet(http)
         item = await add_item(http, packet["id"])
         first, second = b"first draft\n" * 100, b"second draft\n" * 100
@@ -252,10 +245,10 @@ async def test_a_released_file_leaves_the_bucket(
 
 
 async def test_a_large_file_goes_up_in_parts_and_comes_back_whole(
-    tmp_path: Path, database: str, s3_store: str, s3_bucket: Bucket
+    tmp_path: Path, database_url: str, s3_store: str, s3_bucket: Bucket
 ) -> None:
     data = os.urandom(20 * MIB + 1)  # three parts of 8 MiB
-    async with server(tmp_path / "one", database) as http:
+    async with server(tmp_path / "one", database_url) as http:
         packet = await make_packet(http)
         item = await add_item(http, packet["id"])
         assert (await attach(http, packet["id"], item["id"], data)).status_code == 200
@@ -266,9 +259,9 @@ async def test_a_large_file_goes_up_in_parts_and_comes_back_whole(
 
 
 async def test_damage_in_the_bucket_is_found(
-    tmp_path: Path, database: str, s3_store: str, s3_bucket: Bucket
+    tmp_path: Path, database_url: str, s3_store: str, s3_bucket: Bucket
 ) -> None:
-    async with server(tmp_path / "one", database) as http:
+    async with server(tmp_path / "one", database_url) as http:
         packet = await make_packet(http)
         item = await add_item(http, packet["id"])
         data = b"the ledger as filed\n" * 50
@@ -294,8 +287,8 @@ def test_the_banner_names_the_bucket(tmp_path: Path, s3_store: str, s3_bucket: B
     assert f"\n  files     {where}\n" in shown
 
 
-async def test_health_reports_the_store(tmp_path: Path, database: str, s3_store: str) -> None:
-    async with server(tmp_path / "one", database) as http:
+async def test_health_reports_the_store(tmp_path: Path, database_url: str, s3_store: str) -> None:
+    async with server(tmp_path / "one", database_url) as http:
         shard = await http.get(f"{API}/health")
         assert shard.json()["store"] == {"backend": "s3", "reachable": True}
         host = await http.get("/api/health")
@@ -304,13 +297,13 @@ async def test_health_reports_the_store(tmp_path: Path, database: str, s3_store:
 
 async def test_a_sweep_leaves_nothing_in_the_bucket_that_nothing_names(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     s3_store: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ARKHAM_PACKETS_RECOVERY_GRACE_SECONDS", "0")
-    async with server(tmp_path / "one", database) as http:
+    async with server(tmp_path / "one", database_url) as http:
         packet = await make_packet(http)
         item = await add_item(http, packet["id"])
         data = b"kept\n"
@@ -326,7 +319,7 @@ async def test_a_sweep_leaves_nothing_in_the_bucket_that_nothing_names(
 @pytest.mark.skipif(S3_URL is not None, reason="makes and deletes a bucket: moto_server only")
 async def test_a_bucket_lost_while_serving_is_a_503(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     s3_store: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
@@ -334,7 +327,7 @@ async def test_a_bucket_lost_while_serving_is_a_503(
     lost = "packets-lost-" + os.urandom(4).hex()
     await s3_bucket.make_bucket(lost)
     monkeypatch.setenv("ARKHAM_PACKETS_S3_BUCKET", lost)
-    async with server(tmp_path / "one", database) as http:
+    async with server(tmp_path / "one", database_url) as http:
         packet = await make_packet(http)
         item = await add_item(http, packet["id"])
         assert (await attach(http, packet["id"], item["id"], b"evidence\n")).status_code == 200
@@ -353,16 +346,16 @@ async def test_a_bucket_lost_while_serving_is_a_503(
 
 async def test_the_command_line_exports_into_the_bucket_and_imports_from_it(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     s3_store: str,
     s3_bucket: Bucket,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with server(tmp_path / "one", database) as http:
+    async with server(tmp_path / "one", database_url) as http:
         packet = await packet_with_files(http)
         assert (await http.post(f"{API}/{packet['id']}/finalize")).status_code == 200
-    desk = ["--data-dir", str(tmp_path / "desk"), "--database-url", database, "--quiet"]
+    desk = ["--data-dir", str(tmp_path / "desk"), "--database-url", database_url, "--quiet"]
     (tmp_path / "desk").mkdir(mode=0o700)  # another machine's data directory: scratch only
     code = await asyncio.to_thread(main, ["export", packet["id"], *desk])
     assert code == 0
@@ -400,14 +393,14 @@ def refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: st
 
 async def test_a_bucket_that_cannot_be_used_stops_the_start_in_one_line(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     s3_store: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("ARKHAM_PACKETS_S3_BUCKET", "packets-no-such-bucket")
-    app = create_app(HostConfig(data_dir=tmp_path / "one", database_url=database))
+    app = create_app(HostConfig(data_dir=tmp_path / "one", database_url=database_url))
     with pytest.raises(ShardsFailed) as refused:
         async with app.router.lifespan_context(app):
             pass

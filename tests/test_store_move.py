@@ -36,7 +36,7 @@ from .bundle_helpers import attach, packet_with_files
 from .conftest import add_item, make_packet
 from .s3_bucket import Bucket
 from .test_cli import last_bar, on_a_terminal
-from .test_s3_store import database, server  # noqa: F401 (the fixture)
+from .test_s3_store import server
 
 API = "/api/packets"
 
@@ -62,7 +62,7 @@ class Installation:
     old_export: str  # the id of an export whose row names its file by path, as before 0.4.0
 
 
-async def installation(data_dir: Path, database: str) -> Installation:  # noqa: F811
+async def installation(data_dir: Path, database: str) -> Installation:
     """Made through the real app on the local store: a sealed, shared packet with two files and
     two exports (one of them recorded as exports were before the store), and a draft with a
     third file."""
@@ -121,7 +121,7 @@ async def bucket_objects(s3_bucket: Bucket, prefix: str) -> dict[str, bytes]:
 
 async def migrate(
     data_dir: Path,
-    database: str,  # noqa: F811
+    database: str,
     capsys: pytest.CaptureFixture[str],
     *more: str,
 ) -> tuple[int, str, str]:
@@ -153,7 +153,7 @@ def puts(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> Iter
 
 async def served(
     data_dir: Path,
-    database: str,  # noqa: F811
+    database: str,
     made: Installation,
 ) -> None:
     """A server on `data_dir` answers every download of the installation with its bytes."""
@@ -168,16 +168,16 @@ async def served(
 
 async def test_an_installation_moves_into_the_bucket_and_any_server_serves_it(
     tmp_path: Path,
-    database: str,  # noqa: F811
+    database_url: str,
     bucket: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = tmp_path / "desk"
-    made = await installation(data_dir, database)
+    made = await installation(data_dir, database_url)
     elsewhere = tmp_path / "elsewhere.zip"
-    where = ["--data-dir", str(data_dir), "--database-url", database]
+    where = ["--data-dir", str(data_dir), "--database-url", database_url]
     assert (
         await asyncio.to_thread(main, ["export", made.packet_id, "-o", str(elsewhere), *where]) == 0
     )
@@ -201,7 +201,7 @@ async def test_an_installation_moves_into_the_bucket_and_any_server_serves_it(
     assert "ARKHAM_PACKETS_STORE=s3 without ARKHAM_PACKETS_STORE_FALLBACK" in lines[-1]
     assert await bucket_objects(s3_bucket, bucket) == local
     assert local_objects(data_dir) == local  # nothing local removed
-    engine = create_engine(database)
+    engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
             old = (
@@ -216,10 +216,10 @@ async def test_an_installation_moves_into_the_bucket_and_any_server_serves_it(
     assert old.store_key == old.file_path and old.store_key in local
 
     monkeypatch.setenv("ARKHAM_PACKETS_STORE", "s3")
-    await served(tmp_path / "another-machine", database, made)
+    await served(tmp_path / "another-machine", database_url, made)
 
     with puts(monkeypatch) as sent:  # a finished move, run again: checks, sends nothing
-        code, out, err = await migrate(data_dir, database, capsys)
+        code, out, err = await migrate(data_dir, database_url, capsys)
     assert (code, err, sent) == (0, "", [])
     assert out.startswith(f"copied 0 of {count} objects (0 B) into")
     assert f"\n{count} were in the bucket already, read back and checked (" in out
@@ -227,17 +227,17 @@ async def test_an_installation_moves_into_the_bucket_and_any_server_serves_it(
 
 async def test_a_move_that_stopped_resumes_and_sends_nothing_twice(
     tmp_path: Path,
-    database: str,  # noqa: F811
+    database_url: str,
     bucket: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = tmp_path / "desk"
-    made = await installation(data_dir, database)
+    made = await installation(data_dir, database_url)
     local = local_objects(data_dir)
     with puts(monkeypatch, fail_after=2) as first:
-        code, out, err = await migrate(data_dir, database, capsys, "--jobs", "3")
+        code, out, err = await migrate(data_dir, database_url, capsys, "--jobs", "3")
     assert code == 1
     assert err == "stopped: the file store is unavailable (connection reset); try again\n"
     assert out.splitlines()[0].startswith(f"copied 2 of {len(local)} objects")
@@ -247,27 +247,27 @@ async def test_a_move_that_stopped_resumes_and_sends_nothing_twice(
     assert len(first) == 2 and sorted(await s3_bucket.keys(bucket)) == sorted(first)
 
     with puts(monkeypatch) as second:
-        code, out, err = await migrate(data_dir, database, capsys, "--jobs", "3")
+        code, out, err = await migrate(data_dir, database_url, capsys, "--jobs", "3")
     assert (code, err) == (0, ""), out
     assert sorted(first + second) == sorted(local)  # each sent once
     assert "\n2 were in the bucket already, read back and checked" in out
     assert await bucket_objects(s3_bucket, bucket) == local
     monkeypatch.setenv("ARKHAM_PACKETS_STORE", "s3")
-    await served(tmp_path / "another-machine", database, made)
+    await served(tmp_path / "another-machine", database_url, made)
 
 
 async def test_damage_in_the_bucket_is_sent_again_and_damage_at_home_is_named(
     tmp_path: Path,
-    database: str,  # noqa: F811
+    database_url: str,
     bucket: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = tmp_path / "desk"
-    await installation(data_dir, database)
+    await installation(data_dir, database_url)
     local = local_objects(data_dir)
-    assert (await migrate(data_dir, database, capsys))[0] == 0
+    assert (await migrate(data_dir, database_url, capsys))[0] == 0
     blobs = sorted(key for key in local if key.startswith("files/"))
     export = sorted(key for key in local if key.startswith("exports/"))[0]
     altered, removed = blobs[0], blobs[1]
@@ -275,7 +275,7 @@ async def test_damage_in_the_bucket_is_sent_again_and_damage_at_home_is_named(
     await s3_bucket.write(bucket + export, local[export][:-100])  # cut short, as by a crash
     await s3_bucket.remove(bucket + removed)
     with puts(monkeypatch) as sent:
-        code, out, err = await migrate(data_dir, database, capsys)
+        code, out, err = await migrate(data_dir, database_url, capsys)
     assert (code, err) == (0, ""), out
     assert sorted(sent) == sorted([altered, export, removed])
     assert await bucket_objects(s3_bucket, bucket) == local
@@ -284,7 +284,7 @@ async def test_damage_in_the_bucket_is_sent_again_and_damage_at_home_is_named(
     damaged.chmod(0o600)
     damaged.write_bytes(b"x" * len(local[blobs[2]]))
     await s3_bucket.remove(bucket + blobs[2])
-    code, out, err = await migrate(data_dir, database, capsys)
+    code, out, err = await migrate(data_dir, database_url, capsys)
     assert code == 1
     digest = hashlib.sha256(b"x" * len(local[blobs[2]])).hexdigest()
     assert err == (
@@ -297,21 +297,21 @@ async def test_damage_in_the_bucket_is_sent_again_and_damage_at_home_is_named(
 
 async def test_while_it_moves_a_server_reads_what_is_not_in_the_bucket_yet(
     tmp_path: Path,
-    database: str,  # noqa: F811
+    database_url: str,
     bucket: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = tmp_path / "desk"
-    made = await installation(data_dir, database)
+    made = await installation(data_dir, database_url)
     local = local_objects(data_dir)
     monkeypatch.setenv("ARKHAM_PACKETS_STORE", "s3")
     monkeypatch.setenv("ARKHAM_PACKETS_STORE_FALLBACK", "local")
-    await served(data_dir, database, made)  # nothing copied yet: all from the data directory
+    await served(data_dir, database_url, made)  # nothing copied yet: all from the data directory
     assert await s3_bucket.keys(bucket) == {}
 
-    async with server(data_dir, database) as http:  # a new file goes into the bucket only
+    async with server(data_dir, database_url) as http:  # a new file goes into the bucket only
         packet = await make_packet(http, "During the move")
         item = await add_item(http, packet["id"])
         scan = b"filed during the move\n" * 40
@@ -321,19 +321,19 @@ async def test_while_it_moves_a_server_reads_what_is_not_in_the_bucket_yet(
     assert new in await s3_bucket.keys(bucket) and new not in local_objects(data_dir)
 
     with puts(monkeypatch, fail_after=2):
-        assert (await migrate(data_dir, database, capsys, "--jobs", "1"))[0] == 1
+        assert (await migrate(data_dir, database_url, capsys, "--jobs", "1"))[0] == 1
     assert len(await s3_bucket.keys(bucket)) == 3
-    await served(data_dir, database, made)  # two copied, the rest from the data directory
-    assert (await migrate(data_dir, database, capsys))[0] == 0
+    await served(data_dir, database_url, made)  # two copied, the rest from the data directory
+    assert (await migrate(data_dir, database_url, capsys))[0] == 0
     assert await bucket_objects(s3_bucket, bucket) == local | {new: scan}
 
     monkeypatch.delenv("ARKHAM_PACKETS_STORE_FALLBACK")  # the switch
-    await served(tmp_path / "another-machine", database, made)
+    await served(tmp_path / "another-machine", database_url, made)
 
 
 async def test_a_move_refuses_in_one_line_what_it_cannot_use(
     tmp_path: Path,
-    database: str,  # noqa: F811
+    database_url: str,
     bucket: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
@@ -342,29 +342,29 @@ async def test_a_move_refuses_in_one_line_what_it_cannot_use(
     data_dir = tmp_path / "desk"
     data_dir.mkdir()
     monkeypatch.setenv("ARKHAM_PACKETS_S3_BUCKET", "packets-no-such-bucket")
-    code, out, err = await migrate(data_dir, database, capsys)
+    code, out, err = await migrate(data_dir, database_url, capsys)
     where = f"s3://packets-no-such-bucket/{bucket} at {s3_bucket.endpoint_url}"
     assert (code, out) == (2, "")
     assert err == f"arkham-packets: error: can't use the bucket {where}: no such bucket (404)\n"
     monkeypatch.delenv("ARKHAM_PACKETS_S3_BUCKET")
-    code, out, err = await migrate(data_dir, database, capsys)
+    code, out, err = await migrate(data_dir, database_url, capsys)
     assert (code, out) == (2, "")
     assert err.startswith("arkham-packets: error: store migrate --to s3 needs the bucket: set ")
     assert len(err.splitlines()) == 1
     monkeypatch.setenv("ARKHAM_PACKETS_S3_BUCKET", s3_bucket.name)
-    code, out, err = await migrate(tmp_path / "nowhere", database, capsys)
+    code, out, err = await migrate(tmp_path / "nowhere", database_url, capsys)
     assert (code, err) == (
         2,
         f"arkham-packets: error: no data directory at {tmp_path}/nowhere: nothing to move\n",
     )
-    code, out, err = await migrate(data_dir, database, capsys, "--jobs", "0")
+    code, out, err = await migrate(data_dir, database_url, capsys, "--jobs", "0")
     assert (code, err) == (2, "arkham-packets: error: --jobs 0: give 1 to 64\n")
-    code, out, err = await migrate(data_dir, database, capsys)  # no installation there
+    code, out, err = await migrate(data_dir, database_url, capsys)  # no installation there
     assert code == 2 and "`arkham-packets init` makes one" in err
-    init = ["init", "--data-dir", str(data_dir), "--database-url", database]
+    init = ["init", "--data-dir", str(data_dir), "--database-url", database_url]
     assert await asyncio.to_thread(main, init) == 0
     capsys.readouterr()
-    code, out, err = await migrate(data_dir, database, capsys)  # an empty installation
+    code, out, err = await migrate(data_dir, database_url, capsys)  # an empty installation
     assert code == 0 and out.startswith("copied 0 of 0 objects (0 B) into s3://")
 
 

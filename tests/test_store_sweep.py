@@ -31,7 +31,6 @@ from arkham_shard_packets.core.store import blob_key
 from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.recovery import Recovery, Swept
 
-from .conftest import POSTGRES_URL, reset_postgres
 from .s3_bucket import Bucket
 from .test_crash_recovery import Server, kill_when
 
@@ -89,13 +88,6 @@ def either_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     return str(request.param)
 
 
-@pytest.fixture
-async def database(database_url: str) -> str:
-    if POSTGRES_URL:
-        await reset_postgres(database_url)
-    return database_url
-
-
 async def uploads(bucket: Bucket, prefix: str) -> dict[str, int]:
     """The incomplete multipart uploads under `prefix`: each key (under it) with its parts."""
     found: dict[str, int] = {}
@@ -124,14 +116,14 @@ async def leave_upload(bucket: Bucket, key: str, parts: int) -> None:
 
 
 async def test_a_left_upload_is_aborted_after_the_grace_and_a_fresh_one_is_not(
-    tmp_path: Path, database: str, s3_store: str, s3_bucket: Bucket
+    tmp_path: Path, database_url: str, s3_store: str, s3_bucket: Bucket
 ) -> None:
     left = s3_store + blob_key("ab" * 32)
     await leave_upload(s3_bucket, left, parts=1)
     await leave_upload(s3_bucket, s3_store + "elsewhere/notes.bin", parts=0)  # not the shard's
     other_store = s3_bucket.new_prefix()
     await leave_upload(s3_bucket, other_store + blob_key("cd" * 32), parts=0)
-    async with server(tmp_path / "one", database) as app:
+    async with server(tmp_path / "one", database_url) as app:
         swept = await recovery_of(app).sweep()  # an hour's grace: its part arrived just now
         assert (swept.store_swept, swept.uploads) == (True, 0)
         assert await uploads(s3_bucket, s3_store) == {
@@ -154,7 +146,7 @@ async def test_a_left_upload_is_aborted_after_the_grace_and_a_fresh_one_is_not(
 
 async def test_a_server_moving_into_the_bucket_aborts_its_left_uploads(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     s3_store: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
@@ -163,7 +155,7 @@ async def test_a_server_moving_into_the_bucket_aborts_its_left_uploads(
     bucket's left uploads are swept as on the s3 store alone."""
     monkeypatch.setenv("ARKHAM_PACKETS_STORE_FALLBACK", "local")
     await leave_upload(s3_bucket, s3_store + blob_key("ef" * 32), parts=1)
-    async with server(tmp_path / "moving", database) as app:
+    async with server(tmp_path / "moving", database_url) as app:
         assert type(recovery_of(app).store).__name__ == "FallbackStore"
         await asyncio.sleep(1.1)  # S3 dates a part to the second
         swept = await with_grace(recovery_of(app), 1.0).sweep()
@@ -178,13 +170,13 @@ async def parts_sent(bucket: Bucket, prefix: str) -> bool:
 
 async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     s3_store: str,
     s3_bucket: Bucket,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     killed = Server(
-        tmp_path / "killed", database, tmp_path / "killed.log", s3_bucket.settings(s3_store)
+        tmp_path / "killed", database_url, tmp_path / "killed.log", s3_bucket.settings(s3_store)
     )
     data = os.urandom(64 * MIB)  # eight parts of 8 MiB
     try:
@@ -206,7 +198,8 @@ async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
     assert list(left) == [blob_key(digest)] and left[blob_key(digest)] >= 1
     assert blob_key(digest) not in await s3_bucket.keys(s3_store)
 
-    async with server(tmp_path / "other", database) as app:  # its start-up sweep: an hour's grace
+    # its start-up sweep: an hour's grace
+    async with server(tmp_path / "other", database_url) as app:
         assert await uploads(s3_bucket, s3_store) == left
         await asyncio.sleep(1.1)
         with caplog.at_level(logging.WARNING, logger="arkham_shard_packets.recovery"):
@@ -245,14 +238,14 @@ def store_work(swept: Swept) -> tuple[bool, int]:
 
 async def test_two_servers_sharing_a_store_sweep_it_one_at_a_time(
     tmp_path: Path,
-    database: str,
+    database_url: str,
     either_store: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv(GRACE, "0")
     shared = tmp_path / "data"  # the same store, local or in the bucket: the same lease
-    async with server(shared, database) as one, server(shared, database) as two:
+    async with server(shared, database_url) as one, server(shared, database_url) as two:
         first, second = recovery_of(one), recovery_of(two)
         assert first.lease.name == second.lease.name
         strays = await leave_strays(one, tmp_path)
@@ -271,14 +264,14 @@ async def test_two_servers_sharing_a_store_sweep_it_one_at_a_time(
 
 
 async def test_a_lease_whose_holder_was_killed_is_taken(
-    tmp_path: Path, database: str, either_store: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, either_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(GRACE, "0")
-    async with server(tmp_path / "data", database) as app:
+    async with server(tmp_path / "data", database_url) as app:
         recovery = recovery_of(app)
         strays = await leave_strays(app, tmp_path)
         holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", HOLD_LEASE, database, recovery.lease.name, stdout=PIPE
+            sys.executable, "-c", HOLD_LEASE, database_url, recovery.lease.name, stdout=PIPE
         )
         try:
             assert holder.stdout is not None
