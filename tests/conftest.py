@@ -26,7 +26,7 @@ from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.host.auth import HostAuth
 
 from .frame_users import TOKEN_SECRET, Users
-from .live_host import LiveHost
+from .live_host import LiveHost, running
 from .s3_bucket import S3_URL, Bucket, moto_server, real_bucket
 
 POSTGRES_URL = os.environ.get("PACKETS_TEST_DATABASE_URL")
@@ -189,9 +189,5 @@ async def add_item(
 def live_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
     if POSTGRES_URL:
         asyncio.run(reset_postgres(database_url))
-    host = LiveHost(tmp_path / "live", database_url)
-    try:
-        host.wait_until_up()
+    with running(tmp_path / "live", database_url) as host:
         yield host
-    finally:
-        host.stop()

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -40,6 +42,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_healthy(
+    base: str, process: subprocess.Popen[str], headers: dict[str, str] | None = None
+) -> None:
+    """Waits until the server at `base` (run by `process`) answers its health check; raises
+    the connection's error once the process has stopped or 30 seconds have passed."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/api/packets/health", headers=headers).status_code == 200:
+                return
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise
+            time.sleep(0.1)
+
+
 class LiveHost:
     """The standalone host in its own process, as `arkham-packets serve` runs it."""
 
@@ -62,16 +80,7 @@ class LiveHost:
         )
 
     def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{self.base}/api/packets/health", headers=self.headers)
-                if health.status_code == 200:
-                    return
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_until_healthy(self.base, self.process, self.headers)
 
     def stop(self) -> None:
         if self.process.stdout is None or self.process.stdout.closed:
@@ -80,3 +89,16 @@ class LiveHost:
             self.process.send_signal(signal.SIGINT)
         printed, _ = self.process.communicate(timeout=30)
         self.output += printed
+
+
+@contextmanager
+def running(
+    data_dir: Path, database_url: str, settings: dict[str, str] | None = None
+) -> Iterator[LiveHost]:
+    """A live host, up, for as long as the block runs; stopped after it."""
+    host = LiveHost(data_dir, database_url, settings)
+    try:
+        host.wait_until_up()
+        yield host
+    finally:
+        host.stop()

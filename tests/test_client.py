@@ -27,7 +27,7 @@ from arkham_shard_packets.client.folder import Changed, Sending
 from arkham_shard_packets.db.engine import create_engine
 
 from .conftest import POSTGRES_URL, reset_postgres
-from .live_host import LiveHost, free_port
+from .live_host import LiveHost, free_port, running
 from .test_cli import last_bar, on_a_terminal
 
 TOKEN = "client-test-token"
@@ -47,12 +47,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHost]:
         "ARKHAM_PACKETS_API_TOKEN": TOKEN,
         "ARKHAM_PACKETS_MAX_FILE_BYTES": str(MAX_FILE_BYTES),
     }
-    host = LiveHost(where / "data", url, settings)
-    try:
-        host.wait_until_up()
+    with running(where / "data", url, settings) as host:
         yield host
-    finally:
-        host.stop()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from .doc_examples import (
     script_of,
     shown,
 )
-from .live_host import LiveHost
+from .live_host import LiveHost, running
 
 RUNNABLE = [path for path in documents() if any(block.runs for block in blocks_of(path))]
 
@@ -84,12 +84,8 @@ def host(workdir: Path) -> Iterator[LiveHost]:
     url = POSTGRES_URL or f"sqlite:///{data_dir / 'packets.db'}"
     if POSTGRES_URL:
         asyncio.run(reset_postgres(POSTGRES_URL))
-    served = LiveHost(data_dir, url)
-    try:
-        served.wait_until_up()
+    with running(data_dir, url) as served:
         yield served
-    finally:
-        served.stop()
 
 
 @pytest.mark.parametrize("path", RUNNABLE, ids=shown)

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from arkham_shard_packets.host.app import HostConfig, create_app
 
 from .conftest import POSTGRES_URL, make_packet, reset_postgres, settle
 from .frame_users import Users, bearer
-from .live_host import free_port
+from .live_host import free_port, wait_until_healthy
 
 TENANT = "7c0f3a0e-0000-4000-8000-0000000000d1"
 OTHER = "7c0f3a0e-0000-4000-8000-0000000000d2"
@@ -244,15 +243,7 @@ def test_live_server_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/packets/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_until_healthy(base, server)
         created = httpx.post(f"{base}/api/packets/", json={"name": "live"})
         assert created.status_code == 201
         assert httpx.get(f"{base}/docs").status_code == 200

@@ -19,8 +19,6 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,7 @@ from arkham_shard_packets.config import Settings
 
 from .conftest import POSTGRES_URL, reset_postgres
 from .doc_examples import PRELUDE, ROOT, Block, blocks_of
-from .live_host import LiveHost, free_port
+from .live_host import free_port, running, wait_until_healthy
 
 RUNBOOK = ROOT / "production.md"
 DATA = "arkham-packets-data"  # the data directory the runbook's commands name
@@ -85,16 +83,6 @@ def ran(body: str, cwd: Path, env: dict[str, str]) -> str:
     return done.stdout
 
 
-@contextmanager
-def host(data_dir: Path, database_url: str) -> Iterator[LiveHost]:
-    served = LiveHost(data_dir, database_url)
-    try:
-        served.wait_until_up()
-        yield served
-    finally:
-        served.stop()
-
-
 def sealed_packet(base: str) -> dict[str, Any]:
     """A sealed packet with a file, as the runbook's rehearsal makes one."""
     api = f"{base}/api/packets"
@@ -142,7 +130,7 @@ async def test_a_backup_restores_after_a_real_loss(tmp_path: Path, database_url:
     env = operator_env()
     if POSTGRES_URL:
         env["ARKHAM_PACKETS_DATABASE_URL"] = database_url
-    with host(data_dir, database_url) as served:
+    with running(data_dir, database_url) as served:
         packet = await asyncio.to_thread(sealed_packet, served.base)
         (backup,) = [b for b in shell(section("Backup")) if b.database == DATABASE]
         assert backup.runs  # tests/test_docs_examples.py runs it too
@@ -171,7 +159,7 @@ async def test_a_backup_restores_after_a_real_loss(tmp_path: Path, database_url:
     await asyncio.to_thread(ran, files.body + database_step.body, tmp_path, env)
     assert mode(data_dir) == 0o700 and mode(key_file) == 0o600
 
-    with host(data_dir, database_url) as served:
+    with running(data_dir, database_url) as served:
         await asyncio.to_thread(still_sealed, served.base, packet)
 
 
@@ -220,18 +208,6 @@ def test_the_unit_names_real_settings_and_a_real_command() -> None:
     assert unit["Install"]["WantedBy"] == "arkham-packets.target"
 
 
-def wait_up(base: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/packets/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            assert process.poll() is None, "a worker stopped"
-            assert time.monotonic() < deadline, "a worker did not come up"
-            time.sleep(0.1)
-
-
 def test_two_workers_of_the_unit_serve_one_installation(tmp_path: Path, database_url: str) -> None:
     """As systemd runs them: `init` with the unit's settings, then the unit's command twice,
     each on the port of its instance; what one does the other sees and signs alike; stopped
@@ -261,7 +237,7 @@ def test_two_workers_of_the_unit_serve_one_installation(tmp_path: Path, database
     try:
         one, two = (f"http://127.0.0.1:{port}" for port in ports)
         for base, worker in zip((one, two), workers, strict=True):
-            wait_up(base, worker)
+            wait_until_healthy(base, worker)
         packet = httpx.post(f"{one}/api/packets/", json={"name": "Two workers"}).json()
         item = {"content_type": "claim", "content_id": "c-1"}
         assert httpx.post(f"{two}/api/packets/{packet['id']}/contents", json=item).is_success
@@ -327,7 +303,7 @@ def served_backed_up_and_restored(workdir: Path, url: str) -> None:
     said = ran(shlex.join([*command, *init]), workdir, operator_env())
     assert said.startswith("a new installation: ")
     env = operator_env(ARKHAM_PACKETS_DATABASE_URL=url)
-    with host(workdir / DATA, url) as served:
+    with running(workdir / DATA, url) as served:
         packet = sealed_packet(served.base)
         found = httpx.get(f"{served.base}/api/packets/", params={"search": "kep"}).json()
         assert [p["id"] for p in found["items"]] == [packet["id"]]  # pg_trgm, as the role
@@ -337,7 +313,7 @@ def served_backed_up_and_restored(workdir: Path, url: str) -> None:
     ran(drop.format("arkham_packets"), workdir, env)  # a loss: the packets and what hangs off
     restore = shell(section("Restore, and checking it"))[2]
     ran(restore.body, workdir, env)
-    with host(workdir / DATA, url) as served:
+    with running(workdir / DATA, url) as served:
         still_sealed(served.base, packet)
 
 
