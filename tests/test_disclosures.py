@@ -138,6 +138,26 @@ async def verify_cli(path: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+async def proves_doc_1_and_ent_9(
+    client: httpx.AsyncClient, archive: bytes, fmt: str, packet_id: str, where: Path
+) -> Path:
+    """The disclosure of items doc-1 and ent-9 of `sealed_with_files`' three proves them with
+    the bundle and the installation's fingerprint alone: checked by the README's recipe, then
+    by `verify --trust`. The bundle's file (`where` with the format's suffix)."""
+    (key,) = await keys(client)
+    statement, entries = recipe()(opened(archive, fmt, where.parent / "d"), key["fingerprint"])
+    assert statement["packet_id"] == packet_id and statement["items_count"] == 3
+    assert [entry["content_id"] for entry in entries] == ["doc-1", "ent-9"]
+    path = write(where.with_name(f"{where.name}.{fmt}"), archive)
+    done = await verify_cli(path, "--trust", key["fingerprint"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        f"2 of 3 items of packet {packet_id} version 2, sealed by {key['fingerprint']}, each "
+        "proven part of it; their files match"
+    ) in done.stdout
+    return path
+
+
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz", "json"])
 async def test_a_disclosure_proves_its_items_with_the_bundle_and_the_fingerprint_alone(
     client: httpx.AsyncClient, tmp_path: Path, fmt: str
@@ -147,20 +167,10 @@ async def test_a_disclosure_proves_its_items_with_the_bundle_and_the_fingerprint
         client, packet_id, [ids["doc-1"], ids["ent-9"]], fmt, recipient="court of appeal"
     )
     assert body["contents_exported"] == 2
-    (key,) = await keys(client)
-    statement, entries = recipe()(opened(archive, fmt, tmp_path / "d"), key["fingerprint"])
-    assert statement["packet_id"] == packet_id and statement["items_count"] == 3
-    assert [entry["content_id"] for entry in entries] == ["doc-1", "ent-9"]
     text = archive.decode("latin-1")
     for withheld in ("doc-2", "Ledger", "Harbor leak", "Shipping records", "Aurora"):
         assert withheld not in text, withheld  # nothing of the withheld item, nor the packet
-    path = write(tmp_path / f"disclosure.{fmt}", archive)
-    done = await verify_cli(path, "--trust", key["fingerprint"])
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (
-        f"2 of 3 items of packet {packet_id} version 2, sealed by {key['fingerprint']}, each "
-        "proven part of it; their files match"
-    ) in done.stdout
+    path = await proves_doc_1_and_ent_9(client, archive, fmt, packet_id, tmp_path / "disclosure")
     untrusted = await verify_cli(path)
     assert untrusted.returncode == 3, untrusted.stdout
     log = (await client.get(f"{API}/{packet_id}/custody")).json()["entries"]

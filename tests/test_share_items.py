@@ -17,10 +17,8 @@ from sqlalchemy import update
 
 from arkham_shard_packets.db.tables import packet_seals
 
-from .custody_helpers import write
 from .share_helpers import PASSWORD_HEADER, access_actions, share, share_row
-from .test_disclosures import opened, recipe, sealed_with_files, verify_cli
-from .test_seals import keys
+from .test_disclosures import proves_doc_1_and_ent_9, sealed_with_files
 
 API = "/api/packets"
 
@@ -100,17 +98,7 @@ async def test_a_limited_link_s_bundle_is_the_disclosure_of_its_items(
     text = bundle.content.decode("latin-1")
     for withheld in ("doc-2", "Ledger", "Aurora"):
         assert withheld not in text, withheld
-    (key,) = await keys(client)
-    statement, entries = recipe()(opened(bundle.content, fmt, tmp_path / "d"), key["fingerprint"])
-    assert statement["packet_id"] == packet_id and statement["items_count"] == 3
-    assert [entry["content_id"] for entry in entries] == ["doc-1", "ent-9"]
-    path = write(tmp_path / f"link.{fmt}", bundle.content)
-    done = await verify_cli(path, "--trust", key["fingerprint"])
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (
-        f"2 of 3 items of packet {packet_id} version 2, sealed by {key['fingerprint']}, each "
-        "proven part of it; their files match"
-    ) in done.stdout
+    await proves_doc_1_and_ent_9(client, bundle.content, fmt, packet_id, tmp_path / "link")
     custody = (await client.get(f"{API}/{packet_id}/custody")).json()["entries"]
     (used,) = [entry["details"] for entry in custody if entry["event"] == "link_used"]
     assert used["share_id"] == created["id"] and used["action"] == "bundle"
