@@ -296,7 +296,7 @@ async def read_disclosed(
         "version": version,
         "items_count": len(items.entries),
         "items_root": seal.statement["items_root"],
-        "items": disclose(items, salts, indexes),
+        "items": disclose(items, salts, indexes, tree),
     }
     return Disclosed(seal, document, [items.records[index] for index in indexes])
 

@@ -76,10 +76,13 @@ def items_root(contents: Iterable[Record], salts: Sequence[str]) -> str:
     return SealedItems.of(contents).tree(salts).root.hex()
 
 
-def disclose(items: SealedItems, salts: Sequence[str], indexes: Iterable[int]) -> list[Any]:
+def disclose(
+    items: SealedItems, salts: Sequence[str], indexes: Iterable[int], tree: Tree | None = None
+) -> list[Any]:
     """disclosure.json's `items`: each chosen item (by its index in the recipe's order) with
-    its salt, its entry and its inclusion proof, in index order."""
-    tree = items.tree(salts)
+    its salt, its entry and its inclusion proof, in index order. `tree`: the items' tree when
+    the caller has already built it from these salts."""
+    tree = items.tree(salts) if tree is None else tree
     return [
         {
             "index": index,
