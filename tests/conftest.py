@@ -1,9 +1,11 @@
 """Every test drives the real host app over HTTP, on a fresh database.
 
 SQLite by default (a new file per test); PostgreSQL when PACKETS_TEST_DATABASE_URL is set,
-with the shard's tables dropped before each test. Files in the local store (the data
-directory) by default; in an S3 bucket when PACKETS_TEST_STORE=s3 (moto_server on 127.0.0.1,
-or the bucket PACKETS_TEST_S3_URL names: tests/s3_bucket.py), under a prefix of each test's own.
+that database made again before each test. Either is a copy of a database migrated once per
+session (tests/template_db.py); tests/test_migrations.py migrates from an empty one. Files in
+the local store (the data directory) by default; in an S3 bucket when PACKETS_TEST_STORE=s3
+(moto_server on 127.0.0.1, or the bucket PACKETS_TEST_S3_URL names: tests/s3_bucket.py), under
+a prefix of each test's own.
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from arkham_shard_packets.db.engine import create_engine
-from arkham_shard_packets.db.revision import VERSION_TABLE
-from arkham_shard_packets.db.tables import metadata
 from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.host.auth import HostAuth
 
+from . import clock as clock_stand_in
+from .clock import Clock
 from .frame_users import TOKEN_SECRET, Users
 from .live_host import LiveHost, running
 from .s3_bucket import S3_URL, Bucket, moto_server, real_bucket
+from .template_db import (
+    PostgresTemplate,
+    SqliteTemplate,
+    Template,
+    empty_postgres,
+    worker_database,
+)
 
-POSTGRES_URL = os.environ.get("PACKETS_TEST_DATABASE_URL")
+# Under pytest-xdist each worker has a database of its own: `<database>_<worker>`.
+POSTGRES_URL = worker_database(os.environ.get("PACKETS_TEST_DATABASE_URL"))
 STORE = os.environ.get("PACKETS_TEST_STORE", "local")
 if STORE not in ("local", "s3"):
     raise ValueError(f"PACKETS_TEST_STORE={STORE}: local or s3")
@@ -74,22 +82,49 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return STORE
 
 
-async def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
-    await engine.dispose()
+# What the tests that need PostgreSQL's database empty again (mid-test, or never migrated) call.
+reset_postgres = empty_postgres
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """The session's migrated database: a SQLite file, or PostgreSQL's template database (made
+    first, with the test database: some tests use POSTGRES_URL's database as it is)."""
+    if POSTGRES_URL:
+        template: Template = PostgresTemplate(POSTGRES_URL)
+    else:
+        template = SqliteTemplate(tmp_path_factory.mktemp("template"))
+    asyncio.run(template.prepare())
+    try:
+        yield template
+    finally:
+        asyncio.run(template.close())
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> str:
-    """A database of the test's own: a new SQLite file, or PostgreSQL's emptied (whatever an
-    earlier test left there, its signing key included, would be this test's installation)."""
-    if POSTGRES_URL:
-        await reset_postgres(POSTGRES_URL)
-        return POSTGRES_URL
-    return f"sqlite:///{tmp_path / 'packets.db'}"
+async def database_url(tmp_path: Path, migrated_template: Template) -> str:
+    """A database of the test's own, as a new installation finds it once migrated: a copy of
+    the session's template, in a new SQLite file or as PostgreSQL's test database made again
+    (whatever an earlier test left there, its signing key included, would be this test's
+    installation). A test that migrates a database itself asks for `empty_database_url`."""
+    return await migrated_template.fresh(tmp_path / "packets.db")
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path, migrated_template: Template) -> str:
+    """A database never migrated: a SQLite file not there yet, or PostgreSQL's test database
+    made again empty."""
+    return await migrated_template.fresh(tmp_path / "packets.db", empty=True)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """The shard's clock for this test's in-process hosts, to move forward instead of sleeping
+    (tests/clock.py)."""
+    try:
+        yield clock_stand_in.install(monkeypatch)
+    finally:
+        clock_stand_in.reset()
 
 
 @pytest.fixture
@@ -118,8 +153,6 @@ async def locked(
     """The host with Frame users and ARKHAM_PACKETS_REQUIRE_USER on (a host `serve` lets bind
     anywhere)."""
     monkeypatch.setenv("ARKHAM_PACKETS_REQUIRE_USER", "true")
-    if POSTGRES_URL:
-        await reset_postgres(database_url)
     app = create_app(HostConfig(tmp_path / "locked", database_url, auth=frame_auth))
     async with app.router.lifespan_context(app):
         yield app
@@ -187,7 +220,5 @@ async def add_item(
 
 @pytest.fixture
 def live_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
-    if POSTGRES_URL:
-        asyncio.run(reset_postgres(database_url))
     with running(tmp_path / "live", database_url) as host:
         yield host

@@ -300,8 +300,9 @@ async def test_a_draft_replaced_by_a_sealed_bundle_keeps_its_own_log(
 
 
 async def test_packets_older_than_the_log_say_where_it_starts(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
     from arkham_shard_packets.db.engine import create_engine
     from arkham_shard_packets.db.migrate import upgrade
     from arkham_shard_packets.host.app import HostConfig, create_app

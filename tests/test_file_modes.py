@@ -26,6 +26,13 @@ from .conftest import POSTGRES_URL, reset_postgres, settle
 from .test_shard import ContractBus, ContractDatabase, ContractFrame, load_like_the_frame, plain_url
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Here the engine makes the database file, as for a new installation: the file's mode is
+    what is tested (not the suite's migrated copy's, conftest.py)."""
+    return empty_database_url
+
+
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
 

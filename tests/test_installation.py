@@ -38,6 +38,13 @@ COMMANDS = [
 MAKE_ONE = "`arkham-packets init` makes one (`serve` does too)"
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Here a database holds no installation until a command makes one: not the suite's
+    migrated copy (conftest.py)."""
+    return empty_database_url
+
+
 @pytest.fixture(autouse=True)
 def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):

@@ -31,6 +31,12 @@ FIRST = "0001"
 
 
 @pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Here migrations run from nothing: not on the suite's migrated copy (conftest.py)."""
+    return empty_database_url
+
+
+@pytest.fixture
 async def fresh(database_url: str) -> AsyncIterator[AsyncEngine]:
     if POSTGRES_URL:
         await reset_postgres(database_url)

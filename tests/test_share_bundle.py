@@ -3,7 +3,6 @@ verifies offline as a recipient checks it, and the link's rules around it."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 from arkham_shard_packets.db.tables import packet_exports
 
 from .bundle_helpers import assert_same_but_custody, export, leftover_files, packet_with_files
+from .clock import Clock
 from .conftest import settle
 from .frame_users import Users
 from .share_helpers import PASSWORD_HEADER, access_actions, in_seconds, share, share_row
@@ -177,10 +177,10 @@ async def test_the_bundle_keeps_the_links_password_and_lockout(
 
 
 async def test_an_expired_or_revoked_link_gets_no_bundle(
-    client: httpx.AsyncClient, engine: Any
+    client: httpx.AsyncClient, engine: Any, clock: Clock
 ) -> None:
     packet = await sealed_packet(client)
-    brief = await share(client, packet["id"], expires_at=in_seconds(1))
+    brief = await share(client, packet["id"], expires_at=in_seconds(60))
     revoked = await share(client, packet["id"])
     assert (await client.get(bundle_url(revoked))).status_code == 200
     deleted = await client.delete(f"/api/packets/{packet['id']}/shares/{revoked['id']}")
@@ -191,7 +191,7 @@ async def test_an_expired_or_revoked_link_gets_no_bundle(
     unknown = await client.get("/api/packets/shared/no-such-token/bundle")
     assert unknown.status_code == 404
 
-    await asyncio.sleep(1.2)
+    clock.past(brief["expires_at"])
     expired = await client.get(bundle_url(brief))
     assert expired.status_code == 410
     assert expired.json()["detail"] == f"this share link expired at {brief['expires_at']}"

@@ -333,12 +333,13 @@ async def test_while_it_moves_a_server_reads_what_is_not_in_the_bucket_yet(
 
 async def test_a_move_refuses_in_one_line_what_it_cannot_use(
     tmp_path: Path,
-    database_url: str,
+    empty_database_url: str,
     bucket: str,
     s3_bucket: Bucket,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    database_url = empty_database_url  # no installation there (conftest.py's is one already)
     data_dir = tmp_path / "desk"
     data_dir.mkdir()
     monkeypatch.setenv("ARKHAM_PACKETS_S3_BUCKET", "packets-no-such-bucket")

@@ -165,17 +165,19 @@ def probes(client: httpx.AsyncClient, fixed: dict[str, str]) -> dict[str, Probe]
 
 
 @asynccontextmanager
-async def counting(tally: Tally, label: str) -> AsyncIterator[None]:
-    """Counts the block's statements for `label`, and what runs beside it and in the AFTER_S
-    that follow as its background work (after waiting for the setup's own to end)."""
-    await asyncio.sleep(AFTER_S)
+async def counting(tally: Tally, label: str, after_s: float = AFTER_S) -> AsyncIterator[None]:
+    """Counts the block's statements for `label`, and what runs beside it and in the `after_s`
+    that follow as its background work (after waiting as long for the setup's own to end). A
+    warm-up, never read, waits for nothing: the first request measured after it waits for its
+    background work."""
+    await asyncio.sleep(after_s)
     tally.background = label
     token = current.set(label)
     try:
         yield
     finally:
         current.reset(token)
-    await asyncio.sleep(AFTER_S)
+    await asyncio.sleep(after_s)
     tally.background = None
 
 
@@ -211,10 +213,12 @@ async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
                 client.post(f"{API}/{shared}/share", json={"shared_with": "public"}), 201
             )
             table = probes(client, {"packet": packet, "token": link["access_token"]})
+            warm_up = partial(counting, tally, "warm-up", 0.0)
             for label, probe in table.items():
                 for run in range(WARMUP + MEASURED):
-                    name = label if run >= WARMUP else "warm-up"
-                    await probe(client, partial(counting, tally, name))
+                    measured = run >= WARMUP
+                    counted = partial(counting, tally, label) if measured else warm_up
+                    await probe(client, counted)
     return tally, list(table)
 
 
