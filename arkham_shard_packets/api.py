@@ -7,6 +7,7 @@ taken for a packet id. Last come the answers to methods a path doesn't have: 405
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi import APIRouter, Request, Response
@@ -73,7 +74,11 @@ def add_method_not_allowed(router: APIRouter, parts: Iterable[APIRouter]) -> Non
         router.add_route(PREFIX + path, refuse, methods=HTTP_METHODS, include_in_schema=False)
 
 
+@functools.cache
 def build_router() -> APIRouter:
+    """The shard's routes, built once per process: FastAPI works out a router's routes when it
+    is first included, so every later app including the same router (a test's, a worker's)
+    starts without that cost."""
     # 401 and 403 (the caller's Frame user, or a share link's password) are every route's but
     # the liveness probe's: PacketsRoute documents them.
     router = APIRouter(prefix=PREFIX, route_class=PacketsRoute)

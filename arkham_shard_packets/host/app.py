@@ -163,6 +163,20 @@ def require_token(token: str) -> Callable[..., Awaitable[Response]]:
     return check
 
 
+_frozen = False
+
+
+def freeze_start_up() -> None:
+    """What the first start-up made lives as long as the process: keeping it out of the
+    collector's reach spares every later full collection a walk over it (finalizing a large
+    packet allocates enough to trigger some). Only once: an app started again in the same
+    process (a test's) would otherwise freeze the garbage of the one before for good."""
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+
+
 def _lifespan(
     config: HostConfig, database: HostDatabase, bus: EventBus, storage: LocalStorage
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -184,10 +198,7 @@ def _lifespan(
                 await shard.shutdown()
             await database.close()
             raise ShardsFailed("; ".join(f"{n}: {why}" for n, why in frame.failed.items()))
-        # What start-up made lives as long as the process: keeping it out of the collector's
-        # reach spares every later full collection a walk over it (finalizing a large packet
-        # allocates enough to trigger some).
-        gc.freeze()
+        freeze_start_up()
         try:
             yield
         finally:
