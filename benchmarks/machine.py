@@ -76,7 +76,11 @@ def one_line(info: dict[str, Any]) -> str:
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time a process has used so far (Linux: /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
+
+
+def stat_cpu_seconds(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -90,5 +94,5 @@ def cpu_seconds_named(name: str) -> float:
         except OSError:
             continue
         if text[text.index("(") + 1 : text.rindex(")")] == name:
-            total += cpu_seconds(int(stat.parent.name))
+            total += stat_cpu_seconds(text)  # read once: the process may end meanwhile
     return total
