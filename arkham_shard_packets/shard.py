@@ -14,7 +14,6 @@ from .db.schema import ensure_newest
 from .db.session import Database
 from .errors import ServiceMissing
 from .frame.callers import CallerRules, caller_rules
-from .frame.user_cache import UserCache
 from .frame.seam import (
     ArkhamShard,
     frame_database_url,
@@ -24,6 +23,7 @@ from .frame.seam import (
     shard_data_dir,
     with_frame_config,
 )
+from .frame.user_cache import UserCache
 from .sharing import log_redaction
 from .sharing.routes import opens_share_link
 from .version import __version__

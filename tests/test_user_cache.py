@@ -75,7 +75,9 @@ async def test_a_user_is_resolved_once_per_token_within_the_lifetime(host: Host)
         for _ in range(4):
             assert (await http.get(f"/{made.json()['id']}", headers=bearer(ana))).status_code == 200
             item = {"content_type": "document", "content_id": f"doc-{_}"}
-            added = await http.post(f"/{made.json()['id']}/contents", json=item, headers=bearer(ana))
+            added = await http.post(
+                f"/{made.json()['id']}/contents", json=item, headers=bearer(ana)
+            )
             assert added.status_code == 201, added.text
         assert (await http.get("/", headers=bearer(ben))).status_code == 200
     assert auth.resolved == {ana: 1, ben: 1}
