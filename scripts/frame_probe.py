@@ -86,7 +86,7 @@ def main() -> None:
             spent.append(time.perf_counter() - begun)
         result["get_p50_ms"] = round(statistics.median(spent) * 1000, 2)
         made = args.packets + 20
-        for size in (int(each) for each in args.growth.split(",")):
+        for size in (int(each) for each in args.growth.split(",") if each):
             while made < size:
                 create(http, made, auth)
                 made += 1
