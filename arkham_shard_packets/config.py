@@ -24,6 +24,7 @@ DEFAULT_DATA_DIR = Path("arkham-packets-data")
 DEFAULT_PORT = 8100
 # The longest a standalone host's token may last, by the setting or `token --lifetime`.
 JWT_LIFETIME_MAX_SECONDS = 366 * 24 * 3600
+USER_CACHE_MAX_SECONDS = 3600  # an hour: longer would make deactivating a user mean little
 SHARE_SESSION_MAX_SECONDS = 24 * 3600
 
 
@@ -112,6 +113,12 @@ class Settings(BaseSettings):
     auth_secret: str | None = None
     auth_users_file: Path | None = None
     jwt_lifetime_seconds: int = Field(3600, ge=1, le=JWT_LIFETIME_MAX_SECONDS)
+    # How long a resolved Frame user is kept by its token's digest (frame/user_cache.py), at
+    # most until the token expires: a deactivated user or a changed role takes this long to
+    # tell. 0: every request resolves its user. The Frame's config: packets.user_cache_seconds.
+    user_cache_seconds: float = Field(30.0, ge=0, le=USER_CACHE_MAX_SECONDS)
+    # Tokens kept at most; the least recently used go first.
+    user_cache_size: int = Field(1024, ge=1, le=1_000_000)
     sqlite_busy_timeout_ms: int = 30_000
     outbox_retry_seconds: float = 2.0
     share_lockout_seconds: int = 300

@@ -23,6 +23,7 @@ from .frame.seam import (
     shard_data_dir,
     with_frame_config,
 )
+from .frame.user_cache import UserCache
 from .sharing import log_redaction
 from .sharing.routes import opens_share_link
 from .version import __version__
@@ -51,7 +52,8 @@ class PacketsShard(ArkhamShard):
         if storage is None:
             logger.info("packets: no storage service; files stay in the shard's data directory")
         settings = with_frame_config(offered_settings(frame), frame)
-        self.callers = caller_rules(frame, settings.require_user)
+        users = UserCache(settings.user_cache_seconds, settings.user_cache_size)
+        self.callers = caller_rules(frame, settings.require_user, users)
         url = settings.database_url or frame_database_url(database_service)
         if not url:
             raise ServiceMissing("the Frame's database service has no config.database_url")

@@ -453,3 +453,40 @@ async def test_inside_the_frame_its_own_auth_resolves_the_caller(
                 f"/{mine['id']}/share", json={"shared_with": "public"}, headers=as_ana
             )
             assert (await http.get(f"/shared/{link.json()['access_token']}")).status_code == 200
+
+
+async def test_inside_the_frame_a_user_is_resolved_once_per_token(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The Frame's own resolution runs once per token while its user is kept (30 s by
+    default), so a deactivation tells only then; with the cache off, on every request."""
+    if POSTGRES_URL:
+        await reset_postgres(database_url)
+    secret = "the Frame double's secret, not the stand-in's"
+    ana = FrameUser.model_validate({"email": "ana@example.org", "tenant_id": TENANT})
+    users_file = write_users(tmp_path / "frame-users.json", [ana])
+    resolutions = tmp_path / "resolutions"
+    as_ana = bearer(HostAuth(secret, [ana]).issue(ana))
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(FRAME_DOUBLE), os.environ.get("PYTHONPATH", "")]),
+        "FRAME_DOUBLE_SECRET": secret,
+        "FRAME_DOUBLE_USERS": str(users_file),
+        "FRAME_DOUBLE_RESOLUTIONS": str(resolutions),
+    }
+    for seconds, kept in (("30", True), ("0", False)):
+        write_users(users_file, [ana])
+        resolutions.write_text("")
+        with serve(
+            tmp_path, database_url, {**env, "ARKHAM_PACKETS_USER_CACHE_SECONDS": seconds}
+        ) as base:
+            async with httpx.AsyncClient(base_url=f"{base}{API}") as http:
+                made = await http.post("/", json={"name": "Kept?"}, headers=as_ana)
+                assert made.status_code == 201, made.text
+                for _ in range(3):
+                    assert (
+                        await http.get(f"/{made.json()['id']}", headers=as_ana)
+                    ).status_code == 200
+                write_users(users_file, [ana.model_copy(update={"is_active": False})])
+                after = await http.get("/", headers=as_ana)
+        assert after.status_code == (200 if kept else 401), seconds
+        assert len(resolutions.read_text().splitlines()) == (1 if kept else 5), seconds

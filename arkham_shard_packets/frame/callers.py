@@ -6,13 +6,18 @@ Inside the Frame the user comes from the Frame's own dependency,
 else None). Without the Frame's auth, a host may offer a stand-in as `frame.auth`, with
 `async user_for_token(token)` (the standalone host does when configured: host/auth.py). With
 neither, every caller is anonymous, as before.
+
+Either way a resolved user is kept briefly under its token's digest (frame/user_cache.py), so
+the Frame's resolution is called by the shard itself (frame/frame_tokens.py) only on a miss
+rather than by FastAPI on every request. Only if the Frame's auth offers no such pieces is its
+dependency taken as it is, on every request.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,7 +26,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..db.scope import Scope
 from ..errors import Forbidden, NotAuthenticated
+from .frame_tokens import frame_token_resolver
 from .seam import optional_service
+from .user_cache import UserCache
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +50,16 @@ def _frame_user_dependency() -> Callable[..., Any] | None:
 
 
 FRAME_USER = _frame_user_dependency()
+FRAME_RESOLVE = frame_token_resolver() if FRAME_USER is not None else None
+# The Frame's dependency runs on every request only when the shard can't resolve a token itself.
+FRAME_USER_EACH_REQUEST = FRAME_USER if FRAME_RESOLVE is None else None
 
 
 async def _no_frame_user() -> None:
     return None
 
 
-FrameUserDep = Annotated[Any, Depends(FRAME_USER or _no_frame_user)]
+FrameUserDep = Annotated[Any, Depends(FRAME_USER_EACH_REQUEST or _no_frame_user)]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -115,6 +125,7 @@ class CallerRules:
 
     host_auth: Any = None  # a host's stand-in, used only without the Frame's auth
     require_user: bool = False
+    users: UserCache = field(default_factory=UserCache)
 
     @property
     def resolves_users(self) -> bool:
@@ -162,21 +173,27 @@ class CallerRules:
             )
 
     async def _user(self, request: Request, frame_user: Any) -> Any:
-        if FRAME_USER is not None:
+        if FRAME_USER_EACH_REQUEST is not None:
             return frame_user
-        token = bearer_token(request)
-        if self.host_auth is None or token is None:
+        if FRAME_RESOLVE is not None:
+            resolve = FRAME_RESOLVE
+        elif self.host_auth is not None:
+            resolve = self.host_auth.user_for_token
+        else:
             return None
-        return await self.host_auth.user_for_token(token)
+        token = bearer_token(request)
+        return None if token is None else await self.users.user(token, resolve)
 
 
-def caller_rules(frame: Any, require_user: bool | None) -> CallerRules:
+def caller_rules(
+    frame: Any, require_user: bool | None, users: UserCache | None = None
+) -> CallerRules:
     """`require_user` from the shard's settings wins; unset, the Frame's config decides."""
     if require_user is None:
         require_user = _frame_flag(frame, REQUIRE_USER_KEY)
     stand_in = getattr(frame, "auth", None)
     host_auth = stand_in if callable(getattr(stand_in, "user_for_token", None)) else None
-    rules = CallerRules(host_auth, require_user)
+    rules = CallerRules(host_auth, require_user, UserCache() if users is None else users)
     if rules.require_user and not rules.resolves_users:
         raise RuntimeError(
             "ARKHAM_PACKETS_REQUIRE_USER is on, but nothing here resolves Frame users (neither "

@@ -59,6 +59,8 @@ FRAME_CONFIG_SETTINGS = (
     "s3_region",
     "s3_addressing_style",
     "store_fallback",
+    "user_cache_seconds",
+    "user_cache_size",
 )
 
 
