@@ -118,9 +118,11 @@ async def _append_with(
         clauses = _clauses(shape)
         written = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
         return _in_sequence(await conn.execute(written, parameters))
-    event = rows[0] if rows else {}
-    parameters |= {f"e_{name}": value for name, value in event.items()}
-    return _in_sequence(await conn.execute(_statement_with(shape, tuple(event)), parameters))
+    if not rows:
+        await conn.execute(_statement_with(shape, ()), parameters)
+        return []
+    parameters |= {f"e_{name}": value for name, value in rows[0].items()}
+    return _in_sequence(await conn.execute(_statement_with(shape, tuple(rows[0])), parameters))
 
 
 Shape = tuple[tuple[Any, tuple[str, ...], bool], ...]
