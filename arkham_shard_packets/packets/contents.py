@@ -92,8 +92,7 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         work,
         packet_id,
         lifecycle.EDIT,
-        contents_count=packets.c.contents_count + 1,
-        size_bytes=packets.c.size_bytes + stored_size(values),
+        added_bytes=stored_size(values),
     )
     adding: UpdateBase = ADD_ITEM
     place: dict[str, Any] = {}
