@@ -116,15 +116,16 @@ LOCKED_ID, ADDED_BYTES = "locked_packet_id", "locked_added_bytes"
 
 
 @lru_cache(maxsize=64)
-def _touching(tenants: tuple[str | None, ...], columns: tuple[str, ...], adding: bool) -> Any:
-    """lock_packet's UPDATE ... RETURNING, built once for each shape: the packet's id, its
-    tenants and the `columns` set are parameters (LOCKED_ID, `locked_tenant_<n>`,
-    `set_<column>`); `adding`, one item of ADDED_BYTES more in the packet's counts."""
+def _touching(no_tenant: tuple[bool, ...], columns: tuple[str, ...], adding: bool) -> Any:
+    """lock_packet's UPDATE ... RETURNING, built once for each shape: the packet's id, the
+    scope's tenants (`no_tenant`: the rows of no tenant) and the `columns` set are parameters
+    (LOCKED_ID, `locked_tenant_<n>`, `set_<column>`); `adding`, one item of ADDED_BYTES more in
+    the packet's counts."""
     owned = [
         packets.c.tenant_id.is_(None)
-        if tenant is None
+        if none
         else packets.c.tenant_id == bindparam(f"locked_tenant_{n}")
-        for n, tenant in enumerate(tenants)
+        for n, none in enumerate(no_tenant)
     ]
     values: dict[str, Any] = {
         name: bindparam(f"set_{name}", type_=packets.c[name].type) for name in columns
@@ -161,7 +162,8 @@ async def lock_packet(
     values = {"updated_at": touched, **changes}
     if if_match is None:
         tenants = work.scope.tenants
-        touch = _touching(tenants, tuple(sorted(values)), added_bytes is not None)
+        shape = tuple(tenant is None for tenant in tenants)
+        touch = _touching(shape, tuple(sorted(values)), added_bytes is not None)
         parameters = {f"set_{name}": value for name, value in values.items()}
         parameters |= {f"locked_tenant_{n}": t for n, t in enumerate(tenants) if t is not None}
         parameters[LOCKED_ID] = packet_id
