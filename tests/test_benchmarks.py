@@ -33,13 +33,22 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
             assert 0 < request[size]["median_ms"] <= request[size]["p99_ms"]
 
     overhead = figures["sections"]["overhead"]
-    assert len(overhead["targets"]) == 8
+    writes = ["POST /", "POST /{id}/contents", "PUT /{id}"]
+    writes += ["DELETE /{id}/contents/{id}", "POST /{id}/share"]
+    # Per transport: GET /{id}, each write against the floor insert, the create against GET;
+    # then the live server's CPU per write of each kind against its CPU per floor insert.
+    assert len(overhead["targets"]) == 2 * (1 + len(writes) + 1) + len(writes)
     assert all(target["value"] > 0 for target in overhead["targets"])
+    assert [t["limit"] for t in overhead["targets"]].count(1.3) == 2 * 6 + 5
     for transport in overhead["figures"]["transports"].values():
-        for kind in ("floor insert", "POST /", "POST /{id}/contents"):
+        for kind in ("floor insert", *writes):
             assert 0 < transport[kind]["median_ms"] <= transport[kind]["p99_ms"]
         assert transport["POST /{id}/contents"]["runs"] == 3 * transport["POST /"]["runs"]
+        assert transport["floor insert"]["runs"] == 7 * transport["POST /"]["runs"]
         assert transport["writes_per_second"] > 0
+    cpu = overhead["figures"]["server_cpu_ms_per_request"]
+    assert set(cpu) == {"floor insert", *writes}
+    assert all(milliseconds > 0 for milliseconds in cpu.values())
 
     seal = figures["sections"]["seal"]
     assert seal["figures"]["items"] == 200

@@ -8,9 +8,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Executable, RowMapping
+from sqlalchemy import Executable, RowMapping, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..db.row_inserts import RowInsert, execute_insert
 from ..db.scope import Scope
 from ..db.session import Database
 
@@ -35,7 +36,7 @@ class EventSink(Protocol):
         conn: AsyncConnection,
         tenant_id: str | None,
         events: Sequence[Event],
-        at_commit: Sequence[Executable],
+        at_commit: Sequence[RowInsert],
     ) -> Sequence[Any]: ...
 
     async def committed(self, written: Sequence[Any]) -> None: ...
@@ -51,25 +52,34 @@ class UnitOfWork:
     # (None: an empty log, as for a packet it created): custody/log.py reads neither twice.
     locked_packets: set[str] = field(default_factory=set)
     custody_heads: dict[str, Head | None] = field(default_factory=dict)
-    # Inserts whose rows nothing in this work reads back: sent with its events at commit, in
-    # one statement on PostgreSQL. A reader of their tables in the work flushes them first.
-    at_commit: list[Executable] = field(default_factory=list)
+    # Rows nothing in this work reads back: inserted with its events at commit, in one
+    # statement on PostgreSQL. A reader of their tables in the work flushes them first.
+    at_commit: list[RowInsert] = field(default_factory=list)
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
 
-    async def insert(self, statement: Executable, *, at_commit: bool = False) -> None:
-        """Sends an insert whose rows the caller doesn't read; `at_commit`: with the events."""
+    async def insert(
+        self,
+        table: Table,
+        values: dict[str, Any],
+        *,
+        at_commit: bool = False,
+        skip_duplicates: bool = False,
+    ) -> None:
+        """Inserts one row the caller doesn't read; `at_commit`: with the events;
+        `skip_duplicates`: not at all when it would break a unique constraint."""
+        row = RowInsert(table, values, skip_duplicates)
         if at_commit:
-            self.at_commit.append(statement)
+            self.at_commit.append(row)
         else:
-            await self.conn.execute(statement)
+            await execute_insert(self.conn, row)
 
     async def flush(self) -> None:
         """Sends what waits for the commit now, for a statement that reads it."""
         waiting, self.at_commit = self.at_commit, []
-        for statement in waiting:
-            await self.conn.execute(statement)
+        for row in waiting:
+            await execute_insert(self.conn, row)
 
     async def first(
         self, statement: Executable, parameters: dict[str, Any] | None = None

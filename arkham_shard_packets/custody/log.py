@@ -165,14 +165,13 @@ async def _write(
     text = canonical_json(entry)
     digest = sha256_hex(text)
     await work.insert(
-        insert(packet_custody).values(
-            work.scope.row(
-                packet_id=packet_id,
-                chain=chain,
-                position=position,
-                entry=text,
-                entry_sha256=digest,
-            )
+        packet_custody,
+        work.scope.row(
+            packet_id=packet_id,
+            chain=chain,
+            position=position,
+            entry=text,
+            entry_sha256=digest,
         ),
         at_commit=True,
     )

@@ -20,13 +20,15 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import bindparam, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Event
+from ..db.row_inserts import RowInsert, execute_insert, named_insert, prefixed
 from ..db.session import Database
 from ..db.tables import outbox
 from ..models import utcnow
@@ -50,25 +52,24 @@ async def append(
     tenant_id: str | None,
     events: Sequence[Event],
     relay: str | None,
-    before: Sequence[Executable] = (),
+    before: Sequence[RowInsert] = (),
 ) -> list[Placed]:
     """Writes the events in the caller's transaction, to be handed to the bus by `relay`, and
-    returns them; `before`, inserts of the transaction sent with them (on PostgreSQL, in the
+    returns them; `before`, rows of the transaction inserted with them (on PostgreSQL, in the
     same statement). On SQLite that transaction holds the database's only write lock until it
     commits, so positions handed out in it follow commit order: they are placed here."""
     postgres = conn.dialect.name == "postgresql"
     if postgres and before:
         return await _append_with(conn, tenant_id, events, relay, before)
-    for statement in before:
-        await conn.execute(statement)
+    for row in before:
+        await execute_insert(conn, row)
     if not events:
         return []
     rows = _rows(tenant_id, events, relay)
     sqlite = conn.dialect.name == "sqlite"
     if sqlite and len(rows) == 1:
         # the common case in one statement: the event written in its place
-        written = insert(outbox).values({**rows[0], "position": NEXT_POSITION})
-        return [Placed(*(await conn.execute(written.returning(*PLACED_COLUMNS))).one())]
+        return [Placed(*(await conn.execute(WRITTEN_IN_PLACE, rows[0])).one())]
     if not sqlite:
         return _in_sequence(await conn.execute(insert(outbox).returning(*PLACED_COLUMNS), rows))
     await conn.execute(insert(outbox), rows)
@@ -101,19 +102,48 @@ async def _append_with(
     tenant_id: str | None,
     events: Sequence[Event],
     relay: str | None,
-    before: Sequence[Executable],
+    before: Sequence[RowInsert],
 ) -> list[Placed]:
     """PostgreSQL: the inserts `before` as data-modifying WITH clauses of the statement that
-    writes the events (or of a bare SELECT): one round trip for all of them."""
-    clauses = [cast(Any, statement).cte(f"w{n}") for n, statement in enumerate(before)]
-    if not events:
-        await conn.execute(select(literal(1)).add_cte(*clauses))
-        return []
+    writes the events (or of a bare SELECT): one round trip for all of them. The statement is
+    built once for each shape of a unit of work (db/row_inserts.py), the values its
+    parameters."""
+    shape = tuple((row.table, row.columns, row.skip_duplicates) for row in before)
+    parameters: dict[str, Any] = {}
+    for n, row in enumerate(before):
+        parameters |= prefixed(f"w{n}", row)
     rows = _rows(tenant_id, events, relay)
-    # one row as a mapping: SQLAlchemy caches that statement's compiled form, not a list's
-    values = rows[0] if len(rows) == 1 else rows
-    written = insert(outbox).values(values).returning(*PLACED_COLUMNS).add_cte(*clauses)
-    return _in_sequence(await conn.execute(written))
+    if len(rows) > 1:
+        # a list of rows: one VALUES of its own length, built for this call
+        clauses = _clauses(shape)
+        written = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
+        return _in_sequence(await conn.execute(written, parameters))
+    if not rows:
+        await conn.execute(_statement_with(shape, ()), parameters)
+        return []
+    parameters |= {f"e_{name}": value for name, value in rows[0].items()}
+    return _in_sequence(await conn.execute(_statement_with(shape, tuple(rows[0])), parameters))
+
+
+Shape = tuple[tuple[Any, tuple[str, ...], bool], ...]
+
+
+def _clauses(shape: Shape) -> list[Any]:
+    return [
+        cast(Any, named_insert(f"w{n}", table, columns, skip)).cte(f"w{n}")
+        for n, (table, columns, skip) in enumerate(shape)
+    ]
+
+
+@lru_cache(maxsize=128)
+def _statement_with(shape: Shape, event_columns: tuple[str, ...]) -> Any:
+    """The inserts of `shape` as WITH clauses of the insert of one event of `event_columns`
+    (parameters `e_<column>`), or of a bare SELECT without them."""
+    clauses = _clauses(shape)
+    if not event_columns:
+        return select(literal(1)).add_cte(*clauses)
+    event = named_insert("e", outbox, event_columns)
+    return event.returning(*PLACED_COLUMNS).add_cte(*clauses)
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)
@@ -125,6 +155,8 @@ def _in_sequence(rows: Iterable[Any]) -> list[Placed]:
 
 
 NEXT_POSITION = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
+# SQLite: one event written in its place, its values the parameters
+WRITTEN_IN_PLACE = insert(outbox).values(position=NEXT_POSITION).returning(*PLACED_COLUMNS)
 
 
 def _placing() -> Any:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json
@@ -92,8 +92,7 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         work,
         packet_id,
         lifecycle.EDIT,
-        contents_count=packets.c.contents_count + 1,
-        size_bytes=packets.c.size_bytes + stored_size(values),
+        added_bytes=stored_size(values),
     )
     adding: UpdateBase = ADD_ITEM
     place: dict[str, Any] = {}
@@ -126,25 +125,42 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
     return content_from_row(row)
 
 
+ENTRY, FREED = "removed_entry", "freed_bytes"
+
+
+@lru_cache(maxsize=2)
+def removing(tenant_scoped: bool) -> tuple[UpdateBase, UpdateBase]:
+    """The item's delete (ENTRY of NEXT_OF) and its packet's counts going down by one item
+    and FREED bytes; the packet (and its tenant) are NEXT_OF (and NEXT_TENANT). Built once
+    for each kind of scope."""
+    tenant = NEXT_TENANT if tenant_scoped else None
+    item = delete(packet_contents).where(
+        owned_by_parameter(packet_contents, tenant),
+        packet_contents.c.id == bindparam(ENTRY),
+        packet_contents.c.packet_id == bindparam(NEXT_OF),
+    )
+    counts = (
+        update(packets)
+        .where(owned_by_parameter(packets, tenant), packets.c.id == bindparam(NEXT_OF))
+        .values(
+            contents_count=packets.c.contents_count - 1,
+            size_bytes=packets.c.size_bytes - bindparam(FREED),
+        )
+    )
+    return item.returning(*packet_contents.c), counts
+
+
 async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str) -> None:
     await lock_packet(work, packet_id, lifecycle.EDIT)
-    removed = (
-        work.scope.delete(packet_contents)
-        .where(packet_contents.c.id == content_entry_id, packet_contents.c.packet_id == packet_id)
-        .returning(*packet_contents.c)
-    )
-    row = await work.first(*custody.reading_head(work, packet_id, removed))
+    tenant = work.scope.tenant_id  # the packet's, once locked
+    item, counts = removing(tenant is not None)
+    of_packet = {NEXT_OF: packet_id} | ({} if tenant is None else {NEXT_TENANT: tenant})
+    statement, head = custody.reading_head(work, packet_id, item)
+    row = await work.first(statement, of_packet | head | {ENTRY: content_entry_id})
     if row is None:
         raise ContentNotFound(packet_id, content_entry_id)
     custody.learn_head(work, packet_id, row)
-    await work.conn.execute(
-        work.scope.update(packets)
-        .where(packets.c.id == packet_id)
-        .values(
-            contents_count=packets.c.contents_count - 1,
-            size_bytes=packets.c.size_bytes - stored_size(row),
-        )
-    )
+    await work.conn.execute(counts, of_packet | {FREED: stored_size(row)})
     if row["file_sha256"] is not None:
         work.orphan(row["file_sha256"])
     await custody.append(

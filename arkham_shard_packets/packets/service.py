@@ -27,6 +27,8 @@ from ..sealing.item_proofs import SealedItems
 from ..versions.history import Sealed, record_first_version, record_version
 from ..versions.snapshots import current_state
 
+INSERT_PACKET = insert(packets).returning(*packets.c)  # the values are its parameters
+
 
 @dataclass
 class PacketDraft:
@@ -59,11 +61,7 @@ class PacketService:
             metadata=canonical_json(draft.metadata),
         )
         async with self.tx.write(scope) as work:
-            row = (
-                (await work.conn.execute(insert(packets).values(values).returning(*packets.c)))
-                .mappings()
-                .one()
-            )
+            row = (await work.conn.execute(INSERT_PACKET, values)).mappings().one()
             packet = packet_from_row(row)
             work.custody_heads[packet.id] = None  # its log starts in this transaction
             await record_first_version(work, row)

@@ -7,7 +7,10 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+
+from sqlalchemy import bindparam, or_, update
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import UnitOfWork
@@ -109,16 +112,47 @@ async def hold_packet(work: UnitOfWork, packet_id: str) -> None:
     work.locked_packets.add(packet_id)
 
 
+LOCKED_ID, ADDED_BYTES = "locked_packet_id", "locked_added_bytes"
+
+
+@lru_cache(maxsize=64)
+def _touching(no_tenant: tuple[bool, ...], columns: tuple[str, ...], adding: bool) -> Any:
+    """lock_packet's UPDATE ... RETURNING, built once for each shape: the packet's id, the
+    scope's tenants (`no_tenant`: the rows of no tenant) and the `columns` set are parameters
+    (LOCKED_ID, `locked_tenant_<n>`, `set_<column>`); `adding`, one item of ADDED_BYTES more in
+    the packet's counts."""
+    owned = [
+        packets.c.tenant_id.is_(None)
+        if none
+        else packets.c.tenant_id == bindparam(f"locked_tenant_{n}")
+        for n, none in enumerate(no_tenant)
+    ]
+    values: dict[str, Any] = {
+        name: bindparam(f"set_{name}", type_=packets.c[name].type) for name in columns
+    }
+    if adding:
+        values["contents_count"] = packets.c.contents_count + 1
+        values["size_bytes"] = packets.c.size_bytes + bindparam(ADDED_BYTES)
+    return (
+        update(packets)
+        .where(or_(*owned) if len(owned) > 1 else owned[0], packets.c.id == bindparam(LOCKED_ID))
+        .values(values)
+        .returning(*packets.c)
+    )
+
+
 async def lock_packet(
     work: UnitOfWork,
     packet_id: str,
     rule: Rule,
     if_match: str | None = None,
+    *,
+    added_bytes: int | None = None,
     **changes: Any,
 ) -> Packet:
     """Take the packet's row lock, check its status against the change's `rule` (and the
     caller's ETag), touch `updated_at` and apply `changes` (column values: a refusal rolls them
-    back with the rest).
+    back with the rest); `added_bytes`: the change adds an item of that size, counted in.
 
     Every change to a packet or its contents starts here, so concurrent changes to one
     packet queue behind each other and always see the status they are checked against.
@@ -127,8 +161,15 @@ async def lock_packet(
     touched = now_text()
     values = {"updated_at": touched, **changes}
     if if_match is None:
-        touch = work.scope.update(packets).where(packets.c.id == packet_id).values(values)
-        row = await work.first(touch.returning(*packets.c))
+        tenants = work.scope.tenants
+        shape = tuple(tenant is None for tenant in tenants)
+        touch = _touching(shape, tuple(sorted(values)), added_bytes is not None)
+        parameters = {f"set_{name}": value for name, value in values.items()}
+        parameters |= {f"locked_tenant_{n}": t for n, t in enumerate(tenants) if t is not None}
+        parameters[LOCKED_ID] = packet_id
+        if added_bytes is not None:
+            parameters[ADDED_BYTES] = added_bytes
+        row = await work.first(touch, parameters)
         if row is None:
             raise PacketNotFound(packet_id)
         work.enter(row["tenant_id"])
@@ -146,6 +187,11 @@ async def lock_packet(
     if not if_match_allows(if_match, etag_of(packet)):
         raise StaleVersion(f"packet {packet_id} has changed since it was read (ETag mismatch)")
     rule.check(packet)
+    if added_bytes is not None:
+        values |= {
+            "contents_count": packets.c.contents_count + 1,
+            "size_bytes": packets.c.size_bytes + added_bytes,
+        }
     row = await work.first(
         work.scope.update(packets)
         .where(packets.c.id == packet_id)

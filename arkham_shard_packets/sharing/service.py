@@ -52,6 +52,9 @@ class ShareDraft:
     item_ids: list[str] | None = None  # a link limited to these items of the sealed version
 
 
+INSERT_SHARE = insert(packet_shares).returning(*packet_shares.c)  # values as parameters
+
+
 class ShareService:
     def __init__(self, transactions: Transactions, uses: UseLog) -> None:
         self.tx = transactions
@@ -82,16 +85,9 @@ class ShareService:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
             limit = await _limited_to_items(work, packet, draft)
             values.update(limit)
-            created = (
-                insert(packet_shares)
-                .values(work.scope.row(**values))  # the packet's tenant
-                .returning(*packet_shares.c)
-            )
-            row = (
-                (await work.conn.execute(*custody.reading_head(work, packet_id, created)))
-                .mappings()
-                .one()
-            )
+            statement, head = custody.reading_head(work, packet_id, INSERT_SHARE)
+            row = await work.first(statement, work.scope.row(**values) | head)  # its tenant
+            assert row is not None
             custody.learn_head(work, packet_id, row)
             if packet.status is PacketStatus.FINALIZED:
                 await self._set_status(work, packet_id, PacketStatus.SHARED)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 
 from ..core.canonical import sha256_hex
 from ..core.clock import now_text
@@ -133,7 +133,7 @@ async def _write_version(
         checksum=checksum,
         checksum_recipe=RECIPE_VERSION,
     )
-    await work.insert(insert(packet_versions).values(values), at_commit=at_commit)
+    await work.insert(packet_versions, values, at_commit=at_commit)
     return version_from_row(values)
 
 

@@ -146,7 +146,7 @@ async def store_snapshot(
         "size_bytes": stored.size_bytes,
         "created_at": now_text(),
     }
-    await work.insert(insert_or_skip(packet_snapshots).values(values), at_commit=at_commit)
+    await work.insert(packet_snapshots, values, at_commit=at_commit, skip_duplicates=True)
     named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
     if named_files:
         references = insert_or_skip(snapshot_files).values(
