@@ -77,7 +77,7 @@ class Sealer:
             items_root=root,
             items_count=len(items.entries),
         )
-        return await _sign(work, key, packet_id, version, statement, SIGNED, salts)
+        return await _sign(work, key, packet_id, version, statement, SIGNED, salts, at_commit=True)
 
     async def attest(
         self,
@@ -126,11 +126,13 @@ async def _sign(
     statement: dict[str, Any],
     origin: str,
     salts: list[str] | None = None,
+    *,
+    at_commit: bool = False,
 ) -> Seal:
     seal = Seal(
         statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
     )
-    await store_seal(work, packet_id, version, seal, origin, salts)
+    await store_seal(work, packet_id, version, seal, origin, salts, at_commit=at_commit)
     return seal
 
 
@@ -141,8 +143,11 @@ async def store_seal(
     seal: Seal,
     origin: str,
     salts: list[str] | None = None,
+    *,
+    at_commit: bool = False,
 ) -> None:
-    await work.conn.execute(
+    """`at_commit`: written with the work's events (nothing in the work reads it back)."""
+    await work.insert(
         insert(packet_seals).values(
             work.scope.row(
                 packet_id=packet_id,
@@ -155,7 +160,8 @@ async def store_seal(
                 created_at=now_text(),
                 item_salts=None if salts is None else json.dumps(salts),
             )
-        )
+        ),
+        at_commit=at_commit,
     )
 
 

@@ -116,6 +116,17 @@ async def lock_packet(
     if_match: str | None = None,
     **changes: Any,
 ) -> Packet:
+    """`lock_packet_row`, the packet as a record."""
+    return packet_from_row(await lock_packet_row(work, packet_id, rule, if_match, **changes))
+
+
+async def lock_packet_row(
+    work: UnitOfWork,
+    packet_id: str,
+    rule: Rule,
+    if_match: str | None = None,
+    **changes: Any,
+) -> RowLike:
     """Take the packet's row lock, check its status against the change's `rule` (and the
     caller's ETag), touch `updated_at` and apply `changes` (column values: a refusal rolls them
     back with the rest).
@@ -133,9 +144,8 @@ async def lock_packet(
             raise PacketNotFound(packet_id)
         work.enter(row["tenant_id"])
         work.locked_packets.add(packet_id)
-        packet = packet_from_row(row)
-        rule.check(packet)
-        return packet
+        rule.check_status(packet_id, PacketStatus(row["status"]))
+        return row
     statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:
@@ -153,7 +163,7 @@ async def lock_packet(
         .returning(*packets.c)
     )
     assert row is not None
-    return packet_from_row(row)
+    return row
 
 
 def if_match_allows(header: str, etag: str) -> bool:
