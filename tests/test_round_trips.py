@@ -15,11 +15,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert, update
 
-from benchmarks.seed import content_rows
-from benchmarks.sections.trips import FINALIZE_TARGET, Tally, counting
 from arkham_shard_packets.core.clock import now_text
 from arkham_shard_packets.db.tables import packet_contents, packets
 from arkham_shard_packets.records.packets import stored_size
+from benchmarks.sections.trips import FINALIZE_TARGET, Tally, counting
+from benchmarks.seed import content_rows
 
 from .conftest import POSTGRES_URL, add_item, make_packet
 
