@@ -26,7 +26,6 @@ from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_contents, packet_snapshots, packets, snapshot_files
 from ..db.upsert import insert_or_skip
-from ..records.packets import load_packet_row
 
 SNAPSHOT_FORMAT = "arkham-packet-snapshot/1"
 PATH_PREFIX = "sha256:"
@@ -141,12 +140,6 @@ async def content_records_beside(
     records = [CONTENT_FIELDS.record(row[:width]) for row in rows if row[key] is not None]
     records.sort(key=record_sort_key)
     return records, rows[0]._mapping
-
-
-async def current_state(work: UnitOfWork, packet_id: str) -> tuple[Record, list[Record]]:
-    """The packet's record and its content records, as the rows are stored now."""
-    row = await load_packet_row(work, packet_id)
-    return packet_record(row), await content_records(work, packet_id)
 
 
 async def store_snapshot(
