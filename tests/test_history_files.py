@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
+
+from arkham_shard_packets.db.tables import packet_versions, snapshot_files
 
 from .bundle_helpers import assert_same_but_custody, attach, export, packet_with_files
 from .conftest import add_item, make_packet
@@ -56,6 +60,27 @@ async def test_a_sealed_packet_exports_its_seal_however_its_history_grows(
     assert (await client.get(f"/api/packets/{pid}")).json()["version"] == sealed["version"] + 1
     _, second = await export(client, pid)
     assert_same_but_custody(first, second, "zip")
+
+
+async def test_a_sealed_version_names_its_files(client: httpx.AsyncClient, engine: Any) -> None:
+    """Finalize writes the references of its snapshot with its event (on PostgreSQL, one
+    statement whatever their number): the sealed version keeps its files."""
+    packet = await packet_with_files(client)
+    pid = packet["id"]
+    sealed = (await client.post(f"/api/packets/{pid}/finalize")).json()
+    files = (await client.get(f"/api/packets/{pid}/contents")).json()
+    expected = {item["file"]["sha256"] for item in files if item.get("file")}
+    version = select(packet_versions.c.snapshot_path).where(
+        packet_versions.c.packet_id == pid,
+        packet_versions.c.version_number == sealed["version"],
+    )
+    async with engine.connect() as conn:
+        path = (await conn.execute(version)).scalar_one()
+        named = select(snapshot_files.c.file_sha256).where(
+            snapshot_files.c.snapshot_digest == path.removeprefix("sha256:")
+        )
+        referenced = set((await conn.execute(named)).scalars())
+    assert len(expected) == 2 and referenced == expected
 
 
 async def test_an_imported_seal_verifies_and_keeps_its_version(

@@ -4,6 +4,7 @@ write, no ping on checkout, and a connection the server closed replaced without 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from functools import partial
 from typing import Any
@@ -12,8 +13,13 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import insert, update
 
-from benchmarks.sections.trips import Tally, counting
+from arkham_shard_packets.core.clock import now_text
+from arkham_shard_packets.db.tables import packet_contents, packets
+from arkham_shard_packets.records.packets import stored_size
+from benchmarks.sections.trips import FINALIZE_TARGET, Tally, counting
+from benchmarks.seed import content_rows
 
 from .conftest import POSTGRES_URL, add_item, make_packet
 
@@ -66,6 +72,43 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
         assert counts["statements"] == statements[label], (label, counts)
         trips = statements[label] + 2 if POSTGRES_URL else 0
         assert tally.round_trips(counts) == trips, (label, counts)
+
+
+# Finalize: BEGIN; the lock; the items with the custody log's head and the latest version
+# number; the signing key; the update, snapshot, version, custody entry, seal and event in one
+# statement; COMMIT. On SQLite (a bulk write, in aiosqlite's thread) each write is a statement.
+FINALIZE = {"postgresql": (4, 6), "sqlite": (10, 11)}
+
+
+async def test_finalize_sends_as_many_round_trips_whatever_its_items(
+    client: httpx.AsyncClient, tally: Tally, engine: Any
+) -> None:
+    warm_up = await make_packet(client, "warm-up")
+    await add_item(client, warm_up["id"], "warm-up")
+    assert (await client.post(f"{API}/{warm_up['id']}/finalize")).status_code == 200
+    statements, trips = FINALIZE["postgresql" if POSTGRES_URL else "sqlite"]
+    assert trips <= FINALIZE_TARGET or not POSTGRES_URL
+    for count in (1, 10, 1000):
+        packet = await make_packet(client, f"{count} items")
+        rows = content_rows(random.Random(count), packet["id"], now_text(), count)
+        async with engine.begin() as conn:  # as benchmarks/seed.py gives many items
+            await conn.execute(insert(packet_contents), rows)
+            size = sum(stored_size(row) for row in rows)
+            counters = {"contents_count": count, "size_bytes": size}
+            await conn.execute(update(packets).where(packets.c.id == packet["id"]), counters)
+        finalize = client.post(f"{API}/{packet['id']}/finalize")
+        counts = await counted(tally, f"finalize {count}", finalize)
+        assert counts["transactions"] == counts["commits"] == 1, (count, counts)
+        assert (counts["pings"], counts["compiled"]) == (0, 0), (count, counts)
+        assert counts["statements"] == statements, (count, counts)
+        assert tally.round_trips(counts) == trips, (count, counts)
+        report = (await client.get(f"{API}/{packet['id']}/verify")).json()
+        assert report["valid"] is True, report["problems"]
+        assert (report["signed"], report["sealed_version"]) == (True, 2), report
+        assert report["computed"] == report["snapshot_computed"] == report["checksum"], report
+        sealed = (await client.get(f"{API}/{packet['id']}")).json()
+        assert (sealed["status"], sealed["version"]) == ("finalized", 2), sealed
+        assert sealed["checksum"] == report["checksum"], sealed
 
 
 async def test_requests_after_the_first_of_their_kind_compile_no_sql(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Executable, RowMapping, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..db.row_inserts import RowInsert, execute_insert
+from ..db.row_inserts import RowInsert, RowsInsert, RowUpdate, RowWrite
 from ..db.scope import Scope
 from ..db.session import Database
 
@@ -36,7 +36,7 @@ class EventSink(Protocol):
         conn: AsyncConnection,
         tenant_id: str | None,
         events: Sequence[Event],
-        at_commit: Sequence[RowInsert],
+        at_commit: Sequence[RowWrite],
     ) -> Sequence[Any]: ...
 
     async def committed(self, written: Sequence[Any]) -> None: ...
@@ -52,9 +52,9 @@ class UnitOfWork:
     # (None: an empty log, as for a packet it created): custody/log.py reads neither twice.
     locked_packets: set[str] = field(default_factory=set)
     custody_heads: dict[str, Head | None] = field(default_factory=dict)
-    # Rows nothing in this work reads back: inserted with its events at commit, in one
+    # Rows nothing in this work reads back: written with its events at commit, in one
     # statement on PostgreSQL. A reader of their tables in the work flushes them first.
-    at_commit: list[RowInsert] = field(default_factory=list)
+    at_commit: list[RowWrite] = field(default_factory=list)
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
@@ -69,17 +69,40 @@ class UnitOfWork:
     ) -> None:
         """Inserts one row the caller doesn't read; `at_commit`: with the events;
         `skip_duplicates`: not at all when it would break a unique constraint."""
-        row = RowInsert(table, values, skip_duplicates)
+        await self._write(RowInsert(table, values, skip_duplicates), at_commit)
+
+    async def insert_each(
+        self,
+        table: Table,
+        values: dict[str, Any],
+        column: str,
+        each: Sequence[Any],
+        *,
+        at_commit: bool = False,
+        skip_duplicates: bool = False,
+    ) -> None:
+        """`insert` of a row for each of `each` in `column`, `values` in the other columns."""
+        rows = RowsInsert(table, values, column, tuple(each), skip_duplicates)
+        await self._write(rows, at_commit)
+
+    async def update(
+        self, table: Table, row_id: Any, values: dict[str, Any], *, at_commit: bool = False
+    ) -> None:
+        """Sets `values` on the row of `table` with id `row_id`, one of the scope's rows;
+        `at_commit`: with the events (the caller reads the row no more)."""
+        await self._write(RowUpdate(table, row_id, self.scope.tenants, values), at_commit)
+
+    async def _write(self, row: RowWrite, at_commit: bool) -> None:
         if at_commit:
             self.at_commit.append(row)
         else:
-            await execute_insert(self.conn, row)
+            await row.execute(self.conn)
 
     async def flush(self) -> None:
         """Sends what waits for the commit now, for a statement that reads it."""
         waiting, self.at_commit = self.at_commit, []
         for row in waiting:
-            await execute_insert(self.conn, row)
+            await row.execute(self.conn)
 
     async def first(
         self, statement: Executable, parameters: dict[str, Any] | None = None

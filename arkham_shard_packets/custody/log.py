@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, bindparam, insert, select
+from sqlalchemy import ColumnElement, Label, RowMapping, bindparam, insert, select
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json, sha256_hex
@@ -86,6 +86,17 @@ def _returning_head(statement: UpdateBase, tenant_scoped: bool) -> UpdateBase:
         for name, column in HEAD_COLUMNS.items()
     ]
     return statement.returning(*latest)
+
+
+def head_columns(work: UnitOfWork, packet_id: str) -> list[Label[Any]]:
+    """The head of the packet's log as columns of a statement the work sends after taking the
+    packet's lock (so it sees every entry committed before the lock was granted); `learn_head`
+    takes the head from its row."""
+    owned = work.scope.owns(packet_custody)
+    return [
+        _latest(owned, packet_id, column).scalar_subquery().label(name)
+        for name, column in HEAD_COLUMNS.items()
+    ]
 
 
 def learn_head(work: UnitOfWork, packet_id: str, row: RowMapping) -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import insert
-
 from ..core.canonical import canonical_json
 from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
@@ -77,7 +75,7 @@ class Sealer:
             items_root=root,
             items_count=len(items.entries),
         )
-        return await _sign(work, key, packet_id, version, statement, SIGNED, salts)
+        return await _sign(work, key, packet_id, version, statement, SIGNED, salts, at_commit=True)
 
     async def attest(
         self,
@@ -126,11 +124,13 @@ async def _sign(
     statement: dict[str, Any],
     origin: str,
     salts: list[str] | None = None,
+    *,
+    at_commit: bool = False,
 ) -> Seal:
     seal = Seal(
         statement, key.sign(statement_bytes(statement)), b64(key.public_key), key.fingerprint
     )
-    await store_seal(work, packet_id, version, seal, origin, salts)
+    await store_seal(work, packet_id, version, seal, origin, salts, at_commit=at_commit)
     return seal
 
 
@@ -141,22 +141,22 @@ async def store_seal(
     seal: Seal,
     origin: str,
     salts: list[str] | None = None,
+    *,
+    at_commit: bool = False,
 ) -> None:
-    await work.conn.execute(
-        insert(packet_seals).values(
-            work.scope.row(
-                packet_id=packet_id,
-                version_number=version,
-                statement=canonical_json(seal.statement),
-                signature=seal.signature,
-                public_key=seal.public_key,
-                key_fingerprint=seal.key_fingerprint,
-                origin=origin,
-                created_at=now_text(),
-                item_salts=None if salts is None else json.dumps(salts),
-            )
-        )
+    """`at_commit`: written with the work's events (nothing in the work reads it back)."""
+    values = work.scope.row(
+        packet_id=packet_id,
+        version_number=version,
+        statement=canonical_json(seal.statement),
+        signature=seal.signature,
+        public_key=seal.public_key,
+        key_fingerprint=seal.key_fingerprint,
+        origin=origin,
+        created_at=now_text(),
+        item_salts=None if salts is None else json.dumps(salts),
     )
+    await work.insert(packet_seals, values, at_commit=at_commit)
 
 
 async def load_seal(work: UnitOfWork, packet_id: str, version: int) -> tuple[Seal, str] | None:

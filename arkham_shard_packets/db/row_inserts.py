@@ -1,22 +1,30 @@
-"""One-row inserts sent with statements built once, the row's values as parameters.
+"""One-row writes sent with statements built once, the row's values as parameters.
 
 `insert(table).values(row)` builds a bound parameter for every value and a new cache key for
 the statement on every call: in a write, more time than running the statements. Here a row's
 insert is built once per table (SQLAlchemy caches its compiled form for each set of columns),
-and the inserts PostgreSQL sends as WITH clauses of one statement are built once per
-table, columns and place in that statement, their values named after that place.
+and the writes PostgreSQL sends as WITH clauses of one statement are built once per `shape`
+(the builder of the statement and what it depends on) and place in that statement, their
+values named after that place (`parameters`). Three kinds: a row to insert (`RowInsert`),
+rows alike but for one column (`RowsInsert`, a snapshot's file references), and the update of
+one row by its id (`RowUpdate`, finalize's change of the packet it holds locked).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, insert
+from sqlalchemy import ARRAY, Insert, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .scope import owned_by_parameter
 from .upsert import insert_or_skip
+
+# How a write's statement is built at a place: the builder, called as builder(place, *args)
+Shape = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -28,22 +36,78 @@ class RowInsert:
     skip_duplicates: bool = False
 
     @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self.values)
+    def shape(self) -> Shape:
+        return named_insert, (self.table, tuple(self.values), self.skip_duplicates)
+
+    def parameters(self, place: str) -> dict[str, Any]:
+        """The row's values under the names `named_insert(place, ...)` gives its parameters."""
+        return {f"{place}_{name}": value for name, value in self.values.items()}
+
+    async def execute(self, conn: AsyncConnection) -> None:
+        await conn.execute(_plain(self.table, self.skip_duplicates), self.values)
+
+
+@dataclass(frozen=True)
+class RowsInsert:
+    """A row for `table` for each value of `each` in `column`, the other columns `values`."""
+
+    table: Table
+    values: dict[str, Any]
+    column: str
+    each: tuple[Any, ...]
+    skip_duplicates: bool = False
+
+    @property
+    def shape(self) -> Shape:
+        args = (self.table, tuple(self.values), self.column, self.skip_duplicates)
+        return named_rows_insert, args
+
+    def parameters(self, place: str) -> dict[str, Any]:
+        shared = {f"{place}_{name}": value for name, value in self.values.items()}
+        return shared | {f"{place}_{self.column}": list(self.each)}
+
+    async def execute(self, conn: AsyncConnection) -> None:
+        rows = [{**self.values, self.column: value} for value in self.each]
+        await conn.execute(_plain(self.table, self.skip_duplicates), rows)
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """The row of `table` whose id is `row_id`, if it is one of `tenants`' rows, set to
+    `values` (a scope's tenants, as `Scope.update` would have it)."""
+
+    table: Table
+    row_id: Any
+    tenants: tuple[str | None, ...]
+    values: dict[str, Any]
+
+    @property
+    def shape(self) -> Shape:
+        no_tenant = tuple(tenant is None for tenant in self.tenants)
+        return named_update, (self.table, tuple(self.values), no_tenant)
+
+    def parameters(self, place: str) -> dict[str, Any]:
+        values = {f"{place}_set_{name}": value for name, value in self.values.items()}
+        tenants = {f"{place}_tenant_{n}": t for n, t in enumerate(self.tenants) if t is not None}
+        return values | tenants | {f"{place}_id": self.row_id}
+
+    async def execute(self, conn: AsyncConnection) -> None:
+        build, args = self.shape
+        await conn.execute(build("u", *args), self.parameters("u"))
+
+
+RowWrite = RowInsert | RowsInsert | RowUpdate
+
+
+def named_write(place: str, shape: Shape) -> Any:
+    """The statement of a write of `shape` at `place`, its parameters `write.parameters(place)`."""
+    build, args = shape
+    return build(place, *args)
 
 
 @lru_cache(maxsize=64)
 def _plain(table: Table, skip_duplicates: bool) -> Insert:
     return insert_or_skip(table) if skip_duplicates else insert(table)
-
-
-async def execute_insert(conn: AsyncConnection, row: RowInsert) -> None:
-    await conn.execute(_plain(row.table, row.skip_duplicates), row.values)
-
-
-def prefixed(place: str, row: RowInsert) -> dict[str, Any]:
-    """The row's values under the names `named_insert(place, ...)` gives its parameters."""
-    return {f"{place}_{name}": value for name, value in row.values.items()}
 
 
 @lru_cache(maxsize=256)
@@ -53,3 +117,29 @@ def named_insert(
     """The insert of one row of `columns`, each value the parameter `<place>_<column>`."""
     values = {name: bindparam(f"{place}_{name}", type_=table.c[name].type) for name in columns}
     return _plain(table, skip_duplicates).values(values)
+
+
+@lru_cache(maxsize=64)
+def named_rows_insert(
+    place: str, table: Table, columns: tuple[str, ...], column: str, skip_duplicates: bool
+) -> Insert:
+    """PostgreSQL: the insert of a row for each element of the array `<place>_<column>`, the
+    other columns the parameters `<place>_<name>`, whatever the number of rows."""
+    shared = [bindparam(f"{place}_{name}", type_=table.c[name].type) for name in columns]
+    each = func.unnest(bindparam(f"{place}_{column}", type_=ARRAY(table.c[column].type)))
+    return _plain(table, skip_duplicates).from_select([*columns, column], select(*shared, each))
+
+
+@lru_cache(maxsize=64)
+def named_update(
+    place: str, table: Table, columns: tuple[str, ...], no_tenant: tuple[bool, ...]
+) -> Update:
+    """The update of `columns` (parameters `<place>_set_<column>`) of the row whose id is
+    `<place>_id`, among the rows of the tenants `<place>_tenant_<n>` (`no_tenant`: of none)."""
+    owned = [
+        owned_by_parameter(table, None if none else f"{place}_tenant_{n}")
+        for n, none in enumerate(no_tenant)
+    ]
+    values = {name: bindparam(f"{place}_set_{name}", type_=table.c[name].type) for name in columns}
+    where = or_(*owned) if len(owned) > 1 else owned[0]
+    return update(table).where(where, table.c.id == bindparam(f"{place}_id")).values(values)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Event
-from ..db.row_inserts import RowInsert, execute_insert, named_insert, prefixed
+from ..db.row_inserts import RowWrite, Shape, named_insert, named_write
 from ..db.session import Database
 from ..db.tables import outbox
 from ..models import utcnow
@@ -52,17 +52,17 @@ async def append(
     tenant_id: str | None,
     events: Sequence[Event],
     relay: str | None,
-    before: Sequence[RowInsert] = (),
+    before: Sequence[RowWrite] = (),
 ) -> list[Placed]:
     """Writes the events in the caller's transaction, to be handed to the bus by `relay`, and
-    returns them; `before`, rows of the transaction inserted with them (on PostgreSQL, in the
+    returns them; `before`, rows of the transaction written with them (on PostgreSQL, in the
     same statement). On SQLite that transaction holds the database's only write lock until it
     commits, so positions handed out in it follow commit order: they are placed here."""
     postgres = conn.dialect.name == "postgresql"
     if postgres and before:
         return await _append_with(conn, tenant_id, events, relay, before)
     for row in before:
-        await execute_insert(conn, row)
+        await row.execute(conn)
     if not events:
         return []
     rows = _rows(tenant_id, events, relay)
@@ -102,16 +102,16 @@ async def _append_with(
     tenant_id: str | None,
     events: Sequence[Event],
     relay: str | None,
-    before: Sequence[RowInsert],
+    before: Sequence[RowWrite],
 ) -> list[Placed]:
-    """PostgreSQL: the inserts `before` as data-modifying WITH clauses of the statement that
+    """PostgreSQL: the writes `before` as data-modifying WITH clauses of the statement that
     writes the events (or of a bare SELECT): one round trip for all of them. The statement is
     built once for each shape of a unit of work (db/row_inserts.py), the values its
     parameters."""
-    shape = tuple((row.table, row.columns, row.skip_duplicates) for row in before)
+    shape = tuple(row.shape for row in before)
     parameters: dict[str, Any] = {}
     for n, row in enumerate(before):
-        parameters |= prefixed(f"w{n}", row)
+        parameters |= row.parameters(f"w{n}")
     rows = _rows(tenant_id, events, relay)
     if len(rows) > 1:
         # a list of rows: one VALUES of its own length, built for this call
@@ -125,19 +125,13 @@ async def _append_with(
     return _in_sequence(await conn.execute(_statement_with(shape, tuple(rows[0])), parameters))
 
 
-Shape = tuple[tuple[Any, tuple[str, ...], bool], ...]
-
-
-def _clauses(shape: Shape) -> list[Any]:
-    return [
-        cast(Any, named_insert(f"w{n}", table, columns, skip)).cte(f"w{n}")
-        for n, (table, columns, skip) in enumerate(shape)
-    ]
+def _clauses(shape: tuple[Shape, ...]) -> list[Any]:
+    return [cast(Any, named_write(f"w{n}", write)).cte(f"w{n}") for n, write in enumerate(shape)]
 
 
 @lru_cache(maxsize=128)
-def _statement_with(shape: Shape, event_columns: tuple[str, ...]) -> Any:
-    """The inserts of `shape` as WITH clauses of the insert of one event of `event_columns`
+def _statement_with(shape: tuple[Shape, ...], event_columns: tuple[str, ...]) -> Any:
+    """The writes of `shape` as WITH clauses of the insert of one event of `event_columns`
     (parameters `e_<column>`), or of a bare SELECT without them."""
     clauses = _clauses(shape)
     if not event_columns:

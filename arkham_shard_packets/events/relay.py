@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..core.alarm import Alarm, Watch
 from ..core.clock import now_text
 from ..core.unit_of_work import Event
-from ..db.row_inserts import RowInsert
+from ..db.row_inserts import RowWrite
 from ..db.session import Database
 from . import outbox
 from .outbox import Placed
@@ -105,7 +105,7 @@ class OutboxRelay:
         conn: AsyncConnection,
         tenant_id: str | None,
         events: Sequence[Event],
-        at_commit: Sequence[RowInsert],
+        at_commit: Sequence[RowWrite],
     ) -> list[Placed]:
         """Writes a unit of work's events in its transaction, to be delivered by this relay."""
         return await outbox.append(conn, tenant_id, events, self.delivering, at_commit)

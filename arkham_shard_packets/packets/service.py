@@ -21,11 +21,17 @@ from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..records import lifecycle
-from ..records.packets import load_packet, lock_packet, packet_from_row
+from ..records.packets import load_packet, lock_packet, lock_packet_row, packet_from_row
 from ..sealing.checksum import RECIPE_VERSION, checksum_of_entries
 from ..sealing.item_proofs import SealedItems
-from ..versions.history import Sealed, record_first_version, record_version
-from ..versions.snapshots import current_state
+from ..versions.history import (
+    LATEST,
+    Sealed,
+    latest_number,
+    record_first_version,
+    record_sealed_version,
+)
+from ..versions.snapshots import content_records_beside, packet_record
 
 INSERT_PACKET = insert(packets).returning(*packets.c)  # the values are its parameters
 
@@ -95,39 +101,38 @@ class PacketService:
             return packet
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
+        """Round trips that do not grow with the items: the lock; the items, the custody log's
+        head and the latest version number in one statement sent after it; the signing key;
+        then every write with the event, in one statement on PostgreSQL (UnitOfWork.insert)."""
         async with self.tx.write(scope, bulk=True) as work:
-            packet = await lock_packet(work, packet_id, lifecycle.FINALIZE)
-            fields, contents = await current_state(work, packet.id)
+            row = await lock_packet_row(work, packet_id, lifecycle.FINALIZE)
+            beside = [*custody.head_columns(work, packet_id), latest_number(work, packet_id)]
+            contents, found = await content_records_beside(work, packet_id, beside)
+            custody.learn_head(work, packet_id, found)
             items = SealedItems.of(contents)
-            checksum = checksum_of_entries(fields, items.encoded)
-            finalized_at = to_text(packet.updated_at)
-            await work.conn.execute(
-                work.scope.update(packets)
-                .where(packets.c.id == packet_id)
-                .values(
-                    status=PacketStatus.FINALIZED.value,
-                    checksum=checksum,
-                    checksum_recipe=RECIPE_VERSION,
-                    finalized_at=finalized_at,
-                )
-            )
-            version = await record_version(
+            checksum = checksum_of_entries(packet_record(row), items.encoded)
+            finalized_at = to_text(packet_from_row(row).updated_at)
+            sealed = {
+                "status": PacketStatus.FINALIZED.value,
+                "checksum": checksum,
+                "checksum_recipe": RECIPE_VERSION,
+                "finalized_at": finalized_at,
+            }
+            version = await record_sealed_version(
                 work,
-                packet_id,
+                packet_record({**row, **sealed}),
+                Sealed(contents, checksum),
+                found[LATEST],
                 VersionKind.FINALIZED,
                 "finalized",
-                sealed=Sealed(contents, checksum),
             )
-            await self.sealer.seal(
-                work, packet_id, version.version_number, checksum, finalized_at, items
-            )
+            number = version.version_number
+            await work.update(packets, packet_id, {**sealed, "version": number}, at_commit=True)
+            await self.sealer.seal(work, packet_id, number, checksum, finalized_at, items)
             work.emit(
-                "packets.packet.finalized",
-                packet_id=packet_id,
-                version=version.version_number,
-                checksum=checksum,
+                "packets.packet.finalized", packet_id=packet_id, version=number, checksum=checksum
             )
-            return await load_packet(work, packet_id)
+            return packet_from_row({**row, **sealed, "version": number})
 
     async def archive(self, scope: Scope, packet_id: str) -> Packet:
         async with self.tx.write(scope) as work:

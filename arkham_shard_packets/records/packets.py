@@ -150,6 +150,20 @@ async def lock_packet(
     added_bytes: int | None = None,
     **changes: Any,
 ) -> Packet:
+    """`lock_packet_row`, the packet as a record."""
+    row = await lock_packet_row(work, packet_id, rule, if_match, added_bytes=added_bytes, **changes)
+    return packet_from_row(row)
+
+
+async def lock_packet_row(
+    work: UnitOfWork,
+    packet_id: str,
+    rule: Rule,
+    if_match: str | None = None,
+    *,
+    added_bytes: int | None = None,
+    **changes: Any,
+) -> RowLike:
     """Take the packet's row lock, check its status against the change's `rule` (and the
     caller's ETag), touch `updated_at` and apply `changes` (column values: a refusal rolls them
     back with the rest); `added_bytes`: the change adds an item of that size, counted in.
@@ -174,9 +188,8 @@ async def lock_packet(
             raise PacketNotFound(packet_id)
         work.enter(row["tenant_id"])
         work.locked_packets.add(packet_id)
-        packet = packet_from_row(row)
-        rule.check(packet)
-        return packet
+        rule.check_status(packet_id, PacketStatus(row["status"]))
+        return row
     statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:
@@ -199,7 +212,7 @@ async def lock_packet(
         .returning(*packets.c)
     )
     assert row is not None
-    return packet_from_row(row)
+    return row
 
 
 def if_match_allows(header: str, etag: str) -> bool:

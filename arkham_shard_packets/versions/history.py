@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Label, func
 
 from ..core.canonical import sha256_hex
 from ..core.clock import now_text
@@ -95,6 +95,34 @@ async def record_version(
         work.scope.update(packets).where(packets.c.id == packet_id).values(version=number)
     )
     return version
+
+
+LATEST = "latest_version"
+
+
+def latest_number(work: UnitOfWork, packet_id: str) -> Label[Any]:
+    """The packet's highest version number, as a column of a statement the work sends after
+    taking the packet's lock (`record_sealed_version` takes it from its row)."""
+    latest = work.scope.select(packet_versions, func.max(packet_versions.c.version_number))
+    return latest.where(packet_versions.c.packet_id == packet_id).scalar_subquery().label(LATEST)
+
+
+async def record_sealed_version(
+    work: UnitOfWork,
+    packet: Record,
+    sealed: Sealed,
+    latest: int | None,
+    kind: VersionKind,
+    summary: str,
+) -> PacketVersion:
+    """`packet` (its record as the work leaves it) with `sealed` as the version after `latest`,
+    both read after the work took the packet's lock; written with the work's events. Setting
+    the packet's `version` to its number is the caller's, in the update it makes anyway."""
+    number = (latest or 0) + 1
+    contents, checksum = sealed.contents, sealed.checksum
+    return await _write_version(
+        work, packet, contents, checksum, number, kind, summary, at_commit=True
+    )
 
 
 async def record_first_version(work: UnitOfWork, row: Mapping[Any, Any]) -> PacketVersion:

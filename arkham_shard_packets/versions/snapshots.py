@@ -15,18 +15,16 @@ its packet's id, so two tenants can never share a digest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Label, RowMapping, Table, and_, literal, select
 
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
 from ..db.tables import packet_contents, packet_snapshots, packets, snapshot_files
-from ..db.upsert import insert_or_skip
-from ..records.packets import load_packet_row
 
 SNAPSHOT_FORMAT = "arkham-packet-snapshot/1"
 PATH_PREFIX = "sha256:"
@@ -126,10 +124,21 @@ async def content_records(work: UnitOfWork, packet_id: str) -> list[Record]:
     return records
 
 
-async def current_state(work: UnitOfWork, packet_id: str) -> tuple[Record, list[Record]]:
-    """The packet's record and its content records, as the rows are stored now."""
-    row = await load_packet_row(work, packet_id)
-    return packet_record(row), await content_records(work, packet_id)
+async def content_records_beside(
+    work: UnitOfWork, packet_id: str, beside: Sequence[Label[Any]]
+) -> tuple[list[Record], RowMapping]:
+    """`content_records`, and the values of the scalar subqueries `beside` read in the same
+    statement (one round trip): each row carries them, and a packet without items one row."""
+    names = CONTENT_FIELDS.names
+    items = and_(work.scope.owns(packet_contents), packet_contents.c.packet_id == packet_id)
+    statement = select(*(packet_contents.c[name] for name in names), *beside).select_from(
+        select(literal(1).label("one")).subquery().outerjoin(packet_contents, items)
+    )
+    rows = (await work.conn.execute(statement)).all()
+    width, key = len(names), names.index("id")
+    records = [CONTENT_FIELDS.record(row[:width]) for row in rows if row[key] is not None]
+    records.sort(key=record_sort_key)
+    return records, rows[0]._mapping
 
 
 async def store_snapshot(
@@ -149,10 +158,14 @@ async def store_snapshot(
     await work.insert(packet_snapshots, values, at_commit=at_commit, skip_duplicates=True)
     named_files = sorted({c["file_sha256"] for c in body["contents"] if c.get("file_sha256")})
     if named_files:
-        references = insert_or_skip(snapshot_files).values(
-            [{"snapshot_digest": stored.digest, "file_sha256": sha} for sha in named_files]
+        await work.insert_each(
+            snapshot_files,
+            {"snapshot_digest": stored.digest},
+            "file_sha256",
+            named_files,
+            at_commit=at_commit,
+            skip_duplicates=True,
         )
-        await work.conn.execute(references)
     return stored
 
 

@@ -6,8 +6,9 @@ statements from the background work it sets off (event delivery, share-use loggi
 counted apart for the 250 ms that follow the answer. Round trips: every statement, commit,
 rollback and ping, plus on PostgreSQL each BEGIN (asyncpg sends it on its own; SQLite's BEGIN
 is a statement). Compiled: statements SQLAlchemy compiled for the request instead of taking
-them from its cache (after the warm-up, none should be). No target: the table shows where a
-request's time goes and what changed.
+them from its cache (after the warm-up, none should be). One target (issue 30): finalize in at
+most FINALIZE_TARGET round trips, whatever its items (tests/test_round_trips.py holds it with 1,
+10 and 1,000); the rest of the table shows where a request's time goes and what changed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.engine.default import CACHE_HIT
 from arkham_shard_packets.db.session import Database
 
 from ..app import build_app
-from ..stats import SectionResult
+from ..stats import SectionResult, Target, verdict
 from ..workbench import Workbench
 
 NAME = "trips"
@@ -38,6 +39,8 @@ API = "/api/packets"
 WARMUP, MEASURED = 3, 5
 AFTER_S = 0.25
 WRITES = ("INSERT", "UPDATE", "DELETE")
+FINALIZE = "POST /{id}/finalize"
+FINALIZE_TARGET = 6
 
 current: ContextVar[str | None] = ContextVar("trips_request", default=None)
 
@@ -229,7 +232,7 @@ def per_request(counts: Counter[str] | None, what: str) -> str:
 
 async def run(bench: Workbench) -> SectionResult:
     tally, labels = await measure(bench)
-    rows, figures = [], {}
+    rows, figures, targets = [], {}, []
     for label in labels:
         mine, after = tally.counts.get(label, Counter()), tally.counts.get(f"after: {label}")
         trips = tally.round_trips(mine) / MEASURED
@@ -240,6 +243,11 @@ async def run(bench: Workbench) -> SectionResult:
             "round_trips": trips,
             "round_trips_after": background,
         }
+        goal = ""
+        if label == FINALIZE:
+            target = Target(f"trips: {label} round trips", trips, FINALIZE_TARGET, unit="")
+            targets.append(target)
+            goal = f"<= {FINALIZE_TARGET}: {verdict(target)}"
         rows.append(
             [
                 label,
@@ -250,6 +258,7 @@ async def run(bench: Workbench) -> SectionResult:
                 per_request(mine, "pings"),
                 per_request(mine, "compiled"),
                 f"{trips:g}",
+                goal,
                 f"{background:g}",
             ]
         )
@@ -265,10 +274,12 @@ async def run(bench: Workbench) -> SectionResult:
             "pings",
             "compiled",
             "round trips",
+            "target",
             "after the answer",
         ],
         rows=rows,
         figures={"measured": MEASURED, "backend": bench.backend, "requests": figures},
+        targets=targets,
         notes=[
             f"Means over {MEASURED} requests of each kind after {WARMUP} of warm-up. "
             "'writing' counts INSERT, UPDATE, DELETE and SELECT ... FOR UPDATE; 'after the "
