@@ -77,22 +77,6 @@ async def _begun(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
-@asynccontextmanager
-async def _begun_inline(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """`_begun` on the inline writer (db/inline_sqlite.py), whose driver never suspends: nor do
-    taking, beginning, committing and giving back its connection, so nothing can cancel them
-    midway and they need no task of their own (`_to_the_end`, SQLAlchemy's `__aexit__`), each
-    of which would hold SQLite's write lock for a turn of the event loop behind every request
-    being served."""
-    connection = engine.connect()
-    await connection.start()
-    try:
-        async with connection.begin():
-            yield connection
-    finally:
-        await connection.close()
-
-
 class Database:
     def __init__(self, engine: AsyncEngine, *, sqlite_busy_timeout_ms: int = 30_000) -> None:
         self.engine = engine
@@ -124,7 +108,7 @@ class Database:
         pause, longest = LOCK_POLL_S
         while True:
             try:
-                return await stack.enter_async_context(_begun_inline(self.inline))
+                return await stack.enter_async_context(_begun(self.inline))
             except exc.OperationalError as error:
                 if "database is locked" not in str(error) or time.monotonic() >= deadline:
                     raise
