@@ -24,6 +24,7 @@ PRESETS = {
     # A smoke run for the test suite: seconds.
     "tiny": Plan(
         small=60,
+        middle=120,
         large=240,
         items=3,
         rounds=5,
@@ -45,7 +46,8 @@ PRESETS = {
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
-        small=1_000,
+        small=500,
+        middle=2_000,
         large=10_000,
         items=10,
         rounds=60,
@@ -62,12 +64,13 @@ PRESETS = {
         lockout_seconds=10.0,
         transfer_mib=256,
     ),
-    # The sizes: 1,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
+    # The sizes: 500, 2,000 and 100,000 packets of about 10 items, 60 s of load, 10,000
     # items to seal, a 1 GiB bulk packet (2 runs: the command line tools alone take a minute
     # a run at that size), a 1 GiB file up and down on each store (2 runs: a run on moto takes
     # about two minutes).
     "full": Plan(
-        small=1_000,
+        small=500,
+        middle=2_000,
         large=100_000,
         items=10,
         rounds=200,
@@ -82,6 +85,7 @@ PRESETS = {
 }
 OVERRIDES = [
     "small",
+    "middle",
     "large",
     "items",
     "rounds",
@@ -147,8 +151,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
     plan = PRESETS[args.size]
     chosen = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
     plan = replace(plan, **chosen)
-    if plan.large < plan.small:
-        raise SystemExit("--large must be at least --small")
+    if not plan.small <= plan.middle <= plan.large:
+        raise SystemExit("--small, --middle and --large must grow: small <= middle <= large")
     return plan
 
 

@@ -21,6 +21,7 @@ from .workbench import BenchDatabase
 
 API = "/api/packets"
 TIMEOUT_S = 60.0
+FAILURES_KEPT = 20
 
 
 @dataclass
@@ -29,6 +30,12 @@ class Throughput:
     seconds: float = 0.0
     writes: Sample = field(default_factory=Sample)
     errors: int = 0
+    failures: list[str] = field(default_factory=list)  # the first FAILURES_KEPT, named
+
+    def failed(self, what: str) -> None:
+        self.errors += 1
+        if len(self.failures) < FAILURES_KEPT:
+            self.failures.append(what)
 
     @property
     def per_second(self) -> float:
@@ -42,19 +49,23 @@ async def writer(
     async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT_S) as client:
         while time.monotonic() < deadline:
             start = time.perf_counter()
+            creating = rng.random() < 1 / 3
+            route = "POST /" if creating else "POST /{id}/contents"
             try:
-                if rng.random() < 1 / 3:
+                if creating:
                     response = await client.post(f"{API}/", json={"name": "Throughput packet"})
                     if response.status_code == 201:
                         drafts.append(response.json()["id"])
                 else:
                     body = {"content_type": "claim", "content_id": f"tp-{uuid.uuid4()}"}
                     response = await client.post(f"{API}/{rng.choice(drafts)}/contents", json=body)
-            except httpx.HTTPError:
-                result.errors += 1
+            except httpx.HTTPError as error:
+                result.failed(f"{route}: {type(error).__name__}: {error!r}")
                 continue
             if response.status_code != 201:
-                result.errors += 1
+                result.failed(
+                    f"{route} {response.url}: HTTP {response.status_code}: {response.text[:300]}"
+                )
                 continue
             result.writes.add(time.perf_counter() - start)
 

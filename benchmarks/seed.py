@@ -31,11 +31,11 @@ STEP = timedelta(seconds=30)
 # A term that only a few packets carry (in their name), however many packets there are: the
 # kind of search an analyst runs for a case name.
 NEEDLE = "zanzibar"
-NEEDLE_EVERY, NEEDLE_MAX = 50, 20
+NEEDLE_EVERY, NEEDLE_MAX = 20, 20  # all 20 within the first 400: as many at every size
 # The same, carried by one item of a few packets (in its title, or its content id), for a
 # search that finds packets by their items.
 ITEM_NEEDLE = "kestrel"
-ITEM_NEEDLE_AT = 23
+ITEM_NEEDLE_AT = 13
 
 STATUSES = [
     (PacketStatus.DRAFT, 60),

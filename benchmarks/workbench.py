@@ -46,6 +46,7 @@ class Plan:
     """How big and how long: chosen by a preset, each number overridable from the command line."""
 
     small: int
+    middle: int  # section growth: the size between, each compared with the small one
     large: int
     items: int
     rounds: int

@@ -26,9 +26,10 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert figures["backend"] == ("postgresql" if POSTGRES_URL else "sqlite")
 
     growth = figures["sections"]["growth"]["figures"]
-    assert growth["packets"] == {"small": 60, "large": 240}
+    assert growth["packets"] == {"small": 60, "middle": 120, "large": 240}
     for request in growth["requests"].values():
-        for size in ("small", "large"):
+        assert set(request["ratios"]) == {"middle", "large"}
+        for size in ("small", "middle", "large"):
             assert request[size]["runs"] == 5
             assert 0 < request[size]["median_ms"] <= request[size]["p99_ms"]
 
@@ -146,4 +147,4 @@ def test_a_second_run_starts_afresh(tmp_path: Path) -> None:
         output = tmp_path / f"{run}.json"
         assert main([*argv, "--output", str(output)]) == 0
         growth = json.loads(output.read_text())["sections"]["growth"]["figures"]
-        assert growth["packets"] == {"small": 60, "large": 240}
+        assert growth["packets"] == {"small": 60, "middle": 120, "large": 240}

@@ -52,6 +52,24 @@ async def test_options_reach_the_server() -> None:
         await engine.dispose()
 
 
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PACKETS_TEST_DATABASE_URL")
+@pytest.mark.parametrize(
+    ("options", "expected"), [(None, "0"), ("-c max_parallel_workers_per_gather=2", "2")]
+)
+async def test_no_parallel_plans_unless_the_url_says(options: str | None, expected: str) -> None:
+    assert POSTGRES_URL
+    url = make_url(POSTGRES_URL)
+    if options is not None:
+        url = url.update_query_dict({"options": options})
+    engine = create_engine(url.render_as_string(hide_password=False))
+    try:
+        async with engine.connect() as conn:
+            shown = await conn.execute(text("SHOW max_parallel_workers_per_gather"))
+            assert shown.scalar() == expected
+    finally:
+        await engine.dispose()
+
+
 async def test_a_second_engine_on_a_database_keeps_the_first_ones_locks(tmp_path: Path) -> None:
     """Making an engine narrows the database file's mode without opening it: closing any
     descriptor of the file would drop the locks this process's other connections hold on it,

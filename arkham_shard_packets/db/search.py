@@ -91,31 +91,43 @@ def _ilike(target: Any, searched: str) -> ColumnElement[bool]:
 def contains(dialect: str, searched: str) -> ColumnElement[bool]:
     """The packets matching `searched`, themselves or by an item."""
     return packets.c.id.in_(
-        union_all(packets_matching(dialect, searched), items_matching(dialect, searched))
+        union_all(*packets_matching(dialect, searched), *items_matching(dialect, searched))
     )
 
 
-def packets_matching(dialect: str, searched: str) -> Select[Any]:
+def packets_matching(dialect: str, searched: str) -> list[Select[Any]]:
     if uses_fts(dialect, searched):
-        return (
+        return [
             select(_keys.c.packet_id)
             .join(_fts, _fts.c.rowid == _keys.c.key)
             .where(_fts_match(FTS_TABLE, searched))
-        )
+        ]
     c = packets.c
-    return select(c.id).where(or_(_ilike(c.name, searched), _ilike(c.description, searched)))
+    return _each_field(c.id, [c.name, c.description], dialect, searched)
 
 
-def items_matching(dialect: str, searched: str) -> Select[Any]:
+def items_matching(dialect: str, searched: str) -> list[Select[Any]]:
     """The packets one of whose items matches (a packet once per such item)."""
     if uses_fts(dialect, searched):
-        return (
+        return [
             select(_item_keys.c.packet_id)
             .join(_item_fts, _item_fts.c.rowid == _item_keys.c.key)
             .where(_fts_match(ITEM_FTS_TABLE, searched))
-        )
+        ]
     c = packet_contents.c
-    return select(c.packet_id).where(or_(*(_ilike(c[name], searched) for name in ITEM_FIELDS)))
+    return _each_field(c.packet_id, [c[name] for name in ITEM_FIELDS], dialect, searched)
+
+
+def _each_field(
+    key: ColumnElement[Any], fields: list[Any], dialect: str, searched: str
+) -> list[Select[Any]]:
+    """`key` of the rows whose fields contain the text. PostgreSQL: one SELECT per field, each
+    served by that field's trigram index. An OR of them costs the planner the sum of the
+    indexes, more than scanning the table up to a few thousand rows, so it scanned, and a
+    search grew with the table until the indexes won (x1.7 from 500 to 2,000 packets)."""
+    if dialect == "postgresql":
+        return [select(key).where(_ilike(field, searched)) for field in fields]
+    return [select(key).where(or_(*(_ilike(field, searched) for field in fields)))]
 
 
 def _which_field(found: list[ColumnElement[bool]]) -> ColumnElement[Any]:

@@ -1,12 +1,14 @@
-"""Section 1, growth: the same requests on a small and on a large database, side by side.
+"""Section 1, growth: the same requests on a small, a middle and a large database, side by side.
 
-Target: each request's median at the large size within 1.2x of its median at the small size.
-Both databases are served at once (two apps in this process); every round sends each request
-to both, in alternating order, so a noisy neighbour slows both sizes alike.
+Target: each request's median at the middle and at the large size within 1.2x of its median at
+the small size. The three databases are served at once (three apps in this process); every
+round sends each request to all three, in an order that rotates from round to round, so a noisy
+neighbour slows every size alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import Callable
@@ -16,11 +18,12 @@ from typing import Any
 import httpx
 
 from ..seed import ITEM_NEEDLE, NEEDLE
-from ..stats import Sample, SectionResult, Target, compared_row, timed
+from ..stats import Sample, SectionResult, Target, ms, timed, verdict
 from ..workbench import BenchDatabase, Workbench
 
 NAME = "growth"
-TITLE = "Growth: each request at the small and at the large size"
+TITLE = "Growth: each request at the small, the middle and the large size"
+SIZES = ("small", "middle", "large")
 LIMIT = 1.2
 WARMUP_ROUNDS = 5
 PAGE_SIZE = 20
@@ -118,16 +121,23 @@ async def pools_of(database: BenchDatabase) -> Pools:
 
 
 async def measure(
-    small: BenchDatabase, large: BenchDatabase, probe_list: list[Probe], rounds: int
+    databases: dict[str, BenchDatabase], probe_list: list[Probe], rounds: int
 ) -> dict[str, dict[str, Sample]]:
-    pools = {"small": await pools_of(small), "large": await pools_of(large)}
+    pools = {size: await pools_of(database) for size, database in databases.items()}
     samples = {size: {probe.label: Sample() for probe in probe_list} for size in pools}
-    async with small.client() as small_client, large.client() as large_client:
-        clients = {"small": small_client, "large": large_client}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            size: await stack.enter_async_context(database.client())
+            for size, database in databases.items()
+        }
         for client in clients.values():
             await check_found(client)
+        sizes = list(databases)
         for round_number in range(WARMUP_ROUNDS + rounds):
-            order = ["small", "large"] if round_number % 2 == 0 else ["large", "small"]
+            turn = round_number % len(sizes)
+            order = sizes[turn:] + sizes[:turn]
+            if round_number // len(sizes) % 2:
+                order.reverse()
             for probe in probe_list:
                 for size in order:
                     call = probe.call(pools[size])
@@ -141,43 +151,57 @@ async def measure(
 async def run(bench: Workbench) -> SectionResult:
     plan = bench.plan
     probe_list = probes(plan.small)
-    small_db, large_db = await bench.database("small"), bench.main
-    await small_db.grow_to(plan.small)
-    await large_db.grow_to(max(plan.large, await large_db.packet_count()))
-    small_count, large_count = await small_db.packet_count(), await large_db.packet_count()
-    measured = await measure(small_db, large_db, probe_list, plan.rounds)
-    at_small, at_large = measured["small"], measured["large"]
+    databases = {
+        "small": await bench.database("small"),
+        "middle": await bench.database("middle"),
+        "large": bench.main,
+    }
+    await databases["small"].grow_to(plan.small)
+    await databases["middle"].grow_to(plan.middle)
+    await bench.main.grow_to(max(plan.large, await bench.main.packet_count()))
+    counts = {size: await database.packet_count() for size, database in databases.items()}
+    measured = await measure(databases, probe_list, plan.rounds)
 
     rows, figures, targets = [], {}, []
     for probe in probe_list:
-        small, large = at_small[probe.label], at_large[probe.label]
-        target = Target(f"growth: {probe.label}", large.median_ms / small.median_ms, LIMIT)
-        targets.append(target)
-        figures[probe.label] = {"small": small.summary(), "large": large.summary()}
-        rows.append(compared_row(probe.label, small, large, target))
+        at = {size: measured[size][probe.label] for size in SIZES}
+        ratios = {}
+        for size in ("middle", "large"):
+            ratio = at[size].median_ms / at["small"].median_ms
+            target = Target(f"growth: {probe.label} @{counts[size]:,}", ratio, LIMIT)
+            targets.append(target)
+            ratios[size] = target
+        figures[probe.label] = {
+            **{size: at[size].summary() for size in SIZES},
+            "ratios": {size: round(target.value, 4) for size, target in ratios.items()},
+        }
+        rows.append(
+            [
+                probe.label,
+                *(cell for size in SIZES for cell in (ms(at[size].median_ms), ms(at[size].p99_ms))),
+                *(f"{ratios[size].value:.2f}x {verdict(ratios[size])}" for size in ratios),
+            ]
+        )
     return SectionResult(
         name=NAME,
         title=TITLE,
         columns=[
             "request",
-            f"median ms @{plan.small:,}",
-            "p99",
-            f"median ms @{plan.large:,}",
-            "p99",
-            "ratio",
-            f"<= {LIMIT}x",
+            *(cell for size in SIZES for cell in (f"median ms @{counts[size]:,}", "p99")),
+            f"@{counts['middle']:,} / @{counts['small']:,} (<= {LIMIT}x)",
+            f"@{counts['large']:,} / @{counts['small']:,} (<= {LIMIT}x)",
         ],
         rows=rows,
         figures={
-            "packets": {"small": small_count, "large": large_count},
+            "packets": counts,
             "items_per_packet": plan.items,
             "rounds": plan.rounds,
             "requests": figures,
         },
         targets=targets,
         notes=[
-            f"{plan.rounds} rounds of every request on both sizes, alternating, in-process "
-            f"(httpx over ASGI); the deep page is page {deep_page(plan.small)} of {PAGE_SIZE} "
-            "at both sizes."
+            f"{plan.rounds} rounds of every request on the three sizes, in rotating order, "
+            f"in-process (httpx over ASGI); the deep page is page {deep_page(plan.small)} of "
+            f"{PAGE_SIZE} at every size."
         ],
     )
