@@ -12,11 +12,12 @@ Entries are never changed or removed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, RowMapping, bindparam, insert, select
+from sqlalchemy import ColumnElement, Label, bindparam, insert, select
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json, sha256_hex
@@ -99,7 +100,7 @@ def head_columns(work: UnitOfWork, packet_id: str) -> list[Label[Any]]:
     ]
 
 
-def learn_head(work: UnitOfWork, packet_id: str, row: RowMapping) -> None:
+def learn_head(work: UnitOfWork, packet_id: str, row: Mapping[Any, Any]) -> None:
     if packet_id not in work.custody_heads and "custody_chain" in row:
         chain, position, sha256 = (row[name] for name in HEAD_COLUMNS)
         work.custody_heads[packet_id] = None if chain is None else Head(chain, position, sha256)

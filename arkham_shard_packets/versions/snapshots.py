@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Label, RowMapping, Table, and_, literal, select
+from sqlalchemy import Label, Table, and_, literal, select
 
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
@@ -126,7 +126,7 @@ async def content_records(work: UnitOfWork, packet_id: str) -> list[Record]:
 
 async def content_records_beside(
     work: UnitOfWork, packet_id: str, beside: Sequence[Label[Any]]
-) -> tuple[list[Record], RowMapping]:
+) -> tuple[list[Record], dict[str, Any]]:
     """`content_records`, and the values of the scalar subqueries `beside` read in the same
     statement (one round trip): each row carries them, and a packet without items one row."""
     names = CONTENT_FIELDS.names
@@ -138,7 +138,8 @@ async def content_records_beside(
     width, key = len(names), names.index("id")
     records = [CONTENT_FIELDS.record(row[:width]) for row in rows if row[key] is not None]
     records.sort(key=record_sort_key)
-    return records, rows[0]._mapping
+    found = zip(beside, rows[0][width:], strict=True)
+    return records, {label.name: value for label, value in found}
 
 
 async def store_snapshot(
