@@ -43,6 +43,7 @@ PRESETS = {
         lockout_seconds=2.0,
         transfer_mib=16,
         transfer_runs=1,
+        trips_runs=2,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -103,6 +104,7 @@ OVERRIDES = [
     "lockout_seconds",
     "transfer_mib",
     "transfer_runs",
+    "trips_runs",
     "seed",
 ]
 

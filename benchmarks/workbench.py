@@ -65,6 +65,7 @@ class Plan:
     lockout_seconds: float = 60.0  # section floods: the limit and the lockout bursts (at most 60)
     transfer_mib: int = 1024  # section transfer: the file uploaded and downloaded
     transfer_runs: int = 3  # section transfer: runs on each store
+    trips_runs: int = 5  # section trips: requests of each kind counted, after 3 warm-ups
     seed: int = 7
 
 

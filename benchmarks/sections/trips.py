@@ -36,7 +36,7 @@ from ..workbench import Workbench
 NAME = "trips"
 TITLE = "Trips: statements, transactions and round trips per request"
 API = "/api/packets"
-WARMUP, MEASURED = 3, 5
+WARMUP = 3
 AFTER_S = 0.25
 WRITES = ("INSERT", "UPDATE", "DELETE")
 FINALIZE = "POST /{id}/finalize"
@@ -218,28 +218,29 @@ async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
             table = probes(client, {"packet": packet, "token": link["access_token"]})
             warm_up = partial(counting, tally, "warm-up", 0.0)
             for label, probe in table.items():
-                for run in range(WARMUP + MEASURED):
+                for run in range(WARMUP + bench.plan.trips_runs):
                     measured = run >= WARMUP
                     counted = partial(counting, tally, label) if measured else warm_up
                     await probe(client, counted)
     return tally, list(table)
 
 
-def per_request(counts: Counter[str] | None, what: str) -> str:
-    value = (counts or Counter())[what] / MEASURED
+def per_request(counts: Counter[str] | None, what: str, measured: int) -> str:
+    value = (counts or Counter())[what] / measured
     return f"{value:g}"
 
 
 async def run(bench: Workbench) -> SectionResult:
     tally, labels = await measure(bench)
+    measured = bench.plan.trips_runs
     rows, figures, targets = [], {}, []
     for label in labels:
         mine, after = tally.counts.get(label, Counter()), tally.counts.get(f"after: {label}")
-        trips = tally.round_trips(mine) / MEASURED
-        background = tally.round_trips(after or Counter()) / MEASURED
+        trips = tally.round_trips(mine) / measured
+        background = tally.round_trips(after or Counter()) / measured
         figures[label] = {
-            "request": {k: v / MEASURED for k, v in mine.items()},
-            "after": {k: v / MEASURED for k, v in (after or Counter()).items()},
+            "request": {k: v / measured for k, v in mine.items()},
+            "after": {k: v / measured for k, v in (after or Counter()).items()},
             "round_trips": trips,
             "round_trips_after": background,
         }
@@ -251,12 +252,12 @@ async def run(bench: Workbench) -> SectionResult:
         rows.append(
             [
                 label,
-                per_request(mine, "statements"),
-                per_request(mine, "writes"),
-                per_request(mine, "transactions"),
-                per_request(mine, "write locks"),
-                per_request(mine, "pings"),
-                per_request(mine, "compiled"),
+                per_request(mine, "statements", measured),
+                per_request(mine, "writes", measured),
+                per_request(mine, "transactions", measured),
+                per_request(mine, "write locks", measured),
+                per_request(mine, "pings", measured),
+                per_request(mine, "compiled", measured),
                 f"{trips:g}",
                 goal,
                 f"{background:g}",
@@ -278,10 +279,10 @@ async def run(bench: Workbench) -> SectionResult:
             "after the answer",
         ],
         rows=rows,
-        figures={"measured": MEASURED, "backend": bench.backend, "requests": figures},
+        figures={"measured": measured, "backend": bench.backend, "requests": figures},
         targets=targets,
         notes=[
-            f"Means over {MEASURED} requests of each kind after {WARMUP} of warm-up. "
+            f"Means over {measured} requests of each kind after {WARMUP} of warm-up. "
             "'writing' counts INSERT, UPDATE, DELETE and SELECT ... FOR UPDATE; 'after the "
             f"answer' is the round trips of the background work set off, within "
             f"{AFTER_S * 1000:.0f} ms."
