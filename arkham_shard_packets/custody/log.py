@@ -130,13 +130,7 @@ async def append_to_carried(
     before = await current_head(work, packet_id)
     chain = 1 if before is None else before.chain + 1
     rows = [
-        work.scope.row(
-            packet_id=packet_id,
-            chain=chain,
-            position=position,
-            entry=text,
-            entry_sha256=digest,
-        )
+        _entry_row(work, packet_id, chain, position, text, digest)
         for position, (text, digest) in enumerate(
             zip(carried.texts, carried.hashes, strict=True), start=1
         )
@@ -151,6 +145,14 @@ async def append_to_carried(
         }
     last = Head(chain, len(rows), carried.hashes[-1]) if rows else None
     return await _write(work, packet_id, last, chain, event, details)
+
+
+def _entry_row(
+    work: UnitOfWork, packet_id: str, chain: int, position: int, text: str, digest: str
+) -> dict[str, Any]:
+    return work.scope.row(
+        packet_id=packet_id, chain=chain, position=position, entry=text, entry_sha256=digest
+    )
 
 
 async def _write(
@@ -176,17 +178,8 @@ async def _write(
     )
     text = canonical_json(entry)
     digest = sha256_hex(text)
-    await work.insert(
-        packet_custody,
-        work.scope.row(
-            packet_id=packet_id,
-            chain=chain,
-            position=position,
-            entry=text,
-            entry_sha256=digest,
-        ),
-        at_commit=True,
-    )
+    row = _entry_row(work, packet_id, chain, position, text, digest)
+    await work.insert(packet_custody, row, at_commit=True)
     written = Head(chain, position, digest)
     work.custody_heads[packet_id] = written
     return written
