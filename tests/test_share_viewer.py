@@ -236,7 +236,7 @@ def test_viewer_in_headless_chromium(live_host: LiveHost, tmp_path: Path) -> Non
     # made after the first page, so a slow browser start can't expire it early
     brief = httpx.post(
         f"{api}/{packet['id']}/share",
-        json={"shared_with": "ana@example.org", "expires_at": in_seconds(3)},
+        json={"shared_with": "ana@example.org", "expires_at": in_seconds(8)},
     ).json()
     assert httpx.get(live_host.base + brief["share_url"]).status_code == 200
     expires = datetime.fromisoformat(brief["expires_at"])
