@@ -4,6 +4,7 @@ refuses uses past its limit a minute, in every process (issue 25, item 6)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,37 @@ async def test_a_link_refuses_uses_past_its_limit_a_minute_in_every_process(
     # the refused uses were never logged, nor counted
     assert len(await access_actions(engine, link["id"])) == 6
     assert (await share_row(engine, link["id"]))["access_count"] == 6
+
+
+async def test_uses_just_written_are_counted_once_while_the_writer_finishes(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window a loaded machine opened: the writer's batch committed, the process still
+    holding it as unwritten. The uses in it count once, not twice."""
+    from arkham_shard_packets.sharing import uses as use_log
+
+    monkeypatch.setenv("ARKHAM_PACKETS_SHARE_LINK_USES_PER_MINUTE", "6")
+    committed, finish = asyncio.Event(), asyncio.Event()
+
+    async def write_then_hold(tx: Any, batch: Any) -> None:
+        await write_uses(tx, batch)
+        committed.set()
+        await finish.wait()
+
+    app = create_app(HostConfig(data_dir=tmp_path, database_url=database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://one") as client:
+            packet = await finalized_packet(client)
+            link = await share(client, packet["id"])
+            url = f"{API}/shared/{link['access_token']}"
+            monkeypatch.setattr(use_log, "write_uses", write_then_hold)
+            try:
+                for _ in range(4):
+                    assert (await client.get(url)).status_code == 200
+                await asyncio.wait_for(committed.wait(), 10)
+                answers = [(await client.get(url)).status_code for _ in range(3)]
+            finally:
+                finish.set()
+            assert answers == [200, 200, 429]  # the fifth and sixth, then one too many
+            await settle(client)

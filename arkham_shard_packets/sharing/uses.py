@@ -24,9 +24,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert
 
@@ -52,6 +52,7 @@ class Use:
     action: ShareAction
     client_address: str | None
     at: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))  # its log row's
 
 
 async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
@@ -84,7 +85,7 @@ async def write_uses(tx: Transactions, uses: Sequence[Use]) -> None:
             )
         rows = [
             use.scope.row(
-                id=str(uuid.uuid4()),
+                id=use.id,
                 share_id=use.share.id,
                 packet_id=use.share.packet_id,
                 accessed_at=use.at,
@@ -114,7 +115,7 @@ class UseLog:
         self.retry_seconds = retry_seconds
         self._queue: list[Use] = []
         self._queued = 0  # uses ever queued, and written: flush() waits for one to reach the other
-        self._waiting: Counter[str] = Counter()  # queued uses by share
+        self._waiting: defaultdict[str, set[str]] = defaultdict(set)  # queued uses' ids by share
         self._written = 0
         self._alarm = Alarm()
         self._watch = Watch()
@@ -126,12 +127,14 @@ class UseLog:
             return
         self._queue.append(use)
         self._queued += 1
-        self._waiting[use.share.id] += 1
+        self._waiting[use.share.id].add(use.id)
         self._alarm.ring()
 
-    def waiting(self, share_id: str) -> int:
-        """The link's uses this process answered and has not written yet."""
-        return self._waiting[share_id]
+    def waiting(self, share_id: str) -> frozenset[str]:
+        """The log row ids of the link's uses this process answered and has not written yet:
+        a batch stays here until after its commit, so a reader may find a use both here and in
+        the log, and counts it once by its id."""
+        return frozenset(self._waiting.get(share_id, ()))
 
     async def flush(self) -> bool:
         """Waits until every use queued before the call is written; False after the patience."""
@@ -174,6 +177,10 @@ class UseLog:
         batch = self._queue[:]
         await write_uses(self.tx, batch)
         del self._queue[: len(batch)]
-        self._waiting -= Counter(use.share.id for use in batch)
+        for use in batch:
+            ids = self._waiting[use.share.id]
+            ids.discard(use.id)
+            if not ids:
+                del self._waiting[use.share.id]
         self._written += len(batch)
         self._watch.changed()
