@@ -31,6 +31,7 @@ from arkham_shard_packets.core.store import blob_key
 from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.recovery import Recovery, Swept
 
+from .byte_gate import bytes_then_hold
 from .s3_bucket import Bucket
 from .test_crash_recovery import Server, kill_when
 
@@ -168,21 +169,14 @@ async def parts_sent(bucket: Bucket, prefix: str) -> bool:
     return any(parts >= 1 for parts in (await uploads(bucket, prefix + "files/")).values())
 
 
-async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
-    tmp_path: Path,
-    database_url: str,
-    s3_store: str,
-    s3_bucket: Bucket,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    killed = Server(
-        tmp_path / "killed", database_url, tmp_path / "killed.log", s3_bucket.settings(s3_store)
-    )
-    data = os.urandom(64 * MIB)  # eight parts of 8 MiB
+async def kill_mid_upload(
+    killed: Server, data: bytes, bucket: Bucket, prefix: str
+) -> dict[str, str]:
+    """The packet `killed` was uploading `data` to when it was killed, once a part was sent."""
     try:
         await killed.start()
         async with killed.client() as http:
-            packet = (await http.post("/", json={"name": "Footage"})).json()
+            packet: dict[str, str] = (await http.post("/", json={"name": "Footage"})).json()
             item = await http.post(
                 f"/{packet['id']}/contents", json={"content_type": "document", "content_id": "v"}
             )
@@ -190,9 +184,25 @@ async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
                 f"/{packet['id']}/contents/{item.json()['id']}/file",
                 files={"file": ("film.bin", data, "video/mp4")},
             )
-            await kill_when(killed, upload, lambda: parts_sent(s3_bucket, s3_store))
+            await kill_when(killed, upload, lambda: parts_sent(bucket, prefix))
     finally:
         killed.stop()
+    return packet
+
+
+async def test_a_server_killed_mid_upload_leaves_nothing_after_another_sweeps(
+    tmp_path: Path,
+    database_url: str,
+    s3_store: str,
+    s3_bucket: Bucket,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = os.urandom(64 * MIB)  # eight parts of 8 MiB
+    async with bytes_then_hold(s3_bucket.endpoint_url, 12 * MIB) as gate:
+        # the first part reaches the bucket whole, the second is held half-way
+        settings = {**s3_bucket.settings(s3_store), "ARKHAM_PACKETS_S3_ENDPOINT_URL": gate}
+        killed = Server(tmp_path / "killed", database_url, tmp_path / "killed.log", settings)
+        packet = await kill_mid_upload(killed, data, s3_bucket, s3_store)
     left = await uploads(s3_bucket, s3_store)
     digest = hashlib.sha256(data).hexdigest()
     assert list(left) == [blob_key(digest)] and left[blob_key(digest)] >= 1
