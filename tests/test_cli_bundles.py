@@ -3,7 +3,6 @@ against the same database and data folder as the app, no server involved."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -16,18 +15,17 @@ import pytest
 from fastapi import FastAPI
 
 from .bundle_helpers import assert_same_but_custody, file_bytes, packet_with_files
+from .cli_runs import run_cli
 from .test_export import unpack
 from .test_import import forget
 from .test_import_hostile import bag_with_last_entry, deep_json, json_with_last_entry, sealed_export
 
 
 async def cli(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "arkham_shard_packets.cli", *args]
+    command = list(args)
     if args[0] != "verify":
         command += ["--database-url", database_url, "--data-dir", str(data_dir)]
-    return await asyncio.to_thread(
-        subprocess.run, command, capture_output=True, text=True, timeout=120
-    )
+    return await run_cli(*command)
 
 
 def tamper(archive: Path, target: Path) -> None:

@@ -5,11 +5,8 @@ bundle that fails as unverified, and then it says so everywhere."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from fastapi import FastAPI
 from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 
 from .bundle_helpers import database_rows, export, leftover_files
+from .cli_runs import run_cli
 from .conftest import add_item, make_packet
 from .custody_helpers import (
     Files,
@@ -47,14 +45,12 @@ API = "/api/packets"
 
 
 async def cli(*args: str, database: tuple[str, Path] | None = None) -> Any:
-    command = [sys.executable, "-m", "arkham_shard_packets.cli", *args]
+    command = list(args)
     if args[0] in ("verify", "import"):
         command.append("--quiet")
     if database is not None:
         command += ["--database-url", database[0], "--data-dir", str(database[1])]
-    return await asyncio.to_thread(
-        subprocess.run, command, capture_output=True, text=True, timeout=120
-    )
+    return await run_cli(*command)
 
 
 async def sealed_and_shared(client: httpx.AsyncClient) -> str:

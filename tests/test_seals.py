@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import stat
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from fastapi import FastAPI
 from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 
 from .bundle_helpers import export, packet_with_files
+from .cli_runs import run_cli
 from .conftest import add_item, make_packet
 from .custody_helpers import (
     canonical,
@@ -43,17 +43,8 @@ API = "/api/packets"
 
 
 async def cli(database_url: str, data_dir: Path, *args: str, **env: str) -> Any:
-    import os
-
-    command = [sys.executable, "-m", "arkham_shard_packets.cli", *args]
-    command += ["--database-url", database_url, "--data-dir", str(data_dir)]
-    return await asyncio.to_thread(
-        subprocess.run,
-        command,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
+    return await run_cli(
+        *args, "--database-url", database_url, "--data-dir", str(data_dir), env=env
     )
 
 
