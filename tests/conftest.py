@@ -39,6 +39,30 @@ from .template_db import (
 # Under pytest-xdist each worker has a database of its own: `<database>_<worker>`.
 POSTGRES_URL = worker_database(os.environ.get("PACKETS_TEST_DATABASE_URL"))
 STORE = os.environ.get("PACKETS_TEST_STORE", "local")
+# The files that take longest, run first (pyproject.toml hands out files in collection order):
+# two workers then finish together instead of one waiting on a long file begun last.
+SLOWEST_FILES = (
+    "test_benchmarks.py",
+    "test_docs_examples.py",
+    "test_schema_fuzz.py",
+    "test_share_page_again.py",
+    "test_store_move.py",
+    "test_crash_recovery.py",
+    "test_one_key.py",
+    "test_key_revocation.py",
+    "test_s3_store.py",
+    "test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FILES.index(name) if name in SLOWEST_FILES else len(SLOWEST_FILES)
+
+    items.sort(key=rank)  # stable: a file's own tests keep their order
+
+
 if STORE not in ("local", "s3"):
     raise ValueError(f"PACKETS_TEST_STORE={STORE}: local or s3")
 
