@@ -235,7 +235,8 @@ COMMANDS: tuple[tuple[tuple[str, ...], Callable[[Any], None]], ...] = (
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """Every command; or, when `command` names one, only it and those its module adds."""
+    """Every command; or, when `command` names one, only it and those its module adds; or none
+    for `--version`, which answers before any command is read."""
     parser = argparse.ArgumentParser(
         prog="arkham-packets", description=__doc__, formatter_class=Help
     )
@@ -243,9 +244,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {__version__}", help="its version"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    named = [adds for names, adds in COMMANDS if command in names]
-    for adds in named or [adds for _, adds in COMMANDS]:
-        adds(commands)
+    if command != "--version":
+        named = [adds for names, adds in COMMANDS if command in names]
+        for adds in named or [adds for _, adds in COMMANDS]:
+            adds(commands)
     return parser
 
 
