@@ -4,6 +4,7 @@ that call a server (`push`, `pull`, ...) use."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+
+from arkham_shard_packets.cli.main import COMMANDS, build_parser
 
 from .bundle_helpers import packet_with_files
 
@@ -57,3 +60,18 @@ async def test_export_and_verify_load_nothing_of_the_web(
     assert exported == (0, "[]")
     key = (await client.get("/api/packets/keys")).json()["keys"][0]["fingerprint"]
     assert await web_loaded("verify", str(bundle), "--trust", key, "--quiet") == (0, "[]")
+
+
+def commands_of(parser: argparse.ArgumentParser) -> list[str]:
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(commands.choices)
+
+
+def test_a_command_run_alone_is_added_by_the_module_listed_with_it() -> None:
+    """A command parses as it does among all the others: its module adds it, and only the
+    commands listed with it."""
+    assert commands_of(build_parser()) == [name for names, _ in COMMANDS for name in names]
+    for names, _ in COMMANDS:
+        for name in names:
+            assert commands_of(build_parser(name)) == list(names)
+    assert commands_of(build_parser("--version")) == []
