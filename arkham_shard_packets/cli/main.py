@@ -9,7 +9,8 @@ import errno
 import ipaddress
 import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -17,14 +18,9 @@ from ..config import DEFAULT_PORT
 from ..core.file_modes import FileModes
 from ..version import __version__
 from .banner import banner
-from .bundles import add_bundle_commands
-from .client_commands import add_client_commands
 from .installation import add_init_command, check_data_dir, require_installation, run
-from .keys import add_key_commands
 from .options import Help, UsageError, add_command, add_database_options, settings_of
 from .pipes import ending_quietly_on_a_closed_pipe
-from .seals import add_seal_commands
-from .store import add_store_commands
 from .users import UsersUnavailable, add_user_commands, host_auth
 
 if TYPE_CHECKING:
@@ -145,14 +141,7 @@ def db_upgrade(args: argparse.Namespace) -> int:
     return run(work)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="arkham-packets", description=__doc__, formatter_class=Help
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {__version__}", help="its version"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_serve_command(commands: Any) -> None:
     serving = add_command(
         commands, "serve", "run the standalone host (the packets API and its docs) until Ctrl-C"
     )
@@ -189,19 +178,76 @@ def build_parser() -> argparse.ArgumentParser:
         "share links absolute (default: ARKHAM_PACKETS_PUBLIC_BASE_URL, else paths)",
     )
     serving.set_defaults(handler=serve)
-    add_init_command(commands)
 
+
+def add_db_commands(commands: Any) -> None:
     db = add_command(commands, "db", "database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     migrate = add_command(db_commands, "upgrade", "apply the schema migrations, then exit")
     add_database_options(migrate)
     migrate.set_defaults(handler=db_upgrade)
-    add_bundle_commands(commands)
-    add_user_commands(commands)
-    add_key_commands(commands)
-    add_seal_commands(commands)
-    add_store_commands(commands)
-    add_client_commands(commands)
+
+
+def add_bundle_commands(commands: Any) -> None:
+    from . import bundles
+
+    bundles.add_bundle_commands(commands)
+
+
+def add_key_commands(commands: Any) -> None:
+    from . import keys
+
+    keys.add_key_commands(commands)
+
+
+def add_seal_commands(commands: Any) -> None:
+    from . import seals
+
+    seals.add_seal_commands(commands)
+
+
+def add_store_commands(commands: Any) -> None:
+    from . import store
+
+    store.add_store_commands(commands)
+
+
+def add_client_commands(commands: Any) -> None:
+    from . import client_commands
+
+    client_commands.add_client_commands(commands)
+
+
+# Each command with the function that adds it (and those beside it in its module), in the order
+# help lists them. A module of commands is imported only to run one of them or to list them all:
+# the client commands bring httpx, the bundle commands the bundle format.
+COMMANDS: tuple[tuple[tuple[str, ...], Callable[[Any], None]], ...] = (
+    (("serve",), add_serve_command),
+    (("init",), add_init_command),
+    (("db",), add_db_commands),
+    (("export", "import", "verify"), add_bundle_commands),
+    (("token",), add_user_commands),
+    (("keys",), add_key_commands),
+    (("seals",), add_seal_commands),
+    (("store",), add_store_commands),
+    (("push", "pull", "ls", "show", "finalize", "share"), add_client_commands),
+)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command; or, when `command` names one, only it and those its module adds; or none
+    for `--version`, which answers before any command is read."""
+    parser = argparse.ArgumentParser(
+        prog="arkham-packets", description=__doc__, formatter_class=Help
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="its version"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command != "--version":
+        named = [adds for names, adds in COMMANDS if command in names]
+        for adds in named or [adds for _, adds in COMMANDS]:
+            adds(commands)
     return parser
 
 
@@ -211,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command_status(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(words[0] if words else None).parse_args(words)
     try:
         status = args.handler(args)
     except (UsageError, UsersUnavailable) as error:

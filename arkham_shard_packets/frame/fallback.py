@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import yaml
-
 current_tenant_id: ContextVar[UUID | str | None] = ContextVar(
     "arkham_packets_tenant_id", default=None
 )
@@ -50,6 +48,8 @@ class ArkhamShard:
         self.manifest = self._load_manifest()
 
     def _load_manifest(self) -> ShardManifest:
+        import yaml
+
         for path in manifest_paths(type(self).__module__):
             if path.is_file():
                 return ShardManifest(yaml.safe_load(path.read_text(encoding="utf-8")))

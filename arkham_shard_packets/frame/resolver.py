@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
-from starlette.routing import Match
-
 from ..core.file_names import clean_file_name, clean_media_type
 from ..models import ContentType, PacketContent, ResolutionSource
 from .seam import optional_service
@@ -65,6 +62,8 @@ class Resolved:
 def serves(app: Any, path: str) -> bool:
     """Whether a route of the app would take `GET path` (rather than answer 404 for want of
     one): an owner's 404 means "no such item", no route at all means "no such owner here"."""
+    from starlette.routing import Match
+
     scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
     return any(route.matches(scope)[0] is not Match.NONE for route in app.router.routes)
 
@@ -119,6 +118,8 @@ class ItemResolver:
         return route.format(id=urllib.parse.quote(item.content_id, safe=""))
 
     async def _from_services(self, item: PacketContent, staging: Path) -> Resolved | None:
+        from fastapi.encoders import jsonable_encoder
+
         if item.content_type is ContentType.DOCUMENT:
             documents = optional_service(self.frame, "documents")
             if documents is None:
