@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,13 @@ SLOWEST_FILES = (
     "test_s3_store.py",
     "test_cli.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Bytecode is cached even where the environment says not to (this machine's does): the
+    # suite starts some 300 Python processes, each of which would compile the package again.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
