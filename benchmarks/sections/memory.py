@@ -37,11 +37,14 @@ def memory_of(pid: int) -> dict[str, float]:
 
 
 async def exporting(database: BenchDatabase, packet_id: str, scratch: Path) -> dict[str, object]:
+    """Measured up to the zip; the JSON export the JSON import takes comes after."""
     async with database.process() as server:
         idle = memory_of(server.pid)
         async with live_client(server.base_url) as client:
             await export_to(client, packet_id, "zip", scratch / "export.zip")
-        return {"idle": idle, "after": memory_of(server.pid)}
+            after = memory_of(server.pid)
+            await export_to(client, packet_id, "json", scratch / "export.json")
+        return {"idle": idle, "after": after}
 
 
 async def importing(database: BenchDatabase, archive: Path) -> dict[str, object]:
@@ -62,8 +65,6 @@ async def measure(bench: Workbench, mib: int) -> dict[str, dict[str, object]]:
         target = await bench.database(f"memory_import_{mib}mib")
         imported = await importing(target, scratch / "export.zip")
         await asyncio.to_thread(remove, target.data_dir)
-        async with packet.database.server() as base_url, live_client(base_url) as client:
-            await export_to(client, packet.packet_id, "json", scratch / "export.json")
         target = await bench.database(f"memory_import_json_{mib}mib")
         imported_json = await importing(target, scratch / "export.json")
         await asyncio.to_thread(remove, target.data_dir)
