@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import httpx
 from aiobotocore.config import AioConfig
@@ -52,9 +53,7 @@ class Bucket:
     def store(self, prefix: str, staging: Path) -> Iterator[S3Store]:
         """The shard's own S3 store in this process (its client takes the credentials from the
         environment, set while the context is held)."""
-        before = {name: os.environ.get(name) for name in CREDENTIALS}
-        os.environ.update(CREDENTIALS)
-        try:
+        with patch.dict(os.environ, CREDENTIALS):
             yield S3Store(
                 self.name,
                 prefix,
@@ -63,12 +62,6 @@ class Bucket:
                 region=REGION,
                 addressing_style="path",
             )
-        finally:
-            for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 @asynccontextmanager

@@ -11,8 +11,9 @@ import io
 import os
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Mapping
+from contextlib import redirect_stderr, redirect_stdout
+from unittest.mock import patch
 
 from arkham_shard_packets.cli.main import main
 
@@ -30,23 +31,9 @@ async def run_cli(
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
-    with _running, environment(env), redirect_stdout(out), redirect_stderr(err):
+    with _running, patch.dict(os.environ, env), redirect_stdout(out), redirect_stderr(err):
         try:
             status = main(args)
         except SystemExit as leaving:  # argparse's usage errors
             status = leaving.code if isinstance(leaving.code, int) else 1
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
-
-
-@contextmanager
-def environment(added: dict[str, str]) -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in added}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -17,11 +17,12 @@ import asyncio
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 from sqlalchemy import event
@@ -184,19 +185,9 @@ async def counting(tally: Tally, label: str, after_s: float = AFTER_S) -> AsyncI
     tally.background = None
 
 
-@contextmanager
-def quiet_retry_loop() -> Iterator[None]:
+def quiet_retry_loop() -> AbstractContextManager[object]:
     """No periodic outbox retry while counting: only what requests set off is counted."""
-    name = "ARKHAM_PACKETS_OUTBOX_RETRY_SECONDS"
-    before = os.environ.get(name)
-    os.environ[name] = "3600"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+    return patch.dict(os.environ, {"ARKHAM_PACKETS_OUTBOX_RETRY_SECONDS": "3600"})
 
 
 async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
