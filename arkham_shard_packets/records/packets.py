@@ -10,10 +10,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import UnitOfWork
+from ..db.row_inserts import RowUpdate, Shape, named_write
 from ..db.tables import packet_contents, packets
 from ..errors import PacketNotFound, StaleVersion
 from ..models import (
@@ -112,33 +113,20 @@ async def hold_packet(work: UnitOfWork, packet_id: str) -> None:
     work.locked_packets.add(packet_id)
 
 
-LOCKED_ID, ADDED_BYTES = "locked_packet_id", "locked_added_bytes"
+PLACE, ADDED_BYTES = "locked", "locked_added_bytes"
 
 
 @lru_cache(maxsize=64)
-def _touching(no_tenant: tuple[bool, ...], columns: tuple[str, ...], adding: bool) -> Any:
-    """lock_packet's UPDATE ... RETURNING, built once for each shape: the packet's id, the
-    scope's tenants (`no_tenant`: the rows of no tenant) and the `columns` set are parameters
-    (LOCKED_ID, `locked_tenant_<n>`, `set_<column>`); `adding`, one item of ADDED_BYTES more in
-    the packet's counts."""
-    owned = [
-        packets.c.tenant_id.is_(None)
-        if none
-        else packets.c.tenant_id == bindparam(f"locked_tenant_{n}")
-        for n, none in enumerate(no_tenant)
-    ]
-    values: dict[str, Any] = {
-        name: bindparam(f"set_{name}", type_=packets.c[name].type) for name in columns
-    }
+def _touching(shape: Shape, adding: bool) -> Any:
+    """lock_packet's UPDATE ... RETURNING: the row update of `shape` (db/row_inserts.py) at
+    PLACE, built once for each; `adding`, one item of ADDED_BYTES more in the packet's counts."""
+    touch = named_write(PLACE, shape)
     if adding:
-        values["contents_count"] = packets.c.contents_count + 1
-        values["size_bytes"] = packets.c.size_bytes + bindparam(ADDED_BYTES)
-    return (
-        update(packets)
-        .where(or_(*owned) if len(owned) > 1 else owned[0], packets.c.id == bindparam(LOCKED_ID))
-        .values(values)
-        .returning(*packets.c)
-    )
+        touch = touch.values(
+            contents_count=packets.c.contents_count + 1,
+            size_bytes=packets.c.size_bytes + bindparam(ADDED_BYTES),
+        )
+    return touch.returning(*packets.c)
 
 
 async def lock_packet(
@@ -175,15 +163,11 @@ async def lock_packet_row(
     touched = now_text()
     values = {"updated_at": touched, **changes}
     if if_match is None:
-        tenants = work.scope.tenants
-        shape = tuple(tenant is None for tenant in tenants)
-        touch = _touching(shape, tuple(sorted(values)), added_bytes is not None)
-        parameters = {f"set_{name}": value for name, value in values.items()}
-        parameters |= {f"locked_tenant_{n}": t for n, t in enumerate(tenants) if t is not None}
-        parameters[LOCKED_ID] = packet_id
+        change = RowUpdate(packets, packet_id, work.scope.tenants, values)
+        parameters = change.parameters(PLACE)
         if added_bytes is not None:
             parameters[ADDED_BYTES] = added_bytes
-        row = await work.first(touch, parameters)
+        row = await work.first(_touching(change.shape, added_bytes is not None), parameters)
         if row is None:
             raise PacketNotFound(packet_id)
         work.enter(row["tenant_id"])
