@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import ipaddress
 import socket
 import sys
@@ -188,34 +189,13 @@ def add_db_commands(commands: Any) -> None:
     migrate.set_defaults(handler=db_upgrade)
 
 
-def add_bundle_commands(commands: Any) -> None:
-    from . import bundles
+def imported_to_add(module: str, adds: str) -> Callable[[Any], None]:
+    """The function `adds` of this package's `module`, which is imported only when it is called."""
 
-    bundles.add_bundle_commands(commands)
+    def add(commands: Any) -> None:
+        getattr(importlib.import_module(f".{module}", __package__), adds)(commands)
 
-
-def add_key_commands(commands: Any) -> None:
-    from . import keys
-
-    keys.add_key_commands(commands)
-
-
-def add_seal_commands(commands: Any) -> None:
-    from . import seals
-
-    seals.add_seal_commands(commands)
-
-
-def add_store_commands(commands: Any) -> None:
-    from . import store
-
-    store.add_store_commands(commands)
-
-
-def add_client_commands(commands: Any) -> None:
-    from . import client_commands
-
-    client_commands.add_client_commands(commands)
+    return add
 
 
 # Each command with the function that adds it (and those beside it in its module), in the order
@@ -225,12 +205,15 @@ COMMANDS: tuple[tuple[tuple[str, ...], Callable[[Any], None]], ...] = (
     (("serve",), add_serve_command),
     (("init",), add_init_command),
     (("db",), add_db_commands),
-    (("export", "import", "verify"), add_bundle_commands),
+    (("export", "import", "verify"), imported_to_add("bundles", "add_bundle_commands")),
     (("token",), add_user_commands),
-    (("keys",), add_key_commands),
-    (("seals",), add_seal_commands),
-    (("store",), add_store_commands),
-    (("push", "pull", "ls", "show", "finalize", "share"), add_client_commands),
+    (("keys",), imported_to_add("keys", "add_key_commands")),
+    (("seals",), imported_to_add("seals", "add_seal_commands")),
+    (("store",), imported_to_add("store", "add_store_commands")),
+    (
+        ("push", "pull", "ls", "show", "finalize", "share"),
+        imported_to_add("client_commands", "add_client_commands"),
+    ),
 )
 
 
