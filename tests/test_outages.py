@@ -9,6 +9,7 @@ import contextlib
 import errno
 import os
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,10 @@ async def killer() -> Any:
 
 
 async def terminate_waiting(conn: Any) -> int:
-    """Terminate the app's backend that waits for our table lock, once it waits."""
-    for _ in range(200):
+    """Terminate the app's backend that waits for our table lock, once it waits (a loaded
+    machine can take seconds to bring the request that far)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         pids = await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
