@@ -44,6 +44,7 @@ PRESETS = {
         transfer_mib=16,
         transfer_runs=1,
         trips_runs=2,
+        trips_after_seconds=0.05,
     ),
     # A minute or two: the shape of every figure, at a tenth of the full growth.
     "quick": Plan(
@@ -105,6 +106,7 @@ OVERRIDES = [
     "transfer_mib",
     "transfer_runs",
     "trips_runs",
+    "trips_after_seconds",
     "seed",
 ]
 

@@ -66,6 +66,7 @@ class Plan:
     transfer_mib: int = 1024  # section transfer: the file uploaded and downloaded
     transfer_runs: int = 3  # section transfer: runs on each store
     trips_runs: int = 5  # section trips: requests of each kind counted, after 3 warm-ups
+    trips_after_seconds: float = 0.25  # section trips: background work counted for this long
     seed: int = 7
 
 

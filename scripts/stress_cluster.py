@@ -133,8 +133,10 @@ class Cluster:
             if code != 0:
                 problems.append(f"server {index} exited with {code}")
         for log in self.logs:
-            if "Traceback" in log.read_text(errors="replace"):
-                problems.append(f"a server logged a traceback (see {log})")
+            text = log.read_text(errors="replace")
+            if "Traceback" in text:
+                first = text[text.index("Traceback") :][:4000]
+                problems.append(f"a server logged a traceback (see {log}):\n{first}")
         return problems
 
 

@@ -36,6 +36,7 @@ from .template_db import (
     empty_postgres,
     worker_database,
 )
+from .threaded_host import ThreadedHost, serving
 
 # Under pytest-xdist each worker has a database of its own: `<database>_<worker>`.
 POSTGRES_URL = worker_database(os.environ.get("PACKETS_TEST_DATABASE_URL"))
@@ -253,4 +254,11 @@ async def add_item(
 @pytest.fixture
 def live_host(tmp_path: Path, database_url: str) -> Iterator[LiveHost]:
     with running(tmp_path / "live", database_url) as host:
+        yield host
+
+
+@pytest.fixture
+def page_host(tmp_path: Path, database_url: str) -> Iterator[ThreadedHost]:
+    """A live host for a browser to visit, served on a thread of this process."""
+    with serving(tmp_path / "page", database_url) as host:
         yield host

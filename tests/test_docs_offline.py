@@ -11,32 +11,33 @@ import httpx
 import pytest
 from playwright.sync_api import Route, sync_playwright
 
-from .live_host import CHROMIUM_FLAGS, LiveHost, require_chromium
+from .live_host import CHROMIUM_FLAGS, require_chromium
+from .threaded_host import ThreadedHost
 
 
-def test_home_points_at_the_docs(live_host: LiveHost) -> None:
-    browser = httpx.get(live_host.base + "/", headers={"accept": "text/html"})
+def test_home_points_at_the_docs(page_host: ThreadedHost) -> None:
+    browser = httpx.get(page_host.base + "/", headers={"accept": "text/html"})
     assert browser.status_code == 307
     assert browser.headers["location"] == "/docs"
-    links = httpx.get(live_host.base + "/").json()
+    links = httpx.get(page_host.base + "/").json()
     assert links["docs"] == "/docs"
     assert links["packets"] == "/api/packets/"
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_docs_pages_name_only_local_assets(live_host: LiveHost, page: str) -> None:
-    html = httpx.get(live_host.base + page).text
+def test_docs_pages_name_only_local_assets(page_host: ThreadedHost, page: str) -> None:
+    html = httpx.get(page_host.base + page).text
     sources = [part.split('"')[1] for part in html.split("src=")[1:]]
     sources += [part.split('"')[1] for part in html.split("href=")[1:]]
     assert sources, html
     for source in sources:
         assert not urlsplit(source).netloc, f"{page} loads {source} from another host"
-        assert httpx.get(live_host.base + source).status_code == 200, source
+        assert httpx.get(page_host.base + source).status_code == 200, source
 
 
-def test_swagger_ui_renders_and_executes_offline(live_host: LiveHost, tmp_path: Path) -> None:
+def test_swagger_ui_renders_and_executes_offline(page_host: ThreadedHost, tmp_path: Path) -> None:
     browser_path = require_chromium()
-    local = urlsplit(live_host.base).netloc
+    local = urlsplit(page_host.base).netloc
     refused: list[str] = []
 
     def only_this_host(route: Route) -> None:
@@ -51,7 +52,7 @@ def test_swagger_ui_renders_and_executes_offline(live_host: LiveHost, tmp_path: 
         try:
             page = browser.new_page()
             page.route("**/*", only_this_host)
-            page.goto(live_host.base + "/docs")
+            page.goto(page_host.base + "/docs")
             health = page.locator(".opblock", has_text="/api/packets/health")
             health.wait_for(timeout=30_000)
             assert page.locator(".opblock").count() >= 23

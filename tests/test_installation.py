@@ -151,6 +151,20 @@ async def test_init_makes_an_installation_and_leaves_one_there_alone(
     assert capsys.readouterr().out == f"database at revision {HEAD_REVISION}\n"
 
 
+async def test_a_probe_file_left_by_a_killed_server_stops_no_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    """The writability probe's file is the process's own: one left by a server killed
+    mid-probe, or another server starting on the same directory, is no reason to refuse."""
+    data_dir = tmp_path / "shared"
+    data_dir.mkdir(mode=0o700)
+    (data_dir / ".write-test").write_bytes(b"")
+    where = ["--data-dir", str(data_dir), "--database-url", database_url]
+    assert await asyncio.to_thread(main, ["init", *where]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith(f"a new installation: {data_dir}")
+    assert sorted(path.name for path in data_dir.glob(".write-test*")) == [".write-test"]
+
+
 async def test_keys_list_never_makes_a_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str
 ) -> None:

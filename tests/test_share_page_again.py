@@ -14,7 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from .live_host import CHROMIUM_FLAGS, LiveHost, require_chromium
+from .live_host import CHROMIUM_FLAGS, require_chromium
+from .threaded_host import ThreadedHost
 
 PASSWORD = "correct horse"
 SESSION_COOKIE = "packets_link_session"
@@ -83,16 +84,16 @@ def type_password(page: Page, password: str = PASSWORD) -> None:
 
 
 def test_items_show_in_the_order_they_were_added_with_their_data(
-    live_host: LiveHost, browser: Browser
+    page_host: ThreadedHost, browser: Browser
 ) -> None:
-    api = f"{live_host.base}/api/packets"
+    api = f"{page_host.base}/api/packets"
     created = shared_packet(api)
     contents = httpx.get(f"{api}/{created['packet_id']}/contents").json()
     assert [item["content_id"] for item in contents] == [item[1] for item in ITEMS]
     assert [item["order"] for item in contents] == [0, 1, 2]
 
     page = browser.new_page()
-    page.goto(live_host.base + created["share_url"])
+    page.goto(page_host.base + created["share_url"])
     titles = page.locator('td[data-label="Title"]')
     assert [text.split("\n")[0] for text in titles.all_inner_texts()] == [i[2] for i in ITEMS]
     data = page.locator('td[data-label="Title"] dl.data').all_inner_texts()
@@ -101,12 +102,12 @@ def test_items_show_in_the_order_they_were_added_with_their_data(
 
 
 def test_a_reload_after_a_comment_posts_nothing_again(
-    live_host: LiveHost, browser: Browser
+    page_host: ThreadedHost, browser: Browser
 ) -> None:
-    api = f"{live_host.base}/api/packets"
+    api = f"{page_host.base}/api/packets"
     created = shared_packet(api)
     page = browser.new_page()
-    page.goto(live_host.base + created["share_url"])
+    page.goto(page_host.base + created["share_url"])
     page.fill("#author", "Ana")
     page.fill("#body", "Page 2 contradicts the manifest.")
     with page.expect_navigation() as navigated:
@@ -125,15 +126,15 @@ def test_a_reload_after_a_comment_posts_nothing_again(
 
 
 def test_the_password_is_remembered_for_the_link_until_it_is_revoked(
-    live_host: LiveHost, browser: Browser, tmp_path: Path
+    page_host: ThreadedHost, browser: Browser, tmp_path: Path
 ) -> None:
-    api = f"{live_host.base}/api/packets"
+    api = f"{page_host.base}/api/packets"
     created = shared_packet(api, PASSWORD)
     other = httpx.post(
         f"{api}/{created['packet_id']}/share",
         json={"shared_with": "public", "password": PASSWORD},
     ).json()
-    url = live_host.base + created["share_url"]
+    url = page_host.base + created["share_url"]
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     assert page.goto(url).status == 401  # type: ignore[union-attr]
@@ -157,7 +158,7 @@ def test_the_password_is_remembered_for_the_link_until_it_is_revoked(
     started.value.save_as(saved)
     assert saved.read_bytes() == b"%PDF-1.4 bill\n"
     # Another link of the same packet asks for its own password.
-    assert again.goto(live_host.base + other["share_url"]).status == 401  # type: ignore[union-attr]
+    assert again.goto(page_host.base + other["share_url"]).status == 401  # type: ignore[union-attr]
 
     assert httpx.delete(f"{api}/{created['packet_id']}/shares/{created['id']}").status_code == 204
     page.reload()
@@ -197,12 +198,12 @@ BROKEN_WORDS = """(selector) => {
 
 @pytest.mark.parametrize("width", [320, 390, 700, 1024])
 def test_no_word_is_broken_in_a_narrow_column(
-    live_host: LiveHost, browser: Browser, width: int
+    page_host: ThreadedHost, browser: Browser, width: int
 ) -> None:
-    api = f"{live_host.base}/api/packets"
+    api = f"{page_host.base}/api/packets"
     created = shared_packet(api)
     page = browser.new_page(viewport={"width": width, "height": 900})
-    page.goto(live_host.base + created["share_url"])
+    page.goto(page_host.base + created["share_url"])
     assert page.evaluate(BROKEN_WORDS, WORDS_CHECKED) == []
     # long tokens still fit: nothing makes the page wider than the screen
     assert page.evaluate("document.documentElement.scrollWidth") <= width

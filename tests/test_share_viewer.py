@@ -21,6 +21,7 @@ from .conftest import add_item, make_packet
 from .live_host import CHROMIUM_FLAGS, LiveHost, require_chromium
 from .share_helpers import PASSWORD_HEADER, finalized_packet, in_seconds, share
 from .test_export import unpack
+from .threaded_host import ThreadedHost
 
 SCRIPT_TITLE = "Evidence <script>alert(1)</script>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -267,10 +268,10 @@ def save_bundle(page: Page, role: Literal["link", "button"], target: Path) -> Pa
 
 
 def test_a_recipient_downloads_the_sealed_bundle_in_chromium(
-    live_host: LiveHost, tmp_path: Path
+    page_host: ThreadedHost, tmp_path: Path
 ) -> None:
     browser_path = require_chromium()
-    api = f"{live_host.base}/api/packets"
+    api = f"{page_host.base}/api/packets"
     packet = httpx.post(f"{api}/", json={"name": "Harbor ledger"}).json()
     added = httpx.post(
         f"{api}/{packet['id']}/contents",
@@ -290,9 +291,9 @@ def test_a_recipient_downloads_the_sealed_bundle_in_chromium(
         browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(accept_downloads=True)
-            page.goto(live_host.base + plain["share_url"])
+            page.goto(page_host.base + plain["share_url"])
             by_link = save_bundle(page, "link", tmp_path / "plain")
-            page.goto(live_host.base + protected["share_url"])  # asks for the password
+            page.goto(page_host.base + protected["share_url"])  # asks for the password
             page.fill("#password", "correct horse")
             page.get_by_role("button", name="Open").click()
             page.wait_for_selector("#bundle")

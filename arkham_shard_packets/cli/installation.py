@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..core.file_modes import FileModes, create_file
+from ..core.file_modes import FileModes
 from ..errors import PacketsError
 from .options import UsageError, add_command, add_database_options, settings_of
 
@@ -29,12 +31,13 @@ MAKE_ONE = "`arkham-packets init` makes one (`serve` does too)"
 
 def check_data_dir(path: Path, mode: int) -> None:
     """Made (or narrowed) to `mode` (ARKHAM_PACKETS_DATA_DIR_MODE), and writable; else one
-    line."""
+    line. The probe file's name is this process's own: servers sharing the directory start
+    together, and one killed mid-probe leaves its file behind."""
     try:
         FileModes(mode).own_folder(path)
-        probe = path / ".write-test"
-        create_file(probe).close()
-        probe.unlink()
+        descriptor, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(descriptor)
+        os.unlink(probe)
     except OSError as error:
         raise UsageError(
             f"data directory {path} is not usable: {error.strerror or error}"

@@ -178,7 +178,11 @@ def freeze_start_up() -> None:
 
 
 def _lifespan(
-    config: HostConfig, database: HostDatabase, bus: EventBus, storage: LocalStorage
+    config: HostConfig,
+    settings: Settings,
+    database: HostDatabase,
+    bus: EventBus,
+    storage: LocalStorage,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The shards' life in the app's: loaded with the host's services at start-up (a shard
     that fails stops it, if `require_shards`), shut down in reverse order at the end."""
@@ -188,7 +192,7 @@ def _lifespan(
         frame = HostFrame(
             app,
             {"database": database, "events": bus, "storage": storage},
-            packets_settings=config.shard_settings(),
+            packets_settings=settings,
             auth=config.auth,
         )
         app.state.frame = frame
@@ -213,7 +217,8 @@ def create_app(config: HostConfig) -> FastAPI:
     if config.api_token and config.auth is not None:
         # every request would need the API token as its bearer, which is no user's token
         raise ValueError("an API token and Frame users can't both guard the host: choose one")
-    modes = config.modes
+    settings = config.shard_settings()  # read from the environment once: it costs ~10 ms
+    modes = FileModes(settings.data_dir_mode)
     modes.own_folder(config.data_dir)
     database = HostDatabase(config.resolved_database_url, file_mode=modes.file)
     bus = EventBus()
@@ -224,13 +229,13 @@ def create_app(config: HostConfig) -> FastAPI:
     app = FastAPIOffline(
         title="Arkham Packets (standalone host)",
         version=__version__,
-        lifespan=_lifespan(config, database, bus, storage),
+        lifespan=_lifespan(config, settings, database, bus, storage),
         description=HOST_DESCRIPTION,
         openapi_tags=[*TAGS, HOST_TAG],
     )
     if config.api_token:
         app.middleware("http")(require_token(config.api_token))
-    users_required = None if config.auth is None else config.shard_settings().require_user is True
+    users_required = None if config.auth is None else settings.require_user is True
     documented(
         app, partial(opens_freely, app), bool(config.api_token), users_required=users_required
     )

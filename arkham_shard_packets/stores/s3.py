@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
+from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -133,6 +136,7 @@ class S3Store:
         return f"{self.prefix}{key}"
 
     async def check(self) -> None:
+        await self._endpoint_listens()
         try:
             await asyncio.wait_for(self._check(), CHECK_SECONDS)
         except asyncio.TimeoutError:
@@ -142,6 +146,31 @@ class S3Store:
         except (BotoCoreError, ClientError, OSError) as error:
             raise StoreUnusable(f"can't use the bucket {self.location}: {said(error)}") from None
         await asyncio.to_thread(self.modes.make_folder, self.staging)
+
+    async def _endpoint_listens(self) -> None:
+        """A mistyped endpoint refused at once: the client would retry a refused connection
+        for about 10 s before saying so."""
+        if not self.endpoint_url:
+            return
+        address = urlsplit(self.endpoint_url)
+        host = address.hostname or ""
+        port = address.port or (443 if address.scheme == "https" else 80)
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), HEALTH_SECONDS)
+        except asyncio.TimeoutError:
+            return  # slow, not absent: the check's own patience decides
+        except OSError as error:
+            if isinstance(error, socket.gaierror):
+                why = "unknown host"
+            else:
+                why = os.strerror(error.errno) if error.errno else str(error)
+            raise StoreUnusable(
+                f"can't use the bucket {self.location}: nothing answers at {host}:{port} "
+                f"({why}); check ARKHAM_PACKETS_S3_ENDPOINT_URL"
+            ) from None
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
     async def _check(self) -> None:
         """Head the bucket, then write, read back and delete a small object under the prefix."""

@@ -3,12 +3,13 @@
 Counted with SQLAlchemy event listeners on the shard's engine (statements, transactions, pool
 pings), in-process, after a warm-up. A context variable set around the request tells its own
 statements from the background work it sets off (event delivery, share-use logging), which is
-counted apart for the 250 ms that follow the answer. Round trips: every statement, commit,
-rollback and ping, plus on PostgreSQL each BEGIN (asyncpg sends it on its own; SQLite's BEGIN
-is a statement). Compiled: statements SQLAlchemy compiled for the request instead of taking
-them from its cache (after the warm-up, none should be). One target (issue 30): finalize in at
-most FINALIZE_TARGET round trips, whatever its items (tests/test_round_trips.py holds it with 1,
-10 and 1,000); the rest of the table shows where a request's time goes and what changed.
+counted apart for the 250 ms that follow the answer (`--trips-after-seconds`). Round trips:
+every statement, commit, rollback and ping, plus on PostgreSQL each BEGIN (asyncpg sends it on
+its own; SQLite's BEGIN is a statement). Compiled: statements SQLAlchemy compiled for the
+request instead of taking them from its cache (after the warm-up, none should be). One target
+(issue 30): finalize in at most FINALIZE_TARGET round trips, whatever its items
+(tests/test_round_trips.py holds it with 1, 10 and 1,000); the rest of the table shows where
+a request's time goes and what changed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ NAME = "trips"
 TITLE = "Trips: statements, transactions and round trips per request"
 API = "/api/packets"
 WARMUP = 3
-AFTER_S = 0.25
+AFTER_S = 0.25  # the tests' wait; the benchmark's is its plan's
 WRITES = ("INSERT", "UPDATE", "DELETE")
 FINALIZE = "POST /{id}/finalize"
 FINALIZE_TARGET = 6
@@ -211,7 +212,8 @@ async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
             for label, probe in table.items():
                 for run in range(WARMUP + bench.plan.trips_runs):
                     measured = run >= WARMUP
-                    counted = partial(counting, tally, label) if measured else warm_up
+                    after_s = bench.plan.trips_after_seconds
+                    counted = partial(counting, tally, label, after_s) if measured else warm_up
                     await probe(client, counted)
     return tally, list(table)
 
@@ -276,6 +278,6 @@ async def run(bench: Workbench) -> SectionResult:
             f"Means over {measured} requests of each kind after {WARMUP} of warm-up. "
             "'writing' counts INSERT, UPDATE, DELETE and SELECT ... FOR UPDATE; 'after the "
             f"answer' is the round trips of the background work set off, within "
-            f"{AFTER_S * 1000:.0f} ms."
+            f"{bench.plan.trips_after_seconds * 1000:.0f} ms."
         ],
     )
