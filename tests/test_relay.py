@@ -53,7 +53,7 @@ async def test_a_stalled_bus_never_holds_up_an_answer(
     )
     assert added.status_code == 201
     second = await asyncio.wait_for(make_packet(client, "second"), ANSWER_PATIENCE_S)
-    assert not await relay.settle()  # the bus still holds the first event
+    assert not await relay.settle(patience_s=0.5)  # the bus still holds the first event
     assert stalled.waiting == 1
     feed = (await client.get(f"{API}/events")).json()["events"]
     assert [e["event_type"] for e in feed] == [

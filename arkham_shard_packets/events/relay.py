@@ -149,9 +149,9 @@ class OutboxRelay:
         if self.running and self.progress.placed < asked:
             await self.progress.wait_for(lambda: self.progress.placed >= asked, FEED_PATIENCE_S)
 
-    async def settle(self) -> bool:
+    async def settle(self, patience_s: float = SETTLE_PATIENCE_S) -> bool:
         """Waits for everything committed before the call to be placed and handed to the bus
-        (or refused by it); False when that takes more than SETTLE_PATIENCE_S."""
+        (or refused by it); False when that takes more than `patience_s`."""
         if not self.running:
             self._enqueue(await outbox.place(self.database))
             if self.bus is not None:
@@ -160,7 +160,7 @@ class OutboxRelay:
             return True
         self.wake()
         asked = self.progress.asked
-        done = self.progress.wait_for(lambda: self.progress.delivered >= asked, SETTLE_PATIENCE_S)
+        done = self.progress.wait_for(lambda: self.progress.delivered >= asked, patience_s)
         settled = await done
         await self._mark()
         return settled
