@@ -42,7 +42,7 @@ from .threaded_host import ThreadedHost, serving
 POSTGRES_URL = worker_database(os.environ.get("PACKETS_TEST_DATABASE_URL"))
 STORE = os.environ.get("PACKETS_TEST_STORE", "local")
 # The files that take longest, run first (pyproject.toml hands out files in collection order):
-# two workers then finish together instead of one waiting on a long file begun last.
+# the workers then finish together instead of one waiting on a long file begun last.
 SLOWEST_FILES = (
     "test_benchmarks.py",
     "test_docs_examples.py",
