@@ -27,7 +27,7 @@ async def test_oversized_bodies_without_a_credential_do_not_hurt_the_others(
         await reset_postgres(POSTGRES_URL)
     data_dir = tmp_path / "data"
     async with live_process(database_url, data_dir, api_token=TOKEN) as server:
-        measured = await siege(server.base_url, server.pid, data_dir, seconds=3.0)
+        measured = await siege(server.base_url, server.pid, data_dir, seconds=2.0)
     result = measured["siege"]
     before, after = measured["memory_before"], measured["memory_after"]
     print(
