@@ -433,6 +433,20 @@ def test_serve_refuses_a_bucket_it_cannot_use(
     assert err.endswith("(Connection refused); check ARKHAM_PACKETS_S3_ENDPOINT_URL")
 
 
+async def test_an_endpoint_nobody_answers_at_is_refused_at_once(tmp_path: Path) -> None:
+    """No listener, no such host: said as such, before the client's retries (about 10 s)."""
+    for endpoint, why in [
+        (f"http://127.0.0.1:{free_port()}", "(Connection refused)"),
+        ("http://no-such-host.invalid:9000", "(unknown host)"),
+    ]:
+        store = S3Store("evidence", staging=tmp_path / "staging", endpoint_url=endpoint)
+        with pytest.raises(StoreUnusable) as refused:
+            await store.check()
+        host_port = endpoint.removeprefix("http://")
+        assert f"nothing answers at {host_port} {why}" in str(refused.value)
+        await store.close()
+
+
 def test_the_store_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("ARKHAM_PACKETS_"):
