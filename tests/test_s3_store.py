@@ -433,8 +433,12 @@ def test_serve_refuses_a_bucket_it_cannot_use(
     assert err.endswith("(Connection refused); check ARKHAM_PACKETS_S3_ENDPOINT_URL")
 
 
-async def test_an_endpoint_nobody_answers_at_is_refused_at_once(tmp_path: Path) -> None:
+async def test_an_endpoint_nobody_answers_at_is_refused_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No listener, no such host: said as such, before the client's retries (about 10 s)."""
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
     for endpoint, why in [
         (f"http://127.0.0.1:{free_port()}", "(Connection refused)"),
         ("http://no-such-host.invalid:9000", "(unknown host)"),
@@ -445,6 +449,24 @@ async def test_an_endpoint_nobody_answers_at_is_refused_at_once(tmp_path: Path) 
         host_port = endpoint.removeprefix("http://")
         assert f"nothing answers at {host_port} {why}" in str(refused.value)
         await store.close()
+
+
+async def test_behind_a_proxy_the_endpoint_is_left_to_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a proxy carries the requests, no direct connection is tried: the endpoint may
+    only be reachable through it. The client's own failure is what is said."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    store = S3Store(
+        "evidence", staging=tmp_path / "staging", endpoint_url="http://s3.internal:9000"
+    )
+    with pytest.raises(StoreUnusable) as refused:
+        await store.check()
+    assert "nothing answers at" not in str(refused.value)
+    assert str(refused.value).startswith("can't use the bucket s3://evidence/")
+    await store.close()
 
 
 def test_the_store_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -149,11 +150,14 @@ class S3Store:
 
     async def _endpoint_listens(self) -> None:
         """A mistyped endpoint refused at once: the client would retry a refused connection
-        for about 10 s before saying so."""
+        for about 10 s before saying so. Not when a proxy (HTTP_PROXY, HTTPS_PROXY) carries
+        the client's requests: then only the client can tell."""
         if not self.endpoint_url:
             return
         address = urlsplit(self.endpoint_url)
         host = address.hostname or ""
+        if address.scheme in getproxies() and not proxy_bypass(host):
+            return
         port = address.port or (443 if address.scheme == "https" else 80)
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), HEALTH_SECONDS)
