@@ -33,12 +33,12 @@ def serving(data_dir: Path, database_url: str) -> Iterator[ThreadedHost]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, name=f"host-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + START_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the host on port {port} did not start")
-        time.sleep(0.01)
     try:
+        deadline = time.monotonic() + START_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the host on port {port} did not start")
+            time.sleep(0.01)
         yield ThreadedHost(f"http://127.0.0.1:{port}")
     finally:
         server.should_exit = True

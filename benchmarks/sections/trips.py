@@ -209,10 +209,10 @@ async def measure(bench: Workbench) -> tuple[Tally, list[str]]:
             )
             table = probes(client, {"packet": packet, "token": link["access_token"]})
             warm_up = partial(counting, tally, "warm-up", 0.0)
+            after_s = bench.plan.trips_after_seconds
             for label, probe in table.items():
                 for run in range(WARMUP + bench.plan.trips_runs):
                     measured = run >= WARMUP
-                    after_s = bench.plan.trips_after_seconds
                     counted = partial(counting, tally, label, after_s) if measured else warm_up
                     await probe(client, counted)
     return tally, list(table)
