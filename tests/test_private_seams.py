@@ -38,6 +38,8 @@ from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.inline_sqlite import InlineConnection, connect
 from arkham_shard_packets.db.upsert import _SkipDuplicates, insert_or_skip
 
+from .conftest import POSTGRES_URL
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "arkham_shard_packets"
 LAYOUT = ROOT / "docs" / "layout.md"
@@ -299,6 +301,29 @@ async def test_sqlalchemy_reads_only_the_aiosqlite_internals_the_inline_driver_i
         f"SQLAlchemy {sqlalchemy.__version__} reads {sorted(privates)} of an aiosqlite "
         f"connection, not {sorted(expected)}",
     )
+
+
+@canary("db/session.py", "autocommit")
+async def test_the_asyncpg_adapter_sends_no_begin_while_its_autocommit_is_set() -> None:
+    if not POSTGRES_URL:
+        pytest.skip("needs PostgreSQL (PACKETS_TEST_DATABASE_URL)")
+    where = "db/session.py"
+    engine = create_engine(POSTGRES_URL)
+    try:
+        async with engine.connect() as conn, conn.begin():
+            raw = await conn.get_raw_connection()
+            adapted, driver = raw.dbapi_connection, raw.driver_connection
+            assert adapted is not None and driver is not None
+            assert adapted.autocommit is False, revisit(where, "the adapter starts in autocommit")
+            adapted.autocommit = True
+            await conn.execute(select(1))
+            began = driver.is_in_transaction()
+            adapted.autocommit = False
+            assert not began, revisit(where, "BEGIN was sent while autocommit was set")
+            await conn.execute(select(1))
+            assert driver.is_in_transaction(), revisit(where, "no BEGIN once autocommit is unset")
+    finally:
+        await engine.dispose()
 
 
 # -- argparse ---------------------------------------------------------------------------------

@@ -71,6 +71,27 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @asynccontextmanager
+async def alone(conn: AsyncConnection) -> AsyncIterator[None]:
+    """The one statement sent in the block, when it is the first of its transaction on
+    PostgreSQL, goes without BEGIN and COMMIT (a round trip each): one statement is atomic on
+    its own, and the transaction then commits nothing more. Elsewhere the block runs as it is.
+    The caller sends at most one statement in the block."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw = await conn.get_raw_connection()
+    adapted, driver = raw.dbapi_connection, raw.driver_connection
+    if adapted is None or driver is None or adapted.autocommit or driver.is_in_transaction():
+        yield
+        return
+    adapted.autocommit = True  # the adapter then sends no BEGIN before the statement
+    try:
+        yield
+    finally:
+        adapted.autocommit = False
+
+
+@asynccontextmanager
 async def _begun(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """`engine.begin()` on a connection of `_connection`."""
     async with _connection(engine) as connection, connection.begin():

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Event
 from ..db.row_inserts import RowWrite, Shape, named_insert, named_write
-from ..db.session import Database
+from ..db.session import Database, alone
 from ..db.tables import outbox
 from ..models import utcnow
 
@@ -71,7 +71,9 @@ async def append(
         # the common case in one statement: the event written in its place
         return [Placed(*(await conn.execute(WRITTEN_IN_PLACE, rows[0])).one())]
     if not sqlite:
-        return _in_sequence(await conn.execute(insert(outbox).returning(*PLACED_COLUMNS), rows))
+        async with alone(conn):
+            written = await conn.execute(insert(outbox).returning(*PLACED_COLUMNS), rows)
+        return _in_sequence(written)
     await conn.execute(insert(outbox), rows)
     placed: list[Placed] = []
     while True:
@@ -105,7 +107,8 @@ async def _append_with(
     before: Sequence[RowWrite],
 ) -> list[Placed]:
     """PostgreSQL: the writes `before` as data-modifying WITH clauses of the statement that
-    writes the events (or of a bare SELECT): one round trip for all of them. The statement is
+    writes the events (or of a bare SELECT): one round trip for all of them, and the only one
+    of a unit of work that sent nothing before it (db/session.py's `alone`). The statement is
     built once for each shape of a unit of work (db/row_inserts.py), the values its
     parameters."""
     shape = tuple(row.shape for row in before)
@@ -116,13 +119,15 @@ async def _append_with(
     if len(rows) > 1:
         # a list of rows: one VALUES of its own length, built for this call
         clauses = _clauses(shape)
-        written = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
-        return _in_sequence(await conn.execute(written, parameters))
-    if not rows:
-        await conn.execute(_statement_with(shape, ()), parameters)
-        return []
-    parameters |= {f"e_{name}": value for name, value in rows[0].items()}
-    return _in_sequence(await conn.execute(_statement_with(shape, tuple(rows[0])), parameters))
+        statement = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
+    elif rows:
+        parameters |= {f"e_{name}": value for name, value in rows[0].items()}
+        statement = _statement_with(shape, tuple(rows[0]))
+    else:
+        statement = _statement_with(shape, ())
+    async with alone(conn):
+        written = await conn.execute(statement, parameters)
+    return _in_sequence(written) if rows else []
 
 
 def _clauses(shape: tuple[Shape, ...]) -> list[Any]:

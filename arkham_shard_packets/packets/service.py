@@ -10,8 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
-
 from ..core.canonical import canonical_json
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Transactions
@@ -32,8 +30,6 @@ from ..versions.history import (
     record_sealed_version,
 )
 from ..versions.snapshots import content_records_beside, packet_record
-
-INSERT_PACKET = insert(packets).returning(*packets.c)  # the values are its parameters
 
 
 @dataclass
@@ -64,13 +60,17 @@ class PacketService:
             contents_count=0,
             size_bytes=0,
             checksum=None,
+            checksum_recipe=None,
+            finalized_at=None,
             metadata=canonical_json(draft.metadata),
         )
+        packet = packet_from_row(values)
+        # Nothing here reads a row back: every row goes with the event, on PostgreSQL in the
+        # work's only statement (events/outbox.py).
         async with self.tx.write(scope) as work:
-            row = (await work.conn.execute(INSERT_PACKET, values)).mappings().one()
-            packet = packet_from_row(row)
+            await work.insert(packets, values, at_commit=True)
             work.custody_heads[packet.id] = None  # its log starts in this transaction
-            await record_first_version(work, row)
+            await record_first_version(work, values)
             await custody.append(work, packet.id, "created", name=packet.name, version=1)
             work.emit(
                 "packets.packet.created",

@@ -5,7 +5,8 @@ pings), in-process, after a warm-up. A context variable set around the request t
 statements from the background work it sets off (event delivery, share-use logging), which is
 counted apart for the 250 ms that follow the answer (`--trips-after-seconds`). Round trips:
 every statement, commit, rollback and ping, plus on PostgreSQL each BEGIN (asyncpg sends it on
-its own; SQLite's BEGIN is a statement). Compiled: statements SQLAlchemy compiled for the
+its own, before a transaction's first statement, and none for a transaction of one statement
+sent alone; SQLite's BEGIN is a statement). Compiled: statements SQLAlchemy compiled for the
 request instead of taking them from its cache (after the warm-up, none should be). One target
 (issue 30): finalize in at most FINALIZE_TARGET round trips, whatever its items
 (tests/test_round_trips.py holds it with 1, 10 and 1,000); the rest of the table shows where
@@ -86,11 +87,18 @@ class Tally:
             self.counts.setdefault(label, Counter())[what] += 1
 
     def _ended(self, connection: Any, what: str, call: Callable[[], None] | None = None) -> None:
-        """Counts a BEGIN, COMMIT or ROLLBACK the database sees (none in autocommit)."""
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            self._count(what)
-            if call is not None:
-                call()
+        """Counts a transaction begun, and a COMMIT or ROLLBACK the database sees: none in
+        autocommit, nor on PostgreSQL for a transaction that sent its one statement alone
+        (db/session.py), which the driver began on the server only before a statement."""
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        if self.postgres and call is not None:
+            if not connection.connection.driver_connection.is_in_transaction():
+                return
+            self._count("begins")  # sent before the transaction's first statement
+        self._count(what)
+        if call is not None:
+            call()
 
     def _statement(self, inline: bool, *args: Any) -> None:
         statement, context = str(args[2]).lstrip().upper(), args[4]
@@ -105,7 +113,7 @@ class Tally:
 
     def round_trips(self, counts: Counter[str]) -> int:
         trips = counts["statements"] + counts["commits"] + counts["rollbacks"] + counts["pings"]
-        return trips + (counts["transactions"] if self.postgres else 0) - counts["inline calls"]
+        return trips + counts["begins"] - counts["inline calls"]
 
 
 Counted = Callable[[], AbstractAsyncContextManager[None]]
