@@ -108,7 +108,7 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
 
     floods = figures["sections"]["floods"]
     flood = floods["figures"]
-    assert flood["reads"] == 600 and flood["answers"] == {"HTTP 200": 600}
+    assert flood["reads"] == 200 and flood["answers"] == {"HTTP 200": 200}
     assert flood["custody_after"]["link_used"] <= flood["custody_before"]["link_used"] + 3
     assert flood["custody_after"]["bytes"] > flood["custody_before"]["bytes"] > 0
     assert flood["viewer_after"]["runs"] == flood["viewer_before"]["runs"] == 15

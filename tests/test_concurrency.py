@@ -152,3 +152,25 @@ async def test_revoking_links_while_they_are_used_never_deadlocks(
         assert revoked == 204
         assert commented in (201, 404)  # before the revocation, or refused after it
     await settle(client)
+
+
+async def test_edits_racing_exports_keep_one_custody_chain(client: httpx.AsyncClient) -> None:
+    """An edit reads the head of the custody log as it locks the packet (on PostgreSQL, in the
+    locking UPDATE); an export appends to the log holding the lock without changing the
+    packet's row. Each must see the other's entry: one chain, no position given twice."""
+    packet = await make_packet(client)
+    url = f"/api/packets/{packet['id']}"
+    await client.post(f"{url}/contents", json={"content_type": "claim", "content_id": "c"})
+    edits = [client.put(url, json={"description": f"edit {i}"}) for i in range(12)]
+    exports = [client.post(f"{url}/export", json={"format": "json"}) for _ in range(12)]
+    answers = await asyncio.gather(
+        *(call for pair in zip(edits, exports, strict=True) for call in pair)
+    )
+    assert [answer.status_code for answer in answers] == [200, 200] * 12, [
+        answer.text for answer in answers if answer.status_code != 200
+    ]
+    log = (await client.get(f"{url}/custody", params={"limit": 100})).json()
+    assert (log["intact"], log["problems"]) == (True, []), log["problems"]
+    events = [entry["event"] for entry in log["entries"]]
+    assert (events.count("edited"), events.count("exported")) == (12, 12), events
+    assert check_chain_independently(log["entries"])[-1] == log["head"]

@@ -41,15 +41,21 @@ async def counted(tally: Tally, label: str, request: Any) -> Counter[str]:
 # Round trips on PostgreSQL (BEGIN and COMMIT are round trips of their own); on SQLite, calls
 # into the database's thread, BEGIN IMMEDIATE being one of the statements.
 # A create inserts the packet, its first version (and its snapshot), the first entry of its
-# custody log and its event, reading nothing back; a content add locks the packet (UPDATE ...
-# RETURNING), inserts the item (returning the custody log's head with it), appends to the log
-# and writes its event. On PostgreSQL the inserts nothing reads back go with the event, in one
-# statement, and a create's, its only one, goes without BEGIN and COMMIT; on SQLite, BEGIN
-# IMMEDIATE is a statement too (the event is written in its place in the feed).
+# custody log and its event, reading nothing back. A content add and an edit lock the packet
+# with their change (UPDATE ... RETURNING), which also returns the custody log's head and, for
+# an item, whether the packet holds it already and its place; then they insert the item, the
+# log's entry and the event. On PostgreSQL the inserts nothing reads back go with the event,
+# in one statement, and a create's, its only one, goes without BEGIN and COMMIT; on SQLite,
+# BEGIN IMMEDIATE is a statement too (the event is written in its place in the feed).
 WRITES = {  # statements, round trips
-    "postgresql": {"create": (1, 1), "content add": (3, 5)},
-    "sqlite": {"create": (6, 0), "content add": (5, 0)},
+    "postgresql": {"create": (1, 1), "content add": (2, 4), "edit": (2, 4)},
+    "sqlite": {"create": (6, 0), "content add": (5, 0), "edit": (4, 0)},
 }
+
+
+async def edit(client: httpx.AsyncClient, packet_id: str, description: str) -> None:
+    answer = await client.put(f"{API}/{packet_id}", json={"description": description})
+    assert answer.status_code == 200, answer.text
 
 
 async def test_a_write_is_one_transaction_of_the_statements_it_needs(
@@ -57,6 +63,7 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
 ) -> None:
     packet = await make_packet(client)
     await add_item(client, packet["id"], "warm-up")
+    await edit(client, packet["id"], "warm-up")
     expected = WRITES["postgresql" if POSTGRES_URL else "sqlite"]
     for n in range(3):  # a create's connection, back in the pool, begins the next write
         measured = {
@@ -64,6 +71,7 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
             "content add": await counted(
                 tally, f"content add {n}", add_item(client, packet["id"], f"counted {n}")
             ),
+            "edit": await counted(tally, f"edit {n}", edit(client, packet["id"], f"edit {n}")),
         }
         for label, counts in measured.items():
             statements, trips = expected[label]

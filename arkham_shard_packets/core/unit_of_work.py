@@ -52,6 +52,9 @@ class UnitOfWork:
     # (None: an empty log, as for a packet it created): custody/log.py reads neither twice.
     locked_packets: set[str] = field(default_factory=set)
     custody_heads: dict[str, Head | None] = field(default_factory=dict)
+    # Heads read by the statement that locked their packet, as that statement returned them
+    # (records/packets.py; custody/log.py reads them as heads).
+    heads_at_lock: dict[str, str | None] = field(default_factory=dict)
     # Rows nothing in this work reads back: written with its events at commit, in one
     # statement on PostgreSQL. A reader of their tables in the work flushes them first.
     at_commit: list[RowWrite] = field(default_factory=list)

@@ -70,7 +70,7 @@ def reading_head(
     custody log (a new statement, so it sees every entry committed before the lock was
     granted), and the parameters to send it with; `learn_head` takes the head from the row.
     Unchanged, without parameters, when the work knows the head."""
-    if packet_id in work.custody_heads or packet_id not in work.locked_packets:
+    if knows_head(work, packet_id) or packet_id not in work.locked_packets:
         return statement, {}
     tenant = work.scope.tenant_id
     parameters = {HEAD_PACKET: packet_id} | ({} if tenant is None else {HEAD_TENANT: tenant})
@@ -92,7 +92,9 @@ def _returning_head(statement: UpdateBase, tenant_scoped: bool) -> UpdateBase:
 def head_columns(work: UnitOfWork, packet_id: str) -> list[Label[Any]]:
     """The head of the packet's log as columns of a statement the work sends after taking the
     packet's lock (so it sees every entry committed before the lock was granted); `learn_head`
-    takes the head from its row."""
+    takes the head from its row. None when the work knows the head."""
+    if knows_head(work, packet_id):
+        return []
     owned = work.scope.owns(packet_custody)
     return [
         _latest(owned, packet_id, column).scalar_subquery().label(name)
@@ -100,15 +102,32 @@ def head_columns(work: UnitOfWork, packet_id: str) -> list[Label[Any]]:
     ]
 
 
+def knows_head(work: UnitOfWork, packet_id: str) -> bool:
+    """Whether the work knows the head of the packet's log: it wrote it, or read it as it
+    locked the packet (records/packets.py)."""
+    if packet_id in work.custody_heads:
+        return True
+    if packet_id not in work.heads_at_lock:
+        return False
+    read = work.heads_at_lock.pop(packet_id)
+    if read is None:
+        head = None
+    else:
+        chain, position, sha256 = read.split(" ")
+        head = Head(int(chain), int(position), sha256)
+    work.custody_heads[packet_id] = head
+    return True
+
+
 def learn_head(work: UnitOfWork, packet_id: str, row: Mapping[Any, Any]) -> None:
-    if packet_id not in work.custody_heads and "custody_chain" in row:
+    if not knows_head(work, packet_id) and "custody_chain" in row:
         chain, position, sha256 = (row[name] for name in HEAD_COLUMNS)
         work.custody_heads[packet_id] = None if chain is None else Head(chain, position, sha256)
 
 
 async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:
     """Record `event` by the work's actor as the next entry of the packet's log."""
-    if packet_id in work.custody_heads:
+    if knows_head(work, packet_id):
         head = work.custody_heads[packet_id]
     else:
         await hold_packet(work, packet_id)

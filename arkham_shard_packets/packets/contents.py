@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json
@@ -16,32 +16,20 @@ from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
 from ..db.scope import Scope, owned_by_parameter
 from ..db.tables import packet_contents, packets
-from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 from ..records import lifecycle
-from ..records.packets import content_from_row, load_contents, load_packet, lock_packet, stored_size
+from ..records.packets import (
+    ITEM_SLOT,
+    content_from_row,
+    load_contents,
+    load_packet,
+    lock_packet,
+    lock_packet_row,
+    stored_size,
+)
 
-# Skipped when it breaks uq_contents_item (the packet holds that type and id already); the
-# values are the execution's parameters, so the statement is built once.
-ADD_ITEM = insert_or_skip(packet_contents).returning(*packet_contents.c)
-ORDER_MAX = 2**31 - 1  # `order` is a 32-bit integer column on both databases
 NEXT_OF, NEXT_TENANT = "next_of_packet", "next_of_tenant"
-
-
-@lru_cache(maxsize=2)
-def add_next_item(tenant_scoped: bool) -> UpdateBase:
-    """ADD_ITEM, the item placed after the packet's last (0 for its first; past ORDER_MAX, at
-    it), read by the insert itself under the packet's row lock, so items added together each
-    get their own place. The packet (and its tenant) are the execution's NEXT_OF (and
-    NEXT_TENANT); built once for each kind of scope."""
-    last = func.max(packet_contents.c.order_num)
-    place = select(case((last.is_(None), 0), (last >= ORDER_MAX, ORDER_MAX), else_=last + 1))
-    place = place.where(
-        packet_contents.c.packet_id == bindparam(NEXT_OF),
-        owned_by_parameter(packet_contents, NEXT_TENANT if tenant_scoped else None),
-    )
-    return ADD_ITEM.values(order_num=place.scalar_subquery())
 
 
 @dataclass
@@ -76,7 +64,9 @@ class ContentService:
 
 async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> PacketContent:
     """Inside the caller's unit of work, so a share link's edit and its access log are one.
-    The packet's counts go up as it is locked; a duplicate item undoes them with the rest."""
+    The packet's counts go up as it is locked, which also reads whether the packet holds the
+    item already and its place after the last one; a duplicate item undoes them with the rest.
+    Nothing reads the item back: it is written with the work's other rows (UnitOfWork.insert)."""
     values = {
         "id": str(uuid.uuid4()),
         "packet_id": packet_id,
@@ -88,25 +78,20 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         "order_num": draft.order,
         "data": None if draft.data is None else canonical_json(draft.data),
     }
-    await lock_packet(
+    locked = await lock_packet_row(
         work,
         packet_id,
         lifecycle.EDIT,
         added_bytes=stored_size(values),
+        item=(draft.content_type.value, draft.content_id),
     )
-    adding: UpdateBase = ADD_ITEM
-    place: dict[str, Any] = {}
-    if draft.order is None:  # after the last item
-        del values["order_num"]
-        tenant = work.scope.tenant_id
-        adding = add_next_item(tenant is not None)
-        place = {NEXT_OF: packet_id} | ({} if tenant is None else {NEXT_TENANT: tenant})
-    statement, head = custody.reading_head(work, packet_id, adding)
-    row = await work.first(statement, work.scope.row(**values) | place | head)  # its tenant
-    if row is None:
+    if locked[ITEM_SLOT] is None:
         item = f"{draft.content_type.value} {draft.content_id}"
         raise DuplicateContent(f"{item} is already in packet {packet_id}")
-    custody.learn_head(work, packet_id, row)
+    if draft.order is None:  # after the last item
+        values["order_num"] = locked[ITEM_SLOT]
+    row = work.scope.row(**values)  # its tenant
+    await work.insert(packet_contents, row, at_commit=True)
     await custody.append(
         work,
         packet_id,

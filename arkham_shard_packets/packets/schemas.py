@@ -13,9 +13,10 @@ from ..core.bounds import JsonObject, WholeNumber
 from ..db.search import MATCHED_MAX
 from ..models import ContentType, ItemField, PacketVisibility
 from ..records.examples import Answer
+from ..records.packets import ORDER_MAX
 from ..records.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from ..version import __version__
-from .contents import ORDER_MAX, ContentDraft
+from .contents import ContentDraft
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
