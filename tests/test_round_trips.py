@@ -44,12 +44,14 @@ async def counted(tally: Tally, label: str, request: Any) -> Counter[str]:
 # custody log and its event, reading nothing back. A content add and an edit lock the packet
 # with their change (UPDATE ... RETURNING), which also returns the custody log's head and, for
 # an item, whether the packet holds it already and its place; then they insert the item, the
-# log's entry and the event. On PostgreSQL the inserts nothing reads back go with the event,
-# in one statement, and a create's, its only one, goes without BEGIN and COMMIT; on SQLite,
-# BEGIN IMMEDIATE is a statement too (the event is written in its place in the feed).
+# log's entry and the event. A removal locks the packet, deletes the item (returning it), then
+# writes the packet's counts, the log's entry and the event. On PostgreSQL the rows nothing
+# reads back go with the event, in one statement, and a create's, its only one, goes without
+# BEGIN and COMMIT; on SQLite, BEGIN IMMEDIATE is a statement too (the event is written in its
+# place in the feed).
 WRITES = {  # statements, round trips
-    "postgresql": {"create": (1, 1), "content add": (2, 4), "edit": (2, 4)},
-    "sqlite": {"create": (6, 0), "content add": (5, 0), "edit": (4, 0)},
+    "postgresql": {"create": (1, 1), "content add": (2, 4), "edit": (2, 4), "removal": (3, 5)},
+    "sqlite": {"create": (6, 0), "content add": (5, 0), "edit": (4, 0), "removal": (6, 0)},
 }
 
 
@@ -58,12 +60,18 @@ async def edit(client: httpx.AsyncClient, packet_id: str, description: str) -> N
     assert answer.status_code == 200, answer.text
 
 
+async def remove(client: httpx.AsyncClient, packet_id: str, item_id: str) -> None:
+    answer = await client.delete(f"{API}/{packet_id}/contents/{item_id}")
+    assert answer.status_code == 204, answer.text
+
+
 async def test_a_write_is_one_transaction_of_the_statements_it_needs(
     client: httpx.AsyncClient, tally: Tally
 ) -> None:
     packet = await make_packet(client)
-    await add_item(client, packet["id"], "warm-up")
+    await remove(client, packet["id"], (await add_item(client, packet["id"], "warm-up"))["id"])
     await edit(client, packet["id"], "warm-up")
+    item = await add_item(client, packet["id"], "to remove")
     expected = WRITES["postgresql" if POSTGRES_URL else "sqlite"]
     for n in range(3):  # a create's connection, back in the pool, begins the next write
         measured = {
@@ -73,6 +81,9 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
             ),
             "edit": await counted(tally, f"edit {n}", edit(client, packet["id"], f"edit {n}")),
         }
+        removed = remove(client, packet["id"], item["id"])
+        measured["removal"] = await counted(tally, f"removal {n}", removed)
+        item = await add_item(client, packet["id"], f"to remove {n}")
         for label, counts in measured.items():
             statements, trips = expected[label]
             assert counts["transactions"] == 1, (label, counts)

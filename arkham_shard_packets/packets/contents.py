@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json
@@ -110,42 +110,38 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
     return content_from_row(row)
 
 
-ENTRY, FREED = "removed_entry", "freed_bytes"
+ENTRY = "removed_entry"
 
 
 @lru_cache(maxsize=2)
-def removing(tenant_scoped: bool) -> tuple[UpdateBase, UpdateBase]:
-    """The item's delete (ENTRY of NEXT_OF) and its packet's counts going down by one item
-    and FREED bytes; the packet (and its tenant) are NEXT_OF (and NEXT_TENANT). Built once
-    for each kind of scope."""
+def removing(tenant_scoped: bool) -> UpdateBase:
+    """The item's delete (ENTRY of NEXT_OF); the packet (and its tenant) are NEXT_OF (and
+    NEXT_TENANT). Built once for each kind of scope."""
     tenant = NEXT_TENANT if tenant_scoped else None
     item = delete(packet_contents).where(
         owned_by_parameter(packet_contents, tenant),
         packet_contents.c.id == bindparam(ENTRY),
         packet_contents.c.packet_id == bindparam(NEXT_OF),
     )
-    counts = (
-        update(packets)
-        .where(owned_by_parameter(packets, tenant), packets.c.id == bindparam(NEXT_OF))
-        .values(
-            contents_count=packets.c.contents_count - 1,
-            size_bytes=packets.c.size_bytes - bindparam(FREED),
-        )
-    )
-    return item.returning(*packet_contents.c), counts
+    return item.returning(*packet_contents.c)
 
 
 async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str) -> None:
-    await lock_packet(work, packet_id, lifecycle.EDIT)
+    """The packet's counts go down by the item, from the locked row's (nothing else changes
+    them while the lock is held), with the work's other rows (UnitOfWork.update)."""
+    packet = await lock_packet(work, packet_id, lifecycle.EDIT)
     tenant = work.scope.tenant_id  # the packet's, once locked
-    item, counts = removing(tenant is not None)
     of_packet = {NEXT_OF: packet_id} | ({} if tenant is None else {NEXT_TENANT: tenant})
-    statement, head = custody.reading_head(work, packet_id, item)
+    statement, head = custody.reading_head(work, packet_id, removing(tenant is not None))
     row = await work.first(statement, of_packet | head | {ENTRY: content_entry_id})
     if row is None:
         raise ContentNotFound(packet_id, content_entry_id)
     custody.learn_head(work, packet_id, row)
-    await work.conn.execute(counts, of_packet | {FREED: stored_size(row)})
+    counts = {
+        "contents_count": packet.contents_count - 1,
+        "size_bytes": packet.size_bytes - stored_size(row),
+    }
+    await work.update(packets, packet_id, counts, at_commit=True)
     if row["file_sha256"] is not None:
         work.orphan(row["file_sha256"])
     await custody.append(

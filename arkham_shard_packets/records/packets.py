@@ -235,6 +235,7 @@ async def lock_packet_row(
     """
     if item is not None and if_match is not None:
         raise ValueError("an item's slot is read by the lock taken without an ETag")
+    await work.flush()  # an earlier change of the work, its rows written for this one to see
     touched = now_text()
     values = {"updated_at": touched, **changes}
     if if_match is None:
