@@ -45,19 +45,37 @@ async def counted(tally: Tally, label: str, request: Any) -> Counter[str]:
 # with their change (UPDATE ... RETURNING), which also returns the custody log's head and, for
 # an item, whether the packet holds it already and its place; then they insert the item, the
 # log's entry and the event. A removal locks the packet, deletes the item (returning it), then
-# writes the packet's counts, the log's entry and the event. On PostgreSQL the rows nothing
+# writes the packet's counts, the log's entry and the event; a share locks the packet, then
+# inserts the share, the log's entry and the event. On PostgreSQL the rows nothing
 # reads back go with the event, in one statement, and a create's, its only one, goes without
 # BEGIN and COMMIT; on SQLite, BEGIN IMMEDIATE is a statement too (the event is written in its
 # place in the feed).
 WRITES = {  # statements, round trips
-    "postgresql": {"create": (1, 1), "content add": (2, 4), "edit": (2, 4), "removal": (3, 5)},
-    "sqlite": {"create": (6, 0), "content add": (5, 0), "edit": (4, 0), "removal": (6, 0)},
+    "postgresql": {
+        "create": (1, 1),
+        "content add": (2, 4),
+        "edit": (2, 4),
+        "removal": (3, 5),
+        "share": (2, 4),
+    },
+    "sqlite": {
+        "create": (6, 0),
+        "content add": (5, 0),
+        "edit": (4, 0),
+        "removal": (6, 0),
+        "share": (5, 0),
+    },
 }
 
 
 async def edit(client: httpx.AsyncClient, packet_id: str, description: str) -> None:
     answer = await client.put(f"{API}/{packet_id}", json={"description": description})
     assert answer.status_code == 200, answer.text
+
+
+async def share(client: httpx.AsyncClient, packet_id: str) -> None:
+    answer = await client.post(f"{API}/{packet_id}/share", json={"shared_with": "public"})
+    assert answer.status_code == 201, answer.text
 
 
 async def remove(client: httpx.AsyncClient, packet_id: str, item_id: str) -> None:
@@ -71,6 +89,7 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
     packet = await make_packet(client)
     await remove(client, packet["id"], (await add_item(client, packet["id"], "warm-up"))["id"])
     await edit(client, packet["id"], "warm-up")
+    await share(client, packet["id"])
     item = await add_item(client, packet["id"], "to remove")
     expected = WRITES["postgresql" if POSTGRES_URL else "sqlite"]
     for n in range(3):  # a create's connection, back in the pool, begins the next write
@@ -84,6 +103,7 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
         removed = remove(client, packet["id"], item["id"])
         measured["removal"] = await counted(tally, f"removal {n}", removed)
         item = await add_item(client, packet["id"], f"to remove {n}")
+        measured["share"] = await counted(tally, f"share {n}", share(client, packet["id"]))
         for label, counts in measured.items():
             statements, trips = expected[label]
             assert counts["transactions"] == 1, (label, counts)

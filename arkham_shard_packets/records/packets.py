@@ -236,26 +236,49 @@ async def lock_packet_row(
     if item is not None and if_match is not None:
         raise ValueError("an item's slot is read by the lock taken without an ETag")
     await work.flush()  # an earlier change of the work, its rows written for this one to see
-    touched = now_text()
-    values = {"updated_at": touched, **changes}
+    values = {"updated_at": now_text(), **changes}
     if if_match is None:
-        change = RowUpdate(packets, packet_id, work.scope.tenants, values)
-        parameters = change.parameters(PLACE)
-        if added_bytes is not None:
-            parameters[ADDED_BYTES] = added_bytes
-        head = _reads_head_at_lock(work, packet_id)
-        if head:
-            parameters[HEAD_PACKET] = packet_id
-        if item is not None:
-            parameters |= {SLOT_PACKET: packet_id, SLOT_TYPE: item[0], SLOT_ID: item[1]}
-        dialect = work.conn.dialect.name
-        statement = _touching(change.shape, dialect, added_bytes is not None, head, bool(item))
-        row = await work.first(statement, parameters)
-        if row is None:
-            raise PacketNotFound(packet_id)
-        _locked(work, packet_id, row)
+        row = await _touch(work, packet_id, values, added_bytes, item)
         rule.check_status(packet_id, PacketStatus(row["status"]))
         return row
+    return await _touch_matching(work, packet_id, rule, if_match, values, added_bytes)
+
+
+async def _touch(
+    work: UnitOfWork,
+    packet_id: str,
+    values: dict[str, Any],
+    added_bytes: int | None,
+    item: tuple[str, str] | None,
+) -> RowLike:
+    """The lock in one UPDATE ... RETURNING, with what the change reads under it."""
+    change = RowUpdate(packets, packet_id, work.scope.tenants, values)
+    parameters = change.parameters(PLACE)
+    if added_bytes is not None:
+        parameters[ADDED_BYTES] = added_bytes
+    head = _reads_head_at_lock(work, packet_id)
+    if head:
+        parameters[HEAD_PACKET] = packet_id
+    if item is not None:
+        parameters |= {SLOT_PACKET: packet_id, SLOT_TYPE: item[0], SLOT_ID: item[1]}
+    dialect = work.conn.dialect.name
+    statement = _touching(change.shape, dialect, added_bytes is not None, head, bool(item))
+    row = await work.first(statement, parameters)
+    if row is None:
+        raise PacketNotFound(packet_id)
+    _locked(work, packet_id, row)
+    return row
+
+
+async def _touch_matching(
+    work: UnitOfWork,
+    packet_id: str,
+    rule: Rule,
+    if_match: str,
+    values: dict[str, Any],
+    added_bytes: int | None,
+) -> RowLike:
+    """The lock, the ETag compared, then the change."""
     statement = work.scope.select(packets).where(packets.c.id == packet_id).with_for_update()
     row = (await work.conn.execute(statement)).mappings().first()
     if row is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 
 from ..bundles.disclosure import read_disclosed
 from ..core.clock import as_utc, to_text
@@ -52,9 +52,6 @@ class ShareDraft:
     item_ids: list[str] | None = None  # a link limited to these items of the sealed version
 
 
-INSERT_SHARE = insert(packet_shares).returning(*packet_shares.c)  # values as parameters
-
-
 class ShareService:
     def __init__(self, transactions: Transactions, uses: UseLog) -> None:
         self.tx = transactions
@@ -78,6 +75,10 @@ class ShareService:
             shared_by_email=scope.actor_email,
             password_hash=password_hash,
             access_count=0,
+            last_accessed_at=None,
+            revoked_at=None,
+            item_ids=None,
+            items_version=None,
         )
         async with self.tx.write(scope) as work:
             packet = await lock_packet(work, packet_id, lifecycle.SHARE)
@@ -85,10 +86,9 @@ class ShareService:
                 raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
             limit = await _limited_to_items(work, packet, draft)
             values.update(limit)
-            statement, head = custody.reading_head(work, packet_id, INSERT_SHARE)
-            row = await work.first(statement, work.scope.row(**values) | head)  # its tenant
-            assert row is not None
-            custody.learn_head(work, packet_id, row)
+            row = work.scope.row(**values)  # its tenant
+            # nothing reads it back: written with the work's other rows (UnitOfWork.insert)
+            await work.insert(packet_shares, row, at_commit=True)
             if packet.status is PacketStatus.FINALIZED:
                 await self._set_status(work, packet_id, PacketStatus.SHARED)
             await custody.append(
