@@ -58,12 +58,22 @@ async def migrate(url: str) -> None:
         await engine.dispose()
 
 
+# The functions the migrations made (each named arkham_packet_...), with their arguments.
+SHARD_FUNCTIONS = text(
+    "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = current_schema() AND p.proname LIKE 'arkham\\_packet\\_%'"
+)
+
+
 async def empty_postgres(url: str) -> None:
-    """The shard's tables and its revision dropped: a database that was never migrated."""
+    """The shard's tables, functions and revision dropped: a database that was never
+    migrated."""
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+        for function in await conn.scalars(SHARD_FUNCTIONS):
+            await conn.execute(text(f"DROP FUNCTION IF EXISTS {function}"))
     await engine.dispose()
 
 

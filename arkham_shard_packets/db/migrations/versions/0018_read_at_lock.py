@@ -28,7 +28,7 @@ HEAD = "arkham_packet_custody_head"
 # head as one text, its chain, position and hash apart by spaces (one value: RETURNING calls
 # the function once).
 HEAD_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION {HEAD}(packet text)
+CREATE FUNCTION {HEAD}(packet text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -49,7 +49,7 @@ SLOT = "arkham_packet_item_slot"
 ORDER_MAX = 2**31 - 1  # records/packets.py's: `order` is a 32-bit integer
 # NULL when the packet holds the item; else its place after the last item (0 for the first).
 SLOT_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION {SLOT}(packet text, item_type text, item_id text)
+CREATE FUNCTION {SLOT}(packet text, item_type text, item_id text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -68,13 +68,21 @@ $$
 """
 
 
+DROPS = (
+    f"DROP FUNCTION IF EXISTS {SLOT}(text, text, text)",
+    f"DROP FUNCTION IF EXISTS {HEAD}(text)",
+)
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        for drop in DROPS:  # one of the same name left by another build would not be replaced
+            op.execute(drop)
         op.execute(HEAD_FUNCTION)
         op.execute(SLOT_FUNCTION)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP FUNCTION IF EXISTS {SLOT}(text, text, text)")
-        op.execute(f"DROP FUNCTION IF EXISTS {HEAD}(text)")
+        for drop in DROPS:
+            op.execute(drop)
