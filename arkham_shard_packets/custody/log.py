@@ -4,26 +4,22 @@ and reading the log back. The chain itself (entries, hashes, checks) is sealing/
 Appends to one packet's log are serialized by the packet's row lock, which every change holds
 already and which an append takes if its caller does not (a share link's use, an export).
 A unit of work remembers the packets it locked and the heads it wrote, so that its appends
-after the first (and every append to a packet it created) read nothing; a change that sends a
-statement after taking the lock reads the head in it (`reading_head`), so its append reads
-nothing either; an entry is written at the work's commit, with its events (UnitOfWork.insert).
+after the first (and every append to a packet it created) read nothing; a change that locks its
+packet with its UPDATE reads the head in it (records/packets.py), so its append reads nothing
+either; an entry is written at the work's commit, with its events (UnitOfWork.insert).
 Entries are never changed or removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, bindparam, insert, select
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy import ColumnElement, insert, select
 
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
-from ..db.scope import owned_by_parameter
 from ..db.tables import packet_custody
 from ..records.packets import hold_packet
 from ..sealing.custody_chain import ChainCheck, Head, new_entry
@@ -60,49 +56,7 @@ async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
     return None if row is None else Head(*row)
 
 
-HEAD_PACKET, HEAD_TENANT = "custody_head_packet", "custody_head_tenant"
-
-
-def reading_head(
-    work: UnitOfWork, packet_id: str, statement: UpdateBase
-) -> tuple[UpdateBase, dict[str, Any]]:
-    """`statement`, sent after the work took the packet's lock, also returning the head of its
-    custody log (a new statement, so it sees every entry committed before the lock was
-    granted), and the parameters to send it with; `learn_head` takes the head from the row.
-    Unchanged, without parameters, when the work knows the head."""
-    if knows_head(work, packet_id) or packet_id not in work.locked_packets:
-        return statement, {}
-    tenant = work.scope.tenant_id
-    parameters = {HEAD_PACKET: packet_id} | ({} if tenant is None else {HEAD_TENANT: tenant})
-    return _returning_head(statement, tenant is not None), parameters
-
-
-@lru_cache(maxsize=32)
-def _returning_head(statement: UpdateBase, tenant_scoped: bool) -> UpdateBase:
-    """Built once for a statement built once (a module's constant): building costs more than
-    running it. The head's packet and tenant are parameters of the execution."""
-    owned = owned_by_parameter(packet_custody, HEAD_TENANT if tenant_scoped else None)
-    latest = [
-        _latest(owned, bindparam(HEAD_PACKET), column).scalar_subquery().label(name)
-        for name, column in HEAD_COLUMNS.items()
-    ]
-    return statement.returning(*latest)
-
-
-def head_columns(work: UnitOfWork, packet_id: str) -> list[Label[Any]]:
-    """The head of the packet's log as columns of a statement the work sends after taking the
-    packet's lock (so it sees every entry committed before the lock was granted); `learn_head`
-    takes the head from its row. None when the work knows the head."""
-    if knows_head(work, packet_id):
-        return []
-    owned = work.scope.owns(packet_custody)
-    return [
-        _latest(owned, packet_id, column).scalar_subquery().label(name)
-        for name, column in HEAD_COLUMNS.items()
-    ]
-
-
-def knows_head(work: UnitOfWork, packet_id: str) -> bool:
+def _knows_head(work: UnitOfWork, packet_id: str) -> bool:
     """Whether the work knows the head of the packet's log: it wrote it, or read it as it
     locked the packet (records/packets.py)."""
     if packet_id in work.custody_heads:
@@ -119,15 +73,9 @@ def knows_head(work: UnitOfWork, packet_id: str) -> bool:
     return True
 
 
-def learn_head(work: UnitOfWork, packet_id: str, row: Mapping[Any, Any]) -> None:
-    if not knows_head(work, packet_id) and "custody_chain" in row:
-        chain, position, sha256 = (row[name] for name in HEAD_COLUMNS)
-        work.custody_heads[packet_id] = None if chain is None else Head(chain, position, sha256)
-
-
 async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:
     """Record `event` by the work's actor as the next entry of the packet's log."""
-    if knows_head(work, packet_id):
+    if _knows_head(work, packet_id):
         head = work.custody_heads[packet_id]
     else:
         await hold_packet(work, packet_id)

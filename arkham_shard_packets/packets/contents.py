@@ -132,11 +132,9 @@ async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str
     packet = await lock_packet(work, packet_id, lifecycle.EDIT)
     tenant = work.scope.tenant_id  # the packet's, once locked
     of_packet = {NEXT_OF: packet_id} | ({} if tenant is None else {NEXT_TENANT: tenant})
-    statement, head = custody.reading_head(work, packet_id, removing(tenant is not None))
-    row = await work.first(statement, of_packet | head | {ENTRY: content_entry_id})
+    row = await work.first(removing(tenant is not None), of_packet | {ENTRY: content_entry_id})
     if row is None:
         raise ContentNotFound(packet_id, content_entry_id)
-    custody.learn_head(work, packet_id, row)
     counts = {
         "contents_count": packet.contents_count - 1,
         "size_bytes": packet.size_bytes - stored_size(row),

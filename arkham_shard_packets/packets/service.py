@@ -101,14 +101,14 @@ class PacketService:
             return packet
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
-        """Round trips that do not grow with the items: the lock; the items, the custody log's
-        head and the latest version number in one statement sent after it; the signing key;
-        then every write with the event, in one statement on PostgreSQL (UnitOfWork.insert)."""
+        """Round trips that do not grow with the items: the lock, with the custody log's head;
+        the items and the latest version number in one statement sent after it; the signing
+        key; then every write with the event, in one statement on PostgreSQL
+        (UnitOfWork.insert)."""
         async with self.tx.write(scope, bulk=True) as work:
             row = await lock_packet_row(work, packet_id, lifecycle.FINALIZE)
-            beside = [*custody.head_columns(work, packet_id), latest_number(work, packet_id)]
+            beside = [latest_number(work, packet_id)]
             contents, found = await content_records_beside(work, packet_id, beside)
-            custody.learn_head(work, packet_id, found)
             items = SealedItems.of(contents)
             checksum = checksum_of_entries(packet_record(row), items.encoded)
             finalized_at = to_text(packet_from_row(row).updated_at)
