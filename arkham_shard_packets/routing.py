@@ -34,7 +34,7 @@ from .bodies import (
 from .core.bounds import json_problem
 from .core.outages import LOST, outage_of
 from .errors import DatabaseUnavailable, PacketsError, PayloadTooLarge
-from .records.examples import PACKET_ID, Answer
+from .records.examples import PACKET_ID
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 EXCERPT = 64
 CONTEXT_EXCERPT = 256
 VALUE_ERROR = "Value error, "
-
-
-class ErrorBody(Answer):
-    detail: str
 
 
 STATUS_TEXT = {
@@ -83,6 +79,12 @@ ERROR_EXAMPLES = {
     503: LOST,
     507: "the server's disk is full; nothing was changed",
 }
+ERROR_SCHEMA = {
+    "title": "ErrorBody",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "title": "Detail"}},
+    "required": ["detail"],
+}
 VALIDATION_EXAMPLE = {
     "detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": {}}]
 }
@@ -94,24 +96,6 @@ def example_of(code: int) -> dict[str, Any]:
     }
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route can answer with (422, 413, 503 and 507
-    are added by `PacketsRoute` itself)."""
-    return {
-        code: {
-            "model": ErrorBody,
-            "description": STATUS_TEXT.get(code, "Error"),
-            "content": example_of(code),
-        }
-        for code in codes
-    }
-
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"detail": {"type": "string"}},
-    "required": ["detail"],
-}
 PROBLEM_SCHEMA = {
     "type": "object",
     "properties": {
@@ -137,6 +121,24 @@ RETRY_AFTER = {
         "schema": {"type": "integer"},
     }
 }
+
+
+def json_failure(code: int, schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON failure's OpenAPI entry: its schema written out, not given as a model (FastAPI
+    makes a validator for each model a route names, again in every app that includes it)."""
+    example = (
+        {"example": VALIDATION_EXAMPLE} if code == 422 else example_of(code)["application/json"]
+    )
+    return {
+        "description": STATUS_TEXT.get(code, "Error"),
+        "content": {"application/json": {"schema": schema, **example}},
+    }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can answer with (422, 413, 503 and 507
+    are added by `PacketsRoute` itself)."""
+    return {code: json_failure(code, ERROR_SCHEMA) for code in codes}
 
 
 def _text(value: str, limit: int) -> str:
@@ -214,13 +216,7 @@ class PacketsRoute(APIRoute):
     # -- OpenAPI ---------------------------------------------------------------------------
 
     def failure_entry(self, code: int, schema: dict[str, Any]) -> dict[str, Any]:
-        content = example_of(code)["application/json"]
-        if code == 422:
-            content = {"example": VALIDATION_EXAMPLE}
-        return {
-            "description": STATUS_TEXT.get(code, "Error"),
-            "content": {"application/json": {"schema": schema, **content}},
-        }
+        return json_failure(code, schema)
 
     def _failures(self) -> dict[int | str, dict[str, Any]]:
         entries: dict[int | str, dict[str, Any]] = {}

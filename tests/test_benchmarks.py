@@ -143,10 +143,11 @@ def test_a_second_run_starts_afresh(tmp_path: Path) -> None:
     """The benchmark's databases are its own: a run in the same place remakes them."""
     work = tmp_path / "work"
     argv = ["--size", "tiny", "--only", "growth", "--workdir", str(work)]
+    argv += ["--small", "20", "--middle", "30", "--large", "40", "--rounds", "2"]
     if POSTGRES_URL:
         argv += ["--database-url", POSTGRES_URL]
     for run in ("first", "second"):
         output = tmp_path / f"{run}.json"
         assert main([*argv, "--output", str(output)]) == 0
         growth = json.loads(output.read_text())["sections"]["growth"]["figures"]
-        assert growth["packets"] == {"small": 60, "middle": 120, "large": 240}
+        assert growth["packets"] == {"small": 20, "middle": 30, "large": 40}

@@ -8,8 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
-from importlib.metadata import entry_points
+from functools import cache, partial
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +111,17 @@ def one_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+@cache
+def installed_shards() -> tuple[EntryPoint, ...]:
+    """The shards installed, found once a process: a shard installed later needs a restart,
+    as in the Frame (reading every installed package's metadata takes milliseconds)."""
+    return tuple(entry_points(group=SHARD_GROUP))
+
+
 async def load_shards(frame: HostFrame) -> None:
     """Discover, initialize and mount shards as the Frame does; a failing shard is skipped
     and remembered in `frame.failed`."""
-    for point in entry_points(group=SHARD_GROUP):
+    for point in installed_shards():
         try:
             shard = point.load()()
             await shard.initialize(frame)
