@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from starlette.routing import Mount, Route
 from arkham_shard_packets.api import PREFIX
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.host.app import HostConfig, create_app
+from arkham_shard_packets.host.auth import HostAuth
 
 from .conftest import POSTGRES_URL, make_packet, reset_postgres, settle
 from .frame_users import Users, bearer
@@ -177,6 +180,40 @@ async def guarded(tmp_path: Path, database_url: str) -> AsyncIterator[FastAPI]:
     )
     async with app.router.lifespan_context(app):
         yield app
+
+
+async def served_everything(app: FastAPI, frame_users: Users) -> None:
+    """The app's every kind of route answered once: the docs, the host's, the shard's."""
+    admin = frame_users.headers(TENANT, "admin")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for page in ("/", "/docs", "/docs/oauth2-redirect", "/redoc", "/api/health"):
+                assert (await client.get(page)).status_code == 200, page
+            assert (await client.get("/api/events/", headers=admin)).status_code == 200
+            assert (await client.get("/api/shards/", headers=admin)).status_code == 200
+            created = await client.post(f"{PREFIX}/", json={"name": "Kept?"}, headers=admin)
+            assert created.status_code == 201, created.text
+            read = await client.get(f"{PREFIX}/{created.json()['id']}", headers=admin)
+            assert read.status_code == 200
+            assert (await client.get(f"{PREFIX}/a/b/c/d/e")).status_code == 404
+            await settle(client)
+
+
+async def test_a_stopped_app_leaves_nothing_alive(
+    app: FastAPI, tmp_path: Path, database_url: str, frame_auth: HostAuth
+) -> None:
+    """FastAPI keeps the callables it has looked at (up to 4,096): an endpoint made for one app
+    would keep it, its engine and its routes alive after it stopped, in a process that makes
+    many (the tests'; each one then slows every later collection). The process's first app
+    (`app`, started before this one) is kept on purpose: `freeze_start_up`."""
+    del app
+    second = create_app(HostConfig(tmp_path / "second", database_url, auth=frame_auth))
+    await served_everything(second, Users(frame_auth))
+    stopped = weakref.ref(second)
+    del second
+    gc.collect()
+    assert stopped() is None, [type(holder).__name__ for holder in gc.get_referrers(stopped())]
 
 
 async def test_api_token_is_required_when_set(guarded: FastAPI) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, sqlite_url
@@ -25,7 +25,8 @@ from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
 from .openapi import documented
-from .routes import HEALTH_ANSWERS, host_router
+from .pages import open_router
+from .routes import host_router
 from .storage import LocalStorage
 
 logger = logging.getLogger(__name__)
@@ -41,13 +42,6 @@ HOST_DESCRIPTION = (
     "share links. Where a bearer token applies (ARKHAM_PACKETS_API_TOKEN, or Frame users), "
     "Authorize takes it."
 )
-HOME_LINKS = {
-    "docs": "/docs",
-    "redoc": "/redoc",
-    "openapi": "/openapi.json",
-    "packets": "/api/packets/",
-    "health": "/api/health",
-}
 
 
 @dataclass(frozen=True)
@@ -231,9 +225,11 @@ def create_app(config: HostConfig) -> FastAPI:
     bus = EventBus()
     storage = LocalStorage(config.data_dir / "storage", modes)
 
-    # The docs pages load Swagger UI and ReDoc from the installed package, never from a CDN:
-    # evidence work often runs on machines without internet.
+    # FastAPIOffline serves Swagger UI's and ReDoc's files from the installed package; the docs
+    # pages themselves are `pages.py`'s (its own would be closures over this app).
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
         title="Arkham Packets (standalone host)",
         version=__version__,
         lifespan=_lifespan(config, settings, database, bus, storage),
@@ -246,36 +242,6 @@ def create_app(config: HostConfig) -> FastAPI:
     documented(
         app, partial(opens_freely, app), bool(config.api_token), users_required=users_required
     )
-
-    @app.get("/", include_in_schema=False, response_model=None)
-    async def home(request: Request) -> Response:
-        """Browsers go to the interactive docs; other clients get the addresses as JSON."""
-        if "text/html" in request.headers.get("accept", ""):
-            return RedirectResponse("/docs")
-        return JSONResponse(HOME_LINKS)
-
-    @app.get(
-        "/api/health",
-        tags=["host"],
-        summary="Check the host and its shards",
-        response_model=None,
-        responses=HEALTH_ANSWERS,
-    )
-    async def health(request: Request) -> Response:
-        """`healthy` only when every shard started; otherwise 503 with the reasons. `stores`:
-        where each shard that keeps files keeps them, and whether that answers now."""
-        frame = request.app.state.frame
-        body: dict[str, Any] = {"status": "healthy", "shards": sorted(frame.shards)}
-        stores = {
-            name: await report()
-            for name, shard in sorted(frame.shards.items())
-            if callable(report := getattr(shard, "store_health", None))
-        }
-        if stores:
-            body["stores"] = stores
-        if frame.failed:
-            body.update(status="unhealthy", failed=dict(frame.failed))
-        return JSONResponse(body, status_code=503 if frame.failed else 200)
-
-    app.include_router(host_router(bus))
+    app.include_router(open_router())
+    app.include_router(host_router())
     return app

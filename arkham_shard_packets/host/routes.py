@@ -1,11 +1,12 @@
 """The host's own routes that show what its shards hold: the bus's recent events and the loaded
 shards. They admit callers by the packets shard's rules (`deps.get_scope`: 401 without a user
 where one is required, or for a token that names none) and show a caller only its own
-tenant's; the open ones (the docs, `/api/health`) are in `app.py` (the health answers' shape
+tenant's; the open ones (the docs, `/api/health`) are in `pages.py` (the health answers' shape
 is here)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -93,11 +94,15 @@ class HostShards(Answer):
     loaded_count: int
 
 
-def host_router(bus: EventBus) -> APIRouter:
+@functools.cache
+def host_router() -> APIRouter:
+    """Built once a process, its endpoints shared by every app (as `pages.py` says why); the
+    bus is the app's own, from its frame."""
     router = APIRouter(route_class=PacketsRoute, tags=["host"], responses=error_responses(401))
 
     @router.get("/api/events/", response_model=HostEvents, summary="Recent in-process events")
     async def events(
+        request: Request,
         services: ServicesDep,
         scope: ScopeDep,
         source: str | None = Query(None, description="Only events from this source (packets)"),
@@ -107,6 +112,7 @@ def host_router(bus: EventBus) -> APIRouter:
         first, in the Frame's shape; lost at a restart. A caller is admitted as by the packets
         routes (`401` without a user where one is required). The packets shard's durable
         feed is `GET /api/packets/events`."""
+        bus: EventBus = request.app.state.frame.services["events"]
         shown = (await services.feed.visible(scope, bus.recent(source, HISTORY)))[:limit]
         return HostEvents.model_validate({"events": shown, "count": len(shown)})
 
