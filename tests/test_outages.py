@@ -43,21 +43,32 @@ async def killer() -> Any:
     return await asyncpg.connect(POSTGRES_URL)
 
 
-async def terminate_waiting(conn: Any) -> int:
+async def terminate_waiting(conn: Any, request: asyncio.Task[httpx.Response]) -> int:
     """Terminate the app's backend that waits for our table lock, once it waits (a loaded
-    machine can take seconds to bring the request that far)."""
+    machine can take seconds to bring the request that far). Read from `pg_locks`, which is
+    live: `pg_stat_activity` is read once a transaction, and ours holds the lock, so a backend
+    the app connects after our first look would never show there."""
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not request.done():
         pids = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            "SELECT DISTINCT pid FROM pg_locks WHERE NOT granted "
+            "AND relation = 'arkham_packets'::regclass AND pid <> pg_backend_pid()"
         )
         if pids:
             for row in pids:
                 await conn.execute("SELECT pg_terminate_backend($1)", row["pid"])
             return len(pids)
         await asyncio.sleep(0.02)
-    raise AssertionError("no request came to wait for the lock")
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    sessions = await conn.fetch(
+        "SELECT state, wait_event_type, wait_event, left(query, 120) AS query "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    answered = (request.exception() or request.result().text) if request.done() else "still running"
+    raise AssertionError(
+        f"no request came to wait for the lock; the request: {answered!r}; "
+        f"sessions: {[dict(row) for row in sessions]}"
+    )
 
 
 @postgres_only
@@ -69,7 +80,7 @@ async def test_a_read_whose_connection_dies_is_tried_again(client: httpx.AsyncCl
         await lock.start()
         await conn.execute("LOCK TABLE arkham_packets IN ACCESS EXCLUSIVE MODE")
         read = asyncio.create_task(client.get(f"{API}/{packet['id']}"))
-        assert await terminate_waiting(conn) == 1
+        assert await terminate_waiting(conn, read) == 1
         await lock.rollback()
         response = await read
     finally:
@@ -94,7 +105,7 @@ async def test_a_write_whose_connection_dies_is_503_and_changes_nothing(
                 json={"content_type": "document", "content_id": "lost"},
             )
         )
-        assert await terminate_waiting(conn) == 1
+        assert await terminate_waiting(conn, write) == 1
         await lock.rollback()
         response = await write
     finally:
