@@ -20,7 +20,7 @@ from .bundle_helpers import (
     leftover_files,
     packet_with_files,
 )
-from .conftest import add_item, packet_events
+from .conftest import add_item, packet_events, settle
 from .stored import stored_bytes
 
 
@@ -49,8 +49,11 @@ async def state(client: httpx.AsyncClient, packet_id: str) -> dict[str, Any]:
 
 
 async def forget(client: httpx.AsyncClient, app: FastAPI, packet_id: str) -> None:
-    """Delete a packet outright (the API only archives), as if on another machine."""
+    """Delete a packet outright (the API only archives), as if on another machine; after the
+    app's background work, which records a share link's reads after their answer."""
     from sqlalchemy import delete
+
+    await settle(client)
 
     from arkham_shard_packets.db import tables
 
