@@ -53,10 +53,9 @@ async def forget(client: httpx.AsyncClient, app: FastAPI, packet_id: str) -> Non
     app's background work, which records a share link's reads after their answer."""
     from sqlalchemy import delete
 
-    await settle(client)
-
     from arkham_shard_packets.db import tables
 
+    await settle(client)
     engine = app.state.packets_shard.services.database.engine
     async with engine.begin() as conn:
         for table in (
