@@ -24,6 +24,8 @@ from arkham_shard_packets.api import PREFIX
 from arkham_shard_packets.cli import main
 from arkham_shard_packets.host.app import HostConfig, create_app
 from arkham_shard_packets.host.auth import HostAuth
+from arkham_shard_packets.host.mounting import routes_built_once
+from arkham_shard_packets.shard import PacketsShard
 
 from .conftest import POSTGRES_URL, make_packet, reset_postgres, settle
 from .frame_users import Users, bearer
@@ -214,6 +216,34 @@ async def test_a_stopped_app_leaves_nothing_alive(
     del second
     gc.collect()
     assert stopped() is None, [type(holder).__name__ for holder in gc.get_referrers(stopped())]
+
+
+async def test_the_apps_of_a_process_share_the_shards_routes(
+    app: FastAPI, tmp_path: Path, database_url: str, frame_auth: HostAuth
+) -> None:
+    """FastAPI works out an included router's routes again for every app it is included in;
+    the host includes the shard's as built once a process (host/mounting.py), and every app
+    serves them on its own database and services."""
+    shared = routes_built_once(PacketsShard().get_routes())
+    second = create_app(HostConfig(tmp_path / "second", database_url, auth=frame_auth))
+    async with second.router.lifespan_context(second):
+        assert [sum(route is shared for route in each.router.routes) for each in (app, second)] == [
+            1,
+            1,
+        ]
+        first = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
+        async with (
+            first,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=second), base_url="http://h"
+            ) as other,
+        ):
+            made = await make_packet(first, "made in the first app")
+            read = await other.get(f"{PREFIX}/{made['id']}")
+            assert read.status_code == 200 and read.json()["name"] == "made in the first app"
+            await settle(first)
+            await settle(other)
+        assert second.state.frame is not app.state.frame
 
 
 async def test_api_token_is_required_when_set(guarded: FastAPI) -> None:

@@ -24,6 +24,7 @@ from ..version import __version__
 from .auth import HostAuth
 from .database import HostDatabase
 from .events import EventBus
+from .mounting import include_shard_router
 from .openapi import documented
 from .pages import open_router
 from .routes import host_router
@@ -126,7 +127,7 @@ async def load_shards(frame: HostFrame) -> None:
             logger.debug("shard %s failed to start", point.name, exc_info=True)
             continue
         if router is not None:
-            frame.app.include_router(router)
+            include_shard_router(frame.app, router)
         frame.shards[point.name] = shard
 
 
