@@ -20,9 +20,8 @@ from unittest.mock import patch
 
 import httpx
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 
-from arkham_shard_packets.stores.s3 import S3Store
+from arkham_shard_packets.stores.s3 import S3Store, new_session
 
 from .server import HOST, free_port
 
@@ -82,7 +81,7 @@ async def moto_bucket() -> AsyncIterator[Bucket]:
     bucket = Bucket(f"http://{HOST}:{port}")
     try:
         await wait_until_ready(process, bucket.endpoint_url)
-        client = get_session().create_client(
+        client = new_session().create_client(
             "s3",
             region_name=REGION,
             endpoint_url=bucket.endpoint_url,

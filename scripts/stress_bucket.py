@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from arkham_shard_packets.core.store import EXPORTS, blob_digest, blob_key
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import packet_contents, packet_exports, snapshot_files
+from arkham_shard_packets.stores.s3 import new_session
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -70,7 +70,7 @@ class Bucket:
 
     def client(self) -> AbstractAsyncContextManager[S3Client]:
         """A client of the script's own (not the shard's)."""
-        return get_session().create_client(
+        return new_session().create_client(
             "s3",
             region_name=self.region,
             endpoint_url=self.endpoint_url,

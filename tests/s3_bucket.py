@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
+
+from arkham_shard_packets.stores.s3 import new_session
 
 from .live_host import free_port
 
@@ -62,7 +63,7 @@ class Bucket:
 
     def client(self) -> AbstractAsyncContextManager[S3Client]:
         """An aiobotocore client of the tests' own (not the shard's), as an async context."""
-        return get_session().create_client(
+        return new_session().create_client(
             "s3",
             region_name=self.region,
             endpoint_url=self.endpoint_url,
