@@ -21,7 +21,8 @@ from unittest.mock import patch
 import httpx
 from aiobotocore.config import AioConfig
 
-from arkham_shard_packets.stores.s3 import S3Store, new_session
+from arkham_shard_packets.stores.s3 import S3Store
+from arkham_shard_packets.stores.s3_session import new_session
 
 from .server import HOST, free_port
 

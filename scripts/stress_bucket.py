@@ -29,7 +29,7 @@ from sqlalchemy import select
 from arkham_shard_packets.core.store import EXPORTS, blob_digest, blob_key
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.tables import packet_contents, packet_exports, snapshot_files
-from arkham_shard_packets.stores.s3 import new_session
+from arkham_shard_packets.stores.s3_session import new_session
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client

@@ -25,7 +25,7 @@ import httpx
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from arkham_shard_packets.stores.s3 import new_session
+from arkham_shard_packets.stores.s3_session import new_session
 
 from .live_host import free_port
 

@@ -288,7 +288,11 @@ def test_only_what_assembles_the_shard_picks_a_store() -> None:
     assert wrong == []
 
 
-S3_BACKEND = {"stores.s3", "stores.s3_uploads"}  # the backend, and what only it imports
+S3_BACKEND = {
+    "stores.s3",
+    "stores.s3_session",
+    "stores.s3_uploads",
+}  # the backend, and what only it imports
 
 
 def test_only_the_s3_backend_imports_its_client() -> None:

@@ -19,20 +19,19 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-from botocore.loaders import Loader, create_loader
 
 from ..core.file_modes import PRIVATE, FileModes
 from ..core.store import CHUNK, ObjectMissing, StoredObject, StoreUnusable, sha256_of
 from ..errors import StoreUnavailable
+from .s3_session import new_session
 from .s3_uploads import Unseen, abort_left
 
 if TYPE_CHECKING:
@@ -45,22 +44,6 @@ CHECK_SECONDS = 30.0  # the start-up check's patience
 HEALTH_SECONDS = 5.0
 MISSING = {"404", "NoSuchKey", "NotFound"}
 T = TypeVar("T")
-
-
-@cache
-def service_descriptions(data_path: str | None) -> Loader:
-    """botocore's reader of its service descriptions, which keeps what it has read: one a
-    process, where a session of its own reads its JSON files again (about 0.2 s a client)."""
-    return create_loader(data_path)
-
-
-def new_session() -> AioSession:
-    """An aiobotocore session (its credentials looked up on its own), sharing the process's
-    service descriptions."""
-    session = get_session()
-    data_path = session.get_config_variable("data_path")
-    session.register_component("data_loader", service_descriptions(data_path))
-    return session
 
 
 def said(error: BaseException) -> str:
