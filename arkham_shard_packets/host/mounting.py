@@ -7,20 +7,21 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import BaseRoute
 
 ROUTERS_KEPT = 8
-_built: dict[int, tuple[APIRouter, BaseRoute]] = {}  # by the router's id, the router kept alive
+_built: dict[
+    int, tuple[APIRouter, tuple[BaseRoute, ...]]
+] = {}  # by the router's id, the router kept alive
 
 
-def routes_built_once(router: APIRouter) -> BaseRoute:
+def routes_built_once(router: APIRouter) -> tuple[BaseRoute, ...]:
     """`router` included in a router shaped as the host's app (no prefix, tags, dependencies or
     responses of its own), the same object for the same router until eight others came."""
     kept = _built.get(id(router))
     if kept is None:
         holder = APIRouter()
         holder.include_router(router)
-        (included,) = holder.routes
         if len(_built) >= ROUTERS_KEPT:
             _built.clear()
-        kept = _built[id(router)] = (router, included)
+        kept = _built[id(router)] = (router, tuple(holder.routes))
     return kept[1]
 
 
@@ -31,7 +32,6 @@ def include_shard_router(app: FastAPI, router: APIRouter) -> None:
     many apps (the tests) paid each time. The same router object (`get_routes` builds it once)
     gets the same routes, answering alike in every app; the app's `dependency_overrides` don't
     reach them, which nothing here uses."""
+    before = len(app.router.routes)
     app.include_router(router)  # its checks and its router's lifespan, as in the Frame
-    included = app.router.routes[-1]
-    if getattr(included, "original_router", None) is router:
-        app.router.routes[-1] = routes_built_once(router)
+    app.router.routes[before:] = routes_built_once(router)
