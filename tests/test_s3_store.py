@@ -39,6 +39,7 @@ from arkham_shard_packets.host.app import HostConfig, ShardsFailed, create_app
 from arkham_shard_packets.stores import build_store
 from arkham_shard_packets.stores.local import LocalStore
 from arkham_shard_packets.stores.s3 import S3Store
+from arkham_shard_packets.stores.s3_session import new_session
 
 from .bundle_helpers import attach, packet_with_files
 from .conftest import add_item, make_packet
@@ -101,6 +102,14 @@ async def store(
         yield s3
     finally:
         await s3.close()
+
+
+def test_s3_sessions_share_what_botocore_read_of_its_services() -> None:
+    """Every S3 session of a process shares one reader of botocore's service descriptions: a
+    session of its own read their JSON files again, about 0.2 s of CPU for every client."""
+    first, second = new_session(), new_session()
+    assert first is not second
+    assert first.get_component("data_loader") is second.get_component("data_loader")
 
 
 async def test_a_store_keeps_reads_lists_and_deletes_objects(store: Store, tmp_path: Path) -> None:

@@ -7,9 +7,8 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import BaseRoute
 
 ROUTERS_KEPT = 8
-_built: dict[
-    int, tuple[APIRouter, tuple[BaseRoute, ...]]
-] = {}  # by the router's id, the router kept alive
+# by the router's id, the router kept alive beside its routes
+_built: dict[int, tuple[APIRouter, tuple[BaseRoute, ...]]] = {}
 
 
 def routes_built_once(router: APIRouter) -> tuple[BaseRoute, ...]:
