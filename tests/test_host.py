@@ -219,7 +219,11 @@ async def test_a_stopped_app_leaves_nothing_alive(
 
 
 async def test_the_apps_of_a_process_share_the_shards_routes(
-    app: FastAPI, tmp_path: Path, database_url: str, frame_auth: HostAuth
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tmp_path: Path,
+    database_url: str,
+    frame_auth: HostAuth,
 ) -> None:
     """FastAPI works out an included router's routes again for every app it is included in;
     the host includes the shard's as built once a process (host/mounting.py), and every app
@@ -229,17 +233,12 @@ async def test_the_apps_of_a_process_share_the_shards_routes(
     async with second.router.lifespan_context(second):
         for each in (app, second):
             assert all(any(route is one for route in each.router.routes) for one in shared)
-        first = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
-        async with (
-            first,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=second), base_url="http://h"
-            ) as other,
-        ):
-            made = await make_packet(first, "made in the first app")
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://h") as other:
+            made = await make_packet(client, "made in the first app")
             read = await other.get(f"{PREFIX}/{made['id']}")
             assert read.status_code == 200 and read.json()["name"] == "made in the first app"
-            await settle(first)
+            await settle(client)
             await settle(other)
         assert second.state.frame is not app.state.frame
 
