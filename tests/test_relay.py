@@ -226,6 +226,33 @@ def no_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARKHAM_PACKETS_OUTBOX_RETRY_SECONDS", "3600")
 
 
+@pytest.mark.skipif(not POSTGRES_URL, reason="on SQLite a writer places its own events")
+async def test_writes_leave_placing_to_the_feed_s_reader(
+    no_retry: None, client: httpx.AsyncClient, engine: Any
+) -> None:
+    """No write sets off a placing of its own: the events of many wait, delivered, until the
+    feed is read, and that read finds every one of them in its place, in commit order."""
+    await packet_events(client)
+    names = [f"written {n}" for n in range(5)]
+    for name in names:
+        await make_packet(client, name)
+    for _ in range(200):
+        bus = (await client.get("/api/events/", params={"source": "packets"})).json()
+        delivered = [e["payload"].get("name") for e in reversed(bus["events"])]
+        if delivered[-5:] == names:
+            break
+        await asyncio.sleep(0.02)
+    assert delivered[-5:] == names
+    async with engine.connect() as outside:
+        unplaced = await outside.scalar(
+            text("SELECT count(*) FROM arkham_packet_outbox WHERE position IS NULL")
+        )
+    assert unplaced == len(names)
+    feed = (await client.get(f"{API}/events")).json()["events"]
+    assert [e["payload"]["name"] for e in feed] == names
+    assert [e["sequence"] for e in feed] == [1, 2, 3, 4, 5]
+
+
 async def test_an_offline_import_is_in_the_feed_at_once_and_reaches_a_server_bus(
     no_retry: None, app: FastAPI, client: httpx.AsyncClient, database_url: str
 ) -> None:

@@ -8,10 +8,11 @@ they have a place in the feed yet; at the first event the bus refuses it waits `
 and tries again from there. What the bus took is marked, with the time it took it, at most
 every MARK_EVERY_S: many events to a statement, not one write after every commit. The placer
 gives committed events their place in the feed (on SQLite the writers place their own); it
-runs when a commit of this process wakes it, when a process without a relay of its own (the
-offline CLI) announces its commits through PostgreSQL's LISTEN/NOTIFY, and every
-`retry_seconds`; when told by another process, and on its timer, it claims the events such
-processes wrote, for this relay to deliver. Events placed and never marked (their process was
+runs when the feed is read, when a process without a relay of its own (the offline CLI)
+announces its commits through PostgreSQL's LISTEN/NOTIFY, and every `retry_seconds`: each time
+for every event committed since, in one call, not once per commit. When told by another
+process, and on its timer, it claims the events such processes wrote, for this relay to
+deliver. Events placed and never marked (their process was
 killed, or its bus is down) are taken up at start and, once ABANDONED_AFTER old, by any relay.
 A slow or absent bus holds up only the deliverer: no answer waits for either loop, and the
 feed keeps filling. Delivery is at least once: a process killed between handing events over
@@ -114,9 +115,7 @@ class OutboxRelay:
         """A unit of work of this process committed `events` (placed in the feed already on
         SQLite, else not yet)."""
         unplaced = any(event.position is None for event in events)
-        if self.running:
-            if unplaced:
-                self.wake()
+        if self.running:  # placed when the feed is read, or at the placer's next turn
             if self.bus is not None:
                 self._enqueue(events)
                 self._placed.ring()
@@ -143,11 +142,13 @@ class OutboxRelay:
             await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
     async def placed(self) -> None:
-        """Returns once every event this process committed before the call has its place in
-        the feed: at once when there is none, after FEED_PATIENCE_S at the most."""
+        """Returns once every event committed before the call has its place in the feed, after
+        FEED_PATIENCE_S at the most. On SQLite the writers placed theirs."""
+        if not self.running or self.database.dialect == "sqlite":
+            return
+        self.wake()
         asked = self.progress.asked
-        if self.running and self.progress.placed < asked:
-            await self.progress.wait_for(lambda: self.progress.placed >= asked, FEED_PATIENCE_S)
+        await self.progress.wait_for(lambda: self.progress.placed >= asked, FEED_PATIENCE_S)
 
     async def settle(self, patience_s: float = SETTLE_PATIENCE_S) -> bool:
         """Waits for everything committed before the call to be placed and handed to the bus
