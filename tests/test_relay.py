@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from arkham_shard_packets.events.outbox import PLACER_LOCK_KEY
 
@@ -106,6 +107,23 @@ async def test_a_writer_stalled_in_its_commit_holds_up_no_other_writer(
     assert [e["sequence"] for e in feed] == [1, 2, 3, 4]
 
 
+async def until_the_bus_has(client: httpx.AsyncClient, names: list[str]) -> None:
+    """Waits until the newest packets the bus heard of are those created as `names`."""
+    for _ in range(200):
+        bus = (await client.get("/api/events/", params={"source": "packets"})).json()
+        delivered = [e["payload"].get("name") for e in reversed(bus["events"])]
+        if delivered[-len(names) :] == names:
+            return
+        await asyncio.sleep(0.02)
+    assert delivered[-len(names) :] == names
+
+
+async def unplaced(conn: AsyncConnection) -> Any:
+    return await conn.scalar(
+        text("SELECT count(*) FROM arkham_packet_outbox WHERE position IS NULL")
+    )
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="on SQLite a writer places its own events")
 async def test_the_bus_gets_a_write_s_events_without_waiting_for_their_place_in_the_feed(
     client: httpx.AsyncClient, engine: Any
@@ -119,17 +137,8 @@ async def test_the_bus_gets_a_write_s_events_without_waiting_for_their_place_in_
         names = [f"unplaced {n}" for n in range(3)]
         for name in names:
             await asyncio.wait_for(make_packet(client, name), ANSWER_PATIENCE_S)
-        for _ in range(200):
-            bus = (await client.get("/api/events/", params={"source": "packets"})).json()
-            delivered = [e["payload"].get("name") for e in reversed(bus["events"])]
-            if delivered[-3:] == names:
-                break
-            await asyncio.sleep(0.02)
-        assert delivered[-3:] == names
-        unplaced = await outside.scalar(
-            text("SELECT count(*) FROM arkham_packet_outbox WHERE position IS NULL")
-        )
-        assert unplaced == 3
+        await until_the_bus_has(client, names)
+        assert await unplaced(outside) == 3
         await outside.rollback()
     feed = (await client.get(f"{API}/events")).json()["events"]
     assert [e["payload"]["name"] for e in feed] == names
@@ -236,18 +245,9 @@ async def test_writes_leave_placing_to_the_feed_s_reader(
     names = [f"written {n}" for n in range(5)]
     for name in names:
         await make_packet(client, name)
-    for _ in range(200):
-        bus = (await client.get("/api/events/", params={"source": "packets"})).json()
-        delivered = [e["payload"].get("name") for e in reversed(bus["events"])]
-        if delivered[-5:] == names:
-            break
-        await asyncio.sleep(0.02)
-    assert delivered[-5:] == names
+    await until_the_bus_has(client, names)
     async with engine.connect() as outside:
-        unplaced = await outside.scalar(
-            text("SELECT count(*) FROM arkham_packet_outbox WHERE position IS NULL")
-        )
-    assert unplaced == len(names)
+        assert await unplaced(outside) == len(names)
     feed = (await client.get(f"{API}/events")).json()["events"]
     assert [e["payload"]["name"] for e in feed] == names
     assert [e["sequence"] for e in feed] == [1, 2, 3, 4, 5]
