@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Insert, Table, Update, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Insert, Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .scope import owned_by_parameter
+from .scope import owned_by_parameters, tenant_parameters, tenant_shape
 from .upsert import insert_or_skip
 
 # How a write's statement is built at a place: the builder, called as builder(place, *args)
@@ -83,12 +83,11 @@ class RowUpdate:
 
     @property
     def shape(self) -> Shape:
-        no_tenant = tuple(tenant is None for tenant in self.tenants)
-        return named_update, (self.table, tuple(self.values), no_tenant)
+        return named_update, (self.table, tuple(self.values), tenant_shape(self.tenants))
 
     def parameters(self, place: str) -> dict[str, Any]:
         values = {f"{place}_set_{name}": value for name, value in self.values.items()}
-        tenants = {f"{place}_tenant_{n}": t for n, t in enumerate(self.tenants) if t is not None}
+        tenants = tenant_parameters(self.tenants, place)
         return values | tenants | {f"{place}_id": self.row_id}
 
     async def execute(self, conn: AsyncConnection) -> None:
@@ -136,10 +135,6 @@ def named_update(
 ) -> Update:
     """The update of `columns` (parameters `<place>_set_<column>`) of the row whose id is
     `<place>_id`, among the rows of the tenants `<place>_tenant_<n>` (`no_tenant`: of none)."""
-    owned = [
-        owned_by_parameter(table, None if none else f"{place}_tenant_{n}")
-        for n, none in enumerate(no_tenant)
-    ]
     values = {name: bindparam(f"{place}_set_{name}", type_=table.c[name].type) for name in columns}
-    where = or_(*owned) if len(owned) > 1 else owned[0]
+    where = owned_by_parameters(table, place, no_tenant)
     return update(table).where(where, table.c.id == bindparam(f"{place}_id")).values(values)

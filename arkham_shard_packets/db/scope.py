@@ -98,6 +98,27 @@ def owned_by_parameter(table: Table, name: str | None) -> ColumnElement[bool]:
     return column.is_(None) if name is None else column == bindparam(name)
 
 
+# `Scope.owns` of any scope in a statement built once for each shape of its tenants (which of
+# them are None, `tenant_shape`) and placed at `place`: tenant n is the parameter
+# `<place>_tenant_<n>` (`tenant_parameters`).
+
+
+def tenant_shape(tenants: Sequence[str | None]) -> tuple[bool, ...]:
+    return tuple(tenant is None for tenant in tenants)
+
+
+def tenant_parameters(tenants: Sequence[str | None], place: str) -> dict[str, str]:
+    return {f"{place}_tenant_{n}": t for n, t in enumerate(tenants) if t is not None}
+
+
+def owned_by_parameters(table: Table, place: str, shape: tuple[bool, ...]) -> ColumnElement[bool]:
+    owned = [
+        owned_by_parameter(table, None if none else f"{place}_tenant_{n}")
+        for n, none in enumerate(shape)
+    ]
+    return or_(*owned) if len(owned) > 1 else owned[0]
+
+
 @dataclass(frozen=True)
 class Page:
     """Where a page of rows is cut: ordered by `keys` (unique together), then sliced."""

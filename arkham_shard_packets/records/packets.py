@@ -15,6 +15,7 @@ from sqlalchemy import Integer, Text, bindparam, case, func, null, select
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import UnitOfWork
 from ..db.row_inserts import RowUpdate, Shape, named_write
+from ..db.scope import owned_by_parameters, tenant_parameters, tenant_shape
 from ..db.tables import packet_contents, packet_custody, packets
 from ..errors import PacketNotFound, StaleVersion
 from ..models import (
@@ -82,10 +83,22 @@ def stored_size(row: RowLike) -> int:
     return (len(data.encode("utf-8")) if data else 0) + int(row.get("file_size") or 0)
 
 
+LOAD = "load"
+
+
+@lru_cache(maxsize=8)
+def _loading(shape: tuple[bool, ...]) -> Any:
+    """The packet's row by its id (`load_id`) among the scope's, built once for each shape."""
+    owned = owned_by_parameters(packets, LOAD, shape)
+    return select(packets).where(owned, packets.c.id == bindparam(f"{LOAD}_id"))
+
+
 async def load_packet_row(work: UnitOfWork, packet_id: str) -> RowLike:
     """The packet's row; the work enters its tenant (UnitOfWork.enter), as every way of taking
     hold of a packet here does."""
-    row = await work.first(work.scope.select(packets).where(packets.c.id == packet_id))
+    tenants = work.scope.tenants
+    parameters = tenant_parameters(tenants, LOAD) | {f"{LOAD}_id": packet_id}
+    row = await work.first(_loading(tenant_shape(tenants)), parameters)
     if row is None:
         raise PacketNotFound(packet_id)
     work.enter(row["tenant_id"])

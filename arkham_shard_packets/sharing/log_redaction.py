@@ -53,6 +53,8 @@ def _redacted(part: str, token: re.Pattern[str], kept: str) -> str:
 
 
 def redact(text: str) -> str:
+    if "%" not in text and SHARE_PATH not in text:
+        return text  # nothing to decode, no share path: every request but a link's
     return RUN.sub(_redact_run, text)
 
 
