@@ -12,8 +12,8 @@ runs when the feed is read, when a process without a relay of its own (the offli
 announces its commits through PostgreSQL's LISTEN/NOTIFY, and every `retry_seconds`: each time
 for every event committed since, in one call, not once per commit. When told by another
 process, and on its timer, it claims the events such processes wrote, for this relay to
-deliver. Events placed and never marked (their process was
-killed, or its bus is down) are taken up at start and, once ABANDONED_AFTER old, by any relay.
+deliver. Events placed and never marked (their process was killed, or its bus is down) are
+taken up at start and, once ABANDONED_AFTER old, by any relay.
 A slow or absent bus holds up only the deliverer: no answer waits for either loop, and the
 feed keeps filling. Delivery is at least once: a process killed between handing events over
 and marking them (a second at most) hands them over again after its restart.
