@@ -114,7 +114,6 @@ class OutboxRelay:
     async def committed(self, events: Sequence[Placed]) -> None:
         """A unit of work of this process committed `events` (placed in the feed already on
         SQLite, else not yet)."""
-        unplaced = any(event.position is None for event in events)
         if self.running:  # placed when the feed is read, or at the placer's next turn
             if self.bus is not None:
                 self._enqueue(events)
@@ -122,7 +121,7 @@ class OutboxRelay:
             return
         # No relay runs in this process (the offline CLI): place the events in the feed now,
         # and tell a server process on the same PostgreSQL to deliver them.
-        if unplaced:
+        if any(event.position is None for event in events):
             await outbox.place(self.database)
         await self.announce()
 
