@@ -99,7 +99,8 @@ def test_tiny_run_writes_all_sections(tmp_path: Path) -> None:
     assert trips["GET /{id}"]["request"]["statements"] >= 1
     assert trips["POST /"]["request"]["transactions"] == 1
     assert trips["POST /"]["request"]["statements"] >= 1
-    assert trips["POST /{id}/contents"]["request"]["commits"] == 1
+    assert trips["POST /{id}/contents"]["request"]["transactions"] == 1
+    assert trips["POST /{id}/finalize"]["request"]["commits"] == 1
 
     hostile = figures["sections"]["hostile"]
     assert hostile["figures"]["alone"]["runs"] > 0

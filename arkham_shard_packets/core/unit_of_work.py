@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Executable, RowMapping, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..db.row_inserts import RowInsert, RowsInsert, RowUpdate, RowWrite
+from ..db.row_inserts import (
+    Derive,
+    LockedInsert,
+    RowInsert,
+    RowLock,
+    RowsInsert,
+    RowUpdate,
+    RowWrite,
+)
 from ..db.scope import Scope
 from ..db.session import Database
 
@@ -58,6 +66,9 @@ class UnitOfWork:
     # Rows nothing in this work reads back: written with its events at commit, in one
     # statement on PostgreSQL. A reader of their tables in the work flushes them first.
     at_commit: list[RowWrite] = field(default_factory=list)
+    # The lock that statement takes first, when the work sends nothing before it: the rows
+    # written at commit then hang on it (db/row_inserts.py, RowLock; records/packets.py).
+    lock: RowLock | None = None
 
     def emit(self, event_type: str, **payload: Any) -> None:
         self.events.append(Event(event_type, payload))
@@ -69,10 +80,18 @@ class UnitOfWork:
         *,
         at_commit: bool = False,
         skip_duplicates: bool = False,
+        derived: tuple[tuple[str, Derive], ...] = (),
     ) -> None:
         """Inserts one row the caller doesn't read; `at_commit`: with the events;
-        `skip_duplicates`: not at all when it would break a unique constraint."""
-        await self._write(RowInsert(table, values, skip_duplicates), at_commit)
+        `skip_duplicates`: not at all when it would break a unique constraint. After the
+        work's `lock`, the row hangs on it, and `derived` are its columns computed from the
+        locked row (LockedInsert)."""
+        if self.lock is not None and at_commit and not skip_duplicates:
+            await self._write(LockedInsert(table, values, derived), at_commit)
+        elif derived:
+            raise ValueError("only a row that hangs on the work's lock has derived columns")
+        else:
+            await self._write(RowInsert(table, values, skip_duplicates), at_commit)
 
     async def insert_each(
         self,
@@ -99,10 +118,18 @@ class UnitOfWork:
         if at_commit:
             self.at_commit.append(row)
         else:
+            self._sending()
             await row.execute(self.conn)
+
+    def _sending(self) -> None:
+        if self.lock is not None:
+            raise RuntimeError("a work whose lock waits for its commit sends nothing before")
 
     async def flush(self) -> None:
         """Sends what waits for the commit now, for a statement that reads it."""
+        if not self.at_commit:
+            return
+        self._sending()
         waiting, self.at_commit = self.at_commit, []
         for row in waiting:
             await row.execute(self.conn)
@@ -111,6 +138,7 @@ class UnitOfWork:
         self, statement: Executable, parameters: dict[str, Any] | None = None
     ) -> RowMapping | None:
         """The first row of a query, by column name, or None."""
+        self._sending()
         return (await self.conn.execute(statement, parameters)).mappings().first()
 
     def enter(self, tenant_id: str | None) -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, Integer, Text, bindparam, cast, func, insert, literal, select
 
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
+from ..db.row_inserts import lock_column
 from ..db.tables import packet_custody
-from ..records.packets import hold_packet
+from ..records.packets import HEAD_AT_LOCK, hold_packet
 from ..sealing.custody_chain import ChainCheck, Head, new_entry
 
 INSERT_BATCH = 1000
@@ -73,8 +74,12 @@ def _knows_head(work: UnitOfWork, packet_id: str) -> bool:
     return True
 
 
-async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:
-    """Record `event` by the work's actor as the next entry of the packet's log."""
+async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head | None:
+    """Record `event` by the work's actor as the next entry of the packet's log; the log's new
+    head, unless the work locks the packet at commit (the head is then known to SQL only)."""
+    if work.lock is not None and work.lock.row_id == packet_id:
+        await _write_at_lock(work, packet_id, event, details)
+        return None
     if _knows_head(work, packet_id):
         head = work.custody_heads[packet_id]
     else:
@@ -83,13 +88,54 @@ async def append(work: UnitOfWork, packet_id: str, event: str, **details: Any) -
     return await _write(work, packet_id, head, 1, event, details)
 
 
+def _head_part(n: int) -> Any:
+    return func.split_part(lock_column(HEAD_AT_LOCK), " ", n)  # NULL for an empty log
+
+
+def _position(place: str) -> Any:
+    return func.coalesce(cast(_head_part(2), Integer), 0) + 1
+
+
+def _chain(place: str) -> Any:
+    return func.coalesce(cast(_head_part(1), Integer), 1)
+
+
+def _entry(place: str) -> Any:
+    """The entry's canonical JSON: its text up to `prev` (keys sorted: `prev` and `seq` are
+    its last two), then those two from the head."""
+    prev = func.coalesce(literal('"') + _head_part(3) + '"', "null")
+    start = bindparam(f"{place}_entry", type_=Text)
+    return start + ',"prev":' + prev + ',"seq":' + cast(_position(place), Text) + "}"
+
+
+def _entry_sha256(place: str) -> Any:
+    return func.encode(func.sha256(func.convert_to(_entry(place), "UTF8")), "hex")
+
+
+ENTRY_AT_LOCK = (
+    ("chain", _chain),
+    ("position", _position),
+    ("entry", _entry),
+    ("entry_sha256", _entry_sha256),
+)
+
+
+async def _write_at_lock(work: UnitOfWork, packet_id: str, event: str, details: Any) -> None:
+    """The entry after the head the work's lock returns, written in the lock's statement."""
+    entry = new_entry(0, None, packet_id, now_text(), work.scope.actor, event, details)
+    del entry["prev"], entry["seq"]
+    start = canonical_json(entry).removesuffix("}")
+    row = {"packet_id": packet_id, "entry": start}
+    await work.insert(packet_custody, row, at_commit=True, derived=ENTRY_AT_LOCK)
+
+
 async def append_to_carried(
     work: UnitOfWork,
     packet_id: str,
     carried: ChainCheck,
     event: str,
     **details: Any,
-) -> Head:
+) -> None:
     """Start the packet's log anew with a log an import carried (each entry as it came, its
     hash that of its canonical JSON), then record `event` after it. A log the packet had
     before stays, superseded: the new entry names its head."""
@@ -111,7 +157,7 @@ async def append_to_carried(
             "entries": before.position,
         }
     last = Head(chain, len(rows), carried.hashes[-1]) if rows else None
-    return await _write(work, packet_id, last, chain, event, details)
+    await _write(work, packet_id, last, chain, event, details)
 
 
 def _entry_row(

@@ -22,7 +22,7 @@ from ..db.tables import packet_seals
 from ..keys.keyring import Keyring
 from ..sealing.checksum import RECIPE_VERSION
 from ..sealing.custody_chain import ATTESTED as ATTESTED_EVENT
-from ..sealing.custody_chain import FINALIZED
+from ..sealing.custody_chain import FINALIZED, Head
 from ..sealing.item_proofs import SealedItems, new_salts
 from ..sealing.key_trust import OwnSeal
 from ..sealing.signing import SigningKey, b64
@@ -53,7 +53,7 @@ class Sealer:
         key = await self.keyring.signer(work)
         salts = new_salts(len(items.entries))
         root = items.tree(salts).root.hex()
-        head = await append(
+        head = await _append_known(
             work,
             packet_id,
             FINALIZED,
@@ -90,7 +90,7 @@ class Sealer:
         sealed version has no seal and that the packet verifies."""
         key = await self.keyring.signer(work)
         attested_at = now_text()
-        head = await append(
+        head = await _append_known(
             work,
             packet_id,
             ATTESTED_EVENT,
@@ -202,3 +202,11 @@ async def own_seal(work: UnitOfWork, packet_id: str, signature: str) -> OwnSeal 
         if seal.signature == signature:
             return seal
     return own[0] if own else None
+
+
+async def _append_known(work: UnitOfWork, packet_id: str, event: str, **details: Any) -> Head:
+    """`append` in a work that locked its packet at once, as sealing does: the new head."""
+    head = await append(work, packet_id, event, **details)
+    if head is None:
+        raise RuntimeError("a seal names the custody log's head: its packet is locked at once")
+    return head

@@ -7,7 +7,9 @@ and the writes PostgreSQL sends as WITH clauses of one statement are built once 
 (the builder of the statement and what it depends on) and place in that statement, their
 values named after that place (`parameters`). Three kinds: a row to insert (`RowInsert`),
 rows alike but for one column (`RowsInsert`, a snapshot's file references), and the update of
-one row by its id (`RowUpdate`, finalize's change of the packet it holds locked).
+one row by its id (`RowUpdate`, finalize's change of the packet it holds locked). And two that
+exist only in such a statement: the lock its other writes hang on (`RowLock`, its first), and
+a row written only if the lock took its row, with values computed from it (`LockedInsert`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Insert, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Insert,
+    RowMapping,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy import table as clause_table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .scope import owned_by_parameters, tenant_parameters, tenant_shape
@@ -95,7 +111,56 @@ class RowUpdate:
         await conn.execute(build("u", *args), self.parameters("u"))
 
 
-RowWrite = RowInsert | RowsInsert | RowUpdate
+LOCK = "w0"  # a statement's lock is its first write, the WITH clause of this name
+# A column of a `LockedInsert` computed in SQL: derive(place) of the insert at `place`, from
+# the lock's row (`lock_column(column)`) and the insert's own parameters
+Derive = Callable[[str], Any]
+
+
+def lock_column(column: str, type_: Any = Text) -> Any:
+    """A column of the row the statement's lock returned, in a `Derive`."""
+    return literal_column(f"{LOCK}.{column}", type_=type_)
+
+
+@dataclass
+class RowLock:
+    """The update of the row of `row_id` that a statement's other writes hang on (PostgreSQL):
+    sent as that statement's first WITH clause, never on its own. `found` is the row it
+    returned once the statement ran, None when it matched no row (nothing was written)."""
+
+    row_id: Any
+    shape: Shape
+    values: dict[str, Any]  # its parameters, named by its builder whatever its place
+    found: RowMapping | None = None
+
+    def parameters(self, place: str) -> dict[str, Any]:
+        return self.values
+
+    async def execute(self, conn: AsyncConnection) -> None:
+        raise RuntimeError("a lock is sent in one statement with the rows that hang on it")
+
+
+@dataclass(frozen=True)
+class LockedInsert:
+    """One row for `table`, written by the statement of a `RowLock` if the lock took its row:
+    its tenant is the locked row's, and each of `derived` is computed from that row."""
+
+    table: Table
+    values: dict[str, Any]
+    derived: tuple[tuple[str, Derive], ...] = ()
+
+    @property
+    def shape(self) -> Shape:
+        return named_locked_insert, (self.table, tuple(self.values), self.derived)
+
+    def parameters(self, place: str) -> dict[str, Any]:
+        return {f"{place}_{name}": value for name, value in self.values.items()}
+
+    async def execute(self, conn: AsyncConnection) -> None:
+        raise RuntimeError("a row that hangs on a lock is sent in the lock's statement")
+
+
+RowWrite = RowInsert | RowsInsert | RowUpdate | RowLock | LockedInsert
 
 
 def named_write(place: str, shape: Shape) -> Any:
@@ -138,3 +203,24 @@ def named_update(
     values = {name: bindparam(f"{place}_set_{name}", type_=table.c[name].type) for name in columns}
     where = owned_by_parameters(table, place, no_tenant)
     return update(table).where(where, table.c.id == bindparam(f"{place}_id")).values(values)
+
+
+def _locked_tenant(place: str) -> Any:
+    return lock_column("tenant_id")
+
+
+@lru_cache(maxsize=64)
+def named_locked_insert(
+    place: str, table: Table, columns: tuple[str, ...], derived: tuple[tuple[str, Derive], ...]
+) -> Insert:
+    """The insert of one row from the lock's: `columns` the parameters `<place>_<column>` but
+    the tenant and `derived`, computed; no row when the lock returned none."""
+    computed = dict(derived) | {"tenant_id": _locked_tenant}
+    names = [name for name in columns if name not in computed] + list(computed)
+    values = [
+        computed[name](place)
+        if name in computed
+        else bindparam(f"{place}_{name}", type_=table.c[name].type)
+        for name in names
+    ]
+    return insert(table).from_select(names, select(*values).select_from(clause_table(LOCK)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Insert, Table, exc
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -37,3 +37,9 @@ class InsertOrSkip(Insert):
 
 def insert_or_skip(table: Table) -> InsertOrSkip:
     return InsertOrSkip(table)
+
+
+def breaks(error: exc.IntegrityError, constraint: str) -> bool:
+    """Whether `error` is PostgreSQL's refusal of a row that would break `constraint`."""
+    cause = getattr(error.orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None) == constraint

@@ -23,12 +23,19 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, literal, select, text, update
+from sqlalchemy import bindparam, func, insert, literal, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Event
-from ..db.row_inserts import RowWrite, Shape, named_insert, named_write
+from ..db.row_inserts import (
+    RowLock,
+    RowWrite,
+    Shape,
+    named_insert,
+    named_locked_insert,
+    named_write,
+)
 from ..db.session import Database, alone
 from ..db.tables import outbox
 from ..models import utcnow
@@ -116,6 +123,8 @@ async def _append_with(
     for n, row in enumerate(before):
         parameters |= row.parameters(f"w{n}")
     rows = _rows(tenant_id, events, relay)
+    if isinstance(before[0], RowLock):
+        return await _append_locked(conn, before[0], shape, parameters, rows)
     if len(rows) > 1:
         # a list of rows: one VALUES of its own length, built for this call
         clauses = _clauses(shape)
@@ -143,6 +152,44 @@ def _statement_with(shape: tuple[Shape, ...], event_columns: tuple[str, ...]) ->
         return select(literal(1)).add_cte(*clauses)
     event = named_insert("e", outbox, event_columns)
     return event.returning(*PLACED_COLUMNS).add_cte(*clauses)
+
+
+async def _append_locked(
+    conn: AsyncConnection,
+    lock: RowLock,
+    shape: tuple[Shape, ...],
+    parameters: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> list[Placed]:
+    """The statement of a lock and the writes that hang on it (at most one event, which hangs
+    on it too): one row, the locked row's columns and the event's, or none."""
+    if len(rows) > 1:
+        raise ValueError("a work that locks at commit records one event at most")
+    if rows:
+        parameters |= {f"e_{name}": value for name, value in rows[0].items()}
+    async with alone(conn):
+        found = await conn.execute(_locked_with(shape, tuple(rows[0]) if rows else ()), parameters)
+        row = found.mappings().first()
+    if row is None:
+        return []
+    lock.found = row
+    if not rows:
+        return []
+    return [Placed(*(row[f"e_{column.name}"] for column in PLACED_COLUMNS))]
+
+
+@lru_cache(maxsize=64)
+def _locked_with(shape: tuple[Shape, ...], event_columns: tuple[str, ...]) -> Any:
+    """The writes of `shape`, the first a lock (its clause `w0`, db/row_inserts.py's LOCK) and
+    the event of `event_columns` hanging on it; the locked row, with the event's PLACED_COLUMNS
+    as `e_<column>`."""
+    clauses = _clauses(shape)
+    lock = clauses[0]
+    if not event_columns:
+        return select(lock).add_cte(*clauses)
+    event = named_locked_insert("e", outbox, event_columns, ()).returning(*PLACED_COLUMNS).cte("e")
+    placed = [event.c[column.name].label(f"e_{column.name}") for column in PLACED_COLUMNS]
+    return select(lock, *placed).select_from(lock.join(event, true())).add_cte(*clauses, event)
 
 
 PLACED_COLUMNS = (outbox.c.sequence, outbox.c.position, outbox.c.event_type, outbox.c.payload)

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import Integer, bindparam, delete, exc, func
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..core.canonical import canonical_json
 from ..core.clock import now_text
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
+from ..db.row_inserts import Derive, lock_column
 from ..db.scope import Scope, owned_by_parameter
 from ..db.tables import packet_contents, packets
+from ..db.upsert import breaks
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 from ..records import lifecycle
@@ -24,8 +26,10 @@ from ..records.packets import (
     content_from_row,
     load_contents,
     load_packet,
+    lock_at_commit,
     lock_packet,
     lock_packet_row,
+    refuse,
     stored_size,
 )
 
@@ -54,19 +58,38 @@ class ContentService:
             return await load_contents(work, packet_id, limit, offset), packet.contents_count
 
     async def add(self, scope: Scope, packet_id: str, draft: ContentDraft) -> PacketContent:
-        async with self.tx.write(scope) as work:
-            return await add_content(work, packet_id, draft)
+        """On PostgreSQL in one statement: the packet's lock, the item, its custody entry and
+        its event (`lock_at_commit`); a duplicate item is refused by `uq_contents_item`."""
+        try:
+            async with self.tx.write(scope) as work:
+                content = await add_content(work, packet_id, draft, at_commit=True)
+        except exc.IntegrityError as error:
+            if breaks(error, "uq_contents_item"):
+                raise DuplicateContent(_duplicate(packet_id, draft)) from None
+            raise
+        if work.lock is None:
+            return content
+        if work.lock.found is None:
+            async with self.tx.read(scope) as reading:
+                await refuse(reading, packet_id, lifecycle.EDIT)
+        if draft.order is None:
+            content.order = work.lock.found[ITEM_SLOT]
+        return content
 
     async def remove(self, scope: Scope, packet_id: str, content_entry_id: str) -> None:
         async with self.tx.write(scope) as work:
             await remove_content(work, packet_id, content_entry_id)
 
 
-async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> PacketContent:
+async def add_content(
+    work: UnitOfWork, packet_id: str, draft: ContentDraft, *, at_commit: bool = False
+) -> PacketContent:
     """Inside the caller's unit of work, so a share link's edit and its access log are one.
     The packet's counts go up as it is locked, which also reads whether the packet holds the
     item already and its place after the last one; a duplicate item undoes them with the rest.
-    Nothing reads the item back: it is written with the work's other rows (UnitOfWork.insert)."""
+    Nothing reads the item back: it is written with the work's other rows (UnitOfWork.insert).
+    `at_commit`: for a work that does nothing else, the lock goes with those rows where it can
+    (`lock_at_commit`); its place and refusals are then known after the commit."""
     values = {
         "id": str(uuid.uuid4()),
         "packet_id": packet_id,
@@ -78,20 +101,21 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         "order_num": draft.order,
         "data": None if draft.data is None else canonical_json(draft.data),
     }
-    locked = await lock_packet_row(
-        work,
-        packet_id,
-        lifecycle.EDIT,
-        added_bytes=stored_size(values),
-        item=(draft.content_type.value, draft.content_id),
+    size, item = stored_size(values), (draft.content_type.value, draft.content_id)
+    lock = at_commit and lock_at_commit(
+        work, packet_id, lifecycle.EDIT, added_bytes=size, item=item
     )
-    if locked[ITEM_SLOT] is None:
-        item = f"{draft.content_type.value} {draft.content_id}"
-        raise DuplicateContent(f"{item} is already in packet {packet_id}")
-    if draft.order is None:  # after the last item
-        values["order_num"] = locked[ITEM_SLOT]
+    derived: tuple[tuple[str, Derive], ...] = ()
+    if lock:
+        derived = (("order_num", _order_at_lock),)
+    else:
+        locked = await lock_packet_row(work, packet_id, lifecycle.EDIT, added_bytes=size, item=item)
+        if locked[ITEM_SLOT] is None:
+            raise DuplicateContent(_duplicate(packet_id, draft))
+        if draft.order is None:  # after the last item
+            values["order_num"] = locked[ITEM_SLOT]
     row = work.scope.row(**values)  # its tenant
-    await work.insert(packet_contents, row, at_commit=True)
+    await work.insert(packet_contents, row, at_commit=True, derived=derived)
     await custody.append(
         work,
         packet_id,
@@ -108,6 +132,17 @@ async def add_content(work: UnitOfWork, packet_id: str, draft: ContentDraft) -> 
         content_type=draft.content_type.value,
     )
     return content_from_row(row)
+
+
+def _order_at_lock(place: str) -> Any:
+    """The item's `order` as sent, else its place after the last item. When the packet holds
+    the item already that place is NULL: 0 then, for `uq_contents_item` to refuse the row."""
+    sent = bindparam(f"{place}_order_num", type_=Integer)
+    return func.coalesce(sent, lock_column(ITEM_SLOT, Integer), 0)
+
+
+def _duplicate(packet_id: str, draft: ContentDraft) -> str:
+    return f"{draft.content_type.value} {draft.content_id} is already in packet {packet_id}"
 
 
 ENTRY = "removed_entry"

@@ -19,7 +19,14 @@ from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..records import lifecycle
-from ..records.packets import load_packet, lock_packet, lock_packet_row, packet_from_row
+from ..records.packets import (
+    load_packet,
+    lock_at_commit,
+    lock_packet,
+    lock_packet_row,
+    packet_from_row,
+    refuse,
+)
 from ..sealing.checksum import RECIPE_VERSION, checksum_of_entries
 from ..sealing.item_proofs import SealedItems
 from ..versions.history import (
@@ -94,11 +101,18 @@ class PacketService:
         if "metadata" in values:
             values["metadata"] = canonical_json(values["metadata"])
         async with self.tx.write(scope) as work:
-            packet = await lock_packet(work, packet_id, lifecycle.EDIT, if_match, **values)
+            lock = if_match is None and lock_at_commit(work, packet_id, lifecycle.EDIT, **values)
+            if not lock:
+                packet = await lock_packet(work, packet_id, lifecycle.EDIT, if_match, **values)
             if changes:
                 await custody.append(work, packet_id, "edited", fields=sorted(changes))
                 work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
+        if not lock:
             return packet
+        if lock.found is None:  # on PostgreSQL, in one statement: nothing was written
+            async with self.tx.read(scope) as reading:
+                await refuse(reading, packet_id, lifecycle.EDIT)
+        return packet_from_row(lock.found)
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
         """Round trips that do not grow with the items: the lock, with the custody log's head;

@@ -8,16 +8,16 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Integer, Text, bindparam, case, func, null, select
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import UnitOfWork
-from ..db.row_inserts import RowUpdate, Shape, named_write
+from ..db.row_inserts import RowLock, RowUpdate, Shape, named_write
 from ..db.scope import owned_by_parameters, tenant_parameters, tenant_shape
 from ..db.tables import packet_contents, packet_custody, packets
-from ..errors import PacketNotFound, StaleVersion
+from ..errors import Conflict, PacketNotFound, StaleVersion
 from ..models import (
     AttachedFile,
     ContentType,
@@ -281,6 +281,55 @@ async def _touch(
         raise PacketNotFound(packet_id)
     _locked(work, packet_id, row)
     return row
+
+
+@lru_cache(maxsize=64)
+def _locking(place: str, shape: Shape, adding: bool, slot: bool, statuses: tuple[str, ...]) -> Any:
+    """`_touching` as the lock of a write's one statement (RowLock, PostgreSQL), reading the
+    head, of a packet in one of `statuses` only (rechecked on the row as it is once locked)."""
+    return _touching(shape, "postgresql", adding, True, slot).where(packets.c.status.in_(statuses))
+
+
+def lock_at_commit(
+    work: UnitOfWork,
+    packet_id: str,
+    rule: Rule,
+    *,
+    added_bytes: int | None = None,
+    item: tuple[str, str] | None = None,
+    **changes: Any,
+) -> RowLock | None:
+    """`lock_packet_row` without an ETag, sent in the work's one statement at commit, for a
+    work that changes this packet and sends nothing before. The rows it writes at commit hang
+    on the lock (UnitOfWork.insert): they are written only if it takes the packet's row, which
+    it does only in a status `rule` accepts, and they may read the locked row's HEAD_AT_LOCK
+    and ITEM_SLOT. After the commit the lock's `found` is the packet's row as changed, or None
+    (nothing was written; `refuse` says why). None on SQLite: the caller locks at once."""
+    if work.conn.dialect.name != "postgresql":
+        return None
+    if work.at_commit or work.lock is not None:
+        raise RuntimeError("a lock sent at commit is the first of the work's writes")
+    change = RowUpdate(
+        packets, packet_id, work.scope.tenants, {"updated_at": now_text(), **changes}
+    )
+    parameters = change.parameters(PLACE) | {HEAD_PACKET: packet_id}
+    if added_bytes is not None:
+        parameters[ADDED_BYTES] = added_bytes
+    if item is not None:
+        parameters |= {SLOT_PACKET: packet_id, SLOT_TYPE: item[0], SLOT_ID: item[1]}
+    statuses = tuple(status.value for status in rule.accepts)
+    args = (change.shape, added_bytes is not None, item is not None, statuses)
+    work.lock = RowLock(packet_id, (_locking, args), parameters)
+    work.at_commit.append(work.lock)
+    return work.lock
+
+
+async def refuse(work: UnitOfWork, packet_id: str, rule: Rule) -> NoReturn:
+    """Why a lock sent at commit took no row: the packet is not the scope's (404) or its
+    status is one `rule` refuses (409)."""
+    row = await load_packet_row(work, packet_id)
+    rule.check_status(packet_id, PacketStatus(row["status"]))
+    raise Conflict(f"packet {packet_id} changed while this change waited for it; send it again")
 
 
 async def _touch_matching(
