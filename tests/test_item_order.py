@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from arkham_shard_packets.records.packets import ORDER_MAX
+from arkham_shard_packets.records.locks import ORDER_MAX
 
 from .conftest import add_item, make_packet
 from .share_helpers import share

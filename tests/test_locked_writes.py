@@ -1,4 +1,4 @@
-"""A content add and an edit in one statement on PostgreSQL (records/packets.py,
+"""A content add and an edit in one statement on PostgreSQL (records/locks.py,
 `lock_at_commit`): the custody entry finished in SQL is the canonical JSON of its fields, a
 refusal writes nothing and says why, and the rows belong to the packet's tenant. The same
 requests run on SQLite, where they take the packet's lock at once, with the same answers."""
@@ -126,3 +126,28 @@ async def test_a_tenant_s_user_changing_a_tenantless_packet_writes_tenantless_ro
     assert edited.status_code == 200, edited.text
     tenants = await packet_tenants(engine, {packet})
     assert all(found == {None} for found in tenants.values() if found), tenants
+
+
+async def test_a_share_promotes_a_sealed_packet_and_is_refused_as_before(
+    client: httpx.AsyncClient, engine: Any
+) -> None:
+    link = {"shared_with": "public"}
+    draft = (await make_packet(client, "draft"))["id"]
+    sealed = (await make_packet(client, "sealed"))["id"]
+    assert (await client.post(f"{API}/{sealed}/finalize")).status_code == 200
+    for packet, after in [(draft, "draft"), (sealed, "shared"), (sealed, "shared")]:
+        shared = await client.post(f"{API}/{packet}/share", json=link)
+        assert shared.status_code == 201, shared.text
+        assert (await client.get(f"{API}/{packet}")).json()["status"] == after
+    assert (await client.post(f"{API}/{sealed}/archive")).status_code == 200
+    for packet, status, detail in [
+        (sealed, 409, "it can't be shared"),
+        ("no-such-packet", 404, "not found"),
+    ]:
+        before = await stored_state(engine, packet)
+        refused = await client.post(f"{API}/{packet}/share", json=link)
+        assert refused.status_code == status and detail in refused.json()["detail"], refused.text
+        assert await stored_state(engine, packet) == before
+    log = (await client.get(f"{API}/{sealed}/custody")).json()
+    assert [entry["event"] for entry in log["entries"]][-3:] == ["shared", "shared", "archived"]
+    assert log["intact"] is True

@@ -56,7 +56,7 @@ WRITES = {  # statements, round trips
         "content add": (1, 1),
         "edit": (1, 1),
         "removal": (3, 5),
-        "share": (2, 4),
+        "share": (1, 1),
     },
     "sqlite": {
         "create": (6, 0),

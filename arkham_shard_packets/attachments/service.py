@@ -34,7 +34,8 @@ from ..db.upsert import insert_or_skip
 from ..errors import ContentNotFound, NotFound, StoredFileBroken
 from ..models import AttachedFile, PacketContent
 from ..records import lifecycle
-from ..records.packets import attached_file, content_from_row, load_packet, lock_packet
+from ..records.locks import lock_packet
+from ..records.packets import attached_file, content_from_row, load_packet
 from .uploads import ReceivedFile, Upload
 
 

@@ -61,13 +61,13 @@ class UnitOfWork:
     locked_packets: set[str] = field(default_factory=set)
     custody_heads: dict[str, Head | None] = field(default_factory=dict)
     # Heads read by the statement that locked their packet, as that statement returned them
-    # (records/packets.py; custody/log.py reads them as heads).
+    # (records/locks.py; custody/log.py reads them as heads).
     heads_at_lock: dict[str, str | None] = field(default_factory=dict)
     # Rows nothing in this work reads back: written with its events at commit, in one
     # statement on PostgreSQL. A reader of their tables in the work flushes them first.
     at_commit: list[RowWrite] = field(default_factory=list)
     # The lock that statement takes first, when the work sends nothing before it: the rows
-    # written at commit then hang on it (db/row_inserts.py, RowLock; records/packets.py).
+    # written at commit then hang on it (db/row_inserts.py, RowLock; records/locks.py).
     lock: RowLock | None = None
 
     def emit(self, event_type: str, **payload: Any) -> None:

@@ -5,7 +5,7 @@ Appends to one packet's log are serialized by the packet's row lock, which every
 already and which an append takes if its caller does not (a share link's use, an export).
 A unit of work remembers the packets it locked and the heads it wrote, so that its appends
 after the first (and every append to a packet it created) read nothing; a change that locks its
-packet with its UPDATE reads the head in it (records/packets.py), so its append reads nothing
+packet with its UPDATE reads the head in it (records/locks.py), so its append reads nothing
 either; an entry is written at the work's commit, with its events (UnitOfWork.insert).
 Entries are never changed or removed.
 """
@@ -22,7 +22,7 @@ from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
 from ..db.row_inserts import lock_column
 from ..db.tables import packet_custody
-from ..records.packets import HEAD_AT_LOCK, hold_packet
+from ..records.locks import HEAD_AT_LOCK, hold_packet
 from ..sealing.custody_chain import ChainCheck, Head, new_entry
 
 INSERT_BATCH = 1000
@@ -59,7 +59,7 @@ async def current_head(work: UnitOfWork, packet_id: str) -> Head | None:
 
 def _knows_head(work: UnitOfWork, packet_id: str) -> bool:
     """Whether the work knows the head of the packet's log: it wrote it, or read it as it
-    locked the packet (records/packets.py)."""
+    locked the packet (records/locks.py)."""
     if packet_id in work.custody_heads:
         return True
     if packet_id not in work.heads_at_lock:

@@ -21,17 +21,8 @@ from ..db.upsert import breaks
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 from ..records import lifecycle
-from ..records.packets import (
-    ITEM_SLOT,
-    content_from_row,
-    load_contents,
-    load_packet,
-    lock_at_commit,
-    lock_packet,
-    lock_packet_row,
-    refuse,
-    stored_size,
-)
+from ..records.locks import ITEM_SLOT, lock_at_commit, lock_packet, lock_packet_row, refuse
+from ..records.packets import content_from_row, load_contents, load_packet, stored_size
 
 NEXT_OF, NEXT_TENANT = "next_of_packet", "next_of_tenant"
 

@@ -13,7 +13,7 @@ from ..core.bounds import JsonObject, WholeNumber
 from ..db.search import MATCHED_MAX
 from ..models import ContentType, ItemField, PacketVisibility
 from ..records.examples import Answer
-from ..records.packets import ORDER_MAX
+from ..records.locks import ORDER_MAX
 from ..records.schemas import NO_NUL, NOT_BLANK, AnyText, NotBlankText, PacketOut, Strict
 from ..version import __version__
 from .contents import ContentDraft

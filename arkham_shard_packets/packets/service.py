@@ -19,14 +19,8 @@ from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..records import lifecycle
-from ..records.packets import (
-    load_packet,
-    lock_at_commit,
-    lock_packet,
-    lock_packet_row,
-    packet_from_row,
-    refuse,
-)
+from ..records.locks import lock_at_commit, lock_packet, lock_packet_row, refuse
+from ..records.packets import load_packet, packet_from_row
 from ..sealing.checksum import RECIPE_VERSION, checksum_of_entries
 from ..sealing.item_proofs import SealedItems
 from ..versions.history import (

@@ -5,7 +5,7 @@
 Only a draft can be edited; an archived packet takes no change at all.
 
 Each kind of change is a `Rule`: the statuses it accepts and the refusal (`PacketLocked`, 409)
-of a packet in any other. `records.packets.lock_packet` checks one under the packet's lock;
+of a packet in any other. `records.locks.lock_packet` checks one under the packet's lock;
 a service that only reads the packet first checks it with `Rule.check`.
 """
 

@@ -13,7 +13,8 @@ from ..db.scope import Scope
 from ..db.tables import packet_shares
 from ..errors import ShareExpired, ShareNotFound
 from ..models import PacketShare, ShareState, utcnow
-from ..records.packets import RowLike, hold_packet
+from ..records.locks import hold_packet
+from ..records.packets import RowLike
 from .records import share_from_row
 from .tokens import token_digest
 

@@ -18,6 +18,7 @@ from ..bundles.disclosure import read_disclosed
 from ..core.clock import as_utc, to_text
 from ..core.unit_of_work import Transactions, UnitOfWork
 from ..custody import log as custody
+from ..db.row_inserts import RowLock
 from ..db.scope import Scope
 from ..db.tables import packet_shares, packets, share_access_log
 from ..errors import Conflict, InvalidInput, ShareNotFound
@@ -31,7 +32,8 @@ from ..models import (
     utcnow,
 )
 from ..records import lifecycle
-from ..records.packets import load_packet, lock_packet
+from ..records.locks import lock_at_commit, lock_packet, refuse
+from ..records.packets import load_packet
 from .records import (
     Slice,
     access_entry_from_row,
@@ -41,6 +43,8 @@ from .records import (
 )
 from .tokens import hash_password, new_token, token_digest
 from .uses import UseLog
+
+FIRST_SHARE = (PacketStatus.FINALIZED, PacketStatus.SHARED)  # a sealed packet's first share
 
 
 @dataclass
@@ -81,16 +85,11 @@ class ShareService:
             items_version=None,
         )
         async with self.tx.write(scope) as work:
-            packet = await lock_packet(work, packet_id, lifecycle.SHARE)
-            if expires_at is not None and expires_at <= now:
-                raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
-            limit = await _limited_to_items(work, packet, draft)
+            lock, limit = await self._take(work, packet_id, draft, expires_at, now)
             values.update(limit)
             row = work.scope.row(**values)  # its tenant
             # nothing reads it back: written with the work's other rows (UnitOfWork.insert)
             await work.insert(packet_shares, row, at_commit=True)
-            if packet.status is PacketStatus.FINALIZED:
-                await self._set_status(work, packet_id, PacketStatus.SHARED)
             await custody.append(
                 work,
                 packet_id,
@@ -110,6 +109,9 @@ class ShareService:
                 share_id=row["id"],
                 expires_at=row["expires_at"],
             )
+        if lock and lock.found is None:  # nothing was written
+            async with self.tx.read(scope) as reading:
+                await refuse(reading, packet_id, lifecycle.SHARE)
         share = share_from_row(row, now)
         share.access_token = token
         return share
@@ -205,6 +207,30 @@ class ShareService:
                 .all()
             )
         return [access_entry_from_row(row) for row in rows], int(total)
+
+    async def _take(
+        self,
+        work: UnitOfWork,
+        packet_id: str,
+        draft: ShareDraft,
+        expires_at: datetime | None,
+        now: datetime,
+    ) -> tuple[RowLock | None, dict[str, Any]]:
+        """The packet's lock for a new link, with the link's limit to items. On PostgreSQL the
+        lock is sent at commit (`lock_at_commit`), unless the packet must be read first: for a
+        link limited to items of its seal, or one refused for an expiry in the past."""
+        past = expires_at is not None and expires_at <= now
+        if draft.item_ids is None and not past:
+            lock = lock_at_commit(work, packet_id, lifecycle.SHARE, promote=FIRST_SHARE)
+            if lock is not None:
+                return lock, {}
+        packet = await lock_packet(work, packet_id, lifecycle.SHARE)
+        if expires_at is not None and past:
+            raise InvalidInput(f"expires_at {to_text(expires_at)} is not in the future")
+        limit = await _limited_to_items(work, packet, draft)
+        if packet.status is FIRST_SHARE[0]:
+            await self._set_status(work, packet_id, FIRST_SHARE[1])
+        return None, limit
 
     @staticmethod
     async def _set_status(work: UnitOfWork, packet_id: str, status: PacketStatus) -> None:

@@ -35,7 +35,7 @@ from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.scope import Scope
 from ..db.tables import packet_shares, share_access_log
 from ..models import PacketShare, ShareAction
-from ..records.packets import hold_packet
+from ..records.locks import hold_packet
 from . import hours
 from .records import later
 

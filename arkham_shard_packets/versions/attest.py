@@ -19,7 +19,8 @@ from ..custody.seals import Sealer, load_seal
 from ..db.scope import Scope
 from ..db.tables import packet_seals, packets
 from ..errors import Conflict, Forbidden
-from ..records.packets import hold_packet, load_packet_row
+from ..records.locks import hold_packet
+from ..records.packets import load_packet_row
 from ..sealing.key_trust import KeyTrust
 from ..sealing.statement import Seal
 from .integrity import IntegrityService, Verification

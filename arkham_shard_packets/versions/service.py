@@ -18,7 +18,8 @@ from ..db.scope import Scope
 from ..db.tables import packet_contents, packets
 from ..models import Packet, PacketVersion, VersionKind
 from ..records import lifecycle
-from ..records.packets import load_packet, lock_packet, stored_size
+from ..records.locks import lock_packet
+from ..records.packets import load_packet, stored_size
 from .diff import SnapshotDiff, diff_snapshots
 from .history import list_versions, load_version, read_snapshot, record_version
 from .snapshots import content_values

@@ -46,7 +46,7 @@ $$
 
 
 SLOT = "arkham_packet_item_slot"
-ORDER_MAX = 2**31 - 1  # records/packets.py's: `order` is a 32-bit integer
+ORDER_MAX = 2**31 - 1  # records/locks.py's: `order` is a 32-bit integer
 # NULL when the packet holds the item; else its place after the last item (0 for the first).
 SLOT_FUNCTION = f"""
 CREATE FUNCTION {SLOT}(packet text, item_type text, item_id text)
