@@ -1,8 +1,10 @@
 """The shard's router: every route under /api/packets.
 
 Fixed paths are registered before `/{packet_id}` ones, so `/count` or `/stats/...` is never
-taken for a packet id. Last come the answers to methods a path doesn't have: 405 with an
-`Allow` header that lists every method the path does have.
+taken for a packet id, nor `/shared/{token}` for a packet's route. Among the `/{packet_id}/...`
+routes, whose second segments differ, the busiest come first: FastAPI tries routes in order.
+Last come the answers to methods a path doesn't have: 405 with an `Allow` header that lists
+every method the path does have.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
 from .routing import PacketsRoute
+from .sharing import owner_routes as shares
 from .sharing import routes as sharing
 from .versions import routes as versions
 
@@ -126,10 +129,11 @@ def build_router() -> APIRouter:
         bundles.collection,
         batch.router,
         events.router,
-        *sharing.PARTS,
+        *sharing.SHARE_LINK_ROUTERS,
         keys.router,
         packets.item,
         contents.router,
+        shares.router,  # no path of these shadows another: the busiest first
         files.router,
         versions.router,
         custody.router,

@@ -62,6 +62,7 @@ WEB_LAYER = {
     "attachments.downloads",  # a file as a streamed answer
     "packets.listing",  # the list routes' query parameters: filters, paging, sorting
     "sharing.page",  # the viewer route's HTML page and the headers it is served with
+    "sharing.routes",  # the routers a share link opens, and whether a request goes to one
     "frame.callers",  # who calls: the request's Frame user, as a dependency
 }
 # Outside the web layer, only these reach into it, each for its reason.
@@ -91,7 +92,8 @@ ABOVE_DOMAINS = {"wiring", "recovery", "moving", "api", "shard", "host", "cli", 
 # Who picks a store's backend: services see only core/store.py's interface.
 STORE_PICKERS = {"wiring", "shard", "host", "cli", "stores"}
 FRAME_SEAM = {"frame", "host"}
-MOUNTING = {"api", "shard", "host.app"}
+# the modules that mount routers, and the one that tells the routes a share link opens
+MOUNTING = {"api", "shard", "host.app", "sharing.routes"}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from arkham_shard_packets.bundles.format.archives import ZLIB_COMPRESSOR
 from arkham_shard_packets.cli.options import Help
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.inline_sqlite import InlineConnection, connect
-from arkham_shard_packets.db.upsert import _SkipDuplicates, insert_or_skip
+from arkham_shard_packets.db.upsert import _SkipDuplicates, breaks, insert_or_skip
 
 from .conftest import POSTGRES_URL
 
@@ -322,6 +322,29 @@ async def test_the_asyncpg_adapter_sends_no_begin_while_its_autocommit_is_set() 
             assert not began, revisit(where, "BEGIN was sent while autocommit was set")
             await conn.execute(select(1))
             assert driver.is_in_transaction(), revisit(where, "no BEGIN once autocommit is unset")
+    finally:
+        await engine.dispose()
+
+
+@canary("db/upsert.py", "__cause__", "constraint_name")
+async def test_the_asyncpg_adapter_raises_asyncpg_s_error_as_its_cause() -> None:
+    if not POSTGRES_URL:
+        pytest.skip("needs PostgreSQL (PACKETS_TEST_DATABASE_URL)")
+    where = "db/upsert.py"
+    engine = create_engine(POSTGRES_URL)
+    table = f"seam_{uuid.uuid4().hex}"
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(
+                sqlalchemy.text(f"CREATE TEMP TABLE {table} (n int CONSTRAINT uq_n UNIQUE)")
+            )
+            await conn.execute(sqlalchemy.text(f"INSERT INTO {table} VALUES (1)"))
+            with pytest.raises(sqlalchemy.exc.IntegrityError) as refused:
+                await conn.execute(sqlalchemy.text(f"INSERT INTO {table} VALUES (1)"))
+        cause = refused.value.orig.__cause__ if refused.value.orig is not None else None
+        named = getattr(cause, "constraint_name", None)
+        assert named == "uq_n", revisit(where, f"the adapted error's cause names {named!r}")
+        assert breaks(refused.value, "uq_n") and not breaks(refused.value, "uq_other")
     finally:
         await engine.dispose()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, NoReturn
 
-from sqlalchemy import Integer, Text, bindparam, case, func, null, select
+from sqlalchemy import Integer, Text, bindparam, case, func, literal, null, select
 
 from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
@@ -204,7 +204,8 @@ def _locking(
     """`_touching` as the lock of a write's one statement (RowLock, PostgreSQL), reading the
     head, of a packet in one of `statuses` only (rechecked on the row as it is once locked);
     `promote` (from, to): a packet of the first status takes the second."""
-    touch = _touching(shape, "postgresql", adding, True, slot).where(packets.c.status.in_(statuses))
+    accepted = packets.c.status.in_([literal(status) for status in statuses])  # not expanding
+    touch = _touching(shape, "postgresql", adding, True, slot).where(accepted)
     if promote is None:
         return touch
     status = packets.c.status

@@ -1,20 +1,14 @@
-"""All the sharing routes as one router: what a share link opens (JSON and the viewer page),
-and the owner's share management. Included before the `/{packet_id}` routes."""
+"""The routers a share link opens (JSON and the viewer page), included before the
+`/{packet_id}` routes, and whether a request goes to one of them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 
-from . import link_routes, owner_routes, viewer_routes
+from . import link_routes, viewer_routes
 
 SHARE_LINK_ROUTERS = (link_routes.router, viewer_routes.router)
-PARTS = (*SHARE_LINK_ROUTERS, owner_routes.router)
-
-router = APIRouter()
-for part in PARTS:
-    router.include_router(part)
 
 
 def opens_share_link(method: str, path: str) -> bool:
