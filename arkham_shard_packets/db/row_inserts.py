@@ -43,6 +43,11 @@ from .upsert import insert_or_skip
 Shape = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
+def named_values(place: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as the parameters `<place>_<column>` of a write placed at `place`."""
+    return {f"{place}_{name}": value for name, value in values.items()}
+
+
 @dataclass(frozen=True)
 class RowInsert:
     """One row for `table`; `skip_duplicates`: not written when it breaks a unique constraint."""
@@ -57,7 +62,7 @@ class RowInsert:
 
     def parameters(self, place: str) -> dict[str, Any]:
         """The row's values under the names `named_insert(place, ...)` gives its parameters."""
-        return {f"{place}_{name}": value for name, value in self.values.items()}
+        return named_values(place, self.values)
 
     async def execute(self, conn: AsyncConnection) -> None:
         await conn.execute(_plain(self.table, self.skip_duplicates), self.values)
@@ -79,7 +84,7 @@ class RowsInsert:
         return named_rows_insert, args
 
     def parameters(self, place: str) -> dict[str, Any]:
-        shared = {f"{place}_{name}": value for name, value in self.values.items()}
+        shared = named_values(place, self.values)
         return shared | {f"{place}_{self.column}": list(self.each)}
 
     async def execute(self, conn: AsyncConnection) -> None:
@@ -154,7 +159,7 @@ class LockedInsert:
         return named_locked_insert, (self.table, tuple(self.values), self.derived)
 
     def parameters(self, place: str) -> dict[str, Any]:
-        return {f"{place}_{name}": value for name, value in self.values.items()}
+        return named_values(place, self.values)
 
     async def execute(self, conn: AsyncConnection) -> None:
         raise RuntimeError("a row that hangs on a lock is sent in the lock's statement")

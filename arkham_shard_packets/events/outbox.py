@@ -34,6 +34,7 @@ from ..db.row_inserts import (
     Shape,
     named_insert,
     named_locked_insert,
+    named_values,
     named_write,
 )
 from ..db.session import Database, alone
@@ -130,7 +131,7 @@ async def _append_with(
         clauses = _clauses(shape)
         statement = insert(outbox).values(rows).returning(*PLACED_COLUMNS).add_cte(*clauses)
     elif rows:
-        parameters |= {f"e_{name}": value for name, value in rows[0].items()}
+        parameters |= named_values("e", rows[0])
         statement = _statement_with(shape, tuple(rows[0]))
     else:
         statement = _statement_with(shape, ())
@@ -166,7 +167,7 @@ async def _append_locked(
     if len(rows) > 1:
         raise ValueError("a work that locks at commit records one event at most")
     if rows:
-        parameters |= {f"e_{name}": value for name, value in rows[0].items()}
+        parameters |= named_values("e", rows[0])
     async with alone(conn):
         found = await conn.execute(_locked_with(shape, tuple(rows[0]) if rows else ()), parameters)
         row = found.mappings().first()
