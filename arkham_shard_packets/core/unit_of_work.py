@@ -116,6 +116,8 @@ class UnitOfWork:
 
     async def _write(self, row: RowWrite, at_commit: bool) -> None:
         if at_commit:
+            if self.lock is not None and not isinstance(row, LockedInsert):
+                raise RuntimeError("after a lock sent at commit, every row hangs on the lock")
             self.at_commit.append(row)
         else:
             self._sending()

@@ -21,7 +21,13 @@ from ..db.upsert import breaks
 from ..errors import ContentNotFound, DuplicateContent
 from ..models import ContentType, PacketContent
 from ..records import lifecycle
-from ..records.locks import ITEM_SLOT, lock_at_commit, lock_packet, lock_packet_row, refuse
+from ..records.locks import (
+    ITEM_SLOT,
+    lock_at_commit,
+    lock_packet,
+    lock_packet_row,
+    locked_row,
+)
 from ..records.packets import content_from_row, load_contents, load_packet, stored_size
 
 NEXT_OF, NEXT_TENANT = "next_of_packet", "next_of_tenant"
@@ -60,11 +66,9 @@ class ContentService:
             raise
         if work.lock is None:
             return content
-        if work.lock.found is None:
-            async with self.tx.read(scope) as reading:
-                await refuse(reading, packet_id, lifecycle.EDIT)
+        found = await locked_row(self.tx, scope, work.lock, lifecycle.EDIT)
         if draft.order is None:
-            content.order = work.lock.found[ITEM_SLOT]
+            content.order = found[ITEM_SLOT]
         return content
 
     async def remove(self, scope: Scope, packet_id: str, content_entry_id: str) -> None:

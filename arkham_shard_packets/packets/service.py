@@ -19,7 +19,7 @@ from ..db.scope import Scope
 from ..db.tables import packets
 from ..models import Packet, PacketStatus, PacketVisibility, VersionKind
 from ..records import lifecycle
-from ..records.locks import lock_at_commit, lock_packet, lock_packet_row, refuse
+from ..records.locks import lock_at_commit, lock_packet, lock_packet_row, locked_row
 from ..records.packets import load_packet, packet_from_row
 from ..sealing.checksum import RECIPE_VERSION, checksum_of_entries
 from ..sealing.item_proofs import SealedItems
@@ -103,10 +103,7 @@ class PacketService:
                 work.emit("packets.packet.updated", packet_id=packet_id, changes=sorted(changes))
         if not lock:
             return packet
-        if lock.found is None:  # on PostgreSQL, in one statement: nothing was written
-            async with self.tx.read(scope) as reading:
-                await refuse(reading, packet_id, lifecycle.EDIT)
-        return packet_from_row(lock.found)
+        return packet_from_row(await locked_row(self.tx, scope, lock, lifecycle.EDIT))
 
     async def finalize(self, scope: Scope, packet_id: str) -> Packet:
         """Round trips that do not grow with the items: the lock, with the custody log's head;

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any
 
-from sqlalchemy import Integer, Text, bindparam, case, func, literal, null, select
+from sqlalchemy import Integer, RowMapping, Text, bindparam, case, func, literal, null, select
 
 from ..core.clock import now_text
-from ..core.unit_of_work import UnitOfWork
+from ..core.unit_of_work import Transactions, UnitOfWork
 from ..db.row_inserts import RowLock, RowUpdate, Shape, named_write
+from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_custody, packets
 from ..errors import Conflict, PacketNotFound, StaleVersion
 from ..models import Packet, PacketStatus
@@ -174,15 +175,8 @@ async def _touch(
     item: tuple[str, str] | None,
 ) -> RowLike:
     """The lock in one UPDATE ... RETURNING, with what the change reads under it."""
-    change = RowUpdate(packets, packet_id, work.scope.tenants, values)
-    parameters = change.parameters(PLACE)
-    if added_bytes is not None:
-        parameters[ADDED_BYTES] = added_bytes
     head = _reads_head_at_lock(work, packet_id)
-    if head:
-        parameters[HEAD_PACKET] = packet_id
-    if item is not None:
-        parameters |= {SLOT_PACKET: packet_id, SLOT_TYPE: item[0], SLOT_ID: item[1]}
+    change, parameters = _touch_parameters(work, packet_id, values, added_bytes, head, item)
     dialect = work.conn.dialect.name
     statement = _touching(change.shape, dialect, added_bytes is not None, head, bool(item))
     row = await work.first(statement, parameters)
@@ -190,6 +184,26 @@ async def _touch(
         raise PacketNotFound(packet_id)
     _locked(work, packet_id, row)
     return row
+
+
+def _touch_parameters(
+    work: UnitOfWork,
+    packet_id: str,
+    values: dict[str, Any],
+    added_bytes: int | None,
+    head: bool,
+    item: tuple[str, str] | None,
+) -> tuple[RowUpdate, dict[str, Any]]:
+    """The row update of `_touching` (or `_locking`) and the parameters of its statement."""
+    change = RowUpdate(packets, packet_id, work.scope.tenants, values)
+    parameters = change.parameters(PLACE)
+    if added_bytes is not None:
+        parameters[ADDED_BYTES] = added_bytes
+    if head:
+        parameters[HEAD_PACKET] = packet_id
+    if item is not None:
+        parameters |= {SLOT_PACKET: packet_id, SLOT_TYPE: item[0], SLOT_ID: item[1]}
+    return change, parameters
 
 
 @lru_cache(maxsize=64)
@@ -227,19 +241,14 @@ def lock_at_commit(
     on the lock (UnitOfWork.insert): they are written only if it takes the packet's row, which
     it does only in a status `rule` accepts, and they may read the locked row's HEAD_AT_LOCK
     and ITEM_SLOT. `promote`: a packet of the first status takes the second. After the commit
-    the lock's `found` is the packet's row as changed, or None (nothing was written; `refuse`
-    says why). None on SQLite: the caller locks at once."""
+    the lock's `found` is the packet's row as changed, or None (nothing was written;
+    `locked_row` says why). None on SQLite: the caller locks at once."""
     if work.conn.dialect.name != "postgresql":
         return None
     if work.at_commit or work.lock is not None:
         raise RuntimeError("a lock sent at commit is the first of the work's writes")
     values = {"updated_at": now_text(), **changes}
-    change = RowUpdate(packets, packet_id, work.scope.tenants, values)
-    parameters = change.parameters(PLACE) | {HEAD_PACKET: packet_id}
-    if added_bytes is not None:
-        parameters[ADDED_BYTES] = added_bytes
-    if item is not None:
-        parameters |= {SLOT_PACKET: packet_id, SLOT_TYPE: item[0], SLOT_ID: item[1]}
+    change, parameters = _touch_parameters(work, packet_id, values, added_bytes, True, item)
     statuses = tuple(status.value for status in rule.accepts)
     promoted = None if promote is None else (promote[0].value, promote[1].value)
     args = (change.shape, added_bytes is not None, item is not None, statuses, promoted)
@@ -248,10 +257,15 @@ def lock_at_commit(
     return work.lock
 
 
-async def refuse(work: UnitOfWork, packet_id: str, rule: Rule) -> NoReturn:
-    """Why a lock sent at commit took no row: the packet is not the scope's (404) or its
-    status is one `rule` refuses (409)."""
-    row = await load_packet_row(work, packet_id)
+async def locked_row(tx: Transactions, scope: Scope, lock: RowLock, rule: Rule) -> RowMapping:
+    """The packet's row as the committed statement of a lock sent at commit changed it; if it
+    took no row (nothing was written), why: the packet is not the scope's (404) or its status
+    is one `rule` refuses (409)."""
+    if lock.found is not None:
+        return lock.found
+    packet_id = lock.row_id
+    async with tx.read(scope) as work:
+        row = await load_packet_row(work, packet_id)
     rule.check_status(packet_id, PacketStatus(row["status"]))
     raise Conflict(f"packet {packet_id} changed while this change waited for it; send it again")
 

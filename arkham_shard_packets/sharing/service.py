@@ -32,7 +32,7 @@ from ..models import (
     utcnow,
 )
 from ..records import lifecycle
-from ..records.locks import lock_at_commit, lock_packet, refuse
+from ..records.locks import lock_at_commit, lock_packet, locked_row
 from ..records.packets import load_packet
 from .records import (
     Slice,
@@ -109,9 +109,8 @@ class ShareService:
                 share_id=row["id"],
                 expires_at=row["expires_at"],
             )
-        if lock and lock.found is None:  # nothing was written
-            async with self.tx.read(scope) as reading:
-                await refuse(reading, packet_id, lifecycle.SHARE)
+        if lock:  # sent at commit: nothing was written if it took no row
+            await locked_row(self.tx, scope, lock, lifecycle.SHARE)
         share = share_from_row(row, now)
         share.access_token = token
         return share
