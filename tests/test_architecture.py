@@ -405,7 +405,7 @@ OPENERS: dict[str, set[str]] = {
     "core.unit_of_work": {"UnitOfWork", "writing", "reading"},
     # The Database under it (its writing, reading and autocommit connections) and the SQLite
     # driver of its short writes, with a sqlite3 connection of its own.
-    "db.session": {"begin", "connect"},
+    "db.session": {"begin", "connect", "writing"},
     "db.inline_sqlite": {"connect", "commit"},
     # The schema, before any unit of work: migrations, the revision a database is at, and the
     # `SELECT 1` that says why a database can't be used before a server starts.

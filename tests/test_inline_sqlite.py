@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from arkham_shard_packets.db.engine import create_engine, create_inline_writer
+from arkham_shard_packets.db.engine import create_engine, create_inline
 from arkham_shard_packets.db.inline_sqlite import InlineConnection, connect
 from arkham_shard_packets.db.options import READ_ONLY
 from arkham_shard_packets.db.session import Database
@@ -56,7 +56,7 @@ class Engines:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.threaded = create_engine(f"sqlite:///{path}")  # aiosqlite: a thread per connection
-        inline = create_inline_writer(self.threaded)
+        inline = create_inline(self.threaded)
         assert inline is not None
         self.inline = inline
         for engine in (self.threaded, self.inline):

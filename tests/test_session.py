@@ -1,26 +1,33 @@
 """The shard's connections (db/session.py) are back in their pool before the work that took
 them ends, cancelled or not: the shard's shutdown cancels its background loops (the relay, the
-share link uses' writer, the sweep), then disposes of the engine."""
+share link uses' writer, the sweep), then disposes of the engine. On SQLite, short reads and
+writes run in the event loop's thread and bulk ones in aiosqlite's, and a read's snapshot is
+taken as it begins."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
+from arkham_shard_packets.db import session
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.session import Database
 
 Way = Callable[[Database], AbstractAsyncContextManager[AsyncConnection]]
 WAYS: dict[str, Way] = {
     "reading": lambda database: database.reading(),
+    "bulk reading": lambda database: database.reading(bulk=True),
     "autocommit": lambda database: database.autocommit(),
+    "writing": lambda database: database.writing(),
     "bulk writing": lambda database: database.writing(bulk=True),
 }
 
@@ -33,9 +40,8 @@ async def test_work_cancelled_while_giving_its_connection_back_ends_with_it_back
     moment later: after the engine was disposed of, into the discarded pool, never closed; on
     SQLite its aiosqlite thread then answered into a closed event loop."""
     database = Database(create_engine(database_url))
-    pool = database.engine.pool
-    assert isinstance(pool, QueuePool)
     work: asyncio.Task[None] | None = None
+    engines: list[AsyncEngine] = []
 
     def cancel_the_work(*_: Any) -> None:
         # The pool resets a connection as it is given back: cancel the work right then, as
@@ -46,12 +52,103 @@ async def test_work_cancelled_while_giving_its_connection_back_ends_with_it_back
     async def use() -> None:
         async with WAYS[way](database) as connection:
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
-            event.listen(database.engine.sync_engine, "reset", cancel_the_work, once=True)
+            engines.append(connection.engine)  # SQLite's short work has an engine of its own
+            event.listen(connection.engine.sync_engine, "reset", cancel_the_work, once=True)
 
     try:
         work = asyncio.create_task(use())
         with pytest.raises(asyncio.CancelledError):
             await work
+        pool = engines[0].pool
+        assert isinstance(pool, QueuePool)
         assert pool.checkedout() == 0
     finally:
         await database.dispose()
+
+
+async def thread_of(database: Database, way: Way) -> tuple[int, int]:
+    """The thread a way's statements ran in, and the turns the event loop took meanwhile."""
+    turns = 0
+
+    async def spin() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(spin())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        async with way(database) as connection:
+            for _ in range(5):
+                found = await connection.execute(text("SELECT thread_id() FROM packets_seen"))
+            thread = int(found.scalar_one())
+        return thread, turns - before
+    finally:
+        spinner.cancel()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(create_engine(f"sqlite:///{tmp_path / 'ways.db'}"))
+    for engine in (database.engine, database.inline, database.inline_reader):
+        assert engine is not None
+        event.listen(engine.sync_engine, "connect", register_thread_id)
+    async with database.writing() as connection:
+        await connection.execute(text("CREATE TABLE packets_seen (n INTEGER)"))
+        await connection.execute(text("INSERT INTO packets_seen VALUES (1)"))
+    yield database
+    await database.dispose()
+
+
+def register_thread_id(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("thread_id", 0, threading.get_ident)
+
+
+async def test_sqlite_s_short_work_runs_in_the_loop_s_thread_and_bulk_work_in_aiosqlite_s(
+    sqlite_database: Database,
+) -> None:
+    """A short read or write gives the event loop no turn from its BEGIN to its end; a bulk
+    one runs its statements in aiosqlite's thread, a turn of the loop each."""
+    here = threading.get_ident()
+    for name in ("reading", "writing", "autocommit"):
+        assert await thread_of(sqlite_database, WAYS[name]) == (here, 0), name
+    for name in ("bulk reading", "bulk writing"):
+        thread, turns = await thread_of(sqlite_database, WAYS[name])
+        assert thread != here and turns >= 5, name
+
+
+async def test_a_short_read_that_sqlite_would_make_wait_goes_to_aiosqlite_s_thread(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When SQLite refuses the read's snapshot at once (another process recovering or
+    checkpointing the database: SQLite's busy handler would block the event loop), the read
+    gives its inline connection back and runs in aiosqlite's thread, which may wait."""
+    asked: list[AsyncConnection] = []
+
+    async def refused(connection: AsyncConnection) -> bool:
+        asked.append(connection)
+        return False
+
+    monkeypatch.setattr(session, "_snapshot_taken", refused)
+    thread, _ = await thread_of(sqlite_database, WAYS["reading"])
+    assert thread != threading.get_ident()
+    assert len(asked) == 1 and asked[0].engine is sqlite_database.inline_reader
+    assert sqlite_database.inline_reader is not None
+    pool = sqlite_database.inline_reader.pool
+    assert isinstance(pool, QueuePool) and pool.checkedout() == 0
+
+
+async def test_a_read_s_snapshot_is_taken_before_its_first_statement(
+    sqlite_database: Database,
+) -> None:
+    """A short read sees the database as it was when it began, whatever commits meanwhile."""
+    async with sqlite_database.reading() as connection:
+        async with sqlite_database.writing() as writer:
+            await writer.execute(text("INSERT INTO packets_seen VALUES (2)"))
+        seen = await connection.execute(text("SELECT count(*) FROM packets_seen"))
+        assert seen.scalar_one() == 1
+    async with sqlite_database.reading() as connection:
+        seen = await connection.execute(text("SELECT count(*) FROM packets_seen"))
+        assert seen.scalar_one() == 2

@@ -72,7 +72,7 @@ class DisclosureService:
         version: int | None = None,
         recipient: str | None = None,
     ) -> PacketExportResult:
-        async with self.tx.read(scope, settled=True) as work:
+        async with self.tx.read(scope, settled=True, bulk=True) as work:
             disclosed = await read_disclosed(work, packet_id, item_ids, version)
         number = disclosed.document["version"]
         export_id = str(uuid.uuid4())
@@ -110,7 +110,7 @@ class DisclosureService:
         """The disclosure a share link limited to items hands over: made on request under the
         work folder, opened, and its file removed; neither stored nor recorded here (the link
         records its use, with the bundle's SHA-256)."""
-        async with self.tx.read(scope, settled=True) as work:
+        async with self.tx.read(scope, settled=True, bulk=True) as work:
             disclosed = await read_disclosed(work, packet_id, item_ids, version)
         async with scratch_folder(self.store.modes, self.work_dir) as staging:
             payload = await self._payload(disclosed, staging, packet_id)

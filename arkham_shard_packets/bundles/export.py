@@ -277,7 +277,7 @@ class ExportService:
         )
 
     async def _state(self, scope: Scope, packet_id: str) -> tuple[PacketState, Carried]:
-        async with self.tx.read(scope, settled=True) as work:
+        async with self.tx.read(scope, settled=True, bulk=True) as work:
             return await carried_by_export(work, await export_state(work, packet_id))
 
     @staticmethod

@@ -214,12 +214,15 @@ class Transactions:
                 logger.exception("releasing unreferenced files failed; they stay on disk")
 
     @asynccontextmanager
-    async def read(self, scope: Scope, *, settled: bool = False) -> AsyncIterator[UnitOfWork]:
+    async def read(
+        self, scope: Scope, *, settled: bool = False, bulk: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
         """`settled`: what this process queued to write after an answer (share link reads) is
-        written first, for reads of the records it lands in (access logs, custody logs)."""
+        written first, for reads of the records it lands in (access logs, custody logs).
+        `bulk`: the work reads many rows (db/session.py)."""
         if settled and self._write_queued is not None:
             await self._write_queued()
-        async with self._database.reading() as conn:
+        async with self._database.reading(bulk=bulk) as conn:
             work = UnitOfWork(conn, scope)
             yield work
             if work.at_commit:

@@ -14,5 +14,5 @@ class CustodyService:
         self.trust = trust
 
     async def log(self, scope: Scope, packet_id: str) -> CustodyReport:
-        async with self.tx.read(scope, settled=True) as work:
+        async with self.tx.read(scope, settled=True, bulk=True) as work:
             return await packet_evidence(work, packet_id, await self.trust.load(work))

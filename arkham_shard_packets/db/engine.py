@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .inline_sqlite import connect as connect_inline
-from .options import AUTOCOMMIT, READ_ONLY
+from .options import READ_ONLY
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 PRIVATE_FILE = 0o600  # core/file_modes.py's default: the database is as private as the data
@@ -98,9 +98,9 @@ def create_engine(
     return engine
 
 
-def create_inline_writer(engine: AsyncEngine) -> AsyncEngine | None:
-    """SQLite: an engine on the same file for short write transactions, run in the event loop's
-    thread (db/inline_sqlite.py), which waits for no lock; None on PostgreSQL."""
+def create_inline(engine: AsyncEngine) -> AsyncEngine | None:
+    """SQLite: an engine on the same file whose statements run in the event loop's thread
+    (db/inline_sqlite.py) and wait for no lock; None on PostgreSQL."""
     if engine.dialect.name != "sqlite":
         return None
     path = engine.url.database or ""
@@ -155,7 +155,5 @@ def _configure_sqlite(
     def on_begin(connection: Any) -> None:
         # A writer takes the write lock up front, so two writers queue on busy_timeout
         # instead of failing with "database is locked" when one upgrades its read lock.
-        options = connection.get_execution_options()
-        if options.get(AUTOCOMMIT, False):
-            return
-        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

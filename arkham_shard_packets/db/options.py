@@ -2,4 +2,3 @@
 transaction begins (db/engine.py)."""
 
 READ_ONLY = "packets_read_only"
-AUTOCOMMIT = "packets_autocommit"  # SQLite: no BEGIN; each statement commits on its own

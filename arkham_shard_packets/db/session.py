@@ -1,12 +1,13 @@
 """Transactions on the shard's engine: one for each unit of work.
 
-On SQLite one writer at a time holds the database's write lock. The writers of a process
-queue here, first come first served, and only the head of the queue asks SQLite for the lock;
-it waits for another process's writer here too, in short sleeps that leave the event loop free
-(SQLite's own busy handler would block it). A short write runs its statements in the event
-loop's thread (db/inline_sqlite.py), so the lock is held for the statements alone; a bulk write
-(an import, a seal, a restore: many rows) runs them in aiosqlite's thread, so the loop keeps
-serving reads meanwhile. PostgreSQL's writers take row locks and queue nowhere here.
+On SQLite one writer at a time holds the database's write lock. The writers of a process take
+turns here (db/turns.py), and only the one whose turn it is asks SQLite for the lock; it waits
+for another process's writer here too, in short sleeps that leave the event loop free (SQLite's
+own busy handler would block it). A short write runs its statements in the event loop's thread
+(db/inline_sqlite.py), so the lock is held for the statements alone, and a short read does too,
+on a snapshot taken as it begins; a bulk write (an import, a seal, a restore: many rows) or
+read (an export, a check of every version) runs them in aiosqlite's thread, so the loop keeps
+serving other requests meanwhile. PostgreSQL's writers take row locks and queue nowhere here.
 
 Every connection is back in its pool before the work that took it ends, even when that work is
 cancelled (a background loop stopped by the shard's shutdown), so the engine is disposed of
@@ -25,10 +26,12 @@ from typing import Any, TypeVar
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .engine import create_inline_writer
-from .options import AUTOCOMMIT, READ_ONLY
+from .engine import create_inline
+from .options import READ_ONLY
+from .turns import WriterTurns
 
 LOCK_POLL_S = (0.001, 0.05)  # first and longest sleep while another process writes
+SNAPSHOT = "SELECT 1 FROM sqlite_master LIMIT 1"
 
 T = TypeVar("T")
 
@@ -98,11 +101,43 @@ async def _begun(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
+@asynccontextmanager
+async def _begun_inline(engine: AsyncEngine, option: str | None) -> AsyncIterator[AsyncConnection]:
+    """`_begun` on an inline engine (db/inline_sqlite.py), whose driver never suspends: nor do
+    taking, beginning, ending and giving back its connection, so nothing can cancel them midway
+    and they need no task of their own (`_to_the_end`, SQLAlchemy's `__aexit__`), each of which
+    would cost a turn of the event loop behind every request being served (a writer's with
+    SQLite's write lock held). `option`: an execution option db/engine.py's BEGIN reads."""
+    connection = engine.connect()
+    await connection.start()
+    try:
+        if option is not None:
+            connection = await connection.execution_options(**{option: True})
+        async with connection.begin():
+            yield connection
+    finally:
+        await connection.close()
+
+
+async def _snapshot_taken(connection: AsyncConnection) -> bool:
+    """Takes a read's snapshot at once (its first read of the file): False when SQLite would
+    have the event loop's thread wait for it (another process recovering or checkpointing the
+    database), and the read then goes through aiosqlite's thread, which may wait."""
+    try:
+        await connection.exec_driver_sql(SNAPSHOT)
+    except exc.OperationalError as error:
+        if "database is locked" not in str(error):
+            raise
+        return False
+    return True
+
+
 class Database:
     def __init__(self, engine: AsyncEngine, *, sqlite_busy_timeout_ms: int = 30_000) -> None:
         self.engine = engine
-        self.inline = create_inline_writer(engine)
-        self._sqlite_writers = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.inline = create_inline(engine)
+        self.inline_reader = create_inline(engine)
+        self._sqlite_writers = WriterTurns() if self.dialect == "sqlite" else None
         self._busy_timeout_s = sqlite_busy_timeout_ms / 1000
 
     @property
@@ -129,7 +164,7 @@ class Database:
         pause, longest = LOCK_POLL_S
         while True:
             try:
-                return await stack.enter_async_context(_begun(self.inline))
+                return await stack.enter_async_context(_begun_inline(self.inline, None))
             except exc.OperationalError as error:
                 if "database is locked" not in str(error) or time.monotonic() >= deadline:
                     raise
@@ -138,9 +173,13 @@ class Database:
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """Autocommit: every statement is its own transaction, with no BEGIN and COMMIT to
-        send (on SQLite, its write lock is held for one statement at a time)."""
-        async with self._turn(), self._connected(AUTOCOMMIT) as connection:
+        """A block of one statement, committed on its own: on PostgreSQL with no BEGIN and
+        COMMIT to send; on SQLite, where they cost nothing, a short write (`writing`)."""
+        if self.dialect == "sqlite":
+            async with self.writing() as connection:
+                yield connection
+            return
+        async with self._connected(None) as connection:
             yield connection
 
     @asynccontextmanager
@@ -154,20 +193,27 @@ class Database:
                 await connection.invalidate()
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection]:
+    async def reading(self, *, bulk: bool = False) -> AsyncIterator[AsyncConnection]:
         """A read. On PostgreSQL without BEGIN and COMMIT: under READ COMMITTED every statement
         sees its own snapshot, in a transaction or not, so one would add two round trips and no
         consistency. On SQLite, where they cost no round trip, the statements of a read share
-        one snapshot."""
+        one snapshot, and a short read runs them in the event loop's thread as a short write
+        does; `bulk` (a read of many rows: an export, a check of every version) runs them in
+        aiosqlite's thread, so the loop keeps serving other requests meanwhile."""
+        if self.inline_reader is not None and not bulk:
+            async with _begun_inline(self.inline_reader, READ_ONLY) as connection:
+                if await _snapshot_taken(connection):
+                    yield connection
+                    return
         async with self._connected(READ_ONLY) as connection:
             yield connection
 
     @asynccontextmanager
-    async def _connected(self, option: str) -> AsyncIterator[AsyncConnection]:
+    async def _connected(self, option: str | None) -> AsyncIterator[AsyncConnection]:
         """A connection with `option` set (db/engine.py's BEGIN reads it), in autocommit on
         PostgreSQL."""
         async with _connection(self.engine) as connection:
-            options: dict[str, object] = {option: True}
+            options: dict[str, object] = {} if option is None else {option: True}
             if self.dialect == "postgresql":
                 options["isolation_level"] = "AUTOCOMMIT"
             connection = await connection.execution_options(**options)
@@ -175,6 +221,7 @@ class Database:
                 yield connection
 
     async def dispose(self) -> None:
-        if self.inline is not None:
-            await self.inline.dispose()
+        for inline in (self.inline, self.inline_reader):
+            if inline is not None:
+                await inline.dispose()
         await self.engine.dispose()

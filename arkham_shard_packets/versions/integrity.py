@@ -157,7 +157,7 @@ class IntegrityService:
         self.trust = trust
 
     async def verify(self, scope: Scope, packet_id: str) -> Verification:
-        async with self.tx.read(scope, settled=True) as work:
+        async with self.tx.read(scope, settled=True, bulk=True) as work:
             packet = packet_record(await load_packet_row(work, packet_id))
             contents = await sealed_items(work, packet_id)
             sealed = await sealed_version(work, packet_id)

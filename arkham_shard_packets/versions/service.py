@@ -67,13 +67,13 @@ class VersionService:
             return await list_versions(work, packet_id)
 
     async def get(self, scope: Scope, packet_id: str, number: int) -> VersionSnapshot:
-        async with self.tx.read(scope) as work:
+        async with self.tx.read(scope, bulk=True) as work:
             await load_packet(work, packet_id)
             version = await load_version(work, packet_id, number)
             return VersionSnapshot(version, await read_snapshot(work, version))
 
     async def diff(self, scope: Scope, packet_id: str, first: int, second: int) -> SnapshotDiff:
-        async with self.tx.read(scope) as work:
+        async with self.tx.read(scope, bulk=True) as work:
             await load_packet(work, packet_id)
             before = await read_snapshot(work, await load_version(work, packet_id, first))
             after = await read_snapshot(work, await load_version(work, packet_id, second))

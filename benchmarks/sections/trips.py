@@ -50,15 +50,16 @@ current: ContextVar[str | None] = ContextVar("trips_request", default=None)
 
 class Tally:
     """What the database was asked to do, by request label ("after: <label>" for background).
-    Calls made inline (SQLite's short writes, db/inline_sqlite.py) are no round trips."""
+    Calls made inline (SQLite's short writes and reads, db/inline_sqlite.py) are no round trips."""
 
     def __init__(self, database: Database) -> None:
         self.counts: dict[str, Counter[str]] = {}
         self.background: str | None = None
         self.postgres = database.dialect == "postgresql"
         self._listen(database.engine.sync_engine, inline=False)
-        if database.inline is not None:
-            self._listen(database.inline.sync_engine, inline=True)
+        for inline in (database.inline, database.inline_reader):
+            if inline is not None:
+                self._listen(inline.sync_engine, inline=True)
 
     def _listen(self, sync: Any, *, inline: bool) -> None:
         call = partial(self._called, inline)
