@@ -129,9 +129,9 @@ def build_router() -> APIRouter:
         bundles.collection,
         batch.router,
         events.router,
-        *sharing.SHARE_LINK_ROUTERS,
-        keys.router,
-        packets.item,
+        keys.router,  # one segment, as a packet's id is: before packets.item
+        packets.item,  # shares no path with a share link's (`/shared/{token}...`) routes
+        *sharing.SHARE_LINK_ROUTERS,  # before `/{packet_id}/<word>`, whose id could be "shared"
         contents.router,
         shares.router,  # no path of these shadows another: the busiest first
         files.router,

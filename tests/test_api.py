@@ -7,8 +7,11 @@ import uuid
 from datetime import datetime
 
 import httpx
+from fastapi.routing import APIRoute
 from sqlalchemy import select
+from starlette.routing import Match
 
+from arkham_shard_packets.api import build_router
 from arkham_shard_packets.db.tables import packet_contents, packets
 
 from .conftest import add_item, make_packet, packet_events
@@ -405,3 +408,25 @@ async def test_the_collection_answers_without_its_slash(client: httpx.AsyncClien
     assert listed.json()["total"] == 1 and listed.json()["page_size"] == 5
     refused = await client.delete("/api/packets")
     assert (refused.status_code, refused.headers["allow"]) == (405, "GET, POST")
+
+
+def test_every_route_is_reached_by_its_own_paths() -> None:
+    """The shard's routes are tried in order, so one whose path is also another's would hide
+    it: every route, called with ordinary values for its parameters, is the first to match,
+    and a method it doesn't take finds the route that answers 405 with its methods."""
+    routes = build_router().routes
+    hidden = []
+    for route in routes:
+        if not isinstance(route, APIRoute) or route.name.endswith("_without_slash"):
+            continue
+        path = re.sub(r"\{(\w+)\}", lambda name: f"v-{name.group(1)}-7f3a", route.path)
+        for method in (*sorted(route.methods), "PATCH"):
+            scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+            first = next(
+                (other for other in routes if other.matches(dict(scope))[0] == Match.FULL), None
+            )
+            expected = route if method in route.methods else "405"
+            found = "405" if first is not None and not isinstance(first, APIRoute) else first
+            if found is not expected and found != expected:
+                hidden.append(f"{method} {route.path}: {getattr(first, 'path', first)}")
+    assert hidden == []
