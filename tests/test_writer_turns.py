@@ -39,39 +39,49 @@ async def test_a_free_turn_is_taken_at_once_while_a_woken_waiter_has_not_run_yet
     assert not turns.held()
 
 
+class Line:
+    """The test holds the turn, "second" and then "third" wait for it."""
+
+    def __init__(self) -> None:
+        self.turns, self.order = WriterTurns(), list[str]()
+        self.releases = {name: asyncio.Event() for name in ("second", "third")}
+
+    async def __aenter__(self) -> Line:
+        await self.turns.__aenter__()
+        self.second, self.third = [
+            asyncio.create_task(holding(self.turns, name, self.order, self.releases[name]))
+            for name in ("second", "third")
+        ]
+        await started(self.second)
+        await started(self.third)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for task in (self.second, self.third):
+            task.cancel()
+
+
 async def test_a_woken_waiter_that_finds_the_turn_taken_waits_again_first_in_line() -> None:
-    turns, order = WriterTurns(), list[str]()
-    releases = {name: asyncio.Event() for name in ("second", "third")}
-    await turns.__aenter__()
-    second = asyncio.create_task(holding(turns, "second", order, releases["second"]))
-    await started(second)
-    third = asyncio.create_task(holding(turns, "third", order, releases["third"]))
-    await started(third)
-    await turns.__aexit__(None, None, None)  # second is woken, and has not run yet
-    async with turns:  # taken again at once, and held while the loop turns
-        await started(second)
-        assert order == []
-    for name in ("second", "third"):
-        releases[name].set()
-    await asyncio.wait_for(asyncio.gather(second, third), 1)
-    assert order == ["second", "third"]
+    async with Line() as line:
+        await line.turns.__aexit__(None, None, None)  # second is woken, and has not run yet
+        async with line.turns:  # taken again at once, and held while the loop turns
+            await started(line.second)
+            assert line.order == []
+        for release in line.releases.values():
+            release.set()
+        await asyncio.wait_for(asyncio.gather(line.second, line.third), 1)
+        assert line.order == ["second", "third"]
 
 
 async def test_a_woken_waiter_that_is_cancelled_passes_its_turn_on() -> None:
-    turns, order = WriterTurns(), list[str]()
-    releases = {name: asyncio.Event() for name in ("second", "third")}
-    await turns.__aenter__()
-    second = asyncio.create_task(holding(turns, "second", order, releases["second"]))
-    await started(second)
-    third = asyncio.create_task(holding(turns, "third", order, releases["third"]))
-    await started(third)
-    await turns.__aexit__(None, None, None)  # second is woken, and cancelled before it runs
-    second.cancel()
-    releases["third"].set()
-    await asyncio.wait_for(third, 1)
-    assert second.cancelled()
-    assert order == ["third"]
-    assert not turns.held()
+    async with Line() as line:
+        await line.turns.__aexit__(None, None, None)  # second is woken, and cancelled at once
+        line.second.cancel()
+        line.releases["third"].set()
+        await asyncio.wait_for(line.third, 1)
+        assert line.second.cancelled()
+        assert line.order == ["third"]
+        assert not line.turns.held()
 
 
 async def test_a_waiter_cancelled_in_line_leaves_the_line() -> None:
