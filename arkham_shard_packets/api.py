@@ -1,10 +1,9 @@
 """The shard's router: every route under /api/packets.
 
-Fixed paths are registered before `/{packet_id}` ones, so `/count` or `/stats/...` is never
-taken for a packet id, nor `/shared/{token}` for a packet's route. Among the `/{packet_id}/...`
-routes, whose second segments differ, the busiest come first: FastAPI tries routes in order.
-Last come the answers to methods a path doesn't have: 405 with an `Allow` header that lists
-every method the path does have.
+The routes are tried the busiest first, a word before a parameter where two routes meet, so
+`/count` is never taken for a packet id, nor `/shared/{token}` for a packet's route
+(route_order.py). Last come the answers to methods a path doesn't have: 405 with an `Allow`
+header that lists every method the path does have.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from .keys import routes as keys
 from .packets import batch_routes as batch
 from .packets import contents_routes as contents
 from .packets import routes as packets
+from .route_order import busiest_first
 from .routing import PacketsRoute
 from .sharing import owner_routes as shares
 from .sharing import routes as sharing
@@ -64,43 +64,40 @@ def add_without_slash(router: APIRouter, parts: Iterable[APIRouter]) -> None:
                 )
 
 
-def add_routes_of(router: APIRouter, part: APIRouter) -> None:
-    """`router.include_router(part)` with the part's routes made the router's own, each as the
-    part made it (its tags, responses and dependencies merged in). FastAPI 0.16x keeps an
-    included router as one route, whose routes it matches with the prefix worked out again for
-    each request: with a dozen parts, a third of a millisecond of every request's CPU went on
-    finding its route. Older versions copied the routes in as here."""
-    for route in part.routes:
-        if not isinstance(route, APIRoute):
-            raise TypeError(f"{route!r} of {part!r} is not an APIRoute")
-        router.add_api_route(
-            route.path,
-            route.endpoint,
-            response_model=route.response_model,
-            status_code=route.status_code,
-            tags=route.tags,
-            dependencies=route.dependencies,
-            summary=route.summary,
-            description=route.description,
-            response_description=route.response_description,
-            responses=route.responses,
-            deprecated=route.deprecated,
-            methods=route.methods,
-            operation_id=route.operation_id,
-            response_model_include=route.response_model_include,
-            response_model_exclude=route.response_model_exclude,
-            response_model_by_alias=route.response_model_by_alias,
-            response_model_exclude_unset=route.response_model_exclude_unset,
-            response_model_exclude_defaults=route.response_model_exclude_defaults,
-            response_model_exclude_none=route.response_model_exclude_none,
-            include_in_schema=route.include_in_schema,
-            response_class=route.response_class,
-            name=route.name,
-            route_class_override=type(route),
-            callbacks=route.callbacks,
-            openapi_extra=route.openapi_extra,
-            generate_unique_id_function=route.generate_unique_id_function,
-        )
+def add_route(router: APIRouter, route: APIRoute) -> None:
+    """`route`, of a part of the shard's routes, made the router's own as the part made it (its
+    tags, responses and dependencies merged in), as `include_router` did before FastAPI 0.16x,
+    which keeps an included router as one route and matches its routes with the prefix worked
+    out again for each request: with a dozen parts, a third of a millisecond of every
+    request's CPU went on finding its route."""
+    router.add_api_route(
+        route.path,
+        route.endpoint,
+        response_model=route.response_model,
+        status_code=route.status_code,
+        tags=route.tags,
+        dependencies=route.dependencies,
+        summary=route.summary,
+        description=route.description,
+        response_description=route.response_description,
+        responses=route.responses,
+        deprecated=route.deprecated,
+        methods=route.methods,
+        operation_id=route.operation_id,
+        response_model_include=route.response_model_include,
+        response_model_exclude=route.response_model_exclude,
+        response_model_by_alias=route.response_model_by_alias,
+        response_model_exclude_unset=route.response_model_exclude_unset,
+        response_model_exclude_defaults=route.response_model_exclude_defaults,
+        response_model_exclude_none=route.response_model_exclude_none,
+        include_in_schema=route.include_in_schema,
+        response_class=route.response_class,
+        name=route.name,
+        route_class_override=type(route),
+        callbacks=route.callbacks,
+        openapi_extra=route.openapi_extra,
+        generate_unique_id_function=route.generate_unique_id_function,
+    )
 
 
 def add_method_not_allowed(router: APIRouter, parts: Iterable[APIRouter]) -> None:
@@ -129,18 +126,21 @@ def build_router() -> APIRouter:
         bundles.collection,
         batch.router,
         events.router,
-        keys.router,  # one segment, as a packet's id is: before packets.item
-        packets.item,  # shares no path with a share link's (`/shared/{token}...`) routes
-        *sharing.SHARE_LINK_ROUTERS,  # before `/{packet_id}/<word>`, whose id could be "shared"
+        keys.router,
+        packets.item,
+        *sharing.SHARE_LINK_ROUTERS,
         contents.router,
-        shares.router,  # no path of these shadows another: the busiest first
+        shares.router,
         files.router,
         versions.router,
         custody.router,
         bundles.item,
     )
-    for part in parts:
-        add_routes_of(router, part)
+    routes = [route for part in parts for route in part.routes]
+    if not all(isinstance(route, APIRoute) for route in routes):
+        raise TypeError("a part of the shard's routes holds a route that isn't an APIRoute")
+    for route in busiest_first([route for route in routes if isinstance(route, APIRoute)]):
+        add_route(router, route)
     add_without_slash(router, parts)
     add_method_not_allowed(router, parts)
     return router

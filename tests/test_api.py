@@ -431,3 +431,46 @@ def test_every_route_is_reached_by_its_own_paths() -> None:
             if found is not expected and found != expected:
                 hidden.append(f"{method} {route.path}: {getattr(first, 'path', first)}")
     assert hidden == []
+
+
+def test_where_two_routes_meet_the_one_with_a_word_first_takes_the_path() -> None:
+    """`POST /batch/archive` is the batch route's, not the archive of a packet named "batch";
+    `GET /shared/contents` a share link's, not the items of a packet named "shared": at the
+    first segment where two routes differ, a word takes the path before a parameter, whatever
+    order the routes are tried in for speed (route_order.py)."""
+    routes = [route for route in build_router().routes if isinstance(route, APIRoute)]
+    wrong = []
+    for first in routes:
+        for second in routes:
+            mine, theirs = first.path.split("/"), second.path.split("/")
+            common = (first.methods or set()) & (second.methods or set())
+            if first is second or len(mine) != len(theirs) or not common:
+                continue
+            path, winner = [], None
+            for word, other in zip(mine, theirs, strict=True):
+                word_is_name, other_is_name = word.startswith("{"), other.startswith("{")
+                if not word_is_name and not other_is_name and word != other:
+                    break
+                if winner is None and word_is_name != other_is_name:
+                    winner = second if word_is_name else first
+                path.append(
+                    "v-7f3a"
+                    if word_is_name and other_is_name
+                    else (other if word_is_name else word)
+                )
+            else:
+                if winner is None or "" in path:
+                    continue
+                for method in common:
+                    scope = {
+                        "type": "http",
+                        "path": "/".join(path),
+                        "method": method,
+                        "root_path": "",
+                    }
+                    taken = next(
+                        route for route in routes if route.matches(dict(scope))[0] == Match.FULL
+                    )
+                    if taken is not winner:
+                        wrong.append(f"{method} {'/'.join(path)}: {taken.path}, not {winner.path}")
+    assert wrong == []

@@ -52,6 +52,7 @@ WEB = {"fastapi", "fastapi_offline", "starlette", "uvicorn", "python_multipart",
 # nothing of it: a service raises a domain error from errors.py, which routing.py answers.
 WEB_LAYER = {
     "api",  # the router every route hangs from
+    "route_order",  # the order its routes are tried in
     "shard",  # what the Frame loads: mounts the router
     "host",  # the standalone host: its app, its own routes and the Frame stand-ins it offers
     "deps",  # what routes depend on: the request's scope, the services, path parameters

@@ -5,7 +5,7 @@ turns here (db/turns.py), and only the one whose turn it is asks SQLite for the 
 for another process's writer here too, in short sleeps that leave the event loop free (SQLite's
 own busy handler would block it). A short write runs its statements in the event loop's thread
 (db/inline_sqlite.py), so the lock is held for the statements alone, and a short read does too,
-on a snapshot taken as it begins; a bulk write (an import, a seal, a restore: many rows) or
+on a snapshot taken as it begins; a bulk write (an import, a restore: many rows) or
 read (an export, a check of every version) runs them in aiosqlite's thread, so the loop keeps
 serving other requests meanwhile. PostgreSQL's writers take row locks and queue nowhere here.
 

@@ -109,8 +109,10 @@ class PacketService:
         """Round trips that do not grow with the items: the lock, with the custody log's head;
         the items and the latest version number in one statement sent after it; the signing
         key; then every write with the event, in one statement on PostgreSQL
-        (UnitOfWork.insert)."""
-        async with self.tx.write(scope, bulk=True) as work:
+        (UnitOfWork.insert). On SQLite a short write, in the event loop's thread: its time is
+        the seal's own work (the items' digests, the snapshot, the signature), which runs there
+        however its statements are sent, and SQLite's write lock is held for that alone."""
+        async with self.tx.write(scope) as work:
             row = await lock_packet_row(work, packet_id, lifecycle.FINALIZE)
             beside = [latest_number(work, packet_id)]
             contents, found = await content_records_beside(work, packet_id, beside)
