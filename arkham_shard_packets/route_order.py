@@ -2,8 +2,8 @@
 parameters.
 
 FastAPI tries a router's routes one after the other, twice a request in 0.16x, at a few
-microseconds each: a content add, the 28th route, spent a quarter of a millisecond of CPU
-finding itself. So the busiest routes come first, under one rule: where two routes meet (the
+microseconds each: a content add, the 28th route, was tried against 67 routes a request (25
+now). So the busiest routes come first, under one rule: where two routes meet (the
 same number of segments, each segment the same word in both or a parameter in one, and a
 method in common), the one with a word where the other has a parameter, at the first segment
 where they differ, is tried first. `POST /batch/archive` is the batch route's, not the archive
