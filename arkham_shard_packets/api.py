@@ -136,10 +136,10 @@ def build_router() -> APIRouter:
         custody.router,
         bundles.item,
     )
-    routes = [route for part in parts for route in part.routes]
-    if not all(isinstance(route, APIRoute) for route in routes):
+    routes = [route for part in parts for route in part.routes if isinstance(route, APIRoute)]
+    if len(routes) != sum(len(part.routes) for part in parts):
         raise TypeError("a part of the shard's routes holds a route that isn't an APIRoute")
-    for route in busiest_first([route for route in routes if isinstance(route, APIRoute)]):
+    for route in busiest_first(routes):
         add_route(router, route)
     add_without_slash(router, parts)
     add_method_not_allowed(router, parts)

@@ -72,10 +72,13 @@ def busiest_first(routes: Sequence[APIRoute]) -> list[APIRoute]:
     numbers = range(len(routes))
     before = {n: {m for m in numbers if goes_before(routes[m], routes[n])} for n in numbers}
     rank = {n: _rank(routes[n]) for n in numbers}
-    for _ in numbers:  # a route that must go before a busy one is as busy
+    changed = True
+    while changed:  # a route that must go before a busy one is as busy
+        changed = False
         for n, needs in before.items():
             for m in needs:
-                rank[m] = min(rank[m], rank[n])
+                if rank[n] < rank[m]:
+                    rank[m], changed = rank[n], True
     ready = [(rank[n], n) for n, needs in before.items() if not needs]
     heapq.heapify(ready)
     placed: list[int] = []
