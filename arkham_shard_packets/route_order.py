@@ -13,6 +13,7 @@ named "shared"; `GET /count` the count's.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Sequence
 
@@ -32,12 +33,14 @@ BUSIEST = (  # what the Shell and scripts call most, most first
 )
 
 
-def _segments(path: str) -> list[str | None]:
-    """A path's segments, None for a parameter (which matches one non-empty segment)."""
-    return [
+@functools.cache
+def _segments(path: str) -> tuple[str | None, ...]:
+    """A path's segments, None for a parameter (which matches one non-empty segment); read
+    once per path, not once per pair of routes."""
+    return tuple(
         None if part.startswith("{") and part.endswith("}") else part
         for part in path.strip("/").split("/")
-    ]
+    )
 
 
 def goes_before(first: APIRoute, second: APIRoute) -> bool:
