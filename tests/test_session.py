@@ -22,6 +22,8 @@ from arkham_shard_packets.db import session
 from arkham_shard_packets.db.engine import create_engine
 from arkham_shard_packets.db.session import Database
 
+from .conftest import POSTGRES_URL
+
 Way = Callable[[Database], AbstractAsyncContextManager[AsyncConnection]]
 WAYS: dict[str, Way] = {
     "reading": lambda database: database.reading(),
@@ -152,3 +154,78 @@ async def test_a_read_s_snapshot_is_taken_before_its_first_statement(
     async with sqlite_database.reading() as connection:
         seen = await connection.execute(text("SELECT count(*) FROM packets_seen"))
         assert seen.scalar_one() == 2
+
+
+async def turns_during(work: Callable[[], Any]) -> tuple[Any, int]:
+    """What `work()` returned, and the turns the event loop took while it ran."""
+    turns = 0
+
+    async def spin() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(spin())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        result = await work()
+        return result, turns - before
+    finally:
+        spinner.cancel()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="aiosqlite's connections are taken in its thread")
+async def test_an_idle_connection_taken_and_given_back_costs_no_turn_of_the_loop() -> None:
+    """Taking an idle connection from the pool and giving it back never wait: they run at once,
+    not in a task of their own that the event loop would start a turn later."""
+    assert POSTGRES_URL
+    database = Database(create_engine(POSTGRES_URL))
+    try:
+        async with session._connection(database.engine):
+            pass  # the pool's first connection is opened, which waits
+
+        async def take_and_give_back() -> bool:
+            async with session._connection(database.engine) as connection:
+                return connection.sync_connection is not None
+
+        assert await turns_during(take_and_give_back) == (True, 0)
+    finally:
+        await database.dispose()
+
+
+async def test_work_that_waits_is_finished_when_its_caller_is_cancelled() -> None:
+    """Past its first step a work runs in a task of its own: a caller cancelled meanwhile waits
+    for its end, its value lost, then raises the cancellation; errors reach the caller."""
+    steps: list[str] = []
+    release = asyncio.Event()
+
+    async def work() -> str:
+        steps.append("began")
+        await release.wait()
+        await asyncio.sleep(0)
+        steps.append("ended")
+        return "done"
+
+    caller = asyncio.create_task(session._to_the_end(work()))
+    await asyncio.sleep(0)
+    assert steps == ["began"]
+    caller.cancel()
+    await asyncio.sleep(0)
+    assert not caller.done()  # it waits for the work
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps == ["began", "ended"]
+
+    steps.clear()
+    assert await session._to_the_end(work()) == "done"  # released: waits once, then ends
+    assert steps == ["began", "ended"]
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await session._to_the_end(fails())

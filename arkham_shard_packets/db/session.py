@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Coroutine
+import types
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,9 +39,15 @@ T = TypeVar("T")
 
 
 async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
-    """Runs `work` in a task of its own and waits for it to end, even when the caller is
-    cancelled meanwhile; the cancellation is raised once `work` is done."""
-    task = asyncio.ensure_future(work)
+    """Runs `work` to its end, even when the caller is cancelled meanwhile; the cancellation is
+    raised once `work` is done. Its first step runs at once: a connection taken from the pool
+    or given back to it usually never waits, and then costs no turn of the event loop. Once it
+    waits, the rest runs in a task of its own, which a cancelled caller waits for."""
+    try:
+        pending = work.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    task = asyncio.ensure_future(_resumed(work, pending))
     cancelled: asyncio.CancelledError | None = None
     while True:
         try:
@@ -53,6 +61,26 @@ async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
     if cancelled is not None:
         raise cancelled
     return result
+
+
+@types.coroutine
+def _resumed(work: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, None, T]:
+    """The rest of `work`, whose last step handed `pending` (what it waits for) to the event
+    loop: stepped as a task steps a coroutine, with what the task sends or throws into it."""
+    while True:
+        try:
+            yield pending
+        except GeneratorExit:
+            work.close()
+            raise
+        except BaseException as error:
+            step: Callable[[], Any] = partial(work.throw, error)
+        else:
+            step = partial(work.send, None)
+        try:
+            pending = step()
+        except StopIteration as done:
+            return cast(T, done.value)
 
 
 @asynccontextmanager
