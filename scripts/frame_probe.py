@@ -1,8 +1,10 @@
 """One sequential client against a packets shard inside the running real Frame
 (../shared/tools/real-frame), signed in, with the token on every request: writes/s (a create
 and three content adds per packet), `GET /{id}` p50, the Frame's own `GET /api/auth/me` and
-`GET /api/health`, and the list and search p50 at two sizes. Works against this shard and the
-seed's (the routes it uses are the seed's too). Prints one JSON object.
+`GET /api/health`, `GET /{id}` beside `GET /api/auth/me` in turn (their ratio holds when the
+machine's speed drifts from one Frame to the next), and the list and search p50 at two sizes.
+Works against this shard and the seed's (the routes it uses are the seed's too). Prints one
+JSON object.
 
     python scripts/frame_probe.py [--base http://127.0.0.1:8100] [--packets 150]
 """
@@ -86,12 +88,15 @@ def main() -> None:
         result["writes_per_s"] = round(args.packets * (1 + len(KINDS)) / elapsed, 1)
         result["create_p50_ms"] = round(statistics.median(creates) * 1000, 2)
         result["content_add_p50_ms"] = round(statistics.median(adds) * 1000, 2)
-        spent = []
-        for packet_id in ids * 2:
-            begun = time.perf_counter()
-            http.get(f"/api/packets/{packet_id}", headers=auth).raise_for_status()
-            spent.append(time.perf_counter() - begun)
+        spent, beside = [], []
+        for packet_id in ids * 2:  # each beside the Frame's own signed-in read, in turn
+            for path, times in (f"/api/packets/{packet_id}", spent), ("/api/auth/me", beside):
+                begun = time.perf_counter()
+                http.get(path, headers=auth).raise_for_status()
+                times.append(time.perf_counter() - begun)
         result["get_p50_ms"] = round(statistics.median(spent) * 1000, 2)
+        result["auth_me_beside_get_p50_ms"] = round(statistics.median(beside) * 1000, 2)
+        result["get_per_auth_me"] = round(statistics.median(spent) / statistics.median(beside), 3)
         made = args.packets + 20
         for size in (int(each) for each in args.growth.split(",") if each):
             while made < size:

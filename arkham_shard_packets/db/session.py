@@ -111,11 +111,25 @@ async def alone(conn: AsyncConnection) -> AsyncIterator[None]:
         yield
         return
     raw = await conn.get_raw_connection()
-    adapted, driver = raw.dbapi_connection, raw.driver_connection
-    if adapted is None or driver is None or adapted.autocommit or driver.is_in_transaction():
+    driver = raw.driver_connection
+    if driver is None or driver.is_in_transaction():
         yield
         return
-    adapted.autocommit = True  # the adapter then sends no BEGIN before the statement
+    async with _autocommitting(conn):
+        yield
+
+
+@asynccontextmanager
+async def _autocommitting(conn: AsyncConnection) -> AsyncIterator[None]:
+    """PostgreSQL: the block's statements each commit on their own, the driver sending no BEGIN
+    before them; set on the driver's adapter, which SQLAlchemy's isolation level option would
+    also do, after work of its own on the way in and again on the way back to the pool."""
+    raw = await conn.get_raw_connection()
+    adapted = raw.dbapi_connection
+    if adapted is None or adapted.autocommit:
+        yield
+        return
+    adapted.autocommit = True
     try:
         yield
     finally:
@@ -238,13 +252,15 @@ class Database:
 
     @asynccontextmanager
     async def _connected(self, option: str | None) -> AsyncIterator[AsyncConnection]:
-        """A connection with `option` set (db/engine.py's BEGIN reads it), in autocommit on
-        PostgreSQL."""
+        """A connection in autocommit on PostgreSQL; elsewhere in a transaction, with `option`
+        set (db/engine.py's BEGIN reads it)."""
         async with _connection(self.engine) as connection:
-            options: dict[str, object] = {} if option is None else {option: True}
             if self.dialect == "postgresql":
-                options["isolation_level"] = "AUTOCOMMIT"
-            connection = await connection.execution_options(**options)
+                async with _autocommitting(connection):
+                    yield connection
+                return
+            if option is not None:
+                connection = await connection.execution_options(**{option: True})
             async with connection.begin():
                 yield connection
 

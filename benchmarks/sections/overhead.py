@@ -90,6 +90,21 @@ def compared(transport: str, reads: dict[str, Sample], writes: WriteSamples) -> 
     ]
 
 
+def floor_row(transport: str, floor_insert: Sample, shard_read: Sample) -> list[str]:
+    """The floor insert against `GET /{id}`: what the create / `GET /{id}` target asks of a
+    create, asked of the stack's own one-row insert (no target of its own)."""
+    return [
+        f"{transport}: {FLOOR} (the stack alone)",
+        ms(floor_insert.median_ms),
+        ms(floor_insert.p99_ms),
+        "GET /{id}",
+        ms(shard_read.median_ms),
+        ms(shard_read.p99_ms),
+        f"{floor_insert.median_ms / shard_read.median_ms:.2f}x",
+        "(no target)",
+    ]
+
+
 def cpu_rows(cpu: dict[str, float]) -> tuple[list[list[str]], list[Target]]:
     rows, targets = [], []
     for kind in KINDS:
@@ -143,6 +158,7 @@ async def run(bench: Workbench) -> SectionResult:
         for label, first, against, second, target in compared(transport, samples, written):
             targets.append(target)
             rows.append(row(f"{transport}: {label}", first, against, second, target))
+        rows.append(floor_row(transport, written.floor, samples["shard"]))
         figures[transport] = {
             "shard": samples["shard"].summary(),
             "floor": samples["floor"].summary(),
@@ -150,6 +166,7 @@ async def run(bench: Workbench) -> SectionResult:
             **{kind: written.kinds[kind].summary() for kind in KINDS},
             "all writes": written.writes.summary(),
             "writes_per_second": round(written.writes_per_second, 1),
+            "floor_insert_per_get": round(written.floor.median_ms / samples["shard"].median_ms, 4),
         }
         per_second.append(f"{written.writes_per_second:.0f} writes/s {transport}")
     more_rows, cpu_targets = cpu_rows(cpu)
