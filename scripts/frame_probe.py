@@ -88,7 +88,8 @@ def main() -> None:
         result["writes_per_s"] = round(args.packets * (1 + len(KINDS)) / elapsed, 1)
         result["create_p50_ms"] = round(statistics.median(creates) * 1000, 2)
         result["content_add_p50_ms"] = round(statistics.median(adds) * 1000, 2)
-        spent, beside = [], []
+        spent: list[float] = []
+        beside: list[float] = []
         for packet_id in ids * 2:  # each beside the Frame's own signed-in read, in turn
             for path, times in (f"/api/packets/{packet_id}", spent), ("/api/auth/me", beside):
                 begun = time.perf_counter()
