@@ -68,8 +68,8 @@ async def test_work_cancelled_while_giving_its_connection_back_ends_with_it_back
         await database.dispose()
 
 
-async def thread_of(database: Database, way: Way) -> tuple[int, int]:
-    """The thread a way's statements ran in, and the turns the event loop took meanwhile."""
+async def turns_during(work: Callable[[], Any]) -> tuple[Any, int]:
+    """What `work()` returned, and the turns the event loop took while it ran."""
     turns = 0
 
     async def spin() -> None:
@@ -82,13 +82,23 @@ async def thread_of(database: Database, way: Way) -> tuple[int, int]:
     await asyncio.sleep(0)
     try:
         before = turns
+        result = await work()
+        return result, turns - before
+    finally:
+        spinner.cancel()
+
+
+async def thread_of(database: Database, way: Way) -> tuple[int, int]:
+    """The thread a way's statements ran in, and the turns the event loop took meanwhile."""
+
+    async def statements() -> int:
         async with way(database) as connection:
             for _ in range(5):
                 found = await connection.execute(text("SELECT thread_id() FROM packets_seen"))
-            thread = int(found.scalar_one())
-        return thread, turns - before
-    finally:
-        spinner.cancel()
+            return int(found.scalar_one())
+
+    thread, turns = await turns_during(statements)
+    return int(thread), turns
 
 
 @pytest.fixture
@@ -154,26 +164,6 @@ async def test_a_read_s_snapshot_is_taken_before_its_first_statement(
     async with sqlite_database.reading() as connection:
         seen = await connection.execute(text("SELECT count(*) FROM packets_seen"))
         assert seen.scalar_one() == 2
-
-
-async def turns_during(work: Callable[[], Any]) -> tuple[Any, int]:
-    """What `work()` returned, and the turns the event loop took while it ran."""
-    turns = 0
-
-    async def spin() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    spinner = asyncio.create_task(spin())
-    await asyncio.sleep(0)
-    try:
-        before = turns
-        result = await work()
-        return result, turns - before
-    finally:
-        spinner.cancel()
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="aiosqlite's connections are taken in its thread")
