@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import time
 import types
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -115,17 +115,15 @@ async def alone(conn: AsyncConnection) -> AsyncIterator[None]:
     if driver is None or driver.is_in_transaction():
         yield
         return
-    async with _autocommitting(conn):
+    with _autocommitting(raw.dbapi_connection):
         yield
 
 
-@asynccontextmanager
-async def _autocommitting(conn: AsyncConnection) -> AsyncIterator[None]:
-    """PostgreSQL: the block's statements each commit on their own, the driver sending no BEGIN
-    before them; set on the driver's adapter, which SQLAlchemy's isolation level option would
-    also do, after work of its own on the way in and again on the way back to the pool."""
-    raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
+@contextlib.contextmanager
+def _autocommitting(adapted: Any) -> Iterator[None]:
+    """PostgreSQL: statements each commit on their own, the driver's adapter (`adapted`)
+    sending no BEGIN before them. SQLAlchemy's isolation level option sets the same flag, after
+    work of its own on the way in and again on the way back to the pool."""
     if adapted is None or adapted.autocommit:
         yield
         return
@@ -256,7 +254,7 @@ class Database:
         set (db/engine.py's BEGIN reads it)."""
         async with _connection(self.engine) as connection:
             if self.dialect == "postgresql":
-                async with _autocommitting(connection):
+                with _autocommitting((await connection.get_raw_connection()).dbapi_connection):
                     yield connection
                 return
             if option is not None:
