@@ -166,27 +166,25 @@ async def test_a_read_s_snapshot_is_taken_before_its_first_statement(
         assert seen.scalar_one() == 2
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="aiosqlite's connections are taken in its thread")
-async def test_an_idle_connection_taken_and_given_back_costs_no_turn_of_the_loop() -> None:
-    """Taking an idle connection from the pool and giving it back never wait: they run at once,
-    not in a task of their own that the event loop would start a turn later."""
+@pytest.mark.skipif(not POSTGRES_URL, reason="aiosqlite's connections are given back in its thread")
+async def test_an_idle_connection_is_given_back_without_a_turn_of_the_loop() -> None:
+    """Giving a connection back to the pool never waits here: it runs at once, not in a task of
+    its own that the event loop would start a turn later."""
     assert POSTGRES_URL
     database = Database(create_engine(POSTGRES_URL))
     try:
-        async with session._connection(database.engine):
-            pass  # the pool's first connection is opened, which waits
-
-        async def take_and_give_back() -> bool:
-            async with session._connection(database.engine) as connection:
-                return connection.sync_connection is not None
-
-        assert await turns_during(take_and_give_back) == (True, 0)
+        taken = session._connection(database.engine)
+        await taken.__aenter__()
+        assert await turns_during(lambda: taken.__aexit__(None, None, None)) == (False, 0)
+        pool = database.engine.pool
+        assert isinstance(pool, QueuePool) and pool.checkedout() == 0
     finally:
         await database.dispose()
 
 
-async def test_work_that_waits_is_finished_when_its_caller_is_cancelled() -> None:
-    """Past its first step a work runs in a task of its own: a caller cancelled meanwhile waits
+@pytest.mark.parametrize("eager", [False, True])
+async def test_work_that_waits_is_finished_when_its_caller_is_cancelled(eager: bool) -> None:
+    """Work runs in a task of its own (eager: once it waits): a caller cancelled meanwhile waits
     for its end, its value lost, then raises the cancellation; errors reach the caller."""
     steps: list[str] = []
     release = asyncio.Event()
@@ -198,8 +196,9 @@ async def test_work_that_waits_is_finished_when_its_caller_is_cancelled() -> Non
         steps.append("ended")
         return "done"
 
-    caller = asyncio.create_task(session._to_the_end(work()))
-    await asyncio.sleep(0)
+    caller = asyncio.create_task(session._to_the_end(work(), eager=eager))
+    for _ in range(3):
+        await asyncio.sleep(0)
     assert steps == ["began"]
     caller.cancel()
     await asyncio.sleep(0)
@@ -210,7 +209,7 @@ async def test_work_that_waits_is_finished_when_its_caller_is_cancelled() -> Non
     assert steps == ["began", "ended"]
 
     steps.clear()
-    assert await session._to_the_end(work()) == "done"  # released: waits once, then ends
+    assert await session._to_the_end(work(), eager=eager) == "done"  # released already
     assert steps == ["began", "ended"]
 
     async def fails() -> None:
@@ -218,4 +217,26 @@ async def test_work_that_waits_is_finished_when_its_caller_is_cancelled() -> Non
         raise ValueError("refused")
 
     with pytest.raises(ValueError, match="refused"):
-        await session._to_the_end(fails())
+        await session._to_the_end(fails(), eager=eager)
+
+
+async def test_a_deadline_entered_by_work_run_to_the_end_ends_that_work() -> None:
+    """Taking a connection may open one under asyncpg's connect deadline (`asyncio.timeout`,
+    which cancels the task that entered it): run in a task of its own from its first step, the
+    work times out, not its caller."""
+
+    async def connect() -> None:
+        # what asyncio.timeout (Python 3.11) does: cancel the task that entered it, then answer
+        # TimeoutError in its place
+        entered_by = asyncio.current_task()
+        assert entered_by is not None
+        deadline = asyncio.get_running_loop().call_later(0.01, entered_by.cancel)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise TimeoutError from None
+        finally:
+            deadline.cancel()
+
+    with pytest.raises(TimeoutError):
+        await session._to_the_end(connect())

@@ -38,16 +38,24 @@ SNAPSHOT = "SELECT 1 FROM sqlite_master LIMIT 1"
 T = TypeVar("T")
 
 
-async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
-    """Runs `work` to its end, even when the caller is cancelled meanwhile; the cancellation is
-    raised once `work` is done. Its first step runs at once: a connection taken from the pool
-    or given back to it usually never waits, and then costs no turn of the event loop. Once it
-    waits, the rest runs in a task of its own, which a cancelled caller waits for."""
+async def _to_the_end(work: Coroutine[Any, Any, T], *, eager: bool = False) -> T:
+    """Runs `work` in a task of its own to its end, even when the caller is cancelled meanwhile;
+    the cancellation is raised once `work` is done. `eager`: its first step runs at once, in
+    the caller's task, and only the rest, once it waits, in a task: for work that usually never
+    waits (giving a connection back to the pool), which then costs no turn of the event loop.
+    Not for work that may enter a deadline (`asyncio.timeout`): the deadline would cancel the
+    caller's task, not the one running the work."""
+    if not eager:
+        return await _shielded(asyncio.ensure_future(work))
     try:
         pending = work.send(None)
     except StopIteration as done:
         return cast(T, done.value)
-    task = asyncio.ensure_future(_resumed(work, pending))
+    return await _shielded(asyncio.ensure_future(_resumed(work, pending)))
+
+
+async def _shielded(task: asyncio.Future[T]) -> T:
+    """`task`'s result, waiting for its end even when cancelled meanwhile."""
     cancelled: asyncio.CancelledError | None = None
     while True:
         try:
@@ -94,11 +102,14 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     answer into an event loop that had closed meanwhile."""
     connection = engine.connect()
     try:
+        # Taking may open a connection, under asyncpg's connect deadline (`asyncio.timeout`);
+        # giving back waits at most for a ROLLBACK or a close, under none (the engine sets no
+        # command timeout), and with an idle connection taking and giving back never wait.
         await _to_the_end(connection.start())
         yield connection
     finally:
         if connection.sync_connection is not None:
-            await _to_the_end(connection.close())
+            await _to_the_end(connection.close(), eager=True)
 
 
 @asynccontextmanager
