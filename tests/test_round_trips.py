@@ -126,8 +126,9 @@ async def test_a_write_is_one_transaction_of_the_statements_it_needs(
 
 # Finalize: BEGIN; the lock; the items with the custody log's head and the latest version
 # number; the signing key; the update, snapshot, version, custody entry, seal and event in one
-# statement; COMMIT. On SQLite (a bulk write, in aiosqlite's thread) each write is a statement.
-FINALIZE = {"postgresql": (4, 6), "sqlite": (10, 0)}  # on SQLite all in the loop's thread
+# statement; COMMIT. On SQLite each write is a statement, and all run in the event loop's thread
+# (a short write): no round trip.
+FINALIZE = {"postgresql": (4, 6), "sqlite": (10, 0)}
 
 
 async def test_finalize_sends_as_many_round_trips_whatever_its_items(
