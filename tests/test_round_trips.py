@@ -45,7 +45,8 @@ async def counted(tally: Tally, label: str, request: Any) -> Counter[str]:
 # with their change (UPDATE ... RETURNING), which also returns the custody log's head and, for
 # an item, whether the packet holds it already and its place; then they insert the item, the
 # log's entry and the event. A removal locks the packet, deletes the item (returning it), then
-# writes the packet's counts, the log's entry and the event; a share locks the packet, then
+# writes the packet's counts, the log's entry and the event (on PostgreSQL the lock's
+# statement deletes the item and lowers the counts, migration 0019); a share locks the packet, then
 # inserts the share, the log's entry and the event. On PostgreSQL the rows nothing
 # reads back go with the event, in one statement, and a create's, its only one, goes without
 # BEGIN and COMMIT; on SQLite, BEGIN IMMEDIATE is a statement too (the event is written in its
@@ -55,7 +56,7 @@ WRITES = {  # statements, round trips
         "create": (1, 1),
         "content add": (1, 1),
         "edit": (1, 1),
-        "removal": (3, 5),
+        "removal": (1, 1),
         "share": (1, 1),
     },
     "sqlite": {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Executable, RowMapping, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..db.at_lock import FromLock
 from ..db.row_inserts import (
     Derive,
     LockedInsert,
@@ -56,6 +57,8 @@ class UnitOfWork:
     scope: Scope
     events: list[Event] = field(default_factory=list)
     orphaned_files: set[str] = field(default_factory=set)
+    # Files named by the row its `lock` returns, known once its statement ran (a removal's)
+    orphaned_at_lock: list[FromLock] = field(default_factory=list)
     # Packets whose row this work holds locked, and the head of each custody log it knows
     # (None: an empty log, as for a packet it created): custody/log.py reads neither twice.
     locked_packets: set[str] = field(default_factory=set)
@@ -148,9 +151,22 @@ class UnitOfWork:
         and writes that tenant's rows only, and its events and new rows belong to it."""
         self.scope = self.scope.within(tenant_id)
 
-    def orphan(self, *digests: str) -> None:
-        """Files this work stopped pointing at: released after commit if nothing else does."""
-        self.orphaned_files.update(digests)
+    def orphan(self, *digests: str | FromLock) -> None:
+        """Files this work stopped pointing at: released after commit if nothing else does.
+        A FromLock: the digest in the row the work's lock returns, if any."""
+        for digest in digests:
+            if isinstance(digest, FromLock):
+                self.orphaned_at_lock.append(digest)
+            else:
+                self.orphaned_files.add(digest)
+
+    def orphans_found(self) -> set[str]:
+        """The files named by the row the work's lock returned (none if it took no row)."""
+        found = None if self.lock is None else self.lock.found
+        if found is None:
+            return set()
+        named = (value.read(found) for value in self.orphaned_at_lock)
+        return {digest for digest in named if digest is not None}
 
 
 ReleaseFiles = Callable[[set[str]], Awaitable[None]]
@@ -202,6 +218,7 @@ class Transactions:
             written = await self._events.record(
                 conn, work.scope.tenant_id, work.events, work.at_commit
             )
+            work.orphaned_files |= work.orphans_found()
         if written:
             try:
                 await self._events.committed(written)

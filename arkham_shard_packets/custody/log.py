@@ -13,6 +13,7 @@ Entries are never changed or removed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Text, bindparam, cast, func, insert, literal, select
@@ -20,7 +21,8 @@ from sqlalchemy import ColumnElement, Integer, Text, bindparam, cast, func, inse
 from ..core.canonical import canonical_json, sha256_hex
 from ..core.clock import now_text
 from ..core.unit_of_work import UnitOfWork
-from ..db.row_inserts import lock_column
+from ..db.at_lock import Formatted, has_values_from_lock, template
+from ..db.row_inserts import Derive, lock_column
 from ..db.tables import packet_custody
 from ..records.locks import HEAD_AT_LOCK, hold_packet
 from ..sealing.custody_chain import ChainCheck, Head, new_entry
@@ -100,33 +102,42 @@ def _chain(place: str) -> Any:
     return func.coalesce(cast(_head_part(1), Integer), 1)
 
 
-def _entry(place: str) -> Any:
-    """The entry's canonical JSON: its text up to `prev` (keys sorted: `prev` and `seq` are
-    its last two), then those two from the head."""
-    prev = func.coalesce(literal('"') + _head_part(3) + '"', "null")
-    start = bindparam(f"{place}_entry", type_=Text)
-    return start + ',"prev":' + prev + ',"seq":' + cast(_position(place), Text) + "}"
+@lru_cache(maxsize=16)
+def entry_at_lock(start: Formatted | None) -> tuple[tuple[str, Derive], ...]:
+    """The columns of an entry written after the head its work's lock returns. Its canonical
+    JSON: its text up to `prev` (keys sorted: `prev` and `seq` are its last two; `start` when
+    values in that text are the locked row's), then those two from the head."""
 
+    def entry(place: str) -> Any:
+        prev = func.coalesce(literal('"') + _head_part(3) + '"', "null")
+        text = bindparam(f"{place}_entry", type_=Text) if start is None else start(place)
+        return text + ',"prev":' + prev + ',"seq":' + cast(_position(place), Text) + "}"
 
-def _entry_sha256(place: str) -> Any:
-    return func.encode(func.sha256(func.convert_to(_entry(place), "UTF8")), "hex")
+    def entry_sha256(place: str) -> Any:
+        return func.encode(func.sha256(func.convert_to(entry(place), "UTF8")), "hex")
 
-
-ENTRY_AT_LOCK = (
-    ("chain", _chain),
-    ("position", _position),
-    ("entry", _entry),
-    ("entry_sha256", _entry_sha256),
-)
+    return (
+        ("chain", _chain),
+        ("position", _position),
+        ("entry", entry),
+        ("entry_sha256", entry_sha256),
+    )
 
 
 async def _write_at_lock(work: UnitOfWork, packet_id: str, event: str, details: Any) -> None:
-    """The entry after the head the work's lock returns, written in the lock's statement."""
+    """The entry after the head the work's lock returns, written in the lock's statement;
+    details that are FromLock values are the locked row's (db/at_lock.py)."""
     entry = new_entry(0, None, packet_id, now_text(), work.scope.actor, event, details)
     del entry["prev"], entry["seq"]
-    start = canonical_json(entry).removesuffix("}")
-    row = {"packet_id": packet_id, "entry": start}
-    await work.insert(packet_custody, row, at_commit=True, derived=ENTRY_AT_LOCK)
+    start: Formatted | None = None
+    if has_values_from_lock(details):
+        text, values = template(canonical_json, entry)
+        start = Formatted("entry", values)
+    else:
+        text = canonical_json(entry)
+    row = {"packet_id": packet_id, "entry": text.removesuffix("}")}
+    derived = entry_at_lock(start)
+    await work.insert(packet_custody, row, at_commit=True, derived=derived)
 
 
 async def append_to_carried(

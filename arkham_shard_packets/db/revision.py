@@ -4,4 +4,4 @@ from __future__ import annotations
 
 VERSION_TABLE = "arkham_packets_alembic_version"
 # The newest file in db/migrations/versions; tests/test_migrations.py holds them equal.
-HEAD_REVISION = "0018"
+HEAD_REVISION = "0019"

@@ -20,7 +20,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, cast
 
 from sqlalchemy import bindparam, func, insert, literal, select, text, true, update
@@ -28,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Event
+from ..db.at_lock import Formatted, FromLock, has_values_from_lock, template
 from ..db.row_inserts import (
+    Derive,
     RowLock,
     RowWrite,
     Shape,
@@ -92,19 +94,36 @@ async def append(
 
 
 def _rows(
-    tenant_id: str | None, events: Sequence[Event], relay: str | None
+    tenant_id: str | None, events: Sequence[Event], relay: str | None, *, at_lock: bool = False
 ) -> list[dict[str, Any]]:
+    """`at_lock`: written by a lock's statement, so payloads may hold the locked row's values
+    (the payload is then a template, `_payload_at_lock`)."""
     now = now_text()
     return [
         {
             "event_type": event.event_type,
-            "payload": json.dumps(event.payload, sort_keys=True),
+            "payload": _encoded(event.payload, at_lock)[0],
             "created_at": now,
             "tenant_id": tenant_id,
             "relay": relay,
         }
         for event in events
     ]
+
+
+def _encoded(payload: dict[str, Any], at_lock: bool) -> tuple[str, tuple[FromLock, ...]]:
+    """The payload's JSON, or the template of it and the locked row's values it holds."""
+    if not has_values_from_lock(payload):
+        return json.dumps(payload, sort_keys=True), ()
+    if not at_lock:
+        raise ValueError("only an event written by a lock's statement holds the lock's values")
+    return template(partial(json.dumps, sort_keys=True), payload)
+
+
+def _payload_at_lock(event: Event) -> tuple[tuple[str, Derive], ...]:
+    """The payload's column computed in SQL when values in it are the locked row's."""
+    values = _encoded(event.payload, True)[1]
+    return (("payload", Formatted("payload", values)),) if values else ()
 
 
 async def _append_with(
@@ -123,9 +142,10 @@ async def _append_with(
     parameters: dict[str, Any] = {}
     for n, row in enumerate(before):
         parameters |= row.parameters(f"w{n}")
-    rows = _rows(tenant_id, events, relay)
     if isinstance(before[0], RowLock):
-        return await _append_locked(conn, before[0], shape, parameters, rows)
+        rows = _rows(tenant_id, events, relay, at_lock=True)
+        return await _append_locked(conn, before[0], shape, parameters, events, rows)
+    rows = _rows(tenant_id, events, relay)
     if len(rows) > 1:
         # a list of rows: one VALUES of its own length, built for this call
         clauses = _clauses(shape)
@@ -160,17 +180,20 @@ async def _append_locked(
     lock: RowLock,
     shape: tuple[Shape, ...],
     parameters: dict[str, Any],
+    events: Sequence[Event],
     rows: list[dict[str, Any]],
 ) -> list[Placed]:
     """The statement of a lock and the writes that hang on it (at most one event, which hangs
     on it too): one row, the locked row's columns and the event's, or none."""
     if len(rows) > 1:
         raise ValueError("a work that locks at commit records one event at most")
+    derived: tuple[tuple[str, Derive], ...] = ()
     if rows:
         parameters |= named_values("e", rows[0])
+        derived = _payload_at_lock(events[0])
+    statement = _locked_with(shape, tuple(rows[0]) if rows else (), derived)
     async with alone(conn):
-        found = await conn.execute(_locked_with(shape, tuple(rows[0]) if rows else ()), parameters)
-        row = found.mappings().first()
+        row = (await conn.execute(statement, parameters)).mappings().first()
     if row is None:
         return []
     lock.found = row
@@ -180,15 +203,20 @@ async def _append_locked(
 
 
 @lru_cache(maxsize=64)
-def _locked_with(shape: tuple[Shape, ...], event_columns: tuple[str, ...]) -> Any:
+def _locked_with(
+    shape: tuple[Shape, ...],
+    event_columns: tuple[str, ...],
+    derived: tuple[tuple[str, Derive], ...] = (),
+) -> Any:
     """The writes of `shape`, the first a lock (its clause `w0`, db/row_inserts.py's LOCK) and
-    the event of `event_columns` hanging on it; the locked row, with the event's PLACED_COLUMNS
-    as `e_<column>`."""
+    the event of `event_columns` hanging on it (`derived`: its columns computed from the
+    locked row); the locked row, with the event's PLACED_COLUMNS as `e_<column>`."""
     clauses = _clauses(shape)
     lock = clauses[0]
     if not event_columns:
         return select(lock).add_cte(*clauses)
-    event = named_locked_insert("e", outbox, event_columns, ()).returning(*PLACED_COLUMNS).cte("e")
+    inserted = named_locked_insert("e", outbox, event_columns, derived)
+    event = inserted.returning(*PLACED_COLUMNS).cte("e")
     placed = [event.c[column.name].label(f"e_{column.name}") for column in PLACED_COLUMNS]
     return select(lock, *placed).select_from(lock.join(event, true())).add_cte(*clauses, event)
 

@@ -23,6 +23,10 @@ from ..models import ContentType, PacketContent
 from ..records import lifecycle
 from ..records.locks import (
     ITEM_SLOT,
+    REMOVED_FILE,
+    REMOVED_ID,
+    REMOVED_TYPE,
+    lacks_item,
     lock_at_commit,
     lock_packet,
     lock_packet_row,
@@ -72,8 +76,17 @@ class ContentService:
         return content
 
     async def remove(self, scope: Scope, packet_id: str, content_entry_id: str) -> None:
-        async with self.tx.write(scope) as work:
-            await remove_content(work, packet_id, content_entry_id)
+        """On PostgreSQL in one statement: the packet's lock, the item's delete and the
+        packet's counts (`lock_at_commit`, `removing`), its custody entry and its event."""
+        try:
+            async with self.tx.write(scope) as work:
+                await remove_content(work, packet_id, content_entry_id, at_commit=True)
+        except exc.DBAPIError as error:
+            if lacks_item(error):
+                raise ContentNotFound(packet_id, content_entry_id) from None
+            raise
+        if work.lock is not None:
+            await locked_row(self.tx, scope, work.lock, lifecycle.EDIT)
 
 
 async def add_content(
@@ -156,9 +169,28 @@ def removing(tenant_scoped: bool) -> UpdateBase:
     return item.returning(*packet_contents.c)
 
 
-async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str) -> None:
-    """The packet's counts go down by the item, from the locked row's (nothing else changes
-    them while the lock is held), with the work's other rows (UnitOfWork.update)."""
+async def remove_content(
+    work: UnitOfWork, packet_id: str, content_entry_id: str, *, at_commit: bool = False
+) -> None:
+    """Inside the caller's unit of work, as `add_content`. `at_commit`: for a work that does
+    nothing else, the lock, the delete and the counts go with the work's other rows, the
+    item's type and id known to SQL only (REMOVED_ITEM); else they are read as it is deleted."""
+    lock = at_commit and lock_at_commit(work, packet_id, lifecycle.EDIT, removing=content_entry_id)
+    if lock:
+        item: dict[str, Any] = {"content_type": REMOVED_TYPE, "content_id": REMOVED_ID}
+        work.orphan(REMOVED_FILE)
+    else:
+        item = await _delete_now(work, packet_id, content_entry_id)
+    await custody.append(work, packet_id, "item_removed", content_entry_id=content_entry_id, **item)
+    work.emit(
+        "packets.content.removed", packet_id=packet_id, content_entry_id=content_entry_id, **item
+    )
+
+
+async def _delete_now(work: UnitOfWork, packet_id: str, content_entry_id: str) -> dict[str, Any]:
+    """The packet locked, the item deleted, and the packet's counts lowered by it, from the
+    locked row's (nothing else changes them while the lock is held), with the work's other
+    rows (UnitOfWork.update); the item's type and id."""
     packet = await lock_packet(work, packet_id, lifecycle.EDIT)
     tenant = work.scope.tenant_id  # the packet's, once locked
     of_packet = {NEXT_OF: packet_id} | ({} if tenant is None else {NEXT_TENANT: tenant})
@@ -172,18 +204,4 @@ async def remove_content(work: UnitOfWork, packet_id: str, content_entry_id: str
     await work.update(packets, packet_id, counts, at_commit=True)
     if row["file_sha256"] is not None:
         work.orphan(row["file_sha256"])
-    await custody.append(
-        work,
-        packet_id,
-        "item_removed",
-        content_entry_id=content_entry_id,
-        content_type=row["content_type"],
-        content_id=row["content_id"],
-    )
-    work.emit(
-        "packets.content.removed",
-        packet_id=packet_id,
-        content_entry_id=content_entry_id,
-        content_id=row["content_id"],
-        content_type=row["content_type"],
-    )
+    return {"content_type": row["content_type"], "content_id": row["content_id"]}

@@ -6,10 +6,23 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, RowMapping, Text, bindparam, case, func, literal, null, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    RowMapping,
+    Text,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
 
 from ..core.clock import now_text
 from ..core.unit_of_work import Transactions, UnitOfWork
+from ..db.at_lock import FromLock
 from ..db.row_inserts import RowLock, RowUpdate, Shape, named_write
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_custody, packets
@@ -103,14 +116,36 @@ def _item_slot(dialect: str) -> Any:
     return case((held, null()), (last.is_(None), 0), (last >= ORDER_MAX, ORDER_MAX), else_=last + 1)
 
 
+# The item a removal takes out, deleted (and the packet's counts lowered by it) once the lock
+# is granted, by migration 0019's function: REMOVED_ITEM is its type, id and file's digest
+# (FromLock(REMOVED_ITEM, 1) and so on). PostgreSQL, a lock sent at commit only.
+REMOVED_ITEM, REMOVED_PACKET, REMOVED_ENTRY = "removed_item", "removed_packet", "removed_entry"
+REMOVED_TYPE, REMOVED_ID, REMOVED_FILE = (FromLock(REMOVED_ITEM, n) for n in (1, 2, 3))
+NO_SUCH_ITEM = "arkham_packet_remove_item: no such item"
+
+
+def _removed_item() -> Any:
+    packet, entry = bindparam(REMOVED_PACKET, type_=Text), bindparam(REMOVED_ENTRY, type_=Text)
+    return func.arkham_packet_remove_item(packet, entry, type_=ARRAY(Text))
+
+
+def lacks_item(error: DBAPIError) -> bool:
+    """Whether `error` is the removal's refusal of an item its packet does not hold."""
+    cause = getattr(error.orig, "__cause__", None)
+    return getattr(cause, "sqlstate", None) == "P0002" and str(cause) == NO_SUCH_ITEM
+
+
 PLACE, ADDED_BYTES = "locked", "locked_added_bytes"
 
 
 @lru_cache(maxsize=64)
-def _touching(shape: Shape, dialect: str, adding: bool, head: bool, slot: bool) -> Any:
+def _touching(
+    shape: Shape, dialect: str, adding: bool, head: bool, slot: bool, removing: bool = False
+) -> Any:
     """lock_packet's UPDATE ... RETURNING: the row update of `shape` (db/row_inserts.py) at
     PLACE, built once for each; `adding`, one item of ADDED_BYTES more in the packet's counts;
-    `head`, the custody log's head read as the row is locked; `slot`, the item's ITEM_SLOT."""
+    `head`, the custody log's head read as the row is locked; `slot`, the item's ITEM_SLOT;
+    `removing`, the REMOVED_ITEM (the row returned holds the counts from before it)."""
     touch = named_write(PLACE, shape)
     if adding:
         touch = touch.values(
@@ -120,6 +155,8 @@ def _touching(shape: Shape, dialect: str, adding: bool, head: bool, slot: bool) 
     touch = touch.returning(*packets.c)
     if head:
         touch = touch.returning(_head_at_lock(dialect).label(HEAD_AT_LOCK))
+    if removing:
+        touch = touch.returning(_removed_item().label(REMOVED_ITEM))
     return touch.returning(_item_slot(dialect).label(ITEM_SLOT)) if slot else touch
 
 
@@ -214,12 +251,13 @@ def _locking(
     slot: bool,
     statuses: tuple[str, ...],
     promote: tuple[str, str] | None,
+    removing: bool = False,
 ) -> Any:
     """`_touching` as the lock of a write's one statement (RowLock, PostgreSQL), reading the
     head, of a packet in one of `statuses` only (rechecked on the row as it is once locked);
     `promote` (from, to): a packet of the first status takes the second."""
     accepted = packets.c.status.in_([literal(status) for status in statuses])  # not expanding
-    touch = _touching(shape, "postgresql", adding, True, slot).where(accepted)
+    touch = _touching(shape, "postgresql", adding, True, slot, removing).where(accepted)
     if promote is None:
         return touch
     status = packets.c.status
@@ -234,13 +272,16 @@ def lock_at_commit(
     added_bytes: int | None = None,
     item: tuple[str, str] | None = None,
     promote: tuple[PacketStatus, PacketStatus] | None = None,
+    removing: str | None = None,
     **changes: Any,
 ) -> RowLock | None:
     """`lock_packet_row` without an ETag, sent in the work's one statement at commit, for a
     work that changes this packet and sends nothing before. The rows it writes at commit hang
     on the lock (UnitOfWork.insert): they are written only if it takes the packet's row, which
     it does only in a status `rule` accepts, and they may read the locked row's HEAD_AT_LOCK
-    and ITEM_SLOT. `promote`: a packet of the first status takes the second. After the commit
+    and ITEM_SLOT. `promote`: a packet of the first status takes the second. `removing`: the
+    id of an item of the packet it deletes once it holds the lock (REMOVED_ITEM; no such item:
+    the statement fails, `lacks_item`, and writes nothing). After the commit
     the lock's `found` is the packet's row as changed, or None (nothing was written;
     `locked_row` says why). None on SQLite: the caller locks at once."""
     if work.conn.dialect.name != "postgresql":
@@ -249,9 +290,12 @@ def lock_at_commit(
         raise RuntimeError("a lock sent at commit is the first of the work's writes")
     values = {"updated_at": now_text(), **changes}
     change, parameters = _touch_parameters(work, packet_id, values, added_bytes, True, item)
+    if removing is not None:
+        parameters |= {REMOVED_PACKET: packet_id, REMOVED_ENTRY: removing}
     statuses = tuple(status.value for status in rule.accepts)
     promoted = None if promote is None else (promote[0].value, promote[1].value)
-    args = (change.shape, added_bytes is not None, item is not None, statuses, promoted)
+    shape, adding, slot = change.shape, added_bytes is not None, item is not None
+    args = (shape, adding, slot, statuses, promoted, removing is not None)
     work.lock = RowLock(packet_id, (_locking, args), parameters)
     work.at_commit.append(work.lock)
     return work.lock
