@@ -7,7 +7,10 @@ taken as it begins."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from arkham_shard_packets.db import session
@@ -240,3 +243,78 @@ async def test_a_deadline_entered_by_work_run_to_the_end_ends_that_work() -> Non
 
     with pytest.raises(TimeoutError):
         await session._to_the_end(connect())
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="aiosqlite's connect is taken in a task of its own")
+async def test_a_take_cancelled_at_any_moment_leaves_no_connection_open() -> None:
+    """On PostgreSQL a connection is taken in the caller's task: cancelled at any turn of the
+    loop while it opens a connection, nothing is left checked out, and once the engine is
+    disposed of no connection of it is left on the server."""
+    assert POSTGRES_URL
+    name = f"take-{uuid.uuid4().hex[:12]}"
+    url = f"{POSTGRES_URL}?options=-c%20application_name%3D{name}"
+    full = await _a_whole_take(url)
+    opened = 0
+    for step in range(41):
+        database = Database(create_engine(url))
+        taken = session._connection(database.engine)
+        taking = asyncio.create_task(taken.__aenter__())
+        await asyncio.sleep(full * step / 30)
+        taking.cancel()
+        try:
+            await taking
+        except asyncio.CancelledError:
+            pass
+        else:
+            opened += 1
+            await taken.__aexit__(None, None, None)
+        pool = database.engine.pool
+        assert isinstance(pool, QueuePool) and pool.checkedout() == 0
+        await database.dispose()
+    assert 0 < opened < 41  # the last steps let the take finish
+    gc.collect()
+    async with Database(create_engine(POSTGRES_URL)).autocommit() as connection:
+        for _ in range(50):
+            left = await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": name},
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert left == 0
+
+
+async def _a_whole_take(url: str) -> float:
+    """How long taking a connection that has to be opened takes, at most of three."""
+    longest = 0.0
+    for _ in range(3):
+        database = Database(create_engine(url))
+        began = time.perf_counter()
+        async with database.reading():
+            longest = max(longest, time.perf_counter() - began)
+        await database.dispose()
+    return longest
+
+
+async def test_a_connect_past_its_deadline_times_out_in_the_caller() -> None:
+    """A take that opens a connection under asyncpg's connect deadline ends with the deadline's
+    TimeoutError (the outage's 503), not with its caller cancelled."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts and never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    engine = create_async_engine(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test", connect_args={"timeout": 0.2}
+    )
+    database = Database(engine)
+    try:
+        with pytest.raises(TimeoutError):
+            async with database.reading() as connection:
+                await connection.execute(text("SELECT 1"))
+        await asyncio.sleep(0.3)  # a caller the deadline had cancelled would be cancelled here
+    finally:
+        await database.dispose()
+        server.close()

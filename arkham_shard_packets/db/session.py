@@ -91,6 +91,19 @@ def _resumed(work: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, None,
             return cast(T, done.value)
 
 
+async def _take(connection: AsyncConnection) -> None:
+    """Takes the connection from the pool. PostgreSQL: in the caller's task, at no cost of a
+    turn of the event loop. Taking may open a connection, under asyncpg's connect deadline
+    (`asyncio.timeout`, which cancels the task that entered it: the one connecting must be the
+    one waiting); a take cancelled meanwhile leaves nothing out (asyncpg closes the socket,
+    SQLAlchemy's pool its record). SQLite: in a task of its own, run to the end: aiosqlite's
+    thread would finish a cancelled connect, with no one left to close the connection."""
+    if connection.sync_engine.dialect.name == "postgresql":
+        await connection.start()
+    else:
+        await _to_the_end(connection.start())
+
+
 @asynccontextmanager
 async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """`engine.connect()`, with its connection back in the pool before this returns, also when
@@ -102,13 +115,12 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     answer into an event loop that had closed meanwhile."""
     connection = engine.connect()
     try:
-        # Taking may open a connection, under asyncpg's connect deadline (`asyncio.timeout`);
-        # giving back waits at most for a ROLLBACK or a close, under none (the engine sets no
-        # command timeout), and with an idle connection taking and giving back never wait.
-        await _to_the_end(connection.start())
+        await _take(connection)
         yield connection
     finally:
         if connection.sync_connection is not None:
+            # Waits at most for a ROLLBACK or a close, under no deadline (the engine sets no
+            # command timeout); an idle connection is given back without waiting.
             await _to_the_end(connection.close(), eager=True)
 
 
