@@ -10,7 +10,6 @@ text is the one Python would have encoded: canonical JSON stays canonical.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,14 +56,20 @@ def template(encode: Callable[[Any], str], value: Any) -> tuple[str, tuple[FromL
         return node
 
     text = encode(marked(value))
-    if not markers:
-        return text.replace("%", "%%"), ()
-    parts = re.split('"(' + "|".join(markers) + ')"', text)
-    found = parts[1::2]
-    if sorted(found) != sorted(markers):
+    places = sorted((_only_place(text, f'"{marker}"'), marker) for marker in markers)
+    pieces, start = [], 0
+    for place, marker in places:
+        pieces.append(text[start:place].replace("%", "%%"))
+        start = place + len(marker) + 2
+    pieces.append(text[start:].replace("%", "%%"))
+    return "%s".join(pieces), tuple(markers[marker] for _, marker in places)
+
+
+def _only_place(text: str, quoted: str) -> int:
+    place = text.find(quoted)
+    if place < 0 or text.find(quoted, place + 1) >= 0:
         raise ValueError("a value left to SQL must be a string the text holds once")
-    literal = "%s".join(part.replace("%", "%%") for part in parts[0::2])
-    return literal, tuple(markers[marker] for marker in found)
+    return place
 
 
 def has_values_from_lock(value: Any) -> bool:

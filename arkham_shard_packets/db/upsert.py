@@ -41,5 +41,9 @@ def insert_or_skip(table: Table) -> InsertOrSkip:
 
 def breaks(error: exc.IntegrityError, constraint: str) -> bool:
     """Whether `error` is PostgreSQL's refusal of a row that would break `constraint`."""
-    cause = getattr(error.orig, "__cause__", None)
-    return getattr(cause, "constraint_name", None) == constraint
+    return getattr(driver_error(error), "constraint_name", None) == constraint
+
+
+def driver_error(error: exc.DBAPIError) -> Any:
+    """The driver's own error (asyncpg's) that SQLAlchemy's adapter raised `error` from."""
+    return getattr(error.orig, "__cause__", None)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..core.clock import now_text, to_text
 from ..core.unit_of_work import Event
-from ..db.at_lock import Formatted, FromLock, has_values_from_lock, template
+from ..db.at_lock import Formatted, has_values_from_lock, template
 from ..db.row_inserts import (
     Derive,
     RowLock,
@@ -94,36 +94,38 @@ async def append(
 
 
 def _rows(
-    tenant_id: str | None, events: Sequence[Event], relay: str | None, *, at_lock: bool = False
+    tenant_id: str | None, events: Sequence[Event], relay: str | None
 ) -> list[dict[str, Any]]:
-    """`at_lock`: written by a lock's statement, so payloads may hold the locked row's values
-    (the payload is then a template, `_payload_at_lock`)."""
     now = now_text()
     return [
-        {
-            "event_type": event.event_type,
-            "payload": _encoded(event.payload, at_lock)[0],
-            "created_at": now,
-            "tenant_id": tenant_id,
-            "relay": relay,
-        }
+        _row(tenant_id, event, relay, now, json.dumps(event.payload, sort_keys=True))
         for event in events
     ]
 
 
-def _encoded(payload: dict[str, Any], at_lock: bool) -> tuple[str, tuple[FromLock, ...]]:
-    """The payload's JSON, or the template of it and the locked row's values it holds."""
-    if not has_values_from_lock(payload):
-        return json.dumps(payload, sort_keys=True), ()
-    if not at_lock:
-        raise ValueError("only an event written by a lock's statement holds the lock's values")
-    return template(partial(json.dumps, sort_keys=True), payload)
+def _row(
+    tenant_id: str | None, event: Event, relay: str | None, now: str, payload: str
+) -> dict[str, Any]:
+    return {
+        "event_type": event.event_type,
+        "payload": payload,
+        "created_at": now,
+        "tenant_id": tenant_id,
+        "relay": relay,
+    }
 
 
-def _payload_at_lock(event: Event) -> tuple[tuple[str, Derive], ...]:
-    """The payload's column computed in SQL when values in it are the locked row's."""
-    values = _encoded(event.payload, True)[1]
-    return (("payload", Formatted("payload", values)),) if values else ()
+def _row_at_lock(
+    tenant_id: str | None, event: Event, relay: str | None
+) -> tuple[dict[str, Any], tuple[tuple[str, Derive], ...]]:
+    """An event written by a lock's statement, and its columns computed there: its payload,
+    when values in it are the locked row's (its JSON finished in SQL, db/at_lock.py)."""
+    if not has_values_from_lock(event.payload):
+        return _rows(tenant_id, [event], relay)[0], ()
+    text, values = template(partial(json.dumps, sort_keys=True), event.payload)
+    return _row(tenant_id, event, relay, now_text(), text), (
+        ("payload", Formatted("payload", values)),
+    )
 
 
 async def _append_with(
@@ -143,8 +145,7 @@ async def _append_with(
     for n, row in enumerate(before):
         parameters |= row.parameters(f"w{n}")
     if isinstance(before[0], RowLock):
-        rows = _rows(tenant_id, events, relay, at_lock=True)
-        return await _append_locked(conn, before[0], shape, parameters, events, rows)
+        return await _append_locked(conn, before[0], shape, parameters, tenant_id, events, relay)
     rows = _rows(tenant_id, events, relay)
     if len(rows) > 1:
         # a list of rows: one VALUES of its own length, built for this call
@@ -180,26 +181,29 @@ async def _append_locked(
     lock: RowLock,
     shape: tuple[Shape, ...],
     parameters: dict[str, Any],
+    tenant_id: str | None,
     events: Sequence[Event],
-    rows: list[dict[str, Any]],
+    relay: str | None,
 ) -> list[Placed]:
     """The statement of a lock and the writes that hang on it (at most one event, which hangs
     on it too): one row, the locked row's columns and the event's, or none."""
-    if len(rows) > 1:
+    if len(events) > 1:
         raise ValueError("a work that locks at commit records one event at most")
+    columns: tuple[str, ...] = ()
     derived: tuple[tuple[str, Derive], ...] = ()
-    if rows:
-        parameters |= named_values("e", rows[0])
-        derived = _payload_at_lock(events[0])
-    statement = _locked_with(shape, tuple(rows[0]) if rows else (), derived)
+    if events:
+        row, derived = _row_at_lock(tenant_id, events[0], relay)
+        parameters |= named_values("e", row)
+        columns = tuple(row)
+    statement = _locked_with(shape, columns, derived)
     async with alone(conn):
-        row = (await conn.execute(statement, parameters)).mappings().first()
-    if row is None:
+        found = (await conn.execute(statement, parameters)).mappings().first()
+    if found is None:
         return []
-    lock.found = row
-    if not rows:
+    lock.found = found
+    if not events:
         return []
-    return [Placed(*(row[f"e_{column.name}"] for column in PLACED_COLUMNS))]
+    return [Placed(*(found[f"e_{column.name}"] for column in PLACED_COLUMNS))]
 
 
 @lru_cache(maxsize=64)

@@ -26,6 +26,7 @@ from ..db.at_lock import FromLock
 from ..db.row_inserts import RowLock, RowUpdate, Shape, named_write
 from ..db.scope import Scope
 from ..db.tables import packet_contents, packet_custody, packets
+from ..db.upsert import driver_error
 from ..errors import Conflict, PacketNotFound, StaleVersion
 from ..models import Packet, PacketStatus
 from .lifecycle import Rule
@@ -131,7 +132,7 @@ def _removed_item() -> Any:
 
 def lacks_item(error: DBAPIError) -> bool:
     """Whether `error` is the removal's refusal of an item its packet does not hold."""
-    cause = getattr(error.orig, "__cause__", None)
+    cause = driver_error(error)
     return getattr(cause, "sqlstate", None) == "P0002" and str(cause) == NO_SUCH_ITEM
 
 
