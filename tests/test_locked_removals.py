@@ -16,9 +16,9 @@ from sqlalchemy import select
 from arkham_shard_packets.db.tables import outbox, packet_custody
 
 from .conftest import add_item, make_packet
-from .custody_helpers import canonical, check_chain_independently, sha256
+from .custody_helpers import canonical
 from .frame_users import Users
-from .test_locked_writes import AWKWARD, TENANT_A, TENANT_B, stored_state
+from .test_locked_writes import AWKWARD, TENANT_A, TENANT_B, checked_log, stored_state
 
 API = "/api/packets"
 # What SQL's format() and a JSON escape must leave as they are
@@ -50,19 +50,7 @@ async def test_a_removal_s_entry_and_event_name_the_item_as_it_was(
     await add_item(client, packet, "kept", data={"note": "stays ✓"})
     for item in items:
         assert (await remove(client, packet, item["id"])).status_code == 204
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(packet_custody.c.entry, packet_custody.c.entry_sha256)
-                .where(packet_custody.c.packet_id == packet)
-                .order_by(packet_custody.c.position)
-            )
-        ).all()
-    entries = [json.loads(text) for text, _ in rows]
-    for (text, digest), entry in zip(rows, entries, strict=True):
-        assert text.encode() == canonical(entry)  # byte for byte, as a verifier recomputes it
-        assert digest == sha256(text.encode())
-    check_chain_independently(entries)
+    entries, _ = await checked_log(engine, packet)
     removed = [entry for entry in entries if entry["event"] == "item_removed"]
     expected = [
         {"content_entry_id": item["id"], "content_id": item["content_id"], "content_type": kind}

@@ -40,6 +40,26 @@ async def stored_state(engine: Any, packet_id: str) -> dict[str, Any]:
     return {"packet": row, "items": items, "log": sorted(entries), "events": events}
 
 
+async def checked_log(engine: Any, packet_id: str) -> tuple[list[dict[str, Any]], str]:
+    """The packet's stored custody entries, each checked byte for byte against Python's
+    canonical JSON of its fields (as a verifier recomputes it), its hash, and the chain with
+    `hashlib` alone; and the head's hash."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(packet_custody.c.entry, packet_custody.c.entry_sha256)
+                .where(packet_custody.c.packet_id == packet_id)
+                .order_by(packet_custody.c.position)
+            )
+        ).all()
+    entries = [json.loads(text) for text, _ in rows]
+    for (text, digest), entry in zip(rows, entries, strict=True):
+        assert text.encode() == canonical(entry)
+        assert digest == sha256(text.encode())
+    check_chain_independently(entries)
+    return entries, rows[-1][1]
+
+
 async def test_an_entry_finished_in_sql_is_the_canonical_json_of_its_fields(
     client: httpx.AsyncClient, engine: Any
 ) -> None:
@@ -49,22 +69,10 @@ async def test_an_entry_finished_in_sql_is_the_canonical_json_of_its_fields(
         edited = await client.put(f"{API}/{packet}", json={"description": name, "name": f"n{n}"})
         assert edited.status_code == 200, edited.text
         assert (edited.json()["description"], edited.json()["name"]) == (name, f"n{n}")
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(packet_custody.c.entry, packet_custody.c.entry_sha256)
-                .where(packet_custody.c.packet_id == packet)
-                .order_by(packet_custody.c.position)
-            )
-        ).all()
-    entries = [json.loads(text) for text, _ in rows]
-    for (text, digest), entry in zip(rows, entries, strict=True):
-        assert text.encode() == canonical(entry)  # byte for byte, as a verifier recomputes it
-        assert digest == sha256(text.encode())
+    entries, head = await checked_log(engine, packet)
     assert [entry["details"].get("content_id") for entry in entries[1::2]] == AWKWARD
-    check_chain_independently(entries)
     log = (await client.get(f"{API}/{packet}/custody")).json()
-    assert (log["intact"], log["length"], log["head"]) == (True, 9, rows[-1][1])
+    assert (log["intact"], log["length"], log["head"]) == (True, 9, head)
     assert (await client.get(f"{API}/{packet}/verify")).json()["custody_intact"] is True
 
 
