@@ -301,7 +301,10 @@ async def test_a_connect_past_its_deadline_times_out_in_the_caller() -> None:
     """A take that opens a connection under asyncpg's connect deadline ends with the deadline's
     TimeoutError (the outage's 503), not with its caller cancelled."""
 
+    accepted: list[asyncio.StreamWriter] = []
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
         await reader.read()  # accepts and never answers
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
@@ -318,3 +321,7 @@ async def test_a_connect_past_its_deadline_times_out_in_the_caller() -> None:
     finally:
         await database.dispose()
         server.close()
+        for writer in accepted:  # closed here, not by the collector during a later test
+            writer.close()
+            await writer.wait_closed()
+        await server.wait_closed()
