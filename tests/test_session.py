@@ -273,15 +273,19 @@ async def test_a_take_cancelled_at_any_moment_leaves_no_connection_open() -> Non
         await database.dispose()
     assert 0 < opened < 41  # the last steps let the take finish
     gc.collect()
-    async with Database(create_engine(POSTGRES_URL)).autocommit() as connection:
-        for _ in range(50):
-            left = await connection.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
-                {"name": name},
-            )
-            if left == 0:
-                break
-            await asyncio.sleep(0.05)
+    looking = Database(create_engine(POSTGRES_URL))
+    try:
+        async with looking.autocommit() as connection:
+            for _ in range(50):
+                left = await connection.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+                    {"name": name},
+                )
+                if left == 0:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await looking.dispose()
     assert left == 0
 
 
