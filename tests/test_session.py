@@ -245,11 +245,11 @@ async def test_a_deadline_entered_by_work_run_to_the_end_ends_that_work() -> Non
         await session._to_the_end(connect())
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="aiosqlite's connect is taken in a task of its own")
+@pytest.mark.skipif(not POSTGRES_URL, reason="counts the server's connections")
 async def test_a_take_cancelled_at_any_moment_leaves_no_connection_open() -> None:
-    """On PostgreSQL a connection is taken in the caller's task: cancelled at any turn of the
-    loop while it opens a connection, nothing is left checked out, and once the engine is
-    disposed of no connection of it is left on the server."""
+    """A caller cancelled at any moment while a connection is opened for it: nothing is left
+    checked out, and once the engine is disposed of no connection of it is left on the
+    server."""
     assert POSTGRES_URL
     name = f"take-{uuid.uuid4().hex[:12]}"
     url = f"{POSTGRES_URL}?options=-c%20application_name%3D{name}"

@@ -92,16 +92,14 @@ def _resumed(work: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, None,
 
 
 async def _take(connection: AsyncConnection) -> None:
-    """Takes the connection from the pool. PostgreSQL: in the caller's task, at no cost of a
-    turn of the event loop. Taking may open a connection, under asyncpg's connect deadline
-    (`asyncio.timeout`, which cancels the task that entered it: the one connecting must be the
-    one waiting); a take cancelled meanwhile leaves nothing out (asyncpg closes the socket,
-    SQLAlchemy's pool its record). SQLite: in a task of its own, run to the end: aiosqlite's
-    thread would finish a cancelled connect, with no one left to close the connection."""
-    if connection.sync_engine.dialect.name == "postgresql":
-        await connection.start()
-    else:
-        await _to_the_end(connection.start())
+    """Takes the connection from the pool, in a task of its own run to the end: a caller
+    cancelled meanwhile waits for it, then gives the connection back. Taking may open a
+    connection under asyncpg's connect deadline (`asyncio.timeout`, which cancels the task that
+    entered it): that task is the one connecting. On SQLite, aiosqlite's thread would finish a
+    cancelled connect with no one left to close the connection. (Taken in the caller's task on
+    PostgreSQL, it saved a turn of the loop, but one CI run then hung at a shutdown that no
+    test reproduced: withdrawn, docs/performance.md.)"""
+    await _to_the_end(connection.start())
 
 
 @asynccontextmanager
