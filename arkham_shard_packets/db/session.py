@@ -97,8 +97,8 @@ async def _take(connection: AsyncConnection) -> None:
     connection under asyncpg's connect deadline (`asyncio.timeout`, which cancels the task that
     entered it): that task is the one connecting. On SQLite, aiosqlite's thread would finish a
     cancelled connect with no one left to close the connection. (Taken in the caller's task on
-    PostgreSQL, it saved a turn of the loop, but one CI run then hung at a shutdown that no
-    test reproduced: withdrawn, docs/performance.md.)"""
+    PostgreSQL it saves a turn of the loop: withdrawn while a hang seen in CI is explained,
+    docs/performance.md.)"""
     await _to_the_end(connection.start())
 
 
