@@ -17,28 +17,24 @@ from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, func, literal_column
 
-from .row_inserts import LOCK, lock_column
+from .row_inserts import LOCK
 
 
 @dataclass(frozen=True)
 class FromLock:
-    """A text of the locked row: its `column`, or element `index` (from 1) of that array."""
+    """A text of the locked row: element `index` (from 1) of its text array `column`."""
 
     column: str
-    index: int | None = None
+    index: int
 
     def json(self) -> Any:
         """In SQL: the value as a JSON string."""
-        if self.index is None:
-            value = lock_column(self.column)
-        else:
-            value = literal_column(f"{LOCK}.{self.column}[{self.index}]", type_=Text)
+        value = literal_column(f"{LOCK}.{self.column}[{self.index}]", type_=Text)
         return cast(func.to_json(value), Text)
 
     def read(self, row: Any) -> Any:
         """In Python: the value in the locked row as the statement returned it."""
-        value = row[self.column]
-        return value if self.index is None else value[self.index - 1]
+        return row[self.column][self.index - 1]
 
 
 def template(encode: Callable[[Any], str], value: Any) -> tuple[str, tuple[FromLock, ...]]:
